@@ -1,0 +1,145 @@
+// A small typed client for the control API (DESIGN §5), used by the CLI, the Playwright
+// fixtures and other repositories' tests (`devarno-mocks/client`).
+
+export interface ControlClientOptions {
+  /** e.g. http://127.0.0.1:8090 (MOCKS_CONTROL_URL). */
+  baseUrl?: string
+  token?: string
+  fetch?: typeof fetch
+}
+
+export class MocksNotRunningError extends Error {
+  override name = 'MocksNotRunningError'
+}
+
+export class ControlApiError extends Error {
+  override name = 'ControlApiError'
+  constructor(
+    readonly status: number,
+    readonly body: { error?: string; code?: string; issues?: { path: string; message: string }[] },
+  ) {
+    super(
+      `${body.error ?? `HTTP ${status}`}${body.issues?.length ? `\n${body.issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}` : ''}`,
+    )
+  }
+}
+
+export interface SeededUserInfo {
+  id: string
+  email: string
+  name: string
+  role: 'admin' | 'member' | 'child'
+  password: string
+  banned: boolean
+  cookieName: string
+  cookieValue: string | null
+  sessionExpiresAt: string | null
+}
+
+export function createControlClient(opts: ControlClientOptions = {}) {
+  const base = (opts.baseUrl ?? process.env.MOCKS_CONTROL_URL ?? 'http://127.0.0.1:8090').replace(/\/+$/, '')
+  const doFetch = opts.fetch ?? fetch
+  const token = opts.token ?? process.env.MOCKS_CONTROL_TOKEN
+
+  async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = {}
+    if (body !== undefined) headers['content-type'] = 'application/json'
+    if (token) headers.authorization = `Bearer ${token}`
+    let res: Response
+    try {
+      res = await doFetch(`${base}/__mocks${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      })
+    } catch (err) {
+      const code = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message
+      throw new MocksNotRunningError(
+        `The mocks are not answering at ${base} (${code}). Start them with: pnpm dev:mocks`,
+      )
+    }
+    if (res.status === 204) return undefined as T
+    const text = await res.text()
+    const json = text ? JSON.parse(text) : undefined
+    if (!res.ok) throw new ControlApiError(res.status, json ?? {})
+    return json as T
+  }
+
+  return {
+    baseUrl: base,
+    health: () =>
+      call<{
+        status: string
+        scenario: string | null
+        services: Record<string, { url: string | null; state: string }>
+      }>('GET', '/health'),
+    scenarios: () => call<{ scenarios: { name: string; description: string }[] }>('GET', '/scenarios'),
+    scenario: () => call<Record<string, unknown>>('GET', '/scenario'),
+    useScenario: (nameOrScenario: string | Record<string, unknown>) =>
+      call<{ scenario: string }>(
+        'PUT',
+        '/scenario',
+        typeof nameOrScenario === 'string' ? { name: nameOrScenario } : { scenario: nameOrScenario },
+      ),
+    reset: () => call<{ scenario: string }>('POST', '/reset'),
+    faults: () =>
+      call<{
+        faults: ({ id: string; service: string; state: string; fired: number } & Record<string, unknown>)[]
+      }>('GET', '/faults'),
+    addFault: (fault: Record<string, unknown>) =>
+      call<{ id: string } & Record<string, unknown>>('POST', '/faults', fault),
+    removeFault: (id: string) => call<void>('DELETE', `/faults/${encodeURIComponent(id)}`),
+    clearFaults: (source?: 'scenario' | 'runtime') =>
+      call<void>('DELETE', `/faults${source ? `?source=${source}` : ''}`),
+    journal: (filter: { service?: string; method?: string; path?: string; kind?: string } = {}) => {
+      const q = new URLSearchParams(
+        Object.entries(filter).filter(([, v]) => v) as [string, string][],
+      ).toString()
+      return call<{
+        entries: ({
+          seq: number
+          service: string
+          method: string
+          path: string
+          status: number | null
+        } & Record<string, unknown>)[]
+      }>('GET', `/journal${q ? `?${q}` : ''}`)
+    },
+    clearJournal: () => call<void>('DELETE', '/journal'),
+    journalReport: () => call<Record<string, unknown>>('GET', '/journal/report'),
+    users: () => call<{ users: SeededUserInfo[] }>('GET', '/users'),
+    channels: () => call<{ channels: { id: string; name: string; members: string[] }[] }>('GET', '/channels'),
+    /** Server-sent events of the journal; returns a function that stops it. */
+    tail(onEntry: (entry: Record<string, unknown>) => void): () => void {
+      const ac = new AbortController()
+      void (async () => {
+        const res = await doFetch(`${base}/__mocks/journal/stream`, {
+          signal: ac.signal,
+          headers: token ? { authorization: `Bearer ${token}` } : {},
+        })
+        if (!res.body) return
+        const decoder = new TextDecoder()
+        let buf = ''
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          buf += decoder.decode(chunk, { stream: true })
+          let idx = buf.indexOf('\n\n')
+          while (idx >= 0) {
+            const block = buf.slice(0, idx)
+            buf = buf.slice(idx + 2)
+            const event = /^event: (.*)$/m.exec(block)?.[1]
+            const data = block
+              .split('\n')
+              .filter((l) => l.startsWith('data: '))
+              .map((l) => l.slice(6))
+              .join('\n')
+            if (event === 'entry' && data) onEntry(JSON.parse(data))
+            idx = buf.indexOf('\n\n')
+          }
+        }
+      })().catch(() => undefined)
+      return () => ac.abort()
+    },
+  }
+}
+
+export type ControlClient = ReturnType<typeof createControlClient>

@@ -1,0 +1,35 @@
+import { Hono } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import type { ServiceName } from './config.ts'
+import { codeForStatus, errorEnvelope, reasonFor } from './envelope.ts'
+import type { FakeDeps } from './fake.ts'
+
+// The Hono app every fake starts from: the fault engine (which also journals) in front,
+// and unknown routes, bad methods and thrown errors answered in the service's own envelope.
+// A stack trace never reaches a client.
+
+export function createFakeApp(service: ServiceName, deps: FakeDeps): Hono {
+  const app = new Hono()
+  app.use('*', deps.faults.http(service))
+  app.notFound((c) =>
+    c.json(
+      errorEnvelope(service, `No route for ${c.req.method} ${c.req.path}`, codeForStatus(service, 404)),
+      404,
+    ),
+  )
+  app.onError((err, c) => {
+    if (err instanceof HTTPException) {
+      const status = err.status
+      return c.json(
+        errorEnvelope(service, err.message || reasonFor(status), codeForStatus(service, status)),
+        status,
+      )
+    }
+    deps.logger.error(
+      { err: { message: err.message, stack: err.stack }, path: c.req.path },
+      'unhandled error',
+    )
+    return c.json(errorEnvelope(service, 'Internal server error', codeForStatus(service, 500)), 500)
+  })
+  return app
+}

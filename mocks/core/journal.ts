@@ -1,0 +1,149 @@
+import type { ServiceName } from './config.ts'
+
+// Every request and WS frame the fakes see, in a bounded ring buffer (oldest dropped first),
+// filterable, streamable, and able to report which calls lacked request-ID headers.
+
+export interface JournalEntry {
+  seq: number
+  time: string
+  service: ServiceName
+  kind: 'http' | 'ws-in' | 'ws-out' | 'ws-open' | 'ws-close'
+  method: string
+  path: string
+  /** Route pattern that handled it (`/api/v1/files/:id`), for the request-ID report. */
+  route: string
+  query: string
+  status: number | null
+  durationMs: number | null
+  requestHeaders: Record<string, string>
+  fault: { id: string; type: string } | null
+  /** WS frame text (truncated) or close code. */
+  frame?: string
+  code?: number
+  userId?: string
+}
+
+export interface JournalFilter {
+  service?: string
+  method?: string
+  path?: string
+  kind?: string
+}
+
+export type JournalListener = (entry: JournalEntry) => void
+
+const HIDDEN_HEADERS = new Set(['cookie', 'authorization'])
+
+/** Headers as recorded: cookie and authorization values are shortened, never stored whole. */
+export function recordHeaders(headers: Headers): Record<string, string> {
+  const out: Record<string, string> = {}
+  headers.forEach((value, key) => {
+    out[key] = HIDDEN_HEADERS.has(key) ? `${value.slice(0, 24)}${value.length > 24 ? '…' : ''}` : value
+  })
+  return out
+}
+
+export class Journal {
+  private entries: JournalEntry[] = []
+  private seq = 0
+  private listeners = new Set<JournalListener>()
+
+  constructor(readonly limit = 5000) {}
+
+  record(entry: Omit<JournalEntry, 'seq' | 'time'>): JournalEntry {
+    const full: JournalEntry = { seq: ++this.seq, time: new Date().toISOString(), ...entry }
+    this.entries.push(full)
+    if (this.entries.length > this.limit) this.entries.splice(0, this.entries.length - this.limit)
+    for (const l of this.listeners) {
+      try {
+        l(full)
+      } catch {
+        // A broken subscriber (a closed SSE stream) must not break request handling.
+      }
+    }
+    return full
+  }
+
+  list(filter: JournalFilter = {}): JournalEntry[] {
+    const method = filter.method?.toUpperCase()
+    return this.entries.filter(
+      (e) =>
+        (!filter.service || e.service === filter.service) &&
+        (!method || e.method === method) &&
+        (!filter.path ||
+          e.path === filter.path ||
+          e.route === filter.path ||
+          e.path.startsWith(filter.path.endsWith('/') ? filter.path : `${filter.path}/`)) &&
+        (!filter.kind || e.kind === filter.kind),
+    )
+  }
+
+  get size(): number {
+    return this.entries.length
+  }
+
+  clear(): void {
+    this.entries = []
+  }
+
+  subscribe(listener: JournalListener): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  /** HTTP requests that lacked `X-Request-ID` or `traceparent` (the matrix's checklist), per service and route. */
+  requestIdReport(): {
+    total: number
+    missing: number
+    routes: {
+      service: string
+      method: string
+      route: string
+      requests: number
+      missingRequestId: number
+      missingTraceparent: number
+    }[]
+  } {
+    const rows = new Map<
+      string,
+      {
+        service: string
+        method: string
+        route: string
+        requests: number
+        missingRequestId: number
+        missingTraceparent: number
+      }
+    >()
+    let total = 0
+    let missing = 0
+    for (const e of this.entries) {
+      if (e.kind !== 'http') continue
+      total++
+      const noId = !('x-request-id' in e.requestHeaders)
+      const noTrace = !('traceparent' in e.requestHeaders)
+      if (noId || noTrace) missing++
+      const key = `${e.service} ${e.method} ${e.route}`
+      let row = rows.get(key)
+      if (!row) {
+        row = {
+          service: e.service,
+          method: e.method,
+          route: e.route,
+          requests: 0,
+          missingRequestId: 0,
+          missingTraceparent: 0,
+        }
+        rows.set(key, row)
+      }
+      row.requests++
+      if (noId) row.missingRequestId++
+      if (noTrace) row.missingTraceparent++
+    }
+    return {
+      total,
+      missing,
+      routes: [...rows.values()].filter((r) => r.missingRequestId || r.missingTraceparent),
+    }
+  }
+}

@@ -1,0 +1,185 @@
+import { Hono } from 'hono'
+import { FaultEngine } from '../faults/engine.ts'
+import type { MocksConfig, ServiceName } from './config.ts'
+import { createControlApp } from './control.ts'
+import type { FakeDeps, FakeService } from './fake.ts'
+import { Journal } from './journal.ts'
+import { createLogger, type Logger } from './logger.ts'
+import { ScenarioLoader } from './scenario/loader.ts'
+import type { Scenario } from './scenario/schema.ts'
+import { seededIdentities } from './seeded.ts'
+import { type RunningServer, startServer } from './server.ts'
+
+// The process that runs some or all fakes, plus (optionally) the control plane. It owns the
+// scenario in force; switching reseeds every fake while requests wait at the fault engine.
+
+export type FakeFactory = (deps: FakeDeps) => FakeService
+
+export interface StartOptions {
+  config: MocksConfig
+  fakes: Partial<Record<ServiceName, FakeFactory>>
+  /** Start the control plane on its port (default true). */
+  control?: boolean
+  /** Use port 0 everywhere (tests): each server gets a free port. */
+  ephemeralPorts?: boolean
+  /** Skip listening (msw, in-process use): apps only. */
+  listen?: boolean
+  journalLimit?: number
+}
+
+export interface RunningFake {
+  fake: FakeService
+  server: RunningServer | undefined
+}
+
+export type ScenarioRequest = { name: string } | { scenario: unknown }
+
+export class Mocks {
+  readonly journal: Journal
+  readonly faults: FaultEngine
+  readonly loader: ScenarioLoader
+  readonly services = new Map<ServiceName, RunningFake>()
+  readonly logger: Logger
+  control: RunningServer | undefined
+  private current: Scenario | undefined
+  private queue: Promise<unknown> = Promise.resolve()
+
+  constructor(
+    readonly config: MocksConfig,
+    journalLimit = 5000,
+  ) {
+    this.logger = createLogger('mocks')
+    this.journal = new Journal(journalLimit)
+    this.faults = new FaultEngine({
+      secret: config.betterAuthSecret,
+      journal: this.journal,
+      logger: createLogger('faults'),
+    })
+    this.loader = new ScenarioLoader(config.scenariosDir)
+  }
+
+  get scenario(): Scenario {
+    if (!this.current) throw new Error('no scenario applied yet')
+    return this.current
+  }
+
+  /** Base URL of a running service (its real port). */
+  url(service: ServiceName): string | undefined {
+    return this.services.get(service)?.server?.url
+  }
+
+  /** Apply a scenario by name or inline; serialized, so concurrent switches apply in order. */
+  switchScenario(request: ScenarioRequest): Promise<Scenario> {
+    const run = async () => {
+      const scenario =
+        'name' in request ? this.loader.load(request.name) : this.loader.resolveInline(request.scenario)
+      await this.apply(scenario)
+      return scenario
+    }
+    const next = this.queue.then(run, run)
+    this.queue = next.catch(() => undefined)
+    return next
+  }
+
+  /** Back to the current scenario's first state: reseed, scenario faults only, empty journal. */
+  reset(): Promise<Scenario> {
+    const run = async () => {
+      await this.apply(this.scenario)
+      this.journal.clear()
+      return this.scenario
+    }
+    const next = this.queue.then(run, run)
+    this.queue = next.catch(() => undefined)
+    return next
+  }
+
+  private async apply(scenario: Scenario): Promise<void> {
+    const started = performance.now()
+    const release = this.faults.pause()
+    try {
+      await Promise.all([...this.services.values()].map((s) => s.fake.applyScenario(scenario)))
+      this.faults.setIdentities(seededIdentities(scenario))
+      this.faults.install(scenario.faults, scenario.seed, scenario.name)
+      this.current = scenario
+    } finally {
+      release()
+    }
+    await this.faults.settled()
+    this.logger.info(
+      { scenario: scenario.name, ms: Math.round(performance.now() - started) },
+      'scenario applied',
+    )
+  }
+
+  health() {
+    const services: Record<string, { url: string | null; state: 'up' | 'down' | 'in-process' }> = {}
+    for (const [name, s] of this.services) {
+      services[name] = {
+        url: s.server?.url ?? null,
+        state: s.server ? (s.server.listening ? 'up' : 'down') : 'in-process',
+      }
+    }
+    return {
+      status: 'ok',
+      scenario: this.current?.name ?? null,
+      services,
+      control: this.control?.url ?? null,
+    }
+  }
+
+  async close(): Promise<void> {
+    this.faults.clear()
+    await this.faults.settled()
+    await Promise.all([
+      ...[...this.services.values()].map(async (s) => {
+        await s.server?.close()
+        await s.fake.close?.()
+      }),
+      this.control?.close(),
+    ])
+  }
+}
+
+export async function startMocks(opts: StartOptions): Promise<Mocks> {
+  const { config } = opts
+  const mocks = new Mocks(config, opts.journalLimit)
+  const names = (Object.keys(opts.fakes) as ServiceName[]).filter((n) => opts.fakes[n])
+  for (const name of names) {
+    const factory = opts.fakes[name]!
+    const fake = factory({ config, logger: createLogger(name), faults: mocks.faults })
+    // Each fake serves its own slice of the control API, scoped to it.
+    fake.app.route('/__mocks', createControlApp(mocks, name))
+    mocks.services.set(name, { fake, server: undefined })
+  }
+  await mocks.switchScenario({ name: config.scenario })
+  if (opts.listen === false) return mocks
+  try {
+    for (const name of names) {
+      const entry = mocks.services.get(name)!
+      const server = await startServer({
+        app: entry.fake.app,
+        port: opts.ephemeralPorts ? 0 : config.ports[name],
+        host: config.host,
+        logger: createLogger(name),
+        websocket: entry.fake.websocket,
+      })
+      entry.server = server
+      mocks.faults.attach(name, { down: () => server.stopListening(), up: () => server.resumeListening() })
+    }
+    if (opts.control !== false) {
+      mocks.control = await startServer({
+        app: new Hono().route('/__mocks', createControlApp(mocks)),
+        port: opts.ephemeralPorts ? 0 : config.ports.control,
+        host: config.host,
+        logger: createLogger('control'),
+      })
+    }
+  } catch (err) {
+    await mocks.close()
+    throw err
+  }
+  // Scenario faults that take a listener down apply now that listeners exist.
+  mocks.faults.install(mocks.scenario.faults, mocks.scenario.seed, mocks.scenario.name)
+  await mocks.faults.settled()
+  return mocks
+}

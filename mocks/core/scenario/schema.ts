@@ -1,0 +1,162 @@
+import { z } from 'zod'
+import { FaultSchema } from '../../faults/schema.ts'
+
+// The scenario file format (DESIGN §3). Every section has defaults, so a scenario that only
+// adds faults is two lines plus `extends: default`. scenarios/scenario.schema.json is
+// generated from this (pnpm scenario:schema) and a test keeps it in sync.
+
+const isoDate = z.iso.datetime({ offset: true })
+const id = z.string().min(1).max(200)
+
+export const RoleSchema = z.enum(['admin', 'member', 'child'])
+export type Role = z.infer<typeof RoleSchema>
+
+export const UserSeedSchema = z.strictObject({
+  id: id.describe('Stable user id; referenced by chat members, messages and file owners'),
+  email: z.email(),
+  name: z.string().min(1),
+  password: z.string().min(8).max(128).describe('Known password, shown by dev:mocks and /__mocks/users'),
+  role: RoleSchema,
+  image: z.string().nullable().default(null),
+  emailVerified: z.boolean().default(true),
+  banned: z.boolean().default(false),
+  createdAt: isoDate.optional().describe('Defaults to the scenario clock'),
+  session: z
+    .strictObject({
+      token: z
+        .string()
+        .regex(/^[a-zA-Z0-9]{32}$/, '32 characters [a-zA-Z0-9], as better-auth generates')
+        .optional()
+        .describe('Stable raw session token; derived from the seed when absent'),
+      id: id.optional(),
+      expiresAt: isoDate
+        .optional()
+        .describe('Defaults to one year after the clock; a past date makes it expired'),
+      ipAddress: z.string().default('127.0.0.1'),
+      userAgent: z.string().default('devarno-mocks'),
+    })
+    .nullable()
+    .default({ ipAddress: '127.0.0.1', userAgent: 'devarno-mocks' })
+    .describe('The seeded session; null for a user with none'),
+})
+export type UserSeed = z.infer<typeof UserSeedSchema>
+
+export const AuthSectionSchema = z.strictObject({
+  users: z.array(UserSeedSchema).default([]),
+  noSession: z
+    .enum(['401', '200-null'])
+    .default('401')
+    .describe("No-session answer: the matrix's 401 {user:null,session:null} or better-auth's own 200 null"),
+  sessionTtlDays: z
+    .number()
+    .int()
+    .min(1)
+    .max(3650)
+    .default(7)
+    .describe('Lifetime of sessions made by sign-in'),
+})
+
+export const ChannelSeedSchema = z.strictObject({
+  id,
+  name: z.string().min(1),
+  members: z.union([z.literal('all'), z.array(id)]).describe("User ids, or 'all' (sign-ups join too)"),
+})
+
+export const MessageSeedSchema = z.strictObject({
+  id: id.optional(),
+  channel: id,
+  sender: id,
+  content: z.string().min(1).max(4000),
+  at: isoDate,
+})
+
+export const ChatSectionSchema = z.strictObject({
+  channels: z.array(ChannelSeedSchema).default([]),
+  messages: z.array(MessageSeedSchema).default([]),
+  generate: z
+    .strictObject({
+      messagesPerChannel: z.number().int().min(0).max(1_000_000).default(0),
+      spanHours: z
+        .number()
+        .min(0)
+        .default(72)
+        .describe('Generated history spreads over this many hours before the clock'),
+    })
+    .default({ messagesPerChannel: 0, spanHours: 72 }),
+})
+
+export const FileSeedSchema = z.strictObject({
+  id,
+  fixture: z.string().min(1).describe('File under fixtures/ (e.g. media/sunset.png)'),
+  name: z.string().min(1).optional(),
+  contentType: z.string().optional().describe('Defaults to the type sniffed from the bytes'),
+  owner: id,
+  createdAt: isoDate.optional(),
+})
+
+export const MediaSectionSchema = z.strictObject({
+  files: z.array(FileSeedSchema).default([]),
+  limits: z
+    .strictObject({
+      maxFileSize: z.number().int().min(1).optional(),
+      maxAvatarSize: z.number().int().min(1).optional(),
+    })
+    .default({})
+    .describe('Overrides MAX_FILE_SIZE / MAX_AVATAR_SIZE while this scenario is in force'),
+})
+
+export const V01tRecordSeedSchema = z.strictObject({
+  title: z.string().min(1),
+  slug: z.string().min(1),
+  cluster: z.string().min(1),
+  external_id: z.string().min(1),
+  last_synced: isoDate.optional(),
+  raw_data: z.record(z.string(), z.unknown()).default({}),
+})
+
+export const V01tComponentSchema = z.strictObject({
+  slug: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/),
+  records: z.array(V01tRecordSeedSchema).default([]),
+  generate: z
+    .strictObject({
+      count: z.number().int().min(0).max(1_000_000),
+      cluster: z.string().min(1),
+      kind: z
+        .enum(['node', 'artefact'])
+        .optional()
+        .describe('Record shape; defaults from the component slug'),
+    })
+    .optional(),
+})
+
+export const V01tApplicationSchema = z.strictObject({
+  slug: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/),
+  components: z.array(V01tComponentSchema).default([]),
+})
+
+export const V01tSectionSchema = z.strictObject({
+  applications: z.array(V01tApplicationSchema).default([]),
+})
+
+export const ScenarioSchema = z.strictObject({
+  $schema: z.string().optional(),
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes'),
+  description: z.string().default(''),
+  extends: z.string().optional().describe('Name of the scenario this one builds on'),
+  seed: z.number().int().default(1).describe('Seeds faker and fault probability'),
+  clock: isoDate
+    .default('2026-02-19T09:00:00.000Z')
+    .describe('Seeded timestamps count from here, never from the wall clock'),
+  auth: AuthSectionSchema.default({ users: [], noSession: '401', sessionTtlDays: 7 }),
+  chat: ChatSectionSchema.default({
+    channels: [],
+    messages: [],
+    generate: { messagesPerChannel: 0, spanHours: 72 },
+  }),
+  media: MediaSectionSchema.default({ files: [], limits: {} }),
+  v01t: V01tSectionSchema.default({ applications: [] }),
+  faults: z.array(FaultSchema).default([]),
+})
+
+export type Scenario = z.infer<typeof ScenarioSchema>
+export type ScenarioInput = z.input<typeof ScenarioSchema>

@@ -1,0 +1,115 @@
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { createAdaptorServer } from '@hono/node-server'
+import type { Hono } from 'hono'
+import { WebSocketServer } from 'ws'
+import type { Logger } from './logger.ts'
+
+// Node bootstrap for one Hono app. `down` faults need the listener itself to close (clients
+// must see ECONNREFUSED, not a 503), so the handle can stop and resume listening on the
+// same port; resuming builds a fresh server because a closed ws server refuses upgrades.
+
+export interface ServeOptions {
+  app: Hono
+  port: number
+  host: string
+  logger: Logger
+  websocket?: { maxPayload: number } | undefined
+}
+
+export interface RunningServer {
+  readonly port: number
+  readonly host: string
+  readonly url: string
+  readonly listening: boolean
+  /** Close the listener and every open connection (HTTP and WS): the port refuses connections. */
+  stopListening(): Promise<void>
+  /** Listen again on the same port. */
+  resumeListening(): Promise<void>
+  close(): Promise<void>
+}
+
+function build(opts: ServeOptions): Server {
+  const websocket = opts.websocket
+    ? // autoPong off: the WS peer answers pings itself so ws-silence can stop answering.
+      {
+        server: new WebSocketServer({
+          noServer: true,
+          maxPayload: opts.websocket.maxPayload,
+          autoPong: false,
+        }),
+      }
+    : undefined
+  const server = createAdaptorServer({ fetch: opts.app.fetch, websocket }) as Server
+  server.on('clientError', (err, socket) => {
+    // Malformed HTTP (oversized headers, garbage): answer 400 as Node would, never crash.
+    if (socket.writable)
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+    else socket.destroy()
+    opts.logger.debug({ err: err.message }, 'client error')
+  })
+  return server
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      server.off('listening', onListening)
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new Error(`Port ${port} on ${host} is already in use: stop what is using it or set another port`)
+          : err,
+      )
+    }
+    const onListening = () => {
+      server.off('error', onError)
+      resolve((server.address() as AddressInfo).port)
+    }
+    server.once('error', onError)
+    server.once('listening', onListening)
+    server.listen(port, host)
+  })
+}
+
+function shutdown(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve()
+    server.close(() => resolve())
+    // Drop keep-alive and upgraded sockets too: a service that is down has no connections.
+    server.closeAllConnections()
+  })
+}
+
+export async function startServer(opts: ServeOptions): Promise<RunningServer> {
+  let server = build(opts)
+  const port = await listen(server, opts.port, opts.host)
+  const sockets = new Set<import('node:stream').Duplex>()
+  const track = (s: Server) =>
+    s.on('upgrade', (_req, socket) => {
+      sockets.add(socket)
+      socket.once('close', () => sockets.delete(socket))
+    })
+  track(server)
+  const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host
+  const cut = async () => {
+    for (const s of sockets) s.destroy()
+    sockets.clear()
+    await shutdown(server)
+  }
+  return {
+    port,
+    host: opts.host,
+    url: `http://${hostForUrl}:${port}`,
+    get listening() {
+      return server.listening
+    },
+    stopListening: cut,
+    async resumeListening() {
+      if (server.listening) return
+      server = build(opts)
+      track(server)
+      await listen(server, port, opts.host)
+    },
+    close: cut,
+  }
+}

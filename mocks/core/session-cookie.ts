@@ -1,0 +1,60 @@
+import { createHmac, timingSafeEqual } from 'node:crypto'
+
+// better-auth 1.x signs the session cookie as better-call's signCookieValue does:
+// encodeURIComponent(`${token}.${base64(HMAC-SHA256(secret, token))}`), standard base64 with
+// padding (44 chars). A raw token without a valid signature is not a session.
+
+export const SESSION_COOKIE = 'better-auth.session_token'
+export const SECURE_SESSION_COOKIE = `__Secure-${SESSION_COOKIE}`
+
+function sign(token: string, secret: string): string {
+  return createHmac('sha256', secret).update(token).digest('base64')
+}
+
+/** The signed value as it appears in the Cookie header (URI-encoded). */
+export function signSessionToken(token: string, secret: string): string {
+  return encodeURIComponent(`${token}.${sign(token, secret)}`)
+}
+
+/**
+ * Verifies a cookie value (URI-encoded or not) and returns the raw token, or null when it is
+ * unsigned, malformed or signed with another secret.
+ */
+export function verifySessionCookie(value: string, secret: string): string | null {
+  let decoded: string
+  try {
+    decoded = decodeURIComponent(value)
+  } catch {
+    return null
+  }
+  const dot = decoded.lastIndexOf('.')
+  if (dot <= 0) return null
+  const token = decoded.slice(0, dot)
+  const signature = decoded.slice(dot + 1)
+  if (signature.length !== 44 || !signature.endsWith('=')) return null
+  const expected = Buffer.from(sign(token, secret))
+  const given = Buffer.from(signature)
+  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return null
+  return token
+}
+
+/** Parses a Cookie header into name → value (first occurrence wins, as browsers send it). */
+export function parseCookieHeader(header: string | undefined | null): Map<string, string> {
+  const out = new Map<string, string>()
+  if (!header) return out
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=')
+    if (eq <= 0) continue
+    const name = part.slice(0, eq).trim()
+    let value = part.slice(eq + 1).trim()
+    if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1)
+    if (name && !out.has(name)) out.set(name, value)
+  }
+  return out
+}
+
+/** The session cookie value from a Cookie header, either prefix. */
+export function sessionCookieFrom(header: string | undefined | null): string | undefined {
+  const cookies = parseCookieHeader(header)
+  return cookies.get(SESSION_COOKIE) ?? cookies.get(SECURE_SESSION_COOKIE)
+}

@@ -1,0 +1,40 @@
+import type { WebSocket } from 'ws'
+
+// The transport-neutral socket the chat hub writes to. The Node server (ws) and the msw
+// adapter (ws.link) both produce one, so there is one hub and one fault path for both.
+
+export interface WsPeer {
+  send(text: string): void
+  /** Close with a close frame. */
+  close(code?: number, reason?: string): void
+  /** Cut the connection with no close frame: the client sees 1006. */
+  terminate(): void
+  /** Whether pings are answered (ws-silence turns this off: a half-open socket). */
+  setAutoPong(on: boolean): void
+  readonly isOpen: boolean
+}
+
+/** Wraps a `ws` socket. The server is created with autoPong off so silence can really be silent. */
+export function nodePeer(ws: WebSocket): WsPeer {
+  let autoPong = true
+  ws.on('ping', (data) => {
+    if (autoPong && ws.readyState === ws.OPEN) ws.pong(data)
+  })
+  return {
+    send(text) {
+      if (ws.readyState === ws.OPEN) ws.send(text)
+    },
+    close(code = 1000, reason = '') {
+      if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason)
+    },
+    terminate() {
+      ws.terminate()
+    },
+    setAutoPong(on) {
+      autoPong = on
+    },
+    get isOpen() {
+      return ws.readyState === ws.OPEN
+    },
+  }
+}

@@ -1,0 +1,540 @@
+import { createHmac } from 'node:crypto'
+import type { MiddlewareHandler } from 'hono'
+import { routePath } from 'hono/route'
+import type { ServiceName } from '../core/config.ts'
+import { type Journal, recordHeaders } from '../core/journal.ts'
+import type { Logger } from '../core/logger.ts'
+import { sessionCookieFrom, verifySessionCookie } from '../core/session-cookie.ts'
+import type { WsPeer } from '../core/ws.ts'
+import { effectModule } from './effects/index.ts'
+import { compileMatch, type MatchTarget } from './match.ts'
+import { type Fault, FaultSchema } from './schema.ts'
+import type { ActiveFault, EffectModule, WsConnection } from './types.ts'
+
+// One engine for every fake and both transports. HTTP requests pass through `http(service)`;
+// WebSocket connections are wrapped by `wsConnect`. Faults are evaluated in installation
+// order; those that fire wrap one another like toxiproxy's toxics.
+
+export interface ServiceControls {
+  /** Close the listener: connections are refused. */
+  down(): Promise<void>
+  /** Listen again. */
+  up(): Promise<void>
+}
+
+export interface Identity {
+  userId: string
+  email: string
+}
+
+export interface FaultIssue {
+  path: string
+  message: string
+}
+
+export class FaultValidationError extends Error {
+  override name = 'FaultValidationError'
+  constructor(readonly issues: FaultIssue[]) {
+    super(`Invalid fault: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`)
+  }
+}
+
+/** A fault as the control API shows it. */
+export interface FaultView extends Fault {
+  id: string
+  source: ActiveFault['source']
+  fired: number
+  state: 'pending' | 'active' | 'expired'
+}
+
+export interface WsMeta {
+  path: string
+  headers: Headers
+  /** Raw session token (after signature check), when known. */
+  sessionToken?: string
+  userId?: string
+  userEmail?: string
+}
+
+/** What the chat hub holds for one socket: a peer to write to and a gate for client frames. */
+export interface WsLink {
+  readonly peer: WsPeer
+  /** Call with each client frame before handling it; false means drop it. */
+  inbound(type: string, text: string): boolean
+  /** Call once when the socket has closed. */
+  dispose(code: number): void
+}
+
+const WS_SERVICES = new Set<ServiceName>(['chat'])
+
+interface Compiled {
+  fault: ActiveFault
+  module: EffectModule
+  matches: (t: MatchTarget) => boolean
+}
+
+export interface FaultEngineOptions {
+  secret: string
+  journal: Journal
+  logger: Logger
+}
+
+export class FaultEngine {
+  readonly journal: Journal
+  private readonly logger: Logger
+  private readonly secret: string
+  private compiled: Compiled[] = []
+  private seed = 1
+  private nextId = 1
+  private readonly controls = new Map<ServiceName, ServiceControls>()
+  private readonly isDown = new Map<ServiceName, boolean>()
+  private readonly identities = new Map<string, Identity>()
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>()
+  private gate: Promise<void> | undefined
+  private downSync: Promise<void> = Promise.resolve()
+
+  constructor(opts: FaultEngineOptions) {
+    this.journal = opts.journal
+    this.logger = opts.logger
+    this.secret = opts.secret
+  }
+
+  // ---- identities (for faults scoped to a user or session) ----
+
+  setIdentities(entries: Iterable<[token: string, identity: Identity]>): void {
+    this.identities.clear()
+    for (const [token, identity] of entries) this.identities.set(token, identity)
+  }
+
+  registerSession(token: string, identity: Identity): void {
+    this.identities.set(token, identity)
+  }
+
+  forgetSession(token: string): void {
+    this.identities.delete(token)
+  }
+
+  /** The raw token of a signed cookie value, or undefined. */
+  tokenFrom(cookieHeader: string | undefined | null, queryToken?: string | null): string | undefined {
+    const value = sessionCookieFrom(cookieHeader) ?? queryToken ?? undefined
+    return value ? (verifySessionCookie(value, this.secret) ?? undefined) : undefined
+  }
+
+  // ---- installing faults ----
+
+  attach(service: ServiceName, controls: ServiceControls): void {
+    this.controls.set(service, controls)
+  }
+
+  detach(service: ServiceName): void {
+    this.controls.delete(service)
+    this.isDown.delete(service)
+  }
+
+  /** Checks a fault beyond its schema: where its effect can act at all. */
+  validate(input: unknown): Fault {
+    const parsed = FaultSchema.safeParse(input)
+    if (!parsed.success) {
+      throw new FaultValidationError(
+        parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+      )
+    }
+    const f = parsed.data
+    const scope = effectModule(f.effect.type).scope
+    const issues: FaultIssue[] = []
+    const ws = f.match?.ws
+    if (scope === 'service' && f.match) {
+      issues.push({
+        path: 'match',
+        message: '`down` is service-wide: the listener closes, so it takes no match',
+      })
+    }
+    if ((scope === 'upgrade' || scope === 'connection') && !WS_SERVICES.has(f.service)) {
+      issues.push({
+        path: 'effect.type',
+        message: `${f.effect.type} needs a WebSocket service; ${f.service} has none (use chat)`,
+      })
+    }
+    if (ws !== undefined && ws !== 'upgrade' && scope !== 'connection') {
+      issues.push({
+        path: 'match.ws',
+        message: `${f.effect.type} acts on HTTP requests; for it match.ws may only be "upgrade"`,
+      })
+    }
+    if (ws === 'upgrade' && scope === 'http') {
+      issues.push({
+        path: 'match.ws',
+        message: 'slow-body acts on HTTP response bodies, not on the WebSocket handshake',
+      })
+    }
+    if (ws !== undefined && !WS_SERVICES.has(f.service)) {
+      issues.push({ path: 'match.ws', message: `${f.service} has no WebSocket` })
+    }
+    if (f.id && this.compiled.some((c) => c.fault.id === f.id)) {
+      issues.push({ path: 'id', message: `a fault with id "${f.id}" is already installed` })
+    }
+    if (issues.length) throw new FaultValidationError(issues)
+    return f
+  }
+
+  private compile(spec: Fault, source: ActiveFault['source'], id: string): Compiled {
+    const fault: ActiveFault = { id, spec, source, installedAt: performance.now(), fired: 0, draws: 0 }
+    return { fault, module: effectModule(spec.effect.type), matches: compileMatch(spec.match) }
+  }
+
+  /** Replaces every fault (scenario switch or reset). Ids are deterministic: `<scenario>-<n>`. */
+  install(faults: Fault[], seed: number, scenario: string): void {
+    this.clearTimers()
+    this.seed = seed
+    this.nextId = 1
+    this.compiled = faults.map((f, i) => this.compile(f, 'scenario', f.id ?? `${scenario}-${i + 1}`))
+    this.scheduleWindows()
+    this.syncDown()
+  }
+
+  add(input: unknown): FaultView {
+    const spec = this.validate(input)
+    let id = spec.id
+    while (!id || this.compiled.some((c) => c.fault.id === id)) id = `fault-${this.nextId++}`
+    const compiled = this.compile(spec, 'runtime', id)
+    this.compiled.push(compiled)
+    this.scheduleWindows([compiled])
+    this.syncDown()
+    return this.view(compiled)
+  }
+
+  remove(id: string): boolean {
+    const before = this.compiled.length
+    this.compiled = this.compiled.filter((c) => c.fault.id !== id)
+    if (this.compiled.length === before) return false
+    this.syncDown()
+    return true
+  }
+
+  /** Removes runtime faults and expired state, keeping nothing: used by reset before install. */
+  clear(): void {
+    this.clearTimers()
+    this.compiled = []
+    this.syncDown()
+  }
+
+  list(service?: ServiceName): FaultView[] {
+    return this.compiled.filter((c) => !service || c.fault.spec.service === service).map((c) => this.view(c))
+  }
+
+  /** Resolves when every listener is in the state the faults ask for (down or up). */
+  settled(): Promise<void> {
+    return this.downSync
+  }
+
+  private view(c: Compiled): FaultView {
+    return {
+      ...c.fault.spec,
+      id: c.fault.id,
+      source: c.fault.source,
+      fired: c.fault.fired,
+      state: this.state(c.fault),
+    }
+  }
+
+  private state(f: ActiveFault, now = performance.now()): FaultView['state'] {
+    if (f.spec.times !== undefined && f.fired >= f.spec.times) return 'expired'
+    const age = now - f.installedAt
+    const start = f.spec.afterMs ?? 0
+    if (age < start) return 'pending'
+    if (f.spec.forMs !== undefined && age >= start + f.spec.forMs) return 'expired'
+    return 'active'
+  }
+
+  /** Seeded draw in [0, 1): the n-th draw of a fault depends only on the seed, its id and n. */
+  private random(f: ActiveFault): number {
+    const digest = createHmac('sha256', String(this.seed))
+      .update(`${f.id}:${f.draws++}`)
+      .digest()
+    return digest.readUIntBE(0, 6) / 2 ** 48
+  }
+
+  /** Faults that fire for this target, counting each firing (times) and drawing (probability). */
+  private fire(
+    service: ServiceName,
+    target: MatchTarget,
+    scopes: ReadonlySet<EffectModule['scope']>,
+  ): Compiled[] {
+    const now = performance.now()
+    const out: Compiled[] = []
+    for (const c of this.compiled) {
+      const f = c.fault
+      if (f.spec.service !== service || !scopes.has(c.module.scope)) continue
+      if (this.state(f, now) !== 'active' || !c.matches(target)) continue
+      if (f.spec.probability !== undefined && !(this.random(f) < f.spec.probability)) continue
+      f.fired++
+      out.push(c)
+    }
+    return out
+  }
+
+  // ---- outage windows and `down` ----
+
+  private clearTimers(): void {
+    for (const t of this.timers) clearTimeout(t)
+    this.timers.clear()
+  }
+
+  private scheduleWindows(list: Compiled[] = this.compiled): void {
+    // Only `down` needs to act at the window's edges; other faults check the window per request.
+    for (const c of list) {
+      if (c.module.scope !== 'service') continue
+      const { afterMs, forMs } = c.fault.spec
+      for (const at of [
+        afterMs,
+        afterMs !== undefined || forMs !== undefined ? (afterMs ?? 0) + (forMs ?? 0) : undefined,
+      ]) {
+        if (!at) continue
+        const t = setTimeout(() => {
+          this.timers.delete(t)
+          this.syncDown()
+        }, at + 1)
+        t.unref?.()
+        this.timers.add(t)
+      }
+    }
+  }
+
+  private downFault(service: ServiceName): Compiled | undefined {
+    const now = performance.now()
+    return this.compiled.find(
+      (c) =>
+        c.module.scope === 'service' &&
+        c.fault.spec.service === service &&
+        this.state(c.fault, now) === 'active',
+    )
+  }
+
+  private syncDown(): void {
+    this.downSync = this.downSync.then(async () => {
+      for (const [service, controls] of this.controls) {
+        const fault = this.downFault(service)
+        const want = fault !== undefined
+        if (this.isDown.get(service) === want) continue
+        this.isDown.set(service, want)
+        try {
+          if (want) {
+            if (fault) fault.fault.fired++
+            await controls.down()
+            this.logger.info({ target: service, fault: fault?.fault.id }, 'service down (listener closed)')
+          } else {
+            await controls.up()
+            this.logger.info({ target: service }, 'service up again')
+          }
+        } catch (err) {
+          this.logger.error(
+            { target: service, err: (err as Error).message },
+            'could not change listener state',
+          )
+        }
+      }
+    })
+  }
+
+  // ---- scenario switches: hold requests while state is replaced ----
+
+  /** Holds new requests until the returned release is called, so none sees a half-applied switch. */
+  pause(): () => void {
+    let release!: () => void
+    const gate = new Promise<void>((r) => {
+      release = r
+    })
+    const previous = this.gate
+    this.gate = previous ? previous.then(() => gate) : gate
+    const mine = this.gate
+    return () => {
+      release()
+      if (this.gate === mine) this.gate = undefined
+    }
+  }
+
+  // ---- HTTP ----
+
+  http(service: ServiceName): MiddlewareHandler {
+    return async (c, next) => {
+      if (c.req.path === '/__mocks' || c.req.path.startsWith('/__mocks/')) return next()
+      if (this.gate) await this.gate
+      const started = performance.now()
+      const isUpgrade = c.req.header('upgrade')?.toLowerCase() === 'websocket'
+      const url = new URL(c.req.url)
+      const token = this.tokenFrom(
+        c.req.header('cookie'),
+        isUpgrade ? rawQueryParam(url, 'token') : undefined,
+      )
+      const identity = token ? this.identities.get(token) : undefined
+      const target: MatchTarget = {
+        kind: isUpgrade ? 'upgrade' : 'http',
+        method: c.req.method,
+        path: c.req.path,
+        headers: c.req.raw.headers,
+        sessionToken: token,
+        userId: identity?.userId,
+        userEmail: identity?.email,
+      }
+      const scopes = isUpgrade ? UPGRADE_SCOPES : HTTP_SCOPES
+      const firing = this.fire(service, target, scopes)
+      const down = this.controls.has(service) ? undefined : this.downFault(service)
+      if (down) firing.unshift(down)
+      let calledNext = false
+      const proceed = async () => {
+        calledNext = true
+        await next()
+        return c.res
+      }
+      const signal = c.req.raw.signal
+      const chain = firing.reduceRight<() => Promise<Response>>(
+        (inner, f) => () =>
+          (f.module.http as NonNullable<EffectModule['http']>)(
+            { c, service, fault: f.fault, random: () => this.random(f.fault), signal, isUpgrade },
+            f.fault.spec.effect as never,
+            inner,
+          ),
+        proceed,
+      )
+      let res: Response | undefined
+      try {
+        res = await chain()
+        if (calledNext) c.res = res
+        return calledNext ? undefined : res
+      } finally {
+        const terminal =
+          firing.find((f) => f.module.scope !== 'request' || f.fault.spec.effect.type !== 'latency') ??
+          firing[0]
+        this.journal.record({
+          service,
+          kind: 'http',
+          method: c.req.method,
+          path: c.req.path,
+          route: calledNext ? safeRoutePath(c) : c.req.path,
+          query: url.search,
+          status: res ? res.status : null,
+          durationMs: Math.round((performance.now() - started) * 100) / 100,
+          requestHeaders: recordHeaders(c.req.raw.headers),
+          fault: terminal ? { id: terminal.fault.id, type: terminal.fault.spec.effect.type } : null,
+          ...(identity ? { userId: identity.userId } : {}),
+        })
+      }
+    }
+  }
+
+  // ---- WebSocket ----
+
+  wsConnect(service: ServiceName, meta: WsMeta, peer: WsPeer): WsLink {
+    const timers = new Set<ReturnType<typeof setTimeout>>()
+    const frameListeners: (() => void)[] = []
+    const closeListeners: (() => void)[] = []
+    const conn: WsConnection = {
+      service,
+      raw: peer,
+      outbound: () => true,
+      inbound: () => true,
+      onServerFrame: (l) => frameListeners.push(l),
+      onClose: (l) => closeListeners.push(l),
+      setTimer: (fn, ms) => {
+        const t = setTimeout(() => {
+          timers.delete(t)
+          fn()
+        }, ms)
+        timers.add(t)
+      },
+    }
+    const base = {
+      path: meta.path,
+      headers: meta.headers,
+      method: 'GET',
+      sessionToken: meta.sessionToken,
+      userId: meta.userId,
+      userEmail: meta.userEmail,
+    }
+    const record = (
+      kind: 'ws-in' | 'ws-out' | 'ws-open' | 'ws-close',
+      extra: { frame?: string; code?: number },
+      fault?: Compiled,
+    ) =>
+      this.journal.record({
+        service,
+        kind,
+        method: 'WS',
+        path: meta.path,
+        route: meta.path,
+        query: '',
+        status: null,
+        durationMs: null,
+        requestHeaders: {},
+        fault: fault ? { id: fault.fault.id, type: fault.fault.spec.effect.type } : null,
+        ...extra,
+        ...(meta.userId ? { userId: meta.userId } : {}),
+      })
+    const apply = (list: Compiled[]) => {
+      for (const f of list) f.module.ws?.(conn, f.fault.spec.effect as never, f.fault)
+    }
+    const atOpen = this.fire(service, { ...base, kind: 'upgrade' }, CONNECTION_SCOPES)
+    record('ws-open', {}, atOpen[0])
+    apply(atOpen)
+    const wrapped: WsPeer = {
+      send: (text) => {
+        if (!peer.isOpen || !conn.outbound(text)) return
+        peer.send(text)
+        record('ws-out', { frame: text.length > 2000 ? `${text.slice(0, 2000)}…` : text })
+        for (const l of frameListeners) l()
+      },
+      close: (code, reason) => peer.close(code, reason),
+      terminate: () => peer.terminate(),
+      setAutoPong: (on) => peer.setAutoPong(on),
+      get isOpen() {
+        return peer.isOpen
+      },
+    }
+    return {
+      peer: wrapped,
+      inbound: (type, text) => {
+        const firing = this.fire(service, { ...base, kind: 'frame', frameType: type }, CONNECTION_SCOPES)
+        record('ws-in', { frame: text.length > 2000 ? `${text.slice(0, 2000)}…` : text }, firing[0])
+        apply(firing)
+        return conn.inbound(type)
+      },
+      dispose: (code) => {
+        for (const t of timers) clearTimeout(t)
+        timers.clear()
+        for (const l of closeListeners) l()
+        record('ws-close', { code })
+      },
+    }
+  }
+}
+
+const HTTP_SCOPES = new Set<EffectModule['scope']>(['request', 'http'])
+const UPGRADE_SCOPES = new Set<EffectModule['scope']>(['request', 'upgrade'])
+const CONNECTION_SCOPES = new Set<EffectModule['scope']>(['connection'])
+
+function safeRoutePath(c: Parameters<typeof routePath>[0]): string {
+  try {
+    return routePath(c, -1)
+  } catch {
+    return c.req.path
+  }
+}
+
+/**
+ * A query parameter decoded without turning `+` into a space: a session cookie value placed
+ * in `?token=` unencoded keeps the `+` of its base64 signature.
+ */
+export function rawQueryParam(url: URL, name: string): string | undefined {
+  for (const part of url.search.replace(/^\?/, '').split('&')) {
+    const eq = part.indexOf('=')
+    const key = eq < 0 ? part : part.slice(0, eq)
+    if (key !== name) continue
+    const value = eq < 0 ? '' : part.slice(eq + 1)
+    try {
+      return decodeURIComponent(value)
+    } catch {
+      return value
+    }
+  }
+  return undefined
+}

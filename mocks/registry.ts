@@ -1,0 +1,9 @@
+import { createAuthFake } from './auth/index.ts'
+import type { ServiceName } from './core/config.ts'
+import type { FakeFactory } from './core/runtime.ts'
+
+// The one place that knows every fake. Fakes never import each other; the CLI, tests and
+// the msw adapter pick from here.
+export const FAKES: Partial<Record<ServiceName, FakeFactory>> = {
+  auth: createAuthFake,
+}
