@@ -37,7 +37,8 @@ export type SessionResult =
   | { kind: 'unavailable'; reason: string }
 
 export interface SessionValidatorOptions {
-  authServiceUrl: string
+  /** Read per call: the URL may be settled only once ports are known. */
+  authServiceUrl: () => string
   timeoutMs: number
   logger: Logger
   fetch?: typeof fetch
@@ -50,8 +51,8 @@ export type SessionValidator = (
 
 export function createSessionValidator(opts: SessionValidatorOptions): SessionValidator {
   const doFetch = opts.fetch ?? fetch
-  const url = `${opts.authServiceUrl}/api/auth/get-session`
   return async (cookieHeader, requestId) => {
+    const url = `${opts.authServiceUrl()}/api/auth/get-session`
     if (!cookieHeader) return { kind: 'unauthenticated' }
     const headers: Record<string, string> = { cookie: cookieHeader, accept: 'application/json' }
     if (requestId) headers['x-request-id'] = requestId

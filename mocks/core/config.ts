@@ -50,6 +50,14 @@ export interface MocksConfig {
   logLevel: string
   /** Chat and media treat a get-session slower than this as an outage. */
   authTimeoutMs: number
+  /** Which derived URLs came from env (and so stay put when ports are chosen at start-up). */
+  explicit: { authServiceUrl: boolean; mediaBaseUrl: boolean }
+}
+
+/** Recomputes URLs derived from ports (after ephemeral ports are known), keeping explicit ones. */
+export function refreshDerivedUrls(config: MocksConfig): void {
+  if (!config.explicit.authServiceUrl) config.authServiceUrl = `http://127.0.0.1:${config.ports.auth}`
+  if (!config.explicit.mediaBaseUrl) config.mediaBaseUrl = `http://localhost:${config.ports.media}`
 }
 
 export type Env = Record<string, string | undefined>
@@ -107,5 +115,6 @@ export function loadConfig(env: Env = process.env, only?: ServiceName): MocksCon
     controlToken: env.MOCKS_CONTROL_TOKEN || undefined,
     logLevel: env.MOCKS_LOG_LEVEL || env.LOG_LEVEL || 'info',
     authTimeoutMs: intFromEnv(env, 'MOCKS_AUTH_TIMEOUT_MS', 5000, 1),
+    explicit: { authServiceUrl: Boolean(env.AUTH_SERVICE_URL), mediaBaseUrl: Boolean(env.BASE_URL) },
   }
 }

@@ -198,7 +198,8 @@ export function createControlApp(mocks: Mocks, scope?: ServiceName): Hono {
     })
   })
 
-  app.notFound((c) => controlError(c, 404, `No control route ${c.req.method} ${c.req.path}`, 'not_found'))
+  // A catch-all route rather than notFound(): a mounted sub-app's notFound is not consulted.
+  app.all('*', (c) => controlError(c, 404, `No control route ${c.req.method} ${c.req.path}`, 'not_found'))
   app.onError((err, c) => {
     mocks.logger.error({ err: err.message }, 'control API error')
     return controlError(c, 500, 'Control API error', 'internal_error')

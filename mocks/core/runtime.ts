@@ -1,6 +1,6 @@
 import { Hono } from 'hono'
 import { FaultEngine } from '../faults/engine.ts'
-import type { MocksConfig, ServiceName } from './config.ts'
+import { type MocksConfig, refreshDerivedUrls, type ServiceName } from './config.ts'
 import { createControlApp } from './control.ts'
 import type { FakeDeps, FakeService } from './fake.ts'
 import { Journal } from './journal.ts'
@@ -143,7 +143,10 @@ export class Mocks {
 export async function startMocks(opts: StartOptions): Promise<Mocks> {
   const { config } = opts
   const mocks = new Mocks(config, opts.journalLimit)
-  const names = (Object.keys(opts.fakes) as ServiceName[]).filter((n) => opts.fakes[n])
+  // Auth first, so the URL chat and media validate sessions against is known before they serve.
+  const names = (Object.keys(opts.fakes) as ServiceName[])
+    .filter((n) => opts.fakes[n])
+    .sort((a, b) => Number(b === 'auth') - Number(a === 'auth'))
   for (const name of names) {
     const factory = opts.fakes[name]!
     const fake = factory({ config, logger: createLogger(name), faults: mocks.faults })
@@ -164,6 +167,9 @@ export async function startMocks(opts: StartOptions): Promise<Mocks> {
         websocket: entry.fake.websocket,
       })
       entry.server = server
+      // With ephemeral ports, URLs derived from ports (AUTH_SERVICE_URL, BASE_URL) follow them.
+      config.ports[name] = server.port
+      refreshDerivedUrls(config)
       mocks.faults.attach(name, { down: () => server.stopListening(), up: () => server.resumeListening() })
     }
     if (opts.control !== false) {

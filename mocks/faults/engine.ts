@@ -315,7 +315,7 @@ export class FaultEngine {
       for (const [service, controls] of this.controls) {
         const fault = this.downFault(service)
         const want = fault !== undefined
-        if (this.isDown.get(service) === want) continue
+        if ((this.isDown.get(service) ?? false) === want) continue
         this.isDown.set(service, want)
         try {
           if (want) {

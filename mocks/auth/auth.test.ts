@@ -1,0 +1,241 @@
+import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { SessionSchema, UserSchema } from '../../proto-contracts/gen/ts/devarno/shared/v1/user_pb.ts'
+import { checkMessage } from '../core/contract.ts'
+import { inProcess } from '../core/testing.ts'
+import { createAuthFake } from './index.ts'
+
+const ErrorBody = z.strictObject({ message: z.string().min(1), code: z.string().regex(/^[A-Z_]+$/) })
+const ORIGIN = { origin: 'http://localhost:3000' }
+const json = (body: unknown, headers: Record<string, string> = {}) => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json', ...headers },
+  body: typeof body === 'string' ? body : JSON.stringify(body),
+})
+
+async function setup() {
+  const h = await inProcess(createAuthFake)
+  const req = (path: string, init?: RequestInit) => h.fake.app.request(`http://localhost:8083${path}`, init)
+  return { h, req }
+}
+
+function expectSessionBody(body: { user: unknown; session: unknown }) {
+  expect(Object.keys(body).sort()).toEqual(['session', 'user'])
+  expect(checkMessage(UserSchema, body.user, { names: 'json' })).toEqual([])
+  expect(checkMessage(SessionSchema, body.session, { names: 'json' })).toEqual([])
+}
+
+describe('get-session', () => {
+  it('returns {user, session} with the matrix fields for a signed seeded cookie', async () => {
+    const { h, req } = await setup()
+    const res = await req('/api/auth/get-session', { headers: { cookie: h.cookieFor('usr_child') } })
+    expect(res.status).toBe(200)
+    expect(res.headers.get('cache-control')).toBe('no-store')
+    const body = await res.json()
+    expectSessionBody(body)
+    expect(body.user).toMatchObject({
+      id: 'usr_child',
+      role: 'child',
+      image: null,
+      banned: false,
+      emailVerified: true,
+    })
+    expect(body.session.userId).toBe('usr_child')
+  })
+
+  it('answers 401 {user:null, session:null} by default, and 200 null when the scenario says so', async () => {
+    const { h, req } = await setup()
+    let res = await req('/api/auth/get-session')
+    expect(res.status).toBe(401)
+    expect(await res.json()).toEqual({ user: null, session: null })
+    await h.use({ ...h.scenario, auth: { ...h.scenario.auth, noSession: '200-null' } })
+    res = await req('/api/auth/get-session')
+    expect(res.status).toBe(200)
+    expect(await res.text()).toBe('null')
+  })
+
+  it('refuses unsigned, tampered and foreign-secret cookies, and clears them', async () => {
+    const { h, req } = await setup()
+    const good = h.cookieFor('usr_member')
+    const raw = 'better-auth.session_token=MemberSessionToken00000000000001'
+    const tampered = good.replace('Member', 'Admin')
+    for (const cookie of [raw, tampered, `${good.slice(0, -6)}AAAA%3D`, 'better-auth.session_token=%%%']) {
+      const res = await req('/api/auth/get-session', { headers: { cookie } })
+      expect(res.status, cookie).toBe(401)
+      expect(res.headers.get('set-cookie')).toMatch(/better-auth\.session_token=; Max-Age=0/)
+    }
+  })
+
+  it('gives no session to banned users and expired sessions', async () => {
+    const { h, req } = await setup()
+    for (const id of ['usr_banned', 'usr_expired']) {
+      const res = await req('/api/auth/get-session', { headers: { cookie: h.cookieFor(id) } })
+      expect(res.status, id).toBe(401)
+    }
+  })
+})
+
+describe('sign-in, sign-up, sign-out', () => {
+  it('signs in with the seeded password and sets a signed cookie that get-session accepts', async () => {
+    const { req } = await setup()
+    const res = await req(
+      '/api/auth/sign-in/email',
+      json({ email: 'Member@Casa.test', password: 'member-password-1' }),
+    )
+    expect(res.status).toBe(200)
+    const body = await res.json()
+    expect(Object.keys(body).sort()).toEqual(['redirect', 'token', 'user'])
+    expect(body.redirect).toBe(false)
+    expect(body.token).toMatch(/^[a-zA-Z0-9]{32}$/)
+    expect(checkMessage(UserSchema, body.user, { names: 'json' })).toEqual([])
+    const setCookie = res.headers.get('set-cookie') ?? ''
+    expect(setCookie).toMatch(
+      /^better-auth\.session_token=[^;]+; Max-Age=604800; Path=\/; HttpOnly; SameSite=Lax$/,
+    )
+    const cookie = setCookie.split(';')[0]!
+    const session = await req('/api/auth/get-session', { headers: { cookie } })
+    expect((await session.json()).user.id).toBe('usr_member')
+  })
+
+  it('rememberMe:false gives a session cookie without Max-Age', async () => {
+    const { req } = await setup()
+    const res = await req(
+      '/api/auth/sign-in/email',
+      json({ email: 'member@casa.test', password: 'member-password-1', rememberMe: false }),
+    )
+    expect(res.headers.get('set-cookie')).not.toMatch(/Max-Age/)
+  })
+
+  it('refuses wrong passwords, unknown users and banned users with better-auth codes', async () => {
+    const { req } = await setup()
+    const cases: [unknown, number, string][] = [
+      [{ email: 'member@casa.test', password: 'nope-nope' }, 401, 'INVALID_EMAIL_OR_PASSWORD'],
+      [{ email: 'ghost@casa.test', password: 'whatever1' }, 401, 'INVALID_EMAIL_OR_PASSWORD'],
+      [{ email: 'banned@casa.test', password: 'banned-password-1' }, 403, 'BANNED_USER'],
+      [{ email: 'not an email', password: 'whatever1' }, 400, 'INVALID_EMAIL'],
+    ]
+    for (const [body, status, code] of cases) {
+      const res = await req('/api/auth/sign-in/email', json(body))
+      expect(res.status, code).toBe(status)
+      const err = await res.json()
+      expect(ErrorBody.parse(err).code).toBe(code)
+    }
+  })
+
+  it('answers bad bodies with {message, code}, never a crash', async () => {
+    const { req } = await setup()
+    const bodies = [
+      '',
+      '{',
+      '[]',
+      'null',
+      '"str"',
+      '{"email":1,"password":2}',
+      '{"email":"a@b.c"}',
+      JSON.stringify({ email: 'a@b.c', password: 'x'.repeat(70_000) }),
+    ]
+    for (const body of bodies) {
+      for (const path of ['/api/auth/sign-in/email', '/api/auth/sign-up/email']) {
+        const res = await req(path, json(body))
+        expect([400, 413], `${path} ${body.slice(0, 20)}`).toContain(res.status)
+        ErrorBody.parse(await res.json())
+      }
+    }
+  })
+
+  it('signs up a member who can then get a session; a taken email is 422', async () => {
+    const { req } = await setup()
+    const res = await req(
+      '/api/auth/sign-up/email',
+      json({ name: 'Nora New', email: 'nora@casa.test', password: 'nora-password' }),
+    )
+    expect(res.status).toBe(200)
+    const body = await res.json()
+    expect(Object.keys(body).sort()).toEqual(['token', 'user'])
+    expect(body.user).toMatchObject({ role: 'member', email: 'nora@casa.test', image: null, banned: false })
+    expect(checkMessage(UserSchema, body.user, { names: 'json' })).toEqual([])
+    const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0]!
+    expect((await (await req('/api/auth/get-session', { headers: { cookie } })).json()).user.email).toBe(
+      'nora@casa.test',
+    )
+    const again = await req(
+      '/api/auth/sign-up/email',
+      json({ name: 'N', email: 'NORA@casa.test', password: 'nora-password' }),
+    )
+    expect(again.status).toBe(422)
+    expect(await again.json()).toEqual({
+      message: 'User already exists. Use another email.',
+      code: 'USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL',
+    })
+  })
+
+  it('checks password length on sign-up', async () => {
+    const { req } = await setup()
+    const short = await req(
+      '/api/auth/sign-up/email',
+      json({ name: 'S', email: 's@casa.test', password: 'short' }),
+    )
+    expect(await short.json()).toEqual({ message: 'Password too short', code: 'PASSWORD_TOO_SHORT' })
+    const long = await req(
+      '/api/auth/sign-up/email',
+      json({ name: 'L', email: 'l@casa.test', password: 'x'.repeat(129) }),
+    )
+    expect(await long.json()).toEqual({ message: 'Password too long', code: 'PASSWORD_TOO_LONG' })
+  })
+
+  it('refuses cookie-bearing POSTs with no Origin or a foreign one, as better-auth does', async () => {
+    const { h, req } = await setup()
+    const cookie = h.cookieFor('usr_member')
+    const none = await req('/api/auth/sign-out', json({}, { cookie }))
+    expect(none.status).toBe(403)
+    expect(await none.json()).toEqual({ message: 'Missing or null Origin', code: 'MISSING_OR_NULL_ORIGIN' })
+    const foreign = await req('/api/auth/sign-out', json({}, { cookie, origin: 'https://evil.example' }))
+    expect(foreign.status).toBe(403)
+    expect((await foreign.json()).code).toBe('INVALID_ORIGIN')
+    const sub = await req(
+      '/api/auth/sign-in/email',
+      json(
+        { email: 'member@casa.test', password: 'member-password-1' },
+        { cookie, origin: 'https://casa.devarno.cloud' },
+      ),
+    )
+    expect(sub.status).toBe(200)
+    const cb = await req(
+      '/api/auth/sign-in/email',
+      json({
+        email: 'member@casa.test',
+        password: 'member-password-1',
+        callbackURL: 'https://evil.example/x',
+      }),
+    )
+    expect((await cb.json()).code).toBe('INVALID_CALLBACK_URL')
+  })
+
+  it('signs out: the session is gone and the cookie cleared; other sessions survive', async () => {
+    const { h, req } = await setup()
+    const cookie = h.cookieFor('usr_member')
+    const res = await req('/api/auth/sign-out', json({}, { cookie, ...ORIGIN }))
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual({ success: true })
+    expect(res.headers.get('set-cookie')).toMatch(/better-auth\.session_token=; Max-Age=0/)
+    expect((await req('/api/auth/get-session', { headers: { cookie } })).status).toBe(401)
+    expect(
+      (await req('/api/auth/get-session', { headers: { cookie: h.cookieFor('usr_admin') } })).status,
+    ).toBe(200)
+  })
+
+  it('a scenario switch restores seeded sessions (reset = reseed)', async () => {
+    const { h, req } = await setup()
+    const cookie = h.cookieFor('usr_member')
+    await req('/api/auth/sign-out', json({}, { cookie, ...ORIGIN }))
+    await h.use('default')
+    expect((await req('/api/auth/get-session', { headers: { cookie } })).status).toBe(200)
+  })
+
+  it('unknown routes answer in the better-auth envelope', async () => {
+    const { req } = await setup()
+    const res = await req('/api/auth/nope')
+    expect(res.status).toBe(404)
+    expect(ErrorBody.parse(await res.json()).code).toBe('NOT_FOUND')
+  })
+})

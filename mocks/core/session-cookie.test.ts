@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest'
+import {
+  parseCookieHeader,
+  sessionCookieFrom,
+  signSessionToken,
+  verifySessionCookie,
+} from './session-cookie.ts'
+
+const SECRET = 'a-secret-of-at-least-thirty-two-characters'
+const TOKEN = 'AbCdEfGhIjKlMnOpQrStUvWxYz012345'
+
+// better-call signs with WebCrypto and btoa; compute it that way, independently of node:crypto.
+async function webCryptoSigned(token: string, secret: string): Promise<string> {
+  const key = await crypto.subtle.importKey(
+    'raw',
+    new TextEncoder().encode(secret),
+    { name: 'HMAC', hash: 'SHA-256' },
+    false,
+    ['sign'],
+  )
+  const sig = await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(token))
+  return encodeURIComponent(`${token}.${btoa(String.fromCharCode(...new Uint8Array(sig)))}`)
+}
+
+describe('session cookie', () => {
+  it('signs exactly as better-auth does', async () => {
+    expect(signSessionToken(TOKEN, SECRET)).toBe(await webCryptoSigned(TOKEN, SECRET))
+  })
+
+  it('verifies encoded and decoded values and returns the raw token', () => {
+    const signed = signSessionToken(TOKEN, SECRET)
+    expect(verifySessionCookie(signed, SECRET)).toBe(TOKEN)
+    expect(verifySessionCookie(decodeURIComponent(signed), SECRET)).toBe(TOKEN)
+  })
+
+  it('rejects unsigned, tampered, other-secret and malformed values', () => {
+    const signed = decodeURIComponent(signSessionToken(TOKEN, SECRET))
+    expect(verifySessionCookie(TOKEN, SECRET)).toBeNull()
+    expect(verifySessionCookie(`X${signed.slice(1)}`, SECRET)).toBeNull()
+    expect(verifySessionCookie(signSessionToken(TOKEN, `${SECRET}!`), SECRET)).toBeNull()
+    expect(verifySessionCookie('%E0%A4%A', SECRET)).toBeNull()
+    expect(verifySessionCookie('.', SECRET)).toBeNull()
+    expect(verifySessionCookie(`${TOKEN}.${'A'.repeat(43)}=`, SECRET)).toBeNull()
+  })
+
+  it('parses Cookie headers and finds either cookie name', () => {
+    expect(parseCookieHeader('a=1; b="2"; a=3;; =x; c')).toEqual(
+      new Map([
+        ['a', '1'],
+        ['b', '2'],
+      ]),
+    )
+    expect(sessionCookieFrom('x=1; better-auth.session_token=abc')).toBe('abc')
+    expect(sessionCookieFrom('__Secure-better-auth.session_token=def')).toBe('def')
+    expect(sessionCookieFrom(undefined)).toBeUndefined()
+  })
+})

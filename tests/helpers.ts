@@ -1,0 +1,49 @@
+import { loadConfig, type ServiceName } from '../mocks/core/config.ts'
+import { type FakeFactory, type Mocks, startMocks } from '../mocks/core/runtime.ts'
+import { usersForControl } from '../mocks/core/seeded.ts'
+import { FAKES } from '../mocks/registry.ts'
+
+// Boots real servers on ephemeral 127.0.0.1 ports for socket-level tests.
+
+export interface TestMocks {
+  mocks: Mocks
+  url(service: ServiceName): string
+  controlUrl: string
+  /** `better-auth.session_token=<signed>` for a seeded user, by id or role. */
+  cookieFor(userIdOrRole: string): string
+  /** The signed cookie value alone (for `?token=`). */
+  tokenFor(userIdOrRole: string): string
+  close(): Promise<void>
+}
+
+export async function startTestMocks(
+  opts: {
+    services?: ServiceName[]
+    scenario?: string
+    env?: Record<string, string>
+    fakes?: Partial<Record<ServiceName, FakeFactory>>
+  } = {},
+): Promise<TestMocks> {
+  const config = loadConfig({ MOCKS_SCENARIO: opts.scenario ?? 'default', ...opts.env })
+  const wanted = opts.services ?? (Object.keys(FAKES) as ServiceName[])
+  const fakes = opts.fakes ?? Object.fromEntries(wanted.filter((s) => FAKES[s]).map((s) => [s, FAKES[s]]))
+  const mocks = await startMocks({ config, fakes, ephemeralPorts: true })
+  const user = (key: string) => {
+    const users = usersForControl(mocks.scenario, config.betterAuthSecret)
+    const u = users.find((x) => x.id === key) ?? users.find((x) => x.role === key && !x.banned)
+    if (!u?.cookieValue) throw new Error(`no seeded user with a session for "${key}"`)
+    return u
+  }
+  return {
+    mocks,
+    url(service) {
+      const u = mocks.url(service)
+      if (!u) throw new Error(`${service} is not running in this test`)
+      return u
+    },
+    controlUrl: mocks.control?.url ?? '',
+    cookieFor: (key) => `${user(key).cookieName}=${user(key).cookieValue}`,
+    tokenFor: (key) => user(key).cookieValue!,
+    close: () => mocks.close(),
+  }
+}
