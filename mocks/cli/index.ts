@@ -31,7 +31,8 @@ function out(value: unknown) {
 }
 
 function printBanner(mocks: Mocks) {
-  const url = (s: ServiceName) => mocks.url(s)?.replace('127.0.0.1', 'localhost')
+  // Browsers and family-hub reach the fakes by localhost, whatever the bind address.
+  const url = (s: ServiceName) => mocks.url(s)?.replace(/\/\/(127\.0\.0\.1|0\.0\.0\.0|\[::\])/, '//localhost')
   const lines: string[] = ['', `devarno-mocks running scenario "${mocks.scenario.name}"`, '']
   for (const s of SERVICE_NAMES) if (mocks.url(s)) lines.push(`  ${s.padEnd(8)} ${url(s)}`)
   if (mocks.control) lines.push(`  control  ${mocks.control.url}  (dashboard and /__mocks API)`)

@@ -50,6 +50,8 @@ export function codeForStatus(owner: EnvelopeOwner, status: number): string {
     503: 'service_unavailable',
     504: 'gateway_timeout',
   }
+  // V01T's documented codes: invalid_params, not_found, internal_error.
+  if (owner === 'v01t' && status === 400) return 'invalid_params'
   const code = lower[status] ?? (status >= 500 ? 'internal_error' : 'error')
   // better-auth's APIError codes are upper case (NOT_FOUND, INTERNAL_SERVER_ERROR).
   if (owner === 'auth') return status === 500 ? 'INTERNAL_SERVER_ERROR' : code.toUpperCase()

@@ -84,8 +84,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   let server = build(opts)
   const port = await listen(server, opts.port, opts.host)
   const sockets = new Set<import('node:stream').Duplex>()
+  // Every TCP connection, upgraded ones included. Not an 'upgrade' listener: @hono/node-server
+  // only writes a refused handshake (401/403/503, ws-reject) when it is the sole one.
   const track = (s: Server) =>
-    s.on('upgrade', (_req, socket) => {
+    s.on('connection', (socket) => {
       sockets.add(socket)
       socket.once('close', () => sockets.delete(socket))
     })

@@ -67,6 +67,29 @@ export interface WsLink {
 
 const WS_SERVICES = new Set<ServiceName>(['chat'])
 
+/** Where an effect can act at all, given its service and match. */
+function semanticIssues(f: Fault): FaultIssue[] {
+  const scope = effectModule(f.effect.type).scope
+  const issues: FaultIssue[] = []
+  const ws = f.match?.ws
+  if (scope === 'service' && f.match) {
+    issues.push({ path: 'match', message: '`down` is service-wide: the listener closes, so it takes no match' })
+  }
+  if ((scope === 'upgrade' || scope === 'connection') && !WS_SERVICES.has(f.service)) {
+    issues.push({ path: 'effect.type', message: `${f.effect.type} needs a WebSocket service; ${f.service} has none (use chat)` })
+  }
+  if (ws !== undefined && ws !== 'upgrade' && scope !== 'connection') {
+    issues.push({ path: 'match.ws', message: `${f.effect.type} acts on HTTP requests; for it match.ws may only be "upgrade"` })
+  }
+  if (ws === 'upgrade' && scope === 'http') {
+    issues.push({ path: 'match.ws', message: 'slow-body acts on HTTP response bodies, not on the WebSocket handshake' })
+  }
+  if (ws !== undefined && !WS_SERVICES.has(f.service)) {
+    issues.push({ path: 'match.ws', message: `${f.service} has no WebSocket` })
+  }
+  return issues
+}
+
 interface Compiled {
   fault: ActiveFault
   module: EffectModule
@@ -135,46 +158,27 @@ export class FaultEngine {
   validate(input: unknown): Fault {
     const parsed = FaultSchema.safeParse(input)
     if (!parsed.success) {
-      throw new FaultValidationError(
-        parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
-      )
+      throw new FaultValidationError(parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })))
     }
-    const f = parsed.data
-    const scope = effectModule(f.effect.type).scope
-    const issues: FaultIssue[] = []
-    const ws = f.match?.ws
-    if (scope === 'service' && f.match) {
-      issues.push({
-        path: 'match',
-        message: '`down` is service-wide: the listener closes, so it takes no match',
-      })
-    }
-    if ((scope === 'upgrade' || scope === 'connection') && !WS_SERVICES.has(f.service)) {
-      issues.push({
-        path: 'effect.type',
-        message: `${f.effect.type} needs a WebSocket service; ${f.service} has none (use chat)`,
-      })
-    }
-    if (ws !== undefined && ws !== 'upgrade' && scope !== 'connection') {
-      issues.push({
-        path: 'match.ws',
-        message: `${f.effect.type} acts on HTTP requests; for it match.ws may only be "upgrade"`,
-      })
-    }
-    if (ws === 'upgrade' && scope === 'http') {
-      issues.push({
-        path: 'match.ws',
-        message: 'slow-body acts on HTTP response bodies, not on the WebSocket handshake',
-      })
-    }
-    if (ws !== undefined && !WS_SERVICES.has(f.service)) {
-      issues.push({ path: 'match.ws', message: `${f.service} has no WebSocket` })
-    }
-    if (f.id && this.compiled.some((c) => c.fault.id === f.id)) {
-      issues.push({ path: 'id', message: `a fault with id "${f.id}" is already installed` })
+    const issues = semanticIssues(parsed.data)
+    if (parsed.data.id && this.compiled.some((c) => c.fault.id === parsed.data.id)) {
+      issues.push({ path: 'id', message: `a fault with id "${parsed.data.id}" is already installed` })
     }
     if (issues.length) throw new FaultValidationError(issues)
-    return f
+    return parsed.data
+  }
+
+  /** The same checks for a scenario's fault list, with paths like `faults.2.match.ws`. */
+  checkScenarioFaults(faults: Fault[]): FaultIssue[] {
+    const seen = new Set<string>()
+    return faults.flatMap((f, i) => {
+      const issues = semanticIssues(f)
+      if (f.id) {
+        if (seen.has(f.id)) issues.push({ path: 'id', message: `duplicate fault id "${f.id}"` })
+        seen.add(f.id)
+      }
+      return issues.map((x) => ({ path: `faults.${i}${x.path ? `.${x.path}` : ''}`, message: x.message }))
+    })
   }
 
   private compile(spec: Fault, source: ActiveFault['source'], id: string): Compiled {

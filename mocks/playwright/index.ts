@@ -1,0 +1,88 @@
+import { type BrowserContext, test as base } from '@playwright/test'
+import { type ControlClient, createControlClient, type SeededUserInfo } from '../client/index.ts'
+import type { ServiceName } from '../core/config.ts'
+
+// Playwright fixtures (`devarno-mocks/playwright`): a `mocks` control client, a `scenario`
+// option applied before each test and reset after, and `signIn(context, role)`.
+//
+// Against mocks already running (MOCKS_CONTROL_URL, default http://127.0.0.1:8090), or, with
+// `startMocks: true`, mocks started by the worker itself on their usual ports.
+
+export type Role = 'admin' | 'member' | 'child'
+
+export interface MocksFixtures {
+  /** Scenario applied before each test (`test.use({ scenario: 'chat-down' })`). */
+  scenario: string
+  /** The control client: faults, reset, journal, users. */
+  mocks: ControlClient
+  /** Put a seeded user's signed session cookie into the context (for every fake's origin). */
+  signIn: (context: BrowserContext, who: Role | string) => Promise<SeededUserInfo>
+}
+
+export interface MocksWorkerFixtures {
+  /** Start the mocks inside the worker instead of using running ones. */
+  startMocks: boolean
+  mocksControlUrl: string
+}
+
+export const test = base.extend<MocksFixtures, MocksWorkerFixtures>({
+  startMocks: [false, { option: true, scope: 'worker' }],
+  mocksControlUrl: [
+    async ({ startMocks }, use) => {
+      if (!startMocks) {
+        await use(process.env.MOCKS_CONTROL_URL ?? 'http://127.0.0.1:8090')
+        return
+      }
+      // Imported lazily: suites against running mocks never load the fakes.
+      const [{ loadConfig }, { startMocks: start }, { FAKES }] = await Promise.all([
+        import('../core/config.ts'),
+        import('../core/runtime.ts'),
+        import('../registry.ts'),
+      ])
+      const mocks = await start({ config: loadConfig(), fakes: FAKES })
+      await use(mocks.control?.url ?? '')
+      await mocks.close()
+    },
+    { scope: 'worker' },
+  ],
+  scenario: ['default', { option: true }],
+  mocks: [
+    async ({ mocksControlUrl, scenario }, use) => {
+      const client = createControlClient({ baseUrl: mocksControlUrl })
+      await client.useScenario(scenario)
+      await client.clearJournal()
+      await use(client)
+      await client.reset()
+    },
+    { auto: true },
+  ],
+  signIn: async ({ mocks }, use) => {
+    await use(async (context, who) => {
+      const { users } = await mocks.users()
+      const user = users.find((u) => u.id === who || u.email === who) ?? users.find((u) => u.role === who && !u.banned && u.cookieValue)
+      if (!user?.cookieValue) throw new Error(`No seeded user with a session for "${who}"`)
+      const health = await mocks.health()
+      const hosts = new Set<string>(['localhost', '127.0.0.1'])
+      for (const s of Object.values(health.services)) if (s.url) hosts.add(new URL(s.url).hostname)
+      await context.addCookies(
+        [...hosts].map((domain) => ({
+          name: user.cookieName,
+          value: user.cookieValue!,
+          domain,
+          path: '/',
+          httpOnly: true,
+          sameSite: 'Lax' as const,
+        })),
+      )
+      return user
+    })
+  },
+})
+
+export { expect } from '@playwright/test'
+
+/** Service URLs of running mocks, for a page's config. */
+export async function serviceUrls(client: ControlClient): Promise<Partial<Record<ServiceName, string>>> {
+  const { services } = await client.health()
+  return Object.fromEntries(Object.entries(services).flatMap(([k, v]) => (v.url ? [[k, v.url]] : [])))
+}

@@ -1,0 +1,49 @@
+import { Hono } from 'hono'
+import { cors } from 'hono/cors'
+import { createFakeApp } from '../core/app.ts'
+import { codeForStatus, errorEnvelope } from '../core/envelope.ts'
+import type { FakeDeps, FakeService } from '../core/fake.ts'
+import type { Scenario } from '../core/scenario/schema.ts'
+import { registerV01tRoutes } from './routes.ts'
+import { buildV01tStore, type V01tStore } from './store.ts'
+
+const isControl = (path: string) => path === '/__mocks' || path.startsWith('/__mocks/')
+
+/** Fake V01T CMS (devarno-landing's public content API), port 8000 by default. */
+export function createV01tFake(deps: FakeDeps): FakeService {
+  const inner = createFakeApp('v01t', deps)
+  let store: V01tStore | undefined
+  registerV01tRoutes(inner, () => {
+    if (!store) throw new Error('v01t fake used before a scenario was applied')
+    return store
+  })
+
+  // CORS sits in front of the fault engine, as django-cors-headers sits in front of V01T's
+  // views: browsers (NEXT_PUBLIC_V01T_API_URL) can read every answer, an injected 500
+  // included, and preflights are answered whatever the path. The control slice stays
+  // same-origin: it is not V01T's API.
+  const preflight = cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'OPTIONS'], maxAge: 86400 })
+  const app = new Hono()
+  app.use('*', (c, next) => (isControl(c.req.path) ? next() : preflight(c, next)))
+  app.all('*', (c, next) => (isControl(c.req.path) ? next() : inner.fetch(c.req.raw, c.env)))
+  app.notFound((c) =>
+    c.json(
+      errorEnvelope('v01t', `No route for ${c.req.method} ${c.req.path}`, codeForStatus('v01t', 404)),
+      404,
+    ),
+  )
+
+  return {
+    name: 'v01t',
+    app,
+    async applyScenario(scenario: Scenario) {
+      const next = await buildV01tStore(scenario)
+      // One assignment: a request sees the old store or the new one, never a mix.
+      store = next
+      const counts = [...next.applications].map(([a, comps]) =>
+        [...comps].map(([t, v]) => `${a}/${t}=${v.rows.length}`).join(' '),
+      )
+      deps.logger.debug({ scenario: scenario.name, components: counts.join(' ') }, 'v01t seeded')
+    },
+  }
+}

@@ -1,0 +1,65 @@
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { build, type Metafile, type Plugin } from 'esbuild'
+
+// Bundles the CLI into one ESM file so production runs plain `node` (Node 20 cannot strip
+// types, and tsx costs ~400 ms at start-up). Dependencies stay in node_modules (installed
+// from the lockfile): sharp has native parts, and the others keep their own file layout.
+
+const root = fileURLToPath(new URL('../', import.meta.url))
+
+export const BUNDLE_ENTRY = 'mocks/cli/index.ts'
+/** Where the bundle lands, relative to the repository root (the image runs it from /app). */
+export const BUNDLE_OUTFILE = 'dist/mocks.mjs'
+
+/**
+ * Source files locate data next to themselves (`new URL('../../scenarios/', import.meta.url)`).
+ * Once bundled, `import.meta.url` is the bundle's, so each file's use is rewritten to the URL
+ * its source file would have, relative to the bundle: the bundle must then sit in dist/ beside
+ * scenarios/ and fixtures/, as it does in the repository and in the image.
+ */
+const keepSourceUrls = (outdir: string): Plugin => ({
+  name: 'keep-source-import-meta-url',
+  setup(b) {
+    b.onLoad({ filter: /\.ts$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8')
+      if (!source.includes('import.meta.url')) return undefined
+      const fromBundle = path.relative(outdir, args.path).split(path.sep).join('/')
+      return {
+        contents: source.replaceAll(
+          'import.meta.url',
+          `new URL(${JSON.stringify(fromBundle)}, import.meta.url).href`,
+        ),
+        loader: 'ts',
+      }
+    })
+  },
+})
+
+export async function buildBundle(
+  opts: { outfile?: string } = {},
+): Promise<{ outfile: string; metafile: Metafile }> {
+  const outfile = path.resolve(root, opts.outfile ?? BUNDLE_OUTFILE)
+  const result = await build({
+    absWorkingDir: root,
+    entryPoints: [path.join(root, BUNDLE_ENTRY)],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    sourcemap: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+    metafile: true,
+    plugins: [keepSourceUrls(path.dirname(outfile))],
+  })
+  return { outfile, metafile: result.metafile }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { outfile } = await buildBundle({ outfile: process.argv[2] })
+  process.stdout.write(`built ${path.relative(root, outfile)}\n`)
+}
