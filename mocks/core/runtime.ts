@@ -97,19 +97,26 @@ export class Mocks {
     const started = performance.now()
     const release = this.faults.pause()
     try {
-      const results = await Promise.allSettled([...this.services.values()].map((s) => s.fake.applyScenario(scenario)))
-      const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ r, name: [...this.services.keys()][i]! }] : []))
+      const results = await Promise.allSettled(
+        [...this.services.values()].map((s) => s.fake.applyScenario(scenario)),
+      )
+      const failed = results.flatMap((r, i) =>
+        r.status === 'rejected' ? [{ r, name: [...this.services.keys()][i]! }] : [],
+      )
       if (failed.length) {
         // Never leave services on different scenarios: put every fake back on the old one.
         const previous = this.current
-        if (previous) await Promise.allSettled([...this.services.values()].map((s) => s.fake.applyScenario(previous)))
+        if (previous)
+          await Promise.allSettled([...this.services.values()].map((s) => s.fake.applyScenario(previous)))
         throw new ScenarioError(
           `Scenario ${scenario.name} could not be applied; ${previous ? `"${previous.name}" stays in force` : 'nothing applied'}`,
           failed.flatMap(({ r, name }) => {
             const reason = (r as PromiseRejectedResult).reason as unknown
             // A fake that names the bad path (ScenarioError) keeps it; anything else is pinned on the service.
             if (reason instanceof ScenarioError) return reason.issues
-            return [{ file: scenario.name, path: name, message: (reason as Error)?.message ?? String(reason) }]
+            return [
+              { file: scenario.name, path: name, message: (reason as Error)?.message ?? String(reason) },
+            ]
           }),
         )
       }

@@ -73,16 +73,28 @@ function semanticIssues(f: Fault): FaultIssue[] {
   const issues: FaultIssue[] = []
   const ws = f.match?.ws
   if (scope === 'service' && f.match) {
-    issues.push({ path: 'match', message: '`down` is service-wide: the listener closes, so it takes no match' })
+    issues.push({
+      path: 'match',
+      message: '`down` is service-wide: the listener closes, so it takes no match',
+    })
   }
   if ((scope === 'upgrade' || scope === 'connection') && !WS_SERVICES.has(f.service)) {
-    issues.push({ path: 'effect.type', message: `${f.effect.type} needs a WebSocket service; ${f.service} has none (use chat)` })
+    issues.push({
+      path: 'effect.type',
+      message: `${f.effect.type} needs a WebSocket service; ${f.service} has none (use chat)`,
+    })
   }
   if (ws !== undefined && ws !== 'upgrade' && scope !== 'connection') {
-    issues.push({ path: 'match.ws', message: `${f.effect.type} acts on HTTP requests; for it match.ws may only be "upgrade"` })
+    issues.push({
+      path: 'match.ws',
+      message: `${f.effect.type} acts on HTTP requests; for it match.ws may only be "upgrade"`,
+    })
   }
   if (ws === 'upgrade' && scope === 'http') {
-    issues.push({ path: 'match.ws', message: 'slow-body acts on HTTP response bodies, not on the WebSocket handshake' })
+    issues.push({
+      path: 'match.ws',
+      message: 'slow-body acts on HTTP response bodies, not on the WebSocket handshake',
+    })
   }
   if (ws !== undefined && !WS_SERVICES.has(f.service)) {
     issues.push({ path: 'match.ws', message: `${f.service} has no WebSocket` })
@@ -158,7 +170,9 @@ export class FaultEngine {
   validate(input: unknown): Fault {
     const parsed = FaultSchema.safeParse(input)
     if (!parsed.success) {
-      throw new FaultValidationError(parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })))
+      throw new FaultValidationError(
+        parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+      )
     }
     const issues = semanticIssues(parsed.data)
     if (parsed.data.id && this.compiled.some((c) => c.fault.id === parsed.data.id)) {

@@ -59,7 +59,9 @@ export const test = base.extend<MocksFixtures, MocksWorkerFixtures>({
   signIn: async ({ mocks }, use) => {
     await use(async (context, who) => {
       const { users } = await mocks.users()
-      const user = users.find((u) => u.id === who || u.email === who) ?? users.find((u) => u.role === who && !u.banned && u.cookieValue)
+      const user =
+        users.find((u) => u.id === who || u.email === who) ??
+        users.find((u) => u.role === who && !u.banned && u.cookieValue)
       if (!user?.cookieValue) throw new Error(`No seeded user with a session for "${who}"`)
       const health = await mocks.health()
       const hosts = new Set<string>(['localhost', '127.0.0.1'])

@@ -1,0 +1,322 @@
+import type { Logger } from '../core/logger.ts'
+import type { WsPeer } from '../core/ws.ts'
+import type { FaultEngine, WsLink } from '../faults/engine.ts'
+import {
+  ClientFrameSchemas,
+  type ClientFrameType,
+  isClientFrameType,
+  type ServerFrame,
+  type WsErrorCode,
+} from './contract.ts'
+import { type ChannelRow, type ChatStore, codePoints, MAX_CONTENT_CHARS } from './store.ts'
+
+// The realtime side of chat-service, transport-neutral: a socket is a WsPeer (the Node
+// server wraps `ws`; an msw ws.link adapter can wrap its client), and every socket goes
+// through the fault engine's link, so HTTP and WS faults share one engine and one hub.
+//
+// Frames of one socket are handled in arrival order (a queue per socket), as a server
+// reading one connection sequentially would.
+
+export interface HubSession {
+  userId: string
+  email: string
+  /** Raw session token (signature checked), for faults scoped to a session. */
+  sessionToken?: string | undefined
+}
+
+export interface SocketMeta {
+  path: string
+  headers: Headers
+}
+
+/** What a transport feeds for one accepted socket. */
+export interface ChatSocket {
+  /** A client frame: text, or binary (which the service refuses with an error frame). */
+  receive(data: string | ArrayBuffer | ArrayBufferView | Blob): void
+  /** The transport closed (any reason); call once. */
+  closed(code: number): void
+}
+
+interface Conn {
+  readonly id: number
+  readonly userId: string
+  readonly link: WsLink
+  readonly channels: Set<string>
+  /** Channels where this socket last said typing: true. */
+  readonly typing: Set<string>
+  /** False once closed or dropped by a scenario switch. */
+  live: boolean
+  disposed: boolean
+  queue: Promise<void>
+}
+
+export interface HubDeps {
+  faults: FaultEngine
+  logger: Logger
+  store: () => ChatStore
+}
+
+type Frames = { [K in ClientFrameType]: ReturnType<(typeof ClientFrameSchemas)[K]['parse']> }
+
+export class ChatHub {
+  private readonly conns = new Set<Conn>()
+  private readonly byChannel = new Map<string, Set<Conn>>()
+  private nextId = 1
+
+  constructor(private readonly deps: HubDeps) {}
+
+  get size(): number {
+    return this.conns.size
+  }
+
+  /** Users with at least one socket joined to the channel, in order of joining. */
+  online(channel: string): Set<string> {
+    const users = new Set<string>()
+    for (const c of this.byChannel.get(channel) ?? []) users.add(c.userId)
+    return users
+  }
+
+  connect(peer: WsPeer, session: HubSession, meta: SocketMeta): ChatSocket {
+    this.deps.store().noteUser(session.userId)
+    const link = this.deps.faults.wsConnect(
+      'chat',
+      {
+        path: meta.path,
+        headers: meta.headers,
+        ...(session.sessionToken ? { sessionToken: session.sessionToken } : {}),
+        userId: session.userId,
+        userEmail: session.email,
+      },
+      peer,
+    )
+    const conn: Conn = {
+      id: this.nextId++,
+      userId: session.userId,
+      link,
+      channels: new Set(),
+      typing: new Set(),
+      live: true,
+      disposed: false,
+      queue: Promise.resolve(),
+    }
+    this.conns.add(conn)
+    return {
+      receive: (data) => this.receive(conn, data),
+      closed: (code) => this.closed(conn, code),
+    }
+  }
+
+  /** Scenario switch or shutdown: every socket is closed; nobody is told about presence. */
+  disconnectAll(code: number, reason: string): void {
+    for (const conn of this.conns) {
+      conn.live = false
+      conn.link.peer.close(code, reason)
+    }
+    this.conns.clear()
+    this.byChannel.clear()
+  }
+
+  // ---- frames in ----
+
+  private receive(conn: Conn, data: string | ArrayBuffer | ArrayBufferView | Blob): void {
+    if (!conn.live) return
+    if (typeof data !== 'string') {
+      const bytes = data instanceof Blob ? data.size : data.byteLength
+      if (!conn.link.inbound('invalid', `<binary frame, ${bytes} bytes>`)) return
+      this.enqueue(conn, () =>
+        this.fail(conn, 'binary_not_supported', 'Binary frames are not supported; send JSON text frames'),
+      )
+      return
+    }
+    let parsed: unknown
+    let json = true
+    try {
+      parsed = JSON.parse(data)
+    } catch {
+      json = false
+    }
+    const type =
+      json && isRecord(parsed) && typeof parsed.type === 'string' && parsed.type ? parsed.type : 'invalid'
+    // The fault engine sees every client frame first (journal, ws-silence, ws-drop on a type).
+    if (!conn.link.inbound(type, data)) return
+    this.enqueue(conn, () => this.handle(conn, json, type, parsed))
+  }
+
+  private enqueue(conn: Conn, task: () => void | Promise<void>): void {
+    conn.queue = conn.queue.then(task).catch((err: Error) => {
+      this.deps.logger.error(
+        { err: { message: err.message, stack: err.stack } },
+        'chat frame handling failed',
+      )
+    })
+  }
+
+  private async handle(conn: Conn, json: boolean, type: string, parsed: unknown): Promise<void> {
+    if (!conn.live) return
+    if (!json) return this.fail(conn, 'invalid_json', 'Frame is not valid JSON')
+    if (type === 'invalid') {
+      return this.fail(conn, 'invalid_frame', 'A frame is a JSON object with a non-empty string "type"')
+    }
+    if (!isClientFrameType(type)) {
+      return this.fail(
+        conn,
+        'unknown_type',
+        `Unknown frame type "${type.slice(0, 100)}"; expected message, typing, join, leave or ping`,
+      )
+    }
+    const result = ClientFrameSchemas[type].safeParse(parsed)
+    if (!result.success) {
+      const issue = result.error.issues[0]
+      const where = issue?.path.length ? `"${issue.path.join('.')}" ` : ''
+      return this.fail(
+        conn,
+        'invalid_frame',
+        `Invalid ${type} frame: ${where}${issue?.message ?? 'bad shape'}`,
+      )
+    }
+    switch (type) {
+      case 'ping':
+        return this.send(conn, { type: 'pong' })
+      case 'join':
+        return this.join(conn, (result.data as Frames['join']).channel)
+      case 'leave':
+        return this.leave(conn, (result.data as Frames['leave']).channel)
+      case 'typing':
+        return this.typing(conn, result.data as Frames['typing'])
+      case 'message':
+        return this.message(conn, result.data as Frames['message'])
+    }
+  }
+
+  // ---- the frame types ----
+
+  /** The channel if this user may use it; otherwise an error frame and undefined. */
+  private allowed(conn: Conn, id: string): ChannelRow | undefined {
+    const store = this.deps.store()
+    const channel = store.channel(id)
+    if (!channel) {
+      this.fail(conn, 'unknown_channel', `Unknown channel "${id.slice(0, 200)}"`)
+      return undefined
+    }
+    if (!store.isMember(channel, conn.userId)) {
+      this.fail(conn, 'forbidden_channel', `You are not a member of channel "${id}"`)
+      return undefined
+    }
+    return channel
+  }
+
+  private joined(conn: Conn, id: string): boolean {
+    if (!this.allowed(conn, id)) return false
+    if (conn.channels.has(id)) return true
+    this.fail(conn, 'not_joined', `Join channel "${id}" first: send {"type":"join","channel":"${id}"}`)
+    return false
+  }
+
+  private join(conn: Conn, id: string): void {
+    if (!this.allowed(conn, id)) return
+    if (!conn.channels.has(id)) {
+      const wasOnline = this.online(id).has(conn.userId)
+      conn.channels.add(id)
+      let sockets = this.byChannel.get(id)
+      if (!sockets) {
+        sockets = new Set()
+        this.byChannel.set(id, sockets)
+      }
+      sockets.add(conn)
+      // Others hear of a user once, when their first socket joins (not per tab).
+      if (!wasOnline) this.broadcast(id, presence(conn.userId, true, id), conn)
+    }
+    // The joiner gets who is online now, itself included (a repeated join repeats this).
+    for (const user of this.online(id)) this.send(conn, presence(user, true, id))
+  }
+
+  private leave(conn: Conn, id: string): void {
+    if (!this.deps.store().channel(id)) {
+      this.fail(conn, 'unknown_channel', `Unknown channel "${id.slice(0, 200)}"`)
+    } else if (!conn.channels.has(id)) {
+      this.fail(conn, 'not_joined', `You have not joined channel "${id}"`)
+    } else {
+      this.detach(conn, id)
+    }
+  }
+
+  /** Takes a socket out of a channel; the user goes offline there when their last socket leaves. */
+  private detach(conn: Conn, id: string): void {
+    conn.channels.delete(id)
+    const sockets = this.byChannel.get(id)
+    sockets?.delete(conn)
+    if (sockets?.size === 0) this.byChannel.delete(id)
+    if (conn.typing.delete(id)) this.broadcast(id, typingFrame(conn.userId, id, false))
+    if (!this.online(id).has(conn.userId)) this.broadcast(id, presence(conn.userId, false, id))
+  }
+
+  private typing(conn: Conn, frame: Frames['typing']): void {
+    if (!this.joined(conn, frame.channel)) return
+    if (frame.typing) conn.typing.add(frame.channel)
+    else conn.typing.delete(frame.channel)
+    this.broadcast(frame.channel, typingFrame(conn.userId, frame.channel, frame.typing), conn)
+  }
+
+  private async message(conn: Conn, frame: Frames['message']): Promise<void> {
+    if (!frame.content.trim()) return this.fail(conn, 'empty_message', 'Message content is empty')
+    const length = codePoints(frame.content)
+    if (length > MAX_CONTENT_CHARS) {
+      return this.fail(
+        conn,
+        'message_too_long',
+        `Message content is ${length} characters; the limit is ${MAX_CONTENT_CHARS}`,
+      )
+    }
+    if (!this.joined(conn, frame.channel)) return
+    const row = await this.deps.store().addMessage(frame.channel, conn.userId, frame.content)
+    this.broadcast(frame.channel, {
+      type: 'message',
+      id: row.id,
+      sender: row.senderId,
+      content: row.content,
+      channel: row.channelId,
+      timestamp: row.createdAt,
+    })
+  }
+
+  // ---- frames out ----
+
+  private send(conn: Conn, frame: ServerFrame): void {
+    if (conn.live) conn.link.peer.send(JSON.stringify(frame))
+  }
+
+  private fail(conn: Conn, code: WsErrorCode, message: string): void {
+    this.send(conn, { type: 'error', code, message })
+  }
+
+  /** To every socket joined to the channel (in joining order), optionally but one. */
+  private broadcast(channel: string, frame: ServerFrame, except?: Conn): void {
+    const text = JSON.stringify(frame)
+    for (const c of this.byChannel.get(channel) ?? []) {
+      if (c !== except && c.live) c.link.peer.send(text)
+    }
+  }
+
+  private closed(conn: Conn, code: number): void {
+    if (conn.disposed) return
+    conn.disposed = true
+    if (conn.live) {
+      conn.live = false
+      for (const id of [...conn.channels]) this.detach(conn, id)
+      this.conns.delete(conn)
+    }
+    conn.link.dispose(code)
+  }
+}
+
+function presence(userId: string, online: boolean, channel: string): ServerFrame {
+  return { type: 'presence', user_id: userId, online, channel }
+}
+
+function typingFrame(userId: string, channel: string, typing: boolean): ServerFrame {
+  return { type: 'typing', user_id: userId, channel, typing }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}

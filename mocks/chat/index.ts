@@ -1,0 +1,90 @@
+import { createFakeApp } from '../core/app.ts'
+import { createSessionValidator } from '../core/auth-client.ts'
+import type { FakeDeps, FakeService } from '../core/fake.ts'
+import type { Scenario } from '../core/scenario/schema.ts'
+import type { WsPeer } from '../core/ws.ts'
+import { ChatHub, type ChatSocket } from './hub.ts'
+import { createChatAuth, type Refusal, registerChatRoutes, WS_PATH } from './routes.ts'
+import { ChatStore } from './store.ts'
+
+export type { ChatSocket, HubSession } from './hub.ts'
+
+/** Largest WebSocket frame (ws closes a bigger one with 1009), as DESIGN §3 sets it. */
+export const CHAT_MAX_FRAME_BYTES = 64 * 1024
+
+/** ws close code sent to open sockets when the scenario changes (or resets). */
+export const CLOSE_SCENARIO_CHANGED = 1012
+
+export type AcceptResult = { ok: true; socket: ChatSocket } | Refusal
+
+export interface ChatFake extends FakeService {
+  readonly hub: ChatHub
+  /** The state in force (tests, tooling); replaced whole on every scenario switch. */
+  store(): ChatStore
+  /**
+   * Accepts a socket opened by another transport (an msw `ws.link` adapter): the request is
+   * checked as a handshake (Origin, `?token=` or Cookie, via get-session), then the socket
+   * joins the one hub through the fault engine. On refusal the adapter closes the socket.
+   */
+  acceptSocket(peer: WsPeer, request: Request): Promise<AcceptResult>
+}
+
+export interface ChatFakeOptions {
+  /** How get-session is fetched (in-process tests route it to the auth app). */
+  fetch?: typeof fetch
+}
+
+/** Fake chat-service (Rust/Axum): REST and WebSocket on one port, 8082 by default. */
+export function createChatFake(deps: FakeDeps, options: ChatFakeOptions = {}): ChatFake {
+  const app = createFakeApp('chat', deps)
+  let state: ChatStore | undefined
+  const store = (): ChatStore => {
+    if (!state) throw new Error('chat fake used before a scenario was applied')
+    return state
+  }
+  const validate = createSessionValidator({
+    authServiceUrl: () => deps.config.authServiceUrl,
+    timeoutMs: deps.config.authTimeoutMs,
+    logger: deps.logger,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  })
+  const hub = new ChatHub({ faults: deps.faults, logger: deps.logger, store })
+  registerChatRoutes(app, { deps, store, hub, validate })
+  const auth = createChatAuth({ deps, store, validate })
+
+  return {
+    name: 'chat',
+    app,
+    hub,
+    store,
+    websocket: { maxPayload: CHAT_MAX_FRAME_BYTES },
+    async applyScenario(scenario: Scenario) {
+      const started = performance.now()
+      const next = await ChatStore.build(scenario, deps.logger)
+      state?.dispose()
+      state = next
+      // Sockets belong to the old state (joins, presence): clients reconnect into the new one.
+      if (hub.size > 0) hub.disconnectAll(CLOSE_SCENARIO_CHANGED, 'scenario changed')
+      deps.logger.debug(
+        {
+          scenario: scenario.name,
+          messages: next.messages.count(),
+          ms: Math.round(performance.now() - started),
+        },
+        'chat seeded',
+      )
+    },
+    async acceptSocket(peer, request) {
+      const decision = await auth.upgrade(request)
+      if (!decision.ok) return decision
+      const socket = hub.connect(peer, decision.session, {
+        path: new URL(request.url).pathname || WS_PATH,
+        headers: request.headers,
+      })
+      return { ok: true, socket }
+    },
+    close() {
+      hub.disconnectAll(1001, 'server shutting down')
+    },
+  }
+}

@@ -1,0 +1,242 @@
+import { upgradeWebSocket } from '@hono/node-server'
+import type { Context, Hono } from 'hono'
+import { cors } from 'hono/cors'
+import type { WebSocket } from 'ws'
+import { z } from 'zod'
+import type { SessionUser, SessionValidator } from '../core/auth-client.ts'
+import type { FakeDeps } from '../core/fake.ts'
+import { createOriginMatcher } from '../core/origins.ts'
+import { SESSION_COOKIE } from '../core/session-cookie.ts'
+import { nodePeer } from '../core/ws.ts'
+import { rawQueryParam } from '../faults/engine.ts'
+import type { RestChatMessage } from './contract.ts'
+import type { ChatHub, ChatSocket, HubSession } from './hub.ts'
+import type { ChatStore, Cursor, MessageRow } from './store.ts'
+
+// chat-service's REST API (GET /api/v1/messages, GET /api/v1/presence) and the WebSocket
+// upgrade (GET /ws?token=). Every call validates the session the way the real service does:
+// GET ${AUTH_SERVICE_URL}/api/auth/get-session with the Cookie header, no caching.
+
+export const DEFAULT_LIMIT = 50
+export const MAX_LIMIT = 100
+export const WS_PATH = '/ws'
+
+type ErrorStatus = 400 | 401 | 403 | 404 | 426 | 503
+
+export interface Refusal {
+  ok: false
+  status: ErrorStatus
+  code: string
+  message: string
+}
+
+export type RestAuth = { ok: true; user: SessionUser } | Refusal
+export type UpgradeAuth = { ok: true; session: HubSession } | Refusal
+
+export interface ChatRouteDeps {
+  deps: FakeDeps
+  store: () => ChatStore
+  hub: ChatHub
+  validate: SessionValidator
+}
+
+// RFC 6265 cookie-octet: a token with anything else cannot be a cookie value, so no session.
+const COOKIE_OCTETS = /^[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]+$/
+const isoInstant = z.iso.datetime({ offset: true })
+
+function refuse(status: ErrorStatus, code: string, message: string): Refusal {
+  return { ok: false, status, code, message }
+}
+
+function unauthenticated(): Refusal {
+  return refuse(
+    401,
+    'unauthorized',
+    'No valid session: send the better-auth.session_token cookie (WebSocket: ?token=<cookie value>)',
+  )
+}
+
+export function toRest(row: MessageRow): RestChatMessage {
+  return {
+    id: row.id,
+    content: row.content,
+    sender_id: row.senderId,
+    channel_id: row.channelId,
+    created_at: row.createdAt,
+  }
+}
+
+export function createChatAuth(r: Pick<ChatRouteDeps, 'deps' | 'store' | 'validate'>) {
+  const trusted = createOriginMatcher(r.deps.config.allowedOrigins)
+
+  const check = async (cookie: string | undefined, requestId: string | undefined) => {
+    const result = await r.validate(cookie, requestId)
+    if (result.kind === 'unavailable') {
+      return refuse(503, 'auth_unavailable', `Cannot validate the session: ${result.reason}`)
+    }
+    if (result.kind === 'unauthenticated') return unauthenticated()
+    r.store().noteUser(result.user.id)
+    return { ok: true as const, user: result.user }
+  }
+
+  /** REST: the Cookie header forwarded verbatim. */
+  const rest = (headers: Headers): Promise<RestAuth> =>
+    check(headers.get('cookie') ?? undefined, headers.get('x-request-id') ?? undefined)
+
+  /**
+   * A WebSocket handshake (Node upgrade, or a socket another transport accepted): a foreign
+   * Origin is refused first (403; no Origin, as from Node clients, is fine), then the session
+   * from `?token=` (the cookie's value, used as `better-auth.session_token=<value>`) or,
+   * without one, from the Cookie header.
+   */
+  const upgrade = async (request: Request): Promise<UpgradeAuth> => {
+    const origin = request.headers.get('origin')
+    if (origin !== null && !trusted(origin)) {
+      return refuse(403, 'forbidden_origin', `Origin ${origin} is not allowed to open the chat socket`)
+    }
+    const token = rawQueryParam(new URL(request.url), 'token')
+    let cookie: string | undefined
+    if (token) {
+      if (!COOKIE_OCTETS.test(token)) return unauthenticated()
+      cookie = `${SESSION_COOKIE}=${token}`
+    } else {
+      cookie = request.headers.get('cookie') ?? undefined
+    }
+    const result = await check(cookie, request.headers.get('x-request-id') ?? undefined)
+    if (!result.ok) return result
+    return {
+      ok: true,
+      session: {
+        userId: result.user.id,
+        email: result.user.email,
+        sessionToken: r.deps.faults.tokenFrom(cookie),
+      },
+    }
+  }
+
+  return { rest, upgrade, trusted }
+}
+
+export function registerChatRoutes(app: Hono, r: ChatRouteDeps): void {
+  const auth = createChatAuth(r)
+  const fail = (c: Context, f: Refusal) => c.json({ error: f.message, code: f.code }, f.status)
+
+  // Browsers on an allowed origin may call the REST API directly, with credentials.
+  app.use(
+    '/api/*',
+    cors({
+      origin: (origin) => (auth.trusted(origin) ? origin : null),
+      credentials: true,
+      allowMethods: ['GET', 'OPTIONS'],
+      allowHeaders: ['content-type', 'x-request-id', 'traceparent'],
+    }),
+  )
+
+  const missingChannel = () =>
+    refuse(400, 'missing_channel', 'Query parameter "channel" is required (?channel=<id>)')
+
+  /** The channel if the user may read it, else the refusal. */
+  const readable = (id: string, user: SessionUser) => {
+    const store = r.store()
+    const channel = store.channel(id)
+    if (!channel) return refuse(404, 'unknown_channel', `Unknown channel "${id.slice(0, 200)}"`)
+    if (!store.isMember(channel, user.id)) {
+      return refuse(403, 'forbidden_channel', `You are not a member of channel "${id}"`)
+    }
+    return { ok: true as const, channel, store }
+  }
+
+  app.get('/api/v1/messages', async (c) => {
+    const session = await auth.rest(c.req.raw.headers)
+    if (!session.ok) return fail(c, session)
+    const id = c.req.query('channel')
+    if (!id) return fail(c, missingChannel())
+    const rawLimit = c.req.query('limit')
+    let limit = DEFAULT_LIMIT
+    if (rawLimit) {
+      if (!/^\d+$/.test(rawLimit) || Number(rawLimit) < 1) {
+        return fail(
+          c,
+          refuse(
+            400,
+            'invalid_limit',
+            `"limit" must be a whole number from 1 to ${MAX_LIMIT}; got "${rawLimit.slice(0, 50)}"`,
+          ),
+        )
+      }
+      limit = Math.min(Number(rawLimit), MAX_LIMIT)
+    }
+    const access = readable(id, session.user)
+    if (!access.ok) return fail(c, access)
+    const rawBefore = c.req.query('before')
+    let before: Cursor | undefined
+    if (rawBefore) {
+      if (isoInstant.safeParse(rawBefore).success) before = { kind: 'time', ms: Date.parse(rawBefore) }
+      else if (access.store.hasMessage(access.channel.id, rawBefore))
+        before = { kind: 'message', id: rawBefore }
+      else {
+        return fail(
+          c,
+          refuse(
+            400,
+            'invalid_before',
+            `"before" must be an ISO-8601 timestamp (e.g. 2026-02-19T08:00:00.000Z) or the id of a message in "${access.channel.id}"`,
+          ),
+        )
+      }
+    }
+    const rows = access.store.history(access.channel.id, { limit, ...(before ? { before } : {}) })
+    return c.json(rows.map(toRest))
+  })
+
+  app.get('/api/v1/presence', async (c) => {
+    const session = await auth.rest(c.req.raw.headers)
+    if (!session.ok) return fail(c, session)
+    const id = c.req.query('channel')
+    if (!id) return fail(c, missingChannel())
+    const access = readable(id, session.user)
+    if (!access.ok) return fail(c, access)
+    const online = r.hub.online(access.channel.id)
+    return c.json(
+      access.store.members(access.channel).map((userId) => ({
+        user_id: userId,
+        online: online.has(userId),
+        channel_id: access.channel.id,
+      })),
+    )
+  })
+
+  app.get(WS_PATH, async (c) => {
+    if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
+      c.header('upgrade', 'websocket')
+      return fail(
+        c,
+        refuse(
+          426,
+          'upgrade_required',
+          `${WS_PATH} is the WebSocket endpoint: connect with ws://…${WS_PATH}?token=`,
+        ),
+      )
+    }
+    const decision = await auth.upgrade(c.req.raw)
+    // Over Node the handshake is refused with the bare status (ws writes no body).
+    if (!decision.ok) return fail(c, decision)
+    const log = r.deps.logger
+    let socket: ChatSocket | undefined
+    return upgradeWebSocket(
+      c,
+      {
+        onOpen: (_evt, ws) => {
+          socket = r.hub.connect(nodePeer(ws.raw as unknown as WebSocket), decision.session, {
+            path: WS_PATH,
+            headers: c.req.raw.headers,
+          })
+        },
+        onMessage: (evt) => socket?.receive(evt.data as string | ArrayBuffer),
+        onClose: (evt) => socket?.closed(evt.code),
+        onError: (evt) => log.debug({ err: String((evt as ErrorEvent).error) }, 'chat socket error'),
+      },
+      { onError: (err) => log.error({ err: String(err) }, 'chat socket handler failed') },
+    )
+  })
+}
