@@ -1,7 +1,6 @@
 import { request as httpRequest } from 'node:http'
-import { connect } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { startTestMocks, type TestMocks } from './helpers.ts'
+import { connectResult, startTestMocks, type TestMocks } from './helpers.ts'
 
 // Every HTTP fault effect and option over real sockets (WS effects: tests/chat-faults.test.ts).
 
@@ -26,18 +25,6 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
   const started = performance.now()
   await fn()
   return performance.now() - started
-}
-
-/** Opens a fresh TCP connection: 'connected' or the error code (no pooled sockets involved). */
-function connectResult(url: string): Promise<string> {
-  const u = new URL(url)
-  return new Promise((resolve) => {
-    const sock = connect(Number(u.port), u.hostname, () => {
-      sock.destroy()
-      resolve('connected')
-    })
-    sock.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message))
-  })
 }
 
 function errorCode(err: unknown): string | undefined {

@@ -1,3 +1,4 @@
+import { connect } from 'node:net'
 import { loadConfig, type ServiceName } from '../mocks/core/config.ts'
 import { type FakeFactory, type Mocks, startMocks } from '../mocks/core/runtime.ts'
 import { usersForControl } from '../mocks/core/seeded.ts'
@@ -46,4 +47,16 @@ export async function startTestMocks(
     tokenFor: (key) => user(key).cookieValue!,
     close: () => mocks.close(),
   }
+}
+
+/** Opens a fresh TCP connection: 'connected' or the error code (no pooled sockets involved). */
+export function connectResult(url: string): Promise<string> {
+  const u = new URL(url)
+  return new Promise((resolve) => {
+    const sock = connect(Number(u.port), u.hostname, () => {
+      sock.destroy()
+      resolve('connected')
+    })
+    sock.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message))
+  })
 }

@@ -1,7 +1,6 @@
-import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { startTestMocks, type TestMocks } from './helpers.ts'
+import { connectResult, startTestMocks, type TestMocks } from './helpers.ts'
 
 // Every scenario in the catalogue produces, over real sockets, the failure it names.
 
@@ -13,17 +12,6 @@ afterAll(() => t.close())
 
 async function use(name: string) {
   await t.mocks.switchScenario({ name })
-}
-
-function connectResult(url: string): Promise<string> {
-  const u = new URL(url)
-  return new Promise((resolve) => {
-    const sock = connect(Number(u.port), u.hostname, () => {
-      sock.destroy()
-      resolve('connected')
-    })
-    sock.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message))
-  })
 }
 
 /** Opens the chat socket: 'open' or the HTTP status the upgrade was refused with. */
