@@ -1,0 +1,170 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { connectResult } from './helpers.ts'
+
+// The CLI as a user runs it: `start` in a child process, commands against it, Ctrl-C.
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const TSX = join(ROOT, 'node_modules/.bin/tsx')
+const CLI = join(ROOT, 'mocks/cli/index.ts')
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer()
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number }
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+let child: ChildProcess
+let output = ''
+let env: Record<string, string>
+let ports: Record<string, number>
+let scenariosDir: string
+
+function run(
+  args: string[],
+  extraEnv: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      TSX,
+      [CLI, ...args],
+      { env: { ...process.env, ...env, ...extraEnv }, cwd: ROOT },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr })
+      },
+    )
+  })
+}
+
+async function waitFor(check: () => Promise<boolean> | boolean, ms = 20_000) {
+  const until = Date.now() + ms
+  while (Date.now() < until) {
+    if (await check()) return
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`timed out; CLI output so far:\n${output}`)
+}
+
+beforeAll(async () => {
+  ports = {
+    v01t: await freePort(),
+    media: await freePort(),
+    chat: await freePort(),
+    auth: await freePort(),
+    control: await freePort(),
+  }
+  scenariosDir = mkdtempSync(join(tmpdir(), 'cli-scenarios-'))
+  cpSync(join(ROOT, 'scenarios'), scenariosDir, { recursive: true })
+  env = {
+    MOCKS_V01T_PORT: String(ports.v01t),
+    MOCKS_MEDIA_PORT: String(ports.media),
+    MOCKS_CHAT_PORT: String(ports.chat),
+    MOCKS_AUTH_PORT: String(ports.auth),
+    MOCKS_CONTROL_PORT: String(ports.control),
+    MOCKS_CONTROL_URL: `http://127.0.0.1:${ports.control}`,
+    MOCKS_SCENARIOS_DIR: scenariosDir,
+    MOCKS_LOG_FORMAT: 'json',
+    MOCKS_LOG_LEVEL: 'info',
+  }
+  child = spawn(TSX, [CLI, 'start'], {
+    env: { ...process.env, ...env },
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  child.stdout?.on('data', (d) => {
+    output += d
+  })
+  child.stderr?.on('data', (d) => {
+    output += d
+  })
+  await waitFor(() => output.includes('Ctrl-C stops everything'), 30_000)
+}, 40_000)
+
+afterAll(() => {
+  if (child.exitCode === null) child.kill('SIGKILL')
+})
+
+describe('pnpm dev:mocks / pnpm mocks', () => {
+  it('prints every URL, the env block for family-hub and the seeded users', () => {
+    for (const name of [
+      'CHAT_SERVICE_URL',
+      'NEXT_PUBLIC_CHAT_WS_URL',
+      'MEDIA_SERVICE_URL',
+      'AUTH_SERVICE_URL',
+      'V01T_API_URL',
+      'NEXT_PUBLIC_V01T_API_URL',
+      'BETTER_AUTH_SECRET',
+    ]) {
+      expect(output).toContain(`${name}=`)
+    }
+    expect(output).toContain(`NEXT_PUBLIC_CHAT_WS_URL=ws://localhost:${ports.chat}`)
+    expect(output).toMatch(/child@casa\.test\s+child-password-1\s+child/)
+  })
+
+  it('drives the running mocks: scenario, faults, journal, users', async () => {
+    expect((await run(['scenarios'])).stdout).toMatch(/chat-down\s+chat-service down/)
+    const sw = await run(['scenario', 'chat-rest-500'])
+    expect(sw.code).toBe(0)
+    expect(JSON.parse(sw.stdout).scenario).toBe('chat-rest-500')
+    const added = await run(['fault', 'add', '{"service":"v01t","effect":{"type":"status","status":500}}'])
+    expect(added.code).toBe(0)
+    const id = JSON.parse(added.stdout).id as string
+    expect((await fetch(`http://127.0.0.1:${ports.v01t}/trace/flight-path/artefact/`)).status).toBe(500)
+    expect((await run(['faults'])).stdout).toContain(id)
+    expect((await run(['fault', 'rm', id])).code).toBe(0)
+    expect((await fetch(`http://127.0.0.1:${ports.v01t}/trace/flight-path/artefact/`)).status).toBe(200)
+    expect((await run(['journal', '--service', 'v01t'])).stdout).toMatch(
+      /v01t GET \/trace\/flight-path\/artefact\/ 200/,
+    )
+    const bad = await run(['fault', 'add', '{"service":"v01t","effect":{"type":"nope"}}'])
+    expect(bad.code).toBe(1)
+    expect(bad.stderr).toMatch(/Invalid fault/)
+    expect(bad.stderr).not.toMatch(/at .*\.ts:\d+/)
+    expect((await run(['reset'])).code).toBe(0)
+    expect(JSON.parse((await run(['users'])).stdout)).toHaveLength(6)
+    await run(['scenario', 'default'])
+  }, 60_000)
+
+  it('re-applies an edited scenario file; a broken edit is reported and the last good one stays', async () => {
+    const file = join(scenariosDir, 'default.yaml')
+    const original = readFileSync(file, 'utf8')
+    writeFileSync(
+      file,
+      original.replace('faults: []', 'faults:\n  - { service: v01t, effect: { type: status, status: 503 } }'),
+    )
+    await waitFor(
+      async () => (await fetch(`http://127.0.0.1:${ports.v01t}/trace/flight-path/artefact/`)).status === 503,
+    )
+    writeFileSync(file, `${original}\nbogus: [unclosed\n`)
+    await waitFor(() => output.includes('scenario edit rejected'))
+    // Still the last good version: the fault from the previous edit is in force.
+    expect((await fetch(`http://127.0.0.1:${ports.v01t}/trace/flight-path/artefact/`)).status).toBe(503)
+    writeFileSync(file, original)
+    await waitFor(
+      async () => (await fetch(`http://127.0.0.1:${ports.v01t}/trace/flight-path/artefact/`)).status === 200,
+    )
+  }, 30_000)
+
+  it('says plainly when the mocks are not running', async () => {
+    const res = await run(['health'], { MOCKS_CONTROL_URL: 'http://127.0.0.1:9' })
+    expect(res.code).toBe(1)
+    expect(res.stderr).toMatch(/not answering at http:\/\/127\.0\.0\.1:9.*pnpm dev:mocks/)
+  })
+
+  it('Ctrl-C stops everything and frees the ports', async () => {
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    child.kill('SIGINT')
+    expect(await exited).toBe(0)
+    for (const port of Object.values(ports))
+      expect(await connectResult(`http://127.0.0.1:${port}`)).toBe('ECONNREFUSED')
+  }, 20_000)
+})
