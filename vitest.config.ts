@@ -1,11 +1,31 @@
-import { defineConfig } from 'vitest/config'
+import { configDefaults, defineConfig } from 'vitest/config'
+
+// msw's `ws.link` intercepts the global WebSocket, which Node 20 only defines with
+// --experimental-websocket (Node 22 has it by default, and may drop the flag): the msw tests
+// run in their own project whose workers get the flag when this Node needs it. Every other
+// test runs exactly as before.
+const MSW_TESTS = 'mocks/msw/**/*.test.ts'
+const WEBSOCKET_FLAGS = typeof globalThis.WebSocket === 'undefined' ? ['--experimental-websocket'] : []
 
 export const config = defineConfig({
   test: {
-    include: ['mocks/**/*.test.ts', 'tests/**/*.test.ts', 'scripts/**/*.test.ts'],
     testTimeout: 20_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'node',
+          include: ['mocks/**/*.test.ts', 'tests/**/*.test.ts', 'scripts/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, MSW_TESTS],
+        },
+      },
+      {
+        extends: true,
+        test: { name: 'msw', include: [MSW_TESTS], execArgv: WEBSOCKET_FLAGS },
+      },
+    ],
   },
 })
 

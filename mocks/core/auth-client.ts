@@ -50,7 +50,9 @@ export type SessionValidator = (
 ) => Promise<SessionResult>
 
 export function createSessionValidator(opts: SessionValidatorOptions): SessionValidator {
-  const doFetch = opts.fetch ?? fetch
+  // Looked up per call, not captured: an interceptor installed later (msw's setupServer().listen())
+  // must see the fakes' own get-session calls, or they would bypass it for the network.
+  const doFetch: typeof fetch = opts.fetch ?? ((input, init) => globalThis.fetch(input, init))
   return async (cookieHeader, requestId) => {
     const url = `${opts.authServiceUrl()}/api/auth/get-session`
     if (!cookieHeader) return { kind: 'unauthenticated' }
@@ -69,12 +71,14 @@ export function createSessionValidator(opts: SessionValidatorOptions): SessionVa
       return { kind: 'unavailable', reason }
     }
     // Both no-session answers mean unauthenticated: the matrix's 401 and better-auth's 200 null.
-    if (res.status === 401) {
-      await res.body?.cancel()
+    // 431: the caller's Cookie header is too large for auth to read, so it carries no session
+    // auth could accept; that is the caller's request, not an outage (no 503).
+    if (res.status === 401 || res.status === 431) {
+      discard(res)
       return { kind: 'unauthenticated' }
     }
     if (res.status !== 200) {
-      await res.body?.cancel()
+      discard(res)
       opts.logger.warn({ url, status: res.status }, 'auth unavailable')
       return { kind: 'unavailable', reason: `get-session answered ${res.status}` }
     }
@@ -97,4 +101,12 @@ export function createSessionValidator(opts: SessionValidatorOptions): SessionVa
     if (parsed.data.user.banned) return { kind: 'unauthenticated' }
     return { kind: 'ok', user: parsed.data.user, session: parsed.data.session }
   }
+}
+
+/**
+ * Drops a body we do not read. Not awaited: cancelling one branch of a cloned (tee'd) body only
+ * settles once the other branch is cancelled too, and interceptors such as msw keep a clone.
+ */
+function discard(res: Response): void {
+  res.body?.cancel().catch(() => undefined)
 }
