@@ -1,10 +1,12 @@
+import { Hono } from 'hono'
 import { createFakeApp } from '../core/app.ts'
 import { createSessionValidator } from '../core/auth-client.ts'
+import { codeForStatus, errorEnvelope } from '../core/envelope.ts'
 import type { FakeDeps, FakeService } from '../core/fake.ts'
 import type { Scenario } from '../core/scenario/schema.ts'
 import type { WsPeer } from '../core/ws.ts'
 import { ChatHub, type ChatSocket } from './hub.ts'
-import { createChatAuth, type Refusal, registerChatRoutes, WS_PATH } from './routes.ts'
+import { chatCors, createChatAuth, type Refusal, registerChatRoutes, WS_PATH } from './routes.ts'
 import { ChatStore } from './store.ts'
 
 export type { ChatSocket, HubSession } from './hub.ts'
@@ -36,7 +38,7 @@ export interface ChatFakeOptions {
 
 /** Fake chat-service (Rust/Axum): REST and WebSocket on one port, 8082 by default. */
 export function createChatFake(deps: FakeDeps, options: ChatFakeOptions = {}): ChatFake {
-  const app = createFakeApp('chat', deps)
+  const inner = createFakeApp('chat', deps)
   let state: ChatStore | undefined
   const store = (): ChatStore => {
     if (!state) throw new Error('chat fake used before a scenario was applied')
@@ -49,8 +51,18 @@ export function createChatFake(deps: FakeDeps, options: ChatFakeOptions = {}): C
     ...(options.fetch ? { fetch: options.fetch } : {}),
   })
   const hub = new ChatHub({ faults: deps.faults, logger: deps.logger, store })
-  registerChatRoutes(app, { deps, store, hub, validate })
+  registerChatRoutes(inner, { deps, store, hub, validate })
   const auth = createChatAuth({ deps, store, validate })
+  // CORS runs in front of the fault engine, so injected errors carry it too (see chatCors).
+  const app = new Hono()
+  app.use('/api/*', chatCors(auth.trusted))
+  app.route('/', inner)
+  app.notFound((c) =>
+    c.json(
+      errorEnvelope('chat', `No route for ${c.req.method} ${c.req.path}`, codeForStatus('chat', 404)),
+      404,
+    ),
+  )
 
   return {
     name: 'chat',

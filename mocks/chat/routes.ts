@@ -1,5 +1,5 @@
 import { upgradeWebSocket } from '@hono/node-server'
-import type { Context, Hono } from 'hono'
+import type { Context, Hono, MiddlewareHandler } from 'hono'
 import { cors } from 'hono/cors'
 import type { WebSocket } from 'ws'
 import { z } from 'zod'
@@ -117,20 +117,23 @@ export function createChatAuth(r: Pick<ChatRouteDeps, 'deps' | 'store' | 'valida
   return { rest, upgrade, trusted }
 }
 
+/**
+ * Browsers on an allowed origin may call the REST API directly, with credentials. Installed in
+ * front of the fault engine (index.ts), as tower-http's CorsLayer wraps the real service: an
+ * injected 500 or 503 still carries these headers, so a browser can read its status.
+ */
+export function chatCors(trusted: (origin: string | undefined) => boolean): MiddlewareHandler {
+  return cors({
+    origin: (origin) => (trusted(origin) ? origin : null),
+    credentials: true,
+    allowMethods: ['GET', 'OPTIONS'],
+    allowHeaders: ['content-type', 'x-request-id', 'traceparent'],
+  })
+}
+
 export function registerChatRoutes(app: Hono, r: ChatRouteDeps): void {
   const auth = createChatAuth(r)
   const fail = (c: Context, f: Refusal) => c.json({ error: f.message, code: f.code }, f.status)
-
-  // Browsers on an allowed origin may call the REST API directly, with credentials.
-  app.use(
-    '/api/*',
-    cors({
-      origin: (origin) => (auth.trusted(origin) ? origin : null),
-      credentials: true,
-      allowMethods: ['GET', 'OPTIONS'],
-      allowHeaders: ['content-type', 'x-request-id', 'traceparent'],
-    }),
-  )
 
   const missingChannel = () =>
     refuse(400, 'missing_channel', 'Query parameter "channel" is required (?channel=<id>)')

@@ -1,4 +1,5 @@
 import { Hono } from 'hono'
+import { createDemoApp } from '../demo/index.ts'
 import { FaultEngine } from '../faults/engine.ts'
 import { type MocksConfig, refreshDerivedUrls, type ServiceName } from './config.ts'
 import { createControlApp } from './control.ts'
@@ -196,7 +197,7 @@ export async function startMocks(opts: StartOptions): Promise<Mocks> {
     }
     if (opts.control !== false) {
       mocks.control = await startServer({
-        app: new Hono().route('/__mocks', createControlApp(mocks)),
+        app: new Hono().route('/__mocks', createControlApp(mocks)).route('/', createDemoApp(mocks)),
         port: opts.ephemeralPorts ? 0 : config.ports.control,
         host: config.host,
         logger: createLogger('control'),

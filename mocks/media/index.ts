@@ -1,8 +1,10 @@
 import { fileURLToPath } from 'node:url'
+import { Hono } from 'hono'
 import { createFakeApp } from '../core/app.ts'
+import { codeForStatus, errorEnvelope } from '../core/envelope.ts'
 import type { FakeDeps, FakeService } from '../core/fake.ts'
 import type { Scenario } from '../core/scenario/schema.ts'
-import { effectiveLimits, registerMediaRoutes, type UploadStats } from './routes.ts'
+import { effectiveLimits, mediaCors, registerMediaRoutes, type UploadStats } from './routes.ts'
 import { createStorage } from './storage.ts'
 import { buildMediaState, type MediaState } from './store.ts'
 import type { UploadLimits } from './upload.ts'
@@ -34,7 +36,7 @@ export interface MediaFake extends FakeService {
 
 /** Fake media-service (Go/Gin), port 8081 by default. */
 export function createMediaFake(deps: FakeDeps, opts: MediaFakeOptions = {}): MediaFake {
-  const app = createFakeApp('media', deps)
+  const inner = createFakeApp('media', deps)
   const storage = createStorage(deps.config.storagePath)
   const stats: UploadStats = { inFlight: 0 }
   const fixturesDir = opts.fixturesDir ?? DEFAULT_FIXTURES_DIR
@@ -44,12 +46,22 @@ export function createMediaFake(deps: FakeDeps, opts: MediaFakeOptions = {}): Me
     if (!state) throw new Error('media fake used before a scenario was applied')
     return state
   }
-  registerMediaRoutes(app, deps, {
+  registerMediaRoutes(inner, deps, {
     state: current,
     storage,
     stats,
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
   })
+  // CORS runs in front of the fault engine, so injected errors carry it too (see mediaCors).
+  const app = new Hono()
+  app.use('/api/*', mediaCors(deps))
+  app.route('/', inner)
+  app.notFound((c) =>
+    c.json(
+      errorEnvelope('media', `No route for ${c.req.method} ${c.req.path}`, codeForStatus('media', 404)),
+      404,
+    ),
+  )
   return {
     name: 'media',
     app,

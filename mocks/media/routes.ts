@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web'
-import type { Context, Hono } from 'hono'
+import type { Context, Hono, MiddlewareHandler } from 'hono'
 import { cors } from 'hono/cors'
 import { createMiddleware } from 'hono/factory'
 import { createSessionValidator, type SessionUser } from '../core/auth-client.ts'
@@ -82,24 +82,14 @@ export function effectiveLimits(state: MediaState, deps: FakeDeps): UploadLimits
   }
 }
 
-export function registerMediaRoutes(app: Hono, deps: FakeDeps, opts: MediaRouteOptions): void {
-  const validate = createSessionValidator({
-    authServiceUrl: () => deps.config.authServiceUrl,
-    timeoutMs: deps.config.authTimeoutMs,
-    logger: deps.logger,
-    ...(opts.fetch ? { fetch: opts.fetch } : {}),
-  })
+/**
+ * Browsers calling media directly (the demo, <video> on another origin) send credentials.
+ * Requests without an Origin (the family-hub proxy, curl) get no CORS headers at all.
+ * Installed in front of the fault engine (index.ts), as a Gin CORS middleware sits first in
+ * the chain: an injected 500 or 503 still carries these headers, so a browser reads its status.
+ */
+export function mediaCors(deps: FakeDeps): MiddlewareHandler {
   const trusted = createOriginMatcher(deps.config.allowedOrigins)
-  // BASE_URL is read per request: with ephemeral ports it is settled after construction.
-  const base = () => deps.config.mediaBaseUrl
-  const downloadUrl = (id: string) => `${base()}/api/v1/files/${encodeURIComponent(id)}/download`
-  const urls = (row: FileRow, hasThumb: boolean) => ({
-    url: downloadUrl(row.id),
-    thumbnail_url: hasThumb ? `${downloadUrl(row.id)}?thumb=1` : '',
-  })
-
-  // Browsers calling media directly (the demo, <video> on another origin) send credentials.
-  // Requests without an Origin (the family-hub proxy, curl) get no CORS headers at all.
   const corsForTrusted = cors({
     origin: (origin) => (trusted(origin) ? origin : null),
     credentials: true,
@@ -114,7 +104,23 @@ export function registerMediaRoutes(app: Hono, deps: FakeDeps, opts: MediaRouteO
       'Location',
     ],
   })
-  app.use('/api/*', (c, next) => (c.req.header('origin') ? corsForTrusted(c, next) : next()))
+  return (c, next) => (c.req.header('origin') ? corsForTrusted(c, next) : next())
+}
+
+export function registerMediaRoutes(app: Hono, deps: FakeDeps, opts: MediaRouteOptions): void {
+  const validate = createSessionValidator({
+    authServiceUrl: () => deps.config.authServiceUrl,
+    timeoutMs: deps.config.authTimeoutMs,
+    logger: deps.logger,
+    ...(opts.fetch ? { fetch: opts.fetch } : {}),
+  })
+  // BASE_URL is read per request: with ephemeral ports it is settled after construction.
+  const base = () => deps.config.mediaBaseUrl
+  const downloadUrl = (id: string) => `${base()}/api/v1/files/${encodeURIComponent(id)}/download`
+  const urls = (row: FileRow, hasThumb: boolean) => ({
+    url: downloadUrl(row.id),
+    thumbnail_url: hasThumb ? `${downloadUrl(row.id)}?thumb=1` : '',
+  })
 
   // Per route, as a Gin group middleware is: unknown paths stay 404 even without a session.
   const requireSession = createMiddleware<Env>(async (c, next) => {

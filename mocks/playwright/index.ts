@@ -1,4 +1,6 @@
-import { type BrowserContext, test as base } from '@playwright/test'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import type { BrowserContext } from '@playwright/test'
 import { type ControlClient, createControlClient, type SeededUserInfo } from '../client/index.ts'
 import type { ServiceName } from '../core/config.ts'
 
@@ -24,6 +26,22 @@ export interface MocksWorkerFixtures {
   startMocks: boolean
   mocksControlUrl: string
 }
+
+/**
+ * @playwright/test as the project running the tests resolves it (from its working directory),
+ * falling back to this package's own copy. Playwright refuses a second copy in one run
+ * ("Requiring @playwright/test second time"), and an installed devarno-mocks would otherwise
+ * load the one in its own node_modules instead of the consumer's.
+ */
+function playwrightTest(): typeof import('@playwright/test') {
+  try {
+    return createRequire(join(process.cwd(), 'package.json'))('@playwright/test')
+  } catch {
+    return createRequire(import.meta.url)('@playwright/test')
+  }
+}
+
+const { test: base, expect: playwrightExpect } = playwrightTest()
 
 export const test = base.extend<MocksFixtures, MocksWorkerFixtures>({
   startMocks: [false, { option: true, scope: 'worker' }],
@@ -81,7 +99,7 @@ export const test = base.extend<MocksFixtures, MocksWorkerFixtures>({
   },
 })
 
-export { expect } from '@playwright/test'
+export const expect = playwrightExpect
 
 /** Service URLs of running mocks, for a page's config. */
 export async function serviceUrls(client: ControlClient): Promise<Partial<Record<ServiceName, string>>> {

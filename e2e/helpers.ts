@@ -1,0 +1,215 @@
+import { mkdirSync, readFileSync } from 'node:fs'
+import type { Page } from '@playwright/test'
+import sharp from 'sharp'
+import type { ControlClient } from '../mocks/client/index.ts'
+import { expect } from '../mocks/playwright/index.ts'
+
+// Shared by the e2e specs: journal queries, backoff assertions, page probes, test files.
+
+export const ARTIFACTS = 'e2e/artifacts'
+
+/** The client's jitter bound: a retry waits [nominal, nominal × 1.2]. */
+export const JITTER = 0.2
+/**
+ * What a retry may take beyond its timer, measured between two journal entries: the browser
+ * noticing the failure, the same-origin token call, the handshake and chat's own get-session.
+ * Measured at 20-120 ms on an idle 2-core machine and up to ~420 ms with other suites running
+ * beside it (load 7); still well under the next step of any schedule (1 s → 2 s → 4 s).
+ */
+export const SLACK_MS = 500
+
+export interface Entry {
+  seq: number
+  time: string
+  service: string
+  kind: 'http' | 'ws-in' | 'ws-out' | 'ws-open' | 'ws-close'
+  method: string
+  path: string
+  query: string
+  status: number | null
+  durationMs: number | null
+  requestHeaders: Record<string, string>
+  fault: { id: string; type: string } | null
+  frame?: string
+  code?: number
+}
+
+export async function journal(mocks: ControlClient, filter: Parameters<ControlClient['journal']>[0] = {}) {
+  const { entries } = await mocks.journal(filter)
+  return (entries as unknown as Entry[]).sort((a, b) => a.seq - b.seq)
+}
+
+export const at = (e: Entry) => Date.parse(e.time)
+
+/** WebSocket upgrade attempts to chat (accepted or refused), oldest first. */
+export async function upgrades(mocks: ControlClient) {
+  return (await journal(mocks, { service: 'chat', path: '/ws', kind: 'http' })).filter(
+    (e) => e.method === 'GET',
+  )
+}
+
+/** Successive differences of entry times. */
+export function gaps(entries: Entry[]): number[] {
+  return entries.slice(1).map((e, i) => at(e) - at(entries[i]!))
+}
+
+/**
+ * Each measured gap must be the nominal delay plus at most 20 % jitter (and a little transport):
+ * a fixed interval, no backoff, or a larger jitter fails.
+ */
+export function expectBackoff(measured: number[], nominal: number[], label: string) {
+  expect(measured.length, `${label}: gaps measured ${JSON.stringify(measured)}`).toBeGreaterThanOrEqual(
+    nominal.length,
+  )
+  nominal.forEach((d, i) => {
+    const g = measured[i]!
+    expect(g, `${label}: gap ${i + 1} (${JSON.stringify(measured)})`).toBeGreaterThanOrEqual(d - 5)
+    expect(g, `${label}: gap ${i + 1} (${JSON.stringify(measured)})`).toBeLessThanOrEqual(
+      d * (1 + JITTER) + SLACK_MS,
+    )
+  })
+}
+
+/** Polls the journal until `count` entries match (or the timeout), then returns them. */
+export async function waitForEntries(
+  mocks: ControlClient,
+  filter: Parameters<ControlClient['journal']>[0],
+  count: number,
+  timeoutMs: number,
+  where: (e: Entry) => boolean = () => true,
+): Promise<Entry[]> {
+  let found: Entry[] = []
+  await expect
+    .poll(
+      async () => {
+        found = (await journal(mocks, filter)).filter(where)
+        return found.length
+      },
+      { timeout: timeoutMs, intervals: [100, 250] },
+    )
+    .toBeGreaterThanOrEqual(count)
+  return found
+}
+
+/**
+ * Every HTTP request the page made (browser user agent; sign-in and get-session reach auth
+ * through the demo server, which forwards it) carries X-Request-ID and traceparent.
+ * WebSocket upgrades cannot carry headers from a browser, and CORS preflights are the
+ * browser's own. The fakes' calls to each other (chat → get-session) are not the page's.
+ */
+export async function expectRequestIds(mocks: ControlClient) {
+  const http = (await journal(mocks, { kind: 'http' })).filter(
+    (e) =>
+      e.path !== '/ws' &&
+      e.method !== 'OPTIONS' &&
+      /HeadlessChrome/.test(e.requestHeaders['user-agent'] ?? ''),
+  )
+  expect(http.length).toBeGreaterThan(0)
+  const missing = http
+    .filter((e) => !e.requestHeaders['x-request-id'] || !e.requestHeaders.traceparent)
+    .map(
+      (e) =>
+        `${e.service} ${e.method} ${e.path}${e.query} (${e.requestHeaders['user-agent'] ?? 'no user-agent'})`,
+    )
+  expect(missing, 'requests without X-Request-ID or traceparent').toEqual([])
+  for (const e of http) {
+    expect(e.requestHeaders['x-request-id'], `${e.service} ${e.method} ${e.path}`).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    )
+    expect(e.requestHeaders.traceparent, `${e.service} ${e.method} ${e.path}`).toMatch(
+      /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/,
+    )
+  }
+}
+
+/** Records every text the chat state badge shows, with the time, from page load on. */
+export async function recordChatStates(page: Page) {
+  await page.addInitScript(() => {
+    const w = window as unknown as { __states: { t: number; text: string; state: string }[] }
+    w.__states = []
+    const watch = () => {
+      const el = document.getElementById('chat-state')
+      if (!el) return
+      const note = () => {
+        const last = w.__states.at(-1)
+        const text = el.textContent ?? ''
+        if (last?.text !== text) w.__states.push({ t: Date.now(), text, state: el.dataset.state ?? '' })
+      }
+      new MutationObserver(note).observe(el, {
+        childList: true,
+        characterData: true,
+        subtree: true,
+        attributes: true,
+      })
+      note()
+    }
+    document.addEventListener('DOMContentLoaded', watch)
+  })
+}
+
+export async function chatStates(page: Page): Promise<{ t: number; text: string; state: string }[]> {
+  return page.evaluate(
+    () => (window as unknown as { __states: { t: number; text: string; state: string }[] }).__states,
+  )
+}
+
+/** `expected` appears in `texts` in this order (other texts may come between). */
+export function expectInOrder(texts: string[], expected: string[]) {
+  let i = 0
+  for (const t of texts) if (t === expected[i]) i++
+  expect(i, `expected ${JSON.stringify(expected)} in order within ${JSON.stringify(texts)}`).toBe(
+    expected.length,
+  )
+}
+
+/** Uncaught errors in the page (a correct client degrades without them). */
+export function collectPageErrors(page: Page): Error[] {
+  const errors: Error[] = []
+  page.on('pageerror', (e) => errors.push(e))
+  return errors
+}
+
+// ---- test files ----
+
+export const SUNSET_PNG = {
+  name: 'sunset.png',
+  mimeType: 'image/png',
+  buffer: readFileSync(new URL('../fixtures/media/sunset.png', import.meta.url)),
+}
+
+/** A PNG of seeded noise (incompressible), `side`×`side` RGB: about 3·side² bytes. */
+export async function noisePng(side: number, name: string) {
+  const raw = Buffer.alloc(side * side * 3)
+  let x = 0x2545f491
+  for (let i = 0; i < raw.length; i++) {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    raw[i] = x & 0xff
+  }
+  const buffer = await sharp(raw, { raw: { width: side, height: side, channels: 3 } })
+    .png({ compressionLevel: 0 })
+    .toBuffer()
+  return { name, mimeType: 'image/png', buffer }
+}
+
+export const NOTES_TXT = { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('shopping list\n') }
+
+export async function uploadFile(
+  page: Page,
+  file: { name: string; mimeType: string; buffer: Buffer },
+  kind: 'file' | 'avatar' = 'file',
+) {
+  await page.locator('#file-input').setInputFiles(file)
+  await page.locator('#upload-type').selectOption(kind)
+  await page.getByRole('button', { name: 'Upload', exact: true }).click()
+}
+
+/** A full-page screenshot, palette-quantised so the committed set stays small (~40-80 KB each). */
+export async function shot(page: Page, name: string) {
+  const png = await page.screenshot({ fullPage: true })
+  mkdirSync(ARTIFACTS, { recursive: true })
+  await sharp(png)
+    .png({ palette: true, colours: 128, compressionLevel: 9 })
+    .toFile(`${ARTIFACTS}/${name}.png`)
+}

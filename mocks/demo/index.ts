@@ -1,0 +1,159 @@
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { extname, join, relative, sep } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { type Context, Hono } from 'hono'
+import { SERVICE_NAMES, type ServiceName } from '../core/config.ts'
+import { sessionCookieFrom } from '../core/session-cookie.ts'
+
+// The outage demo on the control port (DESIGN §5 "dashboard page"): static pages (a control
+// panel at / and the reference client at /client.html) plus the few same-origin routes a real
+// app would give its own frontend. better-auth lives inside family-hub, so the client reaches it
+// same-origin: /api/auth/* is forwarded to the auth service (no CORS needed, cookies set for
+// this host); /api/chat/ws-token is the matrix's "fetch token from server endpoint" resolution,
+// so the page never parses document.cookie (the session cookie is HttpOnly).
+
+/** What the demo needs from the running mocks (a structural slice of `Mocks`). */
+export interface DemoHost {
+  url(service: ServiceName): string | undefined
+  readonly config: { authServiceUrl: string; maxFileSize: number; maxAvatarSize: number }
+  readonly scenario: { name: string; media: { limits: { maxFileSize?: number; maxAvatarSize?: number } } }
+}
+
+const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url))
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.json': 'application/json; charset=utf-8',
+}
+
+/** URL path → file, built once from the folder: nothing outside it can ever be named. */
+function listFiles(dir: string): Map<string, string> {
+  const files = new Map<string, string>()
+  if (!existsSync(dir)) return files
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const full = join(d, name)
+      if (statSync(full).isDirectory()) walk(full)
+      else if (CONTENT_TYPES[extname(name)] && !name.endsWith('.d.ts'))
+        files.set(`/${relative(dir, full).split(sep).join('/')}`, full)
+    }
+  }
+  walk(dir)
+  return files
+}
+
+/** Request headers worth forwarding to better-auth (its origin check reads Origin/Referer). */
+const FORWARDED = [
+  'accept',
+  'content-type',
+  'cookie',
+  'origin',
+  'referer',
+  'user-agent',
+  'x-request-id',
+  'traceparent',
+]
+
+const AUTH_PROXY_TIMEOUT_MS = 5000
+
+export function createDemoApp(host: DemoHost, opts: { publicDir?: string } = {}): Hono {
+  const files = listFiles(opts.publicDir ?? PUBLIC_DIR)
+  const app = new Hono()
+
+  app.get('/api/config', (c) => {
+    const services: Partial<Record<ServiceName, string>> = {}
+    for (const s of SERVICE_NAMES) {
+      const url = host.url(s)
+      if (url) services[s] = url
+    }
+    const limits = host.scenario.media.limits
+    c.header('cache-control', 'no-store')
+    return c.json({
+      scenario: host.scenario.name,
+      services,
+      limits: {
+        maxFileSize: limits.maxFileSize ?? host.config.maxFileSize,
+        maxAvatarSize: limits.maxAvatarSize ?? host.config.maxAvatarSize,
+      },
+    })
+  })
+
+  app.get('/api/chat/ws-token', (c) => {
+    c.header('cache-control', 'no-store')
+    const token = sessionCookieFrom(c.req.header('cookie'))
+    if (!token) return c.json({ error: 'Not signed in: no session cookie', code: 'unauthorized' }, 401)
+    return c.json({ token })
+  })
+
+  app.all('/api/auth/*', async (c) => {
+    const base = (host.url('auth') ?? host.config.authServiceUrl).replace(/\/+$/, '')
+    const url = new URL(c.req.url)
+    const headers = new Headers()
+    for (const name of FORWARDED) {
+      const v = c.req.header(name)
+      if (v !== undefined) headers.set(name, v)
+    }
+    const hasBody = c.req.method !== 'GET' && c.req.method !== 'HEAD'
+    let res: Response
+    try {
+      res = await fetch(`${base}${url.pathname}${url.search}`, {
+        method: c.req.method,
+        headers,
+        body: hasBody ? await c.req.arrayBuffer() : undefined,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(AUTH_PROXY_TIMEOUT_MS),
+      })
+    } catch (err) {
+      return authUnavailable(c, err)
+    }
+    const out = new Headers()
+    for (const name of ['content-type', 'cache-control', 'location']) {
+      const v = res.headers.get(name)
+      if (v) out.set(name, v)
+    }
+    for (const cookie of res.headers.getSetCookie()) out.append('set-cookie', cookie)
+    const bodyless = c.req.method === 'HEAD' || [204, 205, 304].includes(res.status)
+    return new Response(bodyless ? null : await res.arrayBuffer(), {
+      status: res.status,
+      headers: out,
+    })
+  })
+
+  app.get('*', async (c) => {
+    const path = c.req.path === '/' ? '/index.html' : c.req.path
+    const file = files.get(path)
+    if (!file) {
+      const hint = files.size
+        ? 'Try / (control panel) or /client.html (reference client).'
+        : 'The demo pages are not part of this build: run from a checkout (pnpm dev:mocks).'
+      return c.json({ error: `No demo page at ${c.req.path}. ${hint}`, code: 'not_found' }, 404)
+    }
+    const body = await readFile(file)
+    return c.body(body, 200, {
+      'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
+      'cache-control': 'no-cache',
+      'x-content-type-options': 'nosniff',
+    })
+  })
+
+  app.all('*', (c) => c.json({ error: `${c.req.method} is not served here`, code: 'not_found' }, 404))
+  return app
+}
+
+function authUnavailable(c: Context, err: unknown) {
+  const cause = (err as { cause?: { code?: string } }).cause?.code
+  const reason = (err as Error).name === 'TimeoutError' ? `no answer in ${AUTH_PROXY_TIMEOUT_MS} ms` : cause
+  // better-auth's envelope, so the client reads one error shape from /api/auth/*.
+  return c.json(
+    {
+      message: `Authentication service unavailable (${reason ?? 'unreachable'})`,
+      code: 'AUTH_SERVICE_UNAVAILABLE',
+    },
+    503,
+  )
+}

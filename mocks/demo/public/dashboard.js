@@ -1,0 +1,341 @@
+// The presenter's control panel: scenario picker, one switch per service and failure, the
+// faults in force, and the journal live. Everything goes through the control API (/__mocks/*),
+// exactly as a test or the CLI would drive it.
+
+import { requestId } from './lib/http.js'
+
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id))
+const SERVICES = ['chat', 'media', 'auth', 'v01t']
+const JOURNAL_ROWS = 300
+
+/** Switch kind → the faults it installs for a service (ids `demo-<service>-<kind>[-n]`). */
+const SWITCHES = {
+  down: { label: 'down', services: SERVICES, faults: () => [{ effect: { type: 'down' } }] },
+  '5xx': { label: '5xx', services: SERVICES, faults: () => [{ effect: { type: 'status', status: 503 } }] },
+  latency: {
+    label: 'latency',
+    services: SERVICES,
+    faults: () => [{ effect: { type: 'latency', ms: latencyMs() } }],
+  },
+  413: {
+    label: '413',
+    services: ['media'],
+    faults: () => [
+      { match: { method: 'POST', path: '/api/v1/upload' }, effect: { type: 'status', status: 413 } },
+    ],
+  },
+  'ws-drop': {
+    label: 'WS drop',
+    services: ['chat'],
+    // New sockets are cut 2 s after opening; open ones at their next frame (ping, typing...).
+    faults: () => [
+      { effect: { type: 'ws-drop', afterMs: 2000, code: 1006 } },
+      { match: { ws: 'message' }, effect: { type: 'ws-drop', code: 1006 } },
+    ],
+  },
+}
+
+/** Column order of the switch table (an object's integer-like keys such as '413' would sort first). */
+const KINDS = ['down', '5xx', 'latency', '413', 'ws-drop']
+
+const state = {
+  /** @type {{ id: string, service: string, source: string, state: string, fired: number, effect: any, match?: any }[]} */
+  faults: [],
+  /** @type {{ name: string, description: string }[]} */
+  scenarios: [],
+  paused: false,
+}
+
+function latencyMs() {
+  const v = Number(/** @type {HTMLInputElement} */ ($('latency-ms')).value)
+  return Number.isInteger(v) && v >= 0 ? v : 3000
+}
+
+// ---- control API ----
+
+function token() {
+  return sessionStorage.getItem('mocks-control-token') ?? ''
+}
+
+async function control(method, path, body) {
+  const headers = { 'X-Request-ID': requestId() }
+  if (body !== undefined) headers['content-type'] = 'application/json'
+  if (token()) headers.authorization = `Bearer ${token()}`
+  let res
+  try {
+    res = await fetch(`/__mocks${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    })
+  } catch (err) {
+    status(`control plane unreachable (${err instanceof Error ? err.message : err})`)
+    throw err
+  }
+  const text = await res.text()
+  const data = text ? JSON.parse(text) : null
+  if (res.status === 401 || res.status === 403) {
+    // Beyond loopback (compose) the control API wants MOCKS_CONTROL_TOKEN.
+    const given = prompt(`${data?.error ?? 'The control API refused the call'}.\nMOCKS_CONTROL_TOKEN:`)
+    if (given) {
+      sessionStorage.setItem('mocks-control-token', given)
+      return control(method, path, body)
+    }
+  }
+  if (!res.ok) {
+    const issues = data?.issues?.map((i) => `${i.path}: ${i.message}`).join('; ')
+    status(`${method} ${path}: ${data?.error ?? res.status}${issues ? ` (${issues})` : ''}`)
+    throw new Error(data?.error ?? `HTTP ${res.status}`)
+  }
+  return data
+}
+
+function status(text) {
+  $('control-status').textContent = text ? `· ${text}` : ''
+}
+
+// ---- scenario ----
+
+async function loadScenarios() {
+  const { scenarios } = await control('GET', '/scenarios')
+  state.scenarios = scenarios
+  const select = /** @type {HTMLSelectElement} */ ($('scenario-select'))
+  select.replaceChildren(...scenarios.map((s) => new Option(s.name, s.name)))
+}
+
+async function refresh() {
+  try {
+    const [health, faults] = await Promise.all([control('GET', '/health'), control('GET', '/faults')])
+    $('current-scenario').textContent = health.scenario ?? '(none)'
+    const s = state.scenarios.find((x) => x.name === health.scenario)
+    $('scenario-description').textContent = s?.description ?? ''
+    const select = /** @type {HTMLSelectElement} */ ($('scenario-select'))
+    if (document.activeElement !== select && health.scenario) select.value = health.scenario
+    state.faults = faults.faults
+    renderSwitches()
+    renderFaults()
+  } catch {
+    // status() already says what failed; the next refresh tries again.
+  }
+}
+
+// ---- switches ----
+
+const switchIds = (service, kind) =>
+  SWITCHES[kind].faults().map((_, i) => `demo-${service}-${kind}${i ? `-${i + 1}` : ''}`)
+
+function renderSwitches() {
+  const rows = SERVICES.map((service) => {
+    const tr = document.createElement('tr')
+    const th = document.createElement('th')
+    th.scope = 'row'
+    th.textContent = service
+    tr.append(th)
+    for (const kind of KINDS) {
+      const spec = SWITCHES[kind]
+      const td = document.createElement('td')
+      if (spec.services.includes(service)) {
+        const on = state.faults.some((f) => f.id === switchIds(service, kind)[0])
+        const b = document.createElement('button')
+        b.type = 'button'
+        b.className = 'switch'
+        b.setAttribute('aria-pressed', String(on))
+        b.setAttribute('aria-label', `${service} ${spec.label}`)
+        b.dataset.testid = `switch-${service}-${kind}`
+        b.textContent = on ? 'on' : 'off'
+        b.addEventListener('click', () => void toggle(service, kind, !on))
+        td.append(b)
+      }
+      tr.append(td)
+    }
+    return tr
+  })
+  $('switch-rows').replaceChildren(...rows)
+}
+
+async function toggle(service, kind, on) {
+  const ids = switchIds(service, kind)
+  try {
+    if (on) {
+      const faults = SWITCHES[kind].faults()
+      for (const [i, f] of faults.entries()) await control('POST', '/faults', { ...f, id: ids[i], service })
+      status(`${service}: ${SWITCHES[kind].label} on`)
+    } else {
+      for (const id of ids)
+        await control('DELETE', `/faults/${encodeURIComponent(id)}`).catch(() => undefined)
+      status(`${service}: ${SWITCHES[kind].label} off`)
+    }
+  } finally {
+    await refresh()
+  }
+}
+
+// ---- faults in force ----
+
+function summary(f) {
+  const e = f.effect
+  const what =
+    e.type === 'status' || e.type === 'ws-reject'
+      ? `${e.type} ${e.status}`
+      : e.type === 'latency'
+        ? `latency ${e.ms} ms`
+        : e.type === 'ws-drop'
+          ? `ws-drop ${e.code}${e.afterMs !== undefined ? ` after ${e.afterMs} ms` : ''}`
+          : e.type
+  const match = f.match
+    ? ` on ${Object.entries(f.match)
+        .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+        .join(' ')}`
+    : ''
+  return `${f.service}: ${what}${match}`
+}
+
+function renderFaults() {
+  const list = $('faults')
+  if (!state.faults.length) {
+    const li = document.createElement('li')
+    li.className = 'muted'
+    li.textContent = 'none: every service healthy'
+    list.replaceChildren(li)
+    return
+  }
+  list.replaceChildren(
+    ...state.faults.map((f) => {
+      const li = document.createElement('li')
+      li.className = f.state
+      const text = document.createElement('span')
+      text.textContent = `${summary(f)} · ${f.source} · ${f.state} · fired ${f.fired}`
+      const rm = document.createElement('button')
+      rm.type = 'button'
+      rm.className = 'small secondary'
+      rm.textContent = 'Remove'
+      rm.setAttribute('aria-label', `Remove fault ${f.id}`)
+      rm.addEventListener('click', async () => {
+        await control('DELETE', `/faults/${encodeURIComponent(f.id)}`).catch(() => undefined)
+        await refresh()
+      })
+      const id = document.createElement('code')
+      id.textContent = f.id
+      li.append(id, ' ', text, ' ', rm)
+      return li
+    }),
+  )
+}
+
+// ---- journal ----
+
+function shown(entry) {
+  const services = [...document.querySelectorAll('input[name="svc"]:checked')].map(
+    (i) => /** @type {HTMLInputElement} */ (i).value,
+  )
+  if (!services.includes(entry.service)) return false
+  if (
+    (entry.kind === 'ws-in' || entry.kind === 'ws-out') &&
+    !(/** @type {HTMLInputElement} */ ($('show-frames')).checked)
+  )
+    return false
+  return true
+}
+
+function addRow(entry) {
+  if (state.paused || !shown(entry)) return
+  const tr = document.createElement('tr')
+  const code = entry.kind === 'http' ? entry.status : entry.code
+  tr.className =
+    typeof code === 'number' && code >= 500 ? 'err' : typeof code === 'number' && code >= 400 ? 'warn' : ''
+  const request =
+    entry.kind === 'http'
+      ? `${entry.method} ${entry.path}${entry.query ?? ''}`
+      : `WS ${entry.kind.slice(3)}${entry.frame ? ` ${entry.frame.slice(0, 80)}` : ''}`
+  const cells = [
+    `${new Date(entry.time).toLocaleTimeString('en-GB')}.${entry.time.slice(20, 23)}`,
+    entry.service,
+    request,
+    code ?? (entry.kind === 'http' ? 'no answer' : ''),
+    entry.durationMs ?? '',
+    entry.fault ? `${entry.fault.id} (${entry.fault.type})` : '',
+  ]
+  for (const c of cells) {
+    const td = document.createElement('td')
+    td.textContent = String(c)
+    tr.append(td)
+  }
+  const body = $('journal')
+  body.prepend(tr)
+  while (body.children.length > JOURNAL_ROWS) body.lastElementChild?.remove()
+}
+
+/** Server-sent events read with fetch (EventSource cannot send the control token). */
+async function tail() {
+  for (;;) {
+    try {
+      const headers = token() ? { authorization: `Bearer ${token()}` } : {}
+      const res = await fetch('/__mocks/journal/stream', { headers })
+      if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`)
+      $('journal-status').textContent = 'live'
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
+      let buf = ''
+      for (;;) {
+        const { value, done } = await reader.read()
+        if (done) break
+        buf += value
+        let idx = buf.indexOf('\n\n')
+        while (idx >= 0) {
+          const block = buf.slice(0, idx)
+          buf = buf.slice(idx + 2)
+          const event = /^event: (.*)$/m.exec(block)?.[1]
+          const data = block
+            .split('\n')
+            .filter((l) => l.startsWith('data: '))
+            .map((l) => l.slice(6))
+            .join('\n')
+          if (event === 'entry' && data) addRow(JSON.parse(data))
+          idx = buf.indexOf('\n\n')
+        }
+      }
+      throw new Error('stream ended')
+    } catch (err) {
+      $('journal-status').textContent =
+        `disconnected (${err instanceof Error ? err.message : err}); reconnecting…`
+      await new Promise((r) => setTimeout(r, 2000))
+    }
+  }
+}
+
+// ---- wiring ----
+
+async function main() {
+  $('scenario-form').addEventListener('submit', async (e) => {
+    e.preventDefault()
+    const name = /** @type {HTMLSelectElement} */ ($('scenario-select')).value
+    status(`applying ${name}…`)
+    try {
+      await control('PUT', '/scenario', { name })
+      status(`scenario ${name} applied`)
+    } finally {
+      await refresh()
+    }
+  })
+  $('reset').addEventListener('click', async () => {
+    try {
+      await control('POST', '/reset')
+      status('reset: scenario faults only, journal cleared')
+    } finally {
+      await refresh()
+    }
+  })
+  $('journal-pause').addEventListener('click', (e) => {
+    state.paused = !state.paused
+    const b = /** @type {HTMLButtonElement} */ (e.currentTarget)
+    b.setAttribute('aria-pressed', String(state.paused))
+    b.textContent = state.paused ? 'Resume' : 'Pause'
+  })
+  $('journal-clear').addEventListener('click', () => $('journal').replaceChildren())
+  void tail()
+  await loadScenarios().catch(() => undefined)
+  await refresh()
+  setInterval(() => void refresh(), 2000)
+}
+
+void main()
