@@ -59,7 +59,47 @@ export async function buildBundle(
   return { outfile, metafile: result.metafile }
 }
 
+/** The package's `exports` subpaths, built to JS: another repository loads them from node_modules, where neither Node 20 nor Playwright compiles TypeScript. */
+export const LIBRARY_ENTRIES = {
+  client: 'mocks/client/index.ts',
+  playwright: 'mocks/playwright/index.ts',
+  msw: 'mocks/msw/index.ts',
+  testcontainers: 'mocks/testcontainers/index.ts',
+} as const
+export const LIBRARY_OUTDIR = 'dist/lib'
+
+export async function buildLibrary(
+  opts: { outdir?: string } = {},
+): Promise<{ outdir: string; metafile: Metafile }> {
+  const outdir = path.resolve(root, opts.outdir ?? LIBRARY_OUTDIR)
+  const result = await build({
+    absWorkingDir: root,
+    entryPoints: Object.fromEntries(
+      Object.entries(LIBRARY_ENTRIES).map(([name, file]) => [name, path.join(root, file)]),
+    ),
+    outdir,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    splitting: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    sourcemap: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+    metafile: true,
+    plugins: [keepSourceUrls(outdir)],
+  })
+  return { outdir, metafile: result.metafile }
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { outfile } = await buildBundle({ outfile: process.argv[2] })
-  process.stdout.write(`built ${path.relative(root, outfile)}\n`)
+  if (process.argv[2] === '--lib') {
+    const { outdir } = await buildLibrary()
+    process.stdout.write(`built ${path.relative(root, outdir)}\n`)
+  } else {
+    const { outfile } = await buildBundle({ outfile: process.argv[2] })
+    process.stdout.write(`built ${path.relative(root, outfile)}\n`)
+  }
 }
