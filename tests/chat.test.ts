@@ -228,6 +228,7 @@ describe('realtime', () => {
     for (const [frame, code] of [
       ['nope', 'invalid_json'],
       [{ type: 'dance' }, 'unknown_type'],
+      [{ type: 'invalid' }, 'unknown_type'],
       [{ type: 'message', channel: 'general', content: 'x' }, 'not_joined'],
       [{ type: 'join', channel: 'parents' }, 'forbidden_channel'],
       [{ type: 'join', channel: 'attic' }, 'unknown_channel'],

@@ -135,11 +135,13 @@ export class ChatHub {
     } catch {
       json = false
     }
-    const type =
-      json && isRecord(parsed) && typeof parsed.type === 'string' && parsed.type ? parsed.type : 'invalid'
+    const typed = json && isRecord(parsed) && typeof parsed.type === 'string' && parsed.type !== ''
+    const type = typed ? (parsed as { type: string }).type : 'invalid'
     // The fault engine sees every client frame first (journal, ws-silence, ws-drop on a type).
     if (!conn.link.inbound(type, data)) return
-    this.enqueue(conn, () => this.handle(conn, json, type, parsed))
+    // `typed` (not the word 'invalid') decides the error: a frame whose type really is
+    // "invalid" is an unknown type, not a malformed frame.
+    this.enqueue(conn, () => this.handle(conn, json, typed ? type : undefined, parsed))
   }
 
   private enqueue(conn: Conn, task: () => void | Promise<void>): void {
@@ -151,10 +153,10 @@ export class ChatHub {
     })
   }
 
-  private async handle(conn: Conn, json: boolean, type: string, parsed: unknown): Promise<void> {
+  private async handle(conn: Conn, json: boolean, type: string | undefined, parsed: unknown): Promise<void> {
     if (!conn.live) return
     if (!json) return this.fail(conn, 'invalid_json', 'Frame is not valid JSON')
-    if (type === 'invalid') {
+    if (type === undefined) {
       return this.fail(conn, 'invalid_frame', 'A frame is a JSON object with a non-empty string "type"')
     }
     if (!isClientFrameType(type)) {

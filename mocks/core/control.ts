@@ -1,3 +1,4 @@
+import { join } from 'node:path'
 import { getConnInfo } from '@hono/node-server/conninfo'
 import { type Context, Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
@@ -20,6 +21,21 @@ function controlError(
   issues?: { path: string; message: string }[],
 ) {
   return c.json(errorEnvelope('control', message, code, issues ? { issues } : {}), status)
+}
+
+/** Bodies nested deeper are refused: whatever is accepted must be served back as JSON too. */
+export const MAX_BODY_DEPTH = 64
+
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  // Iterative: a body nested 100k levels deep must not overflow the stack here either.
+  const stack: [unknown, number][] = [[value, 1]]
+  for (let next = stack.pop(); next; next = stack.pop()) {
+    const [v, depth] = next
+    if (typeof v !== 'object' || v === null) continue
+    if (depth > max) return true
+    for (const child of Object.values(v)) stack.push([child, depth + 1])
+  }
+  return false
 }
 
 function isLoopback(address: string | undefined): boolean {
@@ -56,13 +72,23 @@ export function createControlApp(mocks: Mocks, scope?: ServiceName): Hono {
   const readBody = async (
     c: Context,
   ): Promise<{ ok: true; value: unknown } | { ok: false; res: Response }> => {
+    let value: unknown
     try {
       const text = await c.req.text()
-      return { ok: true, value: text.trim() ? JSON.parse(text) : undefined }
+      value = text.trim() ? JSON.parse(text) : undefined
     } catch {
       return { ok: false, res: controlError(c, 400, 'Body is not valid JSON', 'invalid_json') }
     }
+    if (nestedDeeperThan(value, MAX_BODY_DEPTH)) {
+      const message = `Body is nested deeper than ${MAX_BODY_DEPTH} levels`
+      return { ok: false, res: controlError(c, 400, message, 'body_too_deep') }
+    }
+    return { ok: true, value }
   }
+
+  // Scenario files are named relative to the scenarios folder: no server path in a body.
+  const scenariosDir = join(mocks.loader.dir, '/')
+  const relative = (text: string) => text.split(scenariosDir).join('')
 
   const scenarioFailure = (c: Context, err: unknown) => {
     if (err instanceof ScenarioError) {
@@ -70,11 +96,11 @@ export function createControlApp(mocks: Mocks, scope?: ServiceName): Hono {
       return controlError(
         c,
         unknown ? 404 : 400,
-        err.message.split('\n')[0] ?? 'Invalid scenario',
+        relative(err.message.split('\n')[0] ?? 'Invalid scenario'),
         unknown ? 'unknown_scenario' : 'invalid_scenario',
         err.issues.map((i) => ({
           path: i.path,
-          message: `${i.file}${i.line ? `:${i.line}` : ''}: ${i.message}`,
+          message: relative(`${i.file}${i.line ? `:${i.line}` : ''}: ${i.message}`),
         })),
       )
     }

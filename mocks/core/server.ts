@@ -41,10 +41,11 @@ function build(opts: ServeOptions): Server {
       }
     : undefined
   const server = createAdaptorServer({ fetch: opts.app.fetch, websocket }) as Server
-  server.on('clientError', (err, socket) => {
-    // Malformed HTTP (oversized headers, garbage): answer 400 as Node would, never crash.
-    if (socket.writable)
-      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // Malformed HTTP: answer as Node would (431 for an oversized head, else 400), never crash.
+    const status =
+      err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request'
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
     else socket.destroy()
     opts.logger.debug({ err: err.message }, 'client error')
   })

@@ -404,11 +404,18 @@ export class FaultEngine {
         await next()
         return c.res
       }
-      const signal = c.req.raw.signal
       const chain = firing.reduceRight<() => Promise<Response>>(
         (inner, f) => () =>
           (f.module.http as NonNullable<EffectModule['http']>)(
-            { c, service, fault: f.fault, random: () => this.random(f.fault), signal, isUpgrade },
+            // The request's AbortSignal is read only when a fault acts: reading it makes one.
+            {
+              c,
+              service,
+              fault: f.fault,
+              random: () => this.random(f.fault),
+              signal: c.req.raw.signal,
+              isUpgrade,
+            },
             f.fault.spec.effect as never,
             inner,
           ),
@@ -417,7 +424,9 @@ export class FaultEngine {
       let res: Response | undefined
       try {
         res = await chain()
-        if (calledNext) c.res = res
+        // Only when an effect replaced the response: assigning c.res (even the same object)
+        // makes Hono rebuild it, turning @hono/node-server's fast path into a streamed body.
+        if (calledNext && res !== c.res) c.res = res
         return calledNext ? undefined : res
       } finally {
         const terminal =

@@ -61,15 +61,23 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve(false)
     const started = performance.now()
+    let immediate: ReturnType<typeof setImmediate> | undefined
     const onAbort = () => {
       clearTimeout(timer)
+      if (immediate) clearImmediate(immediate)
       resolve(false)
     }
     const tick = () => {
-      // setTimeout may fire a hair early; a latency fault must never be early.
+      // setTimeout counts whole ms on a cached loop clock, so it may fire a hair early; a
+      // latency fault must never be early. The last part (under 1 ms) is waited with
+      // setImmediate rather than another setTimeout, which would add a whole ms or more.
       const left = ms - (performance.now() - started)
+      if (left >= 1) {
+        timer = setTimeout(tick, Math.floor(left))
+        return
+      }
       if (left > 0) {
-        timer = setTimeout(tick, Math.ceil(left))
+        immediate = setImmediate(tick)
         return
       }
       signal?.removeEventListener('abort', onAbort)

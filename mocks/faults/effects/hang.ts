@@ -11,9 +11,11 @@ export const hang: EffectModule<'hang'> = {
       if (ctx.signal.aborted) return done()
       ctx.signal.addEventListener('abort', done, { once: true })
       // Node: the request signal fires on abort, but an upgrade request has no body stream;
-      // watch the socket itself as well.
-      const incoming = (ctx.c.env as { incoming?: IncomingMessage } | undefined)?.incoming
-      incoming?.socket.once('close', done)
+      // watch the socket itself as well. A client that leaves an upgrade half-closes it (the
+      // server keeps its side open), so its end counts too: else the socket is held for good.
+      const socket = (ctx.c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket
+      socket?.once('close', done)
+      if (ctx.isUpgrade) socket?.once('end', done)
     })
   },
 }
