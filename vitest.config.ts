@@ -25,6 +25,12 @@ export const config = defineConfig({
         extends: true,
         test: { name: 'msw', include: [MSW_TESTS], execArgv: WEBSOCKET_FLAGS },
       },
+      // The benchmark harness smoke test spawns CPU-heavy servers: it runs after the others so
+      // their timing assertions do not share the machine with it.
+      {
+        extends: true,
+        test: { name: 'bench', include: ['bench/**/*.test.ts'], sequence: { groupOrder: 1 } },
+      },
     ],
   },
 })

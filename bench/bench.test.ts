@@ -1,0 +1,91 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { BENCHMARKS, PRESETS, runAndWrite } from './harness.ts'
+import { ROOT } from './machine.ts'
+import type { Report } from './report.ts'
+
+// The harness in its tiny mode (1 round, 0.5 s runs, 20 WS clients, small scenarios) against
+// real servers: every section must run and report, and the markdown must be written where it
+// is told (never the committed BENCHMARKS.md). The figures themselves are not judged here.
+
+const out = path.join(mkdtempSync(path.join(tmpdir(), 'devarno-bench-')), 'BENCHMARKS.md')
+mkdirSync(path.join(ROOT, 'dist'), { recursive: true })
+// The bundle for the cold-start section: under dist/ (its packages resolve from node_modules).
+const bundleDir = mkdtempSync(path.join(ROOT, 'dist', '.bench-test-'))
+const committed = path.join(ROOT, 'BENCHMARKS.md')
+const committedBefore = existsSync(committed) ? statSync(committed).mtimeMs : undefined
+
+afterAll(() => {
+  rmSync(path.dirname(out), { recursive: true, force: true })
+  rmSync(bundleDir, { recursive: true, force: true })
+})
+
+describe('pnpm bench (tiny mode)', () => {
+  let report: Report
+
+  it('runs every benchmark against real servers and writes the report to the given path', async () => {
+    const opts = {
+      ...PRESETS.tiny,
+      coldStart: {
+        ...PRESETS.tiny.coldStart,
+        bundleOutfile: path.relative(ROOT, path.join(bundleDir, 'mocks.mjs')),
+      },
+    }
+    report = await runAndWrite(opts, out)
+
+    expect(report.sections.map((s) => s.id)).toEqual(BENCHMARKS.map((b) => b.id))
+    for (const s of report.sections) {
+      expect(s.title.length, s.id).toBeGreaterThan(0)
+      expect(s.method.length, s.id).toBeGreaterThan(40)
+      expect(s.figures.length, s.id).toBeGreaterThan(0)
+      for (const f of s.figures) {
+        expect(Number.isFinite(f.candidate), `${s.id}: ${f.name}`).toBe(true)
+        if (f.baseline !== undefined) expect(Number.isFinite(f.baseline), `${s.id}: ${f.name}`).toBe(true)
+      }
+      for (const t of s.targets) expect(typeof t.met, `${s.id}: ${t.id}`).toBe('boolean')
+    }
+    // Every target of issue #8 is judged.
+    expect(report.sections.flatMap((s) => s.targets.map((t) => t.id)).sort()).toEqual(
+      [
+        'chat-history-throughput',
+        'cold-start',
+        'idle-faults-cost',
+        'latency-never-early',
+        'latency-p95',
+        'reset-default',
+        'reset-large',
+        'upload-oversize',
+        'upload-rss',
+        'v01t-throughput',
+        'ws-fanout',
+        'ws-p99',
+      ].sort(),
+    )
+    // Same bytes: the REST baselines answered exactly as many bytes per response as the fakes.
+    const bytes = report.sections
+      .find((s) => s.id === 'rest')!
+      .figures.filter((f) => f.name.includes('bytes per response'))
+    expect(bytes.length).toBe(3)
+    for (const f of bytes) expect(f.candidate).toBe(f.baseline)
+    // A 413 came after the limit, from the fake's own count.
+    const read = report.sections
+      .find((s) => s.id === 'upload')!
+      .figures.find((f) => f.name.includes('decided'))!
+    expect(read.candidate).toBeGreaterThan(10)
+    expect(report.machine.cores).toBeGreaterThan(0)
+    expect(report.machine.node).toBe(process.version)
+  }, 90_000)
+
+  it('wrote the markdown (machine, targets, every section) and left BENCHMARKS.md alone', () => {
+    const md = readFileSync(out, 'utf8')
+    expect(md).toMatch(/^# Benchmarks/)
+    expect(md).toContain('Written by `pnpm bench`')
+    expect(md).toContain(report.machine.cpu)
+    expect(md).toContain(report.machine.commit)
+    expect(md).toMatch(/## Targets \(\d+ of 12 met\)/)
+    for (const s of report.sections) expect(md).toContain(s.title)
+    expect(existsSync(committed) ? statSync(committed).mtimeMs : undefined).toBe(committedBefore)
+  })
+})

@@ -1,0 +1,74 @@
+import type { Section } from './report.ts'
+import type { Host } from './rpc.ts'
+
+// What every benchmark gets: the options of the run and the two long-lived server hosts.
+
+export interface BenchOptions {
+  mode: string
+  /** Alternating candidate/baseline rounds; figures are medians over them. */
+  rounds: number
+  rest: { connections: number; durationSec: number; warmupSec: number; idleFaults: number }
+  coldStart: {
+    runs: number
+    modes: ('bundle' | 'tsx')[]
+    /** Where the production bundle is built (relative to the repository root). */
+    bundleOutfile: string
+  }
+  reset: { defaultRuns: number; largeRuns: number; messagesPerChannel: number; records: number }
+  ws: {
+    clients: number
+    /** Sockets opened (and authenticated) at once. */
+    batch: number
+    /** Latency phase: messages sent one every `pacedIntervalMs`. */
+    pacedMessages: number
+    pacedIntervalMs: number
+    /** Throughput phase: messages sent with at most `window` not yet delivered to everyone. */
+    burstMessages: number
+    window: number
+  }
+  /** freshProcesses: each round in new server processes (no heap left from earlier work). */
+  upload: { rounds: number; oversizeBytes: number; freshProcesses: boolean }
+  latency: { delays: number[]; connections: number; samplesPerDelay: number }
+}
+
+export interface SeededUser {
+  id: string
+  role: string
+  cookieName: string
+  cookieValue: string | null
+  banned?: boolean
+}
+
+export interface MocksInfo {
+  urls: Record<string, string>
+  control: string
+  users: SeededUser[]
+  maxFileSize: number
+}
+
+export interface Ctx {
+  opts: BenchOptions
+  mocks: Host
+  baseline: Host
+  info: MocksInfo
+  log(message: string): void
+}
+
+export type SectionResult = Omit<Section, 'load' | 'seconds'>
+
+export interface Benchmark {
+  id: string
+  /** Starts its own server processes (the long-lived hosts are closed first, and not passed). */
+  ownProcesses?(opts: BenchOptions): boolean
+  run(ctx: Ctx): Promise<SectionResult>
+}
+
+export function cookieOf(user: SeededUser): string {
+  return `${user.cookieName}=${user.cookieValue}`
+}
+
+export function userById(info: MocksInfo, id: string): SeededUser {
+  const user = info.users.find((u) => u.id === id)
+  if (!user?.cookieValue) throw new Error(`seeded user ${id} with a session not found`)
+  return user
+}

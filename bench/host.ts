@@ -1,0 +1,198 @@
+import type http from 'node:http'
+import type { ChatFake } from '../mocks/chat/index.ts'
+import type { ServiceName } from '../mocks/core/config.ts'
+import type { ScenarioRequest } from '../mocks/core/runtime.ts'
+import type { MediaFake } from '../mocks/media/index.ts'
+import { bytesServer, delayServer, listen, uploadSink, wsBroadcastServer } from './baseline.ts'
+
+// Child-process entry (bench/rpc.ts forks it): `mocks` runs the real fakes and control plane
+// on ephemeral 127.0.0.1 ports; `baseline` runs the bare servers. Both answer IPC commands and
+// can watch their own memory (so the load generator's never pollutes the measure). The
+// baseline process never loads the fakes' code.
+
+type Handler = (args: never) => unknown
+type Handlers = Record<string, Handler>
+
+const gc = (globalThis as { gc?: () => void }).gc
+
+/**
+ * Peak growth of RSS (what the OS gave the process) and of allocated memory (V8 heap in use
+ * plus external buffers). RSS alone can hide an allocation that reuses pages freed earlier.
+ */
+function memoryWatcher(): Handlers {
+  let timer: ReturnType<typeof setInterval> | undefined
+  let base = { rss: 0, allocated: 0 }
+  let peak = { rss: 0, allocated: 0 }
+  const sample = () => {
+    const m = process.memoryUsage()
+    return { rss: m.rss, allocated: m.heapUsed + m.external }
+  }
+  const note = () => {
+    const now = sample()
+    peak = { rss: Math.max(peak.rss, now.rss), allocated: Math.max(peak.allocated, now.allocated) }
+  }
+  return {
+    'memory:start': () => {
+      gc?.()
+      gc?.()
+      base = sample()
+      peak = { ...base }
+      clearInterval(timer)
+      // 1 ms: an upload yields to the event loop between chunks, so peaks are seen.
+      timer = setInterval(note, 1)
+    },
+    'memory:stop': () => {
+      clearInterval(timer)
+      note()
+      return { rss: peak.rss - base.rss, allocated: peak.allocated - base.allocated }
+    },
+    gc: () => {
+      gc?.()
+    },
+    /** CPU time used so far (user + system, µs): per-request cost, robust to a busy machine. */
+    cpu: () => {
+      const u = process.cpuUsage()
+      return u.user + u.system
+    },
+  }
+}
+
+async function mocksHandlers(services: string[] | undefined): Promise<Handlers> {
+  const [{ loadConfig }, { startMocks }, { usersForControl }, { FAKES }, { scenarioRecords }] =
+    await Promise.all([
+      import('../mocks/core/config.ts'),
+      import('../mocks/core/runtime.ts'),
+      import('../mocks/core/seeded.ts'),
+      import('../mocks/registry.ts'),
+      import('../mocks/v01t/store.ts'),
+    ])
+  const config = loadConfig({ MOCKS_SCENARIO: 'default' })
+  const wanted = (services ?? Object.keys(FAKES)) as ServiceName[]
+  const fakes = Object.fromEntries(wanted.filter((s) => FAKES[s]).map((s) => [s, FAKES[s]]))
+  const mocks = await startMocks({ config, fakes, ephemeralPorts: true })
+  const chat = () => mocks.services.get('chat')?.fake as ChatFake | undefined
+  const media = () => mocks.services.get('media')?.fake as MediaFake | undefined
+  // A reset resolves when every fake serves the new state; chat may still be writing a large
+  // seed to its collection in the background (mocks/chat/README.md): timed separately.
+  const timed = async (run: () => Promise<unknown>) => {
+    const started = performance.now()
+    await run()
+    const ms = performance.now() - started
+    await chat()?.store().materialized
+    return { ms, materializedMs: performance.now() - started }
+  }
+  return {
+    info: () => ({
+      urls: Object.fromEntries(wanted.map((s) => [s, mocks.url(s)])),
+      control: mocks.control?.url ?? null,
+      users: usersForControl(mocks.scenario, config.betterAuthSecret),
+      maxFileSize: config.maxFileSize,
+    }),
+    reset: () => timed(() => mocks.reset()),
+    switch: (request: ScenarioRequest) => timed(() => mocks.switchScenario(request)),
+    /** The seeded state as plain rows, for the reset baseline. */
+    snapshot: async () => {
+      await chat()?.store().materialized
+      return {
+        messages: chat()
+          ?.store()
+          .messages.all()
+          .map((m) => ({ ...m })),
+        records: scenarioRecords(mocks.scenario),
+        users: mocks.scenario.auth.users,
+      }
+    },
+    counts: () => ({ messages: chat()?.store().messages.count() ?? 0 }),
+    'media:uploads': () => media()?.inspect().uploads,
+    ...memoryWatcher(),
+    exit: async () => {
+      await mocks.close()
+      process.exit(0)
+    },
+  }
+}
+
+function baselineHandlers(): Handlers {
+  const servers = new Map<string, http.Server>()
+  const serve = async (name: string, server: http.Server) => {
+    servers.get(name)?.close()
+    servers.get(name)?.closeAllConnections()
+    servers.set(name, server)
+    return listen(server)
+  }
+  let delay: ReturnType<typeof delayServer> | undefined
+  let sink: ReturnType<typeof uploadSink> | undefined
+  let snapshot: unknown
+  type Captured = { status: number; headers: Record<string, string>; body: string }
+  return {
+    'bytes:serve': (a: { name: string } & Captured) =>
+      serve(a.name, bytesServer(a.status, a.headers, Buffer.from(a.body, 'base64'))),
+    'delay:start': async (a: Captured) => {
+      delay = delayServer(a.status, a.headers, Buffer.from(a.body, 'base64'))
+      return serve('delay', delay.server)
+    },
+    'delay:set': (ms: number) => delay?.setDelay(ms),
+    'delay:samples': () => delay?.samples() ?? [],
+    'ws:start': (a: { users: Record<string, string>; maxPayload: number }) =>
+      serve('ws', wsBroadcastServer(a.users, a.maxPayload)),
+    'upload:start': (cap: number) => {
+      sink = uploadSink(cap)
+      return serve('upload', sink.server)
+    },
+    'upload:last': () => ({ last: sink?.last(), held: sink?.held() ?? 0 }),
+    'reset:prepare': (data: unknown) => {
+      snapshot = data
+    },
+    // Rebuilding the same rows from a pristine copy into plain maps: the least any reset does.
+    'reset:run': () => {
+      const started = performance.now()
+      const copy = structuredClone(snapshot) as {
+        messages?: { id: string; channelId?: string }[]
+        records: { slug: string }[]
+        users: { id: string }[]
+      }
+      const byChannel = new Map<string, { id: string }[]>()
+      const messages = new Map<string, unknown>()
+      for (const m of copy.messages ?? []) {
+        messages.set(m.id, m)
+        const key = m.channelId ?? ''
+        let rows = byChannel.get(key)
+        if (!rows) {
+          rows = []
+          byChannel.set(key, rows)
+        }
+        rows.push(m)
+      }
+      const records = new Map(copy.records.map((r, i) => [`${r.slug}:${i}`, r]))
+      const users = new Map(copy.users.map((u) => [u.id, u]))
+      const ms = performance.now() - started
+      return { ms, sizes: [messages.size, records.size, users.size, byChannel.size] }
+    },
+    ...memoryWatcher(),
+    exit: async () => {
+      for (const s of servers.values()) {
+        s.closeAllConnections()
+        s.close()
+      }
+      process.exit(0)
+    },
+  }
+}
+
+const [role = '', rawOptions = '{}'] = process.argv.slice(2)
+const options = JSON.parse(rawOptions) as { services?: string[] }
+const handlers = role === 'mocks' ? await mocksHandlers(options.services) : baselineHandlers()
+
+process.on('message', async (msg: { id: number; cmd: string; args?: unknown }) => {
+  try {
+    const handler = handlers[msg.cmd]
+    if (!handler) throw new Error(`unknown command "${msg.cmd}"`)
+    const result = await (handler as (a: unknown) => unknown)(msg.args)
+    process.send?.({ id: msg.id, ok: true, result })
+  } catch (err) {
+    process.send?.({ id: msg.id, ok: false, error: (err as Error).stack ?? String(err) })
+  }
+})
+// The parent went away: do not linger holding ports.
+process.on('disconnect', () => process.exit(0))
+process.send?.({ ready: true })

@@ -1,0 +1,45 @@
+// Small statistics helpers: medians of rounds, percentiles of samples, ratios.
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+/** Nearest-rank percentile (p in 0..100) of a sample. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  const rank = Math.ceil((p / 100) * sorted.length)
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!
+}
+
+export function min(values: readonly number[]): number {
+  return values.length ? values.reduce((a, b) => Math.min(a, b)) : Number.NaN
+}
+
+export function max(values: readonly number[]): number {
+  return values.length ? values.reduce((a, b) => Math.max(a, b)) : Number.NaN
+}
+
+export function ratio(candidate: number, baseline: number): number {
+  return baseline === 0 || !Number.isFinite(baseline) ? Number.NaN : candidate / baseline
+}
+
+export function round(value: number, digits = 2): number {
+  if (!Number.isFinite(value)) return value
+  const f = 10 ** digits
+  return Math.round(value * f) / f
+}
+
+/**
+ * Median of per-round ratios: each candidate round against the baseline round run next to it.
+ * On a shared machine this resists a load spike that hits one round more than a ratio of
+ * medians does.
+ */
+export function pairedRatio(candidate: readonly number[], baseline: readonly number[]): number {
+  const n = Math.min(candidate.length, baseline.length)
+  if (n === 0) return Number.NaN
+  return median(Array.from({ length: n }, (_, i) => ratio(candidate[i]!, baseline[i]!)))
+}
