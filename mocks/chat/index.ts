@@ -1,7 +1,6 @@
-import { Hono } from 'hono'
 import { createFakeApp } from '../core/app.ts'
 import { createSessionValidator } from '../core/auth-client.ts'
-import { codeForStatus, errorEnvelope } from '../core/envelope.ts'
+import { withCors } from '../core/cors.ts'
 import type { FakeDeps, FakeService } from '../core/fake.ts'
 import type { Scenario } from '../core/scenario/schema.ts'
 import type { WsPeer } from '../core/ws.ts'
@@ -54,15 +53,7 @@ export function createChatFake(deps: FakeDeps, options: ChatFakeOptions = {}): C
   registerChatRoutes(inner, { deps, store, hub, validate })
   const auth = createChatAuth({ deps, store, validate })
   // CORS runs in front of the fault engine, so injected errors carry it too (see chatCors).
-  const app = new Hono()
-  app.use('/api/*', chatCors(auth.trusted))
-  app.route('/', inner)
-  app.notFound((c) =>
-    c.json(
-      errorEnvelope('chat', `No route for ${c.req.method} ${c.req.path}`, codeForStatus('chat', 404)),
-      404,
-    ),
-  )
+  const app = withCors(inner, chatCors(auth.trusted))
 
   return {
     name: 'chat',

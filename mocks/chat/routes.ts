@@ -1,9 +1,9 @@
 import { upgradeWebSocket } from '@hono/node-server'
-import type { Context, Hono, MiddlewareHandler } from 'hono'
-import { cors } from 'hono/cors'
+import type { Context, Hono } from 'hono'
 import type { WebSocket } from 'ws'
 import { z } from 'zod'
 import type { SessionUser, SessionValidator } from '../core/auth-client.ts'
+import type { CorsOptions } from '../core/cors.ts'
 import type { FakeDeps } from '../core/fake.ts'
 import { createOriginMatcher } from '../core/origins.ts'
 import { SESSION_COOKIE } from '../core/session-cookie.ts'
@@ -118,17 +118,17 @@ export function createChatAuth(r: Pick<ChatRouteDeps, 'deps' | 'store' | 'valida
 }
 
 /**
- * Browsers on an allowed origin may call the REST API directly, with credentials. Installed in
+ * Browsers on an allowed origin may call the REST API directly, with credentials. Served in
  * front of the fault engine (index.ts), as tower-http's CorsLayer wraps the real service: an
  * injected 500 or 503 still carries these headers, so a browser can read its status.
  */
-export function chatCors(trusted: (origin: string | undefined) => boolean): MiddlewareHandler {
-  return cors({
-    origin: (origin) => (trusted(origin) ? origin : null),
-    credentials: true,
+export function chatCors(trusted: (origin: string | undefined) => boolean): CorsOptions {
+  return {
+    origin: trusted,
+    prefix: '/api/',
     allowMethods: ['GET', 'OPTIONS'],
     allowHeaders: ['content-type', 'x-request-id', 'traceparent'],
-  })
+  }
 }
 
 export function registerChatRoutes(app: Hono, r: ChatRouteDeps): void {

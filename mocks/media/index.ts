@@ -1,7 +1,6 @@
 import { fileURLToPath } from 'node:url'
-import { Hono } from 'hono'
 import { createFakeApp } from '../core/app.ts'
-import { codeForStatus, errorEnvelope } from '../core/envelope.ts'
+import { withCors } from '../core/cors.ts'
 import type { FakeDeps, FakeService } from '../core/fake.ts'
 import type { Scenario } from '../core/scenario/schema.ts'
 import { effectiveLimits, mediaCors, registerMediaRoutes, type UploadStats } from './routes.ts'
@@ -53,15 +52,7 @@ export function createMediaFake(deps: FakeDeps, opts: MediaFakeOptions = {}): Me
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
   })
   // CORS runs in front of the fault engine, so injected errors carry it too (see mediaCors).
-  const app = new Hono()
-  app.use('/api/*', mediaCors(deps))
-  app.route('/', inner)
-  app.notFound((c) =>
-    c.json(
-      errorEnvelope('media', `No route for ${c.req.method} ${c.req.path}`, codeForStatus('media', 404)),
-      404,
-    ),
-  )
+  const app = withCors(inner, mediaCors(deps))
   return {
     name: 'media',
     app,

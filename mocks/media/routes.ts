@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web'
-import type { Context, Hono, MiddlewareHandler } from 'hono'
-import { cors } from 'hono/cors'
+import type { Context, Hono } from 'hono'
 import { createMiddleware } from 'hono/factory'
 import { createSessionValidator, type SessionUser } from '../core/auth-client.ts'
+import type { CorsOptions } from '../core/cors.ts'
 import { codeForStatus, errorEnvelope } from '../core/envelope.ts'
 import type { FakeDeps } from '../core/fake.ts'
 import { createOriginMatcher } from '../core/origins.ts'
@@ -88,11 +88,10 @@ export function effectiveLimits(state: MediaState, deps: FakeDeps): UploadLimits
  * Installed in front of the fault engine (index.ts), as a Gin CORS middleware sits first in
  * the chain: an injected 500 or 503 still carries these headers, so a browser reads its status.
  */
-export function mediaCors(deps: FakeDeps): MiddlewareHandler {
-  const trusted = createOriginMatcher(deps.config.allowedOrigins)
-  const corsForTrusted = cors({
-    origin: (origin) => (trusted(origin) ? origin : null),
-    credentials: true,
+export function mediaCors(deps: FakeDeps): CorsOptions {
+  return {
+    origin: createOriginMatcher(deps.config.allowedOrigins),
+    prefix: '/api/',
     allowMethods: ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'],
     allowHeaders: ['Content-Type', 'Range', 'If-None-Match', 'If-Range', 'X-Request-ID', 'traceparent'],
     exposeHeaders: [
@@ -103,8 +102,7 @@ export function mediaCors(deps: FakeDeps): MiddlewareHandler {
       'Content-Disposition',
       'Location',
     ],
-  })
-  return (c, next) => (c.req.header('origin') ? corsForTrusted(c, next) : next())
+  }
 }
 
 export function registerMediaRoutes(app: Hono, deps: FakeDeps, opts: MediaRouteOptions): void {

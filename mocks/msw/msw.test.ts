@@ -316,6 +316,26 @@ describe('faults through the same engine', () => {
     expect(m.mocks.journal.list({ service: 'media' }).at(-1)?.fault?.type).toBe('reset')
   })
 
+  test('reset from a browser origin: still a network error through the CORS layer, on every fake', async () => {
+    // A page (jsdom) sends Origin: the CORS layer in front of the fault engine must not turn
+    // the network error into a 500.
+    const origin = 'http://localhost:3000'
+    const cases = [
+      { service: 'media', url: `${MEDIA}/api/v1/files/anything` },
+      { service: 'chat', url: `${CHAT}/api/v1/messages?channel=general` },
+      { service: 'v01t', url: `${V01T}/trace/devarno-ecosystem/node/` },
+    ] as const
+    for (const { service, url } of cases) {
+      const fault = m.mocks.faults.add({ service, effect: { type: 'reset' } })
+      const err = await fetch(url, { headers: { cookie: m.cookieFor('member'), origin } }).then(
+        (res) => res.status,
+        (e: unknown) => e,
+      )
+      expect(err, service).toBeInstanceOf(TypeError)
+      m.mocks.faults.remove(fault.id)
+    }
+  })
+
   test('latency and slow-body act in real time through msw (headers first, then the trickle)', async () => {
     const url = `${V01T}/trace/devarno-ecosystem/node/?page_size=1`
     const size = (await (await fetch(url)).arrayBuffer()).byteLength

@@ -1,13 +1,9 @@
-import { Hono } from 'hono'
-import { cors } from 'hono/cors'
 import { createFakeApp } from '../core/app.ts'
-import { codeForStatus, errorEnvelope } from '../core/envelope.ts'
+import { withCors } from '../core/cors.ts'
 import type { FakeDeps, FakeService } from '../core/fake.ts'
 import type { Scenario } from '../core/scenario/schema.ts'
 import { registerV01tRoutes } from './routes.ts'
 import { buildV01tStore, type V01tStore } from './store.ts'
-
-const isControl = (path: string) => path === '/__mocks' || path.startsWith('/__mocks/')
 
 /** Fake V01T CMS (devarno-landing's public content API), port 8000 by default. */
 export function createV01tFake(deps: FakeDeps): FakeService {
@@ -22,25 +18,7 @@ export function createV01tFake(deps: FakeDeps): FakeService {
   // views: browsers (NEXT_PUBLIC_V01T_API_URL) can read every answer, an injected 500
   // included, and preflights are answered whatever the path. The control slice stays
   // same-origin: it is not V01T's API.
-  const preflight = cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'OPTIONS'], maxAge: 86400 })
-  const app = new Hono()
-  app.all('*', async (c, next) => {
-    if (isControl(c.req.path)) return next()
-    if (c.req.method === 'OPTIONS' && c.req.header('access-control-request-method')) {
-      return preflight(c, async () => undefined)
-    }
-    // Header set on the inner answer itself: running hono/cors around it would make Hono
-    // rebuild every response (and @hono/node-server stream it), a third of the fake's CPU.
-    const res = await inner.fetch(c.req.raw, c.env)
-    if (res.type !== 'error') res.headers.set('access-control-allow-origin', '*')
-    return res
-  })
-  app.notFound((c) =>
-    c.json(
-      errorEnvelope('v01t', `No route for ${c.req.method} ${c.req.path}`, codeForStatus('v01t', 404)),
-      404,
-    ),
-  )
+  const app = withCors(inner, { origin: '*', allowMethods: ['GET', 'HEAD', 'OPTIONS'], maxAge: 86400 })
 
   return {
     name: 'v01t',
