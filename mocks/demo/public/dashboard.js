@@ -44,6 +44,8 @@ const state = {
   /** @type {{ name: string, description: string }[]} */
   scenarios: [],
   paused: false,
+  /** The presenter picked a scenario and has not applied it yet. */
+  picking: false,
 }
 
 function latencyMs() {
@@ -111,7 +113,9 @@ async function refresh() {
     const s = state.scenarios.find((x) => x.name === health.scenario)
     $('scenario-description').textContent = s?.description ?? ''
     const select = /** @type {HTMLSelectElement} */ ($('scenario-select'))
-    if (document.activeElement !== select && health.scenario) select.value = health.scenario
+    // Follow the scenario in force unless the presenter has picked another one and not
+    // applied it yet (a refresh landing between the pick and Apply must not undo the pick).
+    if (!state.picking && document.activeElement !== select && health.scenario) select.value = health.scenario
     state.faults = faults.faults
     renderSwitches()
     renderFaults()
@@ -306,6 +310,9 @@ async function tail() {
 // ---- wiring ----
 
 async function main() {
+  $('scenario-select').addEventListener('change', () => {
+    state.picking = true
+  })
   $('scenario-form').addEventListener('submit', async (e) => {
     e.preventDefault()
     const name = /** @type {HTMLSelectElement} */ ($('scenario-select')).value
@@ -314,6 +321,7 @@ async function main() {
       await control('PUT', '/scenario', { name })
       status(`scenario ${name} applied`)
     } finally {
+      state.picking = false
       await refresh()
     }
   })
