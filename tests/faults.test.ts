@@ -316,3 +316,32 @@ describe('journal', () => {
     )
   })
 })
+
+describe('latency and a client that gives up', () => {
+  it('never reaches the fake when the client leaves during the delay', async () => {
+    await add({ match: { path: '/api/auth/sign-up/email' }, effect: { type: 'latency', ms: 600 } })
+    const url = new URL(`${t.url('auth')}/api/auth/sign-up/email`)
+    const body = JSON.stringify({ name: 'Gone', email: 'gone@casa.test', password: 'gone-password' })
+    await new Promise<void>((resolve) => {
+      const req = httpRequest({
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      })
+      req.on('error', () => resolve())
+      req.end(body)
+      setTimeout(() => req.destroy(), 150)
+    })
+    await new Promise((r) => setTimeout(r, 800))
+    // The sign-up never ran: the email is still free, and the journal shows the abandoned call.
+    expect(t.mocks.journal.list({ path: '/api/auth/sign-up/email' }).at(-1)?.status).toBe(499)
+    const res = await fetch(`${t.url('auth')}/api/auth/sign-in/email`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'gone@casa.test', password: 'gone-password' }),
+    })
+    expect(res.status).toBe(401)
+  })
+})

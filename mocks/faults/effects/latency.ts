@@ -1,12 +1,27 @@
+import type { IncomingMessage } from 'node:http'
 import { type EffectModule, sleep } from '../types.ts'
 
-// Delay before the request reaches the fake. Jitter only adds: never early.
+// Delay before the request reaches the fake. Jitter only adds: never early. A client that
+// gives up during the delay never reaches the fake: an upload abandoned at its 30 s timeout
+// must not be stored (and journaled as 201) five seconds later.
 export const latency: EffectModule<'latency'> = {
   type: 'latency',
   scope: 'request',
   async http(ctx, effect, proceed) {
     const delay = effect.ms + Math.floor(ctx.random() * (effect.jitterMs + 1))
-    await sleep(delay, ctx.signal)
+    // The request signal misses a client that aborts after sending its whole body: watch the
+    // socket as well (as hang does).
+    const gone = new AbortController()
+    const onAbort = () => gone.abort()
+    ctx.signal.addEventListener('abort', onAbort, { once: true })
+    const socket = (ctx.c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket
+    socket?.once('close', onAbort)
+    try {
+      if (!(await sleep(delay, gone.signal))) return new Response(null, { status: 499 })
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort)
+      socket?.off('close', onAbort)
+    }
     return proceed()
   },
 }
