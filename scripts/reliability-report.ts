@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { SoakResult } from '../tests/reliability/soak-runner.ts'
 
 // `pnpm reliability`: runs the reliability suites (tests/reliability: fuzz, soak-short,
 // aborts, security), reads the JSON each one writes, and writes RELIABILITY.md from those
@@ -54,34 +55,8 @@ interface FuzzResult {
   failures: string[]
   processErrors: string[]
 }
-interface SoakFile {
-  form: string
-  cycles: number
-  requests: number
-  wsConcurrency: number
-  httpConcurrency: number
-  durationMs: number
-  wsMs: number
-  restMs: number
-  statuses: Record<string, number>
-  failureCount: number
-  abruptCycles: number
-  memory: { rssBefore: number; rssAfter: number; rssPeak: number; heapBefore: number; heapAfter: number }
-  handles: {
-    before: number
-    after: number
-    serverSocketsAfter: number
-    authPoolAfter: number
-    fdsBefore?: number
-    fdsAfter?: number
-  }
-  settleMs: number
-  hubSizeAfter: number
-  onlineAfter: Record<string, string[]>
-  journal: { size: number; limit: number }
-  problems: string[]
-  processErrors: string[]
-}
+/** What the soak suites write: the runner's result, plus the checks made on it. */
+type SoakFile = SoakResult & { form: string; problems: string[]; processErrors: string[] }
 interface AbortsResult {
   runsPerProperty: number
   survived: { name: string; runs: number; lost: string[] }[]

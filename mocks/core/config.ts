@@ -4,6 +4,11 @@
 export type ServiceName = 'auth' | 'chat' | 'media' | 'v01t'
 export const SERVICE_NAMES: readonly ServiceName[] = ['auth', 'chat', 'media', 'v01t']
 
+/** The control API's paths: never faulted, journaled or given a fake's CORS. */
+export function isControlPath(path: string): boolean {
+  return path === '/__mocks' || path.startsWith('/__mocks/')
+}
+
 export const DEFAULT_PORTS = {
   v01t: 8000,
   media: 8081,

@@ -1,5 +1,6 @@
 import { Hono } from 'hono'
 import { cors } from 'hono/cors'
+import { isControlPath } from './config.ts'
 
 // CORS in front of a fake's whole app (and so in front of its fault engine), as a CORS layer
 // sits first in the real services: a browser can read an injected 500 or 503 too. The headers
@@ -19,8 +20,6 @@ export interface CorsOptions {
   prefix?: string
 }
 
-const isControl = (path: string) => path === '/__mocks' || path.startsWith('/__mocks/')
-
 export function withCors(inner: Hono, opts: CorsOptions): Hono {
   const check = opts.origin
   const credentials = check !== '*'
@@ -33,12 +32,12 @@ export function withCors(inner: Hono, opts: CorsOptions): Hono {
     ...(opts.exposeHeaders ? { exposeHeaders: opts.exposeHeaders } : {}),
     ...(opts.maxAge ? { maxAge: opts.maxAge } : {}),
   })
-  const applies = (path: string) => !isControl(path) && (!opts.prefix || path.startsWith(opts.prefix))
+  const applies = (path: string) => !isControlPath(path) && (!opts.prefix || path.startsWith(opts.prefix))
   const app = new Hono()
   app.all('*', async (c, next) => {
     const path = c.req.path
     // The control slice is mounted on this app by the runtime, after this route.
-    if (isControl(path)) return next()
+    if (isControlPath(path)) return next()
     if (applies(path) && c.req.method === 'OPTIONS' && c.req.header('access-control-request-method')) {
       return (await preflight(c, async () => undefined)) ?? c.res
     }

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto'
 import type { MiddlewareHandler } from 'hono'
 import { routePath } from 'hono/route'
-import type { ServiceName } from '../core/config.ts'
+import { isControlPath, type ServiceName } from '../core/config.ts'
 import { type Journal, recordHeaders } from '../core/journal.ts'
 import type { Logger } from '../core/logger.ts'
 import { sessionCookieFrom, verifySessionCookie } from '../core/session-cookie.ts'
@@ -375,7 +375,7 @@ export class FaultEngine {
 
   http(service: ServiceName): MiddlewareHandler {
     return async (c, next) => {
-      if (c.req.path === '/__mocks' || c.req.path.startsWith('/__mocks/')) return next()
+      if (isControlPath(c.req.path)) return next()
       if (this.gate) await this.gate
       const started = performance.now()
       const isUpgrade = c.req.header('upgrade')?.toLowerCase() === 'websocket'
