@@ -9,6 +9,8 @@ export const MAX_PAGE_SIZE = 100
 export const MAX_ORDER_FIELDS = 3
 /** Memoised sort orders per component; beyond this the memo starts over (bounded memory). */
 const MAX_MEMO_ORDERS = 64
+/** Memoised serialised pages per component; beyond this the memo starts over (bounded memory). */
+const MAX_MEMO_BODIES = 64
 
 export interface ListQuery {
   /** A page number, or 'last' (DRF's last_page_strings). */
@@ -236,4 +238,30 @@ export function listPage(view: ComponentView, query: ListQuery): ListPage {
       has_previous: page > 1,
     },
   }
+}
+
+const utf8 = new TextEncoder()
+
+/**
+ * The list answer's JSON body, `{success, data, metadata, timestamp}` with a fresh timestamp,
+ * as UTF-8 bytes. The bytes before the timestamp are memoised per view and normalised query:
+ * stringifying a page, then encoding it on the socket, cost several times the rest of the
+ * request (BENCHMARKS.md); copying bytes costs almost nothing.
+ */
+export function listBody(view: ComponentView, query: ListQuery): Uint8Array<ArrayBuffer> {
+  const key = JSON.stringify([query.page, query.pageSize, query.cluster ?? null, query.orderBy, query.terms])
+  let head = view.bodies.get(key)
+  if (head === undefined) {
+    const page = listPage(view, query)
+    const body = JSON.stringify({ success: true, data: page.items, metadata: page.metadata, timestamp: '' })
+    // The timestamp is the last key and was serialised as `""`: keep what precedes its value.
+    head = utf8.encode(body.slice(0, -3))
+    if (view.bodies.size >= MAX_MEMO_BODIES) view.bodies.clear()
+    view.bodies.set(key, head)
+  }
+  const tail = utf8.encode(`"${new Date().toISOString()}"}`)
+  const out = new Uint8Array(head.length + tail.length)
+  out.set(head)
+  out.set(tail, head.length)
+  return out
 }

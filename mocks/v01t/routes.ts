@@ -1,6 +1,6 @@
 import type { Context, Hono } from 'hono'
 import { errorEnvelope } from '../core/envelope.ts'
-import { listPage, parseListQuery } from './query.ts'
+import { listBody, parseListQuery } from './query.ts'
 import type { V01tStore } from './store.ts'
 
 // V01T's public list endpoint, `/trace/{app_slug}/{component_type}/`. Read-only: the CMS is
@@ -46,13 +46,7 @@ export function registerV01tRoutes(app: Hono, store: () => V01tStore): void {
         ...p,
       })
     }
-    const page = listPage(view, parsed.query)
-    return c.json({
-      success: true,
-      data: page.items,
-      metadata: page.metadata,
-      timestamp: new Date().toISOString(),
-    })
+    return c.body(listBody(view, parsed.query), 200, { 'content-type': 'application/json' })
   })
 
   app.all('/trace/:app/:component/', (c) => {

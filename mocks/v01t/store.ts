@@ -72,6 +72,11 @@ export interface ComponentView {
   sortable: Set<string>
   /** Rows sorted per normalised `order_by`, built on first use. */
   orders: Map<string, Row[]>
+  /**
+   * Serialised list answers per normalised query, up to their `timestamp` (query.ts): the
+   * store never changes once built, so a page is stringified once, not per request.
+   */
+  bodies: Map<string, Uint8Array>
 }
 
 export interface V01tStore {
@@ -198,6 +203,7 @@ function componentView(
     rows: records.map((record) => ({ record, item: listItem(record), haystack: searchText(record) })),
     sortable,
     orders: new Map(),
+    bodies: new Map(),
   }
 }
 

@@ -221,6 +221,39 @@ describe('query semantics', () => {
     })
     expect((await list(`${ARTICLES}?page=9007199254740991`)).data).toEqual([])
   })
+
+  it('serves a memoised page byte for byte as a fresh one, with its own timestamp', async () => {
+    const path = `${NODES}?page_size=3&page=1&order_by=-title&search=dev`
+    const first = await app.request(path)
+    const firstText = await first.text()
+    expect(first.headers.get('content-type')).toBe('application/json')
+    await new Promise((r) => setTimeout(r, 3))
+    const againText = await (await app.request(path)).text()
+    const first_ = JSON.parse(firstText) as ListBody
+    const again = JSON.parse(againText) as ListBody
+    expect(Date.parse(again.timestamp)).toBeGreaterThan(Date.parse(first_.timestamp))
+    // Same bytes but the timestamp, and the bytes JSON.stringify gives for the parsed body.
+    expect(againText.replace(again.timestamp, '')).toBe(firstText.replace(first_.timestamp, ''))
+    expect(againText).toBe(JSON.stringify(again))
+    expect(again.data).toHaveLength(3)
+    // Queries differing in one parameter never share a memo entry.
+    const variants = ['page=2', 'page_size=2', 'order_by=title', 'search=devarno', 'cluster=x']
+    for (const v of variants) {
+      const other = await list(`${NODES}?page_size=3&page=1&order_by=-title&search=dev&${v}`)
+      expect(JSON.stringify([other.data, other.metadata]), v).not.toBe(
+        JSON.stringify([again.data, again.metadata]),
+      )
+    }
+    // A new scenario brings new views: the memo never outlives the data it was made from.
+    const gen = `/trace/${GEN_APP}/artefact/?page_size=3`
+    await mocks.switchScenario({ scenario: genScenario(11, 60) })
+    const eleven = await list(gen)
+    await mocks.switchScenario({ scenario: genScenario(12, 60) })
+    expect((await list(gen)).data).not.toEqual(eleven.data)
+    await mocks.switchScenario({ scenario: genScenario(11, 60) })
+    expect((await list(gen)).data).toEqual(eleven.data)
+    await mocks.switchScenario({ name: 'default' })
+  })
 })
 
 describe('errors', () => {
