@@ -1,3 +1,5 @@
+import http from 'node:http'
+import https from 'node:https'
 import { z } from 'zod'
 import type { Logger } from './logger.ts'
 import { RoleSchema } from './scenario/schema.ts'
@@ -41,6 +43,7 @@ export interface SessionValidatorOptions {
   authServiceUrl: () => string
   timeoutMs: number
   logger: Logger
+  /** How get-session is fetched instead of node:http (in-process tests route it to the auth app). */
   fetch?: typeof fetch
 }
 
@@ -49,51 +52,111 @@ export type SessionValidator = (
   requestId?: string,
 ) => Promise<SessionResult>
 
+/** get-session's answer, body read whole. */
+interface Answer {
+  status: number
+  text: string
+}
+
+type Transport = (url: string, headers: Record<string, string>, timeoutMs: number) => Promise<Answer>
+
+/** A get-session body larger than this is not a session: auth is misbehaving. */
+const MAX_BODY = 1024 * 1024
+
+function timeoutError(ms: number): Error {
+  const err = new Error(`get-session took longer than ${ms} ms`)
+  err.name = 'TimeoutError'
+  return err
+}
+
+function fetchTransport(doFetch: typeof fetch): Transport {
+  return async (url, headers, timeoutMs) => {
+    const res = await doFetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) })
+    return { status: res.status, text: await res.text() }
+  }
+}
+
+// Keep-alive, as a real service's HTTP client keeps its connections to auth: a new connection
+// per request would make every chat or media request pay a TCP handshake. node:http rather
+// than fetch: fetch costs ~300 µs more CPU per call here (BENCHMARKS.md), a third of a chat
+// request. Looked up per call (`http.request`, not a captured import): msw's interceptor patches
+// the module when `setupServer().listen()` runs, and must see the fakes' own get-session calls.
+const agents = {
+  'http:': new http.Agent({ keepAlive: true }),
+  'https:': new https.Agent({ keepAlive: true }),
+}
+
+const httpTransport: Transport = (url, headers, timeoutMs) =>
+  new Promise<Answer>((resolve, reject) => {
+    const target = new URL(url)
+    const isHttps = target.protocol === 'https:'
+    const attempt = (retry: boolean) => {
+      const req = (isHttps ? https : http).request(target, {
+        headers,
+        agent: isHttps ? agents['https:'] : agents['http:'],
+      })
+      const fail = (err: Error) => {
+        clearTimeout(timer)
+        // A kept-alive socket the server closed as we reused it: Node's advice is to retry once.
+        if (retry && req.reusedSocket && (err as NodeJS.ErrnoException).code === 'ECONNRESET') {
+          attempt(false)
+          return
+        }
+        reject(err)
+      }
+      const timer = setTimeout(() => req.destroy(timeoutError(timeoutMs)), timeoutMs)
+      req.on('error', fail)
+      req.on('response', (res) => {
+        const chunks: Buffer[] = []
+        let size = 0
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length
+          if (size > MAX_BODY) req.destroy(new Error('get-session answered more than 1 MiB'))
+          else chunks.push(chunk)
+        })
+        res.on('error', fail)
+        res.on('end', () => {
+          clearTimeout(timer)
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') })
+        })
+      })
+      req.end()
+    }
+    attempt(true)
+  })
+
 export function createSessionValidator(opts: SessionValidatorOptions): SessionValidator {
-  // Looked up per call, not captured: an interceptor installed later (msw's setupServer().listen())
-  // must see the fakes' own get-session calls, or they would bypass it for the network.
-  const doFetch: typeof fetch = opts.fetch ?? ((input, init) => globalThis.fetch(input, init))
+  const transport = opts.fetch ? fetchTransport(opts.fetch) : httpTransport
   return async (cookieHeader, requestId) => {
     const url = `${opts.authServiceUrl()}/api/auth/get-session`
     if (!cookieHeader) return { kind: 'unauthenticated' }
     const headers: Record<string, string> = { cookie: cookieHeader, accept: 'application/json' }
     if (requestId) headers['x-request-id'] = requestId
-    let res: Response
+    let res: Answer
     try {
-      res = await doFetch(url, { headers, signal: AbortSignal.timeout(opts.timeoutMs) })
+      res = await transport(url, headers, opts.timeoutMs)
     } catch (err) {
-      const e = err as Error & { cause?: { code?: string } }
+      const e = err as Error & { code?: string; cause?: { code?: string } }
       const reason =
         e.name === 'TimeoutError'
           ? `get-session took longer than ${opts.timeoutMs} ms`
-          : `get-session failed: ${e.cause?.code ?? e.message}`
+          : `get-session failed: ${e.code ?? e.cause?.code ?? e.message}`
       opts.logger.warn({ url, reason }, 'auth unavailable')
       return { kind: 'unavailable', reason }
     }
     // Both no-session answers mean unauthenticated: the matrix's 401 and better-auth's 200 null.
     // 431: the caller's Cookie header is too large for auth to read, so it carries no session
     // auth could accept; that is the caller's request, not an outage (no 503).
-    if (res.status === 401 || res.status === 431) {
-      discard(res)
-      return { kind: 'unauthenticated' }
-    }
+    if (res.status === 401 || res.status === 431) return { kind: 'unauthenticated' }
     if (res.status !== 200) {
-      discard(res)
       opts.logger.warn({ url, status: res.status }, 'auth unavailable')
       return { kind: 'unavailable', reason: `get-session answered ${res.status}` }
     }
     let body: unknown
     try {
-      body = await res.json()
-    } catch (err) {
-      const e = err as Error
-      return {
-        kind: 'unavailable',
-        reason:
-          e.name === 'TimeoutError'
-            ? `get-session took longer than ${opts.timeoutMs} ms`
-            : 'get-session answered invalid JSON',
-      }
+      body = JSON.parse(res.text)
+    } catch {
+      return { kind: 'unavailable', reason: 'get-session answered invalid JSON' }
     }
     const parsed = GetSessionBody.safeParse(body)
     if (!parsed.success) return { kind: 'unavailable', reason: 'get-session answered an unexpected shape' }
@@ -101,12 +164,4 @@ export function createSessionValidator(opts: SessionValidatorOptions): SessionVa
     if (parsed.data.user.banned) return { kind: 'unauthenticated' }
     return { kind: 'ok', user: parsed.data.user, session: parsed.data.session }
   }
-}
-
-/**
- * Drops a body we do not read. Not awaited: cancelling one branch of a cloned (tee'd) body only
- * settles once the other branch is cancelled too, and interceptors such as msw keep a clone.
- */
-function discard(res: Response): void {
-  res.body?.cancel().catch(() => undefined)
 }
