@@ -5,11 +5,11 @@ import type { FakeDeps } from '../core/fake.ts'
 import { randomId } from '../core/ids.ts'
 import { createOriginMatcher } from '../core/origins.ts'
 import {
+  cookieVerifier,
   SECURE_SESSION_COOKIE,
   SESSION_COOKIE,
   sessionCookieFrom,
   signSessionToken,
-  verifySessionCookie,
 } from '../core/session-cookie.ts'
 import type { AuthCollections, SessionRow, UserRow } from './store.ts'
 
@@ -100,6 +100,7 @@ export function publicSession(s: SessionRow) {
 
 export function registerAuthRoutes(app: Hono, deps: FakeDeps, state: () => AuthState): void {
   const secret = deps.config.betterAuthSecret
+  const verifyCookie = cookieVerifier(secret)
   const trusted = createOriginMatcher(deps.config.allowedOrigins)
 
   const cookieName = (c: Context) =>
@@ -120,7 +121,7 @@ export function registerAuthRoutes(app: Hono, deps: FakeDeps, state: () => AuthS
   const currentSession = (c: Context): { session: SessionRow; user: UserRow } | null => {
     const value = sessionCookieFrom(c.req.header('cookie'))
     if (!value) return null
-    const token = verifySessionCookie(value, secret)
+    const token = verifyCookie(value)
     if (!token) return null
     const { store } = state()
     const session = store.sessions.findFirst((q) => q.where({ token }))
@@ -265,7 +266,7 @@ export function registerAuthRoutes(app: Hono, deps: FakeDeps, state: () => AuthS
     const problem = originProblem(c, body.data?.callbackURL)
     if (problem) return problem
     const value = sessionCookieFrom(c.req.header('cookie'))
-    const token = value ? verifySessionCookie(value, secret) : null
+    const token = value ? verifyCookie(value) : null
     if (token) {
       state().store.sessions.deleteMany((q) => q.where({ token }))
       deps.faults.forgetSession(token)

@@ -51,7 +51,25 @@ export class Journal {
   constructor(readonly limit = 5000) {}
 
   record(entry: Omit<JournalEntry, 'seq' | 'time'>): JournalEntry {
-    const full: JournalEntry = { seq: ++this.seq, time: new Date().toISOString(), ...entry }
+    // Explicit fields, not a spread: one object shape for every entry (the journal records
+    // every request and WebSocket frame; a spread cost as much as the rest of record()).
+    const full: JournalEntry = {
+      seq: ++this.seq,
+      time: new Date().toISOString(),
+      service: entry.service,
+      kind: entry.kind,
+      method: entry.method,
+      path: entry.path,
+      route: entry.route,
+      query: entry.query,
+      status: entry.status,
+      durationMs: entry.durationMs,
+      requestHeaders: entry.requestHeaders,
+      fault: entry.fault,
+    }
+    if (entry.frame !== undefined) full.frame = entry.frame
+    if (entry.code !== undefined) full.code = entry.code
+    if (entry.userId !== undefined) full.userId = entry.userId
     this.entries.push(full)
     // Trimmed in batches: dropping the oldest entry on every record (a splice at the front)
     // costs O(limit) once full, ~30 µs at 5,000 (a fifth of chat's CPU when a message fans

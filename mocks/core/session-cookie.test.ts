@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import {
+  cookieVerifier,
   parseCookieHeader,
   sessionCookieFrom,
   signSessionToken,
@@ -53,5 +54,18 @@ describe('session cookie', () => {
     expect(sessionCookieFrom('x=1; better-auth.session_token=abc')).toBe('abc')
     expect(sessionCookieFrom('__Secure-better-auth.session_token=def')).toBe('def')
     expect(sessionCookieFrom(undefined)).toBeUndefined()
+  })
+
+  it('remembers verdicts per value, bounded, and answers exactly as verifySessionCookie', () => {
+    const verify = cookieVerifier(SECRET, 3)
+    const good = signSessionToken(TOKEN, SECRET)
+    const other = signSessionToken(TOKEN, 'another-secret-of-at-least-thirty-two-chars')
+    for (let round = 0; round < 3; round++) {
+      expect(verify(good)).toBe(TOKEN)
+      expect(verify(other)).toBeNull()
+      expect(verify('garbage')).toBeNull()
+      // A fourth value starts the memo over; verdicts do not change.
+      expect(verify(decodeURIComponent(good))).toBe(TOKEN)
+    }
   })
 })

@@ -38,6 +38,25 @@ export function verifySessionCookie(value: string, secret: string): string | nul
   return token
 }
 
+/**
+ * verifySessionCookie for one secret, remembering the last answers: the fault engine checks the
+ * cookie of every request (to journal and scope by user), and an HMAC per request was a tenth
+ * of a chat request's CPU. Only the signature check is remembered, never whether the session
+ * is valid: that stays auth's answer, asked on every request.
+ */
+export function cookieVerifier(secret: string, limit = 1024): (value: string) => string | null {
+  const memo = new Map<string, string | null>()
+  return (value) => {
+    const known = memo.get(value)
+    if (known !== undefined) return known
+    const token = verifySessionCookie(value, secret)
+    // Starts over when full: bounded memory whatever cookies clients invent.
+    if (memo.size >= limit) memo.clear()
+    memo.set(value, token)
+    return token
+  }
+}
+
 /** Parses a Cookie header into name → value (first occurrence wins, as browsers send it). */
 export function parseCookieHeader(header: string | undefined | null): Map<string, string> {
   const out = new Map<string, string>()

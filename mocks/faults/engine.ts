@@ -4,7 +4,7 @@ import { routePath } from 'hono/route'
 import { isControlPath, type ServiceName } from '../core/config.ts'
 import { type Journal, recordHeaders } from '../core/journal.ts'
 import type { Logger } from '../core/logger.ts'
-import { sessionCookieFrom, verifySessionCookie } from '../core/session-cookie.ts'
+import { cookieVerifier, sessionCookieFrom } from '../core/session-cookie.ts'
 import type { WsPeer } from '../core/ws.ts'
 import { effectModule } from './effects/index.ts'
 import { compileMatch, type MatchTarget } from './match.ts'
@@ -118,6 +118,7 @@ export class FaultEngine {
   readonly journal: Journal
   private readonly logger: Logger
   private readonly secret: string
+  private readonly verifyCookie: (value: string) => string | null
   private compiled: Compiled[] = []
   private seed = 1
   private nextId = 1
@@ -132,6 +133,7 @@ export class FaultEngine {
     this.journal = opts.journal
     this.logger = opts.logger
     this.secret = opts.secret
+    this.verifyCookie = cookieVerifier(opts.secret)
   }
 
   // ---- identities (for faults scoped to a user or session) ----
@@ -152,7 +154,7 @@ export class FaultEngine {
   /** The raw token of a signed cookie value, or undefined. */
   tokenFrom(cookieHeader: string | undefined | null, queryToken?: string | null): string | undefined {
     const value = sessionCookieFrom(cookieHeader) ?? queryToken ?? undefined
-    return value ? (verifySessionCookie(value, this.secret) ?? undefined) : undefined
+    return value ? (this.verifyCookie(value) ?? undefined) : undefined
   }
 
   // ---- installing faults ----
