@@ -1,0 +1,154 @@
+import http from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createSessionValidator, type SessionResult } from './auth-client.ts'
+import { createLogger } from './logger.ts'
+
+// The get-session hop over real sockets (node:http with a keep-alive agent): answers,
+// timeouts, connection errors, and a kept-alive connection the server drops between calls.
+
+const SESSION = {
+  user: {
+    id: 'usr_member',
+    email: 'member@casa.test',
+    name: 'Member',
+    role: 'member',
+    emailVerified: true,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    updatedAt: '2026-01-01T00:00:00.000Z',
+  },
+  session: { id: 'ses_1', userId: 'usr_member', expiresAt: '2027-01-01T00:00:00.000Z' },
+}
+
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void
+
+const servers: http.Server[] = []
+afterEach(async () => {
+  await Promise.all(
+    servers.splice(0).map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          s.closeAllConnections()
+          s.close(() => resolve())
+        }),
+    ),
+  )
+})
+
+async function serve(handler: Handler, configure?: (s: http.Server) => void) {
+  const server = http.createServer(handler)
+  configure?.(server)
+  const sockets = new Set<Socket>()
+  const seen: { cookie?: string; requestId?: string }[] = []
+  server.on('connection', (s) => sockets.add(s))
+  server.on('request', (req) =>
+    seen.push({
+      ...(req.headers.cookie ? { cookie: req.headers.cookie } : {}),
+      ...(req.headers['x-request-id'] ? { requestId: String(req.headers['x-request-id']) } : {}),
+    }),
+  )
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  servers.push(server)
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  return { url, sockets, seen }
+}
+
+const validator = (url: string, timeoutMs = 1000) =>
+  createSessionValidator({ authServiceUrl: () => url, timeoutMs, logger: createLogger('test') })
+
+const json =
+  (status: number, body: unknown): Handler =>
+  (_req, res) => {
+    res.writeHead(status, { 'content-type': 'application/json' })
+    res.end(JSON.stringify(body))
+  }
+
+describe('get-session over node:http', () => {
+  it('sends the Cookie and X-Request-ID, answers the session, and keeps one connection alive', async () => {
+    const { url, sockets, seen } = await serve(json(200, SESSION))
+    const validate = validator(url)
+    for (let i = 0; i < 20; i++) {
+      const r = await validate('better-auth.session_token=abc', `req-${i}`)
+      expect(r).toMatchObject({ kind: 'ok', user: { id: 'usr_member' }, session: { id: 'ses_1' } })
+    }
+    expect(seen[19]).toEqual({ cookie: 'better-auth.session_token=abc', requestId: 'req-19' })
+    expect(sockets.size).toBe(1)
+  })
+
+  it('survives the server closing an idle kept-alive connection between calls', async () => {
+    const { url, sockets } = await serve(json(200, SESSION), (s) => {
+      s.keepAliveTimeout = 5
+    })
+    const validate = validator(url)
+    for (let i = 0; i < 5; i++) {
+      expect((await validate('c=1')).kind).toBe('ok')
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    expect(sockets.size).toBeGreaterThan(1)
+  })
+
+  it('maps each answer as chat and media need it', async () => {
+    const cases: [Handler, SessionResult | RegExp][] = [
+      [json(401, { message: 'Unauthorized' }), { kind: 'unauthenticated' }],
+      [json(200, null), { kind: 'unauthenticated' }],
+      [json(431, {}), { kind: 'unauthenticated' }],
+      [json(200, { ...SESSION, user: { ...SESSION.user, banned: true } }), { kind: 'unauthenticated' }],
+      [json(500, { message: 'boom' }), /^get-session answered 500$/],
+      [json(200, { user: 'nope' }), /^get-session answered an unexpected shape$/],
+      [
+        (_req, res) => {
+          res.writeHead(200, { 'content-type': 'application/json' })
+          res.end('{"user":')
+        },
+        /^get-session answered invalid JSON$/,
+      ],
+      [
+        (_req, res) => {
+          res.writeHead(200, { 'content-type': 'application/json' })
+          res.end(Buffer.alloc(2 * 1024 * 1024, 32))
+        },
+        /^get-session failed: get-session answered more than 1 MiB$/,
+      ],
+    ]
+    for (const [handler, want] of cases) {
+      const { url } = await serve(handler)
+      const r = await validator(url)('c=1')
+      if (want instanceof RegExp) expect(r.kind === 'unavailable' && r.reason, String(want)).toMatch(want)
+      else expect(r).toEqual(want)
+    }
+  })
+
+  it('times out on a server that never answers, or never finishes its body', async () => {
+    const silent = await serve(() => undefined)
+    const started = performance.now()
+    expect(await validator(silent.url, 100)('c=1')).toEqual({
+      kind: 'unavailable',
+      reason: 'get-session took longer than 100 ms',
+    })
+    expect(performance.now() - started).toBeGreaterThanOrEqual(99)
+    const trickle = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.write('{"user":')
+    })
+    expect(await validator(trickle.url, 100)('c=1')).toEqual({
+      kind: 'unavailable',
+      reason: 'get-session took longer than 100 ms',
+    })
+  })
+
+  it('reports refused and reset connections by their code; no cookie means no call', async () => {
+    const { url, seen } = await serve((req) => req.socket.destroy())
+    expect(await validator(url)('c=1')).toEqual({
+      kind: 'unavailable',
+      reason: 'get-session failed: ECONNRESET',
+    })
+    expect(await validator(url)(undefined)).toEqual({ kind: 'unauthenticated' })
+    expect(seen).toHaveLength(1)
+    const closed = await serve(json(200, SESSION))
+    await new Promise<void>((resolve) => servers.pop()!.close(() => resolve()))
+    expect(await validator(closed.url)('c=1')).toEqual({
+      kind: 'unavailable',
+      reason: 'get-session failed: ECONNREFUSED',
+    })
+  })
+})
