@@ -441,13 +441,30 @@ describe('GET /api/v1/presence', () => {
 describe('seeding', () => {
   it('is reproducible from the seed, and changes with it', async () => {
     const a = await ChatStore.build(base)
-    const b = await ChatStore.build(base)
+    // A copy: the same scenario object reuses its generated seed (see the next test).
+    const b = await ChatStore.build({ ...base })
     const c = await ChatStore.build({ ...base, seed: 7 })
     for (const ch of ['general', 'family', 'parents']) {
       const all = { limit: 1000 }
       expect(JSON.stringify(a.history(ch, all))).toBe(JSON.stringify(b.history(ch, all)))
       expect(JSON.stringify(a.history(ch, all))).not.toBe(JSON.stringify(c.history(ch, all)))
     }
+  })
+
+  it('a reset (the same scenario object again) reuses the seed and drops runtime messages', async () => {
+    const first = await ChatStore.build(base)
+    const seeded = JSON.stringify(first.history('general', { limit: 1000 }))
+    const sent = await first.addMessage('general', 'usr_member', 'said before the reset')
+    expect(first.history('general', { limit: 1 })[0]).toEqual(sent)
+    expect(first.messages.count()).toBe(
+      JSON.parse(seeded).length + 1 + first.count('family') + first.count('parents'),
+    )
+    const second = await ChatStore.build(base)
+    expect(JSON.stringify(second.history('general', { limit: 1000 }))).toBe(seeded)
+    expect(second.hasMessage('general', sent.id)).toBe(false)
+    expect(second.messages.findFirst((q) => q.where({ id: sent.id }))).toBeUndefined()
+    // The first store's state is its own.
+    expect(first.history('general', { limit: 1 })[0]).toEqual(sent)
   })
 
   it('keeps explicit messages and spreads generated ones over spanHours before the clock, from members', async () => {

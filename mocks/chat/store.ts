@@ -147,6 +147,22 @@ function generate(scenario: Scenario): Seed {
   return { channels, messages }
 }
 
+/**
+ * Seeds per scenario object. A reset applies the same scenario object again, and generating
+ * (faker, one HMAC per id) was half of chat's part of a reset. Seed rows are never mutated:
+ * stores copy the per-channel arrays they append to, and collections copy what they store.
+ */
+const seeds = new WeakMap<Scenario, Seed>()
+
+function seedOf(scenario: Scenario): Seed {
+  let seed = seeds.get(scenario)
+  if (!seed) {
+    seed = generate(scenario)
+    seeds.set(scenario, seed)
+  }
+  return seed
+}
+
 export interface HistoryQuery {
   before?: Cursor
   limit: number
@@ -175,7 +191,8 @@ export class ChatStore {
     seed: Seed,
   ) {
     this.channelById = new Map(seed.channels.map((c) => [c.id, c]))
-    this.index = new Map(seed.channels.map((c, i) => [c.id, seed.messages[i] ?? []]))
+    // Copies: runtime messages are appended here, and the seed is shared by every reset.
+    this.index = new Map(seed.channels.map((c, i) => [c.id, seed.messages[i]?.slice() ?? []]))
     for (const [channel, rows] of this.index) {
       rows.forEach((row, pos) => {
         this.positions.set(row.id, { channel, pos })
@@ -186,7 +203,7 @@ export class ChatStore {
   }
 
   static async build(scenario: Scenario, logger?: Logger): Promise<ChatStore> {
-    const seed = generate(scenario)
+    const seed = seedOf(scenario)
     const channels = new Collection({ schema: ChannelRecord })
     const messages = new Collection({ schema: MessageRecord })
     await channels.createMany(seed.channels.length, (i) => seed.channels[i]!)
