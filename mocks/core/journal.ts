@@ -43,6 +43,19 @@ export function recordHeaders(headers: Headers): Record<string, string> {
   return out
 }
 
+let isoMs = Number.NaN
+let isoText = ''
+
+/** `new Date().toISOString()`, formatted once per millisecond: a broadcast journals a frame per socket. */
+function nowIso(): string {
+  const ms = Date.now()
+  if (ms !== isoMs) {
+    isoMs = ms
+    isoText = new Date(ms).toISOString()
+  }
+  return isoText
+}
+
 export class Journal {
   private entries: JournalEntry[] = []
   private seq = 0
@@ -55,7 +68,7 @@ export class Journal {
     // every request and WebSocket frame; a spread cost as much as the rest of record()).
     const full: JournalEntry = {
       seq: ++this.seq,
-      time: new Date().toISOString(),
+      time: nowIso(),
       service: entry.service,
       kind: entry.kind,
       method: entry.method,

@@ -480,9 +480,11 @@ export class FaultEngine {
       userId: meta.userId,
       userEmail: meta.userEmail,
     }
+    // Called for every frame, each socket's copy of a broadcast included: no spreads.
     const record = (
       kind: 'ws-in' | 'ws-out' | 'ws-open' | 'ws-close',
-      extra: { frame?: string; code?: number },
+      frame: string | undefined,
+      code: number | undefined,
       fault?: Compiled,
     ) =>
       this.journal.record({
@@ -494,22 +496,23 @@ export class FaultEngine {
         query: '',
         status: null,
         durationMs: null,
-        requestHeaders: {},
+        requestHeaders: NO_HEADERS,
         fault: fault ? { id: fault.fault.id, type: fault.fault.spec.effect.type } : null,
-        ...extra,
-        ...(meta.userId ? { userId: meta.userId } : {}),
+        frame,
+        code,
+        userId: meta.userId,
       })
     const apply = (list: Compiled[]) => {
       for (const f of list) f.module.ws?.(conn, f.fault.spec.effect as never, f.fault)
     }
     const atOpen = this.fire(service, { ...base, kind: 'upgrade' }, CONNECTION_SCOPES)
-    record('ws-open', {}, atOpen[0])
+    record('ws-open', undefined, undefined, atOpen[0])
     apply(atOpen)
     const wrapped: WsPeer = {
       send: (text) => {
         if (!peer.isOpen || !conn.outbound(text)) return
         peer.send(text)
-        record('ws-out', { frame: text.length > 2000 ? `${text.slice(0, 2000)}…` : text })
+        record('ws-out', clip(text), undefined)
         for (const l of frameListeners) l()
       },
       close: (code, reason) => peer.close(code, reason),
@@ -523,7 +526,7 @@ export class FaultEngine {
       peer: wrapped,
       inbound: (type, text) => {
         const firing = this.fire(service, { ...base, kind: 'frame', frameType: type }, CONNECTION_SCOPES)
-        record('ws-in', { frame: text.length > 2000 ? `${text.slice(0, 2000)}…` : text }, firing[0])
+        record('ws-in', clip(text), undefined, firing[0])
         apply(firing)
         return conn.inbound(type)
       },
@@ -531,11 +534,17 @@ export class FaultEngine {
         for (const t of timers) clearTimeout(t)
         timers.clear()
         for (const l of closeListeners) l()
-        record('ws-close', { code })
+        record('ws-close', undefined, code)
       },
     }
   }
 }
+
+/** WS entries carry no request headers (the handshake's are on the upgrade's entry). */
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({})
+
+/** A frame as journaled: the first 2,000 characters. */
+const clip = (text: string) => (text.length > 2000 ? `${text.slice(0, 2000)}…` : text)
 
 const HTTP_SCOPES = new Set<EffectModule['scope']>(['request', 'http'])
 const UPGRADE_SCOPES = new Set<EffectModule['scope']>(['request', 'upgrade'])
