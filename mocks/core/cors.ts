@@ -1,6 +1,7 @@
 import { Hono } from 'hono'
 import { cors } from 'hono/cors'
 import { isControlPath } from './config.ts'
+import { requestHeaders } from './request-headers.ts'
 
 // CORS in front of a fake's whole app (and so in front of its fault engine), as a CORS layer
 // sits first in the real services: a browser can read an injected 500 or 503 too. The headers
@@ -38,12 +39,13 @@ export function withCors(inner: Hono, opts: CorsOptions): Hono {
     const path = c.req.path
     // The control slice is mounted on this app by the runtime, after this route.
     if (isControlPath(path)) return next()
-    if (applies(path) && c.req.method === 'OPTIONS' && c.req.header('access-control-request-method')) {
+    const headers = requestHeaders(c)
+    if (applies(path) && c.req.method === 'OPTIONS' && headers.get('access-control-request-method')) {
       return (await preflight(c, async () => undefined)) ?? c.res
     }
     // The same env object goes through: the WebSocket upgrade helper keys its handshake on it.
     const res = await inner.fetch(c.req.raw, c.env)
-    const origin = c.req.header('origin')
+    const origin = headers.get('origin') ?? undefined
     // `status === 0` is `Response.error()`; reading `res.type` instead would make
     // @hono/node-server build a real Response and stream it (half the CPU of a V01T list).
     if (!applies(path) || res.status === 0 || (credentials && !(origin && allowed(origin)))) return res

@@ -35,11 +35,11 @@ export type JournalListener = (entry: JournalEntry) => void
 const HIDDEN_HEADERS = new Set(['cookie', 'authorization'])
 
 /** Headers as recorded: cookie and authorization values are shortened, never stored whole. */
-export function recordHeaders(headers: Headers): Record<string, string> {
+export function recordHeaders(headers: Iterable<[string, string]>): Record<string, string> {
   const out: Record<string, string> = {}
-  headers.forEach((value, key) => {
+  for (const [key, value] of headers) {
     out[key] = HIDDEN_HEADERS.has(key) ? `${value.slice(0, 24)}${value.length > 24 ? '…' : ''}` : value
-  })
+  }
   return out
 }
 

@@ -3,6 +3,7 @@ import type { MiddlewareHandler } from 'hono'
 import { routePath } from 'hono/route'
 import { isControlPath, type ServiceName } from '../core/config.ts'
 import { type Journal, recordHeaders } from '../core/journal.ts'
+import { requestHeaders } from '../core/request-headers.ts'
 import type { Logger } from '../core/logger.ts'
 import { cookieVerifier, sessionCookieFrom } from '../core/session-cookie.ts'
 import type { WsPeer } from '../core/ws.ts'
@@ -380,10 +381,11 @@ export class FaultEngine {
       if (isControlPath(c.req.path)) return next()
       if (this.gate) await this.gate
       const started = performance.now()
-      const isUpgrade = c.req.header('upgrade')?.toLowerCase() === 'websocket'
+      const headers = requestHeaders(c)
+      const isUpgrade = headers.get('upgrade')?.toLowerCase() === 'websocket'
       const url = new URL(c.req.url)
       const token = this.tokenFrom(
-        c.req.header('cookie'),
+        headers.get('cookie'),
         isUpgrade ? rawQueryParam(url, 'token') : undefined,
       )
       const identity = token ? this.identities.get(token) : undefined
@@ -391,7 +393,7 @@ export class FaultEngine {
         kind: isUpgrade ? 'upgrade' : 'http',
         method: c.req.method,
         path: c.req.path,
-        headers: c.req.raw.headers,
+        headers,
         sessionToken: token,
         userId: identity?.userId,
         userEmail: identity?.email,
@@ -443,7 +445,7 @@ export class FaultEngine {
           query: url.search,
           status: res ? res.status : null,
           durationMs: Math.round((performance.now() - started) * 100) / 100,
-          requestHeaders: recordHeaders(c.req.raw.headers),
+          requestHeaders: recordHeaders(headers.entries()),
           fault: terminal ? { id: terminal.fault.id, type: terminal.fault.spec.effect.type } : null,
           ...(identity ? { userId: identity.userId } : {}),
         })

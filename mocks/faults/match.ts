@@ -1,3 +1,4 @@
+import type { HeaderLookup } from '../core/request-headers.ts'
 import type { Match } from './schema.ts'
 
 // Compiles a fault's `match` into a predicate over one request or frame.
@@ -8,7 +9,7 @@ export interface MatchTarget {
   path: string
   /** Client frame type for `frame` targets. */
   frameType?: string
-  headers: Headers
+  headers: HeaderLookup
   userId?: string
   userEmail?: string
   sessionToken?: string

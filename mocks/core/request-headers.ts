@@ -1,0 +1,54 @@
+import type { IncomingMessage } from 'node:http'
+import type { Context } from 'hono'
+
+// A request's headers for the layers every request crosses (fault engine, journal, CORS).
+// Served by @hono/node-server, they are read from Node's already-parsed IncomingMessage:
+// `c.req.header()` would first build a WHATWG Headers from it, validating every name and value
+// again, on every request (a few % of a V01T list's CPU). Under msw and `app.request()` there
+// is no IncomingMessage: the Request's own Headers are read.
+
+/** What the engine's matchers need of headers: Headers has it, so does the Node view. */
+export interface HeaderLookup {
+  get(name: string): string | null
+}
+
+export interface RequestHeaders extends HeaderLookup {
+  /** Every header, names lower-case, repeated ones joined as Headers joins them. */
+  entries(): [string, string][]
+}
+
+const joined = (value: string | string[] | undefined, name: string): string | null =>
+  value === undefined ? null : Array.isArray(value) ? value.join(name === 'cookie' ? '; ' : ', ') : value
+
+function fromIncoming(incoming: IncomingMessage): RequestHeaders {
+  const h = incoming.headers
+  return {
+    get: (name) => joined(h[name.toLowerCase()], name),
+    entries: () => {
+      const out: [string, string][] = []
+      for (const name in h) {
+        const value = joined(h[name], name)
+        if (value !== null) out.push([name, value])
+      }
+      return out
+    },
+  }
+}
+
+function fromHeaders(headers: Headers): RequestHeaders {
+  return { get: (name) => headers.get(name), entries: () => [...headers] }
+}
+
+const cache = new WeakMap<Request, RequestHeaders>()
+
+/** The request's headers, built once per request whichever layer asks first. */
+export function requestHeaders(c: Context): RequestHeaders {
+  const raw = c.req.raw
+  let found = cache.get(raw)
+  if (!found) {
+    const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
+    found = incoming?.headers ? fromIncoming(incoming) : fromHeaders(raw.headers)
+    cache.set(raw, found)
+  }
+  return found
+}
