@@ -3,8 +3,8 @@ import type { MiddlewareHandler } from 'hono'
 import { routePath } from 'hono/route'
 import { isControlPath, type ServiceName } from '../core/config.ts'
 import { type Journal, recordHeaders } from '../core/journal.ts'
-import { requestHeaders } from '../core/request-headers.ts'
 import type { Logger } from '../core/logger.ts'
+import { requestHeaders } from '../core/request-headers.ts'
 import { cookieVerifier, sessionCookieFrom } from '../core/session-cookie.ts'
 import type { WsPeer } from '../core/ws.ts'
 import { effectModule } from './effects/index.ts'
@@ -384,10 +384,7 @@ export class FaultEngine {
       const headers = requestHeaders(c)
       const isUpgrade = headers.get('upgrade')?.toLowerCase() === 'websocket'
       const url = new URL(c.req.url)
-      const token = this.tokenFrom(
-        headers.get('cookie'),
-        isUpgrade ? rawQueryParam(url, 'token') : undefined,
-      )
+      const token = this.tokenFrom(headers.get('cookie'), isUpgrade ? rawQueryParam(url, 'token') : undefined)
       const identity = token ? this.identities.get(token) : undefined
       const target: MatchTarget = {
         kind: isUpgrade ? 'upgrade' : 'http',
