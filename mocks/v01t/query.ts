@@ -242,26 +242,40 @@ export function listPage(view: ComponentView, query: ListQuery): ListPage {
 
 const utf8 = new TextEncoder()
 
+/** A memoised list answer: the bytes before the timestamp, and the last whole body made. */
+export interface MemoBody {
+  head: Uint8Array
+  /** The millisecond `body` carries as its timestamp. */
+  ms: number
+  body: Uint8Array<ArrayBuffer>
+}
+
 /**
- * The list answer's JSON body, `{success, data, metadata, timestamp}` with a fresh timestamp,
- * as UTF-8 bytes. The bytes before the timestamp are memoised per view and normalised query:
- * stringifying a page, then encoding it on the socket, cost several times the rest of the
- * request (BENCHMARKS.md); copying bytes costs almost nothing.
+ * The list answer's JSON body, `{success, data, metadata, timestamp}` with the current
+ * timestamp, as UTF-8 bytes. Stringifying a page per request was most of a V01T list's CPU
+ * (BENCHMARKS.md), so the bytes before the timestamp are memoised per view and normalised
+ * query, and a whole body is made at most once per millisecond: requests within the same
+ * millisecond share it (bodies are never written to once made).
  */
 export function listBody(view: ComponentView, query: ListQuery): Uint8Array<ArrayBuffer> {
   const key = JSON.stringify([query.page, query.pageSize, query.cluster ?? null, query.orderBy, query.terms])
-  let head = view.bodies.get(key)
-  if (head === undefined) {
+  let memo = view.bodies.get(key)
+  if (memo === undefined) {
     const page = listPage(view, query)
-    const body = JSON.stringify({ success: true, data: page.items, metadata: page.metadata, timestamp: '' })
+    const json = JSON.stringify({ success: true, data: page.items, metadata: page.metadata, timestamp: '' })
     // The timestamp is the last key and was serialised as `""`: keep what precedes its value.
-    head = utf8.encode(body.slice(0, -3))
+    memo = { head: utf8.encode(json.slice(0, -3)), ms: Number.NaN, body: new Uint8Array(0) }
     if (view.bodies.size >= MAX_MEMO_BODIES) view.bodies.clear()
-    view.bodies.set(key, head)
+    view.bodies.set(key, memo)
   }
-  const tail = utf8.encode(`"${new Date().toISOString()}"}`)
-  const out = new Uint8Array(head.length + tail.length)
-  out.set(head)
-  out.set(tail, head.length)
-  return out
+  const ms = Date.now()
+  if (memo.ms !== ms) {
+    const tail = utf8.encode(`"${new Date(ms).toISOString()}"}`)
+    const body = new Uint8Array(memo.head.length + tail.length)
+    body.set(memo.head)
+    body.set(tail, memo.head.length)
+    memo.ms = ms
+    memo.body = body
+  }
+  return memo.body
 }

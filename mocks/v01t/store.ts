@@ -4,6 +4,7 @@ import { z } from 'zod'
 import { ScenarioError } from '../core/scenario/loader.ts'
 import type { Scenario } from '../core/scenario/schema.ts'
 import { generateRecords, type RecordKind, type SeedRecord } from './generate.ts'
+import type { MemoBody } from './query.ts'
 
 // V01T's records live in one @msw/data collection (the store of record), raw_data kept as JSON
 // text as V01T's JSON column holds it (a nested object would be deep-copied twice per record by
@@ -76,7 +77,7 @@ export interface ComponentView {
    * Serialised list answers per normalised query, up to their `timestamp` (query.ts): the
    * store never changes once built, so a page is stringified once, not per request.
    */
-  bodies: Map<string, Uint8Array>
+  bodies: Map<string, MemoBody>
 }
 
 export interface V01tStore {

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import type { Hono } from 'hono'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { z } from 'zod'
 import { loadConfig } from '../core/config.ts'
 import { type Mocks, startMocks } from '../core/runtime.ts'
@@ -15,7 +15,8 @@ import {
   NodeListResponseSchema,
 } from './contract.ts'
 import { createV01tFake } from './index.ts'
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './query.ts'
+import { DEFAULT_PAGE_SIZE, listBody, MAX_PAGE_SIZE, parseListQuery } from './query.ts'
+import { buildV01tStore } from './store.ts'
 
 // In-process tests (app.request): query semantics, errors, CORS, determinism, seeding speed,
 // and fast-check properties of pagination and filter composition.
@@ -243,6 +244,25 @@ describe('query semantics', () => {
       expect(JSON.stringify([other.data, other.metadata]), v).not.toBe(
         JSON.stringify([again.data, again.metadata]),
       )
+    }
+    // Within one millisecond requests share one body; a body is never changed once made.
+    const store = await buildV01tStore(mocks.scenario)
+    const view = store.applications.get('devarno-ecosystem')!.get('node')!
+    const q = parseListQuery(new URLSearchParams('page_size=2'), view)
+    if (!q.ok) throw new Error('query')
+    const now = vi.spyOn(Date, 'now').mockReturnValue(Date.parse('2026-11-26T10:00:00.001Z'))
+    try {
+      const a = listBody(view, q.query)
+      const aText = new TextDecoder().decode(a)
+      expect(listBody(view, q.query)).toBe(a)
+      now.mockReturnValue(Date.parse('2026-11-26T10:00:00.002Z'))
+      const b = listBody(view, q.query)
+      expect(b).not.toBe(a)
+      expect(new TextDecoder().decode(a)).toBe(aText)
+      expect(JSON.parse(aText).timestamp).toBe('2026-11-26T10:00:00.001Z')
+      expect(JSON.parse(new TextDecoder().decode(b)).timestamp).toBe('2026-11-26T10:00:00.002Z')
+    } finally {
+      now.mockRestore()
     }
     // A new scenario brings new views: the memo never outlives the data it was made from.
     const gen = `/trace/${GEN_APP}/artefact/?page_size=3`
