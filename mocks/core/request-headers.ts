@@ -20,23 +20,30 @@ export interface RequestHeaders extends HeaderLookup {
 const joined = (value: string | string[] | undefined, name: string): string | null =>
   value === undefined ? null : Array.isArray(value) ? value.join(name === 'cookie' ? '; ' : ', ') : value
 
-function fromIncoming(incoming: IncomingMessage): RequestHeaders {
-  const h = incoming.headers
-  return {
-    get: (name) => joined(h[name.toLowerCase()], name),
-    entries: () => {
-      const out: [string, string][] = []
-      for (const name in h) {
-        const value = joined(h[name], name)
-        if (value !== null) out.push([name, value])
-      }
-      return out
-    },
+// Classes, not closures per request: methods on a prototype cost nothing to create.
+class NodeHeaders implements RequestHeaders {
+  constructor(private readonly h: IncomingMessage['headers']) {}
+  get(name: string): string | null {
+    return joined(this.h[name.toLowerCase()], name)
+  }
+  entries(): [string, string][] {
+    const out: [string, string][] = []
+    for (const name in this.h) {
+      const value = joined(this.h[name], name)
+      if (value !== null) out.push([name, value])
+    }
+    return out
   }
 }
 
-function fromHeaders(headers: Headers): RequestHeaders {
-  return { get: (name) => headers.get(name), entries: () => [...headers] }
+class FetchHeaders implements RequestHeaders {
+  constructor(private readonly h: Headers) {}
+  get(name: string): string | null {
+    return this.h.get(name)
+  }
+  entries(): [string, string][] {
+    return [...this.h]
+  }
 }
 
 const cache = new WeakMap<Request, RequestHeaders>()
@@ -47,7 +54,7 @@ export function requestHeaders(c: Context): RequestHeaders {
   let found = cache.get(raw)
   if (!found) {
     const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
-    found = incoming?.headers ? fromIncoming(incoming) : fromHeaders(raw.headers)
+    found = incoming?.headers ? new NodeHeaders(incoming.headers) : new FetchHeaders(raw.headers)
     cache.set(raw, found)
   }
   return found

@@ -1,10 +1,10 @@
 import { createHmac } from 'node:crypto'
-import type { MiddlewareHandler } from 'hono'
+import type { Context, MiddlewareHandler } from 'hono'
 import { routePath } from 'hono/route'
 import { isControlPath, type ServiceName } from '../core/config.ts'
 import { type Journal, recordHeaders } from '../core/journal.ts'
 import type { Logger } from '../core/logger.ts'
-import { requestHeaders } from '../core/request-headers.ts'
+import { type RequestHeaders, requestHeaders } from '../core/request-headers.ts'
 import { cookieVerifier, sessionCookieFrom } from '../core/session-cookie.ts'
 import type { WsPeer } from '../core/ws.ts'
 import { effectModule } from './effects/index.ts'
@@ -399,6 +399,18 @@ export class FaultEngine {
       const firing = this.fire(service, target, scopes)
       const down = this.controls.has(service) ? undefined : this.downFault(service)
       if (down) firing.unshift(down)
+      const entry = { service, c, started, url, headers, identity }
+      // No fault acts (nearly every request): straight through, no effect chain to build.
+      if (firing.length === 0) {
+        let res: Response | undefined
+        try {
+          await next()
+          res = c.res
+        } finally {
+          this.journalHttp(entry, true, res, undefined)
+        }
+        return
+      }
       let calledNext = false
       const proceed = async () => {
         calledNext = true
@@ -433,21 +445,38 @@ export class FaultEngine {
         const terminal =
           firing.find((f) => f.module.scope !== 'request' || f.fault.spec.effect.type !== 'latency') ??
           firing[0]
-        this.journal.record({
-          service,
-          kind: 'http',
-          method: c.req.method,
-          path: c.req.path,
-          route: calledNext ? safeRoutePath(c) : c.req.path,
-          query: url.search,
-          status: res ? res.status : null,
-          durationMs: Math.round((performance.now() - started) * 100) / 100,
-          requestHeaders: recordHeaders(headers.entries()),
-          fault: terminal ? { id: terminal.fault.id, type: terminal.fault.spec.effect.type } : null,
-          ...(identity ? { userId: identity.userId } : {}),
-        })
+        this.journalHttp(entry, calledNext, res, terminal)
       }
     }
+  }
+
+  private journalHttp(
+    e: {
+      service: ServiceName
+      c: Context
+      started: number
+      url: URL
+      headers: RequestHeaders
+      identity: Identity | undefined
+    },
+    reachedFake: boolean,
+    res: Response | undefined,
+    terminal: Compiled | undefined,
+  ): void {
+    const { c } = e
+    this.journal.record({
+      service: e.service,
+      kind: 'http',
+      method: c.req.method,
+      path: c.req.path,
+      route: reachedFake ? safeRoutePath(c) : c.req.path,
+      query: e.url.search,
+      status: res ? res.status : null,
+      durationMs: Math.round((performance.now() - e.started) * 100) / 100,
+      requestHeaders: recordHeaders(e.headers.entries()),
+      fault: terminal ? { id: terminal.fault.id, type: terminal.fault.spec.effect.type } : null,
+      userId: e.identity?.userId,
+    })
   }
 
   // ---- WebSocket ----
