@@ -8,7 +8,7 @@ import { type RequestHeaders, requestHeaders } from '../core/request-headers.ts'
 import { cookieVerifier, sessionCookieFrom } from '../core/session-cookie.ts'
 import type { WsPeer } from '../core/ws.ts'
 import { effectModule } from './effects/index.ts'
-import { compileMatch, type MatchTarget } from './match.ts'
+import { compileMatch, literalPath, type MatchTarget } from './match.ts'
 import { type Fault, FaultSchema } from './schema.ts'
 import type { ActiveFault, EffectModule, WsConnection } from './types.ts'
 
@@ -121,6 +121,8 @@ export class FaultEngine {
   private readonly secret: string
   private readonly verifyCookie: (value: string) => string | null
   private compiled: Compiled[] = []
+  /** Per service, built on first use after any change to `compiled` (see `candidates`). */
+  private indexes: Map<ServiceName, ServiceIndex> | undefined
   private seed = 1
   private nextId = 1
   private readonly controls = new Map<ServiceName, ServiceControls>()
@@ -209,6 +211,7 @@ export class FaultEngine {
     this.seed = seed
     this.nextId = 1
     this.compiled = faults.map((f, i) => this.compile(f, 'scenario', f.id ?? `${scenario}-${i + 1}`))
+    this.indexes = undefined
     this.scheduleWindows()
     this.syncDown()
   }
@@ -219,6 +222,7 @@ export class FaultEngine {
     while (!id || this.compiled.some((c) => c.fault.id === id)) id = `fault-${this.nextId++}`
     const compiled = this.compile(spec, 'runtime', id)
     this.compiled.push(compiled)
+    this.indexes = undefined
     this.scheduleWindows([compiled])
     this.syncDown()
     return this.view(compiled)
@@ -227,6 +231,7 @@ export class FaultEngine {
   remove(id: string): boolean {
     const before = this.compiled.length
     this.compiled = this.compiled.filter((c) => c.fault.id !== id)
+    this.indexes = undefined
     if (this.compiled.length === before) return false
     this.syncDown()
     return true
@@ -236,6 +241,7 @@ export class FaultEngine {
   clear(): void {
     this.clearTimers()
     this.compiled = []
+    this.indexes = undefined
     this.syncDown()
   }
 
@@ -283,13 +289,44 @@ export class FaultEngine {
   ): Compiled[] {
     const now = performance.now()
     const out: Compiled[] = []
-    for (const c of this.compiled) {
+    for (const c of this.candidates(service, target.path)) {
       const f = c.fault
-      if (f.spec.service !== service || !scopes.has(c.module.scope)) continue
+      if (!scopes.has(c.module.scope)) continue
       if (this.state(f, now) !== 'active' || !c.matches(target)) continue
       if (f.spec.probability !== undefined && !(this.random(f) < f.spec.probability)) continue
       f.fired++
       out.push(c)
+    }
+    return out
+  }
+
+  /**
+   * The service's faults that may match `path`, in install order (the order effects nest in).
+   * Faults matching one literal path are looked up by it instead of tested one by one, so
+   * faults aimed at other routes cost a request nothing (100 of them cost ~6 % of a V01T
+   * list's CPU when each was tested).
+   */
+  private candidates(service: ServiceName, path: string): Compiled[] {
+    if (!this.indexes) this.indexes = buildIndexes(this.compiled)
+    const index = this.indexes.get(service)
+    if (!index) return NO_FAULTS
+    const byPath = index.byPath.get(path.endsWith('/') ? path.slice(0, -1) : path)
+    if (!byPath) return index.scan
+    if (index.scan.length === 0) return byPath
+    // Both lists are in install order: merge them.
+    const out: Compiled[] = []
+    let i = 0
+    let j = 0
+    while (i < index.scan.length || j < byPath.length) {
+      const a = index.scan[i]
+      const b = byPath[j]
+      if (b === undefined || (a !== undefined && index.order.get(a)! < index.order.get(b)!)) {
+        out.push(a!)
+        i++
+      } else {
+        out.push(b)
+        j++
+      }
     }
     return out
   }
@@ -566,6 +603,37 @@ export class FaultEngine {
       },
     }
   }
+}
+
+interface ServiceIndex {
+  /** Faults whose match has one literal path, by that path without its trailing slash. */
+  byPath: Map<string, Compiled[]>
+  /** Every other fault of the service. */
+  scan: Compiled[]
+  order: Map<Compiled, number>
+}
+
+const NO_FAULTS: Compiled[] = []
+
+function buildIndexes(compiled: Compiled[]): Map<ServiceName, ServiceIndex> {
+  const out = new Map<ServiceName, ServiceIndex>()
+  compiled.forEach((c, i) => {
+    const service = c.fault.spec.service
+    let index = out.get(service)
+    if (!index) {
+      index = { byPath: new Map(), scan: [], order: new Map() }
+      out.set(service, index)
+    }
+    index.order.set(c, i)
+    const literal = literalPath(c.fault.spec.match?.path)
+    if (literal === undefined) index.scan.push(c)
+    else {
+      const list = index.byPath.get(literal)
+      if (list) list.push(c)
+      else index.byPath.set(literal, [c])
+    }
+  })
+  return out
 }
 
 /** WS entries carry no request headers (the handshake's are on the upgrade's entry). */

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { compilePath, compilePathTest } from './match.ts'
+import { compilePath, compilePathTest, literalPath } from './match.ts'
 
 // compilePathTest is a shortcut for compilePath(pattern).test (literal compare, prefix check
 // before the regex): it must agree with the regex on every pattern and path.
@@ -27,6 +27,24 @@ describe('compilePathTest', () => {
       }),
       { numRuns: 5000 },
     )
+  })
+
+  it('a literal pattern matches exactly the paths the engine looks it up by', () => {
+    // The engine indexes literal faults by literalPath and looks a request up by its path
+    // minus one trailing slash: that must select exactly the paths the pattern matches.
+    fc.assert(
+      fc.property(pattern, path, (p, target) => {
+        const literal = literalPath(p)
+        if (literal === undefined) return
+        const key = target.endsWith('/') ? target.slice(0, -1) : target
+        expect(key === literal).toBe(compilePath(p).test(target))
+      }),
+      { numRuns: 5000 },
+    )
+    expect(literalPath('/api/v1/files/:id')).toBeUndefined()
+    expect(literalPath('/trace/*')).toBeUndefined()
+    expect(literalPath('/nothing/1/')).toBe('/nothing/1')
+    expect(literalPath(undefined)).toBeUndefined()
   })
 
   it('keeps the documented shapes', () => {

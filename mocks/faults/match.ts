@@ -48,6 +48,16 @@ export function compilePathTest(pattern: string): (path: string) => boolean {
   return (path) => path.startsWith(prefix) && re.test(path)
 }
 
+/**
+ * The one path a pattern without `:param` or `*` matches, without trailing slashes (it also
+ * matches that path plus one `/`, as compilePathTest does); undefined for any other pattern.
+ */
+export function literalPath(pattern: string | undefined): string | undefined {
+  if (pattern === undefined) return undefined
+  const segments = pattern.replace(/\/+$/, '').split('/')
+  return segments.some((seg) => seg === '*' || seg.startsWith(':')) ? undefined : segments.join('/')
+}
+
 export function compileMatch(match: Match | undefined): (t: MatchTarget) => boolean {
   if (!match) return () => true
   const path = match.path ? { test: compilePathTest(match.path) } : undefined
