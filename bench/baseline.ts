@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { createAdaptorServer } from '@hono/node-server'
+import { Hono } from 'hono'
 import { WebSocketServer } from 'ws'
 
 // The baselines: the same work as the fakes, done as simply as possible with bare node:http
@@ -22,6 +24,17 @@ export function bytesServer(status: number, headers: Record<string, string>, bod
     res.writeHead(status, headers)
     res.end(body)
   })
+}
+
+/**
+ * The same captured response from a bare Hono app on @hono/node-server (one route, no
+ * middleware): the floor any fake has, since every fake is a Hono app (DESIGN).
+ */
+export function honoBytesServer(status: number, headers: Record<string, string>, body: Buffer): http.Server {
+  const app = new Hono()
+  const bytes = new Uint8Array(body)
+  app.all('*', () => new Response(bytes, { status, headers }))
+  return createAdaptorServer({ fetch: app.fetch }) as http.Server
 }
 
 /** The captured response, answered after a setTimeout of the current delay; records how long each took. */

@@ -3,7 +3,14 @@ import type { ChatFake } from '../mocks/chat/index.ts'
 import type { ServiceName } from '../mocks/core/config.ts'
 import type { ScenarioRequest } from '../mocks/core/runtime.ts'
 import type { MediaFake } from '../mocks/media/index.ts'
-import { bytesServer, delayServer, listen, uploadSink, wsBroadcastServer } from './baseline.ts'
+import {
+  bytesServer,
+  delayServer,
+  honoBytesServer,
+  listen,
+  uploadSink,
+  wsBroadcastServer,
+} from './baseline.ts'
 
 // Child-process entry (bench/rpc.ts forks it): `mocks` runs the real fakes and control plane
 // on ephemeral 127.0.0.1 ports; `baseline` runs the bare servers. Both answer IPC commands and
@@ -127,6 +134,8 @@ function baselineHandlers(): Handlers {
   return {
     'bytes:serve': (a: { name: string } & Captured) =>
       serve(a.name, bytesServer(a.status, a.headers, Buffer.from(a.body, 'base64'))),
+    'hono:serve': (a: { name: string } & Captured) =>
+      serve(a.name, honoBytesServer(a.status, a.headers, Buffer.from(a.body, 'base64'))),
     'delay:start': async (a: Captured) => {
       delay = delayServer(a.status, a.headers, Buffer.from(a.body, 'base64'))
       return serve('delay', delay.server)
