@@ -6,7 +6,12 @@ import { expect } from '../mocks/playwright/index.ts'
 
 // Shared by the e2e specs: journal queries, backoff assertions, page probes, test files.
 
-export const ARTIFACTS = 'e2e/artifacts'
+/**
+ * Screenshots: the committed set in e2e/artifacts/ is refreshed only on purpose
+ * (`UPDATE_ARTIFACTS=1 pnpm test:e2e`); ordinary runs write beside Playwright's own output,
+ * so running the suite leaves the working tree clean.
+ */
+export const ARTIFACTS = process.env.UPDATE_ARTIFACTS ? 'e2e/artifacts' : 'test-results/screenshots'
 
 /** The client's jitter bound: a retry waits [nominal, nominal × 1.2]. */
 export const JITTER = 0.2
