@@ -11,7 +11,7 @@ import { expect } from '../mocks/playwright/index.ts'
  * (`UPDATE_ARTIFACTS=1 pnpm test:e2e`); ordinary runs write beside Playwright's own output,
  * so running the suite leaves the working tree clean.
  */
-export const ARTIFACTS = process.env.UPDATE_ARTIFACTS ? 'e2e/artifacts' : 'test-results/screenshots'
+export const ARTIFACTS = process.env.UPDATE_ARTIFACTS === '1' ? 'e2e/artifacts' : 'test-results/screenshots'
 
 /** The client's jitter bound: a retry waits [nominal, nominal × 1.2]. */
 export const JITTER = 0.2

@@ -75,6 +75,32 @@ describe('get-session over node:http', () => {
     expect(sockets.size).toBe(1)
   })
 
+  it('never retries: a reset on a kept-alive connection is one request auth saw, and one failure', async () => {
+    let n = 0
+    const { url, seen } = await serve((req, res) => {
+      n++
+      if (n === 2) return req.socket.destroy()
+      if (n === 3) {
+        // Headers and half a body, then the connection breaks.
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' })
+        res.write('{"user":')
+        setTimeout(() => req.socket.destroy(), 20)
+        return
+      }
+      json(200, SESSION)(req, res)
+    })
+    const validate = validator(url)
+    expect((await validate('c=1')).kind).toBe('ok')
+    expect(await validate('c=1')).toEqual({ kind: 'unavailable', reason: 'get-session failed: ECONNRESET' })
+    expect(seen).toHaveLength(2)
+    const midBody = await validate('c=1')
+    expect(midBody.kind).toBe('unavailable')
+    await new Promise((r) => setTimeout(r, 100))
+    expect(seen).toHaveLength(3)
+    expect((await validate('c=1')).kind).toBe('ok')
+    expect(seen).toHaveLength(4)
+  })
+
   it('survives the server closing an idle kept-alive connection between calls', async () => {
     const { url, sockets } = await serve(json(200, SESSION), (s) => {
       s.keepAliveTimeout = 5
@@ -107,7 +133,7 @@ describe('get-session over node:http', () => {
           res.writeHead(200, { 'content-type': 'application/json' })
           res.end(Buffer.alloc(2 * 1024 * 1024, 32))
         },
-        /^get-session failed: get-session answered more than 1 MiB$/,
+        /^get-session failed: answer over 1 MiB$/,
       ],
     ]
     for (const [handler, want] of cases) {

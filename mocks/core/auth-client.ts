@@ -90,39 +90,37 @@ const httpTransport: Transport = (url, headers, timeoutMs) =>
   new Promise<Answer>((resolve, reject) => {
     const target = new URL(url)
     const isHttps = target.protocol === 'https:'
-    const attempt = (retry: boolean) => {
-      const req = (isHttps ? https : http).request(target, {
-        headers,
-        agent: isHttps ? agents['https:'] : agents['http:'],
-      })
-      const fail = (err: Error) => {
-        clearTimeout(timer)
-        // A kept-alive socket the server closed as we reused it: Node's advice is to retry once.
-        if (retry && req.reusedSocket && (err as NodeJS.ErrnoException).code === 'ECONNRESET') {
-          attempt(false)
-          return
-        }
-        reject(err)
-      }
-      const timer = setTimeout(() => req.destroy(timeoutError(timeoutMs)), timeoutMs)
-      req.on('error', fail)
-      req.on('response', (res) => {
-        const chunks: Buffer[] = []
-        let size = 0
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length
-          if (size > MAX_BODY) req.destroy(new Error('get-session answered more than 1 MiB'))
-          else chunks.push(chunk)
-        })
-        res.on('error', fail)
-        res.on('end', () => {
-          clearTimeout(timer)
-          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') })
-        })
-      })
-      req.end()
+    // Never retried: a request auth has received is a request auth has seen (journaled, counted
+    // by its faults), as with any client that does not retry a GET it has sent.
+    const req = (isHttps ? https : http).request(target, {
+      headers,
+      agent: isHttps ? agents['https:'] : agents['http:'],
+    })
+    let settled = false
+    const timer = setTimeout(() => req.destroy(timeoutError(timeoutMs)), timeoutMs)
+    const settle = (outcome: () => void) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      outcome()
     }
-    attempt(true)
+    // A broken connection is reported on the request and again on the response: first wins.
+    const fail = (err: Error) => settle(() => reject(err))
+    req.on('error', fail)
+    req.on('response', (res) => {
+      const chunks: Buffer[] = []
+      let size = 0
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length
+        if (size > MAX_BODY) req.destroy(new Error('answer over 1 MiB'))
+        else chunks.push(chunk)
+      })
+      res.on('error', fail)
+      res.on('end', () =>
+        settle(() => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') })),
+      )
+    })
+    req.end()
   })
 
 export function createSessionValidator(opts: SessionValidatorOptions): SessionValidator {

@@ -26,9 +26,10 @@ class NodeHeaders implements RequestHeaders {
   get(name: string): string | null {
     return joined(this.h[name.toLowerCase()], name)
   }
+  /** Sorted by name, as Headers iterates: the journal reads the same under msw and Node. */
   entries(): [string, string][] {
     const out: [string, string][] = []
-    for (const name in this.h) {
+    for (const name of Object.keys(this.h).sort()) {
       const value = joined(this.h[name], name)
       if (value !== null) out.push([name, value])
     }
