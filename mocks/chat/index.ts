@@ -1,6 +1,5 @@
 import { createFakeApp } from '../core/app.ts'
 import { createSessionValidator } from '../core/auth-client.ts'
-import { withCors } from '../core/cors.ts'
 import type { FakeDeps, FakeService } from '../core/fake.ts'
 import type { Scenario } from '../core/scenario/schema.ts'
 import type { WsPeer } from '../core/ws.ts'
@@ -37,7 +36,6 @@ export interface ChatFakeOptions {
 
 /** Fake chat-service (Rust/Axum): REST and WebSocket on one port, 8082 by default. */
 export function createChatFake(deps: FakeDeps, options: ChatFakeOptions = {}): ChatFake {
-  const inner = createFakeApp('chat', deps)
   let state: ChatStore | undefined
   const store = (): ChatStore => {
     if (!state) throw new Error('chat fake used before a scenario was applied')
@@ -50,10 +48,10 @@ export function createChatFake(deps: FakeDeps, options: ChatFakeOptions = {}): C
     ...(options.fetch ? { fetch: options.fetch } : {}),
   })
   const hub = new ChatHub({ faults: deps.faults, logger: deps.logger, store })
-  registerChatRoutes(inner, { deps, store, hub, validate })
   const auth = createChatAuth({ deps, store, validate })
-  // CORS runs in front of the fault engine, so injected errors carry it too (see chatCors).
-  const app = withCors(inner, chatCors(auth.trusted))
+  // CORS in front of the fault engine, so injected errors carry it too (see chatCors).
+  const app = createFakeApp('chat', deps, { cors: chatCors(auth.trusted) })
+  registerChatRoutes(app, { deps, store, hub, validate })
 
   return {
     name: 'chat',

@@ -1,15 +1,23 @@
 import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ServiceName } from './config.ts'
+import { type CorsOptions, corsMiddleware } from './cors.ts'
 import { codeForStatus, errorEnvelope, reasonFor } from './envelope.ts'
 import type { FakeDeps } from './fake.ts'
 
-// The Hono app every fake starts from: the fault engine (which also journals) in front,
+// The Hono app every fake starts from: CORS if the service has it, then the fault engine (which
+// also journals) in front of every route,
 // and unknown routes, bad methods and thrown errors answered in the service's own envelope.
 // A stack trace never reaches a client.
 
-export function createFakeApp(service: ServiceName, deps: FakeDeps): Hono {
+export interface FakeAppOptions {
+  /** CORS for browsers calling the service directly; runs first, in front of the fault engine. */
+  cors?: CorsOptions
+}
+
+export function createFakeApp(service: ServiceName, deps: FakeDeps, opts: FakeAppOptions = {}): Hono {
   const app = new Hono()
+  if (opts.cors) app.use('*', corsMiddleware(opts.cors))
   app.use('*', deps.faults.http(service))
   app.notFound((c) =>
     c.json(

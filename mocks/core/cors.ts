@@ -1,14 +1,15 @@
-import { Hono } from 'hono'
+import type { MiddlewareHandler } from 'hono'
 import { cors } from 'hono/cors'
 import { isControlPath } from './config.ts'
 import { requestHeaders } from './request-headers.ts'
 
-// CORS in front of a fake's whole app (and so in front of its fault engine), as a CORS layer
-// sits first in the real services: a browser can read an injected 500 or 503 too. The headers
-// are set on the inner app's answer itself rather than by wrapping hono/cors around it: a
-// wrapping middleware makes Hono rebuild every response (and @hono/node-server stream it,
-// a third of a fake's CPU per request), and cannot carry an in-process network error
-// (`Response.error()`, what `down`/`reset` give under msw) through.
+// CORS as the first middleware of a fake's app, in front of its fault engine, as a CORS layer
+// sits first in the real services: a browser can read an injected 500 or 503 too, and
+// preflights are answered whatever the path (never reaching the engine or the journal). The
+// headers are set on the answer after the rest of the app made it, never before (hono/cors
+// sets them on a placeholder response, which makes Hono rebuild every answer and
+// @hono/node-server stream it), and an in-process network error (`Response.error()`, what
+// `down`/`reset` give under msw) passes through untouched. `/__mocks` never gets CORS.
 
 export interface CorsOptions {
   /** `'*'` for a public API; otherwise a predicate over the Origin, answered with credentials. */
@@ -21,7 +22,7 @@ export interface CorsOptions {
   prefix?: string
 }
 
-export function withCors(inner: Hono, opts: CorsOptions): Hono {
+export function corsMiddleware(opts: CorsOptions): MiddlewareHandler {
   const check = opts.origin
   const credentials = check !== '*'
   const allowed = (origin: string | undefined) => (check === '*' ? true : check(origin))
@@ -34,21 +35,18 @@ export function withCors(inner: Hono, opts: CorsOptions): Hono {
     ...(opts.maxAge ? { maxAge: opts.maxAge } : {}),
   })
   const applies = (path: string) => !isControlPath(path) && (!opts.prefix || path.startsWith(opts.prefix))
-  const app = new Hono()
-  app.all('*', async (c, next) => {
-    const path = c.req.path
-    // The control slice is mounted on this app by the runtime, after this route.
-    if (isControlPath(path)) return next()
+  return async (c, next) => {
+    if (!applies(c.req.path)) return next()
     const headers = requestHeaders(c)
-    if (applies(path) && c.req.method === 'OPTIONS' && headers.get('access-control-request-method')) {
+    if (c.req.method === 'OPTIONS' && headers.get('access-control-request-method')) {
       return (await preflight(c, async () => undefined)) ?? c.res
     }
-    // The same env object goes through: the WebSocket upgrade helper keys its handshake on it.
-    const res = await inner.fetch(c.req.raw, c.env)
+    await next()
+    const res = c.res
     const origin = headers.get('origin') ?? undefined
     // `status === 0` is `Response.error()`; reading `res.type` instead would make
     // @hono/node-server build a real Response and stream it (half the CPU of a V01T list).
-    if (!applies(path) || res.status === 0 || (credentials && !(origin && allowed(origin)))) return res
+    if (res.status === 0 || (credentials && !(origin && allowed(origin)))) return
     try {
       res.headers.set('access-control-allow-origin', credentials ? (origin as string) : '*')
       if (credentials) {
@@ -60,7 +58,5 @@ export function withCors(inner: Hono, opts: CorsOptions): Hono {
     } catch {
       // Immutable headers (a Response passed through from elsewhere): served as it is.
     }
-    return res
-  })
-  return app
+  }
 }

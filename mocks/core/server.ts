@@ -98,6 +98,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     for (const s of sockets) s.destroy()
     sockets.clear()
     await shutdown(server)
+    // A turn of the event loop for clients in this process (chat's and media's kept-alive
+    // get-session connections) to see their connection closed: their next request then finds
+    // the port refused (ECONNREFUSED), not a reset on a connection they thought open.
+    for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve))
   }
   return {
     port,

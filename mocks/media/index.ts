@@ -1,6 +1,5 @@
 import { fileURLToPath } from 'node:url'
 import { createFakeApp } from '../core/app.ts'
-import { withCors } from '../core/cors.ts'
 import type { FakeDeps, FakeService } from '../core/fake.ts'
 import type { Scenario } from '../core/scenario/schema.ts'
 import { effectiveLimits, mediaCors, registerMediaRoutes, type UploadStats } from './routes.ts'
@@ -35,7 +34,8 @@ export interface MediaFake extends FakeService {
 
 /** Fake media-service (Go/Gin), port 8081 by default. */
 export function createMediaFake(deps: FakeDeps, opts: MediaFakeOptions = {}): MediaFake {
-  const inner = createFakeApp('media', deps)
+  // CORS in front of the fault engine, so injected errors carry it too (see mediaCors).
+  const app = createFakeApp('media', deps, { cors: mediaCors(deps) })
   const storage = createStorage(deps.config.storagePath)
   const stats: UploadStats = { inFlight: 0 }
   const fixturesDir = opts.fixturesDir ?? DEFAULT_FIXTURES_DIR
@@ -45,14 +45,12 @@ export function createMediaFake(deps: FakeDeps, opts: MediaFakeOptions = {}): Me
     if (!state) throw new Error('media fake used before a scenario was applied')
     return state
   }
-  registerMediaRoutes(inner, deps, {
+  registerMediaRoutes(app, deps, {
     state: current,
     storage,
     stats,
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
   })
-  // CORS runs in front of the fault engine, so injected errors carry it too (see mediaCors).
-  const app = withCors(inner, mediaCors(deps))
   return {
     name: 'media',
     app,

@@ -1,5 +1,4 @@
 import { createFakeApp } from '../core/app.ts'
-import { withCors } from '../core/cors.ts'
 import type { FakeDeps, FakeService } from '../core/fake.ts'
 import type { Scenario } from '../core/scenario/schema.ts'
 import { registerV01tRoutes } from './routes.ts'
@@ -7,18 +6,17 @@ import { buildV01tStore, type V01tStore } from './store.ts'
 
 /** Fake V01T CMS (devarno-landing's public content API), port 8000 by default. */
 export function createV01tFake(deps: FakeDeps): FakeService {
-  const inner = createFakeApp('v01t', deps)
+  // CORS in front of the fault engine, as django-cors-headers sits in front of V01T's views:
+  // browsers (NEXT_PUBLIC_V01T_API_URL) can read every answer, an injected 500 included, and
+  // preflights are answered whatever the path. The control slice stays same-origin.
+  const app = createFakeApp('v01t', deps, {
+    cors: { origin: '*', allowMethods: ['GET', 'HEAD', 'OPTIONS'], maxAge: 86400 },
+  })
   let store: V01tStore | undefined
-  registerV01tRoutes(inner, () => {
+  registerV01tRoutes(app, () => {
     if (!store) throw new Error('v01t fake used before a scenario was applied')
     return store
   })
-
-  // CORS sits in front of the fault engine, as django-cors-headers sits in front of V01T's
-  // views: browsers (NEXT_PUBLIC_V01T_API_URL) can read every answer, an injected 500
-  // included, and preflights are answered whatever the path. The control slice stays
-  // same-origin: it is not V01T's API.
-  const app = withCors(inner, { origin: '*', allowMethods: ['GET', 'HEAD', 'OPTIONS'], maxAge: 86400 })
 
   return {
     name: 'v01t',
