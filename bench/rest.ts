@@ -245,7 +245,7 @@ export const restBenchmark: Benchmark = {
       {
         id: 'idle-faults-cost',
         text: `${rest.idleFaults} installed faults that match nothing cost < 5 % (judged on server CPU per V01T request)`,
-        observed: `+${round((fc - 1) * 100, 1)} % CPU per request (paired ratio ${round(fc, 3)}); throughput ratio ${round(fr, 3)}`,
+        observed: `${fc >= 1 ? '+' : '−'}${round(Math.abs(fc - 1) * 100, 1)} % CPU per request (paired ratio ${round(fc, 3)}); throughput ratio ${round(fr, 3)}`,
         met: fc - 1 < 0.05,
       },
     ]
