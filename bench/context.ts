@@ -7,7 +7,13 @@ export interface BenchOptions {
   mode: string
   /** Alternating candidate/baseline rounds; figures are medians over them. */
   rounds: number
-  rest: { connections: number; durationSec: number; warmupSec: number; idleFaults: number }
+  rest: {
+    connections: number
+    durationSec: number
+    warmupSec: number
+    idleFaults: number
+    engineRequests: number
+  }
   coldStart: {
     runs: number
     modes: ('bundle' | 'tsx')[]

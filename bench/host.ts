@@ -95,6 +95,45 @@ async function mocksHandlers(services: string[] | undefined): Promise<Handlers> 
       users: usersForControl(mocks.scenario, config.betterAuthSecret),
       maxFileSize: config.maxFileSize,
     }),
+    /**
+     * The fault engine's cost, in-process: `requests` V01T list requests through the fake's own
+     * `app.request()` (no sockets, so none of the machine's network noise), in `rounds` pairs
+     * alternating with and without `faults` installed faults that match nothing. CPU µs per request.
+     */
+    'engine:cost': async (a: { path: string; faults: number; requests: number; rounds: number }) => {
+      const app = mocks.services.get('v01t')!.fake.app
+      // CPU time, not wall time: other work on a shared machine delays a block without making it cost more.
+      const block = async () => {
+        const started = process.cpuUsage()
+        for (let i = 0; i < a.requests; i++) await (await app.request(a.path)).arrayBuffer()
+        const used = process.cpuUsage(started)
+        return (used.user + used.system) / a.requests
+      }
+      const install = () =>
+        Array.from({ length: a.faults }, (_, i) =>
+          mocks.faults.add({
+            service: 'v01t',
+            match: { path: `/nothing/${i}` },
+            effect: { type: 'status', status: 500 },
+          }),
+        )
+      const withFaults: number[] = []
+      const without: number[] = []
+      // Warm-up: the first blocks run before the JIT settles (several times slower).
+      for (let i = 0; i < 3; i++) await block()
+      for (let r = 0; r < a.rounds; r++) {
+        const ids = install().map((f) => f.id)
+        gc?.()
+        const w = await block()
+        for (const id of ids) mocks.faults.remove(id)
+        gc?.()
+        const o = await block()
+        withFaults.push(w)
+        without.push(o)
+      }
+      mocks.journal.clear()
+      return { withFaults, without }
+    },
     reset: () => timed(() => mocks.reset()),
     switch: (request: ScenarioRequest) => timed(() => mocks.switchScenario(request)),
     /** The seeded state as plain rows, for the reset baseline. */

@@ -30,6 +30,9 @@ async function cannon(
   ctx: Ctx,
   seconds: number,
 ): Promise<Run> {
+  // Garbage left by earlier work (installing 100 faults over HTTP, say) is collected before,
+  // not inside, the measured run.
+  await host.call('gc')
   const cpuBefore = await host.call<number>('cpu')
   const result = await autocannon({
     url,
@@ -69,6 +72,9 @@ async function alternate(ctx: Ctx, a: () => Promise<Run>, b: () => Promise<Run>)
   }
   return [ra, rb]
 }
+
+/** A paired ratio as a signed percentage: `+3.1 %`, `−2 %`. */
+const signed = (ratio: number) => `${ratio >= 1 ? '+' : '−'}${round(Math.abs(ratio - 1) * 100, 1)} %`
 
 const withoutTimestamp = (body: Buffer) => body.toString().replace(/"timestamp":"[^"]*"/, '"timestamp":""')
 
@@ -208,6 +214,24 @@ export const restBenchmark: Benchmark = {
     }
     const [fw, fo] = await alternate(ctx, withFaults(rest.durationSec), run(v01t + V01T_PATH))
 
+    ctx.log(`rest: fault engine cost in-process, ${rest.idleFaults} idle faults`)
+    const engine = await ctx.mocks.call<{ withFaults: number[]; without: number[] }>('engine:cost', {
+      path: V01T_PATH,
+      faults: rest.idleFaults,
+      requests: rest.engineRequests,
+      rounds: ctx.opts.rounds,
+    })
+    const ec = pairedRatio(engine.withFaults, engine.without)
+    const engineFigure: Figure = {
+      name: `V01T list in-process (app.request) with ${rest.idleFaults} idle faults, CPU per request`,
+      unit: 'µs',
+      candidate: median(engine.withFaults),
+      baseline: median(engine.without),
+      ratio: ec,
+      rounds: { candidate: engine.withFaults, baseline: engine.without },
+      note: 'baseline = same fake, no faults',
+    }
+
     const rps = (r: Run) => r.rps
     const vr = pairedRatio(vc.map(rps), vb.map(rps))
     const hr = pairedRatio(hc.map(rps), hb.map(rps))
@@ -244,9 +268,9 @@ export const restBenchmark: Benchmark = {
       },
       {
         id: 'idle-faults-cost',
-        text: `${rest.idleFaults} installed faults that match nothing cost < 5 % (judged on server CPU per V01T request)`,
-        observed: `${fc >= 1 ? '+' : '−'}${round(Math.abs(fc - 1) * 100, 1)} % CPU per request (paired ratio ${round(fc, 3)}); throughput ratio ${round(fr, 3)}`,
-        met: fc - 1 < 0.05,
+        text: `${rest.idleFaults} installed faults that match nothing cost < 5 % (judged in-process, where a few % can be resolved)`,
+        observed: `${signed(ec)} CPU per request in-process (paired ratio ${round(ec, 3)}); over sockets ${signed(fc)} server CPU per request, throughput ratio ${round(fr, 3)}`,
+        met: ec - 1 < 0.05,
       },
     ]
     return {
@@ -262,7 +286,9 @@ export const restBenchmark: Benchmark = {
         'from the fake, with the same status, headers and body bytes (checked before the runs; the V01T',
         'body differs only by its `timestamp`, which has a fixed length). The idle-faults figure compares',
         `the fake with ${rest.idleFaults} runtime faults installed (\`{service:'v01t', match:{path:'/nothing/<i>'}, effect:{type:'status',status:500}}\`)`,
-        'against the same fake with none, in alternating rounds. Two explaining figures: the V01T bytes',
+        'against the same fake with none, in alternating rounds; so does the in-process figure (the',
+        `fake's \`app.request()\`, ${rest.engineRequests} requests a round, no sockets), on which the target is judged:`,
+        'over sockets the difference is below what this machine resolves. Two explaining figures: the V01T bytes',
         'from a bare Hono app on @hono/node-server (candidate) against bare node:http, and get-session on',
         'the fake auth with the same cookie against bare node:http serving its bytes.',
       ].join(' '),
@@ -272,6 +298,7 @@ export const restBenchmark: Benchmark = {
         ...figures('bare Hono app serving the V01T bytes (the floor)', fh, fb),
         ...figures(`get-session alone (${g.captured.body.length} body bytes)`, gc, gb),
         ...faultFigures,
+        engineFigure,
       ],
       targets,
       notes,
