@@ -344,4 +344,44 @@ describe('latency and a client that gives up', () => {
     })
     expect(res.status).toBe(401)
   })
+
+  it('never reaches the fake when the mocks are reset during the delay (the client still waiting)', async () => {
+    // A browser may keep an aborted upload's connection open: the server cannot see that the
+    // client left, so a reset (a suite's next test) cuts what the old scenario still holds.
+    await add({ match: { path: '/api/auth/sign-up/email' }, effect: { type: 'latency', ms: 1500 } })
+    const signUp = fetch(`${t.url('auth')}/api/auth/sign-up/email`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: 'http://localhost:3000' },
+      body: JSON.stringify({ name: 'Late', email: 'late@casa.test', password: 'late-password' }),
+    }).then(
+      (r) => r.status,
+      (e: unknown) => errorCode(e),
+    )
+    await new Promise((r) => setTimeout(r, 200))
+    const started = performance.now()
+    await t.mocks.reset()
+    expect(await signUp).toBe('ECONNRESET')
+    expect(performance.now() - started).toBeLessThan(1000)
+    await new Promise((r) => setTimeout(r, 1600))
+    // Not signed up, nothing journaled after the reset.
+    expect(t.mocks.journal.list({ path: '/api/auth/sign-up/email' })).toEqual([])
+    const res = await fetch(`${t.url('auth')}/api/auth/sign-in/email`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: 'http://localhost:3000' },
+      body: JSON.stringify({ email: 'late@casa.test', password: 'late-password' }),
+    })
+    expect(res.status).toBe(401)
+  })
+
+  it('a hung request is cut by a scenario switch too', async () => {
+    await add({ match: { path: '/api/auth/ok' }, effect: { type: 'hang' } })
+    const held = fetch(ok()).then(
+      (r) => r.status,
+      (e: unknown) => errorCode(e),
+    )
+    await new Promise((r) => setTimeout(r, 100))
+    await t.mocks.switchScenario({ name: 'default' })
+    expect(await held).toBe('ECONNRESET')
+    expect((await fetch(ok())).status).toBe(200)
+  })
 })

@@ -123,6 +123,8 @@ export class FaultEngine {
   private compiled: Compiled[] = []
   /** Per service, built on first use after any change to `compiled` (see `candidates`). */
   private indexes: Map<ServiceName, ServiceIndex> | undefined
+  /** Aborted and replaced by every install (reset, scenario switch): cuts held requests. */
+  private epoch = new AbortController()
   private seed = 1
   private nextId = 1
   private readonly controls = new Map<ServiceName, ServiceControls>()
@@ -207,6 +209,8 @@ export class FaultEngine {
 
   /** Replaces every fault (scenario switch or reset). Ids are deterministic: `<scenario>-<n>`. */
   install(faults: Fault[], seed: number, scenario: string): void {
+    this.epoch.abort()
+    this.epoch = new AbortController()
     this.clearTimers()
     this.seed = seed
     this.nextId = 1
@@ -250,8 +254,12 @@ export class FaultEngine {
   }
 
   /** Resolves when every listener is in the state the faults ask for (down or up). */
+  /**
+   * Resolves once `down` changes are in force and requests cut by the last install are
+   * journaled (their ends run in microtasks; a macrotask comes after all of them).
+   */
   settled(): Promise<void> {
-    return this.downSync
+    return this.downSync.then(() => new Promise<void>((resolve) => setImmediate(resolve)))
   }
 
   private view(c: Compiled): FaultView {
@@ -464,6 +472,7 @@ export class FaultEngine {
               fault: f.fault,
               random: () => this.random(f.fault),
               signal: c.req.raw.signal,
+              cut: this.epoch.signal,
               isUpgrade,
             },
             f.fault.spec.effect as never,

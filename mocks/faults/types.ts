@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http'
 import type { Context } from 'hono'
 import type { ServiceName } from '../core/config.ts'
 import type { WsPeer } from '../core/ws.ts'
@@ -25,6 +26,12 @@ export interface HttpEffectContext {
   random(): number
   /** Aborted when the client goes away. */
   signal: AbortSignal
+  /**
+   * Aborted by a reset or scenario switch: a request still held by a fault then (latency,
+   * hang) is cut, never reaching the fakes' new state. A suite's next test must not see the
+   * last test's upload arrive.
+   */
+  cut: AbortSignal
   isUpgrade: boolean
 }
 
@@ -86,4 +93,17 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
     let timer = setTimeout(tick, ms)
     signal?.addEventListener('abort', onAbort, { once: true })
   })
+}
+
+/**
+ * Ends the request with no HTTP answer: a TCP RST on Node (the client sees ECONNRESET; a plain
+ * destroy() sends FIN), a network error in-process (msw), the closest a fetch can see.
+ */
+export function cutConnection(ctx: HttpEffectContext): Response {
+  const incoming = (ctx.c.env as { incoming?: IncomingMessage } | undefined)?.incoming
+  if (!incoming) return Response.error()
+  const socket = incoming.socket as IncomingMessage['socket'] & { resetAndDestroy?: () => void }
+  if (typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy()
+  else socket.destroy()
+  return new Response(null, { status: 499 })
 }

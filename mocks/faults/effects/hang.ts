@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http'
-import type { EffectModule } from '../types.ts'
+import { cutConnection, type EffectModule } from '../types.ts'
 
 // Never answer. The request is held until the client gives up; then nothing is left behind.
 export const hang: EffectModule<'hang'> = {
@@ -10,6 +10,8 @@ export const hang: EffectModule<'hang'> = {
       const done = () => resolve(new Response(null, { status: 499 }))
       if (ctx.signal.aborted) return done()
       ctx.signal.addEventListener('abort', done, { once: true })
+      // A reset or scenario switch cuts it: the request never outlives the state it began in.
+      ctx.cut.addEventListener('abort', () => resolve(cutConnection(ctx)), { once: true })
       // Node: the request signal fires on abort, but an upgrade request has no body stream;
       // watch the socket itself as well. A client that leaves an upgrade half-closes it (the
       // server keeps its side open), so its end counts too: else the socket is held for good.
