@@ -384,4 +384,19 @@ describe('latency and a client that gives up', () => {
     expect(await held).toBe('ECONNRESET')
     expect((await fetch(ok())).status).toBe(200)
   })
+
+  it('holds many requests at once without a listener-leak warning', async () => {
+    await add({ match: { path: '/api/auth/ok' }, effect: { type: 'latency', ms: 100 } })
+    const warnings: string[] = []
+    const onWarning = (w: Error) => warnings.push(w.name)
+    process.on('warning', onWarning)
+    try {
+      const statuses = await Promise.all(Array.from({ length: 25 }, async () => (await fetch(ok())).status))
+      expect(statuses.every((s) => s === 200)).toBe(true)
+      await new Promise((r) => setTimeout(r, 50))
+    } finally {
+      process.off('warning', onWarning)
+    }
+    expect(warnings).not.toContain('MaxListenersExceededWarning')
+  })
 })

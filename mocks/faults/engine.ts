@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto'
+import { setMaxListeners } from 'node:events'
 import type { Context, MiddlewareHandler } from 'hono'
 import { routePath } from 'hono/route'
 import { isControlPath, type ServiceName } from '../core/config.ts'
@@ -124,7 +125,7 @@ export class FaultEngine {
   /** Per service, built on first use after any change to `compiled` (see `candidates`). */
   private indexes: Map<ServiceName, ServiceIndex> | undefined
   /** Aborted and replaced by every install (reset, scenario switch): cuts held requests. */
-  private epoch = new AbortController()
+  private epoch = newEpoch()
   private seed = 1
   private nextId = 1
   private readonly controls = new Map<ServiceName, ServiceControls>()
@@ -210,7 +211,7 @@ export class FaultEngine {
   /** Replaces every fault (scenario switch or reset). Ids are deterministic: `<scenario>-<n>`. */
   install(faults: Fault[], seed: number, scenario: string): void {
     this.epoch.abort()
-    this.epoch = new AbortController()
+    this.epoch = newEpoch()
     this.clearTimers()
     this.seed = seed
     this.nextId = 1
@@ -612,6 +613,13 @@ export class FaultEngine {
       },
     }
   }
+}
+
+/** Every request a fault holds listens to it: no listener limit (Node warns past 10). */
+function newEpoch(): AbortController {
+  const epoch = new AbortController()
+  setMaxListeners(0, epoch.signal)
+  return epoch
 }
 
 interface ServiceIndex {

@@ -7,17 +7,25 @@ export const hang: EffectModule<'hang'> = {
   scope: 'request',
   http(ctx) {
     return new Promise((resolve) => {
-      const done = () => resolve(new Response(null, { status: 499 }))
-      if (ctx.signal.aborted) return done()
-      ctx.signal.addEventListener('abort', done, { once: true })
+      const socket = (ctx.c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket
+      const finish = (res: Response) => {
+        ctx.signal.removeEventListener('abort', gone)
+        ctx.cut.removeEventListener('abort', cut)
+        socket?.off('close', gone)
+        socket?.off('end', gone)
+        resolve(res)
+      }
+      const gone = () => finish(new Response(null, { status: 499 }))
       // A reset or scenario switch cuts it: the request never outlives the state it began in.
-      ctx.cut.addEventListener('abort', () => resolve(cutConnection(ctx)), { once: true })
+      const cut = () => finish(cutConnection(ctx))
+      if (ctx.signal.aborted) return gone()
+      ctx.signal.addEventListener('abort', gone, { once: true })
+      ctx.cut.addEventListener('abort', cut, { once: true })
       // Node: the request signal fires on abort, but an upgrade request has no body stream;
       // watch the socket itself as well. A client that leaves an upgrade half-closes it (the
       // server keeps its side open), so its end counts too: else the socket is held for good.
-      const socket = (ctx.c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket
-      socket?.once('close', done)
-      if (ctx.isUpgrade) socket?.once('end', done)
+      socket?.once('close', gone)
+      if (ctx.isUpgrade) socket?.once('end', gone)
     })
   },
 }
