@@ -1,4 +1,4 @@
-import { expect, test } from '../mocks/playwright/index.ts'
+import { expect } from '../mocks/playwright/index.ts'
 import {
   at,
   chatStates,
@@ -13,6 +13,7 @@ import {
   SLACK_MS,
   SUNSET_PNG,
   shot,
+  test,
   upgrades,
   uploadFile,
   waitForEntries,
@@ -26,14 +27,12 @@ test.describe('chat-down', () => {
 
   test('WebSocket retries back off 1 s, 2 s, 4 s (+≤20 %), then history is polled with backoff', async ({
     page,
-    context,
-    signIn,
+    openClient,
     mocks,
   }) => {
     test.setTimeout(45_000)
     await recordChatStates(page)
-    await signIn(context, 'member')
-    await page.goto('/client.html')
+    await openClient()
 
     // Four refused upgrades (the first try + 3 retries), then three polls (4 s, 8 s apart).
     const polls = await waitForEntries(
@@ -78,14 +77,12 @@ test.describe('chat-ws-flaky', () => {
 
   test('every cut connection is retried with backoff, rejoins and reloads history; then it polls', async ({
     page,
-    context,
-    signIn,
+    openClient,
     mocks,
   }) => {
     test.setTimeout(45_000)
     await recordChatStates(page)
-    await signIn(context, 'member')
-    await page.goto('/client.html')
+    await openClient()
     await expect(page.getByTestId('messages')).toContainText('Welcome to casa! Say hi 👋')
     // Sockets live 2 s at most, so the backoff never resets: after 4 failures, REST polling.
     await expect(page.getByTestId('chat-state')).toHaveText('polling every 2 s', { timeout: 25_000 })
@@ -138,12 +135,10 @@ test.describe('chat-rest-500', () => {
 
   test('history 500s are logged and retried with backoff while the WebSocket keeps working', async ({
     page,
-    context,
-    signIn,
+    openClient,
     mocks,
   }) => {
-    await signIn(context, 'member')
-    await page.goto('/client.html')
+    await openClient()
     await expect(page.getByTestId('chat-state')).toHaveText('connected')
     const gets = await waitForEntries(
       mocks,
@@ -180,14 +175,8 @@ test.describe('chat-rest-500', () => {
 test.describe('chat-auth-rejected', () => {
   test.use({ scenario: 'chat-auth-rejected' })
 
-  test('a rejected session asks to sign in and never touches chat', async ({
-    page,
-    context,
-    signIn,
-    mocks,
-  }) => {
-    await signIn(context, 'member')
-    await page.goto('/client.html')
+  test('a rejected session asks to sign in and never touches chat', async ({ page, openClient, mocks }) => {
+    await openClient()
     await expect(page.getByTestId('signin')).toBeVisible()
     await expect(page.getByTestId('signin-reason')).toHaveText('Sign in to chat and upload files.')
     await page.waitForTimeout(3000)
@@ -199,14 +188,12 @@ test.describe('chat-auth-rejected', () => {
 
   test('a session rejected mid-way stops reconnecting and redirects to sign-in', async ({
     page,
-    context,
-    signIn,
+    openClient,
     mocks,
   }) => {
     await recordChatStates(page)
     await mocks.useScenario('default')
-    await signIn(context, 'member')
-    await page.goto('/client.html')
+    await openClient()
     await expect(page.getByTestId('chat-state')).toHaveText('connected')
     await mocks.clearJournal()
 
@@ -239,13 +226,11 @@ test.describe('auth-down', () => {
 
   test('an auth outage is a service problem: no sign-in redirect, chat backs off, uploads explain', async ({
     page,
-    context,
-    signIn,
+    openClient,
     mocks,
   }) => {
     const errors = collectPageErrors(page)
-    await signIn(context, 'member')
-    await page.goto('/client.html')
+    await openClient()
     await expect(page.getByTestId('auth-banner')).toContainText('auth-service unavailable')
     await expect(page.getByTestId('auth-banner')).toContainText('HTTP 503 AUTH_SERVICE_UNAVAILABLE')
     const ws = await waitForEntries(mocks, { service: 'chat', path: '/ws', kind: 'http' }, 3, 8000)
@@ -273,13 +258,11 @@ test.describe('default: half-open socket', () => {
 
   test('a socket that stops answering pings is given up after 5 s and reconnected', async ({
     page,
-    context,
-    signIn,
+    openClient,
     mocks,
   }) => {
     test.setTimeout(45_000)
-    await signIn(context, 'member')
-    await page.goto('/client.html')
+    await openClient()
     await expect(page.getByTestId('chat-state')).toHaveText('connected')
     // From the next ping on, the server sends nothing (no pong, no close): half-open.
     await mocks.addFault({

@@ -1,11 +1,12 @@
 import WebSocket from 'ws'
-import { expect, test } from '../mocks/playwright/index.ts'
+import { expect } from '../mocks/playwright/index.ts'
 import {
   collectPageErrors,
   expectRequestIds,
   journal,
   SUNSET_PNG,
   shot,
+  test,
   uploadFile,
   waitForEntries,
 } from './helpers.ts'
@@ -70,12 +71,10 @@ test.describe('default', () => {
 
   test('presence and typing from another member show up; ours reach them', async ({
     page,
-    context,
-    signIn,
+    openClient,
     mocks,
   }) => {
-    await signIn(context, 'member')
-    await page.goto('/client.html')
+    await openClient()
     await expect(page.getByTestId('chat-state')).toHaveText('connected')
     await expect(page.locator('#presence li[data-user="usr_member2"]')).toHaveText('Maya Member — offline')
 
@@ -147,12 +146,10 @@ test.describe('default', () => {
 
   test('a child cannot upload: the client says so instead of a generic failure', async ({
     page,
-    context,
-    signIn,
+    openClient,
     mocks,
   }) => {
-    await signIn(context, 'child')
-    await page.goto('/client.html')
+    await openClient('child')
     await expect(page.getByTestId('chat-state')).toHaveText('connected')
     await uploadFile(page, SUNSET_PNG)
     await expect(page.getByTestId('upload-error')).toContainText('you may not upload files')

@@ -2,7 +2,8 @@ import { mkdirSync, readFileSync } from 'node:fs'
 import type { Page } from '@playwright/test'
 import sharp from 'sharp'
 import type { ControlClient } from '../mocks/client/index.ts'
-import { expect } from '../mocks/playwright/index.ts'
+import type { JournalEntry } from '../mocks/core/journal.ts'
+import { test as base, expect } from '../mocks/playwright/index.ts'
 
 // Shared by the e2e specs: journal queries, backoff assertions, page probes, test files.
 
@@ -11,6 +12,16 @@ import { expect } from '../mocks/playwright/index.ts'
  * (`UPDATE_ARTIFACTS=1 pnpm test:e2e`); ordinary runs write beside Playwright's own output,
  * so running the suite leaves the working tree clean.
  */
+/** The suite's `test`: the package's fixtures, plus `openClient(who)`: signed in, on the reference client. */
+export const test = base.extend<{ openClient: (who?: string) => Promise<void> }>({
+  openClient: async ({ page, context, signIn }, use) => {
+    await use(async (who = 'member') => {
+      await signIn(context, who)
+      await page.goto('/client.html')
+    })
+  },
+})
+
 export const ARTIFACTS = process.env.UPDATE_ARTIFACTS === '1' ? 'e2e/artifacts' : 'test-results/screenshots'
 
 /** The client's jitter bound: a retry waits [nominal, nominal × 1.2]. */
@@ -23,21 +34,8 @@ export const JITTER = 0.2
  */
 export const SLACK_MS = 500
 
-export interface Entry {
-  seq: number
-  time: string
-  service: string
-  kind: 'http' | 'ws-in' | 'ws-out' | 'ws-open' | 'ws-close'
-  method: string
-  path: string
-  query: string
-  status: number | null
-  durationMs: number | null
-  requestHeaders: Record<string, string>
-  fault: { id: string; type: string } | null
-  frame?: string
-  code?: number
-}
+/** A journal entry as the control API lists it. */
+export type Entry = JournalEntry
 
 export async function journal(mocks: ControlClient, filter: Parameters<ControlClient['journal']>[0] = {}) {
   const { entries } = await mocks.journal(filter)

@@ -1,4 +1,4 @@
-import { expect, test } from '../mocks/playwright/index.ts'
+import { expect } from '../mocks/playwright/index.ts'
 import {
   expectRequestIds,
   journal,
@@ -6,6 +6,7 @@ import {
   noisePng,
   SUNSET_PNG,
   shot,
+  test,
   uploadFile,
   waitForEntries,
 } from './helpers.ts'
@@ -21,12 +22,10 @@ test.describe('media-down', () => {
 
   test('says media-service is unavailable and retries when asked, once it is back', async ({
     page,
-    context,
-    signIn,
+    openClient,
     mocks,
   }) => {
-    await signIn(context, 'member')
-    await page.goto('/client.html')
+    await openClient()
     await uploadFile(page, SUNSET_PNG)
     await expect(page.getByTestId('upload-error')).toContainText(
       'media-service unavailable (could not connect)',
@@ -51,13 +50,11 @@ test.describe('media-slow', () => {
 
   test('gives up after the real 30 s timeout, says so, and offers a retry', async ({
     page,
-    context,
-    signIn,
+    openClient,
     mocks,
   }) => {
     test.setTimeout(60_000)
-    await signIn(context, 'member')
-    await page.goto('/client.html')
+    await openClient()
     await expect(page.getByTestId('chat-state')).toHaveText('connected')
     const started = Date.now()
     await uploadFile(page, SUNSET_PNG)
@@ -87,12 +84,10 @@ test.describe('media-upload-500', () => {
 
   test('a 500 reads as a media-service error with a retry; uploads are never retried alone', async ({
     page,
-    context,
-    signIn,
+    openClient,
     mocks,
   }) => {
-    await signIn(context, 'member')
-    await page.goto('/client.html')
+    await openClient()
     await uploadFile(page, SUNSET_PNG)
     await expect(page.getByTestId('upload-error')).toContainText(
       'media-service error (HTTP 500 internal_error: Internal server error)',
@@ -114,12 +109,10 @@ test.describe('media-limits', () => {
 
   test('413 names the limit in force, 415 the allowed types; neither offers a pointless retry', async ({
     page,
-    context,
-    signIn,
+    openClient,
     mocks,
   }) => {
-    await signIn(context, 'member')
-    await page.goto('/client.html')
+    await openClient()
 
     await uploadFile(page, await noisePng(256, 'big-photo.png')) // ~192 KB > 100 KiB
     await expect(page.getByTestId('upload-error')).toContainText('file too large (max 100 KB)')

@@ -1,4 +1,4 @@
-import { expect, test } from '../mocks/playwright/index.ts'
+import { expect } from '../mocks/playwright/index.ts'
 import {
   chatStates,
   collectPageErrors,
@@ -10,6 +10,7 @@ import {
   recordChatStates,
   SUNSET_PNG,
   shot,
+  test,
   uploadFile,
   waitForEntries,
 } from './helpers.ts'
@@ -22,12 +23,10 @@ test.describe('flaky-retry', () => {
 
   test('each idempotent call takes 3 GETs (503, 503, 200, 1 s then 2 s apart) and shows its data; the upload is sent once', async ({
     page,
-    context,
-    signIn,
+    openClient,
     mocks,
   }) => {
-    await signIn(context, 'member')
-    await page.goto('/client.html')
+    await openClient()
 
     // chat history
     await expect(page.getByTestId('history-status')).toHaveText(/history loaded \(\d+ messages\)/)
@@ -70,15 +69,13 @@ test.describe('everything-down', () => {
 
   test('degrades gracefully: chat offline after backoff, uploads explain, V01T stale, no page errors', async ({
     page,
-    context,
-    signIn,
+    openClient,
     mocks,
   }) => {
     test.setTimeout(45_000)
     const errors = collectPageErrors(page)
     await recordChatStates(page)
-    await signIn(context, 'member')
-    await page.goto('/client.html')
+    await openClient()
 
     await expect(page.getByTestId('auth-banner')).toContainText('auth-service unavailable')
     await expect(page.getByTestId('signin')).toBeHidden()
