@@ -321,6 +321,7 @@ describe('REST over HTTP', () => {
     })
     expect(ok.headers.get('access-control-allow-origin')).toBe('http://localhost:3000')
     expect(ok.headers.get('access-control-allow-credentials')).toBe('true')
+    expect(ok.headers.get('vary')).toBe('Origin')
     const foreign = await rest('/api/v1/messages?channel=general&limit=1', 'member', {
       origin: 'https://evil.example',
     })

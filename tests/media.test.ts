@@ -193,6 +193,7 @@ describe('CORS', () => {
     expect(trusted.headers.get('access-control-allow-origin')).toBe('http://localhost:3000')
     expect(trusted.headers.get('access-control-allow-credentials')).toBe('true')
     expect(trusted.headers.get('access-control-expose-headers')).toContain('Content-Range')
+    expect(trusted.headers.get('vary')).toBe('Origin')
     const foreign = await get('/api/v1/files/file_sunset', { headers: { origin: 'https://evil.example' } })
     expect(foreign.headers.get('access-control-allow-origin')).toBeNull()
     const proxied = await get('/api/v1/files/file_sunset')

@@ -178,7 +178,25 @@ describe('over the wire', () => {
       const { res, body } = await get('/trace/flight-path/artefact/?page_size=50', ErrorResponseSchema)
       expect(res.status).toBe(500)
       expect(body).toEqual({ success: false, error: 'Internal server error', code: 'internal_error' })
+      // A browser can read the injected error: CORS sits in front of the fault engine.
+      expect(res.headers.get('access-control-allow-origin')).toBe('*')
       expect((await articles('?page_size=50')).res.status).toBe(200)
+    } finally {
+      t.mocks.faults.remove(fault.id)
+    }
+  })
+
+  it('a body streamed slowly by a fault still carries CORS', async () => {
+    const fault = t.mocks.faults.add({
+      service: 'v01t',
+      match: { path: '/trace/flight-path/artefact/' },
+      effect: { type: 'slow-body', bytesPerSecond: 200_000 },
+    })
+    try {
+      const { res, body } = await articles('?page_size=3')
+      expect(res.status).toBe(200)
+      expect(res.headers.get('access-control-allow-origin')).toBe('*')
+      expect(body.data).toHaveLength(3)
     } finally {
       t.mocks.faults.remove(fault.id)
     }

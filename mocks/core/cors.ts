@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http'
 import type { MiddlewareHandler } from 'hono'
 import { cors } from 'hono/cors'
 import { isControlPath } from './config.ts'
@@ -34,6 +35,10 @@ export function corsMiddleware(opts: CorsOptions): MiddlewareHandler {
     ...(opts.exposeHeaders ? { exposeHeaders: opts.exposeHeaders } : {}),
     ...(opts.maxAge ? { maxAge: opts.maxAge } : {}),
   })
+  // What every allowed answer carries besides its Allow-Origin.
+  const fixed: [string, string][] = []
+  if (credentials) fixed.push(['access-control-allow-credentials', 'true'], ['vary', 'Origin'])
+  if (opts.exposeHeaders?.length) fixed.push(['access-control-expose-headers', opts.exposeHeaders.join(',')])
   const applies = (path: string) => !isControlPath(path) && (!opts.prefix || path.startsWith(opts.prefix))
   return async (c, next) => {
     if (!applies(c.req.path)) return next()
@@ -47,14 +52,25 @@ export function corsMiddleware(opts: CorsOptions): MiddlewareHandler {
     // `status === 0` is `Response.error()`; reading `res.type` instead would make
     // @hono/node-server build a real Response and stream it (half the CPU of a V01T list).
     if (res.status === 0 || (credentials && !(origin && allowed(origin)))) return
+    const allowOrigin = credentials ? (origin as string) : '*'
+    // Served by Node, the headers go on Node's response, which @hono/node-server's writeHead
+    // merges with the answer's own. Setting them on the answer would turn its plain header
+    // object into a WHATWG Headers, validated and then copied back out for writeHead, on
+    // every request. No fake's route sets these headers or Vary itself, so nothing of the
+    // answer's is replaced (tests over sockets check Vary and the rest).
+    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing
+    if (outgoing && !outgoing.headersSent) {
+      outgoing.setHeader('access-control-allow-origin', allowOrigin)
+      for (const [name, value] of fixed) outgoing.setHeader(name, value)
+      return
+    }
+    // Under msw, `app.request()` and WebSocket handshakes: on the answer itself.
     try {
-      res.headers.set('access-control-allow-origin', credentials ? (origin as string) : '*')
-      if (credentials) {
-        res.headers.set('access-control-allow-credentials', 'true')
-        res.headers.append('vary', 'Origin')
+      res.headers.set('access-control-allow-origin', allowOrigin)
+      for (const [name, value] of fixed) {
+        if (name === 'vary') res.headers.append(name, value)
+        else res.headers.set(name, value)
       }
-      if (opts.exposeHeaders?.length)
-        res.headers.set('access-control-expose-headers', opts.exposeHeaders.join(','))
     } catch {
       // Immutable headers (a Response passed through from elsewhere): served as it is.
     }
