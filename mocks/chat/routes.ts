@@ -7,6 +7,7 @@ import type { CorsOptions } from '../core/cors.ts'
 import type { FakeDeps } from '../core/fake.ts'
 import { createOriginMatcher } from '../core/origins.ts'
 import { SESSION_COOKIE } from '../core/session-cookie.ts'
+import { searchOf } from '../core/url.ts'
 import { nodePeer } from '../core/ws.ts'
 import { rawQueryParam } from '../faults/engine.ts'
 import type { RestChatMessage } from './contract.ts'
@@ -94,7 +95,7 @@ export function createChatAuth(r: Pick<ChatRouteDeps, 'deps' | 'store' | 'valida
     if (origin !== null && !trusted(origin)) {
       return refuse(403, 'forbidden_origin', `Origin ${origin} is not allowed to open the chat socket`)
     }
-    const token = rawQueryParam(new URL(request.url), 'token')
+    const token = rawQueryParam(searchOf(request.url), 'token')
     let cookie: string | undefined
     if (token) {
       if (!COOKIE_OCTETS.test(token)) return unauthenticated()

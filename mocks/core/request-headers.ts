@@ -47,16 +47,17 @@ class FetchHeaders implements RequestHeaders {
   }
 }
 
-const cache = new WeakMap<Request, RequestHeaders>()
+/** Kept on the request object itself: no WeakMap entry (an ephemeron the GC must track) per request. */
+const HEADERS = Symbol('mocks.requestHeaders')
 
 /** The request's headers, built once per request whichever layer asks first. */
 export function requestHeaders(c: Context): RequestHeaders {
-  const raw = c.req.raw
-  let found = cache.get(raw)
+  const raw = c.req.raw as Request & { [HEADERS]?: RequestHeaders }
+  let found = raw[HEADERS]
   if (!found) {
     const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
     found = incoming?.headers ? new NodeHeaders(incoming.headers) : new FetchHeaders(raw.headers)
-    cache.set(raw, found)
+    raw[HEADERS] = found
   }
   return found
 }

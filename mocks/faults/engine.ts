@@ -7,6 +7,7 @@ import { type Journal, recordHeaders } from '../core/journal.ts'
 import type { Logger } from '../core/logger.ts'
 import { type RequestHeaders, requestHeaders } from '../core/request-headers.ts'
 import { cookieVerifier, sessionCookieFrom } from '../core/session-cookie.ts'
+import { searchOf } from '../core/url.ts'
 import type { WsPeer } from '../core/ws.ts'
 import { effectModule } from './effects/index.ts'
 import { compileMatch, literalPath, type MatchTarget } from './match.ts'
@@ -429,8 +430,11 @@ export class FaultEngine {
       const started = performance.now()
       const headers = requestHeaders(c)
       const isUpgrade = headers.get('upgrade')?.toLowerCase() === 'websocket'
-      const url = new URL(c.req.url)
-      const token = this.tokenFrom(headers.get('cookie'), isUpgrade ? rawQueryParam(url, 'token') : undefined)
+      const search = searchOf(c.req.url)
+      const token = this.tokenFrom(
+        headers.get('cookie'),
+        isUpgrade ? rawQueryParam(search, 'token') : undefined,
+      )
       const identity = token ? this.identities.get(token) : undefined
       const target: MatchTarget = {
         kind: isUpgrade ? 'upgrade' : 'http',
@@ -445,7 +449,7 @@ export class FaultEngine {
       const firing = this.fire(service, target, scopes)
       const down = this.controls.has(service) ? undefined : this.downFault(service)
       if (down) firing.unshift(down)
-      const entry = { service, c, started, url, headers, identity }
+      const entry = { service, c, started, search, headers, identity }
       // No fault acts (nearly every request): straight through, no effect chain to build.
       if (firing.length === 0) {
         let res: Response | undefined
@@ -502,7 +506,8 @@ export class FaultEngine {
       service: ServiceName
       c: Context
       started: number
-      url: URL
+      /** The query string as URL#search gives it. */
+      search: string
       headers: RequestHeaders
       identity: Identity | undefined
     },
@@ -517,7 +522,7 @@ export class FaultEngine {
       method: c.req.method,
       path: c.req.path,
       route: reachedFake ? safeRoutePath(c) : c.req.path,
-      query: e.url.search,
+      query: e.search,
       status: res ? res.status : null,
       durationMs: Math.round((performance.now() - e.started) * 100) / 100,
       requestHeaders: recordHeaders(e.headers.entries()),
@@ -673,10 +678,10 @@ function safeRoutePath(c: Parameters<typeof routePath>[0]): string {
 
 /**
  * A query parameter decoded without turning `+` into a space: a session cookie value placed
- * in `?token=` unencoded keeps the `+` of its base64 signature.
+ * in `?token=` unencoded keeps the `+` of its base64 signature. `search` is a URL's `search`.
  */
-export function rawQueryParam(url: URL, name: string): string | undefined {
-  for (const part of url.search.replace(/^\?/, '').split('&')) {
+export function rawQueryParam(search: string, name: string): string | undefined {
+  for (const part of search.replace(/^\?/, '').split('&')) {
     const eq = part.indexOf('=')
     const key = eq < 0 ? part : part.slice(0, eq)
     if (key !== name) continue

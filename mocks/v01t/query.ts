@@ -11,6 +11,8 @@ export const MAX_ORDER_FIELDS = 3
 const MAX_MEMO_ORDERS = 64
 /** Memoised serialised pages per component; beyond this the memo starts over (bounded memory). */
 const MAX_MEMO_BODIES = 64
+/** Memoised raw query strings per component (several may share one body). */
+const MAX_MEMO_SEARCHES = 64
 
 export interface ListQuery {
   /** A page number, or 'last' (DRF's last_page_strings). */
@@ -258,6 +260,30 @@ export interface MemoBody {
  * millisecond share it (bodies are never written to once made).
  */
 export function listBody(view: ComponentView, query: ListQuery): Uint8Array<ArrayBuffer> {
+  return bodyNow(memoFor(view, query))
+}
+
+/**
+ * The list answer for a raw query string (`URL#search`), or the parameter it refuses. Raw
+ * query strings already answered go straight to their memoised body: parsing the query on
+ * every request cost more than the rest of the route. Refusals are not memoised.
+ */
+export function listAnswer(
+  view: ComponentView,
+  search: string,
+): { ok: true; body: Uint8Array<ArrayBuffer> } | { ok: false; problem: ParamProblem } {
+  let memo = view.searches.get(search)
+  if (memo === undefined) {
+    const parsed = parseListQuery(new URLSearchParams(search), view)
+    if (!parsed.ok) return parsed
+    memo = memoFor(view, parsed.query)
+    if (view.searches.size >= MAX_MEMO_SEARCHES) view.searches.clear()
+    view.searches.set(search, memo)
+  }
+  return { ok: true, body: bodyNow(memo) }
+}
+
+function memoFor(view: ComponentView, query: ListQuery): MemoBody {
   const key = JSON.stringify([query.page, query.pageSize, query.cluster ?? null, query.orderBy, query.terms])
   let memo = view.bodies.get(key)
   if (memo === undefined) {
@@ -268,6 +294,10 @@ export function listBody(view: ComponentView, query: ListQuery): Uint8Array<Arra
     if (view.bodies.size >= MAX_MEMO_BODIES) view.bodies.clear()
     view.bodies.set(key, memo)
   }
+  return memo
+}
+
+function bodyNow(memo: MemoBody): Uint8Array<ArrayBuffer> {
   const ms = Date.now()
   if (memo.ms !== ms) {
     const tail = utf8.encode(`"${new Date(ms).toISOString()}"}`)

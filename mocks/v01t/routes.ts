@@ -1,6 +1,7 @@
 import type { Context, Hono } from 'hono'
 import { errorEnvelope } from '../core/envelope.ts'
-import { listBody, parseListQuery } from './query.ts'
+import { searchOf } from '../core/url.ts'
+import { listAnswer } from './query.ts'
 import type { V01tStore } from './store.ts'
 
 // V01T's public list endpoint, `/trace/{app_slug}/{component_type}/`. Read-only: the CMS is
@@ -39,14 +40,14 @@ export function registerV01tRoutes(app: Hono, store: () => V01tStore): void {
         { application, component_type: componentType, component_types: [...components.keys()] },
       )
     }
-    const parsed = parseListQuery(new URL(c.req.url).searchParams, view)
-    if (!parsed.ok) {
-      const p = parsed.problem
+    const answer = listAnswer(view, searchOf(c.req.url))
+    if (!answer.ok) {
+      const p = answer.problem
       return fail(c, 400, `Invalid ${p.parameter} "${p.value}": expected ${p.expected}`, 'invalid_params', {
         ...p,
       })
     }
-    return c.body(listBody(view, parsed.query), 200, { 'content-type': 'application/json' })
+    return c.body(answer.body, 200, { 'content-type': 'application/json' })
   })
 
   app.all('/trace/:app/:component/', (c) => {

@@ -78,6 +78,8 @@ export interface ComponentView {
    * store never changes once built, so a page is stringified once, not per request.
    */
   bodies: Map<string, MemoBody>
+  /** The same memo by raw query string (`?page_size=20`), so a repeated query is not parsed. */
+  searches: Map<string, MemoBody>
 }
 
 export interface V01tStore {
@@ -205,6 +207,7 @@ function componentView(
     sortable,
     orders: new Map(),
     bodies: new Map(),
+    searches: new Map(),
   }
 }
 

@@ -15,7 +15,7 @@ import {
   NodeListResponseSchema,
 } from './contract.ts'
 import { createV01tFake } from './index.ts'
-import { DEFAULT_PAGE_SIZE, listBody, MAX_PAGE_SIZE, parseListQuery } from './query.ts'
+import { DEFAULT_PAGE_SIZE, listAnswer, listBody, MAX_PAGE_SIZE, parseListQuery } from './query.ts'
 import { buildV01tStore } from './store.ts'
 
 // In-process tests (app.request): query semantics, errors, CORS, determinism, seeding speed,
@@ -261,6 +261,15 @@ describe('query semantics', () => {
       expect(new TextDecoder().decode(a)).toBe(aText)
       expect(JSON.parse(aText).timestamp).toBe('2026-11-26T10:00:00.001Z')
       expect(JSON.parse(new TextDecoder().decode(b)).timestamp).toBe('2026-11-26T10:00:00.002Z')
+      // By raw query string: parsed once, sharing the normalised query's body; refusals are
+      // answered every time, never memoised.
+      const c = listAnswer(view, '?page_size=2')
+      const d = listAnswer(view, '?page_size=2&page=1')
+      expect(c.ok && d.ok && c.body === b && d.body === b).toBe(true)
+      expect(view.searches.has('?page_size=2')).toBe(true)
+      const bad = listAnswer(view, '?page_size=0')
+      expect(bad.ok ? null : bad.problem.parameter).toBe('page_size')
+      expect(view.searches.has('?page_size=0')).toBe(false)
     } finally {
       now.mockRestore()
     }
