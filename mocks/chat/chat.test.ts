@@ -467,6 +467,34 @@ describe('seeding', () => {
     expect(first.history('general', { limit: 1 })[0]).toEqual(sent)
   })
 
+  it('serves a history span from its memo until a new message changes the span', async () => {
+    const store = await ChatStore.build(base)
+    let made = 0
+    const serialise = (rows: { id: string }[]) => {
+      made++
+      return new TextEncoder().encode(JSON.stringify(rows.map((r) => r.id)))
+    }
+    const page = () => store.historyBody('general', { limit: 3 }, serialise)
+    const a = page()
+    expect(page()).toBe(a)
+    expect(made).toBe(1)
+    expect(JSON.parse(new TextDecoder().decode(a))).toEqual(
+      store.history('general', { limit: 3 }).map((r) => r.id),
+    )
+    const sent = await store.addMessage('general', 'usr_member', 'newest')
+    const b = page()
+    expect(made).toBe(2)
+    expect(JSON.parse(new TextDecoder().decode(b)).at(-1)).toBe(sent.id)
+    // The span before the new message is the old page, still memoised.
+    expect(
+      store.historyBody('general', { limit: 3, before: { kind: 'message', id: sent.id } }, serialise),
+    ).toBe(a)
+    expect(made).toBe(2)
+    // A reset builds a new store: nothing memoised carries over.
+    const fresh = await ChatStore.build(base)
+    expect(fresh.historyBody('general', { limit: 3 }, serialise)).not.toBe(a)
+  })
+
   it('keeps explicit messages and spreads generated ones over spanHours before the clock, from members', async () => {
     const store = await ChatStore.build(base)
     const clock = Date.parse(base.clock)

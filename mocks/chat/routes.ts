@@ -57,6 +57,8 @@ function unauthenticated(): Refusal {
   )
 }
 
+const utf8 = new TextEncoder()
+
 export function toRest(row: MessageRow): RestChatMessage {
   return {
     id: row.id,
@@ -189,8 +191,12 @@ export function registerChatRoutes(app: Hono, r: ChatRouteDeps): void {
         )
       }
     }
-    const rows = access.store.history(access.channel.id, { limit, ...(before ? { before } : {}) })
-    return c.json(rows.map(toRest))
+    const body = access.store.historyBody(
+      access.channel.id,
+      { limit, ...(before ? { before } : {}) },
+      (rows) => utf8.encode(JSON.stringify(rows.map(toRest))),
+    )
+    return c.body(body, 200, { 'content-type': 'application/json' })
   })
 
   app.get('/api/v1/presence', async (c) => {
