@@ -37,6 +37,34 @@ export function honoBytesServer(status: number, headers: Record<string, string>,
   return createAdaptorServer({ fetch: app.fetch }) as http.Server
 }
 
+/**
+ * The least any service with an auth hop does: for each request, a GET of `sessionUrl` (the
+ * request's cookie forwarded, a keep-alive node:http agent, the answer read whole and parsed
+ * as JSON), then the captured response. With `sessionUrl` on a bytesServer in the same
+ * process, it is the floor of chat history's design: two bare requests and a client.
+ */
+export function hopServer(
+  status: number,
+  headers: Record<string, string>,
+  body: Buffer,
+  sessionUrl: string,
+): http.Server {
+  const agent = new http.Agent({ keepAlive: true })
+  return http.createServer((req, res) => {
+    req.resume()
+    const ask = http.get(sessionUrl, { agent, headers: { cookie: req.headers.cookie ?? '' } }, (answer) => {
+      const chunks: Buffer[] = []
+      answer.on('data', (c: Buffer) => chunks.push(c))
+      answer.on('end', () => {
+        const session = JSON.parse(Buffer.concat(chunks).toString()) as { user?: unknown } | null
+        res.writeHead(session?.user ? status : 401, headers)
+        res.end(body)
+      })
+    })
+    ask.on('error', () => res.writeHead(503).end())
+  })
+}
+
 /** The captured response, answered after a setTimeout of the current delay; records how long each took. */
 export function delayServer(status: number, headers: Record<string, string>, body: Buffer) {
   let delay = 0

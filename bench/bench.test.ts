@@ -67,7 +67,7 @@ describe('pnpm bench (tiny mode)', () => {
     const bytes = report.sections
       .find((s) => s.id === 'rest')!
       .figures.filter((f) => f.name.includes('bytes per response'))
-    expect(bytes.length).toBe(5)
+    expect(bytes.length).toBe(6)
     for (const f of bytes) expect(f.candidate).toBe(f.baseline)
     // Each missed REST target says why, from this run's figures.
     const rest = report.sections.find((s) => s.id === 'rest')!

@@ -7,6 +7,7 @@ import {
   bytesServer,
   delayServer,
   honoBytesServer,
+  hopServer,
   listen,
   uploadSink,
   wsBroadcastServer,
@@ -175,6 +176,8 @@ function baselineHandlers(): Handlers {
       serve(a.name, bytesServer(a.status, a.headers, Buffer.from(a.body, 'base64'))),
     'hono:serve': (a: { name: string } & Captured) =>
       serve(a.name, honoBytesServer(a.status, a.headers, Buffer.from(a.body, 'base64'))),
+    'hop:serve': (a: { name: string; sessionUrl: string } & Captured) =>
+      serve(a.name, hopServer(a.status, a.headers, Buffer.from(a.body, 'base64'), a.sessionUrl)),
     'delay:start': async (a: Captured) => {
       delay = delayServer(a.status, a.headers, Buffer.from(a.body, 'base64'))
       return serve('delay', delay.server)

@@ -12,6 +12,7 @@ import { median, pairedRatio, round } from './stats.ts'
 export const V01T_PATH = '/trace/devarno-ecosystem/node/?page_size=20'
 export const CHAT_PATH = '/api/v1/messages?channel=general&limit=50'
 export const SESSION_PATH = '/api/auth/get-session'
+const HOP_FLOOR = 'auth-hop floor (bare node:http asking a bare get-session server, then answering)'
 
 interface Run {
   rps: number
@@ -85,11 +86,13 @@ async function baselineFor(
   url: string,
   path: string,
   headers: Record<string, string>,
-  server: 'bytes:serve' | 'hono:serve' = 'bytes:serve',
+  server: 'bytes:serve' | 'hono:serve' | 'hop:serve' = 'bytes:serve',
+  extra: Record<string, unknown> = {},
 ): Promise<{ url: string; captured: Captured }> {
   const captured = await request(url + path, { headers })
   if (captured.status !== 200) throw new Error(`${url}${path} answered ${captured.status}`)
   const base = await ctx.baseline.call<string>(server, {
+    ...extra,
     name,
     status: captured.status,
     headers: captured.headers,
@@ -148,7 +151,11 @@ export const restBenchmark: Benchmark = {
     // get-session hop alone (auth's side of every chat request).
     const floor = await baselineFor(ctx, 'hono', v01t, V01T_PATH, {}, 'hono:serve')
     const g = await baselineFor(ctx, 'auth', auth, SESSION_PATH, chatHeaders)
-    const baselineUrls = [v.url, h.url, floor.url, g.url]
+    // The floor of chat history's design: a bare server asking a bare get-session server.
+    const hop = await baselineFor(ctx, 'hop', chat, CHAT_PATH, chatHeaders, 'hop:serve', {
+      sessionUrl: g.url + SESSION_PATH,
+    })
+    const baselineUrls = [v.url, h.url, floor.url, g.url, hop.url]
     const hostOf = (url: string) => (baselineUrls.some((b) => url.startsWith(b)) ? ctx.baseline : ctx.mocks)
     const run =
       (url: string, headers: Record<string, string> = {}, seconds = rest.durationSec) =>
@@ -164,6 +171,7 @@ export const restBenchmark: Benchmark = {
         [floor.url + V01T_PATH, {}],
         [auth + SESSION_PATH, chatHeaders],
         [g.url + SESSION_PATH, chatHeaders],
+        [hop.url + CHAT_PATH, chatHeaders],
       ] as const)
         await run(url, headers, rest.warmupSec)()
     }
@@ -183,6 +191,13 @@ export const restBenchmark: Benchmark = {
       ctx,
       run(auth + SESSION_PATH, chatHeaders),
       run(g.url + SESSION_PATH, chatHeaders),
+    )
+
+    ctx.log('rest: the auth-hop floor')
+    const [pc, pb] = await alternate(
+      ctx,
+      run(hop.url + CHAT_PATH, chatHeaders),
+      run(h.url + CHAT_PATH, chatHeaders),
     )
 
     ctx.log(`rest: V01T list with ${rest.idleFaults} idle faults`)
@@ -235,6 +250,7 @@ export const restBenchmark: Benchmark = {
     const rps = (r: Run) => r.rps
     const vr = pairedRatio(vc.map(rps), vb.map(rps))
     const hr = pairedRatio(hc.map(rps), hb.map(rps))
+    const hopRatio = pairedRatio(pc.map(rps), pb.map(rps))
     const fr = pairedRatio(fw.map(rps), fo.map(rps))
     // Server CPU per request resolves a few per cent where throughput on a shared machine cannot.
     const fc = pairedRatio(
@@ -251,7 +267,7 @@ export const restBenchmark: Benchmark = {
     const floorRatio = pairedRatio(fh.map(rps), fb.map(rps))
     const notes = [
       `Why V01T list ${vr >= 0.5 ? 'meets its target (by a margin this machine barely resolves)' : 'misses its target'}: a bare Hono app on @hono/node-server serving the same bytes (one route, no middleware; every fake is a Hono app) reaches ${round(floorRatio, 3)} of bare node:http at ${round(cpu(fh), 1)} µs CPU per request. The fake spends ${round(cpu(vc), 1)} µs, ${round(cpu(vc) - cpu(fh), 1)} µs more, on what it does on every request: CORS in front of the fault engine (so injected errors carry it; a second middleware, its headers set on Node's response), the engine (the caller's identity from the cookie, fault lookup, a journal entry with the request's headers), routing with parameters. The page is not the cost: a repeated query string goes straight to its memoised body (serialised once per scenario and query, one body per millisecond). ${vr >= 0.5 ? 'The margin is small: a noisy run can land either side of 0.5.' : 'Meeting 0.5 would mean the request path of a bare Hono app with almost nothing added.'}`,
-      `Why chat history${hr >= 0.25 ? ' is close to its target' : ' misses its target'}: each request is two full HTTP requests on the same process: chat's own (CORS, fault engine, journal, the route; the 50 messages' JSON is memoised per span) and get-session on the fake auth (the same layers, the session lookup), plus the HTTP client between them. get-session alone costs ${round(cpu(gc), 1)} µs CPU per request (${round(pairedRatio(gc.map(rps), gb.map(rps)), 3)} of bare node:http serving its bytes); chat history costs ${round(cpu(hc), 1)} µs, against ${round(cpu(hb), 1)} µs for the bare server. Meeting 0.25 would need the two requests and the client together under ~4x one bare request: below even two bare Hono requests (${round(2 * cpu(fh), 1)} µs) plus a client. Caching sessions would cut the hop but is ruled out: the real services ask auth on every request, which is what lets an auth fault cascade.`,
+      `Why chat history ${hr >= 0.25 ? 'meets its target' : 'misses its target'}: each request is two full HTTP requests on the same process, chat's own (CORS, fault engine, journal, the route; the 50 messages' JSON is memoised per span) and get-session on the fake auth (the same layers, the session lookup), plus the HTTP client between them. chat history costs ${round(cpu(hc), 1)} µs CPU per request against ${round(cpu(hb), 1)} µs for the bare server; get-session alone costs ${round(cpu(gc), 1)} µs (${round(pairedRatio(gc.map(rps), gb.map(rps)), 3)} of bare node:http serving its bytes). The design's own floor, bare node:http asking a bare get-session server before answering (nothing else: no framework, no faults, no journal), reaches ${round(hopRatio, 3)} of bare at ${round(cpu(pc), 1)} µs per request: 0.25 asks the fake for ${round((0.25 / hopRatio) * 100)} % of that floor's throughput with two Hono apps, CORS, two fault engines and journal entries and a session lookup on top of it. Caching sessions would cut the hop but is ruled out: the real services ask auth on every request, which is what lets an auth fault cascade.`,
     ]
     const targets: TargetResult[] = [
       {
@@ -290,13 +306,17 @@ export const restBenchmark: Benchmark = {
         `fake's \`app.request()\`, ${rest.engineRequests} requests a round, no sockets), on which the target is judged:`,
         'over sockets the difference is below what this machine resolves. Two explaining figures: the V01T bytes',
         'from a bare Hono app on @hono/node-server (candidate) against bare node:http, and get-session on',
-        'the fake auth with the same cookie against bare node:http serving its bytes.',
+        'the fake auth with the same cookie against bare node:http serving its bytes; and the floor of',
+        "chat history's design: a bare node:http server that, per request, GETs a bare server answering",
+        'the captured get-session bytes (same process, keep-alive node:http agent, answer parsed), then',
+        'answers the chat bytes, against the bare chat baseline.',
       ].join(' '),
       figures: [
         ...figures('V01T list', vc, vb),
         ...figures('chat history', hc, hb),
         ...figures('bare Hono app serving the V01T bytes (the floor)', fh, fb),
         ...figures(`get-session alone (${g.captured.body.length} body bytes)`, gc, gb),
+        ...figures(HOP_FLOOR, pc, pb),
         ...faultFigures,
         engineFigure,
       ],
