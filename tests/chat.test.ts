@@ -344,7 +344,11 @@ describe('REST over HTTP', () => {
   it('a raw ws client sees exactly the matrix frames (no extra keys)', async () => {
     const ws = new WebSocket(wsUrl(`?token=${t.tokenFor('member')}`))
     const texts: string[] = []
-    ws.on('message', (d) => texts.push(String(d)))
+    const binary: boolean[] = []
+    ws.on('message', (d, isBinary) => {
+      texts.push(String(d))
+      binary.push(isBinary)
+    })
     await new Promise((r) => ws.once('open', r))
     ws.send(JSON.stringify({ type: 'join', channel: 'general' }))
     ws.send(JSON.stringify({ type: 'message', channel: 'general', content: 'raw' }))
@@ -360,5 +364,7 @@ describe('REST over HTTP', () => {
       ['channel', 'content', 'id', 'sender', 'timestamp', 'type'],
       ['type'],
     ])
+    // Text frames, a broadcast (sent to every socket from one encoded buffer) included.
+    expect(binary).toEqual([false, false, false])
   })
 })

@@ -294,8 +294,9 @@ export class ChatHub {
   /** To every socket joined to the channel (in joining order), optionally but one. */
   private broadcast(channel: string, frame: ServerFrame, except?: Conn): void {
     const text = JSON.stringify(frame)
+    const bytes = Buffer.from(text)
     for (const c of this.byChannel.get(channel) ?? []) {
-      if (c !== except && c.live) c.link.peer.send(text)
+      if (c !== except && c.live) c.link.peer.send(text, bytes)
     }
   }
 

@@ -52,3 +52,34 @@ describe('Journal bound', () => {
     expect(journal.list().map((e) => e.path)).toEqual(['/y'])
   })
 })
+
+describe('WebSocket entries', () => {
+  it('recordWs makes the entry record would make from the same fields', () => {
+    const a = new Journal()
+    const b = new Journal()
+    const viaRecord = a.record({
+      service: 'chat',
+      kind: 'ws-out',
+      method: 'WS',
+      path: '/ws',
+      route: '/ws',
+      query: '',
+      status: null,
+      durationMs: null,
+      requestHeaders: {},
+      fault: { id: 'f-1', type: 'ws-drop' },
+      frame: '{"type":"pong"}',
+      userId: 'usr_member',
+    })
+    const viaWs = b.recordWs('chat', 'ws-out', '/ws', '{"type":"pong"}', undefined, 'usr_member', {
+      id: 'f-1',
+      type: 'ws-drop',
+    })
+    expect({ ...viaWs, time: '' }).toEqual({ ...viaRecord, time: '' })
+    expect(Object.keys(viaWs)).toEqual(Object.keys(viaRecord))
+    const closed = b.recordWs('chat', 'ws-close', '/ws', undefined, 1006, undefined, null)
+    expect(closed).toMatchObject({ kind: 'ws-close', code: 1006, fault: null, seq: 2 })
+    expect('frame' in closed || 'userId' in closed).toBe(false)
+    expect(b.list({ kind: 'ws-close' })).toEqual([closed])
+  })
+})

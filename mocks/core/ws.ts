@@ -4,7 +4,11 @@ import type { WebSocket } from 'ws'
 // adapter (ws.link) both produce one, so there is one hub and one fault path for both.
 
 export interface WsPeer {
-  send(text: string): void
+  /**
+   * Send a text frame. `bytes`, when given, is `text` already UTF-8 encoded: a broadcast
+   * encodes once for every socket instead of once per socket (a peer may ignore it).
+   */
+  send(text: string, bytes?: Buffer): void
   /** Close with a close frame. */
   close(code?: number, reason?: string): void
   /** Cut the connection with no close frame: the client sees 1006. */
@@ -21,8 +25,11 @@ export function nodePeer(ws: WebSocket): WsPeer {
     if (autoPong && ws.readyState === ws.OPEN) ws.pong(data)
   })
   return {
-    send(text) {
-      if (ws.readyState === ws.OPEN) ws.send(text)
+    send(text, bytes) {
+      if (ws.readyState !== ws.OPEN) return
+      // A Buffer is written as it is (ws never changes a Buffer it is given): still a text frame.
+      if (bytes) ws.send(bytes, { binary: false })
+      else ws.send(text)
     },
     close(code = 1000, reason = '') {
       if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason)

@@ -560,28 +560,22 @@ export class FaultEngine {
       userId: meta.userId,
       userEmail: meta.userEmail,
     }
-    // Called for every frame, each socket's copy of a broadcast included: no spreads.
+    // Called for every frame, each socket's copy of a broadcast included.
     const record = (
       kind: 'ws-in' | 'ws-out' | 'ws-open' | 'ws-close',
       frame: string | undefined,
       code: number | undefined,
       fault?: Compiled,
     ) =>
-      this.journal.record({
+      this.journal.recordWs(
         service,
         kind,
-        method: 'WS',
-        path: meta.path,
-        route: meta.path,
-        query: '',
-        status: null,
-        durationMs: null,
-        requestHeaders: NO_HEADERS,
-        fault: fault ? { id: fault.fault.id, type: fault.fault.spec.effect.type } : null,
+        meta.path,
         frame,
         code,
-        userId: meta.userId,
-      })
+        meta.userId,
+        fault ? { id: fault.fault.id, type: fault.fault.spec.effect.type } : null,
+      )
     const apply = (list: Compiled[]) => {
       for (const f of list) f.module.ws?.(conn, f.fault.spec.effect as never, f.fault)
     }
@@ -589,9 +583,9 @@ export class FaultEngine {
     record('ws-open', undefined, undefined, atOpen[0])
     apply(atOpen)
     const wrapped: WsPeer = {
-      send: (text) => {
+      send: (text, bytes) => {
         if (!peer.isOpen || !conn.outbound(text)) return
-        peer.send(text)
+        peer.send(text, bytes)
         record('ws-out', clip(text), undefined)
         for (const l of frameListeners) l()
       },
@@ -657,9 +651,6 @@ function buildIndexes(compiled: Compiled[]): Map<ServiceName, ServiceIndex> {
   })
   return out
 }
-
-/** WS entries carry no request headers (the handshake's are on the upgrade's entry). */
-const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({})
 
 /** A frame as journaled: the first 2,000 characters. */
 const clip = (text: string) => (text.length > 2000 ? `${text.slice(0, 2000)}…` : text)
