@@ -52,16 +52,25 @@ export function hopServer(
   const agent = new http.Agent({ keepAlive: true })
   return http.createServer((req, res) => {
     req.resume()
+    const unavailable = () => {
+      if (!res.headersSent) res.writeHead(503).end()
+    }
     const ask = http.get(sessionUrl, { agent, headers: { cookie: req.headers.cookie ?? '' } }, (answer) => {
       const chunks: Buffer[] = []
       answer.on('data', (c: Buffer) => chunks.push(c))
+      answer.on('error', unavailable)
       answer.on('end', () => {
-        const session = JSON.parse(Buffer.concat(chunks).toString()) as { user?: unknown } | null
+        let session: { user?: unknown } | null = null
+        try {
+          session = answer.statusCode === 200 ? JSON.parse(Buffer.concat(chunks).toString()) : null
+        } catch {
+          return unavailable()
+        }
         res.writeHead(session?.user ? status : 401, headers)
         res.end(body)
       })
     })
-    ask.on('error', () => res.writeHead(503).end())
+    ask.on('error', unavailable)
   })
 }
 

@@ -493,6 +493,12 @@ describe('seeding', () => {
     // A reset builds a new store: nothing memoised carries over.
     const fresh = await ChatStore.build(base)
     expect(fresh.historyBody('general', { limit: 3 }, serialise)).not.toBe(a)
+    // The memo is bounded in bytes too: pages past 16 MiB start it over.
+    const big = () => new Uint8Array(9 * 1024 * 1024)
+    const first = fresh.historyBody('general', { limit: 4 }, big)
+    expect(fresh.historyBody('general', { limit: 4 }, big) === first).toBe(true)
+    fresh.historyBody('general', { limit: 5 }, big)
+    expect(fresh.historyBody('general', { limit: 4 }, big) === first).toBe(false)
   })
 
   it('keeps explicit messages and spreads generated ones over spanHours before the clock, from members', async () => {

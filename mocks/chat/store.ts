@@ -163,8 +163,9 @@ function seedOf(scenario: Scenario): Seed {
   return seed
 }
 
-/** Memoised history answers per store; beyond this the memo starts over (bounded memory). */
+/** Memoised history answers per store; beyond either bound the memo starts over (bounded memory). */
 const MAX_PAGES = 256
+const MAX_PAGE_BYTES = 16 * 1024 * 1024
 
 export interface HistoryQuery {
   before?: Cursor
@@ -186,6 +187,7 @@ export class ChatStore {
   private disposed = false
   /** Serialised history answers by channel and index span (historyBody). */
   private readonly pages = new Map<string, Uint8Array<ArrayBuffer>>()
+  private pageBytes = 0
   /** Resolves once every seeded message is in the messages collection. */
   materialized: Promise<void> = Promise.resolve()
 
@@ -287,8 +289,12 @@ export class ChatStore {
     let body = this.pages.get(key)
     if (body === undefined) {
       body = serialise(rows.slice(start, end))
-      if (this.pages.size >= MAX_PAGES) this.pages.clear()
+      if (this.pages.size >= MAX_PAGES || this.pageBytes + body.length > MAX_PAGE_BYTES) {
+        this.pages.clear()
+        this.pageBytes = 0
+      }
       this.pages.set(key, body)
+      this.pageBytes += body.length
     }
     return body
   }
