@@ -118,6 +118,40 @@ test.describe('default', () => {
     }
   })
 
+  test('a presence list still in flight does not undo a newer presence frame', async ({
+    page,
+    openClient,
+    mocks,
+  }) => {
+    // The list is made at once but arrives slowly: Maya joins (and her frame arrives) in between.
+    await mocks.addFault({
+      service: 'chat',
+      match: { method: 'GET', path: '/api/v1/presence' },
+      effect: { type: 'slow-body', bytesPerSecond: 200 },
+      times: 1,
+    })
+    const list = page.waitForResponse((r) => r.url().includes('/api/v1/presence'))
+    await openClient()
+    await expect(page.getByTestId('chat-state')).toHaveText('connected')
+    await waitForEntries(mocks, { service: 'chat', path: '/api/v1/presence' }, 1, 5000)
+
+    const maya = (await mocks.users()).users.find((u) => u.id === 'usr_member2')!
+    const chatUrl = (await mocks.health()).services.chat!.url!.replace('http', 'ws')
+    const ws = new WebSocket(`${chatUrl}/ws?token=${encodeURIComponent(maya.cookieValue!)}`)
+    try {
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject))
+      ws.send(JSON.stringify({ type: 'join', channel: 'general' }))
+      const row = page.locator('#presence li[data-user="usr_member2"]')
+      await expect(row).toHaveText('Maya Member — online')
+      // The snapshot (Maya offline when it was made) lands after her frame: she stays online.
+      expect(await (await list).finished()).toBeNull()
+      await page.waitForTimeout(300)
+      await expect(row).toHaveText('Maya Member — online')
+    } finally {
+      ws.terminate()
+    }
+  })
+
   test('sign in with the user picker, sign out; a banned user is told why', async ({ page, mocks }) => {
     await page.goto('/client.html')
     const signin = page.getByTestId('signin')

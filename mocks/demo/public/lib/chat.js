@@ -44,6 +44,8 @@ export class ChatClient extends EventTarget {
     this.messages = new Map()
     /** @type {Map<string, boolean>} user id → online, for the current channel */
     this.presence = new Map()
+    /** @type {Set<string> | null} users a presence frame updated while the REST list was in flight */
+    this.presenceSince = null
     /** @type {Set<string>} users typing in the current channel */
     this.typing = new Set()
     /** @type {{ status: 'idle' | 'loading' | 'ok' | 'error', text?: string, retryAt?: number }} */
@@ -268,12 +270,17 @@ export class ChatClient extends EventTarget {
 
   async loadPresence() {
     const url = `${this.opts.chatUrl}/api/v1/presence?channel=${encodeURIComponent(this.channel)}`
+    // The list is a snapshot from when the server answered: a presence frame that arrives
+    // while it is in flight is newer, and the snapshot must not undo it.
+    const since = new Set()
+    this.presenceSince = since
     const r = await call(url, { credentials: 'include', timeoutMs: REST_TIMEOUT_MS })
+    if (this.presenceSince === since) this.presenceSince = null
     if (r.kind !== 'ok' || !Array.isArray(r.data)) {
       this.opts.log(`presence: ${describeOutcome(r)}`, 'warn')
       return
     }
-    for (const p of r.data) this.presence.set(p.user_id, Boolean(p.online))
+    for (const p of r.data) if (!since.has(p.user_id)) this.presence.set(p.user_id, Boolean(p.online))
     this.emit('presence')
   }
 
@@ -316,6 +323,7 @@ export class ChatClient extends EventTarget {
       case 'presence':
         if (f.channel !== this.channel) break
         this.presence.set(f.user_id, Boolean(f.online))
+        this.presenceSince?.add(f.user_id)
         if (!f.online) this.typing.delete(f.user_id)
         this.emit('presence')
         this.emit('typing')
