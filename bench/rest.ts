@@ -175,30 +175,16 @@ export const restBenchmark: Benchmark = {
       ] as const)
         await run(url, headers, rest.warmupSec)()
     }
-    ctx.log('rest: V01T list')
-    const [vc, vb] = await alternate(ctx, run(v01t + V01T_PATH), run(v.url + V01T_PATH))
-    ctx.log('rest: chat history')
-    const [hc, hb] = await alternate(
-      ctx,
-      run(chat + CHAT_PATH, chatHeaders),
-      run(h.url + CHAT_PATH, chatHeaders),
-    )
-
-    ctx.log('rest: bare Hono app (the floor)')
-    const [fh, fb] = await alternate(ctx, run(floor.url + V01T_PATH), run(v.url + V01T_PATH))
-    ctx.log('rest: get-session alone')
-    const [gc, gb] = await alternate(
-      ctx,
-      run(auth + SESSION_PATH, chatHeaders),
-      run(g.url + SESSION_PATH, chatHeaders),
-    )
-
-    ctx.log('rest: the auth-hop floor')
-    const [pc, pb] = await alternate(
-      ctx,
-      run(hop.url + CHAT_PATH, chatHeaders),
-      run(h.url + CHAT_PATH, chatHeaders),
-    )
+    // Candidate and baseline at the same path with the same headers, rounds alternating.
+    const pair = (label: string, candidate: string, baseline: string, path: string, headers = {}) => {
+      ctx.log(`rest: ${label}`)
+      return alternate(ctx, run(candidate + path, headers), run(baseline + path, headers))
+    }
+    const [vc, vb] = await pair('V01T list', v01t, v.url, V01T_PATH)
+    const [hc, hb] = await pair('chat history', chat, h.url, CHAT_PATH, chatHeaders)
+    const [fh, fb] = await pair('bare Hono app (the floor)', floor.url, v.url, V01T_PATH)
+    const [gc, gb] = await pair('get-session alone', auth, g.url, SESSION_PATH, chatHeaders)
+    const [pc, pb] = await pair('the auth-hop floor', hop.url, h.url, CHAT_PATH, chatHeaders)
 
     ctx.log(`rest: V01T list with ${rest.idleFaults} idle faults`)
     const install = async () => {
