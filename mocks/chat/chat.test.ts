@@ -6,6 +6,7 @@ import {
 import { createAuthFake } from '../auth/index.ts'
 import { type Env, loadConfig } from '../core/config.ts'
 import { checkArray } from '../core/contract.ts'
+import { faultHost } from '../core/fault-host.ts'
 import { Journal } from '../core/journal.ts'
 import { createLogger } from '../core/logger.ts'
 import { ScenarioLoader } from '../core/scenario/loader.ts'
@@ -49,7 +50,7 @@ async function harness(
 ): Promise<Harness> {
   const config = loadConfig({ ...opts.env })
   const journal = new Journal()
-  const faults = new FaultEngine({ secret: config.betterAuthSecret, journal, logger: createLogger('faults') })
+  const faults = new FaultEngine({ ...faultHost(config), journal, logger: createLogger('faults') })
   const auth = createAuthFake({ config, logger: createLogger('auth'), faults })
   const viaAuthApp: typeof fetch = async (input, init) => {
     opts.spy?.(init)

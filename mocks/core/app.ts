@@ -1,6 +1,6 @@
 import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
-import type { ServiceName } from './config.ts'
+import { isControlPath, type ServiceName } from './config.ts'
 import { type CorsOptions, corsMiddleware } from './cors.ts'
 import { codeForStatus, errorEnvelope, reasonFor } from './envelope.ts'
 import type { FakeDeps } from './fake.ts'
@@ -18,7 +18,10 @@ export interface FakeAppOptions {
 export function createFakeApp(service: ServiceName, deps: FakeDeps, opts: FakeAppOptions = {}): Hono {
   const app = new Hono()
   if (opts.cors) app.use('*', corsMiddleware(opts.cors))
-  app.use('*', deps.faults.http(service))
+  // The one place that keeps faults (and their journaling) off the control API: it is mounted
+  // on every fake under /__mocks and must answer whatever faults are installed.
+  const faults = deps.faults.http(service)
+  app.use('*', (c, next) => (isControlPath(c.req.path) ? next() : faults(c, next)))
   app.notFound((c) =>
     c.json(
       errorEnvelope(service, `No route for ${c.req.method} ${c.req.path}`, codeForStatus(service, 404)),

@@ -4,6 +4,7 @@ import { FaultEngine } from '../faults/engine.ts'
 import { type MocksConfig, refreshDerivedUrls, type ServiceName } from './config.ts'
 import { createControlApp } from './control.ts'
 import type { FakeDeps, FakeService } from './fake.ts'
+import { faultHost } from './fault-host.ts'
 import { Journal } from './journal.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { ScenarioError, ScenarioLoader } from './scenario/loader.ts'
@@ -52,7 +53,7 @@ export class Mocks {
     this.logger = createLogger('mocks')
     this.journal = new Journal(journalLimit)
     this.faults = new FaultEngine({
-      secret: config.betterAuthSecret,
+      ...faultHost(config),
       journal: this.journal,
       logger: createLogger('faults'),
     })

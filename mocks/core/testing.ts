@@ -1,6 +1,7 @@
 import { FaultEngine } from '../faults/engine.ts'
 import { type Env, loadConfig } from './config.ts'
 import type { FakeDeps, FakeService } from './fake.ts'
+import { faultHost } from './fault-host.ts'
 import { Journal } from './journal.ts'
 import { createLogger } from './logger.ts'
 import { ScenarioLoader } from './scenario/loader.ts'
@@ -29,7 +30,7 @@ export async function inProcess<F extends FakeService>(
     config,
     logger: createLogger('test'),
     faults: new FaultEngine({
-      secret: config.betterAuthSecret,
+      ...faultHost(config),
       journal: new Journal(1000),
       logger: createLogger('faults'),
     }),

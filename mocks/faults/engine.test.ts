@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createFakeApp } from '../core/app.ts'
 import { loadConfig } from '../core/config.ts'
+import { faultHost } from '../core/fault-host.ts'
 import { Journal } from '../core/journal.ts'
 import { createLogger } from '../core/logger.ts'
 import { FaultEngine } from './engine.ts'
@@ -11,7 +12,7 @@ import { FaultEngine } from './engine.ts'
 function setup() {
   const config = loadConfig({})
   const journal = new Journal()
-  const faults = new FaultEngine({ secret: config.betterAuthSecret, journal, logger: createLogger('faults') })
+  const faults = new FaultEngine({ ...faultHost(config), journal, logger: createLogger('faults') })
   const app = createFakeApp('v01t', { config, logger: createLogger('v01t'), faults })
   app.all('*', (c) => c.text('ok'))
   const status = async (path: string, method = 'GET') => (await app.request(path, { method })).status

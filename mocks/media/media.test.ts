@@ -9,6 +9,7 @@ import {
 } from '../../proto-contracts/gen/ts/devarno/content/v1/media_pb.ts'
 import { loadConfig } from '../core/config.ts'
 import { assertMessage } from '../core/contract.ts'
+import { faultHost } from '../core/fault-host.ts'
 import { Journal } from '../core/journal.ts'
 import { createLogger } from '../core/logger.ts'
 import { ScenarioError, ScenarioLoader } from '../core/scenario/loader.ts'
@@ -63,7 +64,7 @@ async function setup(opts: { auth?: AuthMode; patch?: Record<string, unknown> } 
     {
       config,
       logger,
-      faults: new FaultEngine({ secret: config.betterAuthSecret, journal: new Journal(), logger }),
+      faults: new FaultEngine({ ...faultHost(config), journal: new Journal(), logger }),
     },
     { fetch: fakeFetch },
   )
