@@ -57,7 +57,10 @@ export class Mocks {
       journal: this.journal,
       logger: createLogger('faults'),
     })
-    this.loader = new ScenarioLoader(config.scenariosDir)
+    // Scenario faults get the checks runtime faults get (the loader imports no fault code).
+    this.loader = new ScenarioLoader(config.scenariosDir, {
+      checkFaults: (faults) => this.faults.checkScenarioFaults(faults),
+    })
   }
 
   get scenario(): Scenario {

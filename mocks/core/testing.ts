@@ -36,7 +36,9 @@ export async function inProcess<F extends FakeService>(
     }),
   }
   const fake = factory(deps)
-  const loader = new ScenarioLoader(config.scenariosDir)
+  const loader = new ScenarioLoader(config.scenariosDir, {
+    checkFaults: (faults) => deps.faults.checkScenarioFaults(faults),
+  })
   const harness: InProcessFake<F> = {
     fake,
     deps,

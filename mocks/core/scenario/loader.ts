@@ -16,6 +16,14 @@ export interface ScenarioIssue {
   line?: number
 }
 
+/** Checks beyond the schema for a scenario's faults (the fault engine's, given by the runtime). */
+export type FaultCheck = (faults: Scenario['faults']) => { path: string; message: string }[]
+
+export interface ScenarioLoaderOptions {
+  /** Without it faults get their schema only: the runtime passes the engine's checks. */
+  checkFaults?: FaultCheck
+}
+
 export class ScenarioError extends Error {
   override name = 'ScenarioError'
   constructor(
@@ -124,11 +132,14 @@ export function checkReferences(s: Scenario, file: string): ScenarioIssue[] {
 }
 
 /** Validates an already-merged raw scenario (from a file or the control API). */
-export function resolveScenario(raw: unknown, file: string): Scenario {
+export function resolveScenario(raw: unknown, file: string, checkFaults?: FaultCheck): Scenario {
   const parsed = ScenarioSchema.safeParse(raw)
   if (!parsed.success) throw new ScenarioError(`Scenario ${file} is invalid`, zodIssues(file, parsed.error))
-  const refs = checkReferences(parsed.data, file)
-  if (refs.length) throw new ScenarioError(`Scenario ${file} is invalid`, refs)
+  const issues = [
+    ...checkReferences(parsed.data, file),
+    ...(checkFaults?.(parsed.data.faults) ?? []).map((i) => ({ file, ...i })),
+  ]
+  if (issues.length) throw new ScenarioError(`Scenario ${file} is invalid`, issues)
   return parsed.data
 }
 
@@ -139,7 +150,14 @@ export interface ScenarioSummary {
 }
 
 export class ScenarioLoader {
-  constructor(readonly dir: string) {}
+  private readonly checkFaults: FaultCheck | undefined
+
+  constructor(
+    readonly dir: string,
+    opts: ScenarioLoaderOptions = {},
+  ) {
+    this.checkFaults = opts.checkFaults
+  }
 
   fileOf(name: string): string {
     if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) {
@@ -223,6 +241,15 @@ export class ScenarioLoader {
     const alone = ScenarioSchema.safeParse({ ...raw, name: raw.name ?? name })
     if (!alone.success)
       throw new ScenarioError(`Scenario ${file} is invalid`, zodIssues(file, alone.error, lineOf))
+    // Its faults on their own too, so a bad one is named with this file's line (a check on the
+    // merged list, in resolveScenario, could only give its index there).
+    const faultIssues = this.checkFaults?.(alone.data.faults) ?? []
+    if (faultIssues.length) {
+      throw new ScenarioError(
+        `Scenario ${file} is invalid`,
+        faultIssues.map((i) => ({ file, ...i, line: lineOf(i.path.split('.')) })),
+      )
+    }
     if (raw.name !== undefined && raw.name !== name) {
       throw new ScenarioError(`Scenario ${file} is invalid`, [
         {
@@ -252,7 +279,7 @@ export class ScenarioLoader {
   /** The scenario as applied: `extends` resolved, defaults filled, references checked. */
   load(name: string): Scenario {
     const merged = this.loadMerged(name, [])
-    return resolveScenario({ ...merged, name }, this.fileOf(name))
+    return resolveScenario({ ...merged, name }, this.fileOf(name), this.checkFaults)
   }
 
   /** An inline scenario (control API), which may itself extend a file. */
@@ -265,6 +292,6 @@ export class ScenarioLoader {
     const label = typeof raw.name === 'string' ? `inline:${raw.name}` : 'inline'
     const parent = typeof raw.extends === 'string' ? this.loadMerged(raw.extends, []) : {}
     const { extends: _e, ...parentRest } = parent
-    return resolveScenario(mergeScenario(parentRest, raw), label)
+    return resolveScenario(mergeScenario(parentRest, raw), label, this.checkFaults)
   }
 }

@@ -7,7 +7,7 @@ import { defineEffect } from '../types.ts'
 export const down = defineEffect({
   type: 'down',
   schema: z.strictObject({ type: z.literal('down') }),
-  does: 'refuses connections (the listener closes)',
+  does: 'refuses connections: the listener closes',
   acts: {
     service: {
       async stray(ctx) {
