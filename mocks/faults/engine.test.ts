@@ -62,4 +62,12 @@ describe('fault lookup', () => {
     faults.clear()
     expect(await status('/b')).toBe(200)
   })
+
+  it('never sees the control API: faults are mounted off /__mocks/* (core/app.ts)', async () => {
+    const { faults, journal, status } = setup()
+    faults.add({ service: 'v01t', effect: { type: 'status', status: 503 } })
+    expect(await status('/__mocks/health')).toBe(200)
+    expect(await status('/x')).toBe(503)
+    expect(journal.list().map((e) => e.path)).toEqual(['/x'])
+  })
 })

@@ -1,5 +1,5 @@
 import { effectModule } from './effects/index.ts'
-import { type Fault, FaultSchema } from './schema.ts'
+import { type Fault, faultSchema } from './schema.ts'
 import { ALL_TARGETS, type ServiceTransports, TARGETS, TRANSPORTS } from './transports.ts'
 import type { EffectModule, Target } from './types.ts'
 
@@ -86,9 +86,20 @@ export function faultIssues(f: Fault, services: ServiceTransports): FaultIssue[]
   return issues
 }
 
-/** Parses and checks one fault: its schema, then where it can act. */
+/** The fault schema with the host's service names (one per services map). */
+const schemas = new WeakMap<ServiceTransports, ReturnType<typeof faultSchema<Fault['service']>>>()
+function schemaFor(services: ServiceTransports): ReturnType<typeof faultSchema<Fault['service']>> {
+  let schema = schemas.get(services)
+  if (!schema) {
+    schema = faultSchema(Object.keys(services) as [Fault['service'], ...Fault['service'][]])
+    schemas.set(services, schema)
+  }
+  return schema
+}
+
+/** Parses and checks one fault: its schema (with the host's services), then where it can act. */
 export function parseFault(input: unknown, services: ServiceTransports): Fault {
-  const parsed = FaultSchema.safeParse(input)
+  const parsed = schemaFor(services).safeParse(input)
   if (!parsed.success) {
     throw new FaultValidationError(
       parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
