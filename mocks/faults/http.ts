@@ -3,7 +3,7 @@ import type { Identify, SessionDirectory } from './identity.ts'
 import type { TracedHandler } from './journaling.ts'
 import type { MatchTarget } from './match.ts'
 import type { Compiled, FaultRegistry } from './registry.ts'
-import type { HttpEffectContext, Target } from './types.ts'
+import type { HttpBehaviour, Target } from './types.ts'
 import type { OutageWindows } from './windows.ts'
 
 // The HTTP pipeline: the faults that fire for a request wrap one another in install order,
@@ -20,7 +20,7 @@ export interface PipelineDeps {
   cut(): AbortSignal
 }
 
-type Step = (ctx: HttpEffectContext, effect: never, proceed: () => Promise<Response>) => Promise<Response>
+type Step = HttpBehaviour<never>
 
 export function faultPipeline(deps: PipelineDeps, service: ServiceName): TracedHandler {
   const errorBody = (status: number) => deps.errorBody(service, status)

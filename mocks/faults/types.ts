@@ -13,9 +13,13 @@ import type { WsPeer } from '../core/ws.ts'
  * What a fault can act on. A service's transport offers some of them (see transports.ts):
  * `http` a plain HTTP request; `upgrade` a WebSocket handshake (an HTTP request asking to
  * upgrade); `ws` an open WebSocket (at open and per client frame); `service` the whole
- * service, its listener closed while the fault is in force. A raw-TCP transport adds `tcp`
- * (a TCP connection) here and in transports.ts, and effects that can act on one declare a
- * `tcp` behaviour; the registry, validation and windows need no change.
+ * service, its listener closed while the fault is in force.
+ *
+ * A raw-TCP transport (a Postgres proxy) is added without naming an effect: `tcp` joins this
+ * union, `Acts` gains `tcp?(conn, effect, fault)`, transports.ts lets `tcp` services offer it
+ * (and says how messages name it), a wrapper beside ws.ts fires `registry.fire(service,
+ * target, 'tcp')` per connection, and down/reset/hang/latency/slow-body declare a `tcp`
+ * behaviour in their own files. Registry, validation, windows and the engine stay as they are.
  */
 export type Target = 'http' | 'upgrade' | 'ws' | 'service'
 
