@@ -1,8 +1,8 @@
 import type http from 'node:http'
 import type { ChatFake } from '../mocks/chat/index.ts'
 import type { ServiceName } from '../mocks/core/config.ts'
-import type { ScenarioRequest } from '../mocks/core/runtime.ts'
 import type { MediaFake } from '../mocks/media/index.ts'
+import type { ScenarioRequest } from '../mocks/runtime/runtime.ts'
 import {
   bytesServer,
   delayServer,
@@ -69,8 +69,8 @@ async function mocksHandlers(services: string[] | undefined): Promise<Handlers> 
   const [{ loadConfig }, { startMocks }, { usersForControl }, { FAKES }, { scenarioRecords }] =
     await Promise.all([
       import('../mocks/core/config.ts'),
-      import('../mocks/core/runtime.ts'),
-      import('../mocks/core/seeded.ts'),
+      import('../mocks/runtime/runtime.ts'),
+      import('../mocks/fake/seeded.ts'),
       import('../mocks/registry.ts'),
       import('../mocks/v01t/store.ts'),
     ])

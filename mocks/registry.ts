@@ -1,8 +1,8 @@
 import { createAuthFake } from './auth/index.ts'
 import { createChatFake } from './chat/index.ts'
 import type { ServiceName } from './core/config.ts'
-import type { FakeFactory } from './core/runtime.ts'
 import { createMediaFake } from './media/index.ts'
+import type { FakeFactory } from './runtime/runtime.ts'
 import { createV01tFake } from './v01t/index.ts'
 
 // The one place that knows every fake. Fakes never import each other; the CLI, tests and

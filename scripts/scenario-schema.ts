@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
-import { ScenarioSchema } from '../mocks/core/scenario/schema.ts'
+import { ScenarioSchema } from '../mocks/fake/scenario.ts'
 
 // Writes scenarios/scenario.schema.json from the zod schema, so editors complete scenario
 // files. `--check` fails when the committed file is stale (the sync test does the same).

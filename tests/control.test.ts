@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { ControlApiError, createControlClient, MocksNotRunningError } from '../mocks/client/index.ts'
-import { createControlApp } from '../mocks/core/control.ts'
+import { createControlApp } from '../mocks/runtime/control.ts'
 import { startTestMocks, type TestMocks } from './helpers.ts'
 
 const ControlError = z.strictObject({

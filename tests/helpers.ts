@@ -1,8 +1,8 @@
 import { connect } from 'node:net'
 import { loadConfig, type ServiceName } from '../mocks/core/config.ts'
-import { type FakeFactory, type Mocks, startMocks } from '../mocks/core/runtime.ts'
-import { usersForControl } from '../mocks/core/seeded.ts'
+import { usersForControl } from '../mocks/fake/seeded.ts'
 import { FAKES } from '../mocks/registry.ts'
+import { type FakeFactory, type Mocks, startMocks } from '../mocks/runtime/runtime.ts'
 
 // Boots real servers on ephemeral 127.0.0.1 ports for socket-level tests.
 

@@ -1,6 +1,6 @@
-import { createFakeApp } from '../core/app.ts'
-import type { FakeDeps, FakeService } from '../core/fake.ts'
-import type { Scenario } from '../core/scenario/schema.ts'
+import { createFakeApp } from '../fake/app.ts'
+import type { FakeDeps, FakeService } from '../fake/descriptor.ts'
+import type { Scenario } from '../fake/scenario.ts'
 import { type AuthState, registerAuthRoutes } from './routes.ts'
 import { buildAuthStore } from './store.ts'
 

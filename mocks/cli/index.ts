@@ -3,10 +3,10 @@ import { parseArgs } from 'node:util'
 import { ControlApiError, createControlClient, MocksNotRunningError } from '../client/index.ts'
 import { ConfigError, loadConfig, SERVICE_NAMES, type ServiceName } from '../core/config.ts'
 import { createLogger } from '../core/logger.ts'
-import { type Mocks, startMocks } from '../core/runtime.ts'
-import { ScenarioError } from '../core/scenario/loader.ts'
-import { usersForControl } from '../core/seeded.ts'
+import { usersForControl } from '../fake/seeded.ts'
 import { FAKES } from '../registry.ts'
+import { type Mocks, startMocks } from '../runtime/runtime.ts'
+import { ScenarioError } from '../runtime/scenario-loader.ts'
 
 // `pnpm mocks <command>`: start the fakes, or drive running ones through the control API.
 

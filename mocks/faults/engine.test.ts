@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { createFakeApp } from '../core/app.ts'
 import { loadConfig } from '../core/config.ts'
 import { Journal } from '../core/journal.ts'
 import { createLogger } from '../core/logger.ts'
+import { createFakeApp } from '../fake/app.ts'
 import { FaultEngine } from './engine.ts'
 
 // The engine looks faults with one literal path up by the request's path and tests the others

@@ -7,8 +7,8 @@ import { createMiddleware } from 'hono/factory'
 import { createSessionValidator, type SessionUser } from '../core/auth-client.ts'
 import type { CorsOptions } from '../core/cors.ts'
 import { codeForStatus, errorEnvelope } from '../core/envelope.ts'
-import type { FakeDeps } from '../core/fake.ts'
 import { createOriginMatcher } from '../core/origins.ts'
+import type { FakeDeps } from '../fake/descriptor.ts'
 import {
   type ByteRange,
   byteranges,

@@ -7,13 +7,13 @@ import {
   ws,
 } from 'msw'
 import type { ChatFake, ChatSocket } from '../chat/index.ts'
-import { createFakeApp } from '../core/app.ts'
 import { type Env, loadConfig, type ServiceName } from '../core/config.ts'
 import { createLogger } from '../core/logger.ts'
-import { type FakeFactory, type Mocks, startMocks } from '../core/runtime.ts'
-import { usersForControl } from '../core/seeded.ts'
 import type { WsPeer } from '../core/ws.ts'
+import { createFakeApp } from '../fake/app.ts'
+import { usersForControl } from '../fake/seeded.ts'
 import { FAKES } from '../registry.ts'
+import { type FakeFactory, type Mocks, startMocks } from '../runtime/runtime.ts'
 
 // The msw adapter (DESIGN §6): every fake runs in-process under one runtime (`startMocks` with
 // `listen: false`): scenario, fault engine, journal and each fake's `/__mocks` slice, as on Node.

@@ -54,7 +54,7 @@ export const test = base.extend<MocksFixtures, MocksWorkerFixtures>({
       // Imported lazily: suites against running mocks never load the fakes.
       const [{ loadConfig }, { startMocks: start }, { FAKES }] = await Promise.all([
         import('../core/config.ts'),
-        import('../core/runtime.ts'),
+        import('../runtime/runtime.ts'),
         import('../registry.ts'),
       ])
       const mocks = await start({ config: loadConfig(), fakes: FAKES })

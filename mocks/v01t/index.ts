@@ -1,6 +1,6 @@
-import { createFakeApp } from '../core/app.ts'
-import type { FakeDeps, FakeService } from '../core/fake.ts'
-import type { Scenario } from '../core/scenario/schema.ts'
+import { createFakeApp } from '../fake/app.ts'
+import type { FakeDeps, FakeService } from '../fake/descriptor.ts'
+import type { Scenario } from '../fake/scenario.ts'
 import { registerV01tRoutes } from './routes.ts'
 import { buildV01tStore, type V01tStore } from './store.ts'
 

@@ -3,9 +3,9 @@ import type { Hono } from 'hono'
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { z } from 'zod'
 import { loadConfig } from '../core/config.ts'
-import { type Mocks, startMocks } from '../core/runtime.ts'
-import { ScenarioError } from '../core/scenario/loader.ts'
-import { ScenarioSchema } from '../core/scenario/schema.ts'
+import { ScenarioSchema } from '../fake/scenario.ts'
+import { type Mocks, startMocks } from '../runtime/runtime.ts'
+import { ScenarioError } from '../runtime/scenario-loader.ts'
 import {
   ArtefactDataSchema,
   ArtefactListResponseSchema,

@@ -1,6 +1,6 @@
 import { createAuthFake } from '../../mocks/auth/index.ts'
 import { loadConfig } from '../../mocks/core/config.ts'
-import { startMocks } from '../../mocks/core/runtime.ts'
+import { startMocks } from '../../mocks/runtime/runtime.ts'
 import { http } from './support.ts'
 
 // Child process of security.test.ts, run inside a private network namespace where the

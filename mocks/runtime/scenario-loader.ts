@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { isMap, isSeq, LineCounter, parseDocument } from 'yaml'
 import type { z } from 'zod'
-import { type Scenario, ScenarioSchema } from './schema.ts'
+import { type Scenario, ScenarioSchema } from '../fake/scenario.ts'
 
 // Loads scenarios from YAML with `extends`. Objects merge deeply, arrays replace, except
 // `faults`, which append to the parent's (a failure scenario adds to what it extends).

@@ -2,13 +2,13 @@ import { join } from 'node:path'
 import { getConnInfo } from '@hono/node-server/conninfo'
 import { type Context, Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
+import type { ServiceName } from '../core/config.ts'
+import { errorEnvelope } from '../core/envelope.ts'
+import type { JournalFilter } from '../core/journal.ts'
+import { usersForControl } from '../fake/seeded.ts'
 import { FaultValidationError } from '../faults/engine.ts'
-import type { ServiceName } from './config.ts'
-import { errorEnvelope } from './envelope.ts'
-import type { JournalFilter } from './journal.ts'
 import type { Mocks } from './runtime.ts'
-import { ScenarioError } from './scenario/loader.ts'
-import { usersForControl } from './seeded.ts'
+import { ScenarioError } from './scenario-loader.ts'
 
 // The control API (DESIGN §5): on the control port for everything, and mounted under
 // /__mocks on each fake scoped to that fake (faults and journal filtered to it).

@@ -1,10 +1,10 @@
+import { type Env, loadConfig } from '../core/config.ts'
+import { Journal } from '../core/journal.ts'
+import { createLogger } from '../core/logger.ts'
 import { FaultEngine } from '../faults/engine.ts'
-import { type Env, loadConfig } from './config.ts'
-import type { FakeDeps, FakeService } from './fake.ts'
-import { Journal } from './journal.ts'
-import { createLogger } from './logger.ts'
-import { ScenarioLoader } from './scenario/loader.ts'
-import type { Scenario } from './scenario/schema.ts'
+import { ScenarioLoader } from '../runtime/scenario-loader.ts'
+import type { FakeDeps, FakeService } from './descriptor.ts'
+import type { Scenario } from './scenario.ts'
 import { seededIdentities, usersForControl } from './seeded.ts'
 
 // In-process harness for tests beside the code: one fake, its deps, a scenario applied,

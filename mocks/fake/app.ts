@@ -1,9 +1,9 @@
 import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
-import type { ServiceName } from './config.ts'
-import { type CorsOptions, corsMiddleware } from './cors.ts'
-import { codeForStatus, errorEnvelope, reasonFor } from './envelope.ts'
-import type { FakeDeps } from './fake.ts'
+import type { ServiceName } from '../core/config.ts'
+import { type CorsOptions, corsMiddleware } from '../core/cors.ts'
+import { codeForStatus, errorEnvelope, reasonFor } from '../core/envelope.ts'
+import type { FakeDeps } from './descriptor.ts'
 
 // The Hono app every fake starts from: CORS if the service has it, then the fault engine (which
 // also journals) in front of every route,

@@ -1,8 +1,8 @@
 import type { Hono } from 'hono'
+import type { MocksConfig, ServiceName } from '../core/config.ts'
+import type { Logger } from '../core/logger.ts'
 import type { FaultEngine } from '../faults/engine.ts'
-import type { MocksConfig, ServiceName } from './config.ts'
-import type { Logger } from './logger.ts'
-import type { Scenario } from './scenario/schema.ts'
+import type { Scenario } from './scenario.ts'
 
 // What a fake gives the runtime. A fake never imports another fake; the runtime (and the
 // control plane) talk to each one through this interface only.

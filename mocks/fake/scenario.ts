@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { FaultSchema } from '../../faults/schema.ts'
+import { FaultSchema } from '../faults/schema.ts'
 
 // The scenario file format (DESIGN §3). Every section has defaults, so a scenario that only
 // adds faults is two lines plus `extends: default`. scenarios/scenario.schema.json is
