@@ -1,4 +1,4 @@
-import { loadConfig } from '../mocks/core/config.ts'
+import { loadConfig } from '../mocks/runtime/config.ts'
 import { ScenarioLoader } from '../mocks/runtime/scenario-loader.ts'
 import type { Benchmark, Ctx } from './context.ts'
 import { json } from './net.ts'

@@ -7,7 +7,6 @@ import {
   MediaMetadataSchema,
   UploadResponseSchema,
 } from '../../proto-contracts/gen/ts/devarno/content/v1/media_pb.ts'
-import { loadConfig } from '../core/config.ts'
 import { assertMessage } from '../core/contract.ts'
 import { Journal } from '../core/journal.ts'
 import { createLogger } from '../core/logger.ts'
@@ -20,6 +19,7 @@ import {
 import type { Scenario } from '../fake/scenario.ts'
 import { seededUsers } from '../fake/seeded.ts'
 import { FaultEngine } from '../faults/engine.ts'
+import { loadConfig } from '../runtime/config.ts'
 import { ScenarioError, ScenarioLoader } from '../runtime/scenario-loader.ts'
 import { createMediaFake } from './index.ts'
 import { buildMultipart, filePart, multipartType, paddedFile, sampleImage } from './testing.ts'

@@ -3,11 +3,13 @@ import { getConnInfo } from '@hono/node-server/conninfo'
 import { type Context, Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import type { ServiceName } from '../core/config.ts'
-import { errorEnvelope } from '../core/envelope.ts'
-import type { JournalFilter } from '../core/journal.ts'
+import { controlEnvelope } from '../core/envelope.ts'
+import type { Journal, JournalFilter } from '../core/journal.ts'
+import type { Logger } from '../core/logger.ts'
+import type { Scenario } from '../fake/scenario.ts'
 import { usersForControl } from '../fake/seeded.ts'
+import type { FaultEngine } from '../faults/engine.ts'
 import { FaultValidationError } from '../faults/engine.ts'
-import type { Mocks } from './runtime.ts'
 import { ScenarioError } from './scenario-loader.ts'
 
 // The control API (DESIGN §5): on the control port for everything, and mounted under
@@ -20,7 +22,7 @@ function controlError(
   code: string,
   issues?: { path: string; message: string }[],
 ) {
-  return c.json(errorEnvelope('control', message, code, issues ? { issues } : {}), status)
+  return c.json(controlEnvelope.body(message, code, issues ? { issues } : {}), status)
 }
 
 /** Bodies nested deeper are refused: whatever is accepted must be served back as JSON too. */
@@ -43,7 +45,22 @@ function isLoopback(address: string | undefined): boolean {
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.')
 }
 
-export function createControlApp(mocks: Mocks, scope?: ServiceName): Hono {
+export type ScenarioRequest = { name: string } | { scenario: unknown }
+
+/** What the control API needs from the running mocks (a structural slice of the runtime's `Mocks`). */
+export interface ControlHost {
+  readonly config: { readonly controlToken: string | undefined; readonly betterAuthSecret: string }
+  readonly logger: Logger
+  readonly loader: { readonly dir: string; list(): { name: string; description: string }[] }
+  readonly scenario: Scenario
+  readonly faults: Pick<FaultEngine, 'add' | 'list' | 'remove' | 'settled'>
+  readonly journal: Pick<Journal, 'list' | 'clear' | 'limit' | 'requestIdReport' | 'subscribe'>
+  health(): { scenario: string | null }
+  switchScenario(request: ScenarioRequest): Promise<Scenario>
+  reset(): Promise<Scenario>
+}
+
+export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono {
   const app = new Hono()
 
   // Beyond loopback (compose), the control API needs the bearer token.
@@ -119,7 +136,7 @@ export function createControlApp(mocks: Mocks, scope?: ServiceName): Hono {
     const body = await readBody(c)
     if (!body.ok) return body.res
     const v = body.value as Record<string, unknown> | undefined
-    let request: { name: string } | { scenario: unknown }
+    let request: ScenarioRequest
     if (v && typeof v.name === 'string' && v.scenario === undefined) request = { name: v.name }
     else if (v && typeof v.scenario === 'object' && v.scenario !== null) request = { scenario: v.scenario }
     else {

@@ -1,11 +1,11 @@
-import { type Env, loadConfig } from '../core/config.ts'
 import { Journal } from '../core/journal.ts'
 import { createLogger } from '../core/logger.ts'
+import type { FakeDeps, FakeService } from '../fake/descriptor.ts'
+import type { Scenario } from '../fake/scenario.ts'
+import { seededIdentities, usersForControl } from '../fake/seeded.ts'
 import { FaultEngine } from '../faults/engine.ts'
-import { ScenarioLoader } from '../runtime/scenario-loader.ts'
-import type { FakeDeps, FakeService } from './descriptor.ts'
-import type { Scenario } from './scenario.ts'
-import { seededIdentities, usersForControl } from './seeded.ts'
+import { type Env, loadConfig } from './config.ts'
+import { ScenarioLoader } from './scenario-loader.ts'
 
 // In-process harness for tests beside the code: one fake, its deps, a scenario applied,
 // requests through `app.request()` with no socket.
