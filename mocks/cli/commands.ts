@@ -173,7 +173,7 @@ export async function main(argv: string[], opts: CliOptions = {}): Promise<void>
       await client.health()
       client.tail((e) =>
         out(
-          `${e.time} ${e.service} ${e.kind} ${e.method} ${e.path} ${e.status ?? ''}${e.fault ? ` [${(e.fault as { type: string }).type}]` : ''}`,
+          `${e.time} ${e.service} ${e.kind} ${e.method} ${e.path} ${e.status ?? ''}${e.fault ? ` [${e.fault.type}]` : ''}`,
         ),
       )
       return new Promise(() => undefined)
