@@ -38,12 +38,7 @@ export interface MocksConfig {
   ports: Record<ServiceName, number>
   /** Where chat and media validate sessions (may point at a real family-hub). */
   authServiceUrl: string
-  /** Base of the absolute URLs media-service advertises. */
-  mediaBaseUrl: string
   betterAuthSecret: string
-  maxFileSize: number
-  maxAvatarSize: number
-  storagePath: string | undefined
   allowedOrigins: string[]
   scenario: string
   scenariosDir: string
@@ -52,10 +47,25 @@ export interface MocksConfig {
   /** Chat and media treat a get-session slower than this as an outage. */
   authTimeoutMs: number
   /** Which derived URLs came from env (and so stay put when ports are chosen at start-up). */
-  explicit: { authServiceUrl: boolean; mediaBaseUrl: boolean }
+  explicit: Record<string, boolean>
 }
+// A fake's own settings are declared on MocksConfig by the fake (module augmentation) and read
+// from env by its descriptor's `configure` (mocks/media/settings.ts).
 
 export type Env = Record<string, string | undefined>
+
+type KernelField =
+  | 'host'
+  | 'ports'
+  | 'authServiceUrl'
+  | 'betterAuthSecret'
+  | 'allowedOrigins'
+  | 'scenario'
+  | 'scenariosDir'
+  | 'controlToken'
+  | 'logLevel'
+  | 'authTimeoutMs'
+  | 'explicit'
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -81,8 +91,9 @@ export interface ReadConfigOptions {
 }
 
 /**
- * Reads the configuration from env. URLs derived from a service's port (`authServiceUrl`,
- * `mediaBaseUrl`) are left empty unless set by env: the owning descriptor's `derive` fills them.
+ * Reads the configuration from env. A URL derived from a service's port (`authServiceUrl`) is
+ * left empty unless set by env: the owning descriptor's `derive` fills it. Fakes' own settings
+ * are read by their descriptors' `configure` (mocks/runtime/config.ts calls it).
  */
 export function readConfig(env: Env = process.env, opts: ReadConfigOptions = {}): MocksConfig {
   const ports: Record<string, number> = {}
@@ -99,21 +110,19 @@ export function readConfig(env: Env = process.env, opts: ReadConfigOptions = {})
         .map((o) => o.trim())
         .filter(Boolean)
     : [...DEFAULT_ALLOWED_ORIGINS]
-  return {
+  // Fakes' own fields (declared on MocksConfig by them) are filled by their `configure`.
+  const config: Pick<MocksConfig, KernelField> = {
     host: env.MOCKS_HOST || '127.0.0.1',
     ports,
     authServiceUrl: (env.AUTH_SERVICE_URL || '').replace(/\/+$/, ''),
-    mediaBaseUrl: (env.BASE_URL || '').replace(/\/+$/, ''),
     betterAuthSecret: secret,
-    maxFileSize: intFromEnv(env, 'MAX_FILE_SIZE', 10 * 1024 * 1024, 1),
-    maxAvatarSize: intFromEnv(env, 'MAX_AVATAR_SIZE', 2 * 1024 * 1024, 1),
-    storagePath: env.STORAGE_PATH || undefined,
     allowedOrigins: origins,
     scenario: env.MOCKS_SCENARIO || 'default',
     scenariosDir: env.MOCKS_SCENARIOS_DIR || new URL('../../scenarios/', import.meta.url).pathname,
     controlToken: env.MOCKS_CONTROL_TOKEN || undefined,
     logLevel: env.MOCKS_LOG_LEVEL || env.LOG_LEVEL || 'info',
     authTimeoutMs: intFromEnv(env, 'MOCKS_AUTH_TIMEOUT_MS', 5000, 1),
-    explicit: { authServiceUrl: Boolean(env.AUTH_SERVICE_URL), mediaBaseUrl: Boolean(env.BASE_URL) },
+    explicit: { authServiceUrl: Boolean(env.AUTH_SERVICE_URL) },
   }
+  return config as MocksConfig
 }

@@ -120,6 +120,8 @@ export interface FakeDescriptor<F extends AnyFakeService = AnyFakeService> exten
    * a container helper fixes that port on the host before starting and sets this env.
    */
   readonly publicUrlEnv?: string
+  /** Reads the service's own settings from env into the config (fields it declares on MocksConfig). */
+  configure?(config: MocksConfig, env: Env): void
   /**
    * Config values that follow where this service is reached: called at load and once it listens
    * (from `config.ports`, unless set by env), and by msw with the `origin` it serves it on.

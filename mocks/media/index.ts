@@ -3,6 +3,7 @@ import { createFakeApp } from '../fake/app.ts'
 import { defineFake, type FakeDeps, type FakeService } from '../fake/descriptor.ts'
 import { mediaSection, type Scenario } from '../fake/scenario.ts'
 import { effectiveLimits, mediaCors, registerMediaRoutes, type UploadStats } from './routes.ts'
+import { configureMedia } from './settings.ts'
 import { createStorage } from './storage.ts'
 import { buildMediaState, type MediaState } from './store.ts'
 import type { UploadLimits } from './upload.ts'
@@ -103,6 +104,7 @@ export const media = defineFake({
   },
   frontend: { urls: ['MEDIA_SERVICE_URL'] },
   publicUrlEnv: 'BASE_URL',
+  configure: configureMedia,
   // The URLs media advertises (BASE_URL) follow its port, unless set by env.
   derive(config, origin) {
     if (origin) config.mediaBaseUrl = origin

@@ -171,7 +171,6 @@ export async function createMswMocks(opts: MswMocksOptions = {}): Promise<MswMoc
     const first = originsOf(urls, fake.name)[0]
     if (first) fake.derive?.(config, first)
   }
-  config.explicit = { authServiceUrl: true, mediaBaseUrl: true }
   const origins = new Map<string, ServiceName>()
   const addOrigin = (o: string, name: ServiceName) => {
     const other = origins.get(o)

@@ -15,6 +15,7 @@ export function loadConfig(
   fakes: readonly FakeDescriptor[] = FAKES,
 ): MocksConfig {
   const config = readConfig(env, { services: fakes, only })
+  for (const fake of fakes) fake.configure?.(config, env)
   refreshDerivedUrls(config, fakes)
   return config
 }
