@@ -1,6 +1,7 @@
 import { createFakeApp } from '../fake/app.ts'
 import { defineFake, type FakeDeps, type FakeService } from '../fake/descriptor.ts'
 import { authSection, type Scenario } from '../fake/scenario.ts'
+import { usersForControl } from '../fake/seeded.ts'
 import { authEnvelope } from './envelope.ts'
 import { type AuthState, registerAuthRoutes } from './routes.ts'
 import { buildAuthStore } from './store.ts'
@@ -47,6 +48,10 @@ export const auth = defineFake({
     },
   },
   frontend: { urls: ['AUTH_SERVICE_URL'] },
+  // Seeded users with passwords and signed cookies (tests sign in with them).
+  controlRoutes(app, host) {
+    app.get('/users', (c) => c.json({ users: usersForControl(host.scenario, host.config.betterAuthSecret) }))
+  },
   // Where chat and media validate sessions follows this service's port, unless set by env.
   derive(config, origin) {
     if (origin) config.authServiceUrl = origin

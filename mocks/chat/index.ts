@@ -130,6 +130,21 @@ export const chat = defineFake({
     },
   },
   frontend: { urls: ['CHAT_SERVICE_URL'], wsUrls: ['NEXT_PUBLIC_CHAT_WS_URL'] },
+  // Seeded channels with their members (ids usable in `?channel=`).
+  controlRoutes(app, host) {
+    app.get('/channels', (c) => {
+      const s = host.scenario
+      const everyone = s.auth.users.map((u) => u.id)
+      return c.json({
+        channels: s.chat.channels.map((ch) => ({
+          id: ch.id,
+          name: ch.name,
+          members: ch.members === 'all' ? everyone : ch.members,
+          open: ch.members === 'all',
+        })),
+      })
+    })
+  },
   wsPath: WS_PATH,
   create: (deps) => createChatFake(deps),
 })

@@ -129,7 +129,15 @@ export interface FakeDescriptor<F extends AnyFakeService = AnyFakeService> exten
   derive?(config: MocksConfig, origin?: string): void
   /** 'http+ws': the path WebSocket upgrades are accepted on (msw's socket bridge routes it). */
   readonly wsPath?: string
+  /** Control API routes of its own, on the control port and every fake's `/__mocks` slice (auth's `/users`). */
+  controlRoutes?(app: Hono, host: ControlRouteHost): void
   create(deps: FakeDeps): F
+}
+
+/** What a fake's control routes may read: the scenario in force and the config. */
+export interface ControlRouteHost {
+  readonly scenario: Scenario
+  readonly config: MocksConfig
 }
 
 type DescriptorInput<F extends AnyFakeService> = Omit<FakeDescriptor<F>, 'envelope' | 'frontend'> &

@@ -6,8 +6,8 @@ import type { ServiceName } from '../core/config.ts'
 import { controlEnvelope } from '../core/envelope.ts'
 import type { Journal, JournalFilter } from '../core/journal.ts'
 import type { Logger } from '../core/logger.ts'
+import type { ControlRouteHost, FakeDescriptor } from '../fake/descriptor.ts'
 import type { Scenario } from '../fake/scenario.ts'
-import { usersForControl } from '../fake/seeded.ts'
 import type { FaultEngine } from '../faults/engine.ts'
 import { FaultValidationError } from '../faults/engine.ts'
 import { ScenarioError } from './scenario-loader.ts'
@@ -48,8 +48,8 @@ function isLoopback(address: string | undefined): boolean {
 export type ScenarioRequest = { name: string } | { scenario: unknown }
 
 /** What the control API needs from the running mocks (a structural slice of the runtime's `Mocks`). */
-export interface ControlHost {
-  readonly config: { readonly controlToken: string | undefined; readonly betterAuthSecret: string }
+export interface ControlHost extends ControlRouteHost {
+  readonly fakes: readonly FakeDescriptor[]
   readonly logger: Logger
   readonly loader: { readonly dir: string; list(): { name: string; description: string }[] }
   readonly scenario: Scenario
@@ -226,20 +226,8 @@ export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono 
     })
   })
 
-  app.get('/users', (c) => c.json({ users: usersForControl(mocks.scenario, mocks.config.betterAuthSecret) }))
-
-  app.get('/channels', (c) => {
-    const s = mocks.scenario
-    const everyone = s.auth.users.map((u) => u.id)
-    return c.json({
-      channels: s.chat.channels.map((ch) => ({
-        id: ch.id,
-        name: ch.name,
-        members: ch.members === 'all' ? everyone : ch.members,
-        open: ch.members === 'all',
-      })),
-    })
-  })
+  // Each fake's own control routes (auth's /users, chat's /channels).
+  for (const fake of mocks.fakes) fake.controlRoutes?.(app, mocks)
 
   // A catch-all route rather than notFound(): a mounted sub-app's notFound is not consulted.
   app.all('*', (c) => controlError(c, 404, `No control route ${c.req.method} ${c.req.path}`, 'not_found'))
