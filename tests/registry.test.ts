@@ -1,18 +1,20 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setupServer } from 'msw/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { start } from '../mocks/cli/commands.ts'
-import { createMswMocks } from '../mocks/msw/index.ts'
+import { createMswMocks, MswConfigError } from '../mocks/msw/index.ts'
 import { FAKES } from '../mocks/registry.ts'
 import { loadConfig } from '../mocks/runtime/config.ts'
 import { startMocks } from '../mocks/runtime/runtime.ts'
 import { ScenarioError, ScenarioLoader } from '../mocks/runtime/scenario-loader.ts'
 import { writeScenarioJsonSchema } from '../scripts/scenario-schema.ts'
 import { echo } from './fixtures/echo-fake/index.ts'
+import { tcpEcho } from './fixtures/tcp-echo-fake/index.ts'
+import { connectResult } from './helpers.ts'
 
 // Adding a fake is a folder plus one line in a registry: a fifth fake defined under tests/
 // (fixtures/echo-fake), registered here only, is served, configured from env (its port env)
@@ -179,5 +181,46 @@ describe('a fake registered from outside mocks/', () => {
     expect(services).toContain('"echo"')
     // The committed schema (the registry's) does not know it.
     expect(readFileSync(join(ROOT, 'scenarios/scenario.schema.json'), 'utf8')).not.toContain('"echo"')
+  })
+
+  it('fits a raw-TCP fake with no scenario section: served, in health and the banner, taken down by a fault', async () => {
+    const registry = [...FAKES, tcpEcho]
+    let banner = ''
+    const cli = await start(['--only', 'tcp-echo'], {
+      fakes: registry,
+      env: { ...env, MOCKS_SCENARIO: 'default', MOCKS_TCP_ECHO_PORT: String(await freePort()) },
+      write: (text) => {
+        banner += text
+      },
+    })
+    const url = cli.mocks.url('tcp-echo') as string
+    const { port } = new URL(url)
+    const echoOnce = (text: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () => socket.write(text))
+        socket.once('data', (data) => {
+          resolve(data.toString('utf8'))
+          socket.destroy()
+        })
+        socket.once('error', reject)
+      })
+    try {
+      expect(await echoOnce('ping')).toBe('default:ping')
+      expect(banner).toContain(`TCP_ECHO_URL=tcp://localhost:${port}`)
+      expect(cli.mocks.health().services['tcp-echo']).toEqual({ url, state: 'up' })
+      // A scenario `down` fault closes its listener, as for an HTTP fake.
+      await cli.mocks.switchScenario({
+        scenario: { name: 'tcp-down', faults: [{ service: 'tcp-echo', effect: { type: 'down' } }] },
+      })
+      expect(await connectResult(url)).toBe('ECONNREFUSED')
+      expect(cli.mocks.health().services['tcp-echo']?.state).toBe('down')
+      await cli.mocks.switchScenario({ name: 'default' })
+      expect(await echoOnce('pong')).toBe('default:pong')
+    } finally {
+      await cli.stop()
+    }
+    await expect(createMswMocks({ fakes: registry, services: ['tcp-echo'], env })).rejects.toBeInstanceOf(
+      MswConfigError,
+    )
   })
 })
