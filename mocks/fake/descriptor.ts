@@ -1,19 +1,21 @@
 /**
  * The service descriptor API. A fake is described once, by the `defineFake({...})` its folder's
  * index.ts exports, and listed once in mocks/registry.ts (`FAKES`); everything that lists fakes
- * derives from the descriptors: config (`port`, `portEnv`), the scenario schema and its
- * generated JSON schema (`scenario`: a top-level key, a zod schema with a default, and
- * cross-reference `check`s), error bodies (`envelope`: the app's 404/500s and a `status` fault
- * without body), the fault engine's WebSocket services (`transport: 'http+ws'`), msw's origins,
- * the start-up banner and env block, the testcontainers env (`frontend`: env names whose value is
- * the service's URL, plus `extra` values such as a token), the CLI's `--only`, health, and
- * `derive` (config values that follow the service's port once it is known). `create(deps)`
- * builds the service: for 'http' and 'http+ws' a `FakeService` whose Hono `app` Node and msw
- * both serve (make it with `createFakeApp(descriptor, deps)`, which mounts the control slice
- * and the fault engine in the one right order); for 'tcp' a `TcpFakeService` that binds its own
- * listener (`listen`), which msw cannot serve and `down` faults stop and resume. A descriptor
- * with no `scenario` adds nothing to scenario files. The list is injectable: `startMocks`,
- * `loadConfig`, the CLI, msw and the schema generator take `fakes` (default: `FAKES`).
+ * derives from the descriptors: config (`port`, `portEnv`; `configure` reads the fake's own env
+ * settings, `derive` sets values that follow where it is reached, such as AUTH_SERVICE_URL), the
+ * scenario schema and its generated JSON schema (`scenario`: a top-level key, a zod schema with a
+ * default, cross-reference `check`s; a fake read its section with `sectionOf`), error bodies
+ * (`envelope`: the app's 404/500s and a `status` fault without body), the fault engine's
+ * transports (`transport`: 'http', 'http+ws' or 'tcp'), msw's origins and WebSocket path
+ * (`frontend.urls`/`wsUrls`, `wsPath`), the banner's and the testcontainers helper's env block
+ * (`frontend`, `publicUrlEnv`), the CLI's `--only`, health, and its own control routes
+ * (`controlRoutes`). `create(deps)` builds it: for 'http' and 'http+ws' a `FakeService` whose Hono
+ * `app` Node and msw both serve (built with `createFakeApp(descriptor, deps)`, which mounts the
+ * control slice, CORS and the fault engine in the one right order); for 'tcp' a `TcpFakeService`
+ * whose `listen` binds its own listener (`listenTcp` in tcp.ts), which msw cannot serve and
+ * `down` faults close and reopen. A descriptor with no `scenario` adds nothing to scenario files.
+ * The list is injectable: `startMocks`, `loadConfig`, the scenario loader, the CLI, msw, the
+ * testcontainers helper and the schema generator take `fakes` (default: `FAKES`).
  */
 import type { Hono } from 'hono'
 import type { z } from 'zod'
