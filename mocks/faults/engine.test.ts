@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { createFakeApp } from '../core/app.ts'
-import { loadConfig } from '../core/config.ts'
-import { faultHost } from '../core/fault-host.ts'
+import { plainEnvelope } from '../core/envelope.ts'
 import { Journal } from '../core/journal.ts'
 import { createLogger } from '../core/logger.ts'
+import { createFakeApp } from '../fake/app.ts'
+import { loadConfig } from '../runtime/config.ts'
+import { faultHost } from '../runtime/fault-host.ts'
 import { FaultEngine } from './engine.ts'
 
 // The engine looks faults with one literal path up by the request's path and tests the others
@@ -13,7 +14,10 @@ function setup() {
   const config = loadConfig({})
   const journal = new Journal()
   const faults = new FaultEngine({ ...faultHost(config), journal, logger: createLogger('faults') })
-  const app = createFakeApp('v01t', { config, logger: createLogger('v01t'), faults })
+  const app = createFakeApp(
+    { name: 'v01t', envelope: plainEnvelope },
+    { config, logger: createLogger('v01t'), faults },
+  )
   app.all('*', (c) => c.text('ok'))
   const status = async (path: string, method = 'GET') => (await app.request(path, { method })).status
   return { faults, journal, status }
@@ -61,13 +65,5 @@ describe('fault lookup', () => {
     expect(await status('/b')).toBe(500)
     faults.clear()
     expect(await status('/b')).toBe(200)
-  })
-
-  it('never sees the control API: faults are mounted off /__mocks/* (core/app.ts)', async () => {
-    const { faults, journal, status } = setup()
-    faults.add({ service: 'v01t', effect: { type: 'status', status: 503 } })
-    expect(await status('/__mocks/health')).toBe(200)
-    expect(await status('/x')).toBe(503)
-    expect(journal.list().map((e) => e.path)).toEqual(['/x'])
   })
 })

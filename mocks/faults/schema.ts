@@ -1,5 +1,4 @@
 import { z } from 'zod'
-import { SERVICE_NAMES, type ServiceName } from '../core/config.ts'
 import { EFFECTS } from './effects/index.ts'
 
 // The fault model of DESIGN §4. Each effect's fields live in its own module (effects/*.ts);
@@ -35,23 +34,22 @@ export const MatchSchema = z.strictObject({
 
 export type Match = z.infer<typeof MatchSchema>
 
-/** The fault schema for a list of service names (the registry of fakes gives it). */
-export function faultSchema<S extends string>(services: readonly [S, ...S[]]) {
-  return z.strictObject({
-    id: z.string().min(1).max(100).optional(),
-    service: z.enum(services),
-    match: MatchSchema.optional(),
-    effect: EffectSchema,
-    times: z.number().int().min(1).optional(),
-    probability: z.number().min(0).max(1).optional(),
-    afterMs: z.number().int().min(0).optional(),
-    forMs: z.number().int().min(1).optional(),
-  })
-}
-
-export const ServiceNameSchema = z.enum(SERVICE_NAMES as readonly [ServiceName, ...ServiceName[]])
-
-export const FaultSchema = faultSchema(SERVICE_NAMES as readonly [ServiceName, ...ServiceName[]])
+/** A fault; `service` is any name here: the host's services are checked by validation. */
+export const FaultSchema = z.strictObject({
+  id: z.string().min(1).max(100).optional(),
+  service: z.string().min(1),
+  match: MatchSchema.optional(),
+  effect: EffectSchema,
+  times: z.number().int().min(1).optional(),
+  probability: z.number().min(0).max(1).optional(),
+  afterMs: z.number().int().min(0).optional(),
+  forMs: z.number().int().min(1).optional(),
+})
 
 export type FaultSpec = z.input<typeof FaultSchema>
 export type Fault = z.infer<typeof FaultSchema>
+
+/** The fault schema naming these services (editors complete them; others are refused). */
+export function faultSchema(services: readonly [string, ...string[]]) {
+  return FaultSchema.extend({ service: z.enum(services) })
+}

@@ -2,8 +2,9 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { loadConfig } from '../core/config.ts'
-import { ScenarioError, ScenarioLoader } from '../core/scenario/loader.ts'
+import { FAKES } from '../registry.ts'
+import { loadConfig } from '../runtime/config.ts'
+import { ScenarioError, ScenarioLoader } from '../runtime/scenario-loader.ts'
 import { EFFECTS } from './effects/index.ts'
 import { type Fault, FaultSchema } from './schema.ts'
 import type { ServiceTransports } from './transports.ts'
@@ -143,7 +144,7 @@ describe('scenario files', () => {
 
   it('every committed scenario passes', () => {
     const dir = loadConfig({}).scenariosDir
-    const loader = new ScenarioLoader(dir, { checkFaults })
+    const loader = new ScenarioLoader(dir, FAKES, { checkFaults })
     for (const f of readdirSync(dir).filter((x) => x.endsWith('.yaml')))
       expect(loader.load(f.slice(0, -5)).name).toBe(f.slice(0, -5))
   })
@@ -166,7 +167,7 @@ describe('scenario files', () => {
     )
     writeFileSync(join(dir, 'child.yaml'), 'name: child\nextends: bad\n')
     for (const name of ['bad', 'child']) {
-      const err = errorOf(() => new ScenarioLoader(dir, { checkFaults }).load(name))
+      const err = errorOf(() => new ScenarioLoader(dir, FAKES, { checkFaults }).load(name))
       expect(err.issues).toEqual([
         expect.objectContaining({ file: join(dir, 'bad.yaml'), path: 'faults.1.effect.type', line: 8 }),
         expect.objectContaining({ file: join(dir, 'bad.yaml'), path: 'faults.1.match.ws', line: 7 }),
@@ -181,7 +182,7 @@ describe('scenario files', () => {
     const f = '  - { id: x, service: v01t, effect: { type: status, status: 500 } }'
     writeFileSync(join(dir, 'base.yaml'), `name: base\nfaults:\n${f}\n`)
     writeFileSync(join(dir, 'again.yaml'), `name: again\nextends: base\nfaults:\n${f}\n`)
-    const loader = new ScenarioLoader(dir, { checkFaults })
+    const loader = new ScenarioLoader(dir, FAKES, { checkFaults })
     expect(errorOf(() => loader.load('again')).issues).toEqual([
       { file: join(dir, 'again.yaml'), path: 'faults.1.id', message: 'duplicate fault id "x"' },
     ])

@@ -87,11 +87,11 @@ export function faultIssues(f: Fault, services: ServiceTransports): FaultIssue[]
 }
 
 /** The fault schema with the host's service names (one per services map). */
-const schemas = new WeakMap<ServiceTransports, ReturnType<typeof faultSchema<Fault['service']>>>()
-function schemaFor(services: ServiceTransports): ReturnType<typeof faultSchema<Fault['service']>> {
+const schemas = new WeakMap<ServiceTransports, ReturnType<typeof faultSchema>>()
+function schemaFor(services: ServiceTransports): ReturnType<typeof faultSchema> {
   let schema = schemas.get(services)
   if (!schema) {
-    schema = faultSchema(Object.keys(services) as [Fault['service'], ...Fault['service'][]])
+    schema = faultSchema(Object.keys(services) as [string, ...string[]])
     schemas.set(services, schema)
   }
   return schema

@@ -2,19 +2,16 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { isMap, isSeq, LineCounter, parseDocument } from 'yaml'
 import type { z } from 'zod'
-import { type Scenario, ScenarioSchema } from './schema.ts'
+import { ScenarioError, type ScenarioIssue } from '../core/scenario/error.ts'
+import type { FakeDescriptor } from '../fake/descriptor.ts'
+import type { Scenario } from '../fake/scenario.ts'
+import { FAKES } from '../registry.ts'
+import { scenarioReferenceIssues, scenarioSchemaFor } from './scenario-schema.ts'
 
 // Loads scenarios from YAML with `extends`. Objects merge deeply, arrays replace, except
 // `faults`, which append to the parent's (a failure scenario adds to what it extends).
 
-export interface ScenarioIssue {
-  /** File the problem is in (or the scenario name for inline scenarios). */
-  file: string
-  /** Dotted path inside the file, e.g. `auth.users.2.email`. */
-  path: string
-  message: string
-  line?: number
-}
+export { ScenarioError, type ScenarioIssue } from '../core/scenario/error.ts'
 
 /** Checks beyond the schema for a scenario's faults (the fault engine's, given by the runtime). */
 export type FaultCheck = (faults: Scenario['faults']) => { path: string; message: string }[]
@@ -22,18 +19,6 @@ export type FaultCheck = (faults: Scenario['faults']) => { path: string; message
 export interface ScenarioLoaderOptions {
   /** Without it faults get their schema only: the runtime passes the engine's checks. */
   checkFaults?: FaultCheck
-}
-
-export class ScenarioError extends Error {
-  override name = 'ScenarioError'
-  constructor(
-    message: string,
-    readonly issues: ScenarioIssue[],
-  ) {
-    super(
-      `${message}\n${issues.map((i) => `  ${i.file}${i.line ? `:${i.line}` : ''} ${i.path || '(root)'}: ${i.message}`).join('\n')}`,
-    )
-  }
 }
 
 type Raw = Record<string, unknown>
@@ -70,73 +55,17 @@ function zodIssues(
   })
 }
 
-/** Cross-references zod cannot see: members, senders and owners must be seeded users, ids unique. */
-export function checkReferences(s: Scenario, file: string): ScenarioIssue[] {
-  const issues: ScenarioIssue[] = []
-  const add = (path: string, message: string) => issues.push({ file, path, message })
-  const users = new Set<string>()
-  const emails = new Set<string>()
-  s.auth.users.forEach((u, i) => {
-    if (users.has(u.id)) add(`auth.users.${i}.id`, `duplicate user id "${u.id}"`)
-    if (emails.has(u.email.toLowerCase())) add(`auth.users.${i}.email`, `duplicate email "${u.email}"`)
-    users.add(u.id)
-    emails.add(u.email.toLowerCase())
-  })
-  const channels = new Map<string, Set<string> | 'all'>()
-  s.chat.channels.forEach((c, i) => {
-    if (channels.has(c.id)) add(`chat.channels.${i}.id`, `duplicate channel id "${c.id}"`)
-    if (c.members !== 'all') {
-      c.members.forEach((m, j) => {
-        if (!users.has(m)) add(`chat.channels.${i}.members.${j}`, `"${m}" is not a user in auth.users`)
-      })
-    }
-    channels.set(c.id, c.members === 'all' ? 'all' : new Set(c.members))
-  })
-  const messageIds = new Set<string>()
-  s.chat.messages.forEach((m, i) => {
-    const members = channels.get(m.channel)
-    if (!members) add(`chat.messages.${i}.channel`, `"${m.channel}" is not a channel in chat.channels`)
-    if (!users.has(m.sender)) add(`chat.messages.${i}.sender`, `"${m.sender}" is not a user in auth.users`)
-    else if (members && members !== 'all' && !members.has(m.sender)) {
-      add(`chat.messages.${i}.sender`, `"${m.sender}" is not a member of channel "${m.channel}"`)
-    }
-    if (m.id !== undefined) {
-      if (messageIds.has(m.id)) add(`chat.messages.${i}.id`, `duplicate message id "${m.id}"`)
-      messageIds.add(m.id)
-    }
-  })
-  const fileIds = new Set<string>()
-  s.media.files.forEach((f, i) => {
-    if (fileIds.has(f.id)) add(`media.files.${i}.id`, `duplicate file id "${f.id}"`)
-    fileIds.add(f.id)
-    if (!users.has(f.owner)) add(`media.files.${i}.owner`, `"${f.owner}" is not a user in auth.users`)
-  })
-  const apps = new Set<string>()
-  s.v01t.applications.forEach((a, i) => {
-    if (apps.has(a.slug)) add(`v01t.applications.${i}.slug`, `duplicate application "${a.slug}"`)
-    apps.add(a.slug)
-    const comps = new Set<string>()
-    a.components.forEach((c, j) => {
-      if (comps.has(c.slug))
-        add(`v01t.applications.${i}.components.${j}.slug`, `duplicate component type "${c.slug}"`)
-      comps.add(c.slug)
-      const slugs = new Set<string>()
-      c.records.forEach((r, k) => {
-        if (slugs.has(r.slug))
-          add(`v01t.applications.${i}.components.${j}.records.${k}.slug`, `duplicate slug "${r.slug}"`)
-        slugs.add(r.slug)
-      })
-    })
-  })
-  return issues
-}
-
 /** Validates an already-merged raw scenario (from a file or the control API). */
-export function resolveScenario(raw: unknown, file: string, checkFaults?: FaultCheck): Scenario {
-  const parsed = ScenarioSchema.safeParse(raw)
+export function resolveScenario(
+  raw: unknown,
+  file: string,
+  fakes: readonly FakeDescriptor[] = FAKES,
+  checkFaults?: FaultCheck,
+): Scenario {
+  const parsed = scenarioSchemaFor(fakes).safeParse(raw)
   if (!parsed.success) throw new ScenarioError(`Scenario ${file} is invalid`, zodIssues(file, parsed.error))
   const issues = [
-    ...checkReferences(parsed.data, file),
+    ...scenarioReferenceIssues(fakes, parsed.data).map((i) => ({ file, ...i })),
     ...(checkFaults?.(parsed.data.faults) ?? []).map((i) => ({ file, ...i })),
   ]
   if (issues.length) throw new ScenarioError(`Scenario ${file} is invalid`, issues)
@@ -154,6 +83,8 @@ export class ScenarioLoader {
 
   constructor(
     readonly dir: string,
+    /** The fakes whose sections and names scenarios may use (default: the registry). */
+    readonly fakes: readonly FakeDescriptor[] = FAKES,
     opts: ScenarioLoaderOptions = {},
   ) {
     this.checkFaults = opts.checkFaults
@@ -238,7 +169,7 @@ export class ScenarioLoader {
     }
     // Check the file on its own (with a placeholder name when it inherits one) so problems
     // are reported against the file that has them, with line numbers.
-    const alone = ScenarioSchema.safeParse({ ...raw, name: raw.name ?? name })
+    const alone = scenarioSchemaFor(this.fakes).safeParse({ ...raw, name: raw.name ?? name })
     if (!alone.success)
       throw new ScenarioError(`Scenario ${file} is invalid`, zodIssues(file, alone.error, lineOf))
     // Its faults on their own too, so a bad one is named with this file's line (a check on the
@@ -279,7 +210,7 @@ export class ScenarioLoader {
   /** The scenario as applied: `extends` resolved, defaults filled, references checked. */
   load(name: string): Scenario {
     const merged = this.loadMerged(name, [])
-    return resolveScenario({ ...merged, name }, this.fileOf(name), this.checkFaults)
+    return resolveScenario({ ...merged, name }, this.fileOf(name), this.fakes, this.checkFaults)
   }
 
   /** An inline scenario (control API), which may itself extend a file. */
@@ -292,6 +223,6 @@ export class ScenarioLoader {
     const label = typeof raw.name === 'string' ? `inline:${raw.name}` : 'inline'
     const parent = typeof raw.extends === 'string' ? this.loadMerged(raw.extends, []) : {}
     const { extends: _e, ...parentRest } = parent
-    return resolveScenario(mergeScenario(parentRest, raw), label, this.checkFaults)
+    return resolveScenario(mergeScenario(parentRest, raw), label, this.fakes, this.checkFaults)
   }
 }
