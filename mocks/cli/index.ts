@@ -1,7 +1,13 @@
 import { watch } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { ControlApiError, createControlClient, MocksNotRunningError } from '../client/index.ts'
-import { ConfigError, loadConfig, SERVICE_NAMES, type ServiceName } from '../core/config.ts'
+import {
+  authServiceUrlInForce,
+  ConfigError,
+  loadConfig,
+  SERVICE_NAMES,
+  type ServiceName,
+} from '../core/config.ts'
 import { createLogger } from '../core/logger.ts'
 import { type Mocks, startMocks } from '../core/runtime.ts'
 import { ScenarioError } from '../core/scenario/loader.ts'
@@ -44,7 +50,9 @@ function printBanner(mocks: Mocks) {
     )
   }
   if (mocks.url('media')) lines.push(`MEDIA_SERVICE_URL=${url('media')}`)
-  if (mocks.url('auth')) lines.push(`AUTH_SERVICE_URL=${url('auth')}`)
+  // The URL chat and media actually validate against: AUTH_SERVICE_URL from env wins over the fake.
+  const authUrl = authServiceUrlInForce(mocks.config, url('auth'))
+  if (authUrl) lines.push(`AUTH_SERVICE_URL=${authUrl}`)
   lines.push(`BETTER_AUTH_SECRET=${mocks.config.betterAuthSecret}`)
   if (mocks.url('v01t')) lines.push(`V01T_API_URL=${url('v01t')}`, `NEXT_PUBLIC_V01T_API_URL=${url('v01t')}`)
   if (mocks.control) lines.push(`MOCKS_CONTROL_URL=${mocks.control.url}`)

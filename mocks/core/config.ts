@@ -1,6 +1,8 @@
 // Environment configuration shared by every fake. Names follow the integration matrix and
 // DESIGN §1; every default can be overridden by env so a fake can stand beside real services.
 
+import { DEFAULT_ROLE_MAP, parseRoleMap, type RoleMap } from './roles.ts'
+
 export type ServiceName = 'auth' | 'chat' | 'media' | 'v01t'
 export const SERVICE_NAMES: readonly ServiceName[] = ['auth', 'chat', 'media', 'v01t']
 
@@ -55,6 +57,10 @@ export interface MocksConfig {
   logLevel: string
   /** Chat and media treat a get-session slower than this as an outage. */
   authTimeoutMs: number
+  /** better-auth role name -> the role chat and media act on (MOCKS_AUTH_ROLE_MAP over the default). */
+  authRoleMap: RoleMap
+  /** The fake auth's no-session answer when the scenario names none (MOCKS_AUTH_NO_SESSION). */
+  authNoSession: '401' | '200-null'
   /** Which derived URLs came from env (and so stay put when ports are chosen at start-up). */
   explicit: { authServiceUrl: boolean; mediaBaseUrl: boolean }
 }
@@ -63,6 +69,15 @@ export interface MocksConfig {
 export function refreshDerivedUrls(config: MocksConfig): void {
   if (!config.explicit.authServiceUrl) config.authServiceUrl = `http://127.0.0.1:${config.ports.auth}`
   if (!config.explicit.mediaBaseUrl) config.mediaBaseUrl = `http://localhost:${config.ports.media}`
+}
+
+/**
+ * The AUTH_SERVICE_URL chat and media validate against, as a browser or family-hub reaches it:
+ * the one set in env (a real better-auth), else the fake auth's own URL. Null when neither.
+ */
+export function authServiceUrlInForce(config: MocksConfig, fakeAuthUrl: string | undefined): string | null {
+  if (config.explicit.authServiceUrl) return config.authServiceUrl
+  return fakeAuthUrl ?? null
 }
 
 export type Env = Record<string, string | undefined>
@@ -81,6 +96,23 @@ function intFromEnv(env: Env, name: string, fallback: number, min = 0): number {
     )
   }
   return value
+}
+
+function roleMapFromEnv(env: Env): RoleMap {
+  try {
+    return { ...DEFAULT_ROLE_MAP, ...parseRoleMap(env.MOCKS_AUTH_ROLE_MAP) }
+  } catch (err) {
+    throw new ConfigError((err as Error).message)
+  }
+}
+
+function noSessionFromEnv(env: Env): '401' | '200-null' {
+  const raw = env.MOCKS_AUTH_NO_SESSION
+  if (!raw) return '401'
+  if (raw === '401' || raw === '200-null') return raw
+  throw new ConfigError(
+    `MOCKS_AUTH_NO_SESSION=${JSON.stringify(raw)}: use 401 (the matrix) or 200-null (better-auth)`,
+  )
 }
 
 /**
@@ -120,6 +152,8 @@ export function loadConfig(env: Env = process.env, only?: ServiceName): MocksCon
     controlToken: env.MOCKS_CONTROL_TOKEN || undefined,
     logLevel: env.MOCKS_LOG_LEVEL || env.LOG_LEVEL || 'info',
     authTimeoutMs: intFromEnv(env, 'MOCKS_AUTH_TIMEOUT_MS', 5000, 1),
+    authRoleMap: roleMapFromEnv(env),
+    authNoSession: noSessionFromEnv(env),
     explicit: { authServiceUrl: Boolean(env.AUTH_SERVICE_URL), mediaBaseUrl: Boolean(env.BASE_URL) },
   }
 }

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import { createFakeApp } from '../core/app.ts'
 import type { FakeDeps, FakeService } from '../core/fake.ts'
+import type { RoleMap } from '../core/roles.ts'
 import type { Scenario } from '../core/scenario/schema.ts'
 import { effectiveLimits, mediaCors, registerMediaRoutes, type UploadStats } from './routes.ts'
 import { createStorage } from './storage.ts'
@@ -45,8 +46,11 @@ export function createMediaFake(deps: FakeDeps, opts: MediaFakeOptions = {}): Me
     if (!state) throw new Error('media fake used before a scenario was applied')
     return state
   }
+  // The scenario's role names over MOCKS_AUTH_ROLE_MAP's (config).
+  let roleMap: RoleMap = deps.config.authRoleMap
   registerMediaRoutes(app, deps, {
     state: current,
+    roleMap: () => roleMap,
     storage,
     stats,
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
@@ -62,6 +66,7 @@ export function createMediaFake(deps: FakeDeps, opts: MediaFakeOptions = {}): Me
       const next = await buildMediaState(scenario, fixturesDir, storage)
       const previous = state
       state = next
+      roleMap = { ...deps.config.authRoleMap, ...scenario.auth.roleMap }
       // Runtime uploads of the old state go with it (they are not part of any scenario).
       await previous?.retire()
     },

@@ -31,7 +31,7 @@ export const UserSeedSchema = z.strictObject({
       id: id.optional(),
       expiresAt: isoDate
         .optional()
-        .describe('Defaults to one year after the clock; a past date makes it expired'),
+        .describe('Defaults to a century after the scenario clock; a past date makes it expired'),
       ipAddress: z.string().default('127.0.0.1'),
       userAgent: z.string().default('devarno-mocks'),
     })
@@ -45,8 +45,16 @@ export const AuthSectionSchema = z.strictObject({
   users: z.array(UserSeedSchema).default([]),
   noSession: z
     .enum(['401', '200-null'])
-    .default('401')
-    .describe("No-session answer: the matrix's 401 {user:null,session:null} or better-auth's own 200 null"),
+    .optional()
+    .describe(
+      "No-session answer: the matrix's 401 {user:null,session:null} or better-auth's own 200 null; default MOCKS_AUTH_NO_SESSION, else 401",
+    ),
+  roleMap: z
+    .record(z.string().min(1), RoleSchema)
+    .optional()
+    .describe(
+      'better-auth role name -> the role chat and media act on, over MOCKS_AUTH_ROLE_MAP and the default (admin, child; anything else member)',
+    ),
   sessionTtlDays: z
     .number()
     .int()
@@ -147,7 +155,7 @@ export const ScenarioSchema = z.strictObject({
   clock: isoDate
     .default('2026-02-19T09:00:00.000Z')
     .describe('Seeded timestamps count from here, never from the wall clock'),
-  auth: AuthSectionSchema.default({ users: [], noSession: '401', sessionTtlDays: 7 }),
+  auth: AuthSectionSchema.default({ users: [], sessionTtlDays: 7 }),
   chat: ChatSectionSchema.default({
     channels: [],
     messages: [],
