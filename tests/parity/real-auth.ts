@@ -1,0 +1,68 @@
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { PGlite } from '@electric-sql/pglite'
+import { type BetterAuthOptions, betterAuth } from 'better-auth'
+import { memoryAdapter } from 'better-auth/adapters/memory'
+import { getMigrations } from 'better-auth/db/migration'
+import { toNodeHandler } from 'better-auth/node'
+import { admin } from 'better-auth/plugins'
+import { adminAc, userAc } from 'better-auth/plugins/admin/access'
+import { PGliteDialect } from 'kysely-pglite-dialect'
+
+// A real better-auth (the devDependency, 1.7.x) in-process on port 0: the reference the fake is
+// compared with, and the auth service chat and media validate against in the real-auth tests.
+
+export interface RealAuthOptions {
+  secret: string
+  /** The admin plugin, with family-hub's roles (admin, member, child). */
+  admin?: boolean
+  /** Postgres (PGlite through Kysely) instead of the memory adapter: nullable columns come back null. */
+  sql?: boolean
+  trustedOrigins?: string[]
+  /** `__Secure-` cookie names, as a better-auth on https (or behind TLS termination) uses. */
+  secureCookies?: boolean
+}
+
+export interface RealAuth {
+  url: string
+  auth: ReturnType<typeof betterAuth>
+  close(): Promise<void>
+}
+
+export async function startRealAuth(opts: RealAuthOptions): Promise<RealAuth> {
+  const pg = opts.sql ? new PGlite() : undefined
+  const options: BetterAuthOptions = {
+    secret: opts.secret,
+    emailAndPassword: { enabled: true },
+    database: pg
+      ? { dialect: new PGliteDialect(pg), type: 'postgres' }
+      : memoryAdapter({ user: [], session: [], account: [], verification: [] }),
+    plugins: opts.admin ? [admin({ roles: familyRoles(), defaultRole: 'member' })] : [],
+    ...(opts.trustedOrigins ? { trustedOrigins: opts.trustedOrigins } : {}),
+    ...(opts.secureCookies ? { advanced: { useSecureCookies: true } } : {}),
+    // Quiet: the parity suite makes better-auth refuse on purpose.
+    logger: { disabled: true },
+  }
+  if (pg) await (await getMigrations(options)).runMigrations()
+  const server = http.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  // baseURL once the port is known: better-auth trusts its own origin, as the fake does.
+  const auth = betterAuth({ ...options, baseURL: url })
+  server.on('request', toNodeHandler(auth))
+  return {
+    url,
+    auth,
+    async close() {
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await pg?.close()
+    },
+  }
+}
+
+/** family-hub's three roles as admin-plugin access-control roles (no extra permissions needed). */
+function familyRoles() {
+  // The admin plugin's own `user` and `admin` role objects, reused under family-hub's names.
+  return { admin: adminAc, member: userAc, child: userAc }
+}
