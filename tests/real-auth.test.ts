@@ -100,11 +100,10 @@ describe.each(variants)('chat and media against a real better-auth: $name', ({ o
   })
 
   it.runIf('admin' in opts)(
-    'an admin-plugin child may not upload; an admin role reaches media as admin',
+    'an admin-plugin child may not upload; a comma list with admin deletes as admin',
     async () => {
       const kid = await signUp('kid@casa.test')
-      const ctx = await real.auth.$context
-      await ctx.internalAdapter.updateUser(kid.id, { role: 'child' })
+      await real.updateUser(kid.id, { role: 'child' })
       const res = await fetch(`${t.url('media')}/api/v1/upload`, {
         method: 'POST',
         headers: { cookie: kid.cookie, 'content-type': multipartType() },
@@ -113,6 +112,21 @@ describe.each(variants)('chat and media against a real better-auth: $name', ({ o
         ),
       })
       expect(res.status).toBe(403)
+      // The admin plugin's comma-separated roles: admin wins, so another user's file may go.
+      const mine = await fetch(`${t.url('media')}/api/v1/upload`, {
+        method: 'POST',
+        headers: { cookie, 'content-type': multipartType() },
+        body: new Uint8Array(
+          buildMultipart([filePart(paddedFile('application/pdf', 100), 'application/pdf')]),
+        ),
+      })
+      const { id } = (await mine.json()) as { id: string }
+      const del = () =>
+        fetch(`${t.url('media')}/api/v1/files/${id}`, { method: 'DELETE', headers: { cookie: kid.cookie } })
+      await real.updateUser(kid.id, { role: 'member' })
+      expect((await del()).status).toBe(403)
+      await real.updateUser(kid.id, { role: 'member,admin' })
+      expect((await del()).status).toBe(204)
     },
   )
 })

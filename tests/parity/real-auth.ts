@@ -25,7 +25,8 @@ export interface RealAuthOptions {
 
 export interface RealAuth {
   url: string
-  auth: ReturnType<typeof betterAuth>
+  /** Writes user fields straight to the database (a role, a ban) as an admin would. */
+  updateUser(id: string, fields: Record<string, unknown>): Promise<void>
   close(): Promise<void>
 }
 
@@ -52,7 +53,9 @@ export async function startRealAuth(opts: RealAuthOptions): Promise<RealAuth> {
   server.on('request', toNodeHandler(auth))
   return {
     url,
-    auth,
+    async updateUser(id, fields) {
+      await (await auth.$context).internalAdapter.updateUser(id, fields)
+    },
     async close() {
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
