@@ -1,28 +1,29 @@
-import { createFakeApp } from '../core/app.ts'
 import type { FakeDeps, FakeService } from '../core/fake.ts'
 import type { Scenario } from '../core/scenario/schema.ts'
-import { type AuthState, registerAuthRoutes } from './routes.ts'
-import { buildAuthStore } from './store.ts'
+import { createAuthApp } from './routes.ts'
+import { type AuthState, createAuthState } from './state.ts'
+
+export type { AuthState } from './state.ts'
+
+export interface AuthFake extends FakeService {
+  /** The state in force (tests, the parity suite); replaced whole on every scenario switch. */
+  state(): AuthState
+}
 
 /** Fake better-auth (family-hub's /api/auth), port 8083 by default. */
-export function createAuthFake(deps: FakeDeps): FakeService {
-  const app = createFakeApp('auth', deps)
+export function createAuthFake(deps: FakeDeps): AuthFake {
   let state: AuthState | undefined
   const current = (): AuthState => {
     if (!state) throw new Error('auth fake used before a scenario was applied')
     return state
   }
-  registerAuthRoutes(app, deps, current)
+  const app = createAuthApp(deps, current)
   return {
     name: 'auth',
     app,
+    state: current,
     async applyScenario(scenario: Scenario) {
-      const store = await buildAuthStore(scenario)
-      state = {
-        store,
-        noSession: scenario.auth.noSession ?? deps.config.authNoSession,
-        sessionTtlDays: scenario.auth.sessionTtlDays,
-      }
+      state = createAuthState(scenario, deps)
     },
   }
 }

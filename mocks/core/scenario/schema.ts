@@ -62,6 +62,12 @@ export const AuthSectionSchema = z.strictObject({
     .max(3650)
     .default(7)
     .describe('Lifetime of sessions made by sign-in'),
+  adminPlugin: z
+    .boolean()
+    .default(true)
+    .describe(
+      "Users carry the admin plugin's fields (role, banned, banReason, banExpires), as family-hub's better-auth does; false answers as a stock better-auth",
+    ),
 })
 
 export const ChannelSeedSchema = z.strictObject({
@@ -155,7 +161,7 @@ export const ScenarioSchema = z.strictObject({
   clock: isoDate
     .default('2026-02-19T09:00:00.000Z')
     .describe('Seeded timestamps count from here, never from the wall clock'),
-  auth: AuthSectionSchema.default({ users: [], sessionTtlDays: 7 }),
+  auth: AuthSectionSchema.default({ users: [], sessionTtlDays: 7, adminPlugin: true }),
   chat: ChatSectionSchema.default({
     channels: [],
     messages: [],
