@@ -8,6 +8,7 @@ import { toNodeHandler } from 'better-auth/node'
 import { admin } from 'better-auth/plugins'
 import { adminAc, userAc } from 'better-auth/plugins/admin/access'
 import { PGliteDialect } from 'kysely-pglite-dialect'
+import type { ParityHooks } from '../../mocks/auth/parity.ts'
 
 // A real better-auth (the devDependency, 1.7.x) in-process on port 0: the reference the fake is
 // compared with, and the auth service chat and media validate against in the real-auth tests.
@@ -27,6 +28,8 @@ export interface RealAuth {
   url: string
   /** Writes user fields straight to the database (a role, a ban) as an admin would. */
   updateUser(id: string, fields: Record<string, unknown>): Promise<void>
+  /** Ban and expire by email, for the parity cases. */
+  hooks: ParityHooks
   close(): Promise<void>
 }
 
@@ -40,7 +43,9 @@ export async function startRealAuth(opts: RealAuthOptions): Promise<RealAuth> {
       : memoryAdapter({ user: [], session: [], account: [], verification: [] }),
     plugins: opts.admin ? [admin({ roles: familyRoles(), defaultRole: 'member' })] : [],
     ...(opts.trustedOrigins ? { trustedOrigins: opts.trustedOrigins } : {}),
-    ...(opts.secureCookies ? { advanced: { useSecureCookies: true } } : {}),
+    // disableOriginCheck set explicitly: under NODE_ENV=test better-auth skips its origin and
+    // CSRF checks unless told, and the reference must check as it does in production.
+    advanced: { disableOriginCheck: false, ...(opts.secureCookies ? { useSecureCookies: true } : {}) },
     // Quiet: the parity suite makes better-auth refuse on purpose.
     logger: { disabled: true },
   }
@@ -55,6 +60,24 @@ export async function startRealAuth(opts: RealAuthOptions): Promise<RealAuth> {
     url,
     async updateUser(id, fields) {
       await (await auth.$context).internalAdapter.updateUser(id, fields)
+    },
+    hooks: {
+      // As the admin plugin's ban-user: the flag, and every session of the user revoked.
+      async ban(email) {
+        const db = (await auth.$context).internalAdapter
+        const found = await db.findUserByEmail(email)
+        if (!found) throw new Error(`no user ${email}`)
+        await db.updateUser(found.user.id, { banned: true })
+        await db.deleteUserSessions(found.user.id)
+      },
+      async expire(email) {
+        const db = (await auth.$context).internalAdapter
+        const found = await db.findUserByEmail(email)
+        if (!found) throw new Error(`no user ${email}`)
+        for (const s of await db.listSessions(found.user.id)) {
+          await db.updateSession(s.token, { expiresAt: new Date(Date.now() - 60_000) })
+        }
+      },
     },
     async close() {
       server.closeAllConnections()
