@@ -1,5 +1,6 @@
 import { watch } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { parityCommand } from '../auth/parity-command.ts'
 import { ControlApiError, createControlClient, MocksNotRunningError } from '../client/index.ts'
 import {
   authServiceUrlInForce,
@@ -30,6 +31,7 @@ const HELP = `Usage: pnpm mocks <command> [options]
   tail                                         follow the journal live
   users                                        seeded users with passwords and cookies
   health                                       what is running where
+  parity --auth <url> --email e --password p   compare the fake auth with a running better-auth
 `
 
 function out(value: unknown) {
@@ -157,6 +159,12 @@ async function main(argv: string[]) {
       return out((await client.users()).users)
     case 'health':
       return out(await client.health())
+    case 'parity': {
+      const result = await parityCommand(rest)
+      out(result.text)
+      if (result.failed) process.exitCode = 1
+      return
+    }
     case undefined:
     case 'help':
     case '--help':

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AuthFake } from '../../mocks/auth/index.ts'
 import { formatDifferences, PARITY_CASES, type ParityHooks, runParity } from '../../mocks/auth/parity.ts'
 import { PARITY_ALLOWED } from '../../mocks/auth/parity-allowed.ts'
+import { parityCommand } from '../../mocks/auth/parity-command.ts'
 import { banUser, expireSessions } from '../../mocks/auth/state.ts'
 import { DEFAULT_AUTH_SECRET } from '../../mocks/core/config.ts'
 import { startTestMocks, type TestMocks } from '../helpers.ts'
@@ -78,6 +79,31 @@ describe('parity with a real better-auth 1.7', () => {
     }
     expect(PARITY_CASES.length).toBeGreaterThanOrEqual(40)
   }, 60_000)
+
+  it('pnpm mocks parity: the same comparison against a running better-auth, users created only on request', async () => {
+    const base = ['--auth', `${real.url}/api/auth`, '--email', ACCOUNT.email, '--password', ACCOUNT.password]
+    const plain = await parityCommand(base)
+    expect(plain.failed, plain.text).toBe(false)
+    expect(plain.report.skipped.map((s) => s.case)).toEqual(
+      expect.arrayContaining([
+        'sign-up',
+        'sign-up with an existing email',
+        'get-session of an expired session',
+      ]),
+    )
+    expect(plain.report.skipped.every((s) => /--create-users|database access/.test(s.reason))).toBe(true)
+    expect(plain.text).toMatch(/No differences beyond/)
+    const creating = await parityCommand([...base, '--create-users'])
+    expect(creating.report.ran).toContain('sign-up with an existing email')
+    expect(creating.failed, creating.text).toBe(false)
+    // Told the server runs no admin plugin, the fake drops role/banned: the real one sends them.
+    const drift = await parityCommand([...base, '--no-admin-plugin'])
+    expect(drift.failed).toBe(true)
+    expect(drift.text).toMatch(
+      /get-session signed in \| body\.user\.role\n\s+fake: \(absent\)\n\s+real: string/,
+    )
+    await expect(parityCommand(['--auth', real.url])).rejects.toThrow(/--email/)
+  }, 90_000)
 
   it("sees a difference: the fake in the matrix's 401 mode differs exactly on no-session answers", async () => {
     const matrix = await startTestMocks({ services: ['auth'], env: { MOCKS_AUTH_NO_SESSION: '401' } })
