@@ -1,6 +1,5 @@
 import { watch } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { parityCommand } from '../auth/parity-command.ts'
 import { ControlApiError, createControlClient, MocksNotRunningError } from '../client/index.ts'
 import {
   authServiceUrlInForce,
@@ -160,6 +159,8 @@ async function main(argv: string[]) {
     case 'health':
       return out(await client.health())
     case 'parity': {
+      // Loaded on demand: the other commands do not pay for it.
+      const { parityCommand } = await import('../auth/parity-command.ts')
       const result = await parityCommand(rest)
       out(result.text)
       if (result.failed) process.exitCode = 1
