@@ -1,11 +1,12 @@
 import type { Context, Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { z } from 'zod'
-import { createFakeApp } from '../core/app.ts'
-import type { FakeDeps } from '../core/fake.ts'
 import { randomId } from '../core/ids.ts'
 import { createOriginMatcher } from '../core/origins.ts'
 import { cookieVerifier, sessionCookieFrom, signSessionToken } from '../core/session-cookie.ts'
+import { createFakeApp } from '../fake/app.ts'
+import type { FakeDeps } from '../fake/descriptor.ts'
+import { authEnvelope } from './envelope.ts'
 import { type AuthState, addUser, type SessionRow, type UserRow, userByEmail } from './state.ts'
 
 // better-auth 1.7's email routes as family-hub mounts them under /api/auth, answered as the
@@ -110,7 +111,7 @@ const SESSION_COOKIES = ['session_token', 'session_data', 'dont_remember'] as co
  * `stateOf(c)` (the scenario's, or a tenant's), never through a closure over one state.
  */
 export function createAuthApp(deps: FakeDeps, stateOf: (c: Context) => AuthState): Hono {
-  const app = createFakeApp('auth', deps)
+  const app = createFakeApp({ name: 'auth', envelope: authEnvelope }, deps)
   registerAuthRoutes(app, deps, stateOf)
   return app
 }

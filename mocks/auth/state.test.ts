@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { loadConfig } from '../core/config.ts'
 import { Journal } from '../core/journal.ts'
 import { createLogger } from '../core/logger.ts'
-import { ScenarioLoader } from '../core/scenario/loader.ts'
-import { usersForControl } from '../core/seeded.ts'
+import { usersForControl } from '../fake/seeded.ts'
 import { FaultEngine } from '../faults/engine.ts'
+import { loadConfig } from '../runtime/config.ts'
+import { ScenarioLoader } from '../runtime/scenario-loader.ts'
 import { createAuthApp } from './routes.ts'
 import { type AuthState, banUser, createAuthState } from './state.ts'
 

@@ -1,6 +1,6 @@
-import type { FakeDeps } from '../core/fake.ts'
-import type { Scenario } from '../core/scenario/schema.ts'
-import { type SeededSessionRow, type SeededUserRow, seededUsers } from '../core/seeded.ts'
+import type { FakeDeps } from '../fake/descriptor.ts'
+import type { Scenario } from '../fake/scenario.ts'
+import { type SeededSessionRow, type SeededUserRow, seededUsers } from '../fake/seeded.ts'
 
 // The fake better-auth's state as a value: users and sessions built from a scenario, plus the
 // scenario's answers. No app, no I/O: the app finds the state in force through `stateOf(c)`,

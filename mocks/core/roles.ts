@@ -1,4 +1,8 @@
-import { type Role, RoleSchema } from './scenario/schema.ts'
+import { z } from 'zod'
+
+/** The roles family-hub gives users (better-auth's admin plugin): the fakes map any user onto these. */
+export const RoleSchema = z.enum(['admin', 'member', 'child'])
+export type Role = z.infer<typeof RoleSchema>
 
 /**
  * How better-auth role names map to the three roles chat and media know. better-auth's admin

@@ -1,4 +1,3 @@
-import { defaultErrorBody } from '../../core/envelope.ts'
 import type { EffectModule } from '../types.ts'
 
 // Refuse the WebSocket upgrade with an HTTP status (the handshake never completes). The body
@@ -8,7 +7,7 @@ export const wsReject: EffectModule<'ws-reject'> = {
   scope: 'upgrade',
   async http(ctx, effect, proceed) {
     if (!ctx.isUpgrade) return proceed()
-    return new Response(JSON.stringify(defaultErrorBody(ctx.service, effect.status)), {
+    return new Response(JSON.stringify(ctx.errorBody(effect.status)), {
       status: effect.status,
       headers: { 'content-type': 'application/json' },
     })

@@ -1,13 +1,13 @@
 import { parseArgs } from 'node:util'
-import { ConfigError, loadConfig } from '../core/config.ts'
-import type { FakeDeps } from '../core/fake.ts'
 import { Journal } from '../core/journal.ts'
 import { createLogger } from '../core/logger.ts'
-import { ScenarioLoader } from '../core/scenario/loader.ts'
-import { startServer } from '../core/server.ts'
+import type { FakeDeps } from '../fake/descriptor.ts'
 import { FaultEngine } from '../faults/engine.ts'
-import { createAuthFake } from './index.ts'
-import { formatDifferences, type ParityReport, runParity } from './parity.ts'
+import { ConfigError, loadConfig } from '../runtime/config.ts'
+import { ScenarioLoader } from '../runtime/scenario-loader.ts'
+import { startServer } from '../runtime/server.ts'
+import { createAuthFake } from '../auth/index.ts'
+import { formatDifferences, type ParityReport, runParity } from '../auth/parity.ts'
 
 // `pnpm mocks parity --auth <url> --email <e> --password <p>`: the parity suite's comparison
 // against any running better-auth (family-hub's dev server with its own plugins, a staging

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { authServiceUrlInForce, ConfigError, loadConfig, refreshDerivedUrls } from './config.ts'
+import { authServiceUrlInForce } from '../cli/commands.ts'
+import { ConfigError, loadConfig, refreshDerivedUrls } from './config.ts'
 
 describe('auth settings', () => {
   it('MOCKS_AUTH_ROLE_MAP adds names to the default role map; MOCKS_AUTH_NO_SESSION picks the answer', () => {
