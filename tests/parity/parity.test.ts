@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AuthFake } from '../../mocks/auth/index.ts'
 import { formatDifferences, PARITY_CASES, type ParityHooks, runParity } from '../../mocks/auth/parity.ts'
 import { PARITY_ALLOWED } from '../../mocks/auth/parity-allowed.ts'
-import { parityCommand } from '../../mocks/cli/parity.ts'
 import { banUser, expireSessions } from '../../mocks/auth/state.ts'
+import { parityCommand } from '../../mocks/cli/parity.ts'
 import { DEFAULT_AUTH_SECRET } from '../../mocks/core/config.ts'
 import { startTestMocks, type TestMocks } from '../helpers.ts'
 import { type RealAuth, startRealAuth } from './real-auth.ts'
@@ -115,7 +115,7 @@ describe('parity with a real better-auth 1.7', () => {
       )
       expect(report.skipped.map((s) => s.case)).toContain('sign-up')
       const noSession = report.differences.filter((d) => d.field === 'status').map((d) => d.case)
-      expect(noSession.sort()).toEqual(
+      expect(noSession.sort(), formatDifferences(report.differences)).toEqual(
         [
           'get-session after sign-out (an unknown session)',
           'get-session with a tampered session cookie',
