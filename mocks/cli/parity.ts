@@ -1,4 +1,6 @@
 import { parseArgs } from 'node:util'
+import { createAuthFake } from '../auth/index.ts'
+import { formatDifferences, type ParityReport, runParity } from '../auth/parity.ts'
 import { Journal } from '../core/journal.ts'
 import { createLogger } from '../core/logger.ts'
 import type { FakeDeps } from '../fake/descriptor.ts'
@@ -6,8 +8,6 @@ import { FaultEngine } from '../faults/engine.ts'
 import { ConfigError, loadConfig } from '../runtime/config.ts'
 import { ScenarioLoader } from '../runtime/scenario-loader.ts'
 import { startServer } from '../runtime/server.ts'
-import { createAuthFake } from '../auth/index.ts'
-import { formatDifferences, type ParityReport, runParity } from '../auth/parity.ts'
 
 // `pnpm mocks parity --auth <url> --email <e> --password <p>`: the parity suite's comparison
 // against any running better-auth (family-hub's dev server with its own plugins, a staging
