@@ -1,4 +1,5 @@
 import { createSessionValidator } from '../core/auth-client.ts'
+import type { RoleMap } from '../core/roles.ts'
 import type { WsPeer } from '../core/ws.ts'
 import { createFakeApp } from '../fake/app.ts'
 import { defineFake, type FakeDeps, type FakeService } from '../fake/descriptor.ts'
@@ -41,8 +42,11 @@ export function createChatFake(deps: FakeDeps, options: ChatFakeOptions = {}): C
     if (!state) throw new Error('chat fake used before a scenario was applied')
     return state
   }
+  // The scenario's role names over MOCKS_AUTH_ROLE_MAP's (config): read on every validation.
+  let roleMap: RoleMap = deps.config.authRoleMap
   const validate = createSessionValidator({
     authServiceUrl: () => deps.config.authServiceUrl,
+    roleMap: () => roleMap,
     timeoutMs: deps.config.authTimeoutMs,
     logger: deps.logger,
     ...(options.fetch ? { fetch: options.fetch } : {}),
@@ -64,6 +68,7 @@ export function createChatFake(deps: FakeDeps, options: ChatFakeOptions = {}): C
       const next = await ChatStore.build(scenario, deps.logger)
       state?.dispose()
       state = next
+      roleMap = { ...deps.config.authRoleMap, ...scenario.auth.roleMap }
       // Sockets belong to the old state (joins, presence): clients reconnect into the new one.
       if (hub.size > 0) hub.disconnectAll(CLOSE_SCENARIO_CHANGED, 'scenario changed')
       deps.logger.debug(

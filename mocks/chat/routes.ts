@@ -5,7 +5,7 @@ import { z } from 'zod'
 import type { SessionUser, SessionValidator } from '../core/auth-client.ts'
 import type { CorsOptions } from '../core/cors.ts'
 import { createOriginMatcher } from '../core/origins.ts'
-import { SESSION_COOKIE } from '../core/session-cookie.ts'
+import { SECURE_SESSION_COOKIE, SESSION_COOKIE } from '../core/session-cookie.ts'
 import { searchOf } from '../core/url.ts'
 import { nodePeer } from '../core/ws.ts'
 import type { FakeDeps } from '../fake/descriptor.ts'
@@ -89,7 +89,8 @@ export function createChatAuth(r: Pick<ChatRouteDeps, 'deps' | 'store' | 'valida
   /**
    * A WebSocket handshake (Node upgrade, or a socket another transport accepted): a foreign
    * Origin is refused first (403; no Origin, as from Node clients, is fine), then the session
-   * from `?token=` (the cookie's value, used as `better-auth.session_token=<value>`) or,
+   * from `?token=` (the cookie's value, sent as `better-auth.session_token` and its `__Secure-`
+   * twin) or,
    * without one, from the Cookie header.
    */
   const upgrade = async (request: Request): Promise<UpgradeAuth> => {
@@ -101,7 +102,9 @@ export function createChatAuth(r: Pick<ChatRouteDeps, 'deps' | 'store' | 'valida
     let cookie: string | undefined
     if (token) {
       if (!COOKIE_OCTETS.test(token)) return unauthenticated()
-      cookie = `${SESSION_COOKIE}=${token}`
+      // Under both names: a better-auth on https (or told so behind TLS termination) reads
+      // only `__Secure-`, and the scheme of AUTH_SERVICE_URL cannot tell which one it uses.
+      cookie = `${SESSION_COOKIE}=${token}; ${SECURE_SESSION_COOKIE}=${token}`
     } else {
       cookie = request.headers.get('cookie') ?? undefined
     }

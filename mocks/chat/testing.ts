@@ -87,6 +87,32 @@ export class ChatTestClient {
     })
   }
 
+  /** A handshake the server refuses: its status, content type and body as ws receives them. */
+  static upgradeRefusal(
+    url: string,
+    options: ClientOptions = {},
+  ): Promise<{ status: number; contentType: string | undefined; body: string }> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, options)
+      ws.once('open', () => {
+        ws.close()
+        reject(new Error(`${url}: the handshake was accepted`))
+      })
+      ws.once('unexpected-response', (_req, res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            contentType: res.headers['content-type'],
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        )
+      })
+      ws.on('error', reject)
+    })
+  }
+
   get isOpen(): boolean {
     return this.raw.readyState === WebSocket.OPEN
   }

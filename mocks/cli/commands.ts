@@ -5,7 +5,7 @@ import { createLogger } from '../core/logger.ts'
 import type { FakeDescriptor } from '../fake/descriptor.ts'
 import { usersForControl } from '../fake/seeded.ts'
 import { FAKES } from '../registry.ts'
-import { ConfigError, type Env, loadConfig, type ServiceName } from '../runtime/config.ts'
+import { ConfigError, type Env, loadConfig, type MocksConfig, type ServiceName } from '../runtime/config.ts'
 import { frontendEnvOf } from '../runtime/frontend-env.ts'
 import { type Mocks, startMocks } from '../runtime/runtime.ts'
 
@@ -25,10 +25,20 @@ const HELP = `Usage: pnpm mocks <command> [options]
   tail                                         follow the journal live
   users                                        seeded users with passwords and cookies
   health                                       what is running where
+  parity --auth <url> --email e --password p   compare the fake auth with a running better-auth
 `
 
 function out(value: unknown) {
   process.stdout.write(`${typeof value === 'string' ? value : JSON.stringify(value, null, 2)}\n`)
+}
+
+/**
+ * The AUTH_SERVICE_URL chat and media validate against, as a browser or family-hub reaches it:
+ * the one set in env (a real better-auth), else the fake auth's own URL. Null when neither.
+ */
+export function authServiceUrlInForce(config: MocksConfig, fakeAuthUrl: string | undefined): string | null {
+  if (config.explicit.authServiceUrl) return config.authServiceUrl
+  return fakeAuthUrl ?? null
 }
 
 /** The start-up banner: each service's URL, the env block for a frontend, the seeded users. */
@@ -44,6 +54,11 @@ export function banner(mocks: Mocks, env: Env = process.env): string {
     for (const [name, value] of Object.entries(frontendEnvOf(f, url(f.name) ?? '', env)))
       lines.push(`${name}=${value}`)
   }
+  // AUTH_SERVICE_URL as chat and media use it: one set in env (a real better-auth) wins.
+  const authUrl = authServiceUrlInForce(mocks.config, url('auth'))
+  const at = lines.findIndex((l) => l.startsWith('AUTH_SERVICE_URL='))
+  if (authUrl && at >= 0) lines[at] = `AUTH_SERVICE_URL=${authUrl}`
+  else if (authUrl) lines.push(`AUTH_SERVICE_URL=${authUrl}`)
   lines.push(`BETTER_AUTH_SECRET=${mocks.config.betterAuthSecret}`)
   if (mocks.control) lines.push(`MOCKS_CONTROL_URL=${mocks.control.url}`)
   const users = usersForControl(mocks.scenario, mocks.config.betterAuthSecret)
@@ -180,6 +195,14 @@ export async function main(argv: string[], opts: CliOptions = {}): Promise<void>
       return out((await client.users()).users)
     case 'health':
       return out(await client.health())
+    case 'parity': {
+      // Loaded on demand: the other commands do not pay for it.
+      const { parityCommand } = await import('./parity.ts')
+      const result = await parityCommand(rest)
+      out(result.text)
+      if (result.failed) process.exitCode = 1
+      return
+    }
     case undefined:
     case 'help':
     case '--help':

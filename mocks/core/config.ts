@@ -3,6 +3,8 @@
 // The kernel knows no service: which ports exist (and their env names) comes from the fakes'
 // descriptors, passed in as `services` (mocks/runtime/config.ts passes the registry's).
 
+import { DEFAULT_ROLE_MAP, parseRoleMap, type RoleMap } from './roles.ts'
+
 /** A fake's name, as its descriptor gives it (mocks/registry.ts lists them). */
 export type ServiceName = string
 
@@ -46,6 +48,8 @@ export interface MocksConfig {
   logLevel: string
   /** Chat and media treat a get-session slower than this as an outage. */
   authTimeoutMs: number
+  /** better-auth role name -> the role chat and media act on (MOCKS_AUTH_ROLE_MAP over the default). */
+  authRoleMap: RoleMap
   /** Which derived URLs came from env (and so stay put when ports are chosen at start-up). */
   explicit: Record<string, boolean>
 }
@@ -65,6 +69,7 @@ type KernelField =
   | 'controlToken'
   | 'logLevel'
   | 'authTimeoutMs'
+  | 'authRoleMap'
   | 'explicit'
 
 export class ConfigError extends Error {
@@ -81,6 +86,14 @@ export function intFromEnv(env: Env, name: string, fallback: number, min = 0): n
     )
   }
   return value
+}
+
+function roleMapFromEnv(env: Env): RoleMap {
+  try {
+    return { ...DEFAULT_ROLE_MAP, ...parseRoleMap(env.MOCKS_AUTH_ROLE_MAP) }
+  } catch (err) {
+    throw new ConfigError((err as Error).message)
+  }
 }
 
 export interface ReadConfigOptions {
@@ -122,6 +135,7 @@ export function readConfig(env: Env = process.env, opts: ReadConfigOptions = {})
     controlToken: env.MOCKS_CONTROL_TOKEN || undefined,
     logLevel: env.MOCKS_LOG_LEVEL || env.LOG_LEVEL || 'info',
     authTimeoutMs: intFromEnv(env, 'MOCKS_AUTH_TIMEOUT_MS', 5000, 1),
+    authRoleMap: roleMapFromEnv(env),
     explicit: { authServiceUrl: Boolean(env.AUTH_SERVICE_URL) },
   }
   return config as MocksConfig

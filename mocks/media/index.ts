@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url'
+import type { RoleMap } from '../core/roles.ts'
 import { createFakeApp } from '../fake/app.ts'
 import { defineFake, type FakeDeps, type FakeService } from '../fake/descriptor.ts'
 import { mediaSection, type Scenario } from '../fake/scenario.ts'
@@ -46,8 +47,11 @@ export function createMediaFake(deps: FakeDeps, opts: MediaFakeOptions = {}): Me
     if (!state) throw new Error('media fake used before a scenario was applied')
     return state
   }
+  // The scenario's role names over MOCKS_AUTH_ROLE_MAP's (config).
+  let roleMap: RoleMap = deps.config.authRoleMap
   registerMediaRoutes(app, deps, {
     state: current,
+    roleMap: () => roleMap,
     storage,
     stats,
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
@@ -63,6 +67,7 @@ export function createMediaFake(deps: FakeDeps, opts: MediaFakeOptions = {}): Me
       const next = await buildMediaState(scenario, fixturesDir, storage)
       const previous = state
       state = next
+      roleMap = { ...deps.config.authRoleMap, ...scenario.auth.roleMap }
       // Runtime uploads of the old state go with it (they are not part of any scenario).
       await previous?.retire()
     },

@@ -307,6 +307,16 @@ describe('upload (in-process)', () => {
     await expectError(res, 403, 'forbidden')
     expect(s.fake.inspect().uploads).toEqual(before)
   })
+
+  it("follows the scenario's role map: a better-auth role renamed to member may upload", async () => {
+    const s = await setup({ patch: { auth: { roleMap: { child: 'member' } } } })
+    const res = await upload(
+      s,
+      buildMultipart([filePart(paddedFile('application/pdf', 100), 'application/pdf')]),
+      { user: 'usr_child' },
+    )
+    expect(res.status).toBe(201)
+  })
 })
 
 describe('limits (in-process)', () => {

@@ -8,6 +8,7 @@ import { createSessionValidator, type SessionUser } from '../core/auth-client.ts
 import type { CorsOptions } from '../core/cors.ts'
 import { plainEnvelope } from '../core/envelope.ts'
 import { createOriginMatcher } from '../core/origins.ts'
+import type { RoleMap } from '../core/roles.ts'
 import type { FakeDeps } from '../fake/descriptor.ts'
 import {
   type ByteRange,
@@ -52,6 +53,8 @@ export interface MediaRouteOptions {
   storage: Storage
   stats: UploadStats
   fetch?: typeof fetch
+  /** better-auth role name -> role (the scenario's over MOCKS_AUTH_ROLE_MAP's), read per call. */
+  roleMap?: () => RoleMap
 }
 
 type Env = { Variables: { user: SessionUser } }
@@ -110,6 +113,7 @@ export function registerMediaRoutes(app: Hono, deps: FakeDeps, opts: MediaRouteO
     authServiceUrl: () => deps.config.authServiceUrl,
     timeoutMs: deps.config.authTimeoutMs,
     logger: deps.logger,
+    ...(opts.roleMap ? { roleMap: opts.roleMap } : {}),
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
   })
   // BASE_URL is read per request: with ephemeral ports it is settled after construction.

@@ -1,5 +1,28 @@
 import { describe, expect, it } from 'vitest'
+import { authServiceUrlInForce } from '../cli/commands.ts'
 import { ConfigError, loadConfig, refreshDerivedUrls } from './config.ts'
+
+describe('auth settings', () => {
+  it('MOCKS_AUTH_ROLE_MAP adds names to the default role map; MOCKS_AUTH_NO_SESSION picks the answer', () => {
+    expect(loadConfig({}).authRoleMap).toEqual({ admin: 'admin', child: 'child' })
+    expect(loadConfig({}).authNoSession).toBe('401')
+    const c = loadConfig({
+      MOCKS_AUTH_ROLE_MAP: 'owner=admin,user=member',
+      MOCKS_AUTH_NO_SESSION: '200-null',
+    })
+    expect(c.authRoleMap).toEqual({ admin: 'admin', child: 'child', owner: 'admin', user: 'member' })
+    expect(c.authNoSession).toBe('200-null')
+    expect(() => loadConfig({ MOCKS_AUTH_ROLE_MAP: 'owner=root' })).toThrow(ConfigError)
+    expect(() => loadConfig({ MOCKS_AUTH_NO_SESSION: '204' })).toThrow(/401.*200-null/)
+  })
+
+  it("the banner's AUTH_SERVICE_URL is the one chat and media use: env over the fake's", () => {
+    expect(authServiceUrlInForce(loadConfig({}), 'http://localhost:8083')).toBe('http://localhost:8083')
+    const real = loadConfig({ AUTH_SERVICE_URL: 'https://casa.example/' })
+    expect(authServiceUrlInForce(real, 'http://localhost:8083')).toBe('https://casa.example')
+    expect(authServiceUrlInForce(loadConfig({}), undefined)).toBeNull()
+  })
+})
 
 describe('loadConfig', () => {
   it('has the DESIGN defaults', () => {

@@ -4,7 +4,6 @@ import { defineEffect, type HttpEffectContext } from '../types.ts'
 // Answer with a status instead of the fake; the body defaults to the service's own envelope
 // (the host's errorBody: the engine knows no service's error shape).
 async function answer(ctx: HttpEffectContext, effect: { status: number; body?: unknown }): Promise<Response> {
-  if (ctx.isUpgrade) return new Response(null, { status: effect.status })
   if (effect.status === 204 || effect.status === 304 || effect.status < 200)
     return new Response(null, { status: effect.status })
   const body = effect.body === undefined ? ctx.errorBody(effect.status) : effect.body

@@ -2,7 +2,8 @@ import { z } from 'zod'
 import { defineEffect } from '../types.ts'
 import { httpStatus } from './status.ts'
 
-// Refuse the WebSocket upgrade with an HTTP status (the handshake never completes).
+// Refuse the WebSocket upgrade with an HTTP status (the handshake never completes). The body
+// is the service's own error envelope (chat: {error, code}), as its other refusals carry.
 export const wsReject = defineEffect({
   type: 'ws-reject',
   schema: z.strictObject({
@@ -11,8 +12,11 @@ export const wsReject = defineEffect({
   }),
   does: 'refuses WebSocket handshakes',
   acts: {
-    async upgrade(_ctx, effect) {
-      return new Response(null, { status: effect.status })
+    async upgrade(ctx, effect) {
+      return new Response(JSON.stringify(ctx.errorBody(effect.status)), {
+        status: effect.status,
+        headers: { 'content-type': 'application/json' },
+      })
     },
   },
 })
