@@ -4,6 +4,7 @@ import { createLogger } from '../core/logger.ts'
 import { usersForControl } from '../fake/seeded.ts'
 import { FaultEngine } from '../faults/engine.ts'
 import { loadConfig } from '../runtime/config.ts'
+import { faultHost } from '../runtime/fault-host.ts'
 import { ScenarioLoader } from '../runtime/scenario-loader.ts'
 import { createAuthApp } from './routes.ts'
 import { type AuthState, banUser, createAuthState } from './state.ts'
@@ -19,7 +20,7 @@ describe('auth state as a value', () => {
       config,
       logger: createLogger('test'),
       faults: new FaultEngine({
-        secret: config.betterAuthSecret,
+        ...faultHost(config),
         journal: new Journal(100),
         logger: createLogger('f'),
       }),

@@ -6,6 +6,7 @@ import { createLogger } from '../core/logger.ts'
 import type { FakeDeps } from '../fake/descriptor.ts'
 import { FaultEngine } from '../faults/engine.ts'
 import { ConfigError, loadConfig } from '../runtime/config.ts'
+import { faultHost } from '../runtime/fault-host.ts'
 import { ScenarioLoader } from '../runtime/scenario-loader.ts'
 import { startServer } from '../runtime/server.ts'
 
@@ -63,7 +64,7 @@ export async function parityCommand(args: string[], env = process.env): Promise<
   const deps: FakeDeps = {
     config,
     logger,
-    faults: new FaultEngine({ secret: config.betterAuthSecret, journal: new Journal(100), logger }),
+    faults: new FaultEngine({ ...faultHost(config), journal: new Journal(100), logger }),
   }
   const fake = createAuthFake(deps)
   const scenario = new ScenarioLoader(config.scenariosDir).resolveInline({
