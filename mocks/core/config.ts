@@ -1,8 +1,8 @@
 // Environment configuration shared by every fake. Names follow the integration matrix and
 // DESIGN §1; every default can be overridden by env so a fake can stand beside real services.
 
-export type ServiceName = 'auth' | 'chat' | 'media' | 'v01t'
-export const SERVICE_NAMES: readonly ServiceName[] = ['auth', 'chat', 'media', 'v01t']
+export type ServiceName = 'auth' | 'chat' | 'media' | 'v01t' | 'upstash'
+export const SERVICE_NAMES: readonly ServiceName[] = ['auth', 'chat', 'media', 'v01t', 'upstash']
 
 /** The control API's paths: never faulted, journaled or given a fake's CORS. */
 export function isControlPath(path: string): boolean {
@@ -14,6 +14,7 @@ export const DEFAULT_PORTS = {
   media: 8081,
   chat: 8082,
   auth: 8083,
+  upstash: 8084,
   control: 8090,
 } as const
 
@@ -23,6 +24,7 @@ export const PORT_ENV = {
   media: 'MOCKS_MEDIA_PORT',
   chat: 'MOCKS_CHAT_PORT',
   auth: 'MOCKS_AUTH_PORT',
+  upstash: 'MOCKS_UPSTASH_PORT',
   control: 'MOCKS_CONTROL_PORT',
 } as const
 
@@ -36,6 +38,9 @@ export const DEFAULT_ALLOWED_ORIGINS = [
 
 /** A fixed development secret (>= 32 chars, as better-auth requires) so seeded cookies are stable. */
 export const DEFAULT_AUTH_SECRET = 'devarno-mocks-development-secret-not-for-production'
+
+/** The Upstash fake's token when the scenario names none (printed as UPSTASH_REDIS_REST_TOKEN). */
+export const DEFAULT_UPSTASH_TOKEN = 'devarno-mocks-upstash-development-token'
 
 export interface MocksConfig {
   host: string
@@ -55,6 +60,12 @@ export interface MocksConfig {
   logLevel: string
   /** Chat and media treat a get-session slower than this as an outage. */
   authTimeoutMs: number
+  /**
+   * `MOCKS_UPSTASH_REDIS_URL`: a real Redis behind the Upstash fake (keys under
+   * `upstashPrefix`); unset = embedded. Never `REDIS_URL`, which belongs to the frontend.
+   */
+  upstashRedisUrl: string | undefined
+  upstashPrefix: string
   /** Which derived URLs came from env (and so stay put when ports are chosen at start-up). */
   explicit: { authServiceUrl: boolean; mediaBaseUrl: boolean }
 }
@@ -93,6 +104,7 @@ export function loadConfig(env: Env = process.env, only?: ServiceName): MocksCon
     media: intFromEnv(env, PORT_ENV.media, DEFAULT_PORTS.media),
     chat: intFromEnv(env, PORT_ENV.chat, DEFAULT_PORTS.chat),
     auth: intFromEnv(env, PORT_ENV.auth, DEFAULT_PORTS.auth),
+    upstash: intFromEnv(env, PORT_ENV.upstash, DEFAULT_PORTS.upstash),
     control: intFromEnv(env, PORT_ENV.control, DEFAULT_PORTS.control),
   }
   if (only && env.PORT) ports[only] = intFromEnv(env, 'PORT', ports[only])
@@ -120,6 +132,8 @@ export function loadConfig(env: Env = process.env, only?: ServiceName): MocksCon
     controlToken: env.MOCKS_CONTROL_TOKEN || undefined,
     logLevel: env.MOCKS_LOG_LEVEL || env.LOG_LEVEL || 'info',
     authTimeoutMs: intFromEnv(env, 'MOCKS_AUTH_TIMEOUT_MS', 5000, 1),
+    upstashRedisUrl: env.MOCKS_UPSTASH_REDIS_URL || undefined,
+    upstashPrefix: env.MOCKS_UPSTASH_PREFIX || 'devarno-mocks:upstash:',
     explicit: { authServiceUrl: Boolean(env.AUTH_SERVICE_URL), mediaBaseUrl: Boolean(env.BASE_URL) },
   }
 }

@@ -24,6 +24,9 @@ export function errorEnvelope(
       return extra.details
         ? { success: false, error: message, code, details: extra.details }
         : { success: false, error: message, code }
+    case 'upstash':
+      // Upstash answers `{error}` alone, in Redis's words ("ERR ...").
+      return { error: message.startsWith('ERR ') ? message : `ERR ${message}` }
     case 'control':
       return extra.issues ? { error: message, code, issues: extra.issues } : { error: message, code }
     default:
