@@ -3,6 +3,7 @@ import { createChatFake } from './chat/index.ts'
 import type { ServiceName } from './core/config.ts'
 import type { FakeFactory } from './core/runtime.ts'
 import { createMediaFake } from './media/index.ts'
+import { createUpstashFake } from './upstash/index.ts'
 import { createV01tFake } from './v01t/index.ts'
 
 // The one place that knows every fake. Fakes never import each other; the CLI, tests and
@@ -12,4 +13,5 @@ export const FAKES: Partial<Record<ServiceName, FakeFactory>> = {
   media: createMediaFake,
   chat: createChatFake,
   v01t: createV01tFake,
+  upstash: createUpstashFake,
 }

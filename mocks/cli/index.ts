@@ -1,7 +1,13 @@
 import { watch } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { ControlApiError, createControlClient, MocksNotRunningError } from '../client/index.ts'
-import { ConfigError, loadConfig, SERVICE_NAMES, type ServiceName } from '../core/config.ts'
+import {
+  ConfigError,
+  DEFAULT_UPSTASH_TOKEN,
+  loadConfig,
+  SERVICE_NAMES,
+  type ServiceName,
+} from '../core/config.ts'
 import { createLogger } from '../core/logger.ts'
 import { type Mocks, startMocks } from '../core/runtime.ts'
 import { ScenarioError } from '../core/scenario/loader.ts'
@@ -47,6 +53,12 @@ function printBanner(mocks: Mocks) {
   if (mocks.url('auth')) lines.push(`AUTH_SERVICE_URL=${url('auth')}`)
   lines.push(`BETTER_AUTH_SECRET=${mocks.config.betterAuthSecret}`)
   if (mocks.url('v01t')) lines.push(`V01T_API_URL=${url('v01t')}`, `NEXT_PUBLIC_V01T_API_URL=${url('v01t')}`)
+  if (mocks.url('upstash')) {
+    lines.push(
+      `UPSTASH_REDIS_REST_URL=${url('upstash')}`,
+      `UPSTASH_REDIS_REST_TOKEN=${mocks.scenario.upstash.token ?? DEFAULT_UPSTASH_TOKEN}`,
+    )
+  }
   if (mocks.control) lines.push(`MOCKS_CONTROL_URL=${mocks.control.url}`)
   lines.push('', 'Seeded users (email / password / role):')
   for (const u of usersForControl(mocks.scenario, mocks.config.betterAuthSecret)) {
