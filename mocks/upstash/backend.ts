@@ -1,7 +1,6 @@
 import { createRequire } from 'node:module'
 import { getKeyIndexes, exists as isKnownCommand } from '@ioredis/commands'
-import { Redis } from 'ioredis'
-import RedisMock from 'ioredis-mock'
+import type { Redis } from 'ioredis'
 
 // The Redis behind the Upstash REST layer. One code path drives either backend through the
 // ioredis API: an embedded ioredis-mock (default; in memory, one world per backend) or a real
@@ -286,28 +285,44 @@ export class RedisBackend {
   /** Embedded only: one command or transaction at a time, so a transaction is atomic. */
   private lock: Promise<unknown> = Promise.resolve()
 
-  constructor(opts: BackendOptions) {
+  /**
+   * ioredis and ioredis-mock are imported here, not at module load: each costs ~0.5 s, which
+   * every CLI command (and every process that only lists the registry) would pay otherwise.
+   */
+  static async create(opts: BackendOptions): Promise<RedisBackend> {
     if (!/^[A-Za-z0-9:_.-]+$/.test(opts.prefix)) {
       throw new Error(`Upstash key prefix "${opts.prefix}" may hold only letters, digits and :_.-`)
     }
-    this.prefix = opts.prefix
     if (opts.url) {
-      this.kind = 'redis'
-      this.client = new Redis(opts.url, {
+      const { Redis: RealRedis } = await import('ioredis')
+      const client = new RealRedis(opts.url, {
         keyPrefix: opts.prefix,
         lazyConnect: true,
         maxRetriesPerRequest: 1,
-        enableOfflineQueue: true,
       })
-    } else {
-      this.kind = 'embedded'
-      // ioredis-mock shares one world between instances with the same host and port: a host of
-      // its own keeps each backend (each state, each tenant) apart.
-      this.client = new RedisMock({
-        keyPrefix: opts.prefix,
-        host: `embedded-${crypto.randomUUID()}`,
-      }) as unknown as Redis
+      // Connection errors reach the request that needed Redis (a 500); not an unhandled event.
+      client.on('error', () => undefined)
+      try {
+        await client.connect()
+      } catch (err) {
+        client.disconnect()
+        throw new Error(
+          `MOCKS_UPSTASH_REDIS_URL: cannot connect to ${redactUrl(opts.url)} (${(err as Error).message}); start that Redis or unset the variable for the embedded one`,
+        )
+      }
+      return new RedisBackend('redis', opts.prefix, client)
     }
+    const { default: RedisMock } = await import('ioredis-mock')
+    // ioredis-mock shares one world between instances with the same host and port: a host of
+    // its own keeps each backend (each state, each tenant) apart.
+    const client = new RedisMock({ keyPrefix: opts.prefix, host: `embedded-${crypto.randomUUID()}` })
+    return new RedisBackend('embedded', opts.prefix, client as unknown as Redis)
+  }
+
+  private constructor(kind: 'embedded' | 'redis', prefix: string, client: Redis) {
+    this.kind = kind
+    this.prefix = prefix
+    this.client = client
   }
 
   /** Runs one command; throws RedisCommandError for Redis's error answers. */
@@ -367,10 +382,6 @@ export class RedisBackend {
       if (own.length) deleted += await this.client.del(...own)
     } while (cursor !== '0')
     return deleted
-  }
-
-  async connect(): Promise<void> {
-    if (this.kind === 'redis' && this.client.status === 'wait') await this.client.connect()
   }
 
   async close(): Promise<void> {
@@ -454,6 +465,16 @@ export class RedisBackend {
       const type = await this.client.type(key)
       if (type !== 'none' && type !== wanted) throw new RedisCommandError(WRONGTYPE)
     }
+  }
+}
+
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.password) u.password = '***'
+    return u.toString()
+  } catch {
+    return 'the given URL'
   }
 }
 

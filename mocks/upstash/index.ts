@@ -27,10 +27,18 @@ export interface UpstashFakeOptions {
  */
 export function createUpstashFake(deps: FakeDeps, options: UpstashFakeOptions = {}): UpstashFake {
   const redisUrl = options.redisUrl ?? deps.config.upstashRedisUrl
-  const backend = new RedisBackend({
-    ...(redisUrl ? { url: redisUrl } : {}),
-    prefix: options.prefix ?? deps.config.upstashPrefix,
-  })
+  // Made on the first scenario (the runtime applies one before serving).
+  let backend: Promise<RedisBackend> | undefined
+  const getBackend = () => {
+    backend ??= RedisBackend.create({
+      ...(redisUrl ? { url: redisUrl } : {}),
+      prefix: options.prefix ?? deps.config.upstashPrefix,
+    }).catch((err: unknown) => {
+      backend = undefined // the next scenario tries again
+      throw err
+    })
+    return backend
+  }
   // Browsers call Upstash directly too (its REST API answers CORS for any origin).
   const app = createFakeApp('upstash', deps, {
     cors: {
@@ -53,18 +61,20 @@ export function createUpstashFake(deps: FakeDeps, options: UpstashFakeOptions = 
     state: current,
     async applyScenario(scenario: Scenario) {
       const section = scenario.upstash
-      await backend.connect()
-      await seedBackend(backend, section)
+      const redis = await getBackend()
+      await seedBackend(redis, section)
       state = {
         token: section.token ?? DEFAULT_UPSTASH_TOKEN,
         maxRequestBytes: section.maxRequestBytes,
-        backend,
+        backend: redis,
       }
       deps.logger.debug(
-        { scenario: scenario.name, backend: backend.kind, keys: Object.keys(section.keys).length },
+        { scenario: scenario.name, backend: redis.kind, keys: Object.keys(section.keys).length },
         'upstash seeded',
       )
     },
-    close: () => backend.close(),
+    close: async () => {
+      await (await backend)?.close()
+    },
   }
 }

@@ -214,3 +214,11 @@ describe('scenario seeding and reset', () => {
     expect(embeddedArgs('zadd', ['k', 'nx', 'ch', '1', 'ch'])).toEqual(['k', 'NX', 'CH', '1', 'ch'])
   })
 })
+
+describe('real Redis configuration', () => {
+  it('an unreachable MOCKS_UPSTASH_REDIS_URL is reported by name, password hidden', async () => {
+    await expect(
+      inProcess(createUpstashFake, 'default', { MOCKS_UPSTASH_REDIS_URL: 'redis://:s3cret@127.0.0.1:1' }),
+    ).rejects.toThrow(/^MOCKS_UPSTASH_REDIS_URL: cannot connect to redis:\/\/:\*\*\*@127\.0\.0\.1:1/)
+  })
+})
