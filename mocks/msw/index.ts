@@ -29,6 +29,8 @@ export interface MswUrls {
   v01t: string | string[]
   /** Where the chat WebSocket is opened (ws:// or wss://); defaults to `chat` with a ws scheme. */
   chatWs?: string
+  /** UPSTASH_REDIS_REST_URL (default http://localhost:8084). */
+  upstash?: string
 }
 
 export interface MswMocksOptions {
@@ -50,6 +52,8 @@ export interface ResolvedMswUrls {
   media: string
   /** Every V01T origin served; the first is V01T's own. */
   v01t: string[]
+  /** UPSTASH_REDIS_REST_URL. */
+  upstash: string
 }
 
 export interface MswMocks {
@@ -74,6 +78,7 @@ const DEFAULT_URLS = {
   chat: 'http://localhost:8082',
   media: 'http://localhost:8081',
   v01t: 'http://localhost:8000',
+  upstash: 'http://localhost:8084',
 } as const
 
 export class MswConfigError extends Error {
@@ -117,6 +122,11 @@ export function resolveMswUrls(urls: Partial<MswUrls> = {}, env: Env = process.e
     ]),
     media: origin('media URL', urls.media ?? env.MEDIA_SERVICE_URL ?? DEFAULT_URLS.media, httpSchemes),
     v01t: [...new Set(v01tList.length ? v01tList : [DEFAULT_URLS.v01t])],
+    upstash: origin(
+      'Upstash URL',
+      urls.upstash ?? env.UPSTASH_REDIS_REST_URL ?? DEFAULT_URLS.upstash,
+      httpSchemes,
+    ),
   }
 }
 
@@ -160,6 +170,7 @@ export async function createMswMocks(opts: MswMocksOptions = {}): Promise<MswMoc
   addOrigin(urls.chat, 'chat')
   addOrigin(urls.media, 'media')
   for (const o of urls.v01t) addOrigin(o, 'v01t')
+  addOrigin(urls.upstash, 'upstash')
 
   const mocks = await startMocks({
     config,

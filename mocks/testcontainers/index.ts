@@ -9,7 +9,13 @@ import {
   Wait,
 } from 'testcontainers'
 import { type ControlClient, createControlClient } from '../client/index.ts'
-import { DEFAULT_AUTH_SECRET, DEFAULT_PORTS, PORT_ENV, type ServiceName } from '../core/config.ts'
+import {
+  DEFAULT_AUTH_SECRET,
+  DEFAULT_PORTS,
+  DEFAULT_UPSTASH_TOKEN,
+  PORT_ENV,
+  type ServiceName,
+} from '../core/config.ts'
 
 // `devarno-mocks/testcontainers`: the mocks image in another repository's tests. Builds the
 // image from this repository's compose/Dockerfile (or reuses a built or published one),
@@ -77,6 +83,7 @@ export interface MocksUrls {
   media: string
   auth: string
   v01t: string
+  upstash: string
   control: string
 }
 
@@ -89,6 +96,8 @@ export interface FrontendEnv {
   BETTER_AUTH_SECRET: string
   V01T_API_URL: string
   NEXT_PUBLIC_V01T_API_URL: string
+  UPSTASH_REDIS_REST_URL: string
+  UPSTASH_REDIS_REST_TOKEN: string
   MOCKS_CONTROL_URL: string
   MOCKS_CONTROL_TOKEN: string
 }
@@ -111,6 +120,9 @@ export function frontendEnv(urls: MocksUrls, secret: string, controlToken: strin
     BETTER_AUTH_SECRET: secret,
     V01T_API_URL: urls.v01t,
     NEXT_PUBLIC_V01T_API_URL: urls.v01t,
+    UPSTASH_REDIS_REST_URL: urls.upstash,
+    // The default scenario's token; a scenario with its own `upstash.token` overrides it.
+    UPSTASH_REDIS_REST_TOKEN: DEFAULT_UPSTASH_TOKEN,
     MOCKS_CONTROL_URL: urls.control,
     MOCKS_CONTROL_TOKEN: controlToken,
   }
@@ -155,6 +167,7 @@ export async function startMocksContainer(opts: MocksContainerOptions = {}): Pro
       { container: DEFAULT_PORTS.media, host: mediaHostPort },
       DEFAULT_PORTS.chat,
       DEFAULT_PORTS.auth,
+      DEFAULT_PORTS.upstash,
       DEFAULT_PORTS.control,
     )
     .withEnvironment({
@@ -178,6 +191,7 @@ export async function startMocksContainer(opts: MocksContainerOptions = {}): Pro
     media: url('media'),
     auth: url('auth'),
     v01t: url('v01t'),
+    upstash: url('upstash'),
     control: url('control'),
   }
   return {
