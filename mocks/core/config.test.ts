@@ -49,6 +49,8 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ MAX_FILE_SIZE: '10MB' })).toThrow(ConfigError)
     expect(() => loadConfig({ MAX_FILE_SIZE: '10MB' })).toThrow(/MAX_FILE_SIZE/)
     expect(() => loadConfig({ BETTER_AUTH_SECRET: 'short' })).toThrow(/at least 32/)
+    expect(() => loadConfig({ WS_TOKEN_SECRET: 'short' })).toThrow(/WS_TOKEN_SECRET must be at least 32/)
+    expect(loadConfig({ WS_TOKEN_SECRET: 'w'.repeat(32) }).wsTokenSecret).toBe('w'.repeat(32))
   })
 
   it("backs Upstash with MOCKS_UPSTASH_REDIS_URL only, never the frontend's REDIS_URL", () => {

@@ -1,3 +1,5 @@
+import { DEFAULT_WS_TOKEN_SECRET } from './ws-token.ts'
+
 // Environment configuration shared by every fake. Names follow the integration matrix and
 // DESIGN §1; every default can be overridden by env so a fake can stand beside real services.
 
@@ -50,6 +52,8 @@ export interface MocksConfig {
   /** Base of the absolute URLs media-service advertises. */
   mediaBaseUrl: string
   betterAuthSecret: string
+  /** Signs and checks ephemeral WS tokens (HS256): `WS_TOKEN_SECRET`, >= 32 characters. */
+  wsTokenSecret: string
   maxFileSize: number
   maxAvatarSize: number
   storagePath: string | undefined
@@ -112,6 +116,10 @@ export function loadConfig(env: Env = process.env, only?: ServiceName): MocksCon
   if (secret.length < 32) {
     throw new ConfigError('BETTER_AUTH_SECRET must be at least 32 characters, as better-auth requires')
   }
+  const wsTokenSecret = env.WS_TOKEN_SECRET || DEFAULT_WS_TOKEN_SECRET
+  if (wsTokenSecret.length < 32) {
+    throw new ConfigError('WS_TOKEN_SECRET must be at least 32 characters (it signs HS256 WS tokens)')
+  }
   const origins = env.MOCKS_ALLOWED_ORIGINS
     ? env.MOCKS_ALLOWED_ORIGINS.split(',')
         .map((o) => o.trim())
@@ -123,6 +131,7 @@ export function loadConfig(env: Env = process.env, only?: ServiceName): MocksCon
     authServiceUrl: (env.AUTH_SERVICE_URL || `http://127.0.0.1:${ports.auth}`).replace(/\/+$/, ''),
     mediaBaseUrl: (env.BASE_URL || `http://localhost:${ports.media}`).replace(/\/+$/, ''),
     betterAuthSecret: secret,
+    wsTokenSecret,
     maxFileSize: intFromEnv(env, 'MAX_FILE_SIZE', 10 * 1024 * 1024, 1),
     maxAvatarSize: intFromEnv(env, 'MAX_AVATAR_SIZE', 2 * 1024 * 1024, 1),
     storagePath: env.STORAGE_PATH || undefined,
