@@ -18,7 +18,12 @@ export function createAuthFake(deps: FakeDeps): FakeService {
     app,
     async applyScenario(scenario: Scenario) {
       const store = await buildAuthStore(scenario)
-      state = { store, noSession: scenario.auth.noSession, sessionTtlDays: scenario.auth.sessionTtlDays }
+      state = {
+        store,
+        noSession: scenario.auth.noSession,
+        sessionTtlDays: scenario.auth.sessionTtlDays,
+        wsTokenTtlSeconds: scenario.auth.wsTokenTtlSeconds,
+      }
     },
   }
 }

@@ -11,6 +11,7 @@ import {
   sessionCookieFrom,
   signSessionToken,
 } from '../core/session-cookie.ts'
+import { signWsToken } from '../core/ws-token.ts'
 import type { AuthCollections, SessionRow, UserRow } from './store.ts'
 
 // better-auth 1.x's email routes, as family-hub mounts them under /api/auth. Error bodies
@@ -20,6 +21,8 @@ export interface AuthState {
   store: AuthCollections
   noSession: '401' | '200-null'
   sessionTtlDays: number
+  /** Lifetime of the ephemeral WS tokens POST /api/auth/ws-token issues. */
+  wsTokenTtlSeconds: number
 }
 
 const MESSAGES = {
@@ -36,6 +39,7 @@ const MESSAGES = {
   BANNED_USER:
     'You have been banned from this application. Please contact support if you believe this is an error.',
   PAYLOAD_TOO_LARGE: 'Request body too large',
+  UNAUTHORIZED: 'Unauthorized',
 } as const
 
 type Code = keyof typeof MESSAGES
@@ -206,6 +210,21 @@ export function registerAuthRoutes(app: Hono, deps: FakeDeps, state: () => AuthS
     if (sessionCookieFrom(c.req.header('cookie'))) clearSessionCookie(c)
     if (state().noSession === '200-null') return c.json(null)
     return c.json({ user: null, session: null }, 401)
+  })
+
+  // Ephemeral WS token for the signed-in session (the format family-hub should adopt; see
+  // core/ws-token.ts): the chat socket then carries `?token=<JWT>`, not the session token.
+  app.post('/api/auth/ws-token', async (c) => {
+    c.header('cache-control', 'no-store')
+    const problem = originProblem(c)
+    if (problem) return problem
+    const found = currentSession(c)
+    if (!found) return fail(c, 401, 'UNAUTHORIZED')
+    const { token, expiresAt } = await signWsToken(
+      { sub: found.user.id, sid: found.session.id },
+      { secret: deps.config.wsTokenSecret, ttlSeconds: state().wsTokenTtlSeconds },
+    )
+    return c.json({ token, expiresAt })
   })
 
   app.post('/api/auth/sign-in/email', limit, async (c) => {

@@ -54,6 +54,13 @@ export const AuthSectionSchema = z.strictObject({
     .max(3650)
     .default(7)
     .describe('Lifetime of sessions made by sign-in'),
+  wsTokenTtlSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(86_400)
+    .default(60)
+    .describe('Lifetime of ephemeral WS tokens from POST /api/auth/ws-token'),
 })
 
 export const ChannelSeedSchema = z.strictObject({
@@ -71,6 +78,12 @@ export const MessageSeedSchema = z.strictObject({
 })
 
 export const ChatSectionSchema = z.strictObject({
+  wsAuth: z
+    .enum(['raw', 'ephemeral', 'both'])
+    .default('raw')
+    .describe(
+      "What the socket's ?token= may be: the raw session token (the matrix today), an ephemeral WS token (JWT from POST /api/auth/ws-token), or either",
+    ),
   channels: z.array(ChannelSeedSchema).default([]),
   messages: z.array(MessageSeedSchema).default([]),
   generate: z
@@ -189,8 +202,9 @@ export const ScenarioSchema = z.strictObject({
   clock: isoDate
     .default('2026-02-19T09:00:00.000Z')
     .describe('Seeded timestamps count from here, never from the wall clock'),
-  auth: AuthSectionSchema.default({ users: [], noSession: '401', sessionTtlDays: 7 }),
+  auth: AuthSectionSchema.default({ users: [], noSession: '401', sessionTtlDays: 7, wsTokenTtlSeconds: 60 }),
   chat: ChatSectionSchema.default({
+    wsAuth: 'raw',
     channels: [],
     messages: [],
     generate: { messagesPerChannel: 0, spanHours: 72 },
