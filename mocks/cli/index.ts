@@ -52,6 +52,7 @@ function printBanner(mocks: Mocks) {
   if (mocks.url('media')) lines.push(`MEDIA_SERVICE_URL=${url('media')}`)
   if (mocks.url('auth')) lines.push(`AUTH_SERVICE_URL=${url('auth')}`)
   lines.push(`BETTER_AUTH_SECRET=${mocks.config.betterAuthSecret}`)
+  if (mocks.url('auth') || mocks.url('chat')) lines.push(`WS_TOKEN_SECRET=${mocks.config.wsTokenSecret}`)
   if (mocks.url('v01t')) lines.push(`V01T_API_URL=${url('v01t')}`, `NEXT_PUBLIC_V01T_API_URL=${url('v01t')}`)
   if (mocks.url('upstash')) {
     lines.push(
