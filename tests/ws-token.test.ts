@@ -125,3 +125,31 @@ describe('chat.wsAuth', () => {
     expect((await connect(t.tokenFor('member'))).outcome).toBe('open')
   })
 })
+
+describe("the reference client's token route (demo server)", () => {
+  it('answers the session token with wsAuth raw, and an ephemeral token from auth otherwise', async () => {
+    const cookie = t.cookieFor('member')
+    const get = () => fetch(`${t.controlUrl}/api/chat/ws-token`, { headers: { cookie } })
+    await t.mocks.switchScenario({ name: 'default' })
+    expect(await (await get()).json()).toEqual({ token: t.tokenFor('member') })
+
+    await t.mocks.switchScenario({ name: 'chat-ws-ephemeral' })
+    const res = await get()
+    expect(res.status).toBe(200)
+    const body = (await res.json()) as { token: string; expiresAt: string }
+    expect(body.token.split('.')).toHaveLength(3)
+    expect((await connect(body.token)).outcome).toBe('open')
+
+    // The token route failing is an ordinary fault on auth's route.
+    t.mocks.faults.add({
+      service: 'auth',
+      match: { path: '/api/auth/ws-token' },
+      effect: { type: 'status', status: 500 },
+      times: 1,
+    })
+    const failed = await get()
+    expect(failed.status).toBe(503)
+    expect(await failed.json()).toMatchObject({ code: 'ws_token_unavailable' })
+    expect((await get()).status).toBe(200)
+  })
+})
