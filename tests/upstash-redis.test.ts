@@ -1,82 +1,27 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { createServer } from 'node:net'
 import { Redis as UpstashRedis } from '@upstash/redis'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEFAULT_UPSTASH_TOKEN } from '../mocks/core/config.ts'
 import { startTestMocks } from './helpers.ts'
+import { hasRedisServer, type RedisServer, startRedisServer } from './redis-server.ts'
 import { upstashClientSuite } from './upstash-suite.ts'
 
 // The same client suite against a real Redis (Debian's redis-server, started here on a free
 // port with no persistence), with the fake's keys under a prefix. Keys outside the prefix
 // must survive everything the fake does, FLUSHDB and reset included.
 
-function hasRedisServer(): boolean {
-  try {
-    execFileSync('redis-server', ['--version'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-}
-
 const available = hasRedisServer()
-if (!available) {
-  const why =
-    'redis-server is not installed (apt-get install -y redis-server): real-Redis Upstash tests NOT run'
-  // CI installs it (.ci/run): there a missing server is a failure, not a skip.
-  if (process.env.CI) throw new Error(why)
-  console.warn(why)
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number }
-      srv.close(() => resolve(port))
-    })
-  })
-}
-
-let server: ChildProcess | undefined
+let server: RedisServer | undefined
 let redisUrl = ''
 const PREFIX = 'test-mocks:upstash:'
 
 beforeAll(async () => {
   if (!available) return
-  const port = await freePort()
-  redisUrl = `redis://127.0.0.1:${port}`
-  server = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {
-      stdio: 'ignore',
-    },
-  )
-  const probe = new Redis(redisUrl, {
-    lazyConnect: true,
-    retryStrategy: () => 50,
-    maxRetriesPerRequest: null,
-  })
-  probe.on('error', () => undefined) // refused until the server listens
-  const deadline = Date.now() + 10_000
-  for (;;) {
-    try {
-      await probe.connect().catch(() => undefined)
-      if ((await probe.ping()) === 'PONG') break
-    } catch (err) {
-      if (Date.now() > deadline) throw err
-      await new Promise((r) => setTimeout(r, 50))
-    }
-  }
-  probe.disconnect()
+  server = await startRedisServer()
+  redisUrl = server.url
 })
 
-afterAll(() => {
-  server?.kill('SIGTERM')
-})
+afterAll(() => server?.stop())
 
 describe.skipIf(!available)('real Redis under a prefix', () => {
   upstashClientSuite('real redis-server, prefixed', () =>
