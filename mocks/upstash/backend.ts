@@ -115,9 +115,27 @@ const REFUSED = new Set([
 // Of REFUSED, these are answered here within the prefix instead.
 const PREFIX_AWARE = new Set(['keys', 'scan', 'flushdb', 'flushall', 'dbsize'])
 
-// Commands whose Redis reply is a bulk string even when it holds a number (ioredis-mock answers
-// a JS number for some of them).
-const BULK_NUMERIC = new Set(['zscore', 'zincrby', 'incrbyfloat', 'hincrbyfloat', 'geodist'])
+// Float increments: ioredis-mock answers NaN for a non-number where Redis refuses.
+const FLOAT_INCREMENTS = new Set(['zincrby', 'incrbyfloat', 'hincrbyfloat'])
+// Commands whose Redis reply (or every element of it) is a bulk string even when it holds a
+// number: ioredis-mock answers JS numbers for scores.
+const BULK_NUMERIC = new Set([
+  ...FLOAT_INCREMENTS,
+  'zscore',
+  'zmscore',
+  'zpopmin',
+  'zpopmax',
+  'zrange',
+  'zrangebyscore',
+  'zrevrange',
+  'zrevrangebyscore',
+  'zrandmember',
+  'zscan',
+  'zunion',
+  'zinter',
+  'zdiff',
+  'geodist',
+])
 
 // ioredis-mock does not check key types (GET on a hash answers an object, SADD on a string
 // throws a JavaScript TypeError). The embedded backend checks the key type first, as Redis
@@ -371,6 +389,13 @@ export class RedisBackend {
 
   /** Deletes every key under the prefix (SCAN + DEL), never anything else. */
   async clear(): Promise<number> {
+    if (this.kind === 'embedded') {
+      // The embedded world holds this backend's keys only (its own host), so FLUSHALL is the
+      // prefix; ioredis-mock's DEL also refuses an empty key name that SCAN+DEL would meet.
+      const n = await this.client.dbsize()
+      await this.client.flushall()
+      return n
+    }
     let cursor = '0'
     let deleted = 0
     do {
@@ -418,7 +443,13 @@ export class RedisBackend {
         await this.clear()
         return 'OK'
     }
-    if (this.kind === 'embedded') await this.checkTypes(name, rest)
+    if (this.kind === 'embedded') {
+      await this.checkTypes(name, rest)
+      if (name === 'zadd') {
+        const incr = await this.zaddIncr(embeddedArgs(name, rest))
+        if (incr !== undefined) return incr
+      }
+    }
     try {
       const value = await invoke(
         this.client as unknown as Invocable,
@@ -451,6 +482,29 @@ export class RedisBackend {
     const client = this.client as unknown as { scan(...a: string[]): Promise<[string, string[]]> }
     const [next, keys] = await client.scan(cursor, 'MATCH', `${this.prefix}${match}`, ...opts)
     return [next, keys.map((k) => k.slice(this.prefix.length))]
+  }
+
+  /**
+   * ZADD ... INCR on the embedded Redis (ioredis-mock answers 0 for it): ZINCRBY under ZADD's
+   * conditions, answering the new score, or nil when a condition stops it, as Redis does.
+   */
+  private async zaddIncr(rest: readonly string[]): Promise<Reply | undefined> {
+    const [key, ...tail] = rest
+    const flags = new Set<string>()
+    while (tail.length && ZADD_FLAGS.has(tail[0]!)) flags.add(tail.shift()!)
+    if (!flags.has('INCR') || key === undefined) return undefined
+    if (tail.length !== 2)
+      throw new RedisCommandError('ERR INCR option supports a single increment-element pair')
+    const [by, member] = tail as [string, string]
+    const step = Number(by)
+    if (!Number.isFinite(step)) throw new RedisCommandError('ERR value is not a valid float')
+    const before = await this.client.zscore(key, member)
+    const old = before === null ? undefined : Number(before)
+    if (flags.has('NX') && old !== undefined) return null
+    if (flags.has('XX') && old === undefined) return null
+    if (old !== undefined && flags.has('GT') && !(old + step > old)) return null
+    if (old !== undefined && flags.has('LT') && !(old + step < old)) return null
+    return String(await this.client.zincrby(key, step, member))
   }
 
   private async checkTypes(name: string, rest: readonly string[]): Promise<void> {
@@ -504,6 +558,9 @@ function redisMessage(err: unknown): string {
 /** Back to Redis's reply shapes from what the ioredis API answers. */
 function normalize(name: string, value: unknown): Reply {
   if (value === null || value === undefined) return null
+  // ioredis-mock's INCRBYFLOAT/HINCRBYFLOAT/ZINCRBY of a non-number.
+  if (FLOAT_INCREMENTS.has(name) && String(value) === 'NaN')
+    throw new RedisCommandError('ERR value is not a valid float')
   if (Buffer.isBuffer(value)) return value
   if (typeof value === 'string') return value
   if (typeof value === 'number') {

@@ -232,6 +232,68 @@ describe.skipIf(!withRedis)('embedded Redis against a real redis-server (differe
     }
     expect(differences).toEqual([])
   })
+
+  it('valid commands with their options answer as Redis answers, in sequence', async () => {
+    const script: string[][] = [
+      ['SET', 'a', '1', 'EX', '100', 'NX'],
+      ['SET', 'a', '2', 'nx'],
+      ['SET', 'a', '3', 'xx', 'get'],
+      ['GETEX', 'a', 'px', '50000'],
+      ['TTL', 'a'],
+      ['SET', 'b', 'v', 'KEEPTTL'],
+      ['INCRBYFLOAT', 'f', '1.5'],
+      ['INCRBYFLOAT', 'a', 'x'],
+      ['MSET', 'm1', 'x', 'm2', 'y'],
+      ['MGET', 'm1', 'nope', 'm2'],
+      ['ZADD', 'z', 'nx', 'ch', '1', 'one', '2', 'two', '3', 'three'],
+      ['ZADD', 'z', 'xx', 'incr', '5', 'one'],
+      ['ZADD', 'z', 'nx', 'incr', '1', 'one'],
+      ['ZADD', 'z', 'incr', '2', 'fresh'],
+      ['ZADD', 'z', 'gt', 'INCR', '-1', 'two'],
+      ['ZADD', 'z', 'lt', 'incr', '-1', 'fresh'],
+      ['ZRANGE', 'z', '0', '-1', 'withscores'],
+      ['ZRANGE', 'z', '2', '10', 'byscore', 'limit', '0', '2'],
+      ['ZRANGEBYSCORE', 'z', '-inf', '+inf', 'WITHSCORES'],
+      ['ZREVRANGE', 'z', '0', '1'],
+      ['ZINCRBY', 'z', '0.5', 'two'],
+      ['ZRANK', 'z', 'three'],
+      ['ZPOPMIN', 'z'],
+      ['ZCARD', 'z'],
+      ['HSET', 'h', 'a', '1', 'b', '2'],
+      ['HINCRBY', 'h', 'a', '5'],
+      ['HINCRBYFLOAT', 'h', 'b', '0.25'],
+      ['HMGET', 'h', 'a', 'b', 'c'],
+      ['HGETALL', 'h'],
+      ['HEXISTS', 'h', 'c'],
+      ['RPUSH', 'l', 'a', 'b', 'c', 'b'],
+      ['LPOS', 'l', 'b', 'rank', '2'],
+      ['LRANGE', 'l', '1', '-1'],
+      ['LPOP', 'l', '2'],
+      ['LLEN', 'l'],
+      ['SADD', 's', 'x', 'y'],
+      ['SISMEMBER', 's', 'y'],
+      ['SCARD', 's'],
+      ['EXPIRE', 's', '100'],
+      ['PERSIST', 's'],
+      ['TTL', 's'],
+      ['TYPE', 'z'],
+      ['EXISTS', 'a', 'b', 'nope'],
+      ['DEL', 'a', 'nope'],
+      ['PING'],
+      ['ECHO', 'hi'],
+    ]
+    const answers: string[][] = []
+    for (const m of [t, real!]) {
+      await m.mocks.reset()
+      const out: string[] = []
+      for (const cmd of script) {
+        const a = await post(m.url('upstash'), '/', JSON.stringify(cmd))
+        out.push(`${cmd.join(' ')} -> ${a.status} ${a.text}`)
+      }
+      answers.push(out)
+    }
+    expect(answers[0]).toEqual(answers[1])
+  })
 })
 
 /** SMEMBERS order is unspecified in Redis: compare its members sorted. */
