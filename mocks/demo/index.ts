@@ -3,8 +3,9 @@ import { readFile } from 'node:fs/promises'
 import { extname, join, relative, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type Context, Hono } from 'hono'
-import { SERVICE_NAMES, type ServiceName } from '../core/config.ts'
+import { DEFAULT_UPSTASH_TOKEN, SERVICE_NAMES, type ServiceName } from '../core/config.ts'
 import { sessionCookieFrom } from '../core/session-cookie.ts'
+import { registerPresenceRoutes } from './presence.ts'
 
 // The outage demo on the control port (DESIGN §5 "dashboard page"): static pages (a control
 // panel at / and the reference client at /client.html) plus the few same-origin routes a real
@@ -21,6 +22,7 @@ export interface DemoHost {
     name: string
     media: { limits: { maxFileSize?: number; maxAvatarSize?: number } }
     chat: { wsAuth: 'raw' | 'ephemeral' | 'both' }
+    upstash: { token?: string | undefined }
   }
 }
 
@@ -125,6 +127,8 @@ export function createDemoApp(host: DemoHost, opts: { publicDir?: string } = {})
     }
     return c.json({ token: body.token, expiresAt: body.expiresAt })
   })
+
+  registerPresenceRoutes(app, host, DEFAULT_UPSTASH_TOKEN)
 
   app.all('/api/auth/*', async (c) => {
     const base = (host.url('auth') ?? host.config.authServiceUrl).replace(/\/+$/, '')
