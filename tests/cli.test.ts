@@ -107,6 +107,7 @@ describe('pnpm dev:mocks / pnpm mocks', () => {
       'BETTER_AUTH_SECRET',
       'UPSTASH_REDIS_REST_URL',
       'UPSTASH_REDIS_REST_TOKEN',
+      'WS_TOKEN_SECRET',
     ]) {
       expect(output).toContain(`${name}=`)
     }

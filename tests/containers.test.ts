@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { MocksNotRunningError } from '../mocks/client/index.ts'
-import { DEFAULT_AUTH_SECRET, DEFAULT_UPSTASH_TOKEN } from '../mocks/core/config.ts'
+import { DEFAULT_AUTH_SECRET } from '../mocks/core/config.ts'
 import {
   ContainerRuntimeUnavailableError,
   detectContainerRuntime,
@@ -56,7 +56,6 @@ describe('startMocksContainer options', () => {
       media: 'http://localhost:32002',
       auth: 'http://localhost:32003',
       v01t: 'http://localhost:32004',
-      upstash: 'http://localhost:32006',
       control: 'http://localhost:32005',
     }
     expect(frontendEnv(urls, 's'.repeat(32), 'tok')).toEqual({
@@ -67,8 +66,6 @@ describe('startMocksContainer options', () => {
       BETTER_AUTH_SECRET: 's'.repeat(32),
       V01T_API_URL: 'http://localhost:32004',
       NEXT_PUBLIC_V01T_API_URL: 'http://localhost:32004',
-      UPSTASH_REDIS_REST_URL: 'http://localhost:32006',
-      UPSTASH_REDIS_REST_TOKEN: DEFAULT_UPSTASH_TOKEN,
       MOCKS_CONTROL_URL: 'http://localhost:32005',
       MOCKS_CONTROL_TOKEN: 'tok',
     })

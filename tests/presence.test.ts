@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { DEFAULT_UPSTASH_TOKEN } from '../mocks/core/config.ts'
 import { createDemoApp } from '../mocks/demo/index.ts'
+import type { FakeService } from '../mocks/fake/descriptor.ts'
+import { DEFAULT_UPSTASH_TOKEN } from '../mocks/upstash/settings.ts'
 import { startTestMocks, type TestMocks } from './helpers.ts'
 
 // The reference client's presence through the demo server (standing in for family-hub's
@@ -48,7 +49,7 @@ describe('presence across two instances', () => {
       store: 'upstash',
       online: [memberId],
     })
-    const upstash = t.mocks.services.get('upstash')!.fake.app
+    const upstash = (t.mocks.services.get('upstash')!.fake as FakeService).app
     const raw = await upstash.request(`/hget/presence:general/${memberId}`, {
       headers: {
         authorization: `Bearer ${DEFAULT_UPSTASH_TOKEN}`,

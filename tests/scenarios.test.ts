@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { DEFAULT_UPSTASH_TOKEN } from '../mocks/core/config.ts'
+import { DEFAULT_UPSTASH_TOKEN } from '../mocks/upstash/settings.ts'
 import { connectResult, startTestMocks, type TestMocks } from './helpers.ts'
 
 // Every scenario in the catalogue produces, over real sockets, the failure it names.

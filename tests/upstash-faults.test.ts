@@ -1,6 +1,6 @@
 import { Redis } from '@upstash/redis'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { DEFAULT_UPSTASH_TOKEN } from '../mocks/core/config.ts'
+import { DEFAULT_UPSTASH_TOKEN } from '../mocks/upstash/settings.ts'
 import { connectResult, startTestMocks, type TestMocks } from './helpers.ts'
 
 // Faults on the Upstash fake, seen by @upstash/redis with its retries off (its default five

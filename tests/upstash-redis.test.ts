@@ -1,7 +1,7 @@
 import { Redis as UpstashRedis } from '@upstash/redis'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DEFAULT_UPSTASH_TOKEN } from '../mocks/core/config.ts'
+import { DEFAULT_UPSTASH_TOKEN } from '../mocks/upstash/settings.ts'
 import { startTestMocks } from './helpers.ts'
 import { hasRedisServer, type RedisServer, startRedisServer } from './redis-server.ts'
 import { upstashClientSuite } from './upstash-suite.ts'

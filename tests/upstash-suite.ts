@@ -1,6 +1,6 @@
 import { Redis } from '@upstash/redis'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { DEFAULT_UPSTASH_TOKEN } from '../mocks/core/config.ts'
+import { DEFAULT_UPSTASH_TOKEN } from '../mocks/upstash/settings.ts'
 import { startTestMocks, type TestMocks } from './helpers.ts'
 
 // Upstash's own client (@upstash/redis) against the fake over real HTTP, once per response

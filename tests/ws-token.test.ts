@@ -2,6 +2,7 @@ import { base64url } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { signWsToken } from '../mocks/core/ws-token.ts'
+import type { FakeService } from '../mocks/fake/descriptor.ts'
 import { startTestMocks, type TestMocks } from './helpers.ts'
 
 // Ephemeral WS tokens end to end over sockets: the fake auth issues them for a signed-in
@@ -40,7 +41,7 @@ async function connect(token: string): Promise<{ outcome: 'open' | number; body?
     ws.once('error', () => undefined)
   })
   if (outcome === 'open') return { outcome }
-  const app = t.mocks.services.get('chat')!.fake.app
+  const app = (t.mocks.services.get('chat')!.fake as FakeService).app
   const res = await app.request(`/ws?token=${encodeURIComponent(token)}`, {
     headers: { upgrade: 'websocket', connection: 'upgrade' },
   })

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { extname, join, relative, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type Context, Hono } from 'hono'
-import { DEFAULT_UPSTASH_TOKEN, SERVICE_NAMES, type ServiceName } from '../core/config.ts'
+import type { ServiceName } from '../core/config.ts'
 import { sessionCookieFrom } from '../core/session-cookie.ts'
 import { registerPresenceRoutes } from './presence.ts'
 
@@ -16,13 +16,21 @@ import { registerPresenceRoutes } from './presence.ts'
 
 /** What the demo needs from the running mocks (a structural slice of `Mocks`). */
 export interface DemoHost {
+  /** The services running, in registry order. */
+  running(): readonly ServiceName[]
   url(service: ServiceName): string | undefined
-  readonly config: { authServiceUrl: string; maxFileSize: number; maxAvatarSize: number }
+  readonly config: {
+    authServiceUrl: string
+    maxFileSize: number
+    maxAvatarSize: number
+    upstashToken?: string
+  }
   readonly scenario: {
     name: string
     media: { limits: { maxFileSize?: number; maxAvatarSize?: number } }
     chat: { wsAuth: 'raw' | 'ephemeral' | 'both' }
-    upstash: { token?: string | undefined }
+    /** Present when the Upstash fake is registered (its descriptor's section). */
+    upstash?: { token?: string | undefined }
   }
 }
 
@@ -73,7 +81,7 @@ export function createDemoApp(host: DemoHost, opts: { publicDir?: string } = {})
 
   app.get('/api/config', (c) => {
     const services: Partial<Record<ServiceName, string>> = {}
-    for (const s of SERVICE_NAMES) {
+    for (const s of host.running()) {
       const url = host.url(s)
       if (url) services[s] = url
     }
@@ -128,7 +136,7 @@ export function createDemoApp(host: DemoHost, opts: { publicDir?: string } = {})
     return c.json({ token: body.token, expiresAt: body.expiresAt })
   })
 
-  registerPresenceRoutes(app, host, DEFAULT_UPSTASH_TOKEN)
+  registerPresenceRoutes(app, host)
 
   app.all('/api/auth/*', async (c) => {
     const base = (host.url('auth') ?? host.config.authServiceUrl).replace(/\/+$/, '')

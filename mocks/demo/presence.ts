@@ -18,8 +18,8 @@ const UPSTASH_TIMEOUT_MS = 3000
 
 export interface PresenceHost {
   url(service: 'auth' | 'upstash'): string | undefined
-  readonly config: { authServiceUrl: string }
-  readonly scenario: { upstash: { token?: string | undefined } }
+  readonly config: { authServiceUrl: string; upstashToken?: string }
+  readonly scenario: { upstash?: { token?: string | undefined } }
 }
 
 type Store = 'memory' | 'upstash'
@@ -56,12 +56,9 @@ async function upstash(host: PresenceHost, token: string, commands: string[][]):
   return body.map((r) => r.result)
 }
 
-export function registerPresenceRoutes(
-  app: Hono,
-  host: PresenceHost,
-  defaultToken: string,
-  now: () => number = Date.now,
-): void {
+export function registerPresenceRoutes(app: Hono, host: PresenceHost, now: () => number = Date.now): void {
+  // The scenario's Upstash token, else the one the Upstash fake was configured with.
+  const token = () => host.scenario.upstash?.token ?? host.config.upstashToken ?? ''
   // This instance's memory store: channel -> user -> last heartbeat (ms).
   const memory = new Map<string, Map<string, number>>()
 
@@ -109,7 +106,7 @@ export function registerPresenceRoutes(
       return c.json({ ok: true, store })
     }
     try {
-      await upstash(host, host.scenario.upstash.token ?? defaultToken, [
+      await upstash(host, token(), [
         ['HSET', `presence:${channel}`, user, String(at)],
         ['EXPIRE', `presence:${channel}`, String(KEY_TTL_SECONDS)],
       ])
@@ -131,9 +128,7 @@ export function registerPresenceRoutes(
       seen = [...(memory.get(channel) ?? new Map<string, number>())]
     } else {
       try {
-        const [flat] = await upstash(host, host.scenario.upstash.token ?? defaultToken, [
-          ['HGETALL', `presence:${channel}`],
-        ])
+        const [flat] = await upstash(host, token(), [['HGETALL', `presence:${channel}`]])
         const list = Array.isArray(flat) ? (flat as string[]) : []
         seen = []
         for (let i = 0; i + 1 < list.length; i += 2) seen.push([list[i]!, Number(list[i + 1])])

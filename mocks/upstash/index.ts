@@ -1,13 +1,23 @@
-import { createFakeApp } from '../core/app.ts'
-import { DEFAULT_UPSTASH_TOKEN } from '../core/config.ts'
-import type { FakeDeps, FakeService } from '../core/fake.ts'
-import type { Scenario } from '../core/scenario/schema.ts'
+import type { ErrorEnvelope } from '../core/envelope.ts'
+import { codeForStatus } from '../core/envelope.ts'
+import { createFakeApp } from '../fake/app.ts'
+import { defineFake, type FakeDeps, type FakeService, sectionOf } from '../fake/descriptor.ts'
+import type { Scenario } from '../fake/scenario.ts'
 import { RedisBackend } from './backend.ts'
 import { registerUpstashRoutes } from './routes.ts'
+import { upstashSection } from './scenario.ts'
+import { configureUpstash, DEFAULT_UPSTASH_TOKEN as DEFAULT_TOKEN } from './settings.ts'
 import { seedBackend, type UpstashState } from './state.ts'
 
 export { RedisBackend } from './backend.ts'
+export { DEFAULT_UPSTASH_TOKEN } from './settings.ts'
 export type { UpstashState } from './state.ts'
+
+/** Upstash answers `{error}` alone, in Redis's words ("ERR ..."). */
+export const upstashEnvelope: ErrorEnvelope = {
+  body: (message) => ({ error: /^[A-Z]+ /.test(message) ? message : `ERR ${message}` }),
+  code: codeForStatus,
+}
 
 export interface UpstashFake extends FakeService {
   /** The state in force (tests, tooling). */
@@ -40,7 +50,7 @@ export function createUpstashFake(deps: FakeDeps, options: UpstashFakeOptions = 
     return backend
   }
   // Browsers call Upstash directly too (its REST API answers CORS for any origin).
-  const app = createFakeApp('upstash', deps, {
+  const app = createFakeApp(upstash, deps, {
     cors: {
       origin: '*',
       allowMethods: ['HEAD', 'GET', 'POST', 'PUT', 'OPTIONS'],
@@ -60,11 +70,11 @@ export function createUpstashFake(deps: FakeDeps, options: UpstashFakeOptions = 
     app,
     state: current,
     async applyScenario(scenario: Scenario) {
-      const section = scenario.upstash
+      const section = sectionOf(upstash.scenario!, scenario) as ReturnType<typeof upstashSection.parse>
       const redis = await getBackend()
       await seedBackend(redis, section)
       state = {
-        token: section.token ?? DEFAULT_UPSTASH_TOKEN,
+        token: section.token ?? deps.config.upstashToken,
         maxRequestBytes: section.maxRequestBytes,
         backend: redis,
       }
@@ -78,3 +88,24 @@ export function createUpstashFake(deps: FakeDeps, options: UpstashFakeOptions = 
     },
   }
 }
+
+/** Fake Upstash Redis REST: its descriptor (mocks/fake/descriptor.ts), listed in mocks/registry.ts. */
+export const upstash = defineFake({
+  name: 'upstash',
+  title: 'Upstash Redis (REST)',
+  port: 8084,
+  portEnv: 'MOCKS_UPSTASH_PORT',
+  transport: 'http',
+  envelope: upstashEnvelope,
+  scenario: { key: 'upstash', schema: upstashSection },
+  // What @upstash/redis's Redis.fromEnv() reads. The token is the configured one; a scenario
+  // with its own `upstash.token` replaces it while in force.
+  frontend: {
+    urls: ['UPSTASH_REDIS_REST_URL'],
+    extra: ({ env }) => ({
+      UPSTASH_REDIS_REST_TOKEN: env.MOCKS_UPSTASH_TOKEN || DEFAULT_TOKEN,
+    }),
+  },
+  configure: configureUpstash,
+  create: (deps) => createUpstashFake(deps),
+})

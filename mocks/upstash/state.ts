@@ -1,5 +1,5 @@
-import type { Scenario } from '../core/scenario/schema.ts'
 import type { RedisBackend } from './backend.ts'
+import type { KeySeed, UpstashSection } from './scenario.ts'
 
 // What the Upstash fake serves from: the token a request must carry, the request size limit,
 // and the Redis under the mocks' prefix. A scenario's `upstash.keys` are written through the
@@ -10,9 +10,6 @@ export interface UpstashState {
   readonly maxRequestBytes: number
   readonly backend: RedisBackend
 }
-
-export type UpstashSection = Scenario['upstash']
-export type KeySeed = UpstashSection['keys'][string]
 
 /** The commands that write one seeded key (then its expiry, if it has one). */
 export function seedCommands(key: string, seed: KeySeed): string[][] {

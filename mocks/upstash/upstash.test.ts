@@ -1,9 +1,13 @@
 import { beforeEach, describe, expect, it } from 'vitest'
-import { DEFAULT_UPSTASH_TOKEN } from '../core/config.ts'
-import { ScenarioSchema } from '../core/scenario/schema.ts'
-import { inProcess } from '../core/testing.ts'
+import { FAKES } from '../registry.ts'
+import { scenarioSchemaFor } from '../runtime/scenario-schema.ts'
+import { inProcess } from '../runtime/testing.ts'
 import { embeddedArgs } from './backend.ts'
 import { createUpstashFake, type UpstashFake } from './index.ts'
+import { DEFAULT_UPSTASH_TOKEN } from './settings.ts'
+
+const ScenarioSchema = scenarioSchemaFor(FAKES)
+
 import { seedCommands } from './state.ts'
 
 // Upstash's REST protocol in process (app.request): the wire details @upstash/redis does not

@@ -1,7 +1,8 @@
 import * as fc from 'fast-check'
 import { base64url } from 'jose'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { DEFAULT_UPSTASH_TOKEN } from '../../mocks/core/config.ts'
+import type { FakeService } from '../../mocks/fake/descriptor.ts'
+import { DEFAULT_UPSTASH_TOKEN } from '../../mocks/upstash/settings.ts'
 import { startTestMocks, type TestMocks } from '../helpers.ts'
 import { hasRedisServer, type RedisServer, startRedisServer } from '../redis-server.ts'
 import { checkAnswer, envInt, FC_SEED, http } from './support.ts'
@@ -148,7 +149,8 @@ describe('Upstash REST: hostile bodies and commands', () => {
   })
 
   it('huge values: up to the limit stored whole, beyond it 400 max request size (declared or chunked)', async () => {
-    const limit = t.mocks.scenario.upstash.maxRequestBytes
+    const limit = (t.mocks.scenario as unknown as { upstash: { maxRequestBytes: number } }).upstash
+      .maxRequestBytes
     const overhead = JSON.stringify(['SET', 'big', '']).length
     const fits = 'v'.repeat(limit - overhead)
     const ok = await post(upstash(), '/', JSON.stringify(['SET', 'big', fits]))
@@ -311,7 +313,7 @@ describe('chat: tampered ephemeral tokens', () => {
       headers: { cookie: t.cookieFor('member'), origin: 'http://localhost:3000' },
     })
     const { token } = (await res.json()) as { token: string }
-    const chat = t.mocks.services.get('chat')!.fake.app
+    const chat = (t.mocks.services.get('chat')!.fake as FakeService).app
     const handshake = (tok: string) =>
       chat.request(`/ws?token=${encodeURIComponent(tok)}`, {
         headers: { upgrade: 'websocket', connection: 'upgrade' },
