@@ -4,6 +4,7 @@ import { z } from 'zod'
 import { randomId } from '../core/ids.ts'
 import { createOriginMatcher } from '../core/origins.ts'
 import { cookieVerifier, sessionCookieFrom, signSessionToken } from '../core/session-cookie.ts'
+import { signWsToken } from '../core/ws-token.ts'
 import { createFakeApp } from '../fake/app.ts'
 import type { FakeDeps } from '../fake/descriptor.ts'
 import { authEnvelope } from './envelope.ts'
@@ -31,6 +32,7 @@ const MESSAGES = {
   METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED:
     'POST method requires deferSessionRefresh to be enabled in session config',
   PAYLOAD_TOO_LARGE: 'Request body too large',
+  UNAUTHORIZED: 'Unauthorized',
 } as const
 
 type Code = keyof typeof MESSAGES
@@ -280,6 +282,21 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
   app.post('/api/auth/get-session', (c) => {
     noCache(c)
     return fail(c, 405, 'METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED')
+  })
+
+  // Ephemeral WS token for the signed-in session (the format family-hub should adopt; see
+  // core/ws-token.ts): the chat socket then carries `?token=<JWT>`, not the session token.
+  app.post('/api/auth/ws-token', async (c) => {
+    c.header('cache-control', 'no-store')
+    const problem = originProblem(c, false)
+    if (problem) return problem
+    const found = lookup(c)
+    if (found.kind !== 'live') return fail(c, 401, 'UNAUTHORIZED')
+    const { token, expiresAt } = await signWsToken(
+      { sub: found.user.id, sid: found.session.id },
+      { secret: deps.config.wsTokenSecret, ttlSeconds: stateOf(c).wsTokenTtlSeconds },
+    )
+    return c.json({ token, expiresAt })
   })
 
   app.post('/api/auth/sign-in/email', limit, async (c) => {

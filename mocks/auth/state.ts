@@ -21,6 +21,8 @@ export interface AuthState {
   readonly sessionTtlDays: number
   /** Whether users carry the admin plugin's fields (role, banned, banReason, banExpires). */
   readonly adminPlugin: boolean
+  /** Lifetime of the ephemeral WS tokens POST /api/auth/ws-token issues. */
+  readonly wsTokenTtlSeconds: number
 }
 
 export function createAuthState(scenario: Scenario, deps: Pick<FakeDeps, 'config'>): AuthState {
@@ -31,6 +33,7 @@ export function createAuthState(scenario: Scenario, deps: Pick<FakeDeps, 'config
     noSession: scenario.auth.noSession ?? deps.config.authNoSession,
     sessionTtlDays: scenario.auth.sessionTtlDays,
     adminPlugin: scenario.auth.adminPlugin,
+    wsTokenTtlSeconds: scenario.auth.wsTokenTtlSeconds,
   }
   for (const { user, session } of seededUsers(scenario)) {
     addUser(state, user)

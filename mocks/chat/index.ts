@@ -5,7 +5,14 @@ import { createFakeApp } from '../fake/app.ts'
 import { defineFake, type FakeDeps, type FakeService } from '../fake/descriptor.ts'
 import { chatSection, type Scenario } from '../fake/scenario.ts'
 import { ChatHub, type ChatSocket } from './hub.ts'
-import { chatCors, createChatAuth, type Refusal, registerChatRoutes, WS_PATH } from './routes.ts'
+import {
+  chatCors,
+  createChatAuth,
+  type Refusal,
+  registerChatRoutes,
+  WS_PATH,
+  type WsAuthPolicy,
+} from './routes.ts'
 import { ChatStore } from './store.ts'
 
 export type { ChatSocket, HubSession } from './hub.ts'
@@ -52,10 +59,12 @@ export function createChatFake(deps: FakeDeps, options: ChatFakeOptions = {}): C
     ...(options.fetch ? { fetch: options.fetch } : {}),
   })
   const hub = new ChatHub({ faults: deps.faults, logger: deps.logger, store })
-  const auth = createChatAuth({ deps, store, validate })
+  // Scenario `chat.wsAuth`, and seeded emails for sockets opened with an ephemeral token.
+  let wsAuth: WsAuthPolicy = { mode: 'raw', emailOf: () => undefined }
+  const auth = createChatAuth({ deps, store, validate, wsAuth: () => wsAuth })
   // CORS in front of the fault engine, so injected errors carry it too (see chatCors).
   const app = createFakeApp(chat, deps, { cors: chatCors(auth.trusted) })
-  registerChatRoutes(app, { deps, store, hub, validate })
+  registerChatRoutes(app, { deps, store, hub, validate, wsAuth: () => wsAuth })
 
   return {
     name: 'chat',
@@ -69,6 +78,8 @@ export function createChatFake(deps: FakeDeps, options: ChatFakeOptions = {}): C
       state?.dispose()
       state = next
       roleMap = { ...deps.config.authRoleMap, ...scenario.auth.roleMap }
+      const emails = new Map(scenario.auth.users.map((u) => [u.id, u.email]))
+      wsAuth = { mode: scenario.chat.wsAuth, emailOf: (id) => emails.get(id) }
       // Sockets belong to the old state (joins, presence): clients reconnect into the new one.
       if (hub.size > 0) hub.disconnectAll(CLOSE_SCENARIO_CHANGED, 'scenario changed')
       deps.logger.debug(

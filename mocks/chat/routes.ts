@@ -8,6 +8,7 @@ import { createOriginMatcher } from '../core/origins.ts'
 import { SECURE_SESSION_COOKIE, SESSION_COOKIE } from '../core/session-cookie.ts'
 import { searchOf } from '../core/url.ts'
 import { nodePeer } from '../core/ws.ts'
+import { looksLikeJwt, verifyWsToken } from '../core/ws-token.ts'
 import type { FakeDeps } from '../fake/descriptor.ts'
 import { rawQueryParam } from '../faults/engine.ts'
 import type { RestChatMessage } from './contract.ts'
@@ -39,6 +40,8 @@ export interface ChatRouteDeps {
   store: () => ChatStore
   hub: ChatHub
   validate: SessionValidator
+  /** Scenario `chat.wsAuth` (default raw session tokens only). */
+  wsAuth?: () => WsAuthPolicy
 }
 
 // RFC 6265 cookie-octet: a token with anything else cannot be a cookie value, so no session.
@@ -69,7 +72,13 @@ export function toRest(row: MessageRow): RestChatMessage {
   }
 }
 
-export function createChatAuth(r: Pick<ChatRouteDeps, 'deps' | 'store' | 'validate'>) {
+/** What the socket's `?token=` may be (scenario `chat.wsAuth`) and who a user id is. */
+export interface WsAuthPolicy {
+  mode: 'raw' | 'ephemeral' | 'both'
+  emailOf(userId: string): string | undefined
+}
+
+export function createChatAuth(r: Pick<ChatRouteDeps, 'deps' | 'store' | 'validate' | 'wsAuth'>) {
   const trusted = createOriginMatcher(r.deps.config.allowedOrigins)
 
   const check = async (cookie: string | undefined, requestId: string | undefined) => {
@@ -99,6 +108,32 @@ export function createChatAuth(r: Pick<ChatRouteDeps, 'deps' | 'store' | 'valida
       return refuse(403, 'forbidden_origin', `Origin ${origin} is not allowed to open the chat socket`)
     }
     const token = rawQueryParam(searchOf(request.url), 'token')
+    const policy = r.wsAuth?.()
+    const mode = policy?.mode ?? 'raw'
+    // Ephemeral WS tokens (core/ws-token.ts) are checked here, by signature and expiry alone:
+    // no get-session call, as a chat-service verifying family-hub's JWT would do.
+    if (mode !== 'raw' && token && looksLikeJwt(token)) {
+      const checked = await verifyWsToken(token, r.deps.config.wsTokenSecret)
+      if (!checked.ok) {
+        return refuse(
+          401,
+          checked.reason === 'expired' ? 'ws_token_expired' : 'ws_token_invalid',
+          checked.message,
+        )
+      }
+      r.store().noteUser(checked.claims.sub)
+      return {
+        ok: true,
+        session: { userId: checked.claims.sub, email: policy?.emailOf(checked.claims.sub) ?? '' },
+      }
+    }
+    if (mode === 'ephemeral') {
+      return refuse(
+        401,
+        'ws_token_required',
+        'This chat takes ephemeral WS tokens only: POST /api/auth/ws-token, then connect with ?token=<token>',
+      )
+    }
     let cookie: string | undefined
     if (token) {
       if (!COOKIE_OCTETS.test(token)) return unauthenticated()

@@ -60,6 +60,8 @@ export function banner(mocks: Mocks, env: Env = process.env): string {
   if (authUrl && at >= 0) lines[at] = `AUTH_SERVICE_URL=${authUrl}`
   else if (authUrl) lines.push(`AUTH_SERVICE_URL=${authUrl}`)
   lines.push(`BETTER_AUTH_SECRET=${mocks.config.betterAuthSecret}`)
+  // Signs the ephemeral WS tokens (POST /api/auth/ws-token); chat checks them with it.
+  lines.push(`WS_TOKEN_SECRET=${mocks.config.wsTokenSecret}`)
   if (mocks.control) lines.push(`MOCKS_CONTROL_URL=${mocks.control.url}`)
   const users = usersForControl(mocks.scenario, mocks.config.betterAuthSecret)
   if (users.length) lines.push('', 'Seeded users (email / password / role):')

@@ -68,6 +68,13 @@ export const AuthSectionSchema = z.strictObject({
     .describe(
       "Users carry the admin plugin's fields (role, banned, banReason, banExpires), as family-hub's better-auth does; false answers as a stock better-auth",
     ),
+  wsTokenTtlSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(86_400)
+    .default(60)
+    .describe('Lifetime of ephemeral WS tokens from POST /api/auth/ws-token'),
 })
 
 export const ChannelSeedSchema = z.strictObject({
@@ -85,6 +92,12 @@ export const MessageSeedSchema = z.strictObject({
 })
 
 export const ChatSectionSchema = z.strictObject({
+  wsAuth: z
+    .enum(['raw', 'ephemeral', 'both'])
+    .default('raw')
+    .describe(
+      "What the socket's ?token= may be: the raw session token (the matrix today), an ephemeral WS token (JWT from POST /api/auth/ws-token), or either",
+    ),
   channels: z.array(ChannelSeedSchema).default([]),
   messages: z.array(MessageSeedSchema).default([]),
   generate: z
@@ -167,8 +180,14 @@ export const scenarioBaseShape = {
 // The built-in fakes' sections, each with its default (a scenario may leave any out). Their
 // descriptors point at these; they live together because several fakes read them (chat's
 // members and media's owners are auth's users), so the `Scenario` type names them once.
-export const authSection = AuthSectionSchema.default({ users: [], sessionTtlDays: 7, adminPlugin: true })
+export const authSection = AuthSectionSchema.default({
+  users: [],
+  sessionTtlDays: 7,
+  adminPlugin: true,
+  wsTokenTtlSeconds: 60,
+})
 export const chatSection = ChatSectionSchema.default({
+  wsAuth: 'raw',
   channels: [],
   messages: [],
   generate: { messagesPerChannel: 0, spanHours: 72 },

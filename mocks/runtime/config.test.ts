@@ -28,7 +28,7 @@ describe('loadConfig', () => {
   it('has the DESIGN defaults', () => {
     const c = loadConfig({})
     expect(c.host).toBe('127.0.0.1')
-    expect(c.ports).toEqual({ v01t: 8000, media: 8081, chat: 8082, auth: 8083, control: 8090 })
+    expect(c.ports).toEqual({ v01t: 8000, media: 8081, chat: 8082, auth: 8083, upstash: 8084, control: 8090 })
     expect(c.maxFileSize).toBe(10_485_760)
     expect(c.maxAvatarSize).toBe(2_097_152)
     expect(c.authServiceUrl).toBe('http://127.0.0.1:8083')
@@ -72,5 +72,15 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ MAX_FILE_SIZE: '10MB' })).toThrow(ConfigError)
     expect(() => loadConfig({ MAX_FILE_SIZE: '10MB' })).toThrow(/MAX_FILE_SIZE/)
     expect(() => loadConfig({ BETTER_AUTH_SECRET: 'short' })).toThrow(/at least 32/)
+    expect(() => loadConfig({ WS_TOKEN_SECRET: 'short' })).toThrow(/WS_TOKEN_SECRET must be at least 32/)
+    expect(loadConfig({ WS_TOKEN_SECRET: 'w'.repeat(32) }).wsTokenSecret).toBe('w'.repeat(32))
+  })
+
+  it("backs Upstash with MOCKS_UPSTASH_REDIS_URL only, never the frontend's REDIS_URL", () => {
+    expect(loadConfig({ REDIS_URL: 'redis://frontend:6379' }).upstashRedisUrl).toBeUndefined()
+    const c = loadConfig({ MOCKS_UPSTASH_REDIS_URL: 'redis://127.0.0.1:6390', MOCKS_UPSTASH_PORT: '9084' })
+    expect(c.upstashRedisUrl).toBe('redis://127.0.0.1:6390')
+    expect(c.ports.upstash).toBe(9084)
+    expect(c.upstashPrefix).toBe('devarno-mocks:upstash:')
   })
 })

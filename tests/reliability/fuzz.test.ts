@@ -1299,7 +1299,7 @@ describe('media', () => {
 
 describe('raw requests every service survives', () => {
   it('oversized headers, NUL and controls in the path, bad escapes, garbage bytes', async () => {
-    const services = ['auth', 'chat', 'media', 'v01t'] as const
+    const services = ['auth', 'chat', 'media', 'v01t', 'upstash'] as const
     const requests = (host: string) => [
       `GET /x HTTP/1.1\r\nHost: ${host}\r\nX-Big: ${'a'.repeat(20_000)}\r\nConnection: close\r\n\r\n`,
       `GET /x HTTP/1.1\r\nHost: ${host}\r\nCookie: ${Array.from({ length: 2000 }, (_, i) => `c${i}=${i}`).join('; ')}\r\nConnection: close\r\n\r\n`,

@@ -67,13 +67,19 @@ export const ControlErrorSchema = z.strictObject({
   issues: z.array(z.strictObject({ path: z.string(), message: z.string() })).optional(),
 })
 
-export type Owner = 'auth' | 'chat' | 'media' | 'v01t' | 'control'
+/** Upstash answers `{error}` alone, in Redis's words. */
+export const UpstashErrorSchema = z.strictObject({
+  error: z.string().regex(/^(ERR|WRONGTYPE|WRONGPASS|EXECABORT|NOPERM) /),
+})
+
+export type Owner = 'auth' | 'chat' | 'media' | 'v01t' | 'upstash' | 'control'
 
 export const ENVELOPES: Record<Owner, z.ZodType> = {
   auth: AuthErrorSchema,
   chat: ServiceErrorSchema,
   media: ServiceErrorSchema,
   v01t: V01tErrorSchema,
+  upstash: UpstashErrorSchema,
   control: ControlErrorSchema,
 }
 
