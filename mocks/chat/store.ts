@@ -3,6 +3,7 @@ import { faker } from '@faker-js/faker/locale/en'
 import { Collection } from '@msw/data'
 import { z } from 'zod'
 import type { Logger } from '../core/logger.ts'
+import { BoundedMemo } from '../core/memo.ts'
 import type { Scenario } from '../core/scenario/schema.ts'
 
 // Channels and messages live in @msw/data collections (schema-checked on every write),
@@ -163,7 +164,7 @@ function seedOf(scenario: Scenario): Seed {
   return seed
 }
 
-/** Memoised history answers per store; beyond either bound the memo starts over (bounded memory). */
+/** Memoised history answers per store, bounded in pages and bytes (oldest evicted first). */
 const MAX_PAGES = 256
 const MAX_PAGE_BYTES = 16 * 1024 * 1024
 
@@ -186,8 +187,11 @@ export class ChatStore {
   private readonly newest = new Map<string, number>()
   private disposed = false
   /** Serialised history answers by channel and index span (historyBody). */
-  private readonly pages = new Map<string, Uint8Array<ArrayBuffer>>()
-  private pageBytes = 0
+  private readonly pages = new BoundedMemo<string, Uint8Array<ArrayBuffer>>({
+    maxEntries: MAX_PAGES,
+    maxBytes: MAX_PAGE_BYTES,
+    sizeOf: (body) => body.length,
+  })
   /** Resolves once every seeded message is in the messages collection. */
   materialized: Promise<void> = Promise.resolve()
 
@@ -286,17 +290,7 @@ export class ChatStore {
   ): Uint8Array<ArrayBuffer> {
     const { rows, start, end } = this.range(channel, q)
     const key = `${channel}\n${start}\n${end}`
-    let body = this.pages.get(key)
-    if (body === undefined) {
-      body = serialise(rows.slice(start, end))
-      if (this.pages.size >= MAX_PAGES || this.pageBytes + body.length > MAX_PAGE_BYTES) {
-        this.pages.clear()
-        this.pageBytes = 0
-      }
-      this.pages.set(key, body)
-      this.pageBytes += body.length
-    }
-    return body
+    return this.pages.getOrSet(key, () => serialise(rows.slice(start, end)))
   }
 
   private range(channel: string, q: HistoryQuery): { rows: MessageRow[]; start: number; end: number } {

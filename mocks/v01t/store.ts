@@ -1,6 +1,7 @@
 import { faker } from '@faker-js/faker/locale/en'
 import { Collection } from '@msw/data'
 import { z } from 'zod'
+import { BoundedMemo } from '../core/memo.ts'
 import { ScenarioError } from '../core/scenario/loader.ts'
 import type { Scenario } from '../core/scenario/schema.ts'
 import { generateRecords, type RecordKind, type SeedRecord } from './generate.ts'
@@ -72,14 +73,14 @@ export interface ComponentView {
   /** Fields `order_by` accepts: the top-level ones and raw_data fields holding scalars. */
   sortable: Set<string>
   /** Rows sorted per normalised `order_by`, built on first use. */
-  orders: Map<string, Row[]>
+  orders: BoundedMemo<string, Row[]>
   /**
    * Serialised list answers per normalised query, up to their `timestamp` (query.ts): the
    * store never changes once built, so a page is stringified once, not per request.
    */
-  bodies: Map<string, MemoBody>
+  bodies: BoundedMemo<string, MemoBody>
   /** The same memo by raw query string (`?page_size=20`), so a repeated query is not parsed. */
-  searches: Map<string, MemoBody>
+  searches: BoundedMemo<string, MemoBody>
 }
 
 export interface V01tStore {
@@ -185,6 +186,12 @@ function listItem(record: V01tRecord): Record<string, unknown> {
   return item
 }
 
+/** Per component: memoised sort orders, list bodies (and their bytes: head plus last body), raw queries. */
+const MEMO_ORDERS = 64
+const MEMO_BODIES = 64
+const MEMO_BODY_BYTES = 16 * 1024 * 1024
+const MEMO_SEARCHES = 64
+
 const isScalar = (v: unknown) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
 
 function componentView(
@@ -205,9 +212,13 @@ function componentView(
     componentType,
     rows: records.map((record) => ({ record, item: listItem(record), haystack: searchText(record) })),
     sortable,
-    orders: new Map(),
-    bodies: new Map(),
-    searches: new Map(),
+    orders: new BoundedMemo({ maxEntries: MEMO_ORDERS }),
+    bodies: new BoundedMemo({
+      maxEntries: MEMO_BODIES,
+      maxBytes: MEMO_BODY_BYTES,
+      sizeOf: (m) => m.head.length * 2,
+    }),
+    searches: new BoundedMemo({ maxEntries: MEMO_SEARCHES }),
   }
 }
 
