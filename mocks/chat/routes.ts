@@ -7,11 +7,13 @@ import type { CorsOptions } from '../core/cors.ts'
 import type { FakeDeps } from '../core/fake.ts'
 import { createOriginMatcher } from '../core/origins.ts'
 import { SESSION_COOKIE } from '../core/session-cookie.ts'
+import type { StateOf } from '../core/state.ts'
 import { searchOf } from '../core/url.ts'
 import { nodePeer } from '../core/ws.ts'
 import { rawQueryParam } from '../faults/engine.ts'
 import type { RestChatMessage } from './contract.ts'
-import type { ChatHub, ChatSocket, HubSession } from './hub.ts'
+import type { ChatSocket, HubSession } from './hub.ts'
+import type { ChatState } from './state.ts'
 import type { ChatStore, Cursor, MessageRow } from './store.ts'
 
 // chat-service's REST API (GET /api/v1/messages, GET /api/v1/presence) and the WebSocket
@@ -36,8 +38,8 @@ export type UpgradeAuth = { ok: true; session: HubSession } | Refusal
 
 export interface ChatRouteDeps {
   deps: FakeDeps
-  store: () => ChatStore
-  hub: ChatHub
+  /** The request's chat state (store and hub); the routes hold none of their own. */
+  stateOf: StateOf<ChatState>
   validate: SessionValidator
 }
 
@@ -69,22 +71,22 @@ export function toRest(row: MessageRow): RestChatMessage {
   }
 }
 
-export function createChatAuth(r: Pick<ChatRouteDeps, 'deps' | 'store' | 'validate'>) {
+export function createChatAuth(r: Pick<ChatRouteDeps, 'deps' | 'validate'>) {
   const trusted = createOriginMatcher(r.deps.config.allowedOrigins)
 
-  const check = async (cookie: string | undefined, requestId: string | undefined) => {
+  const check = async (cookie: string | undefined, requestId: string | undefined, store: ChatStore) => {
     const result = await r.validate(cookie, requestId)
     if (result.kind === 'unavailable') {
       return refuse(503, 'auth_unavailable', `Cannot validate the session: ${result.reason}`)
     }
     if (result.kind === 'unauthenticated') return unauthenticated()
-    r.store().noteUser(result.user.id)
+    store.noteUser(result.user.id)
     return { ok: true as const, user: result.user }
   }
 
-  /** REST: the Cookie header forwarded verbatim. */
-  const rest = (headers: Headers): Promise<RestAuth> =>
-    check(headers.get('cookie') ?? undefined, headers.get('x-request-id') ?? undefined)
+  /** REST: the Cookie header forwarded verbatim. A valid user joins `store`'s open channels. */
+  const rest = (headers: Headers, store: ChatStore): Promise<RestAuth> =>
+    check(headers.get('cookie') ?? undefined, headers.get('x-request-id') ?? undefined, store)
 
   /**
    * A WebSocket handshake (Node upgrade, or a socket another transport accepted): a foreign
@@ -92,7 +94,7 @@ export function createChatAuth(r: Pick<ChatRouteDeps, 'deps' | 'store' | 'valida
    * from `?token=` (the cookie's value, used as `better-auth.session_token=<value>`) or,
    * without one, from the Cookie header.
    */
-  const upgrade = async (request: Request): Promise<UpgradeAuth> => {
+  const upgrade = async (request: Request, store: ChatStore): Promise<UpgradeAuth> => {
     const origin = request.headers.get('origin')
     if (origin !== null && !trusted(origin)) {
       return refuse(403, 'forbidden_origin', `Origin ${origin} is not allowed to open the chat socket`)
@@ -105,7 +107,7 @@ export function createChatAuth(r: Pick<ChatRouteDeps, 'deps' | 'store' | 'valida
     } else {
       cookie = request.headers.get('cookie') ?? undefined
     }
-    const result = await check(cookie, request.headers.get('x-request-id') ?? undefined)
+    const result = await check(cookie, request.headers.get('x-request-id') ?? undefined, store)
     if (!result.ok) return result
     return {
       ok: true,
@@ -142,8 +144,7 @@ export function registerChatRoutes(app: Hono, r: ChatRouteDeps): void {
     refuse(400, 'missing_channel', 'Query parameter "channel" is required (?channel=<id>)')
 
   /** The channel if the user may read it, else the refusal. */
-  const readable = (id: string, user: SessionUser) => {
-    const store = r.store()
+  const readable = (id: string, user: SessionUser, store: ChatStore) => {
     const channel = store.channel(id)
     if (!channel) return refuse(404, 'unknown_channel', `Unknown channel "${id.slice(0, 200)}"`)
     if (!store.isMember(channel, user.id)) {
@@ -153,7 +154,8 @@ export function registerChatRoutes(app: Hono, r: ChatRouteDeps): void {
   }
 
   app.get('/api/v1/messages', async (c) => {
-    const session = await auth.rest(c.req.raw.headers)
+    const { store } = r.stateOf(c)
+    const session = await auth.rest(c.req.raw.headers, store)
     if (!session.ok) return fail(c, session)
     const id = c.req.query('channel')
     if (!id) return fail(c, missingChannel())
@@ -172,7 +174,7 @@ export function registerChatRoutes(app: Hono, r: ChatRouteDeps): void {
       }
       limit = Math.min(Number(rawLimit), MAX_LIMIT)
     }
-    const access = readable(id, session.user)
+    const access = readable(id, session.user, store)
     if (!access.ok) return fail(c, access)
     const rawBefore = c.req.query('before')
     let before: Cursor | undefined
@@ -200,13 +202,14 @@ export function registerChatRoutes(app: Hono, r: ChatRouteDeps): void {
   })
 
   app.get('/api/v1/presence', async (c) => {
-    const session = await auth.rest(c.req.raw.headers)
+    const { store, hub } = r.stateOf(c)
+    const session = await auth.rest(c.req.raw.headers, store)
     if (!session.ok) return fail(c, session)
     const id = c.req.query('channel')
     if (!id) return fail(c, missingChannel())
-    const access = readable(id, session.user)
+    const access = readable(id, session.user, store)
     if (!access.ok) return fail(c, access)
-    const online = r.hub.online(access.channel.id)
+    const online = hub.online(access.channel.id)
     return c.json(
       access.store.members(access.channel).map((userId) => ({
         user_id: userId,
@@ -228,7 +231,9 @@ export function registerChatRoutes(app: Hono, r: ChatRouteDeps): void {
         ),
       )
     }
-    const decision = await auth.upgrade(c.req.raw)
+    // The socket belongs to the state its handshake reached: its store and its hub.
+    const state = r.stateOf(c)
+    const decision = await auth.upgrade(c.req.raw, state.store)
     // Over Node the handshake is refused with the bare status (ws writes no body).
     if (!decision.ok) return fail(c, decision)
     const log = r.deps.logger
@@ -237,7 +242,7 @@ export function registerChatRoutes(app: Hono, r: ChatRouteDeps): void {
       c,
       {
         onOpen: (_evt, ws) => {
-          socket = r.hub.connect(nodePeer(ws.raw as unknown as WebSocket), decision.session, {
+          socket = state.hub.connect(nodePeer(ws.raw as unknown as WebSocket), decision.session, {
             path: WS_PATH,
             headers: c.req.raw.headers,
           })

@@ -269,7 +269,7 @@ describe('clients vanishing', () => {
           await observer.waitFor((f) => f.type === 'presence' && f.user_id === 'usr_member' && !f.online, {
             after: m2,
           })
-          expect(await eventually(() => chat().hub.size === 1, 3000)).toBe(true)
+          expect(await eventually(() => chat().state().hub.size === 1, 3000)).toBe(true)
         }),
         { numRuns: RUNS * 2, seed: FC_SEED },
       )
@@ -288,7 +288,7 @@ describe('clients vanishing', () => {
     } finally {
       await observer.close()
     }
-    expect(await eventually(() => chat().hub.size === 0, 3000)).toBe(true)
+    expect(await eventually(() => chat().state().hub.size === 0, 3000)).toBe(true)
   })
 })
 
@@ -409,7 +409,7 @@ describe('a hang fault, and the client giving up', () => {
     ).toHaveLength(5)
     for (const f of t.mocks.faults.list()) t.mocks.faults.remove(f.id)
     expect(await ChatTestClient.upgradeStatus(url)).toBe(101)
-    expect(await eventually(() => chat().hub.size === 0, 3000)).toBe(true)
+    expect(await eventually(() => chat().state().hub.size === 0, 3000)).toBe(true)
     record('hang fault on the WebSocket upgrade: clients give up after 150 ms', 5)
   })
 })

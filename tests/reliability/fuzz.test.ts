@@ -794,7 +794,7 @@ describe('chat', () => {
       }),
       params,
     )
-    await expect.poll(() => chat().hub.size).toBe(0)
+    await expect.poll(() => chat().state().hub.size).toBe(0)
   })
 
   // Client frames of every type, with wrong types, missing and extra fields, odd text.
@@ -981,7 +981,7 @@ describe('chat', () => {
       expect(ended, `${c.name}: the server kept the socket open`).toBe(true)
       expect([1002, 1009], `${c.name}: close code ${code}`).toContain(code)
     }
-    await expect.poll(() => chat().hub.size).toBe(0)
+    await expect.poll(() => chat().state().hub.size).toBe(0)
   })
 
   it('state: history grew by exactly the accepted messages, and nobody is left online', async () => {
