@@ -1,4 +1,6 @@
+import { readdirSync } from 'node:fs'
 import { connect } from 'node:net'
+import { join } from 'node:path'
 import { loadConfig, type ServiceName } from '../mocks/core/config.ts'
 import { type FakeFactory, type Mocks, startMocks } from '../mocks/core/runtime.ts'
 import { usersForControl } from '../mocks/core/seeded.ts'
@@ -59,4 +61,16 @@ export function connectResult(url: string): Promise<string> {
     })
     sock.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message))
   })
+}
+
+/**
+ * File names stored under STORAGE_PATH, sorted: its own files and those in the media states'
+ * folders (`state-<pid>-<n>/`, one per state), whose names are the uploads' ids or temp files.
+ */
+export function storedFiles(root: string): string[] {
+  return readdirSync(root, { withFileTypes: true })
+    .flatMap((e) =>
+      e.isDirectory() && /^state-\d+-\d+$/.test(e.name) ? readdirSync(join(root, e.name)) : [e.name],
+    )
+    .sort()
 }

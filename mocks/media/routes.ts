@@ -9,6 +9,7 @@ import type { CorsOptions } from '../core/cors.ts'
 import { codeForStatus, errorEnvelope } from '../core/envelope.ts'
 import type { FakeDeps } from '../core/fake.ts'
 import { createOriginMatcher } from '../core/origins.ts'
+import type { StateOf } from '../core/state.ts'
 import {
   type ByteRange,
   byteranges,
@@ -19,7 +20,6 @@ import {
   parseRange,
 } from './download.ts'
 import { IMAGE_TYPES } from './sniff.ts'
-import type { Storage } from './storage.ts'
 import type { FileRow, MediaState, StoredFile } from './store.ts'
 import { ImageDecodeError, makeThumbnail, type Thumbnail } from './thumbnail.ts'
 import {
@@ -48,8 +48,8 @@ export interface UploadStats {
 }
 
 export interface MediaRouteOptions {
-  state(): MediaState
-  storage: Storage
+  /** The request's media state (files, bytes, storage); the routes hold none of their own. */
+  stateOf: StateOf<MediaState>
   stats: UploadStats
   fetch?: typeof fetch
 }
@@ -133,7 +133,7 @@ export function registerMediaRoutes(app: Hono, deps: FakeDeps, opts: MediaRouteO
     await next()
   })
 
-  const findFile = (c: Context): StoredFile | undefined => opts.state().get(c.req.param('id') ?? '')
+  const findFile = (c: Context): StoredFile | undefined => opts.stateOf(c).get(c.req.param('id') ?? '')
   const notFound = (c: Context) => fail(c, 404, `File "${c.req.param('id')}" not found`)
 
   // ---- upload ----
@@ -142,7 +142,8 @@ export function registerMediaRoutes(app: Hono, deps: FakeDeps, opts: MediaRouteO
     const user = c.get('user')
     // Refused before a byte of the body is read.
     if (user.role === 'child') return fail(c, 403, "Role 'child' cannot upload files")
-    const state = opts.state()
+    const state = opts.stateOf(c)
+    const { storage } = state
     const limits = effectiveLimits(state, deps)
     const incoming = nodeIncoming(c)
     const last = { status: 0, bytesRead: 0, drained: 0, aborted: false }
@@ -180,7 +181,7 @@ export function registerMediaRoutes(app: Hono, deps: FakeDeps, opts: MediaRouteO
     opts.stats.inFlight++
     let result: ReceiveResult
     try {
-      result = await receiveUpload({ source, contentType, limits, createSink: opts.storage.createSink })
+      result = await receiveUpload({ source, contentType, limits, createSink: storage.createSink })
       last.bytesRead = result.bytesRead
       if (!result.ok) {
         last.status = result.status
@@ -195,7 +196,7 @@ export function registerMediaRoutes(app: Hono, deps: FakeDeps, opts: MediaRouteO
         try {
           thumb = await makeThumbnail(file.blob.kind === 'memory' ? file.blob.bytes : file.blob.path)
         } catch (err) {
-          await opts.storage.discard(file.blob)
+          await storage.discard(file.blob)
           if (!(err instanceof ImageDecodeError)) throw err
           last.status = 415
           return fail(c, 415, `The file is not a decodable ${file.contentType} image: ${err.message}`)
@@ -204,9 +205,9 @@ export function registerMediaRoutes(app: Hono, deps: FakeDeps, opts: MediaRouteO
       const id = randomUUID()
       let blob = file.blob
       try {
-        blob = await opts.storage.commit(file.blob, id)
+        blob = await storage.commit(file.blob, id)
       } catch (err) {
-        await opts.storage.discard(file.blob)
+        await storage.discard(file.blob)
         throw err
       }
       const row: FileRow = {
@@ -319,7 +320,7 @@ export function registerMediaRoutes(app: Hono, deps: FakeDeps, opts: MediaRouteO
 
   app.delete('/api/v1/files/:id', requireSession, async (c) => {
     const user = c.get('user')
-    const state = opts.state()
+    const state = opts.stateOf(c)
     const file = state.get(c.req.param('id'))
     if (!file) return notFound(c)
     if (file.row.owner_id !== user.id && user.role !== 'admin') {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -17,7 +17,7 @@ import {
   paddedFile,
   sampleImage,
 } from '../../mocks/media/testing.ts'
-import { startTestMocks, type TestMocks } from '../helpers.ts'
+import { startTestMocks, storedFiles, type TestMocks } from '../helpers.ts'
 import {
   describeServerSockets,
   envInt,
@@ -58,7 +58,7 @@ function record(name: string, runs: number, lost: string[] = []) {
 
 const media = () => t.mocks.services.get('media')?.fake as MediaFake
 const chat = () => t.mocks.services.get('chat')?.fake as ChatFake
-const onDisk = () => readdirSync(storage).sort()
+const onDisk = () => storedFiles(storage)
 /** Ports clients connect to; auth's also carries chat's and media's own pooled get-session calls. */
 const clientPorts = () =>
   (['chat', 'media', 'v01t'] as const)

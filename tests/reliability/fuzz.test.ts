@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as fc from 'fast-check'
@@ -21,7 +21,7 @@ import {
   ChatMessageSchema,
   PresenceUpdateSchema,
 } from '../../proto-contracts/gen/ts/devarno/events/v1/chat_pb.ts'
-import { startTestMocks, type TestMocks } from '../helpers.ts'
+import { startTestMocks, storedFiles, type TestMocks } from '../helpers.ts'
 import {
   anyField,
   bodyBytes,
@@ -1014,7 +1014,7 @@ describe('media', () => {
   beforeAll(() => {
     ids0 = [...media().inspect().fileIds].sort()
   })
-  const onDisk = () => readdirSync(storage).sort()
+  const onDisk = () => storedFiles(storage)
 
   const ALLOWED = [
     'image/jpeg',
