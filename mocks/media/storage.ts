@@ -105,6 +105,11 @@ export interface Storage {
   retire(): Promise<void>
 }
 
+const isTemp = (path: string) => {
+  const name = path.slice(path.lastIndexOf('/') + 1)
+  return name.startsWith(TEMP_PREFIX) && name.endsWith(TEMP_SUFFIX)
+}
+
 const STATE_DIR = /^state-(\d+)-\d+$/
 /** State folders this process made and has not destroyed: never swept. */
 const liveDirs = new Set<string>()
@@ -126,9 +131,11 @@ export async function createStateStorage(root: string | undefined): Promise<Stor
   await mkdir(dir, { recursive: true })
   liveDirs.add(dir)
   let retired = false
+  /** Uploads whose bytes are not yet committed or dropped (their temp file may not exist yet). */
+  let pending = 0
   // Removes the folder once nothing is left in it (an upload still arriving keeps it).
   const tidy = async () => {
-    if (!retired) return
+    if (!retired || pending > 0) return
     try {
       await rmdir(dir)
       liveDirs.delete(dir)
@@ -141,16 +148,28 @@ export async function createStateStorage(root: string | undefined): Promise<Stor
     createSink() {
       // Normally there already; recreated for an upload that reached a state as it retired.
       mkdirSync(dir, { recursive: true })
-      return diskSink(dir, tidy)
+      pending++
+      let ended = false
+      return diskSink(dir, () => {
+        if (!ended) pending--
+        ended = true
+        return tidy()
+      })
     },
     async commit(blob, id) {
       if (blob.kind === 'memory') return blob
       const path = join(dir, id)
+      // On failure the caller discards the temp blob, which counts it out.
       await rename(blob.path, path)
+      pending--
       return { kind: 'disk', path }
     },
     async discard(blob) {
-      if (blob.kind === 'disk') await rm(blob.path, { force: true })
+      if (blob.kind === 'disk') {
+        // A finished upload dropped before its commit (refused image) was still pending.
+        if (isTemp(blob.path)) pending--
+        await rm(blob.path, { force: true })
+      }
       await tidy()
     },
     async retire() {
