@@ -49,6 +49,8 @@ export interface InProcessFake<F extends FakeService> {
   request(path: string, init?: RequestInit & { as?: string }): Promise<Response>
   /** Applies a scenario (by name or resolved) to the fake and its companions, and installs its faults. */
   use(scenario: string | Scenario): Promise<void>
+  /** `use` for an inline scenario as `PUT /__mocks/scenario` takes it (`extends` resolved; rejects on errors). */
+  useInline(raw: unknown): Promise<void>
   /** Releases what the fakes hold (sockets, files, timers). */
   close(): Promise<void>
 }
@@ -121,6 +123,9 @@ export async function inProcess<F extends FakeService>(
       faults.setIdentities(seededIdentities(resolved))
       faults.install(resolved.faults, resolved.seed, resolved.name)
       scenario = resolved
+    },
+    async useInline(raw) {
+      await harness.use(loader.resolveInline(raw))
     },
     async close() {
       faults.clear()
