@@ -73,7 +73,6 @@ perCall('v01t every record via records.findMany() (one scan, grouped per compone
 )
 
 // ---- chat: a channel lookup (every REST call and WS frame) ----
-perCall('chat channel lookup via the id map (ChatStore.channel)', 200_000, () => chat.channel(channel))
 perCall('chat channel lookup via channels.findFirst(where id)', 20_000, () =>
   chat.channels.findFirst((q) => q.where({ id: channel })),
 )
