@@ -81,3 +81,17 @@ describe('BoundedMemo', () => {
     )
   })
 })
+
+describe('BoundedMemo keyed by client input', () => {
+  it('counts keys through sizeOf, so long invented keys cannot exceed the byte budget', () => {
+    const memo = new BoundedMemo<string, null>({
+      maxEntries: 1000,
+      maxBytes: 1000,
+      sizeOf: (_v, k) => k.length,
+    })
+    for (let i = 0; i < 50; i++) memo.set(`${i}`.padEnd(100, 'x'), null)
+    expect(memo.bytes).toBeLessThanOrEqual(1000)
+    expect(memo.size).toBe(10)
+    expect(memo.get('49'.padEnd(100, 'x'))).toBeNull()
+  })
+})

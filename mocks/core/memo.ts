@@ -5,12 +5,13 @@
 // LRU's reordering per hit would cost more than it saves). Memoised values are answers that
 // never change for their key; a memo only saves recomputing them.
 
-export interface MemoOptions<V> {
+export interface MemoOptions<K, V> {
   /** Most entries kept (>= 1). */
   maxEntries: number
   /** Most bytes kept, as counted by `sizeOf` (both or neither). */
   maxBytes?: number
-  sizeOf?: (value: V) => number
+  /** An entry's bytes; count the key too where keys come from clients. */
+  sizeOf?: (value: V, key: K) => number
 }
 
 export class BoundedMemo<K, V> {
@@ -18,9 +19,9 @@ export class BoundedMemo<K, V> {
   private total = 0
   private readonly maxEntries: number
   private readonly maxBytes: number
-  private readonly sizeOf: ((value: V) => number) | undefined
+  private readonly sizeOf: ((value: V, key: K) => number) | undefined
 
-  constructor(opts: MemoOptions<V>) {
+  constructor(opts: MemoOptions<K, V>) {
     if (!(opts.maxEntries >= 1)) throw new RangeError(`maxEntries must be at least 1; got ${opts.maxEntries}`)
     if ((opts.maxBytes === undefined) !== (opts.sizeOf === undefined)) {
       throw new TypeError('maxBytes and sizeOf go together: give both or neither')
@@ -49,7 +50,7 @@ export class BoundedMemo<K, V> {
 
   /** Remembers `value` (replacing the key's old one), evicting the oldest entries to fit. */
   set(key: K, value: V): V {
-    const bytes = this.sizeOf ? this.sizeOf(value) : 0
+    const bytes = this.sizeOf ? this.sizeOf(value, key) : 0
     this.delete(key)
     // Larger than the whole budget: answered, never kept (it would evict everything else).
     if (bytes > this.maxBytes) return value

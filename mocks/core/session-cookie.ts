@@ -50,7 +50,8 @@ export function cookieVerifier(secret: string, limit = 1024): (value: string) =>
   const memo = new BoundedMemo<string, string | null>({
     maxEntries: limit,
     maxBytes: limit * 1024,
-    sizeOf: (token) => (token?.length ?? 0) + 64,
+    // Cookie values come from clients: their length counts (UTF-16, so x2), plus the token.
+    sizeOf: (token, cookie) => 2 * (cookie.length + (token?.length ?? 0)) + 64,
   })
   return (value) => memo.getOrSet(value, () => verifySessionCookie(value, secret))
 }
