@@ -3,8 +3,8 @@
 //   pnpm exec tsx scripts/collections-timing.ts
 // Not part of `pnpm bench`: a measurement to keep the comments in the stores honest.
 import { ChatStore } from '../mocks/chat/store.ts'
-import { loadConfig } from '../mocks/core/config.ts'
-import { ScenarioLoader } from '../mocks/core/scenario/loader.ts'
+import { loadConfig } from '../mocks/runtime/config.ts'
+import { ScenarioLoader } from '../mocks/runtime/scenario-loader.ts'
 import { listAnswer } from '../mocks/v01t/query.ts'
 import { buildV01tStore } from '../mocks/v01t/store.ts'
 

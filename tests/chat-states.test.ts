@@ -2,12 +2,12 @@ import type { Context } from 'hono'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createAuthFake } from '../mocks/auth/index.ts'
 import { createChatApp } from '../mocks/chat/app.ts'
-import { CHAT_MAX_FRAME_BYTES, type ChatFake, createChatFake } from '../mocks/chat/index.ts'
+import { CHAT_MAX_FRAME_BYTES, type ChatFake, chat, createChatFake } from '../mocks/chat/index.ts'
 import { type ChatState, createChatState } from '../mocks/chat/state.ts'
 import { ChatTestClient } from '../mocks/chat/testing.ts'
 import { createLogger } from '../mocks/core/logger.ts'
-import { type RunningServer, startServer } from '../mocks/core/server.ts'
-import { type InProcessFake, inProcess } from '../mocks/core/testing.ts'
+import { type RunningServer, startServer } from '../mocks/runtime/server.ts'
+import { type InProcessFake, inProcess } from '../mocks/runtime/testing.ts'
 
 // State as a value over real sockets: one chat app on one port serves two states, the
 // WebSocket upgrade reaching its state through stateOf (here an `x-state` handshake header).
@@ -26,7 +26,7 @@ beforeAll(async () => {
   h = await inProcess(createChatFake, { companions: [createAuthFake] })
   states = { a: await createChatState(h.scenario, h.deps), b: await createChatState(h.scenario, h.deps) }
   server = await startServer({
-    app: createChatApp(h.deps, stateOf, { fetch: h.tools.fetch }),
+    app: createChatApp(chat, h.deps, stateOf, { fetch: h.tools.fetch }),
     port: 0,
     host: '127.0.0.1',
     logger: createLogger('chat-states'),

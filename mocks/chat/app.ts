@@ -1,9 +1,9 @@
 import type { Hono } from 'hono'
-import { createFakeApp } from '../core/app.ts'
 import { createSessionValidator, type SessionValidator } from '../core/auth-client.ts'
-import type { FakeDeps } from '../core/fake.ts'
 import { type StateOf, stateOfRequest } from '../core/state.ts'
 import type { WsPeer } from '../core/ws.ts'
+import { createFakeApp, type FakeIdentity } from '../fake/app.ts'
+import type { FakeDeps } from '../fake/descriptor.ts'
 import type { ChatSocket } from './hub.ts'
 import { chatCors, createChatAuth, type Refusal, registerChatRoutes, WS_PATH } from './routes.ts'
 import type { ChatState } from './state.ts'
@@ -32,7 +32,9 @@ export function chatValidator(deps: FakeDeps, options: ChatAppOptions = {}): Ses
   )
 }
 
+/** `service` is the descriptor (its name and envelope), passed in so this module never imports index.ts. */
 export function createChatApp(
+  service: FakeIdentity,
   deps: FakeDeps,
   stateOf: StateOf<ChatState>,
   options: ChatAppOptions = {},
@@ -40,7 +42,7 @@ export function createChatApp(
   const validate = chatValidator(deps, options)
   const auth = createChatAuth({ deps, validate })
   // CORS in front of the fault engine, so injected errors carry it too (see chatCors).
-  const app = createFakeApp('chat', deps, { cors: chatCors(auth.trusted) })
+  const app = createFakeApp(service, deps, { cors: chatCors(auth.trusted) })
   registerChatRoutes(app, { deps, stateOf, validate })
   return app
 }

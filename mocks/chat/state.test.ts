@@ -1,10 +1,10 @@
 import type { Context } from 'hono'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createAuthFake } from '../auth/index.ts'
-import { type InProcessFake, inProcess } from '../core/testing.ts'
+import { type InProcessFake, inProcess } from '../runtime/testing.ts'
 import { type AcceptResult, chatSocketAcceptor, createChatApp } from './app.ts'
 import type { ServerFrame } from './contract.ts'
-import { type ChatFake, createChatFake } from './index.ts'
+import { type ChatFake, chat, createChatFake } from './index.ts'
 import { type ChatState, createChatState } from './state.ts'
 import { FakePeer } from './testing.ts'
 
@@ -25,7 +25,7 @@ const stateOf = (c: Context): ChatState => {
 beforeEach(async () => {
   h = await inProcess(createChatFake, { companions: [createAuthFake] })
   states = { a: await createChatState(h.scenario, h.deps), b: await createChatState(h.scenario, h.deps) }
-  app = createChatApp(h.deps, stateOf, { fetch: h.tools.fetch })
+  app = createChatApp(chat, h.deps, stateOf, { fetch: h.tools.fetch })
   accept = chatSocketAcceptor(h.deps, stateOf, { fetch: h.tools.fetch })
 })
 afterEach(async () => {

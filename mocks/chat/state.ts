@@ -1,5 +1,5 @@
 import type { Logger } from '../core/logger.ts'
-import type { Scenario } from '../core/scenario/schema.ts'
+import type { Scenario } from '../fake/scenario.ts'
 import type { FaultEngine } from '../faults/engine.ts'
 import { ChatHub } from './hub.ts'
 import { ChatStore } from './store.ts'

@@ -4,7 +4,7 @@ import { Collection } from '@msw/data'
 import { z } from 'zod'
 import type { Logger } from '../core/logger.ts'
 import { BoundedMemo } from '../core/memo.ts'
-import type { Scenario } from '../core/scenario/schema.ts'
+import type { Scenario } from '../fake/scenario.ts'
 
 // Channels and messages live in @msw/data collections (schema-checked on every write),
 // with a per-channel index sorted oldest → newest built at seed time beside them. History

@@ -1,7 +1,7 @@
 import type { Hono } from 'hono'
-import { createFakeApp } from '../core/app.ts'
-import type { FakeDeps } from '../core/fake.ts'
 import type { StateOf } from '../core/state.ts'
+import { createFakeApp, type FakeIdentity } from '../fake/app.ts'
+import type { FakeDeps } from '../fake/descriptor.ts'
 import { mediaCors, registerMediaRoutes, type UploadStats } from './routes.ts'
 import type { MediaState } from './store.ts'
 
@@ -13,13 +13,15 @@ export interface MediaAppOptions {
 }
 
 /** media-service's app, created once: every route finds its files and storage through `stateOf`. */
+/** `service` is the descriptor (its name and envelope), passed in so this module never imports index.ts. */
 export function createMediaApp(
+  service: FakeIdentity,
   deps: FakeDeps,
   stateOf: StateOf<MediaState>,
   options: MediaAppOptions = {},
 ): Hono {
   // CORS in front of the fault engine, so injected errors carry it too (see mediaCors).
-  const app = createFakeApp('media', deps, { cors: mediaCors(deps) })
+  const app = createFakeApp(service, deps, { cors: mediaCors(deps) })
   registerMediaRoutes(app, deps, {
     stateOf,
     stats: options.stats ?? { inFlight: 0 },

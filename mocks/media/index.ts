@@ -1,8 +1,9 @@
-import type { FakeDeps, FakeService } from '../core/fake.ts'
-import type { Scenario } from '../core/scenario/schema.ts'
 import { CurrentState } from '../core/state.ts'
+import { defineFake, type FakeDeps, type FakeService } from '../fake/descriptor.ts'
+import { mediaSection, type Scenario } from '../fake/scenario.ts'
 import { createMediaApp } from './app.ts'
 import { effectiveLimits, type UploadStats } from './routes.ts'
+import { configureMedia } from './settings.ts'
 import { createMediaState } from './state.ts'
 import { sweepStorage } from './storage.ts'
 import type { MediaState } from './store.ts'
@@ -40,7 +41,10 @@ export interface MediaFake extends FakeService {
 export function createMediaFake(deps: FakeDeps, opts: MediaFakeOptions = {}): MediaFake {
   const current = new CurrentState<MediaState>('media')
   const stats: UploadStats = { inFlight: 0 }
-  const app = createMediaApp(deps, current.stateOf, { stats, ...(opts.fetch ? { fetch: opts.fetch } : {}) })
+  const app = createMediaApp(media, deps, current.stateOf, {
+    stats,
+    ...(opts.fetch ? { fetch: opts.fetch } : {}),
+  })
   let swept = false
   return {
     name: 'media',
@@ -73,3 +77,35 @@ export function createMediaFake(deps: FakeDeps, opts: MediaFakeOptions = {}): Me
     },
   }
 }
+
+/** Fake media-service: its descriptor (mocks/fake/descriptor.ts), listed in mocks/registry.ts. */
+export const media = defineFake({
+  name: 'media',
+  title: 'media-service',
+  port: 8081,
+  portEnv: 'MOCKS_MEDIA_PORT',
+  transport: 'http',
+  scenario: {
+    key: 'media',
+    schema: mediaSection,
+    // File ids unique; owners must be seeded users (auth.users).
+    check(s, add) {
+      const users = new Set(s.auth.users.map((u) => u.id))
+      const fileIds = new Set<string>()
+      s.media.files.forEach((f, i) => {
+        if (fileIds.has(f.id)) add(`media.files.${i}.id`, `duplicate file id "${f.id}"`)
+        fileIds.add(f.id)
+        if (!users.has(f.owner)) add(`media.files.${i}.owner`, `"${f.owner}" is not a user in auth.users`)
+      })
+    },
+  },
+  frontend: { urls: ['MEDIA_SERVICE_URL'] },
+  publicUrlEnv: 'BASE_URL',
+  configure: configureMedia,
+  // The URLs media advertises (BASE_URL) follow its port, unless set by env.
+  derive(config, origin) {
+    if (origin) config.mediaBaseUrl = origin
+    else if (!config.explicit.mediaBaseUrl) config.mediaBaseUrl = `http://localhost:${config.ports.media}`
+  },
+  create: (deps) => createMediaFake(deps),
+})

@@ -9,13 +9,13 @@ import {
 } from '../../proto-contracts/gen/ts/devarno/content/v1/media_pb.ts'
 import { createAuthFake } from '../auth/index.ts'
 import { assertMessage } from '../core/contract.ts'
-import { ScenarioError } from '../core/scenario/loader.ts'
+import { ScenarioError } from '../core/scenario/error.ts'
 import { SESSION_COOKIE } from '../core/session-cookie.ts'
-import { inProcess } from '../core/testing.ts'
+import { inProcess } from '../runtime/testing.ts'
 import { createMediaFake } from './index.ts'
 import { buildMultipart, filePart, multipartType, paddedFile, sampleImage } from './testing.ts'
 
-// In-process (core/testing.ts): app.request() against the media app, get-session answered by
+// In-process (runtime/testing.ts): app.request() against the media app, get-session answered by
 // the auth fake in-process (or broken on purpose: down, slow, garbage).
 
 const ErrorBody = z.strictObject({ error: z.string().min(1), code: z.string().min(1).optional() })

@@ -4,9 +4,9 @@ import { dirname, join } from 'node:path'
 import type { Context } from 'hono'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createAuthFake } from '../auth/index.ts'
-import { type InProcessFake, inProcess } from '../core/testing.ts'
+import { type InProcessFake, inProcess } from '../runtime/testing.ts'
 import { createMediaApp } from './app.ts'
-import { createMediaFake, type MediaFake } from './index.ts'
+import { createMediaFake, type MediaFake, media } from './index.ts'
 import { createMediaState, type MediaState } from './state.ts'
 import { buildMultipart, filePart, multipartType, paddedFile } from './testing.ts'
 
@@ -28,7 +28,7 @@ beforeAll(async () => {
   h = await inProcess(createMediaFake, { companions: [createAuthFake], env: { STORAGE_PATH: root } })
   const deps = { storagePath: root }
   states = { a: await createMediaState(h.scenario, deps), b: await createMediaState(h.scenario, deps) }
-  app = createMediaApp(h.deps, stateOf, { fetch: h.tools.fetch })
+  app = createMediaApp(media, h.deps, stateOf, { fetch: h.tools.fetch })
 })
 afterAll(async () => {
   await states.a.dispose()

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url'
-import type { Scenario } from '../core/scenario/schema.ts'
+import type { Scenario } from '../fake/scenario.ts'
 import { createStateStorage } from './storage.ts'
 import { buildMediaState, type MediaState } from './store.ts'
 

@@ -1,7 +1,7 @@
 import type { Context, Hono } from 'hono'
-import { errorEnvelope } from '../core/envelope.ts'
 import type { StateOf } from '../core/state.ts'
 import { searchOf } from '../core/url.ts'
+import { v01tEnvelope } from './envelope.ts'
 import { listAnswer } from './query.ts'
 import type { V01tState } from './state.ts'
 
@@ -17,7 +17,7 @@ function fail(
   code: string,
   details?: Record<string, unknown>,
 ) {
-  return c.json(errorEnvelope('v01t', error, code, details ? { details } : {}), status)
+  return c.json(v01tEnvelope.body(error, code, details ? { details } : {}), status)
 }
 
 export function registerV01tRoutes(app: Hono, stateOf: StateOf<V01tState>): void {

@@ -1,8 +1,8 @@
 import type { Context } from 'hono'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type InProcessFake, inProcess } from '../core/testing.ts'
+import { type InProcessFake, inProcess } from '../runtime/testing.ts'
 import { createV01tApp } from './app.ts'
-import { createV01tFake, type V01tFake } from './index.ts'
+import { createV01tFake, type V01tFake, v01t } from './index.ts'
 import { createV01tState, type V01tState } from './state.ts'
 
 // State as a value: two V01T states (different scenarios) served by one app side by side.
@@ -40,7 +40,7 @@ beforeAll(async () => {
     },
   })
   states = { a: await createV01tState(h.scenario), b: await createV01tState(extra) }
-  app = createV01tApp(h.deps, stateOf)
+  app = createV01tApp(v01t, h.deps, stateOf)
 })
 afterAll(() => h.close())
 

@@ -1,5 +1,5 @@
 import type { Logger } from '../core/logger.ts'
-import type { Scenario } from '../core/scenario/schema.ts'
+import type { Scenario } from '../fake/scenario.ts'
 import { buildV01tStore, type V01tStore } from './store.ts'
 
 // One V01T world as a value: the records collection and the read model built from it (with

@@ -2,11 +2,12 @@ import fc from 'fast-check'
 import type { Hono } from 'hono'
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { z } from 'zod'
-import { loadConfig } from '../core/config.ts'
-import { startMocks } from '../core/runtime.ts'
-import { ScenarioError } from '../core/scenario/loader.ts'
-import { ScenarioSchema } from '../core/scenario/schema.ts'
-import { type InProcessFake, inProcess } from '../core/testing.ts'
+import { ScenarioError } from '../core/scenario/error.ts'
+import { FAKES } from '../registry.ts'
+import { loadConfig } from '../runtime/config.ts'
+import { startMocks } from '../runtime/runtime.ts'
+import { scenarioSchemaFor } from '../runtime/scenario-schema.ts'
+import { type InProcessFake, inProcess } from '../runtime/testing.ts'
 import {
   ArtefactDataSchema,
   ArtefactListResponseSchema,
@@ -413,14 +414,14 @@ describe('trailing slash, HEAD and CORS', () => {
     // The control slice is mounted by the runtime, so this part runs the fake inside it.
     const mocks = await startMocks({
       config: loadConfig({ MOCKS_SCENARIO: 'default' }),
-      fakes: { v01t: createV01tFake },
+      only: ['v01t'],
       listen: false,
       control: false,
     })
     try {
-      const control = await mocks.services
-        .get('v01t')!
-        .fake.app.request('/__mocks/health', { headers: { origin: 'https://evil.example' } })
+      const control = await mocks
+        .app('v01t')
+        .request('/__mocks/health', { headers: { origin: 'https://evil.example' } })
       expect(control.status).toBe(200)
       expect(control.headers.get('access-control-allow-origin')).toBeNull()
     } finally {
@@ -567,7 +568,7 @@ describe('generated records', () => {
 
   it('seed 1,000 records well under 100 ms', async () => {
     const fake = h.fake
-    const scenario = ScenarioSchema.parse({
+    const scenario = scenarioSchemaFor(FAKES).parse({
       name: 'v01t-bench',
       seed: 5,
       v01t: {

@@ -1,11 +1,13 @@
+import { defaultErrorBody, plainEnvelope } from '../core/envelope.ts'
+import { Journal } from '../core/journal.ts'
+import { createLogger } from '../core/logger.ts'
+import type { FakeDeps, FakeService } from '../fake/descriptor.ts'
+import type { Scenario } from '../fake/scenario.ts'
+import { seededIdentities, usersForControl } from '../fake/seeded.ts'
 import { FaultEngine } from '../faults/engine.ts'
+import { FAKES } from '../registry.ts'
 import { type Env, loadConfig } from './config.ts'
-import type { FakeDeps, FakeService } from './fake.ts'
-import { Journal } from './journal.ts'
-import { createLogger } from './logger.ts'
-import { ScenarioLoader } from './scenario/loader.ts'
-import type { Scenario } from './scenario/schema.ts'
-import { seededIdentities, usersForControl } from './seeded.ts'
+import { ScenarioLoader } from './scenario-loader.ts'
 
 // The one in-process harness for tests beside the code: a fake under test (and, when it calls
 // another service, companions such as auth, served in-process too), their deps, a scenario
@@ -66,7 +68,14 @@ export async function inProcess<F extends FakeService>(
       : { env, ...scenarioOrOptions }
   const config = loadConfig(opts.env ?? {})
   const journal = new Journal(1000)
-  const faults = new FaultEngine({ secret: config.betterAuthSecret, journal, logger: createLogger('faults') })
+  // Injected errors in each service's own envelope, as the runtime answers them.
+  const envelopes = new Map(FAKES.map((f) => [f.name, f.envelope]))
+  const faults = new FaultEngine({
+    secret: config.betterAuthSecret,
+    journal,
+    logger: createLogger('faults'),
+    errorBody: (service, status) => defaultErrorBody(envelopes.get(service) ?? plainEnvelope, status),
+  })
   const deps: FakeDeps = { config, logger: createLogger('test'), faults }
   const companions: FakeService[] = []
   const viaCompanions: typeof fetch = async (input, init) => {
