@@ -1,4 +1,3 @@
-import { defaultErrorBody, plainEnvelope } from '../core/envelope.ts'
 import { Journal } from '../core/journal.ts'
 import { createLogger } from '../core/logger.ts'
 import type { FakeDeps, FakeService } from '../fake/descriptor.ts'
@@ -7,6 +6,7 @@ import { seededIdentities, usersForControl } from '../fake/seeded.ts'
 import { FaultEngine } from '../faults/engine.ts'
 import { FAKES } from '../registry.ts'
 import { type Env, loadConfig } from './config.ts'
+import { faultHost } from './fault-host.ts'
 import { ScenarioLoader } from './scenario-loader.ts'
 
 // The one in-process harness for tests beside the code: a fake under test (and, when it calls
@@ -68,14 +68,8 @@ export async function inProcess<F extends FakeService>(
       : { env, ...scenarioOrOptions }
   const config = loadConfig(opts.env ?? {})
   const journal = new Journal(1000)
-  // Injected errors in each service's own envelope, as the runtime answers them.
-  const envelopes = new Map(FAKES.map((f) => [f.name, f.envelope]))
-  const faults = new FaultEngine({
-    secret: config.betterAuthSecret,
-    journal,
-    logger: createLogger('faults'),
-    errorBody: (service, status) => defaultErrorBody(envelopes.get(service) ?? plainEnvelope, status),
-  })
+  // What the runtime tells the engine: services, identity, each service's error envelope.
+  const faults = new FaultEngine({ ...faultHost(config), journal, logger: createLogger('faults') })
   const deps: FakeDeps = { config, logger: createLogger('test'), faults }
   const companions: FakeService[] = []
   const viaCompanions: typeof fetch = async (input, init) => {
@@ -89,7 +83,9 @@ export async function inProcess<F extends FakeService>(
     companions.push(make({ ...deps, logger: createLogger('companion') }, tools))
   }
   const fake = factory(deps, tools)
-  const loader = new ScenarioLoader(config.scenariosDir)
+  const loader = new ScenarioLoader(config.scenariosDir, FAKES, {
+    checkFaults: (list) => faults.checkScenarioFaults(list),
+  })
   let scenario: Scenario | undefined
   const current = () => {
     if (!scenario) throw new Error('no scenario applied yet')
