@@ -58,6 +58,8 @@ export interface SessionValidatorOptions {
 export type SessionValidator = (
   cookieHeader: string | undefined,
   requestId?: string,
+  /** Overrides the validator's own map for this call (a state's scenario map). */
+  roleMap?: RoleMap,
 ) => Promise<SessionResult>
 
 /** get-session's answer, body read whole. */
@@ -133,7 +135,7 @@ const httpTransport: Transport = (url, headers, timeoutMs) =>
 
 export function createSessionValidator(opts: SessionValidatorOptions): SessionValidator {
   const transport = opts.fetch ? fetchTransport(opts.fetch) : httpTransport
-  return async (cookieHeader, requestId) => {
+  return async (cookieHeader, requestId, callRoleMap) => {
     const url = `${opts.authServiceUrl()}/api/auth/get-session`
     if (!cookieHeader) return { kind: 'unauthenticated' }
     const headers: Record<string, string> = { cookie: cookieHeader, accept: 'application/json' }
@@ -180,7 +182,7 @@ export function createSessionValidator(opts: SessionValidatorOptions): SessionVa
         email: str(u.email) ?? '',
         name: str(u.name) ?? '',
         image: str(u.image),
-        role: mapRole(rawRole, opts.roleMap?.() ?? DEFAULT_ROLE_MAP),
+        role: mapRole(rawRole, callRoleMap ?? opts.roleMap?.() ?? DEFAULT_ROLE_MAP),
         rawRole,
         emailVerified: u.emailVerified === true,
         banned: false,

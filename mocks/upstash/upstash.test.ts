@@ -38,7 +38,7 @@ const post = (path: string, body: unknown, headers: Record<string, string> = {})
   call(path, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), headers })
 
 beforeEach(async () => {
-  h = await inProcess(createUpstashFake, scenario)
+  h = await inProcess((deps) => createUpstashFake(deps), scenario)
 })
 
 describe('commands', () => {
@@ -222,7 +222,9 @@ describe('scenario seeding and reset', () => {
 describe('real Redis configuration', () => {
   it('an unreachable MOCKS_UPSTASH_REDIS_URL is reported by name, password hidden', async () => {
     await expect(
-      inProcess(createUpstashFake, 'default', { MOCKS_UPSTASH_REDIS_URL: 'redis://:s3cret@127.0.0.1:1' }),
+      inProcess((deps) => createUpstashFake(deps), 'default', {
+        MOCKS_UPSTASH_REDIS_URL: 'redis://:s3cret@127.0.0.1:1',
+      }),
     ).rejects.toThrow(/^MOCKS_UPSTASH_REDIS_URL: cannot connect to redis:\/\/:\*\*\*@127\.0\.0\.1:1/)
   })
 })

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as fc from 'fast-check'
@@ -21,7 +21,7 @@ import {
   ChatMessageSchema,
   PresenceUpdateSchema,
 } from '../../proto-contracts/gen/ts/devarno/events/v1/chat_pb.ts'
-import { startTestMocks, type TestMocks } from '../helpers.ts'
+import { startTestMocks, storedFiles, type TestMocks } from '../helpers.ts'
 import {
   anyField,
   bodyBytes,
@@ -801,7 +801,7 @@ describe('chat', () => {
       }),
       params,
     )
-    await expect.poll(() => chat().hub.size).toBe(0)
+    await expect.poll(() => chat().state().hub.size).toBe(0)
   })
 
   // Client frames of every type, with wrong types, missing and extra fields, odd text.
@@ -988,7 +988,7 @@ describe('chat', () => {
       expect(ended, `${c.name}: the server kept the socket open`).toBe(true)
       expect([1002, 1009], `${c.name}: close code ${code}`).toContain(code)
     }
-    await expect.poll(() => chat().hub.size).toBe(0)
+    await expect.poll(() => chat().state().hub.size).toBe(0)
   })
 
   it('state: history grew by exactly the accepted messages, and nobody is left online', async () => {
@@ -1021,7 +1021,7 @@ describe('media', () => {
   beforeAll(() => {
     ids0 = [...media().inspect().fileIds].sort()
   })
-  const onDisk = () => readdirSync(storage).sort()
+  const onDisk = () => storedFiles(storage)
 
   const ALLOWED = [
     'image/jpeg',
