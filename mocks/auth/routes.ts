@@ -3,7 +3,7 @@ import { bodyLimit } from 'hono/body-limit'
 import { z } from 'zod'
 import type { FakeDeps } from '../core/fake.ts'
 import { randomId } from '../core/ids.ts'
-import { createOriginMatcher } from '../core/origins.ts'
+import { configOriginMatcher } from '../core/origins.ts'
 import {
   cookieVerifier,
   SECURE_SESSION_COOKIE,
@@ -101,7 +101,7 @@ export function publicSession(s: SessionRow) {
 export function registerAuthRoutes(app: Hono, deps: FakeDeps, state: () => AuthState): void {
   const secret = deps.config.betterAuthSecret
   const verifyCookie = cookieVerifier(secret)
-  const trusted = createOriginMatcher(deps.config.allowedOrigins)
+  const trusted = configOriginMatcher(deps.config, deps.logger, 'better-auth (origin check)')
 
   const cookieName = (c: Context) =>
     new URL(c.req.url).protocol === 'https:' ? SECURE_SESSION_COOKIE : SESSION_COOKIE
@@ -143,7 +143,7 @@ export function registerAuthRoutes(app: Hono, deps: FakeDeps, state: () => AuthS
     if (c.req.header('cookie')) {
       const origin = c.req.header('origin') ?? refererOrigin(c.req.header('referer'))
       if (!origin || origin === 'null') return fail(c, 403, 'MISSING_OR_NULL_ORIGIN')
-      if (!trusted(origin) && origin !== new URL(c.req.url).origin) return fail(c, 403, 'INVALID_ORIGIN')
+      if (origin !== new URL(c.req.url).origin && !trusted(origin)) return fail(c, 403, 'INVALID_ORIGIN')
     }
     if (callbackURL && !callbackURL.startsWith('/') && !trusted(safeOrigin(callbackURL))) {
       return fail(c, 403, 'INVALID_CALLBACK_URL')

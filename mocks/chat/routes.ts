@@ -5,7 +5,7 @@ import { z } from 'zod'
 import type { SessionUser, SessionValidator } from '../core/auth-client.ts'
 import type { CorsOptions } from '../core/cors.ts'
 import type { FakeDeps } from '../core/fake.ts'
-import { createOriginMatcher } from '../core/origins.ts'
+import { configOriginMatcher } from '../core/origins.ts'
 import { SESSION_COOKIE } from '../core/session-cookie.ts'
 import { searchOf } from '../core/url.ts'
 import { nodePeer } from '../core/ws.ts'
@@ -70,7 +70,7 @@ export function toRest(row: MessageRow): RestChatMessage {
 }
 
 export function createChatAuth(r: Pick<ChatRouteDeps, 'deps' | 'store' | 'validate'>) {
-  const trusted = createOriginMatcher(r.deps.config.allowedOrigins)
+  const trusted = configOriginMatcher(r.deps.config, r.deps.logger, 'chat (CORS / WebSocket)')
 
   const check = async (cookie: string | undefined, requestId: string | undefined) => {
     const result = await r.validate(cookie, requestId)

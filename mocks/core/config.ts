@@ -26,13 +26,36 @@ export const PORT_ENV = {
   control: 'MOCKS_CONTROL_PORT',
 } as const
 
+/**
+ * Browser origins allowed by default (CORS with credentials, WS Origin): the matrix's
+ * production origins and, for development, any localhost / 127.0.0.1 port (a frontend's dev
+ * server and the demo, whatever their ports). `MOCKS_EXTRA_ORIGINS` adds to these;
+ * `MOCKS_ALLOWED_ORIGINS` replaces them (the demo's own origin is then still added).
+ */
 export const DEFAULT_ALLOWED_ORIGINS = [
   'https://casa.devarno.cloud',
   'https://*.devarno.cloud',
-  'http://localhost:3000',
-  'http://127.0.0.1:8090',
-  'http://localhost:8090',
+  'http://localhost:*',
+  'http://127.0.0.1:*',
 ] as const
+
+/** The demo (dashboard and reference client) is served by the control plane: its origins follow that port. */
+export function demoOrigins(controlPort: number): string[] {
+  return [`http://127.0.0.1:${controlPort}`, `http://localhost:${controlPort}`]
+}
+
+function originList(raw: string | undefined): string[] {
+  return (raw ?? '')
+    .split(',')
+    .map((o) => o.trim().replace(/\/+$/, ''))
+    .filter(Boolean)
+}
+
+/** The allow-list from the origin settings and the control port (the demo's origin). */
+export function allowedOriginsFor(settings: MocksConfig['originSettings'], controlPort: number): string[] {
+  const base = settings.replaced ?? [...DEFAULT_ALLOWED_ORIGINS, ...settings.extra]
+  return [...new Set([...base, ...demoOrigins(controlPort)])]
+}
 
 /** A fixed development secret (>= 32 chars, as better-auth requires) so seeded cookies are stable. */
 export const DEFAULT_AUTH_SECRET = 'devarno-mocks-development-secret-not-for-production'
@@ -48,7 +71,10 @@ export interface MocksConfig {
   maxFileSize: number
   maxAvatarSize: number
   storagePath: string | undefined
+  /** Derived from `originSettings` and the control port (see `allowedOriginsFor`). */
   allowedOrigins: string[]
+  /** `MOCKS_ALLOWED_ORIGINS` (replaces the defaults) and `MOCKS_EXTRA_ORIGINS` (adds to them). */
+  originSettings: { replaced: string[] | undefined; extra: string[] }
   scenario: string
   scenariosDir: string
   controlToken: string | undefined
@@ -63,6 +89,7 @@ export interface MocksConfig {
 export function refreshDerivedUrls(config: MocksConfig): void {
   if (!config.explicit.authServiceUrl) config.authServiceUrl = `http://127.0.0.1:${config.ports.auth}`
   if (!config.explicit.mediaBaseUrl) config.mediaBaseUrl = `http://localhost:${config.ports.media}`
+  config.allowedOrigins = allowedOriginsFor(config.originSettings, config.ports.control)
 }
 
 export type Env = Record<string, string | undefined>
@@ -100,11 +127,11 @@ export function loadConfig(env: Env = process.env, only?: ServiceName): MocksCon
   if (secret.length < 32) {
     throw new ConfigError('BETTER_AUTH_SECRET must be at least 32 characters, as better-auth requires')
   }
-  const origins = env.MOCKS_ALLOWED_ORIGINS
-    ? env.MOCKS_ALLOWED_ORIGINS.split(',')
-        .map((o) => o.trim())
-        .filter(Boolean)
-    : [...DEFAULT_ALLOWED_ORIGINS]
+  const replaced = originList(env.MOCKS_ALLOWED_ORIGINS)
+  const originSettings = {
+    replaced: replaced.length ? replaced : undefined,
+    extra: originList(env.MOCKS_EXTRA_ORIGINS),
+  }
   return {
     host: env.MOCKS_HOST || '127.0.0.1',
     ports,
@@ -114,7 +141,8 @@ export function loadConfig(env: Env = process.env, only?: ServiceName): MocksCon
     maxFileSize: intFromEnv(env, 'MAX_FILE_SIZE', 10 * 1024 * 1024, 1),
     maxAvatarSize: intFromEnv(env, 'MAX_AVATAR_SIZE', 2 * 1024 * 1024, 1),
     storagePath: env.STORAGE_PATH || undefined,
-    allowedOrigins: origins,
+    allowedOrigins: allowedOriginsFor(originSettings, ports.control),
+    originSettings,
     scenario: env.MOCKS_SCENARIO || 'default',
     scenariosDir: env.MOCKS_SCENARIOS_DIR || new URL('../../scenarios/', import.meta.url).pathname,
     controlToken: env.MOCKS_CONTROL_TOKEN || undefined,

@@ -202,6 +202,9 @@ export async function startMocks(opts: StartOptions): Promise<Mocks> {
         host: config.host,
         logger: createLogger('control'),
       })
+      // The demo's origin (allowed even when MOCKS_ALLOWED_ORIGINS replaces the list) follows its port.
+      config.ports.control = mocks.control.port
+      refreshDerivedUrls(config)
     }
   } catch (err) {
     await mocks.close()

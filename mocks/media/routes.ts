@@ -8,7 +8,7 @@ import { createSessionValidator, type SessionUser } from '../core/auth-client.ts
 import type { CorsOptions } from '../core/cors.ts'
 import { codeForStatus, errorEnvelope } from '../core/envelope.ts'
 import type { FakeDeps } from '../core/fake.ts'
-import { createOriginMatcher } from '../core/origins.ts'
+import { configOriginMatcher } from '../core/origins.ts'
 import {
   type ByteRange,
   byteranges,
@@ -90,7 +90,7 @@ export function effectiveLimits(state: MediaState, deps: FakeDeps): UploadLimits
  */
 export function mediaCors(deps: FakeDeps): CorsOptions {
   return {
-    origin: createOriginMatcher(deps.config.allowedOrigins),
+    origin: configOriginMatcher(deps.config, deps.logger, 'media (CORS)'),
     prefix: '/api/',
     allowMethods: ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'],
     allowHeaders: ['Content-Type', 'Range', 'If-None-Match', 'If-Range', 'X-Request-ID', 'traceparent'],
