@@ -30,12 +30,36 @@ function out(value: unknown) {
   process.stdout.write(`${typeof value === 'string' ? value : JSON.stringify(value, null, 2)}\n`)
 }
 
+/**
+ * Every URL is printed with one host form, `localhost`, whatever the bind address: browser
+ * cookies belong to a host name, and the frontend's dev server, the session cookie the fake
+ * auth sets and media's advertised file URLs all use localhost, so a cookie set through one
+ * printed URL reaches the others. (127.0.0.1 and localhost are different cookie hosts.)
+ */
+function displayUrl(url: string): string {
+  return url.replace(/\/\/(127\.0\.0\.1|0\.0\.0\.0|\[::\]|\[::1\])(?=[:/]|$)/, '//localhost')
+}
+
+/** One line on how browser origins are configured (CORS and the chat WebSocket's Origin). */
+function originBanner(config: Mocks['config']): string {
+  const { replaced, extra } = config.originSettings
+  if (replaced) {
+    return `Browser origins: MOCKS_ALLOWED_ORIGINS=${replaced.join(',')} (replaces the defaults) + the demo's; refused origins are logged`
+  }
+  const added = extra.length ? ` + MOCKS_EXTRA_ORIGINS=${extra.join(',')}` : ''
+  return `Browser origins: https://casa.devarno.cloud, https://*.devarno.cloud, http://localhost:<any port>, http://127.0.0.1:<any port>${added}\n  (MOCKS_EXTRA_ORIGINS adds more, MOCKS_ALLOWED_ORIGINS replaces the list; refused origins are logged)`
+}
+
 function printBanner(mocks: Mocks) {
-  // Browsers and family-hub reach the fakes by localhost, whatever the bind address.
-  const url = (s: ServiceName) => mocks.url(s)?.replace(/\/\/(127\.0\.0\.1|0\.0\.0\.0|\[::\])/, '//localhost')
+  const url = (s: ServiceName) => {
+    const u = mocks.url(s)
+    return u && displayUrl(u)
+  }
+  const control = mocks.control && displayUrl(mocks.control.url)
   const lines: string[] = ['', `devarno-mocks running scenario "${mocks.scenario.name}"`, '']
   for (const s of SERVICE_NAMES) if (mocks.url(s)) lines.push(`  ${s.padEnd(8)} ${url(s)}`)
-  if (mocks.control) lines.push(`  control  ${mocks.control.url}  (dashboard and /__mocks API)`)
+  if (control) lines.push(`  control  ${control}  (dashboard and /__mocks API)`)
+  lines.push('', originBanner(mocks.config))
   lines.push('', '# paste into family-hub .env.local / devarno-landing .env.local')
   if (mocks.url('chat')) {
     lines.push(
@@ -47,7 +71,7 @@ function printBanner(mocks: Mocks) {
   if (mocks.url('auth')) lines.push(`AUTH_SERVICE_URL=${url('auth')}`)
   lines.push(`BETTER_AUTH_SECRET=${mocks.config.betterAuthSecret}`)
   if (mocks.url('v01t')) lines.push(`V01T_API_URL=${url('v01t')}`, `NEXT_PUBLIC_V01T_API_URL=${url('v01t')}`)
-  if (mocks.control) lines.push(`MOCKS_CONTROL_URL=${mocks.control.url}`)
+  if (control) lines.push(`MOCKS_CONTROL_URL=${control}`)
   lines.push('', 'Seeded users (email / password / role):')
   for (const u of usersForControl(mocks.scenario, mocks.config.betterAuthSecret)) {
     lines.push(`  ${u.email.padEnd(28)} ${u.password.padEnd(20)} ${u.role}${u.banned ? ' (banned)' : ''}`)
@@ -71,17 +95,43 @@ async function start(args: string[]) {
   const missing = (only ?? []).filter((s) => !FAKES[s])
   if (missing.length) throw new ConfigError(`--only: ${missing.join(', ')} not available yet`)
   const logger = createLogger('cli')
-  const mocks = await startMocks({ config, fakes, control: !only })
+  // Ctrl-C is how a developer stops the mocks: it closes every server and exits 0 (a signal
+  // death would make pnpm report `ELIFECYCLE ... exit code 130`). Handlers go in before the
+  // servers start, so a Ctrl-C during start-up is clean too; a second one stops at once.
+  let mocks: Mocks | undefined
+  let watcher: { close(): void } | undefined
+  let stopping = false
+  const stop = async (signal: string) => {
+    if (stopping) {
+      process.stderr.write(`\n${signal} again: exiting without waiting for the servers to close\n`)
+      process.exit(0)
+    }
+    stopping = true
+    logger.info({ signal }, 'stopping')
+    watcher?.close()
+    const give = setTimeout(() => {
+      process.stderr.write('servers did not close within 5 s; exiting anyway\n')
+      process.exit(0)
+    }, 5000)
+    give.unref()
+    await mocks?.close()
+    process.exit(0)
+  }
+  process.on('SIGINT', () => void stop('SIGINT'))
+  process.on('SIGTERM', () => void stop('SIGTERM'))
+  mocks = await startMocks({ config, fakes, control: !only })
+  if (stopping) return
   printBanner(mocks)
 
   // Re-apply the scenario file when it (or one it extends) changes; keep the last good one.
   let timer: ReturnType<typeof setTimeout> | undefined
-  const watcher = watch(config.scenariosDir, (_event, file) => {
+  const running = mocks
+  watcher = watch(config.scenariosDir, (_event, file) => {
     if (!file?.endsWith('.yaml')) return
     clearTimeout(timer)
     timer = setTimeout(() => {
-      const name = mocks.scenario.name
-      mocks.switchScenario({ name }).then(
+      const name = running.scenario.name
+      running.switchScenario({ name }).then(
         () => logger.info({ scenario: name, file }, 'scenario file changed: re-applied'),
         (err) =>
           logger.error(
@@ -91,18 +141,6 @@ async function start(args: string[]) {
       )
     }, 150)
   })
-
-  let stopping = false
-  const stop = async (signal: string) => {
-    if (stopping) return
-    stopping = true
-    logger.info({ signal }, 'stopping')
-    watcher.close()
-    await mocks.close()
-    process.exit(0)
-  }
-  process.on('SIGINT', () => void stop('SIGINT'))
-  process.on('SIGTERM', () => void stop('SIGTERM'))
 }
 
 async function main(argv: string[]) {
@@ -139,6 +177,8 @@ async function main(argv: string[]) {
     }
     case 'tail':
       await client.health()
+      // Followed until Ctrl-C, which ends it normally (exit 0).
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0))
       client.tail((e) =>
         out(
           `${e.time} ${e.service} ${e.kind} ${e.method} ${e.path} ${e.status ?? ''}${e.fault ? ` [${(e.fault as { type: string }).type}]` : ''}`,
