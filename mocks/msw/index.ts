@@ -80,7 +80,7 @@ export class MswConfigError extends Error {
   override name = 'MswConfigError'
 }
 
-function origin(name: string, raw: string, schemes: string[]): string {
+function origin(name: string, raw: string, schemes: string[], allowedPath?: string): string {
   let url: URL
   try {
     url = new URL(raw)
@@ -92,7 +92,8 @@ function origin(name: string, raw: string, schemes: string[]): string {
   if (!schemes.includes(url.protocol)) {
     throw new MswConfigError(`${name} "${raw}" must use ${schemes.join(' or ')}`)
   }
-  if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
+  const path = url.pathname.replace(/\/+$/, '')
+  if ((path !== '' && path !== allowedPath) || url.search || url.hash) {
     throw new MswConfigError(
       `${name} "${raw}" has a path; the fakes serve their routes at the root, so give the origin only (${url.origin})`,
     )
@@ -111,10 +112,13 @@ export function resolveMswUrls(urls: Partial<MswUrls> = {}, env: Env = process.e
   return {
     auth: origin('auth URL', urls.auth ?? env.AUTH_SERVICE_URL ?? DEFAULT_URLS.auth, httpSchemes),
     chat,
-    chatWs: origin('chat WebSocket URL', urls.chatWs ?? env.NEXT_PUBLIC_CHAT_WS_URL ?? wsOrigin(chat), [
-      'ws:',
-      'wss:',
-    ]),
+    // The matrix's form is the origin (the client adds /ws); the endpoint itself is accepted too.
+    chatWs: origin(
+      'chat WebSocket URL',
+      urls.chatWs ?? env.NEXT_PUBLIC_CHAT_WS_URL ?? wsOrigin(chat),
+      ['ws:', 'wss:'],
+      CHAT_WS_PATH,
+    ),
     media: origin('media URL', urls.media ?? env.MEDIA_SERVICE_URL ?? DEFAULT_URLS.media, httpSchemes),
     v01t: [...new Set(v01tList.length ? v01tList : [DEFAULT_URLS.v01t])],
   }
