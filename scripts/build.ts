@@ -98,6 +98,8 @@ export async function buildLibrary(
   opts: { outdir?: string } = {},
 ): Promise<{ outdir: string; metafile: Metafile }> {
   const outdir = path.resolve(root, opts.outdir ?? LIBRARY_OUTDIR)
+  // Chunk names change with their content: stale ones would otherwise ship in the package.
+  await rm(outdir, { recursive: true, force: true })
   const result = await build({
     absWorkingDir: root,
     entryPoints: Object.fromEntries(
