@@ -23,7 +23,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const BLOCKS = readmeBlocks(readFileSync(join(ROOT, 'README.md'), 'utf8'))
 
 /** The only README content not run in CI, and why. */
-export const SKIPPED: { match: RegExp; reason: string }[] = [
+const SKIPPED: { match: RegExp; reason: string }[] = [
   {
     match: /^npm run setup && pnpm test$/,
     reason: 'it is CI itself: .ci/run runs scripts/setup.sh, then pnpm test',
