@@ -160,7 +160,7 @@ describe('pnpm dev:mocks / pnpm mocks', () => {
     expect((await run(['reset'])).code).toBe(0)
     expect(JSON.parse((await run(['users'])).stdout)).toHaveLength(6)
     await run(['scenario', 'default'])
-  }, 60_000)
+  }, 120_000) // a dozen CLI processes, each compiling the CLI with tsx: slow on a loaded machine
 
   it('re-applies an edited scenario file; a broken edit is reported and the last good one stays', async () => {
     const file = join(scenariosDir, 'default.yaml')
@@ -194,7 +194,7 @@ describe('pnpm dev:mocks / pnpm mocks', () => {
     expect(byPort.stderr).toContain(
       `not answering at http://127.0.0.1:${closed} (ECONNREFUSED); that URL comes from MOCKS_CONTROL_PORT=${closed}`,
     )
-  })
+  }, 60_000)
 
   it('Ctrl-C (SIGINT to the whole foreground group) stops everything, frees the ports and exits 0', async () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
