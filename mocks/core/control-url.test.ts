@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createControlClient, MocksNotRunningError } from '../client/index.ts'
-import { loadConfig } from './config.ts'
+import { readConfig } from './config.ts'
 import { resolveControlUrl } from './control-url.ts'
 
 describe('resolveControlUrl', () => {
@@ -11,13 +11,13 @@ describe('resolveControlUrl', () => {
     })
   })
 
-  it('else the address the server binds, from the same variables loadConfig reads', () => {
+  it('else the address the server binds, from the same variables readConfig reads', () => {
     for (const env of [
       { MOCKS_CONTROL_PORT: '9100' },
       { MOCKS_HOST: '127.0.0.2', MOCKS_CONTROL_PORT: '9101' },
       {},
     ]) {
-      const config = loadConfig(env)
+      const config = readConfig(env)
       expect(resolveControlUrl(env).url).toBe(`http://${config.host}:${config.ports.control}`)
     }
     expect(resolveControlUrl({ MOCKS_CONTROL_PORT: '9100' }).source).toBe('MOCKS_CONTROL_PORT=9100')

@@ -1,8 +1,8 @@
-import { DEFAULT_PORTS, type Env, PORT_ENV } from './config.ts'
+import { CONTROL_PORT, type Env } from './config.ts'
 
 // Where the control plane is, found one way by everything that calls it (CLI, Playwright
 // fixtures, the control client): MOCKS_CONTROL_URL, else the address the server itself binds
-// (MOCKS_HOST and MOCKS_CONTROL_PORT, as loadConfig reads them), else the default.
+// (MOCKS_HOST and MOCKS_CONTROL_PORT, as readConfig reads them), else the default.
 
 export interface ControlUrl {
   url: string
@@ -21,10 +21,10 @@ export function resolveControlUrl(env: Env = typeof process === 'undefined' ? {}
   const explicit = env.MOCKS_CONTROL_URL?.trim()
   if (explicit) return { url: explicit.replace(/\/+$/, ''), source: `MOCKS_CONTROL_URL=${explicit}` }
   const host = env.MOCKS_HOST?.trim()
-  const port = env[PORT_ENV.control]?.trim()
-  const set = [host && `MOCKS_HOST=${host}`, port && `${PORT_ENV.control}=${port}`].filter(Boolean)
+  const port = env[CONTROL_PORT.portEnv]?.trim()
+  const set = [host && `MOCKS_HOST=${host}`, port && `${CONTROL_PORT.portEnv}=${port}`].filter(Boolean)
   return {
-    url: `http://${connectHost(host || '127.0.0.1')}:${port || DEFAULT_PORTS.control}`,
+    url: `http://${connectHost(host || '127.0.0.1')}:${port || CONTROL_PORT.port}`,
     source: set.length
       ? set.join(', ')
       : 'the default (no MOCKS_CONTROL_URL, MOCKS_HOST or MOCKS_CONTROL_PORT set)',

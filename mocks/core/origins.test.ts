@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_ALLOWED_ORIGINS, loadConfig, refreshDerivedUrls } from './config.ts'
+import { allowedOriginsFor, DEFAULT_ALLOWED_ORIGINS, readConfig } from './config.ts'
 import { configOriginMatcher, createOriginMatcher } from './origins.ts'
 
 describe('origin allow-list', () => {
@@ -42,7 +42,7 @@ describe('origin allow-list', () => {
 
 describe('origin settings', () => {
   it('MOCKS_EXTRA_ORIGINS adds to the defaults', () => {
-    const c = loadConfig({ MOCKS_EXTRA_ORIGINS: 'https://staging.example.com, http://box.lan:8080/' })
+    const c = readConfig({ MOCKS_EXTRA_ORIGINS: 'https://staging.example.com, http://box.lan:8080/' })
     const m = createOriginMatcher(c.allowedOrigins)
     expect(m('https://staging.example.com')).toBe(true)
     expect(m('http://box.lan:8080')).toBe(true)
@@ -51,16 +51,16 @@ describe('origin settings', () => {
   })
 
   it('MOCKS_ALLOWED_ORIGINS replaces them, but the demo (the control port) stays allowed', () => {
-    const c = loadConfig({ MOCKS_ALLOWED_ORIGINS: 'https://app.example.com', MOCKS_CONTROL_PORT: '9100' })
+    const c = readConfig({ MOCKS_ALLOWED_ORIGINS: 'https://app.example.com', MOCKS_CONTROL_PORT: '9100' })
     const m = createOriginMatcher(c.allowedOrigins)
     expect(m('https://app.example.com')).toBe(true)
     expect(m('http://localhost:3000')).toBe(false)
     expect(m('http://127.0.0.1:9100')).toBe(true)
     expect(m('http://localhost:9100')).toBe(true)
     expect(m('http://127.0.0.1:8090')).toBe(false)
-    // A control port chosen at start-up moves the demo's origin with it.
+    // A control port chosen at start-up moves the demo's origin with it (runtime/config's refreshDerivedUrls).
     c.ports.control = 45678
-    refreshDerivedUrls(c)
+    c.allowedOrigins = allowedOriginsFor(c.originSettings, 45678)
     expect(createOriginMatcher(c.allowedOrigins)('http://127.0.0.1:45678')).toBe(true)
   })
 
@@ -70,7 +70,7 @@ describe('origin settings', () => {
       warn: (_o: object, msg: string) => void lines.push({ level: 'warn', msg }),
       debug: (_o: object, msg: string) => void lines.push({ level: 'debug', msg }),
     }
-    const c = loadConfig({})
+    const c = readConfig({})
     const m = configOriginMatcher(c, logger as never, 'chat (CORS / WebSocket)')
     expect(m('http://localhost:3000')).toBe(true)
     expect(m(undefined)).toBe(false)
@@ -82,7 +82,7 @@ describe('origin settings', () => {
       /Origin https:\/\/evil\.example refused by chat.*MOCKS_EXTRA_ORIGINS=https:\/\/evil\.example/,
     )
 
-    const replaced = loadConfig({ MOCKS_ALLOWED_ORIGINS: 'https://a.example' })
+    const replaced = readConfig({ MOCKS_ALLOWED_ORIGINS: 'https://a.example' })
     const lines2: string[] = []
     const m2 = configOriginMatcher(
       replaced,
@@ -94,11 +94,10 @@ describe('origin settings', () => {
   })
 
   it('follows a config whose allow-list changes after the matcher was made', () => {
-    const c = loadConfig({ MOCKS_ALLOWED_ORIGINS: 'https://a.example', MOCKS_CONTROL_PORT: '0' })
+    const c = readConfig({ MOCKS_ALLOWED_ORIGINS: 'https://a.example', MOCKS_CONTROL_PORT: '0' })
     const m = configOriginMatcher(c, { warn: () => undefined, debug: () => undefined } as never, 'x')
     expect(m('http://127.0.0.1:40000')).toBe(false)
-    c.ports.control = 40000
-    refreshDerivedUrls(c)
+    c.allowedOrigins = allowedOriginsFor(c.originSettings, 40000)
     expect(m('http://127.0.0.1:40000')).toBe(true)
   })
 })
