@@ -115,7 +115,7 @@ describe('pnpm dev:mocks / pnpm mocks', () => {
     expect(output).toContain(`NEXT_PUBLIC_CHAT_WS_URL=ws://localhost:${ports.chat}\n`)
     expect(output).toMatch(/child@casa\.test\s+child-password-1\s+child/)
     // One host form for every URL, the control plane's included.
-    expect(output).toContain(`  chat     http://localhost:${ports.chat}\n`)
+    expect(output).toContain(`  chat     http://localhost:${ports.chat}  `)
     expect(output).toContain(`  control  http://localhost:${ports.control}  `)
     expect(output).toContain(`MOCKS_CONTROL_URL=http://localhost:${ports.control}\n`)
     expect(output).not.toMatch(/^ {2}\w+ +http:\/\/127\.0\.0\.1/m)
