@@ -1,6 +1,7 @@
-import { neon, neonConfig } from '@neondatabase/serverless'
+import { Pool as NeonPool, neon, neonConfig } from '@neondatabase/serverless'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import ws from 'ws'
 import { DbService } from '../mocks/db/service.ts'
 import type { Effect } from '../mocks/faults/schema.ts'
 import { debianPostgresMissing, type RealPostgres, startDebianPostgres } from './db-helpers.ts'
@@ -89,6 +90,24 @@ describe.each(backends)('db: Neon SQL-over-HTTP over %s', (_name, backend) => {
     const err = await sql`SELECT * FROM nowhere`.catch((e: unknown) => e)
     expect(err).toMatchObject({ name: 'NeonDbError', code: '42P01', severity: 'ERROR' })
     expect((err as Error).message).toContain('nowhere')
+  })
+
+  it("Neon's WebSocket Pool works when its wsProxy points here", async () => {
+    neonConfig.wsProxy = () => `127.0.0.1:${db.port}/v2`
+    neonConfig.useSecureWebSocket = false
+    neonConfig.pipelineConnect = false
+    neonConfig.pipelineTLS = false
+    neonConfig.webSocketConstructor = ws
+    const pool = new NeonPool({ connectionString: db.url })
+    pool.on('error', () => {})
+    const client = await pool.connect()
+    await client.query('BEGIN')
+    await client.query("INSERT INTO notes (body) VALUES ('via ws')")
+    const r = await client.query<{ n: number }>("SELECT count(*)::int AS n FROM notes WHERE body = 'via ws'")
+    await client.query('ROLLBACK')
+    client.release()
+    expect(r.rows).toEqual([{ n: 1 }])
+    await pool.end()
   })
 
   it('faults apply to Neon HTTP as to the wire protocol: latency, reset, down', async () => {

@@ -1,7 +1,8 @@
 import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, connect } from 'node:net'
 import { createAdaptorServer } from '@hono/node-server'
 import pg from 'pg'
+import { type WebSocket, WebSocketServer } from 'ws'
 import { createNeonHttpApp } from './neon-http.ts'
 import { type HostLogger, PgliteHost, WIPE_SQL } from './pglite-host.ts'
 import { type ConnectionEvent, type Decide, TcpFaultProxy, type Upstream } from './proxy.ts'
@@ -132,10 +133,33 @@ export class DbService {
       })
       const server = createAdaptorServer({ fetch: app.fetch }) as Server
       this.neonServer = server
+      // Neon's WebSocket Pool/Client (its `wsProxy` protocol): binary frames carry raw Postgres
+      // bytes both ways. Here the frames are bridged to the same upstream as the wire protocol.
+      const wss = new WebSocketServer({ noServer: true })
+      server.on('upgrade', (req, socket, head) => {
+        if (!req.url?.startsWith('/v2')) return socket.destroy()
+        wss.handleUpgrade(req, socket, head, (ws) => void this.bridge(ws))
+      })
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
     }
     const address = this.neonServer.address() as AddressInfo
     return { host: '127.0.0.1', port: address.port }
+  }
+
+  private async bridge(ws: WebSocket): Promise<void> {
+    const target = await this.postgresAddress()
+    const up = connect(target.port, target.host)
+    up.setNoDelay(true)
+    const early: Buffer[] = []
+    ws.on('message', (data: Buffer) => (up.connecting ? early.push(data) : up.write(data)))
+    up.on('connect', () => {
+      for (const d of early) up.write(d)
+    })
+    up.on('data', (d) => ws.send(d))
+    up.on('error', () => {})
+    up.on('close', () => ws.terminate())
+    ws.on('error', () => {})
+    ws.on('close', () => up.destroy())
   }
 
   private async pool(): Promise<pg.Pool> {
