@@ -1,5 +1,6 @@
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { createServer, type Server, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { PGlite } from '@electric-sql/pglite'
 import {
@@ -116,7 +117,7 @@ export class PgliteHost {
     const { PGlite } = await import('@electric-sql/pglite')
     const dir = this.opts.dataDir
     const fresh = !dir || !existsSync(join(dir, 'PG_VERSION'))
-    const db = await PGlite.create(dir ? { dataDir: dir } : {})
+    const db = dir ? await PGlite.create({ dataDir: dir }) : await createInMemory(PGlite)
     if (fresh && this.seedSql) {
       try {
         await db.exec(this.seedSql)
@@ -340,4 +341,40 @@ function idleAnswer(answer: Buffer): Buffer {
   const out = Buffer.from(answer)
   if (out.length >= 6 && out[out.length - 6] === 0x5a) out[out.length - 1] = 0x49
   return out
+}
+
+/**
+ * A fresh in-memory PGlite. Its initdb takes most of its start (7-9 s on a loaded 2-core
+ * machine, against ~1.5 s to load a data directory), so the first start on a machine dumps the
+ * fresh cluster to the temp folder and later starts (other processes, test files) load it.
+ */
+async function createInMemory(PGliteClass: typeof PGlite): Promise<PGlite> {
+  const cache = join(tmpdir(), `devarno-mocks-pglite-${pgliteVersion()}.tar`)
+  if (existsSync(cache)) {
+    try {
+      return await PGliteClass.create({ loadDataDir: new Blob([readFileSync(cache)]) })
+    } catch {
+      // A damaged cache: start from scratch (and write it again below).
+    }
+  }
+  const db = await PGliteClass.create()
+  try {
+    const dump = await db.dumpDataDir('none')
+    const part = `${cache}.${process.pid}.part`
+    writeFileSync(part, Buffer.from(await dump.arrayBuffer()))
+    renameSync(part, cache)
+  } catch {
+    // No cache then: the next start runs initdb again.
+  }
+  return db
+}
+
+function pgliteVersion(): string {
+  try {
+    const main = new URL(import.meta.resolve('@electric-sql/pglite'))
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', main), 'utf8')) as { version: string }
+    return pkg.version
+  } catch {
+    return 'unknown'
+  }
 }
