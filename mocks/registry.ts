@@ -2,7 +2,6 @@ import { createAuthFake } from './auth/index.ts'
 import { createChatFake } from './chat/index.ts'
 import type { ServiceName } from './core/config.ts'
 import type { FakeFactory } from './core/runtime.ts'
-import { createDbService } from './db/fake.ts'
 import { createMediaFake } from './media/index.ts'
 import { createV01tFake } from './v01t/index.ts'
 
@@ -13,5 +12,4 @@ export const FAKES: Partial<Record<ServiceName, FakeFactory>> = {
   media: createMediaFake,
   chat: createChatFake,
   v01t: createV01tFake,
-  db: createDbService,
 }

@@ -47,8 +47,6 @@ function printBanner(mocks: Mocks) {
   if (mocks.url('auth')) lines.push(`AUTH_SERVICE_URL=${url('auth')}`)
   lines.push(`BETTER_AUTH_SECRET=${mocks.config.betterAuthSecret}`)
   if (mocks.url('v01t')) lines.push(`V01T_API_URL=${url('v01t')}`, `NEXT_PUBLIC_V01T_API_URL=${url('v01t')}`)
-  // A postgres:// URL, kept on 127.0.0.1: Node may resolve localhost to ::1 first.
-  if (mocks.url('db')) lines.push(`DATABASE_URL=${mocks.url('db')}`)
   if (mocks.control) lines.push(`MOCKS_CONTROL_URL=${mocks.control.url}`)
   lines.push('', 'Seeded users (email / password / role):')
   for (const u of usersForControl(mocks.scenario, mocks.config.betterAuthSecret)) {

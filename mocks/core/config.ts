@@ -1,8 +1,8 @@
 // Environment configuration shared by every fake. Names follow the integration matrix and
 // DESIGN §1; every default can be overridden by env so a fake can stand beside real services.
 
-export type ServiceName = 'auth' | 'chat' | 'media' | 'v01t' | 'db'
-export const SERVICE_NAMES: readonly ServiceName[] = ['auth', 'chat', 'media', 'v01t', 'db']
+export type ServiceName = 'auth' | 'chat' | 'media' | 'v01t'
+export const SERVICE_NAMES: readonly ServiceName[] = ['auth', 'chat', 'media', 'v01t']
 
 /** The control API's paths: never faulted, journaled or given a fake's CORS. */
 export function isControlPath(path: string): boolean {
@@ -14,8 +14,6 @@ export const DEFAULT_PORTS = {
   media: 8081,
   chat: 8082,
   auth: 8083,
-  /** Postgres (TCP), printed as DATABASE_URL; 5432 is often a developer's own Postgres. */
-  db: 5433,
   control: 8090,
 } as const
 
@@ -25,7 +23,6 @@ export const PORT_ENV = {
   media: 'MOCKS_MEDIA_PORT',
   chat: 'MOCKS_CHAT_PORT',
   auth: 'MOCKS_AUTH_PORT',
-  db: 'MOCKS_DB_PORT',
   control: 'MOCKS_CONTROL_PORT',
 } as const
 
@@ -96,7 +93,6 @@ export function loadConfig(env: Env = process.env, only?: ServiceName): MocksCon
     media: intFromEnv(env, PORT_ENV.media, DEFAULT_PORTS.media),
     chat: intFromEnv(env, PORT_ENV.chat, DEFAULT_PORTS.chat),
     auth: intFromEnv(env, PORT_ENV.auth, DEFAULT_PORTS.auth),
-    db: intFromEnv(env, PORT_ENV.db, DEFAULT_PORTS.db),
     control: intFromEnv(env, PORT_ENV.control, DEFAULT_PORTS.control),
   }
   if (only && env.PORT) ports[only] = intFromEnv(env, 'PORT', ports[only])

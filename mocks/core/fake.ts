@@ -3,7 +3,6 @@ import type { FaultEngine } from '../faults/engine.ts'
 import type { MocksConfig, ServiceName } from './config.ts'
 import type { Logger } from './logger.ts'
 import type { Scenario } from './scenario/schema.ts'
-import type { RunningServer } from './server.ts'
 
 // What a fake gives the runtime. A fake never imports another fake; the runtime (and the
 // control plane) talk to each one through this interface only.
@@ -22,11 +21,6 @@ export interface FakeService {
   applyScenario(scenario: Scenario): Promise<void>
   /** Present when the service accepts WebSocket upgrades (the server creates the ws server). */
   readonly websocket?: { maxPayload: number }
-  /**
-   * Present for a raw-TCP service (db): it binds its own listener instead of serving `app`,
-   * which then holds only its control slice. `down` faults stop and resume that listener.
-   */
-  listen?(opts: { port: number; host: string }): Promise<RunningServer>
   /** Release timers and sockets (WS hub) when the server stops. */
   close?(): Promise<void> | void
 }

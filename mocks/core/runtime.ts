@@ -1,5 +1,4 @@
 import { Hono } from 'hono'
-import { tcpBehaviour } from '../db/tcp-effects.ts'
 import { createDemoApp } from '../demo/index.ts'
 import { FaultEngine } from '../faults/engine.ts'
 import { type MocksConfig, refreshDerivedUrls, type ServiceName } from './config.ts'
@@ -56,8 +55,6 @@ export class Mocks {
       secret: config.betterAuthSecret,
       journal: this.journal,
       logger: createLogger('faults'),
-      // The raw-TCP services and the effects that have a TCP behaviour (mocks/db/tcp-effects.ts).
-      tcp: { services: ['db'], acts: (type) => tcpBehaviour(type) !== undefined },
     })
     this.loader = new ScenarioLoader(config.scenariosDir)
   }
@@ -185,16 +182,13 @@ export async function startMocks(opts: StartOptions): Promise<Mocks> {
   try {
     for (const name of names) {
       const entry = mocks.services.get(name)!
-      const port = opts.ephemeralPorts ? 0 : config.ports[name]
-      const server = entry.fake.listen
-        ? await entry.fake.listen({ port, host: config.host })
-        : await startServer({
-            app: entry.fake.app,
-            port,
-            host: config.host,
-            logger: createLogger(name),
-            websocket: entry.fake.websocket,
-          })
+      const server = await startServer({
+        app: entry.fake.app,
+        port: opts.ephemeralPorts ? 0 : config.ports[name],
+        host: config.host,
+        logger: createLogger(name),
+        websocket: entry.fake.websocket,
+      })
       entry.server = server
       // With ephemeral ports, URLs derived from ports (AUTH_SERVICE_URL, BASE_URL) follow them.
       config.ports[name] = server.port

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
-import { DbSectionSchema as SectionSchema } from '../core/scenario/schema.ts'
+import { z } from 'zod'
 import type { HostLogger } from './pglite-host.ts'
 import type { ConnectionEvent, Decide } from './proxy.ts'
 import { DbService } from './service.ts'
@@ -13,10 +13,25 @@ export const DB_DEFAULT_PORT = 5433
 export const DB_PORT_ENV = 'MOCKS_DB_PORT'
 export const DB_FRONTEND_ENV = 'DATABASE_URL'
 
-/** The scenario's `db:` section (defined with the other sections in the scenario schema). */
-export const DbSectionSchema = SectionSchema.default({})
+/** The scenario's `db:` section. */
+export const DbSectionSchema = z
+  .strictObject({
+    seed: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('SQL run when the scenario is applied and again on every reset (inline)'),
+    seedFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('A .sql file with the seed, relative to the scenarios folder (or absolute)'),
+  })
+  .refine((s) => !(s.seed && s.seedFile), { message: 'give seed or seedFile, not both' })
+  .default({})
+  .describe('The Postgres behind DATABASE_URL: its seed SQL')
 
-export type DbSection = NonNullable<ReturnType<typeof DbSectionSchema.parse>>
+export type DbSection = z.infer<typeof DbSectionSchema>
 
 /** The seed SQL a section names, read from its file when it gives one. */
 export function seedSql(section: DbSection | undefined, scenariosDir: string): string | undefined {

@@ -46,9 +46,8 @@ export class DbService {
     })
   }
 
-  /** Listens on the configured port, or on `port` when given (0: a free one). */
-  async start(port?: number): Promise<void> {
-    await this.proxy.start(port)
+  async start(): Promise<void> {
+    await this.proxy.start()
   }
 
   get port(): number {

@@ -70,42 +70,11 @@ export interface WsLink {
 
 const WS_SERVICES = new Set<ServiceName>(['chat'])
 
-/**
- * Raw-TCP services (the db proxy) and which effects have a TCP behaviour: given by the host, so
- * the engine names no effect. Until effects declare their transports, the db folder says.
- */
-export interface TcpFaultSupport {
-  services: readonly ServiceName[]
-  acts(type: Fault['effect']['type']): boolean
-}
-
-/** A fault that fires on a TCP connection: what the proxy runs. */
-export interface TcpFiring {
-  id: string
-  effect: Fault['effect']
-  random(): number
-}
-
 /** Where an effect can act at all, given its service and match. */
-function semanticIssues(f: Fault, tcp?: TcpFaultSupport): FaultIssue[] {
+function semanticIssues(f: Fault): FaultIssue[] {
   const scope = effectModule(f.effect.type).scope
   const issues: FaultIssue[] = []
   const ws = f.match?.ws
-  if (tcp?.services.includes(f.service)) {
-    if (f.match) {
-      issues.push({
-        path: 'match',
-        message: `${f.service} is a TCP service: a fault on it applies to its connections and takes no match`,
-      })
-    }
-    if (!tcp.acts(f.effect.type)) {
-      issues.push({
-        path: 'effect.type',
-        message: `${f.effect.type} acts on HTTP or WebSocket traffic; ${f.service} speaks raw TCP (use down, reset, hang, latency or slow-body)`,
-      })
-    }
-    return issues
-  }
   if (scope === 'service' && f.match) {
     issues.push({
       path: 'match',
@@ -146,14 +115,12 @@ export interface FaultEngineOptions {
   secret: string
   journal: Journal
   logger: Logger
-  tcp?: TcpFaultSupport
 }
 
 export class FaultEngine {
   readonly journal: Journal
   private readonly logger: Logger
   private readonly secret: string
-  private readonly tcp: TcpFaultSupport | undefined
   private readonly verifyCookie: (value: string) => string | null
   private compiled: Compiled[] = []
   /** Per service, built on first use after any change to `compiled` (see `candidates`). */
@@ -173,7 +140,6 @@ export class FaultEngine {
     this.journal = opts.journal
     this.logger = opts.logger
     this.secret = opts.secret
-    this.tcp = opts.tcp
     this.verifyCookie = cookieVerifier(opts.secret)
   }
 
@@ -217,7 +183,7 @@ export class FaultEngine {
         parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
       )
     }
-    const issues = semanticIssues(parsed.data, this.tcp)
+    const issues = semanticIssues(parsed.data)
     if (parsed.data.id && this.compiled.some((c) => c.fault.id === parsed.data.id)) {
       issues.push({ path: 'id', message: `a fault with id "${parsed.data.id}" is already installed` })
     }
@@ -229,7 +195,7 @@ export class FaultEngine {
   checkScenarioFaults(faults: Fault[]): FaultIssue[] {
     const seen = new Set<string>()
     return faults.flatMap((f, i) => {
-      const issues = semanticIssues(f, this.tcp)
+      const issues = semanticIssues(f)
       if (f.id) {
         if (seen.has(f.id)) issues.push({ path: 'id', message: `duplicate fault id "${f.id}"` })
         seen.add(f.id)
@@ -453,27 +419,6 @@ export class FaultEngine {
       release()
       if (this.gate === mine) this.gate = undefined
     }
-  }
-
-  // ---- TCP ----
-
-  /**
-   * The faults that fire now on a TCP connection of `service` (a new one, or a query on one),
-   * among those `accepts` lets act at this moment: windows, `times` and seeded `probability`
-   * as for HTTP. `down` is not among them (the listener closes; see syncDown).
-   */
-  fireTcp(service: ServiceName, accepts: (type: Fault['effect']['type']) => boolean): TcpFiring[] {
-    const now = performance.now()
-    const out: TcpFiring[] = []
-    for (const c of this.compiled) {
-      const f = c.fault
-      if (f.spec.service !== service || c.module.scope === 'service') continue
-      if (!accepts(f.spec.effect.type) || this.state(f, now) !== 'active') continue
-      if (f.spec.probability !== undefined && !(this.random(f) < f.spec.probability)) continue
-      f.fired++
-      out.push({ id: f.id, effect: f.spec.effect, random: () => this.random(f) })
-    }
-    return out
   }
 
   // ---- HTTP ----

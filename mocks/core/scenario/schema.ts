@@ -138,23 +138,6 @@ export const V01tSectionSchema = z.strictObject({
   applications: z.array(V01tApplicationSchema).default([]),
 })
 
-/** The db service's section: seed SQL, run at start and again on every reset. */
-export const DbSectionSchema = z
-  .strictObject({
-    seed: z
-      .string()
-      .min(1)
-      .optional()
-      .describe('SQL run when the scenario is applied and again on every reset (inline)'),
-    seedFile: z
-      .string()
-      .min(1)
-      .optional()
-      .describe('A .sql file with the seed, relative to the scenarios folder (or absolute)'),
-  })
-  .refine((s) => !(s.seed && s.seedFile), { message: 'give seed or seedFile, not both' })
-  .describe('The Postgres behind DATABASE_URL (db service): its seed SQL')
-
 export const ScenarioSchema = z.strictObject({
   $schema: z.string().optional(),
   name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes'),
@@ -172,7 +155,6 @@ export const ScenarioSchema = z.strictObject({
   }),
   media: MediaSectionSchema.default({ files: [], limits: {} }),
   v01t: V01tSectionSchema.default({ applications: [] }),
-  db: DbSectionSchema.default({}),
   faults: z.array(FaultSchema).default([]),
 })
 
