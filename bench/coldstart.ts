@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { PORT_ENV } from '../mocks/core/config.ts'
+import { PORT_ENV } from '../mocks/runtime/config.ts'
 import { buildBundle } from '../scripts/build.ts'
 import type { Benchmark, Ctx } from './context.ts'
 import { ROOT } from './machine.ts'
@@ -151,10 +151,9 @@ async function withFreshPorts(start: () => Promise<Start>): Promise<Start> {
 
 async function mocksStart(args: string[]): Promise<Start> {
   const ports = await freePorts(5)
-  const names = Object.keys(PORT_ENV) as (keyof typeof PORT_ENV)[]
   const env: Record<string, string> = { MOCKS_SCENARIO: 'default' }
-  names.forEach((n, i) => {
-    env[PORT_ENV[n]] = String(ports[i])
+  Object.values(PORT_ENV).forEach((name, i) => {
+    env[name] = String(ports[i])
   })
   const urls = ports.map((p) => `http://127.0.0.1:${p}/__mocks/health`)
   return timeToHealthy(args[0]!, args.slice(1), env, urls)

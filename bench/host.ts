@@ -1,8 +1,8 @@
 import type http from 'node:http'
 import type { ChatFake } from '../mocks/chat/index.ts'
 import type { ServiceName } from '../mocks/core/config.ts'
-import type { ScenarioRequest } from '../mocks/core/runtime.ts'
 import type { MediaFake } from '../mocks/media/index.ts'
+import type { ScenarioRequest } from '../mocks/runtime/runtime.ts'
 import {
   bytesServer,
   delayServer,
@@ -68,16 +68,15 @@ function memoryWatcher(): Handlers {
 async function mocksHandlers(services: string[] | undefined): Promise<Handlers> {
   const [{ loadConfig }, { startMocks }, { usersForControl }, { FAKES }, { scenarioRecords }] =
     await Promise.all([
-      import('../mocks/core/config.ts'),
-      import('../mocks/core/runtime.ts'),
-      import('../mocks/core/seeded.ts'),
+      import('../mocks/runtime/config.ts'),
+      import('../mocks/runtime/runtime.ts'),
+      import('../mocks/fake/seeded.ts'),
       import('../mocks/registry.ts'),
       import('../mocks/v01t/store.ts'),
     ])
   const config = loadConfig({ MOCKS_SCENARIO: 'default' })
-  const wanted = (services ?? Object.keys(FAKES)) as ServiceName[]
-  const fakes = Object.fromEntries(wanted.filter((s) => FAKES[s]).map((s) => [s, FAKES[s]]))
-  const mocks = await startMocks({ config, fakes, ephemeralPorts: true })
+  const wanted = (services ?? FAKES.map((f) => f.name)).filter((s) => FAKES.some((f) => f.name === s))
+  const mocks = await startMocks({ config, only: wanted, ephemeralPorts: true })
   const chat = () => mocks.services.get('chat')?.fake as ChatFake | undefined
   const media = () => mocks.services.get('media')?.fake as MediaFake | undefined
   // A reset resolves when every fake serves the new state; chat may still be writing a large
@@ -102,7 +101,7 @@ async function mocksHandlers(services: string[] | undefined): Promise<Handlers> 
      * alternating with and without `faults` installed faults that match nothing. CPU µs per request.
      */
     'engine:cost': async (a: { path: string; faults: number; requests: number; rounds: number }) => {
-      const app = mocks.services.get('v01t')!.fake.app
+      const app = mocks.app('v01t')
       // CPU time, not wall time: other work on a shared machine delays a block without making it cost more.
       const block = async () => {
         const started = process.cpuUsage()

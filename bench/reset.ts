@@ -1,5 +1,5 @@
-import { loadConfig } from '../mocks/core/config.ts'
-import { ScenarioLoader } from '../mocks/core/scenario/loader.ts'
+import { loadConfig } from '../mocks/runtime/config.ts'
+import { ScenarioLoader } from '../mocks/runtime/scenario-loader.ts'
 import type { Benchmark, Ctx } from './context.ts'
 import { json } from './net.ts'
 import type { Figure } from './report.ts'

@@ -1,15 +1,11 @@
-import { createAuthFake } from './auth/index.ts'
-import { createChatFake } from './chat/index.ts'
-import type { ServiceName } from './core/config.ts'
-import type { FakeFactory } from './core/runtime.ts'
-import { createMediaFake } from './media/index.ts'
-import { createV01tFake } from './v01t/index.ts'
+import { auth } from './auth/index.ts'
+import { chat } from './chat/index.ts'
+import type { FakeDescriptor } from './fake/descriptor.ts'
+import { media } from './media/index.ts'
+import { v01t } from './v01t/index.ts'
 
-// The one place that knows every fake. Fakes never import each other; the CLI, tests and
-// the msw adapter pick from here.
-export const FAKES: Partial<Record<ServiceName, FakeFactory>> = {
-  auth: createAuthFake,
-  media: createMediaFake,
-  chat: createChatFake,
-  v01t: createV01tFake,
-}
+// The one place that knows every fake: one descriptor a line (mocks/fake/descriptor.ts says
+// what a descriptor holds). Config, the scenario schema, msw, the CLI, health, the banner and
+// the testcontainers helper all derive from this list; fakes never import each other. Auth
+// comes first: the URL chat and media validate sessions against is known before they serve.
+export const FAKES: readonly FakeDescriptor[] = [auth, chat, media, v01t]

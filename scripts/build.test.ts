@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { PORT_ENV } from '../mocks/core/config.ts'
+import { PORT_ENV } from '../mocks/runtime/config.ts'
 import { buildBundle } from './build.ts'
 
 // The production bundle (what the image runs): built into a temp folder under dist/ (so its

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { ControlApiError, createControlClient, MocksNotRunningError } from '../mocks/client/index.ts'
-import { createControlApp } from '../mocks/core/control.ts'
+import { createControlApp } from '../mocks/runtime/control.ts'
 import { startTestMocks, type TestMocks } from './helpers.ts'
 
 const ControlError = z.strictObject({
@@ -154,7 +154,7 @@ describe('control API', () => {
   })
 
   it('streams the journal as server-sent events', async () => {
-    const seen: Record<string, unknown>[] = []
+    const seen: unknown[] = []
     const stop = client.tail((e) => seen.push(e))
     await new Promise((r) => setTimeout(r, 100))
     await fetch(`${t.url('auth')}/api/auth/ok`, { headers: { 'x-request-id': 'sse-1' } })

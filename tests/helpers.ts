@@ -1,8 +1,9 @@
 import { connect } from 'node:net'
-import { loadConfig, type ServiceName } from '../mocks/core/config.ts'
-import { type FakeFactory, type Mocks, startMocks } from '../mocks/core/runtime.ts'
-import { usersForControl } from '../mocks/core/seeded.ts'
+import type { FakeDescriptor } from '../mocks/fake/descriptor.ts'
+import { usersForControl } from '../mocks/fake/seeded.ts'
 import { FAKES } from '../mocks/registry.ts'
+import { loadConfig, type ServiceName } from '../mocks/runtime/config.ts'
+import { type Mocks, startMocks } from '../mocks/runtime/runtime.ts'
 
 // Boots real servers on ephemeral 127.0.0.1 ports for socket-level tests.
 
@@ -22,13 +23,18 @@ export async function startTestMocks(
     services?: ServiceName[]
     scenario?: string
     env?: Record<string, string>
-    fakes?: Partial<Record<ServiceName, FakeFactory>>
+    /** The fakes known (default the registry); `services` picks which of them run. */
+    fakes?: readonly FakeDescriptor[]
   } = {},
 ): Promise<TestMocks> {
-  const config = loadConfig({ MOCKS_SCENARIO: opts.scenario ?? 'default', ...opts.env })
-  const wanted = opts.services ?? (Object.keys(FAKES) as ServiceName[])
-  const fakes = opts.fakes ?? Object.fromEntries(wanted.filter((s) => FAKES[s]).map((s) => [s, FAKES[s]]))
-  const mocks = await startMocks({ config, fakes, ephemeralPorts: true })
+  const fakes = opts.fakes ?? FAKES
+  const config = loadConfig({ MOCKS_SCENARIO: opts.scenario ?? 'default', ...opts.env }, undefined, fakes)
+  const mocks = await startMocks({
+    config,
+    fakes,
+    ...(opts.services ? { only: opts.services } : {}),
+    ephemeralPorts: true,
+  })
   const user = (key: string) => {
     const users = usersForControl(mocks.scenario, config.betterAuthSecret)
     const u = users.find((x) => x.id === key) ?? users.find((x) => x.role === key && !x.banned)

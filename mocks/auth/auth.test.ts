@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { SessionSchema, UserSchema } from '../../proto-contracts/gen/ts/devarno/shared/v1/user_pb.ts'
 import { checkMessage } from '../core/contract.ts'
-import { inProcess } from '../core/testing.ts'
+import { inProcess } from '../runtime/testing.ts'
 import { createAuthFake } from './index.ts'
 
 const ErrorBody = z.strictObject({ message: z.string().min(1), code: z.string().regex(/^[A-Z_]+$/) })

@@ -1,12 +1,14 @@
-import { createFakeApp } from '../core/app.ts'
-import type { FakeDeps, FakeService } from '../core/fake.ts'
-import type { Scenario } from '../core/scenario/schema.ts'
+import { createFakeApp } from '../fake/app.ts'
+import { defineFake, type FakeDeps, type FakeService } from '../fake/descriptor.ts'
+import { authSection, type Scenario } from '../fake/scenario.ts'
+import { usersForControl } from '../fake/seeded.ts'
+import { authEnvelope } from './envelope.ts'
 import { type AuthState, registerAuthRoutes } from './routes.ts'
 import { buildAuthStore } from './store.ts'
 
 /** Fake better-auth (family-hub's /api/auth), port 8083 by default. */
 export function createAuthFake(deps: FakeDeps): FakeService {
-  const app = createFakeApp('auth', deps)
+  const app = createFakeApp(auth, deps)
   let state: AuthState | undefined
   const current = (): AuthState => {
     if (!state) throw new Error('auth fake used before a scenario was applied')
@@ -22,3 +24,38 @@ export function createAuthFake(deps: FakeDeps): FakeService {
     },
   }
 }
+
+/** Fake better-auth: its descriptor (mocks/fake/descriptor.ts), listed in mocks/registry.ts. */
+export const auth = defineFake({
+  name: 'auth',
+  title: 'better-auth',
+  port: 8083,
+  portEnv: 'MOCKS_AUTH_PORT',
+  transport: 'http',
+  envelope: authEnvelope,
+  scenario: {
+    key: 'auth',
+    schema: authSection,
+    check(s, add) {
+      const ids = new Set<string>()
+      const emails = new Set<string>()
+      s.auth.users.forEach((u, i) => {
+        if (ids.has(u.id)) add(`auth.users.${i}.id`, `duplicate user id "${u.id}"`)
+        if (emails.has(u.email.toLowerCase())) add(`auth.users.${i}.email`, `duplicate email "${u.email}"`)
+        ids.add(u.id)
+        emails.add(u.email.toLowerCase())
+      })
+    },
+  },
+  frontend: { urls: ['AUTH_SERVICE_URL'] },
+  // Seeded users with passwords and signed cookies (tests sign in with them).
+  controlRoutes(app, host) {
+    app.get('/users', (c) => c.json({ users: usersForControl(host.scenario, host.config.betterAuthSecret) }))
+  },
+  // Where chat and media validate sessions follows this service's port, unless set by env.
+  derive(config, origin) {
+    if (origin) config.authServiceUrl = origin
+    else if (!config.explicit.authServiceUrl) config.authServiceUrl = `http://127.0.0.1:${config.ports.auth}`
+  },
+  create: createAuthFake,
+})

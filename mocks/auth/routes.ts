@@ -1,7 +1,6 @@
 import type { Context, Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { z } from 'zod'
-import type { FakeDeps } from '../core/fake.ts'
 import { randomId } from '../core/ids.ts'
 import { createOriginMatcher } from '../core/origins.ts'
 import {
@@ -11,6 +10,7 @@ import {
   sessionCookieFrom,
   signSessionToken,
 } from '../core/session-cookie.ts'
+import type { FakeDeps } from '../fake/descriptor.ts'
 import type { AuthCollections, SessionRow, UserRow } from './store.ts'
 
 // better-auth 1.x's email routes, as family-hub mounts them under /api/auth. Error bodies

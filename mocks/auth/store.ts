@@ -1,7 +1,7 @@
 import { Collection } from '@msw/data'
 import { z } from 'zod'
-import { RoleSchema, type Scenario } from '../core/scenario/schema.ts'
-import { seededUsers } from '../core/seeded.ts'
+import { RoleSchema, type Scenario } from '../fake/scenario.ts'
+import { seededUsers } from '../fake/seeded.ts'
 
 // Users, credentials and sessions in @msw/data collections. A scenario switch builds fresh
 // collections and swaps them in one assignment, so no request sees half-seeded state.

@@ -1,8 +1,8 @@
-import { createFakeApp } from '../core/app.ts'
 import { createSessionValidator } from '../core/auth-client.ts'
-import type { FakeDeps, FakeService } from '../core/fake.ts'
-import type { Scenario } from '../core/scenario/schema.ts'
 import type { WsPeer } from '../core/ws.ts'
+import { createFakeApp } from '../fake/app.ts'
+import { defineFake, type FakeDeps, type FakeService } from '../fake/descriptor.ts'
+import { chatSection, type Scenario } from '../fake/scenario.ts'
 import { ChatHub, type ChatSocket } from './hub.ts'
 import { chatCors, createChatAuth, type Refusal, registerChatRoutes, WS_PATH } from './routes.ts'
 import { ChatStore } from './store.ts'
@@ -50,7 +50,7 @@ export function createChatFake(deps: FakeDeps, options: ChatFakeOptions = {}): C
   const hub = new ChatHub({ faults: deps.faults, logger: deps.logger, store })
   const auth = createChatAuth({ deps, store, validate })
   // CORS in front of the fault engine, so injected errors carry it too (see chatCors).
-  const app = createFakeApp('chat', deps, { cors: chatCors(auth.trusted) })
+  const app = createFakeApp(chat, deps, { cors: chatCors(auth.trusted) })
   registerChatRoutes(app, { deps, store, hub, validate })
 
   return {
@@ -89,3 +89,62 @@ export function createChatFake(deps: FakeDeps, options: ChatFakeOptions = {}): C
     },
   }
 }
+
+/** Fake chat-service: its descriptor (mocks/fake/descriptor.ts), listed in mocks/registry.ts. */
+export const chat = defineFake({
+  name: 'chat',
+  title: 'chat-service',
+  port: 8082,
+  portEnv: 'MOCKS_CHAT_PORT',
+  transport: 'http+ws',
+  scenario: {
+    key: 'chat',
+    schema: chatSection,
+    // Members and senders must be seeded users (auth.users), ids unique.
+    check(s, add) {
+      const users = new Set(s.auth.users.map((u) => u.id))
+      const channels = new Map<string, Set<string> | 'all'>()
+      s.chat.channels.forEach((c, i) => {
+        if (channels.has(c.id)) add(`chat.channels.${i}.id`, `duplicate channel id "${c.id}"`)
+        if (c.members !== 'all') {
+          c.members.forEach((m, j) => {
+            if (!users.has(m)) add(`chat.channels.${i}.members.${j}`, `"${m}" is not a user in auth.users`)
+          })
+        }
+        channels.set(c.id, c.members === 'all' ? 'all' : new Set(c.members))
+      })
+      const messageIds = new Set<string>()
+      s.chat.messages.forEach((m, i) => {
+        const members = channels.get(m.channel)
+        if (!members) add(`chat.messages.${i}.channel`, `"${m.channel}" is not a channel in chat.channels`)
+        if (!users.has(m.sender))
+          add(`chat.messages.${i}.sender`, `"${m.sender}" is not a user in auth.users`)
+        else if (members && members !== 'all' && !members.has(m.sender)) {
+          add(`chat.messages.${i}.sender`, `"${m.sender}" is not a member of channel "${m.channel}"`)
+        }
+        if (m.id !== undefined) {
+          if (messageIds.has(m.id)) add(`chat.messages.${i}.id`, `duplicate message id "${m.id}"`)
+          messageIds.add(m.id)
+        }
+      })
+    },
+  },
+  frontend: { urls: ['CHAT_SERVICE_URL'], wsUrls: ['NEXT_PUBLIC_CHAT_WS_URL'] },
+  // Seeded channels with their members (ids usable in `?channel=`).
+  controlRoutes(app, host) {
+    app.get('/channels', (c) => {
+      const s = host.scenario
+      const everyone = s.auth.users.map((u) => u.id)
+      return c.json({
+        channels: s.chat.channels.map((ch) => ({
+          id: ch.id,
+          name: ch.name,
+          members: ch.members === 'all' ? everyone : ch.members,
+          open: ch.members === 'all',
+        })),
+      })
+    })
+  },
+  wsPath: WS_PATH,
+  create: (deps) => createChatFake(deps),
+})

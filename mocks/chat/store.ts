@@ -3,7 +3,7 @@ import { faker } from '@faker-js/faker/locale/en'
 import { Collection } from '@msw/data'
 import { z } from 'zod'
 import type { Logger } from '../core/logger.ts'
-import type { Scenario } from '../core/scenario/schema.ts'
+import type { Scenario } from '../fake/scenario.ts'
 
 // Channels and messages live in @msw/data collections (schema-checked on every write),
 // with a per-channel index sorted oldest → newest built at seed time beside them. History

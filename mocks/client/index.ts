@@ -1,5 +1,27 @@
+import type { z } from 'zod'
+import type { JournalEntry, JournalFilter } from '../core/journal.ts'
+import type { Scenario, ScenarioInput } from '../fake/scenario.ts'
+import type { usersForControl } from '../fake/seeded.ts'
+import type { FaultView } from '../faults/engine.ts'
+import type { FaultSchema } from '../faults/schema.ts'
+import type { Mocks } from '../runtime/runtime.ts'
+
 // A small typed client for the control API (DESIGN §5), used by the CLI, the Playwright
-// fixtures and other repositories' tests (`devarno-mocks/client`).
+// fixtures and other repositories' tests (`devarno-mocks/client`). Bodies are typed from the
+// server's own schemas and return types (type-only imports: nothing of the server loads).
+
+/**
+ * A fault as `POST /__mocks/faults` takes it (the fault schema's input). `service` names any
+ * registered fake; on a fake's own `/__mocks` slice it defaults to that fake.
+ */
+export type FaultInput = Omit<z.input<typeof FaultSchema>, 'service'> & { service?: string }
+
+/** An inline scenario for `PUT /__mocks/scenario` (the scenario schema's input; other fakes' sections too). */
+export type InlineScenario = { name: string } & Partial<Omit<ScenarioInput, 'name'>> & Record<string, unknown>
+
+export type { FaultView, JournalEntry, Scenario }
+export type Health = ReturnType<Mocks['health']> & { service?: string }
+export type JournalReport = ReturnType<Mocks['journal']['requestIdReport']>
 
 export interface ControlClientOptions {
   /** e.g. http://127.0.0.1:8090 (MOCKS_CONTROL_URL). */
@@ -24,17 +46,8 @@ export class ControlApiError extends Error {
   }
 }
 
-export interface SeededUserInfo {
-  id: string
-  email: string
-  name: string
-  role: 'admin' | 'member' | 'child'
-  password: string
-  banned: boolean
-  cookieName: string
-  cookieValue: string | null
-  sessionExpiresAt: string | null
-}
+/** A seeded user as `GET /__mocks/users` lists it. */
+export type SeededUserInfo = ReturnType<typeof usersForControl>[number]
 
 export function createControlClient(opts: ControlClientOptions = {}) {
   const base = (opts.baseUrl ?? process.env.MOCKS_CONTROL_URL ?? 'http://127.0.0.1:8090').replace(/\/+$/, '')
@@ -67,50 +80,36 @@ export function createControlClient(opts: ControlClientOptions = {}) {
 
   return {
     baseUrl: base,
-    health: () =>
-      call<{
-        status: string
-        scenario: string | null
-        services: Record<string, { url: string | null; state: string }>
-      }>('GET', '/health'),
+    health: () => call<Health>('GET', '/health'),
     scenarios: () => call<{ scenarios: { name: string; description: string }[] }>('GET', '/scenarios'),
-    scenario: () => call<Record<string, unknown>>('GET', '/scenario'),
-    useScenario: (nameOrScenario: string | Record<string, unknown>) =>
-      call<{ scenario: string }>(
+    scenario: () => call<Scenario>('GET', '/scenario'),
+    useScenario: (nameOrScenario: string | InlineScenario) =>
+      call<{ scenario: string; description: string; faults: number }>(
         'PUT',
         '/scenario',
         typeof nameOrScenario === 'string' ? { name: nameOrScenario } : { scenario: nameOrScenario },
       ),
-    reset: () => call<{ scenario: string }>('POST', '/reset'),
-    faults: () =>
-      call<{
-        faults: ({ id: string; service: string; state: string; fired: number } & Record<string, unknown>)[]
-      }>('GET', '/faults'),
-    addFault: (fault: Record<string, unknown>) =>
-      call<{ id: string } & Record<string, unknown>>('POST', '/faults', fault),
+    reset: () => call<{ scenario: string; reset: true }>('POST', '/reset'),
+    faults: () => call<{ faults: FaultView[] }>('GET', '/faults'),
+    addFault: (fault: FaultInput) => call<FaultView>('POST', '/faults', fault),
     removeFault: (id: string) => call<void>('DELETE', `/faults/${encodeURIComponent(id)}`),
-    clearFaults: (source?: 'scenario' | 'runtime') =>
+    clearFaults: (source?: FaultView['source']) =>
       call<void>('DELETE', `/faults${source ? `?source=${source}` : ''}`),
-    journal: (filter: { service?: string; method?: string; path?: string; kind?: string } = {}) => {
+    journal: (filter: JournalFilter = {}) => {
       const q = new URLSearchParams(
         Object.entries(filter).filter(([, v]) => v) as [string, string][],
       ).toString()
-      return call<{
-        entries: ({
-          seq: number
-          service: string
-          method: string
-          path: string
-          status: number | null
-        } & Record<string, unknown>)[]
-      }>('GET', `/journal${q ? `?${q}` : ''}`)
+      return call<{ entries: JournalEntry[]; count: number; limit: number }>(
+        'GET',
+        `/journal${q ? `?${q}` : ''}`,
+      )
     },
     clearJournal: () => call<void>('DELETE', '/journal'),
-    journalReport: () => call<Record<string, unknown>>('GET', '/journal/report'),
+    journalReport: () => call<JournalReport>('GET', '/journal/report'),
     users: () => call<{ users: SeededUserInfo[] }>('GET', '/users'),
     channels: () => call<{ channels: { id: string; name: string; members: string[] }[] }>('GET', '/channels'),
     /** Server-sent events of the journal; returns a function that stops it. */
-    tail(onEntry: (entry: Record<string, unknown>) => void): () => void {
+    tail(onEntry: (entry: JournalEntry) => void): () => void {
       const ac = new AbortController()
       void (async () => {
         const res = await doFetch(`${base}/__mocks/journal/stream`, {

@@ -2,7 +2,7 @@ import http from 'node:http'
 import https from 'node:https'
 import { z } from 'zod'
 import type { Logger } from './logger.ts'
-import { RoleSchema } from './scenario/schema.ts'
+import { RoleSchema } from './roles.ts'
 
 // How chat and media validate a session: exactly as the real services do, an HTTP call to
 // `${AUTH_SERVICE_URL}/api/auth/get-session` with the caller's Cookie header, no caching.

@@ -1,30 +1,25 @@
 // Environment configuration shared by every fake. Names follow the integration matrix and
 // DESIGN §1; every default can be overridden by env so a fake can stand beside real services.
+// The kernel knows no service: which ports exist (and their env names) comes from the fakes'
+// descriptors, passed in as `services` (mocks/runtime/config.ts passes the registry's).
 
-export type ServiceName = 'auth' | 'chat' | 'media' | 'v01t'
-export const SERVICE_NAMES: readonly ServiceName[] = ['auth', 'chat', 'media', 'v01t']
+/** A fake's name, as its descriptor gives it (mocks/registry.ts lists them). */
+export type ServiceName = string
 
 /** The control API's paths: never faulted, journaled or given a fake's CORS. */
 export function isControlPath(path: string): boolean {
   return path === '/__mocks' || path.startsWith('/__mocks/')
 }
 
-export const DEFAULT_PORTS = {
-  v01t: 8000,
-  media: 8081,
-  chat: 8082,
-  auth: 8083,
-  control: 8090,
-} as const
+/** The control plane's own port and env name (it is no fake). */
+export const CONTROL_PORT = { name: 'control', port: 8090, portEnv: 'MOCKS_CONTROL_PORT' } as const
 
-/** Env names that override each port when several services run in one process. */
-export const PORT_ENV = {
-  v01t: 'MOCKS_V01T_PORT',
-  media: 'MOCKS_MEDIA_PORT',
-  chat: 'MOCKS_CHAT_PORT',
-  auth: 'MOCKS_AUTH_PORT',
-  control: 'MOCKS_CONTROL_PORT',
-} as const
+/** What config needs to know of a service: its name, default port and port env name. */
+export interface PortSpec {
+  readonly name: string
+  readonly port: number
+  readonly portEnv: string
+}
 
 export const DEFAULT_ALLOWED_ORIGINS = [
   'https://casa.devarno.cloud',
@@ -39,15 +34,11 @@ export const DEFAULT_AUTH_SECRET = 'devarno-mocks-development-secret-not-for-pro
 
 export interface MocksConfig {
   host: string
-  ports: Record<ServiceName | 'control', number>
+  /** Each service's port (and `control`'s); updated to the real one once a listener is bound. */
+  ports: Record<ServiceName, number>
   /** Where chat and media validate sessions (may point at a real family-hub). */
   authServiceUrl: string
-  /** Base of the absolute URLs media-service advertises. */
-  mediaBaseUrl: string
   betterAuthSecret: string
-  maxFileSize: number
-  maxAvatarSize: number
-  storagePath: string | undefined
   allowedOrigins: string[]
   scenario: string
   scenariosDir: string
@@ -56,22 +47,31 @@ export interface MocksConfig {
   /** Chat and media treat a get-session slower than this as an outage. */
   authTimeoutMs: number
   /** Which derived URLs came from env (and so stay put when ports are chosen at start-up). */
-  explicit: { authServiceUrl: boolean; mediaBaseUrl: boolean }
+  explicit: Record<string, boolean>
 }
-
-/** Recomputes URLs derived from ports (after ephemeral ports are known), keeping explicit ones. */
-export function refreshDerivedUrls(config: MocksConfig): void {
-  if (!config.explicit.authServiceUrl) config.authServiceUrl = `http://127.0.0.1:${config.ports.auth}`
-  if (!config.explicit.mediaBaseUrl) config.mediaBaseUrl = `http://localhost:${config.ports.media}`
-}
+// A fake's own settings are declared on MocksConfig by the fake (module augmentation) and read
+// from env by its descriptor's `configure` (mocks/media/settings.ts).
 
 export type Env = Record<string, string | undefined>
+
+type KernelField =
+  | 'host'
+  | 'ports'
+  | 'authServiceUrl'
+  | 'betterAuthSecret'
+  | 'allowedOrigins'
+  | 'scenario'
+  | 'scenariosDir'
+  | 'controlToken'
+  | 'logLevel'
+  | 'authTimeoutMs'
+  | 'explicit'
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
 }
 
-function intFromEnv(env: Env, name: string, fallback: number, min = 0): number {
+export function intFromEnv(env: Env, name: string, fallback: number, min = 0): number {
   const raw = env[name]
   if (raw === undefined || raw === '') return fallback
   const value = Number(raw)
@@ -83,19 +83,24 @@ function intFromEnv(env: Env, name: string, fallback: number, min = 0): number {
   return value
 }
 
+export interface ReadConfigOptions {
+  /** The services whose ports are read (their descriptors). */
+  services?: readonly PortSpec[]
+  /** The single service a process runs: the generic `PORT` applies to it, as for the real service. */
+  only?: ServiceName | undefined
+}
+
 /**
- * Reads the configuration from env. `only` names the single service a process runs, so the
- * generic `PORT` applies to it as it does for the real service.
+ * Reads the configuration from env. A URL derived from a service's port (`authServiceUrl`) is
+ * left empty unless set by env: the owning descriptor's `derive` fills it. Fakes' own settings
+ * are read by their descriptors' `configure` (mocks/runtime/config.ts calls it).
  */
-export function loadConfig(env: Env = process.env, only?: ServiceName): MocksConfig {
-  const ports = {
-    v01t: intFromEnv(env, PORT_ENV.v01t, DEFAULT_PORTS.v01t),
-    media: intFromEnv(env, PORT_ENV.media, DEFAULT_PORTS.media),
-    chat: intFromEnv(env, PORT_ENV.chat, DEFAULT_PORTS.chat),
-    auth: intFromEnv(env, PORT_ENV.auth, DEFAULT_PORTS.auth),
-    control: intFromEnv(env, PORT_ENV.control, DEFAULT_PORTS.control),
-  }
-  if (only && env.PORT) ports[only] = intFromEnv(env, 'PORT', ports[only])
+export function readConfig(env: Env = process.env, opts: ReadConfigOptions = {}): MocksConfig {
+  const ports: Record<string, number> = {}
+  for (const s of opts.services ?? []) ports[s.name] = intFromEnv(env, s.portEnv, s.port)
+  ports.control = intFromEnv(env, CONTROL_PORT.portEnv, CONTROL_PORT.port)
+  const only = opts.only
+  if (only && env.PORT) ports[only] = intFromEnv(env, 'PORT', ports[only] ?? 0)
   const secret = env.BETTER_AUTH_SECRET || DEFAULT_AUTH_SECRET
   if (secret.length < 32) {
     throw new ConfigError('BETTER_AUTH_SECRET must be at least 32 characters, as better-auth requires')
@@ -105,21 +110,19 @@ export function loadConfig(env: Env = process.env, only?: ServiceName): MocksCon
         .map((o) => o.trim())
         .filter(Boolean)
     : [...DEFAULT_ALLOWED_ORIGINS]
-  return {
+  // Fakes' own fields (declared on MocksConfig by them) are filled by their `configure`.
+  const config: Pick<MocksConfig, KernelField> = {
     host: env.MOCKS_HOST || '127.0.0.1',
     ports,
-    authServiceUrl: (env.AUTH_SERVICE_URL || `http://127.0.0.1:${ports.auth}`).replace(/\/+$/, ''),
-    mediaBaseUrl: (env.BASE_URL || `http://localhost:${ports.media}`).replace(/\/+$/, ''),
+    authServiceUrl: (env.AUTH_SERVICE_URL || '').replace(/\/+$/, ''),
     betterAuthSecret: secret,
-    maxFileSize: intFromEnv(env, 'MAX_FILE_SIZE', 10 * 1024 * 1024, 1),
-    maxAvatarSize: intFromEnv(env, 'MAX_AVATAR_SIZE', 2 * 1024 * 1024, 1),
-    storagePath: env.STORAGE_PATH || undefined,
     allowedOrigins: origins,
     scenario: env.MOCKS_SCENARIO || 'default',
     scenariosDir: env.MOCKS_SCENARIOS_DIR || new URL('../../scenarios/', import.meta.url).pathname,
     controlToken: env.MOCKS_CONTROL_TOKEN || undefined,
     logLevel: env.MOCKS_LOG_LEVEL || env.LOG_LEVEL || 'info',
     authTimeoutMs: intFromEnv(env, 'MOCKS_AUTH_TIMEOUT_MS', 5000, 1),
-    explicit: { authServiceUrl: Boolean(env.AUTH_SERVICE_URL), mediaBaseUrl: Boolean(env.BASE_URL) },
+    explicit: { authServiceUrl: Boolean(env.AUTH_SERVICE_URL) },
   }
+  return config as MocksConfig
 }

@@ -1,7 +1,6 @@
 import type { ServerResponse } from 'node:http'
 import type { MiddlewareHandler } from 'hono'
 import { cors } from 'hono/cors'
-import { isControlPath } from './config.ts'
 import { requestHeaders } from './request-headers.ts'
 
 // CORS as the first middleware of a fake's app, in front of its fault engine, as a CORS layer
@@ -39,7 +38,8 @@ export function corsMiddleware(opts: CorsOptions): MiddlewareHandler {
   const fixed: [string, string][] = []
   if (credentials) fixed.push(['access-control-allow-credentials', 'true'], ['vary', 'Origin'])
   if (opts.exposeHeaders?.length) fixed.push(['access-control-expose-headers', opts.exposeHeaders.join(',')])
-  const applies = (path: string) => !isControlPath(path) && (!opts.prefix || path.startsWith(opts.prefix))
+  // Control paths never reach this: the fake app mounts its control slice in front (mocks/fake/app.ts).
+  const applies = (path: string) => !opts.prefix || path.startsWith(opts.prefix)
   return async (c, next) => {
     if (!applies(c.req.path)) return next()
     const headers = requestHeaders(c)

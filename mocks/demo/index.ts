@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { extname, join, relative, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type Context, Hono } from 'hono'
-import { SERVICE_NAMES, type ServiceName } from '../core/config.ts'
+import type { ServiceName } from '../core/config.ts'
 import { sessionCookieFrom } from '../core/session-cookie.ts'
 
 // The outage demo on the control port (DESIGN §5 "dashboard page"): static pages (a control
@@ -15,6 +15,8 @@ import { sessionCookieFrom } from '../core/session-cookie.ts'
 
 /** What the demo needs from the running mocks (a structural slice of `Mocks`). */
 export interface DemoHost {
+  /** The services running, in registry order. */
+  running(): readonly ServiceName[]
   url(service: ServiceName): string | undefined
   readonly config: { authServiceUrl: string; maxFileSize: number; maxAvatarSize: number }
   readonly scenario: { name: string; media: { limits: { maxFileSize?: number; maxAvatarSize?: number } } }
@@ -67,7 +69,7 @@ export function createDemoApp(host: DemoHost, opts: { publicDir?: string } = {})
 
   app.get('/api/config', (c) => {
     const services: Partial<Record<ServiceName, string>> = {}
-    for (const s of SERVICE_NAMES) {
+    for (const s of host.running()) {
       const url = host.url(s)
       if (url) services[s] = url
     }

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { createFakeApp } from '../core/app.ts'
-import { loadConfig } from '../core/config.ts'
+import { plainEnvelope } from '../core/envelope.ts'
 import { Journal } from '../core/journal.ts'
 import { createLogger } from '../core/logger.ts'
+import { createFakeApp } from '../fake/app.ts'
+import { loadConfig } from '../runtime/config.ts'
 import { FaultEngine } from './engine.ts'
 
 // The engine looks faults with one literal path up by the request's path and tests the others
@@ -12,7 +13,10 @@ function setup() {
   const config = loadConfig({})
   const journal = new Journal()
   const faults = new FaultEngine({ secret: config.betterAuthSecret, journal, logger: createLogger('faults') })
-  const app = createFakeApp('v01t', { config, logger: createLogger('v01t'), faults })
+  const app = createFakeApp(
+    { name: 'v01t', envelope: plainEnvelope },
+    { config, logger: createLogger('v01t'), faults },
+  )
   app.all('*', (c) => c.text('ok'))
   const status = async (path: string, method = 'GET') => (await app.request(path, { method })).status
   return { faults, journal, status }

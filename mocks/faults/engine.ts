@@ -3,6 +3,7 @@ import { setMaxListeners } from 'node:events'
 import type { Context, MiddlewareHandler } from 'hono'
 import { routePath } from 'hono/route'
 import { isControlPath, type ServiceName } from '../core/config.ts'
+import { defaultErrorBody, plainEnvelope } from '../core/envelope.ts'
 import { type Journal, recordHeaders } from '../core/journal.ts'
 import type { Logger } from '../core/logger.ts'
 import { type RequestHeaders, requestHeaders } from '../core/request-headers.ts'
@@ -115,12 +116,15 @@ export interface FaultEngineOptions {
   secret: string
   journal: Journal
   logger: Logger
+  /** A service's own error body for a bare status (its envelope); default `{error, code}`. */
+  errorBody?: (service: ServiceName, status: number) => unknown
 }
 
 export class FaultEngine {
   readonly journal: Journal
   private readonly logger: Logger
   private readonly secret: string
+  private readonly errorBody: (service: ServiceName, status: number) => unknown
   private readonly verifyCookie: (value: string) => string | null
   private compiled: Compiled[] = []
   /** Per service, built on first use after any change to `compiled` (see `candidates`). */
@@ -140,6 +144,7 @@ export class FaultEngine {
     this.journal = opts.journal
     this.logger = opts.logger
     this.secret = opts.secret
+    this.errorBody = opts.errorBody ?? ((_service, status) => defaultErrorBody(plainEnvelope, status))
     this.verifyCookie = cookieVerifier(opts.secret)
   }
 
@@ -479,6 +484,7 @@ export class FaultEngine {
               signal: c.req.raw.signal,
               cut: this.epoch.signal,
               isUpgrade,
+              errorBody: (status) => this.errorBody(service, status),
             },
             f.fault.spec.effect as never,
             inner,

@@ -33,6 +33,8 @@ export interface HttpEffectContext {
    */
   cut: AbortSignal
   isUpgrade: boolean
+  /** The service's own error body for a bare status (its envelope), as the host gives it. */
+  errorBody(status: number): unknown
 }
 
 export interface WsConnection {

@@ -1,8 +1,9 @@
 import { fileURLToPath } from 'node:url'
-import { createFakeApp } from '../core/app.ts'
-import type { FakeDeps, FakeService } from '../core/fake.ts'
-import type { Scenario } from '../core/scenario/schema.ts'
+import { createFakeApp } from '../fake/app.ts'
+import { defineFake, type FakeDeps, type FakeService } from '../fake/descriptor.ts'
+import { mediaSection, type Scenario } from '../fake/scenario.ts'
 import { effectiveLimits, mediaCors, registerMediaRoutes, type UploadStats } from './routes.ts'
+import { configureMedia } from './settings.ts'
 import { createStorage } from './storage.ts'
 import { buildMediaState, type MediaState } from './store.ts'
 import type { UploadLimits } from './upload.ts'
@@ -35,7 +36,7 @@ export interface MediaFake extends FakeService {
 /** Fake media-service (Go/Gin), port 8081 by default. */
 export function createMediaFake(deps: FakeDeps, opts: MediaFakeOptions = {}): MediaFake {
   // CORS in front of the fault engine, so injected errors carry it too (see mediaCors).
-  const app = createFakeApp('media', deps, { cors: mediaCors(deps) })
+  const app = createFakeApp(media, deps, { cors: mediaCors(deps) })
   const storage = createStorage(deps.config.storagePath)
   const stats: UploadStats = { inFlight: 0 }
   const fixturesDir = opts.fixturesDir ?? DEFAULT_FIXTURES_DIR
@@ -79,3 +80,35 @@ export function createMediaFake(deps: FakeDeps, opts: MediaFakeOptions = {}): Me
     },
   }
 }
+
+/** Fake media-service: its descriptor (mocks/fake/descriptor.ts), listed in mocks/registry.ts. */
+export const media = defineFake({
+  name: 'media',
+  title: 'media-service',
+  port: 8081,
+  portEnv: 'MOCKS_MEDIA_PORT',
+  transport: 'http',
+  scenario: {
+    key: 'media',
+    schema: mediaSection,
+    // File ids unique; owners must be seeded users (auth.users).
+    check(s, add) {
+      const users = new Set(s.auth.users.map((u) => u.id))
+      const fileIds = new Set<string>()
+      s.media.files.forEach((f, i) => {
+        if (fileIds.has(f.id)) add(`media.files.${i}.id`, `duplicate file id "${f.id}"`)
+        fileIds.add(f.id)
+        if (!users.has(f.owner)) add(`media.files.${i}.owner`, `"${f.owner}" is not a user in auth.users`)
+      })
+    },
+  },
+  frontend: { urls: ['MEDIA_SERVICE_URL'] },
+  publicUrlEnv: 'BASE_URL',
+  configure: configureMedia,
+  // The URLs media advertises (BASE_URL) follow its port, unless set by env.
+  derive(config, origin) {
+    if (origin) config.mediaBaseUrl = origin
+    else if (!config.explicit.mediaBaseUrl) config.mediaBaseUrl = `http://localhost:${config.ports.media}`
+  },
+  create: (deps) => createMediaFake(deps),
+})

@@ -7,20 +7,20 @@ import {
   MediaMetadataSchema,
   UploadResponseSchema,
 } from '../../proto-contracts/gen/ts/devarno/content/v1/media_pb.ts'
-import { loadConfig } from '../core/config.ts'
 import { assertMessage } from '../core/contract.ts'
 import { Journal } from '../core/journal.ts'
 import { createLogger } from '../core/logger.ts'
-import { ScenarioError, ScenarioLoader } from '../core/scenario/loader.ts'
-import type { Scenario } from '../core/scenario/schema.ts'
-import { seededUsers } from '../core/seeded.ts'
 import {
   SESSION_COOKIE,
   sessionCookieFrom,
   signSessionToken,
   verifySessionCookie,
 } from '../core/session-cookie.ts'
+import type { Scenario } from '../fake/scenario.ts'
+import { seededUsers } from '../fake/seeded.ts'
 import { FaultEngine } from '../faults/engine.ts'
+import { loadConfig } from '../runtime/config.ts'
+import { ScenarioError, ScenarioLoader } from '../runtime/scenario-loader.ts'
 import { createMediaFake } from './index.ts'
 import { buildMultipart, filePart, multipartType, paddedFile, sampleImage } from './testing.ts'
 

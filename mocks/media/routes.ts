@@ -6,9 +6,9 @@ import type { Context, Hono } from 'hono'
 import { createMiddleware } from 'hono/factory'
 import { createSessionValidator, type SessionUser } from '../core/auth-client.ts'
 import type { CorsOptions } from '../core/cors.ts'
-import { codeForStatus, errorEnvelope } from '../core/envelope.ts'
-import type { FakeDeps } from '../core/fake.ts'
+import { plainEnvelope } from '../core/envelope.ts'
 import { createOriginMatcher } from '../core/origins.ts'
+import type { FakeDeps } from '../fake/descriptor.ts'
 import {
   type ByteRange,
   byteranges,
@@ -57,8 +57,8 @@ export interface MediaRouteOptions {
 type Env = { Variables: { user: SessionUser } }
 type ErrorStatus = 400 | 401 | 403 | 404 | 413 | 415 | 416 | 500 | 503
 
-function fail(c: Context, status: ErrorStatus, message: string, code = codeForStatus('media', status)) {
-  return c.json(errorEnvelope('media', message, code), status)
+function fail(c: Context, status: ErrorStatus, message: string, code = plainEnvelope.code(status)) {
+  return c.json(plainEnvelope.body(message, code), status)
 }
 
 /** The Node request behind this Hono request, when served by @hono/node-server and unread. */

@@ -6,51 +6,46 @@ import {
   type WebSocketHandlerConnection,
   ws,
 } from 'msw'
-import type { ChatFake, ChatSocket } from '../chat/index.ts'
-import { createFakeApp } from '../core/app.ts'
-import { type Env, loadConfig, type ServiceName } from '../core/config.ts'
 import { createLogger } from '../core/logger.ts'
-import { type FakeFactory, type Mocks, startMocks } from '../core/runtime.ts'
-import { usersForControl } from '../core/seeded.ts'
 import type { WsPeer } from '../core/ws.ts'
+import { createFakeApp } from '../fake/app.ts'
+import type { FakeDescriptor, FakeService } from '../fake/descriptor.ts'
+import { usersForControl } from '../fake/seeded.ts'
 import { FAKES } from '../registry.ts'
+import { type Env, loadConfig, type ServiceName } from '../runtime/config.ts'
+import { type Mocks, startMocks } from '../runtime/runtime.ts'
 
 // The msw adapter (DESIGN §6): every fake runs in-process under one runtime (`startMocks` with
 // `listen: false`): scenario, fault engine, journal and each fake's `/__mocks` slice, as on Node.
-// msw only moves bytes: HTTP handlers call the fake's own `app.fetch`, and the chat WebSocket
-// (`ws.link`) joins the chat fake's one hub through `acceptSocket`. Nothing listens on a port.
+// msw only moves bytes: HTTP handlers call the fake's own `app.fetch`, and each 'http+ws'
+// fake's WebSocket (`ws.link`; chat's) joins that fake's one hub through its `acceptSocket`.
+// Which services, origins and WebSocket paths: the descriptors (mocks/registry.ts). Nothing
+// listens on a port.
 
-/** Origins (scheme://host:port, no path) each fake answers on. */
-export interface MswUrls {
-  auth: string
-  chat: string
-  media: string
-  /** V01T is often reached by two names (V01T_API_URL server-side, NEXT_PUBLIC_V01T_API_URL in the browser). */
-  v01t: string | string[]
-  /** Where the chat WebSocket is opened (ws:// or wss://); defaults to `chat` with a ws scheme. */
-  chatWs?: string
-}
+/**
+ * Origins (scheme://host:port, no path) each fake answers on, by service name: a string, or a
+ * list for a service reached by several names (V01T: `V01T_API_URL` server side,
+ * `NEXT_PUBLIC_V01T_API_URL` in the browser). `<name>Ws` is where an 'http+ws' service's
+ * WebSocket is opened (ws:// or wss://); it defaults to the service's origin with a ws scheme.
+ */
+export type MswUrls = Record<string, string | string[] | undefined>
 
 export interface MswMocksOptions {
   /** Scenario name; default `env.MOCKS_SCENARIO`, then `default`. */
   scenario?: string
   /** Override any origin; unset ones come from `env`, then DESIGN §1's localhost defaults. */
-  urls?: Partial<MswUrls>
+  urls?: MswUrls
   /** Env read for configuration and the service URLs; default `process.env`. */
   env?: Env
   /** Mock only some services (default all registered fakes); others go to the network as msw decides. */
   services?: ServiceName[]
+  /** The fakes known (default the registry). */
+  fakes?: readonly FakeDescriptor[]
   journalLimit?: number
 }
 
-export interface ResolvedMswUrls {
-  auth: string
-  chat: string
-  chatWs: string
-  media: string
-  /** Every V01T origin served; the first is V01T's own. */
-  v01t: string[]
-}
+/** Each HTTP fake's origin (a list where its descriptor names several URL env names), and `<name>Ws`. */
+export type ResolvedMswUrls = Record<string, string | string[]>
 
 export interface MswMocks {
   /** For `setupServer(...handlers)` (or `server.use(...)`). */
@@ -66,15 +61,25 @@ export interface MswMocks {
   close(): Promise<void>
 }
 
-/** The matrix's WebSocket endpoint (`${NEXT_PUBLIC_CHAT_WS_URL}/ws?token=`). */
-const CHAT_WS_PATH = '/ws'
+/** A socket a fake accepted: client frames go in, and it is told when the socket closes. */
+export interface AcceptedSocket {
+  receive(data: string | ArrayBuffer | ArrayBufferView | Blob): void
+  closed(code: number): void
+}
 
-const DEFAULT_URLS = {
-  auth: 'http://localhost:8083',
-  chat: 'http://localhost:8082',
-  media: 'http://localhost:8081',
-  v01t: 'http://localhost:8000',
-} as const
+/** What an 'http+ws' fake offers msw (chat's `acceptSocket`): a handshake check, then its hub. */
+export interface SocketAcceptor {
+  acceptSocket(
+    peer: WsPeer,
+    request: Request,
+  ): Promise<
+    { ok: true; socket: AcceptedSocket } | { ok: false; status: number; code: string; message: string }
+  >
+}
+
+function acceptsSockets(fake: unknown): fake is FakeService & SocketAcceptor {
+  return typeof (fake as Partial<SocketAcceptor>).acceptSocket === 'function'
+}
 
 export class MswConfigError extends Error {
   override name = 'MswConfigError'
@@ -100,24 +105,34 @@ function origin(name: string, raw: string, schemes: string[]): string {
   return `${url.protocol}//${url.host}`
 }
 
-export function resolveMswUrls(urls: Partial<MswUrls> = {}, env: Env = process.env): ResolvedMswUrls {
+export function resolveMswUrls(
+  urls: MswUrls = {},
+  env: Env = process.env,
+  fakes: readonly FakeDescriptor[] = FAKES,
+): ResolvedMswUrls {
   const httpSchemes = ['http:', 'https:']
-  const chat = origin('chat URL', urls.chat ?? env.CHAT_SERVICE_URL ?? DEFAULT_URLS.chat, httpSchemes)
-  const v01tRaw =
-    urls.v01t ?? [env.V01T_API_URL, env.NEXT_PUBLIC_V01T_API_URL].filter((u): u is string => Boolean(u))
-  const v01tList = (Array.isArray(v01tRaw) ? v01tRaw : [v01tRaw]).map((u) =>
-    origin('V01T URL', u, httpSchemes),
-  )
-  return {
-    auth: origin('auth URL', urls.auth ?? env.AUTH_SERVICE_URL ?? DEFAULT_URLS.auth, httpSchemes),
-    chat,
-    chatWs: origin('chat WebSocket URL', urls.chatWs ?? env.NEXT_PUBLIC_CHAT_WS_URL ?? wsOrigin(chat), [
-      'ws:',
-      'wss:',
-    ]),
-    media: origin('media URL', urls.media ?? env.MEDIA_SERVICE_URL ?? DEFAULT_URLS.media, httpSchemes),
-    v01t: [...new Set(v01tList.length ? v01tList : [DEFAULT_URLS.v01t])],
+  const out: ResolvedMswUrls = {}
+  for (const fake of fakes) {
+    if (fake.transport === 'tcp') continue
+    const names = fake.frontend.urls ?? []
+    const raw = urls[fake.name] ?? names.map((n) => env[n]).filter((u): u is string => Boolean(u))
+    const given = (Array.isArray(raw) ? raw : [raw]).map((u) => origin(`${fake.name} URL`, u, httpSchemes))
+    const list = [...new Set(given.length ? given : [`http://localhost:${fake.port}`])]
+    out[fake.name] = names.length > 1 ? list : (list[0] as string)
+    if (fake.transport === 'http+ws') {
+      const wsKey = `${fake.name}Ws`
+      const fromEnv = (fake.frontend.wsUrls ?? []).map((n) => env[n]).find(Boolean)
+      const wsRaw = urls[wsKey] ?? fromEnv ?? wsOrigin(list[0] as string)
+      out[wsKey] = origin(`${fake.name} WebSocket URL`, String(wsRaw), ['ws:', 'wss:'])
+    }
   }
+  return out
+}
+
+/** Every origin of a service in resolved URLs (its HTTP ones). */
+function originsOf(urls: ResolvedMswUrls, name: ServiceName): string[] {
+  const v = urls[name]
+  return v === undefined ? [] : Array.isArray(v) ? v : [v]
 }
 
 function wsOrigin(httpOrigin: string): string {
@@ -135,20 +150,26 @@ function isUpgrade(request: Request): boolean {
  */
 export async function createMswMocks(opts: MswMocksOptions = {}): Promise<MswMocks> {
   const env = opts.env ?? process.env
-  const urls = resolveMswUrls(opts.urls, env)
-  const config = loadConfig({ ...env, ...(opts.scenario ? { MOCKS_SCENARIO: opts.scenario } : {}) })
-  // Chat and media validate sessions over HTTP at AUTH_SERVICE_URL: the auth handler's origin.
-  config.authServiceUrl = urls.auth
-  // Media advertises download URLs on its own origin, so they come back through msw.
-  config.mediaBaseUrl = urls.media
-  config.explicit = { authServiceUrl: true, mediaBaseUrl: true }
-
-  const wanted = opts.services ?? (Object.keys(FAKES) as ServiceName[])
-  const fakes: Partial<Record<ServiceName, FakeFactory>> = {}
+  const known = opts.fakes ?? FAKES
+  const urls = resolveMswUrls(opts.urls, env, known)
+  const config = loadConfig(
+    { ...env, ...(opts.scenario ? { MOCKS_SCENARIO: opts.scenario } : {}) },
+    undefined,
+    known,
+  )
+  const wanted = opts.services ?? known.map((f) => f.name)
+  const fakes: FakeDescriptor[] = []
   for (const name of wanted) {
-    const factory = FAKES[name]
-    if (!factory) throw new MswConfigError(`No fake registered for "${name}" (mocks/registry.ts)`)
-    fakes[name] = factory
+    const fake = known.find((f) => f.name === name)
+    if (!fake) throw new MswConfigError(`No fake registered for "${name}" (mocks/registry.ts)`)
+    if (fake.transport === 'tcp') throw new MswConfigError(`${name} is a TCP service: msw serves HTTP only`)
+    fakes.push(fake)
+  }
+  // URLs that follow where a service is reached (chat and media validate sessions at auth's
+  // origin; media advertises download URLs on its own) are msw's origins, so they come back here.
+  for (const fake of known) {
+    const first = originsOf(urls, fake.name)[0]
+    if (first) fake.derive?.(config, first)
   }
   const origins = new Map<string, ServiceName>()
   const addOrigin = (o: string, name: ServiceName) => {
@@ -156,14 +177,12 @@ export async function createMswMocks(opts: MswMocksOptions = {}): Promise<MswMoc
     if (other && other !== name) throw new MswConfigError(`${o} is given for both ${other} and ${name}`)
     origins.set(o, name)
   }
-  addOrigin(urls.auth, 'auth')
-  addOrigin(urls.chat, 'chat')
-  addOrigin(urls.media, 'media')
-  for (const o of urls.v01t) addOrigin(o, 'v01t')
+  for (const fake of fakes) for (const o of originsOf(urls, fake.name)) addOrigin(o, fake.name)
 
   const mocks = await startMocks({
     config,
-    fakes,
+    fakes: known,
+    only: wanted,
     listen: false,
     ...(opts.journalLimit ? { journalLimit: opts.journalLimit } : {}),
   })
@@ -185,12 +204,12 @@ async function serve(
   // `down` closes a listener on Node. Here the handler plays the listener: while a service is
   // down its requests fail as network errors and its open sockets are cut, as on Node.
   const down = new Set<ServiceName>()
-  const chatSockets = new Set<WsPeer>()
+  const sockets = new Map<ServiceName, Set<WsPeer>>()
   for (const name of mocks.services.keys()) {
     mocks.faults.attach(name, {
       down: async () => {
         down.add(name)
-        if (name === 'chat') for (const peer of [...chatSockets]) peer.terminate()
+        for (const peer of [...(sockets.get(name) ?? [])]) peer.terminate()
       },
       up: async () => {
         down.delete(name)
@@ -212,27 +231,32 @@ async function serve(
         if (isUpgrade(request)) return undefined
         const name = origins.get(new URL(request.url).origin)!
         if (down.has(name)) return HttpResponse.error()
-        return mocks.services.get(name)!.fake.app.fetch(request)
+        return mocks.app(name).fetch(request)
       },
     ),
   ]
 
-  const chat = mocks.services.get('chat')?.fake as ChatFake | undefined
-  if (chat) {
-    if (typeof chat.acceptSocket !== 'function') {
-      throw new MswConfigError('The chat fake has no acceptSocket(peer, request): msw cannot join its hub')
+  for (const [name, { descriptor, fake }] of mocks.services) {
+    if (descriptor.transport !== 'http+ws') continue
+    if (!acceptsSockets(fake)) {
+      throw new MswConfigError(`The ${name} fake has no acceptSocket(peer, request): msw cannot join its hub`)
     }
-    const gate = createUpgradeGate(mocks)
-    const link = ws.link(`${urls.chatWs}/*`)
+    const open = new Set<WsPeer>()
+    sockets.set(name, open)
+    const gate = createUpgradeGate(mocks, descriptor)
+    const link = ws.link(`${urls[`${name}Ws`]}/*`)
+    const httpOrigin = originsOf(urls, name)[0]
     handlers.push(
       link.addEventListener('connection', ({ client }) => {
-        connectChatClient({
+        connectClient({
           client,
-          chat,
+          name,
+          fake,
+          envelope: descriptor.envelope,
           gate,
-          httpUrl: `${urls.chat}${client.url.pathname}${client.url.search}`,
-          isDown: () => down.has('chat'),
-          sockets: chatSockets,
+          httpUrl: `${httpOrigin}${client.url.pathname}${client.url.search}`,
+          isDown: () => down.has(name),
+          sockets: open,
           logger,
         })
       }),
@@ -260,32 +284,34 @@ async function serve(
   }
 }
 
-// ---- the chat WebSocket ----
+// ---- WebSockets ('http+ws' fakes: chat's) ----
 
 type UpgradeEnv = { Bindings: { accept: (request: Request) => Promise<Response> } }
 
 /**
- * The handshake half of chat's `/ws` route, for sockets msw opened: the same fault middleware
- * (ws-reject, status, latency, hang, reset, journal) and chat's own 404/500 envelope, then the
- * chat fake's `acceptSocket`. The hub is the chat fake's; this holds no state.
+ * The handshake half of a fake's WebSocket route (chat's `/ws`), for sockets msw opened: the same
+ * fault middleware (ws-reject, status, latency, hang, reset, journal) and the fake's own 404/500
+ * envelope, then the fake's `acceptSocket`. The hub is the fake's; this holds no state.
  */
-function createUpgradeGate(mocks: Mocks) {
-  const app = createFakeApp('chat', {
+function createUpgradeGate(mocks: Mocks, descriptor: FakeDescriptor) {
+  const app = createFakeApp(descriptor, {
     config: mocks.config,
-    logger: createLogger('chat'),
+    logger: createLogger(descriptor.name),
     faults: mocks.faults,
   })
   // Node answers an accepted upgrade from this route with a bare 200 too (journaled as such).
-  app.get(CHAT_WS_PATH, (c) => (c.env as UpgradeEnv['Bindings']).accept(c.req.raw))
+  app.get(descriptor.wsPath ?? '/', (c) => (c.env as UpgradeEnv['Bindings']).accept(c.req.raw))
   return app
 }
 
 type MswClient = WebSocketHandlerConnection['client']
 type ClientData = string | ArrayBuffer | ArrayBufferView | Blob
 
-interface ChatClientDeps {
+interface ClientDeps {
   client: MswClient
-  chat: ChatFake
+  name: ServiceName
+  fake: FakeService & SocketAcceptor
+  envelope: FakeDescriptor['envelope']
   gate: ReturnType<typeof createUpgradeGate>
   httpUrl: string
   isDown: () => boolean
@@ -293,13 +319,13 @@ interface ChatClientDeps {
   logger: ReturnType<typeof createLogger>
 }
 
-function connectChatClient(d: ChatClientDeps): void {
+function connectClient(d: ClientDeps): void {
   const { client } = d
   const peer = mswPeer(client)
-  const maxPayload = d.chat.websocket?.maxPayload ?? Number.POSITIVE_INFINITY
+  const maxPayload = d.fake.websocket?.maxPayload ?? Number.POSITIVE_INFINITY
   const abort = new AbortController()
   const pending: ClientData[] = []
-  let socket: ChatSocket | undefined
+  let socket: AcceptedSocket | undefined
   let closedWith: number | undefined
   d.sockets.add(peer)
 
@@ -324,7 +350,7 @@ function connectChatClient(d: ChatClientDeps): void {
   // msw opens the client socket before any listener can answer, so the handshake is checked
   // after `open`; frames sent meanwhile wait and are handled in order once it is accepted.
   if (d.isDown()) {
-    refuse(peer, client, 'connection refused (chat is down)')
+    refuse(peer, client, `connection refused (${d.name} is down)`)
     return
   }
   const headers = new Headers({
@@ -337,9 +363,9 @@ function connectChatClient(d: ChatClientDeps): void {
   if (pageOrigin && pageOrigin !== 'null') headers.set('origin', pageOrigin)
   const request = new Request(d.httpUrl, { headers, signal: abort.signal })
   const accept = async (req: Request): Promise<Response> => {
-    const decision = await d.chat.acceptSocket(peer, req)
+    const decision = await d.fake.acceptSocket(peer, req)
     if (!decision.ok)
-      return Response.json({ error: decision.message, code: decision.code }, { status: decision.status })
+      return Response.json(d.envelope.body(decision.message, decision.code), { status: decision.status })
     socket = decision.socket
     if (closedWith !== undefined) socket.closed(closedWith)
     else for (const data of pending.splice(0)) socket.receive(data)
@@ -355,7 +381,7 @@ function connectChatClient(d: ChatClientDeps): void {
       refuse(peer, client, `handshake refused: ${detail}`)
     })
     .catch((err: Error) => {
-      d.logger.error({ err: { message: err.message, stack: err.stack } }, 'chat handshake failed')
+      d.logger.error({ err: { message: err.message, stack: err.stack } }, `${d.name} handshake failed`)
       if (!socket) refuse(peer, client, 'handshake failed')
     })
 }

@@ -52,12 +52,11 @@ export const test = base.extend<MocksFixtures, MocksWorkerFixtures>({
         return
       }
       // Imported lazily: suites against running mocks never load the fakes.
-      const [{ loadConfig }, { startMocks: start }, { FAKES }] = await Promise.all([
-        import('../core/config.ts'),
-        import('../core/runtime.ts'),
-        import('../registry.ts'),
+      const [{ loadConfig }, { startMocks: start }] = await Promise.all([
+        import('../runtime/config.ts'),
+        import('../runtime/runtime.ts'),
       ])
-      const mocks = await start({ config: loadConfig(), fakes: FAKES })
+      const mocks = await start({ config: loadConfig() })
       await use(mocks.control?.url ?? '')
       await mocks.close()
     },

@@ -9,7 +9,10 @@ import {
   Wait,
 } from 'testcontainers'
 import { type ControlClient, createControlClient } from '../client/index.ts'
-import { DEFAULT_AUTH_SECRET, DEFAULT_PORTS, PORT_ENV, type ServiceName } from '../core/config.ts'
+import { CONTROL_PORT, DEFAULT_AUTH_SECRET, type Env } from '../core/config.ts'
+import type { FakeDescriptor } from '../fake/descriptor.ts'
+import { FAKES } from '../registry.ts'
+import { frontendEnvOf } from '../runtime/frontend-env.ts'
 
 // `devarno-mocks/testcontainers`: the mocks image in another repository's tests. Builds the
 // image from this repository's compose/Dockerfile (or reuses a built or published one),
@@ -70,27 +73,22 @@ export interface MocksContainerOptions {
   /** Bearer token for the control plane; default a random one (callers outside are not loopback). */
   controlToken?: string
   startupTimeoutMs?: number
+  /** The fakes the image runs (default this package's registry). */
+  fakes?: readonly FakeDescriptor[]
 }
 
-export interface MocksUrls {
-  chat: string
-  media: string
-  auth: string
-  v01t: string
-  control: string
-}
+/** Each service's URL on the host (by descriptor name: chat, media, auth, v01t, ...), and the control plane's. */
+export type MocksUrls = Readonly<Record<string, string>> & { readonly control: string }
 
-/** The env names family-hub and devarno-landing read (DESIGN §1), pointed at the container. */
-export interface FrontendEnv {
-  CHAT_SERVICE_URL: string
-  NEXT_PUBLIC_CHAT_WS_URL: string
-  MEDIA_SERVICE_URL: string
-  AUTH_SERVICE_URL: string
-  BETTER_AUTH_SECRET: string
-  V01T_API_URL: string
-  NEXT_PUBLIC_V01T_API_URL: string
-  MOCKS_CONTROL_URL: string
-  MOCKS_CONTROL_TOKEN: string
+/**
+ * The env names family-hub and devarno-landing read (DESIGN §1; each descriptor's `frontend`:
+ * CHAT_SERVICE_URL, NEXT_PUBLIC_CHAT_WS_URL, MEDIA_SERVICE_URL, AUTH_SERVICE_URL, V01T_API_URL,
+ * NEXT_PUBLIC_V01T_API_URL, ...), pointed at the container.
+ */
+export type FrontendEnv = Readonly<Record<string, string>> & {
+  readonly BETTER_AUTH_SECRET: string
+  readonly MOCKS_CONTROL_URL: string
+  readonly MOCKS_CONTROL_TOKEN: string
 }
 
 export interface MocksContainer {
@@ -101,16 +99,22 @@ export interface MocksContainer {
   stop(): Promise<void>
 }
 
-/** The frontend's env block for mocks reachable at these URLs. */
-export function frontendEnv(urls: MocksUrls, secret: string, controlToken: string): FrontendEnv {
+/** The frontend's env block for mocks reachable at these URLs (`env`: the container's). */
+export function frontendEnv(
+  urls: MocksUrls,
+  secret: string,
+  controlToken: string,
+  env: Env = {},
+  fakes: readonly FakeDescriptor[] = FAKES,
+): FrontendEnv {
+  const out: Record<string, string> = {}
+  for (const fake of fakes) {
+    const url = urls[fake.name]
+    if (url) Object.assign(out, frontendEnvOf(fake, url, env))
+  }
   return {
-    CHAT_SERVICE_URL: urls.chat,
-    NEXT_PUBLIC_CHAT_WS_URL: urls.chat.replace(/^http/, 'ws'),
-    MEDIA_SERVICE_URL: urls.media,
-    AUTH_SERVICE_URL: urls.auth,
+    ...out,
     BETTER_AUTH_SECRET: secret,
-    V01T_API_URL: urls.v01t,
-    NEXT_PUBLIC_V01T_API_URL: urls.v01t,
     MOCKS_CONTROL_URL: urls.control,
     MOCKS_CONTROL_TOKEN: controlToken,
   }
@@ -133,7 +137,8 @@ async function resolveImage(opts: MocksContainerOptions): Promise<GenericContain
 export async function startMocksContainer(opts: MocksContainerOptions = {}): Promise<MocksContainer> {
   const env = opts.env ?? {}
   // Ports inside the container are fixed (the image EXPOSEs them); the host side is mapped.
-  const fixed = [...Object.values(PORT_ENV), 'PORT'].filter((name) => name in env)
+  const fakes = opts.fakes ?? FAKES
+  const fixed = [...fakes.map((f) => f.portEnv), CONTROL_PORT.portEnv, 'PORT'].filter((name) => name in env)
   if (fixed.length) {
     throw new Error(
       `${fixed.join(', ')}: ports inside the container are fixed; read the mapped ones from urls`,
@@ -145,44 +150,47 @@ export async function startMocksContainer(opts: MocksContainerOptions = {}): Pro
   const host = (await getContainerRuntimeClient()).info.containerRuntime.host
   const token = opts.controlToken ?? env.MOCKS_CONTROL_TOKEN ?? randomBytes(24).toString('hex')
   const secret = env.BETTER_AUTH_SECRET ?? DEFAULT_AUTH_SECRET
-  // Media advertises absolute file URLs from BASE_URL at start-up, so its host port is chosen
-  // before the container starts; the others are mapped wherever Docker likes.
-  const mediaHostPort = await new RandomPortGenerator().generatePort()
+  // A service that advertises absolute URLs from env at start-up (media's BASE_URL) gets its
+  // host port chosen before the container starts; the others are mapped wherever Docker likes.
+  const fixedHostPorts = new Map<string, number>()
+  const advertised: Record<string, string> = {}
+  for (const fake of fakes) {
+    if (!fake.publicUrlEnv) continue
+    const hostPort = await new RandomPortGenerator().generatePort()
+    fixedHostPorts.set(fake.name, hostPort)
+    advertised[fake.publicUrlEnv] = `http://${host}:${hostPort}`
+  }
   const image = await resolveImage(opts)
   const container = await image
     .withExposedPorts(
-      DEFAULT_PORTS.v01t,
-      { container: DEFAULT_PORTS.media, host: mediaHostPort },
-      DEFAULT_PORTS.chat,
-      DEFAULT_PORTS.auth,
-      DEFAULT_PORTS.control,
+      ...fakes.map((f) => {
+        const hostPort = fixedHostPorts.get(f.name)
+        return hostPort ? { container: f.port, host: hostPort } : f.port
+      }),
+      CONTROL_PORT.port,
     )
     .withEnvironment({
-      BASE_URL: `http://${host}:${mediaHostPort}`,
+      ...advertised,
       ...env,
       MOCKS_SCENARIO: opts.scenario ?? env.MOCKS_SCENARIO ?? 'default',
       MOCKS_CONTROL_TOKEN: token,
     })
     .withWaitStrategy(
-      Wait.forHttp(HEALTH_PATH, DEFAULT_PORTS.control)
+      Wait.forHttp(HEALTH_PATH, CONTROL_PORT.port)
         .withHeaders({ authorization: `Bearer ${token}` })
         .forStatusCode(200),
     )
     .withStartupTimeout(opts.startupTimeoutMs ?? 60_000)
     .start()
 
-  const url = (service: ServiceName | 'control') =>
-    `http://${container.getHost()}:${container.getMappedPort(DEFAULT_PORTS[service])}`
+  const url = (port: number) => `http://${container.getHost()}:${container.getMappedPort(port)}`
   const urls: MocksUrls = {
-    chat: url('chat'),
-    media: url('media'),
-    auth: url('auth'),
-    v01t: url('v01t'),
-    control: url('control'),
+    ...Object.fromEntries(fakes.map((f) => [f.name, url(f.port)])),
+    control: url(CONTROL_PORT.port),
   }
   return {
     urls,
-    env: frontendEnv(urls, secret, token),
+    env: frontendEnv(urls, secret, token, env, fakes),
     control: createControlClient({ baseUrl: urls.control, token }),
     container,
     async stop() {

@@ -1,6 +1,6 @@
 import type { Context, Hono } from 'hono'
-import { errorEnvelope } from '../core/envelope.ts'
 import { searchOf } from '../core/url.ts'
+import { v01tEnvelope } from './envelope.ts'
 import { listAnswer } from './query.ts'
 import type { V01tStore } from './store.ts'
 
@@ -16,7 +16,7 @@ function fail(
   code: string,
   details?: Record<string, unknown>,
 ) {
-  return c.json(errorEnvelope('v01t', error, code, details ? { details } : {}), status)
+  return c.json(v01tEnvelope.body(error, code, details ? { details } : {}), status)
 }
 
 export function registerV01tRoutes(app: Hono, store: () => V01tStore): void {

@@ -1,8 +1,8 @@
 import { faker } from '@faker-js/faker/locale/en'
 import { Collection } from '@msw/data'
 import { z } from 'zod'
-import { ScenarioError } from '../core/scenario/loader.ts'
-import type { Scenario } from '../core/scenario/schema.ts'
+import { ScenarioError } from '../core/scenario/error.ts'
+import type { Scenario } from '../fake/scenario.ts'
 import { generateRecords, type RecordKind, type SeedRecord } from './generate.ts'
 import type { MemoBody } from './query.ts'
 

@@ -2,10 +2,11 @@ import fc from 'fast-check'
 import type { Hono } from 'hono'
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { z } from 'zod'
-import { loadConfig } from '../core/config.ts'
-import { type Mocks, startMocks } from '../core/runtime.ts'
-import { ScenarioError } from '../core/scenario/loader.ts'
-import { ScenarioSchema } from '../core/scenario/schema.ts'
+import { FAKES } from '../registry.ts'
+import { loadConfig } from '../runtime/config.ts'
+import { type Mocks, startMocks } from '../runtime/runtime.ts'
+import { ScenarioError } from '../runtime/scenario-loader.ts'
+import { scenarioSchemaFor } from '../runtime/scenario-schema.ts'
 import {
   ArtefactDataSchema,
   ArtefactListResponseSchema,
@@ -14,7 +15,6 @@ import {
   NodeDataSchema,
   NodeListResponseSchema,
 } from './contract.ts'
-import { createV01tFake } from './index.ts'
 import { DEFAULT_PAGE_SIZE, listAnswer, listBody, MAX_PAGE_SIZE, parseListQuery } from './query.ts'
 import { buildV01tStore } from './store.ts'
 
@@ -71,11 +71,11 @@ const ARTICLES = '/trace/flight-path/artefact/'
 beforeAll(async () => {
   mocks = await startMocks({
     config: loadConfig({ MOCKS_SCENARIO: 'default' }),
-    fakes: { v01t: createV01tFake },
+    only: ['v01t'],
     listen: false,
     control: false,
   })
-  app = mocks.services.get('v01t')!.fake.app
+  app = mocks.app('v01t')
 })
 
 afterAll(() => mocks.close())
@@ -554,7 +554,7 @@ describe('generated records', () => {
 
   it('seed 1,000 records well under 100 ms', async () => {
     const fake = mocks.services.get('v01t')!.fake
-    const scenario = ScenarioSchema.parse({
+    const scenario = scenarioSchemaFor(FAKES).parse({
       name: 'v01t-bench',
       seed: 5,
       v01t: {

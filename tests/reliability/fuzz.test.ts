@@ -8,10 +8,10 @@ import { z } from 'zod'
 import type { ChatFake } from '../../mocks/chat/index.ts'
 import { ChatTestClient } from '../../mocks/chat/testing.ts'
 import { checkArray, checkMessage } from '../../mocks/core/contract.ts'
-import { MAX_BODY_DEPTH } from '../../mocks/core/control.ts'
 import { signSessionToken } from '../../mocks/core/session-cookie.ts'
 import type { MediaFake } from '../../mocks/media/index.ts'
 import { buildMultipart, type Part, sampleImage } from '../../mocks/media/testing.ts'
+import { MAX_BODY_DEPTH } from '../../mocks/runtime/control.ts'
 import { ArtefactListResponseSchema, NodeListResponseSchema } from '../../mocks/v01t/contract.ts'
 import {
   MediaMetadataSchema,

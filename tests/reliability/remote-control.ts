@@ -1,6 +1,5 @@
-import { createAuthFake } from '../../mocks/auth/index.ts'
-import { loadConfig } from '../../mocks/core/config.ts'
-import { startMocks } from '../../mocks/core/runtime.ts'
+import { loadConfig } from '../../mocks/runtime/config.ts'
+import { startMocks } from '../../mocks/runtime/runtime.ts'
 import { http } from './support.ts'
 
 // Child process of security.test.ts, run inside a private network namespace where the
@@ -14,7 +13,7 @@ const remote = process.env.REMOTE_ADDRESS ?? '10.77.0.1'
 async function probe(token: string | undefined) {
   // Only the auth fake: a child process that imports every fake would start seconds slower.
   const config = loadConfig({ MOCKS_HOST: '0.0.0.0', ...(token ? { MOCKS_CONTROL_TOKEN: token } : {}) })
-  const mocks = await startMocks({ config, fakes: { auth: createAuthFake }, ephemeralPorts: true })
+  const mocks = await startMocks({ config, only: ['auth'], ephemeralPorts: true })
   try {
     const controlPort = String(mocks.control?.port)
     const authPort = String(mocks.services.get('auth')?.server?.port)

@@ -1,10 +1,9 @@
 import { Agent, request } from 'node:http'
 import WebSocket from 'ws'
 import type { ChatFake } from '../../mocks/chat/index.ts'
-import { loadConfig, type ServiceName } from '../../mocks/core/config.ts'
-import { type Mocks, startMocks } from '../../mocks/core/runtime.ts'
-import { usersForControl } from '../../mocks/core/seeded.ts'
-import { FAKES } from '../../mocks/registry.ts'
+import { usersForControl } from '../../mocks/fake/seeded.ts'
+import { loadConfig, type ServiceName } from '../../mocks/runtime/config.ts'
+import { type Mocks, startMocks } from '../../mocks/runtime/runtime.ts'
 import { activeHandles, collectGarbage, eventually, http, openFds, serverSockets, sleep } from './support.ts'
 
 // The soak: WebSocket connect/join/disconnect cycles and REST requests at the same time,
@@ -87,7 +86,6 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   const config = loadConfig({ MOCKS_SCENARIO: 'default' })
   const mocks: Mocks = await startMocks({
     config,
-    fakes: FAKES,
     ephemeralPorts: true,
     journalLimit: opts.journalLimit ?? 5000,
   })

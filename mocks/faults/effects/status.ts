@@ -1,4 +1,3 @@
-import { defaultErrorBody } from '../../core/envelope.ts'
 import type { EffectModule } from '../types.ts'
 
 // Answer with a status instead of the fake; the body defaults to the service's own envelope.
@@ -9,7 +8,7 @@ export const status: EffectModule<'status'> = {
     if (ctx.isUpgrade) return new Response(null, { status: effect.status })
     if (effect.status === 204 || effect.status === 304 || effect.status < 200)
       return new Response(null, { status: effect.status })
-    const body = effect.body === undefined ? defaultErrorBody(ctx.service, effect.status) : effect.body
+    const body = effect.body === undefined ? ctx.errorBody(effect.status) : effect.body
     return new Response(typeof body === 'string' ? body : JSON.stringify(body), {
       status: effect.status,
       headers: {

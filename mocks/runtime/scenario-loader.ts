@@ -2,31 +2,16 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { isMap, isSeq, LineCounter, parseDocument } from 'yaml'
 import type { z } from 'zod'
-import { type Scenario, ScenarioSchema } from './schema.ts'
+import { ScenarioError, type ScenarioIssue } from '../core/scenario/error.ts'
+import type { FakeDescriptor } from '../fake/descriptor.ts'
+import type { Scenario } from '../fake/scenario.ts'
+import { FAKES } from '../registry.ts'
+import { scenarioReferenceIssues, scenarioSchemaFor } from './scenario-schema.ts'
 
 // Loads scenarios from YAML with `extends`. Objects merge deeply, arrays replace, except
 // `faults`, which append to the parent's (a failure scenario adds to what it extends).
 
-export interface ScenarioIssue {
-  /** File the problem is in (or the scenario name for inline scenarios). */
-  file: string
-  /** Dotted path inside the file, e.g. `auth.users.2.email`. */
-  path: string
-  message: string
-  line?: number
-}
-
-export class ScenarioError extends Error {
-  override name = 'ScenarioError'
-  constructor(
-    message: string,
-    readonly issues: ScenarioIssue[],
-  ) {
-    super(
-      `${message}\n${issues.map((i) => `  ${i.file}${i.line ? `:${i.line}` : ''} ${i.path || '(root)'}: ${i.message}`).join('\n')}`,
-    )
-  }
-}
+export { ScenarioError, type ScenarioIssue } from '../core/scenario/error.ts'
 
 type Raw = Record<string, unknown>
 
@@ -62,72 +47,15 @@ function zodIssues(
   })
 }
 
-/** Cross-references zod cannot see: members, senders and owners must be seeded users, ids unique. */
-export function checkReferences(s: Scenario, file: string): ScenarioIssue[] {
-  const issues: ScenarioIssue[] = []
-  const add = (path: string, message: string) => issues.push({ file, path, message })
-  const users = new Set<string>()
-  const emails = new Set<string>()
-  s.auth.users.forEach((u, i) => {
-    if (users.has(u.id)) add(`auth.users.${i}.id`, `duplicate user id "${u.id}"`)
-    if (emails.has(u.email.toLowerCase())) add(`auth.users.${i}.email`, `duplicate email "${u.email}"`)
-    users.add(u.id)
-    emails.add(u.email.toLowerCase())
-  })
-  const channels = new Map<string, Set<string> | 'all'>()
-  s.chat.channels.forEach((c, i) => {
-    if (channels.has(c.id)) add(`chat.channels.${i}.id`, `duplicate channel id "${c.id}"`)
-    if (c.members !== 'all') {
-      c.members.forEach((m, j) => {
-        if (!users.has(m)) add(`chat.channels.${i}.members.${j}`, `"${m}" is not a user in auth.users`)
-      })
-    }
-    channels.set(c.id, c.members === 'all' ? 'all' : new Set(c.members))
-  })
-  const messageIds = new Set<string>()
-  s.chat.messages.forEach((m, i) => {
-    const members = channels.get(m.channel)
-    if (!members) add(`chat.messages.${i}.channel`, `"${m.channel}" is not a channel in chat.channels`)
-    if (!users.has(m.sender)) add(`chat.messages.${i}.sender`, `"${m.sender}" is not a user in auth.users`)
-    else if (members && members !== 'all' && !members.has(m.sender)) {
-      add(`chat.messages.${i}.sender`, `"${m.sender}" is not a member of channel "${m.channel}"`)
-    }
-    if (m.id !== undefined) {
-      if (messageIds.has(m.id)) add(`chat.messages.${i}.id`, `duplicate message id "${m.id}"`)
-      messageIds.add(m.id)
-    }
-  })
-  const fileIds = new Set<string>()
-  s.media.files.forEach((f, i) => {
-    if (fileIds.has(f.id)) add(`media.files.${i}.id`, `duplicate file id "${f.id}"`)
-    fileIds.add(f.id)
-    if (!users.has(f.owner)) add(`media.files.${i}.owner`, `"${f.owner}" is not a user in auth.users`)
-  })
-  const apps = new Set<string>()
-  s.v01t.applications.forEach((a, i) => {
-    if (apps.has(a.slug)) add(`v01t.applications.${i}.slug`, `duplicate application "${a.slug}"`)
-    apps.add(a.slug)
-    const comps = new Set<string>()
-    a.components.forEach((c, j) => {
-      if (comps.has(c.slug))
-        add(`v01t.applications.${i}.components.${j}.slug`, `duplicate component type "${c.slug}"`)
-      comps.add(c.slug)
-      const slugs = new Set<string>()
-      c.records.forEach((r, k) => {
-        if (slugs.has(r.slug))
-          add(`v01t.applications.${i}.components.${j}.records.${k}.slug`, `duplicate slug "${r.slug}"`)
-        slugs.add(r.slug)
-      })
-    })
-  })
-  return issues
-}
-
 /** Validates an already-merged raw scenario (from a file or the control API). */
-export function resolveScenario(raw: unknown, file: string): Scenario {
-  const parsed = ScenarioSchema.safeParse(raw)
+export function resolveScenario(
+  raw: unknown,
+  file: string,
+  fakes: readonly FakeDescriptor[] = FAKES,
+): Scenario {
+  const parsed = scenarioSchemaFor(fakes).safeParse(raw)
   if (!parsed.success) throw new ScenarioError(`Scenario ${file} is invalid`, zodIssues(file, parsed.error))
-  const refs = checkReferences(parsed.data, file)
+  const refs = scenarioReferenceIssues(fakes, parsed.data).map((i) => ({ file, ...i }))
   if (refs.length) throw new ScenarioError(`Scenario ${file} is invalid`, refs)
   return parsed.data
 }
@@ -139,7 +67,11 @@ export interface ScenarioSummary {
 }
 
 export class ScenarioLoader {
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    /** The fakes whose sections and names scenarios may use (default: the registry). */
+    readonly fakes: readonly FakeDescriptor[] = FAKES,
+  ) {}
 
   fileOf(name: string): string {
     if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) {
@@ -220,7 +152,7 @@ export class ScenarioLoader {
     }
     // Check the file on its own (with a placeholder name when it inherits one) so problems
     // are reported against the file that has them, with line numbers.
-    const alone = ScenarioSchema.safeParse({ ...raw, name: raw.name ?? name })
+    const alone = scenarioSchemaFor(this.fakes).safeParse({ ...raw, name: raw.name ?? name })
     if (!alone.success)
       throw new ScenarioError(`Scenario ${file} is invalid`, zodIssues(file, alone.error, lineOf))
     if (raw.name !== undefined && raw.name !== name) {
@@ -252,7 +184,7 @@ export class ScenarioLoader {
   /** The scenario as applied: `extends` resolved, defaults filled, references checked. */
   load(name: string): Scenario {
     const merged = this.loadMerged(name, [])
-    return resolveScenario({ ...merged, name }, this.fileOf(name))
+    return resolveScenario({ ...merged, name }, this.fileOf(name), this.fakes)
   }
 
   /** An inline scenario (control API), which may itself extend a file. */
@@ -265,6 +197,6 @@ export class ScenarioLoader {
     const label = typeof raw.name === 'string' ? `inline:${raw.name}` : 'inline'
     const parent = typeof raw.extends === 'string' ? this.loadMerged(raw.extends, []) : {}
     const { extends: _e, ...parentRest } = parent
-    return resolveScenario(mergeScenario(parentRest, raw), label)
+    return resolveScenario(mergeScenario(parentRest, raw), label, this.fakes)
   }
 }

@@ -2,13 +2,15 @@ import { join } from 'node:path'
 import { getConnInfo } from '@hono/node-server/conninfo'
 import { type Context, Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
+import type { ServiceName } from '../core/config.ts'
+import { controlEnvelope } from '../core/envelope.ts'
+import type { Journal, JournalFilter } from '../core/journal.ts'
+import type { Logger } from '../core/logger.ts'
+import type { ControlRouteHost, FakeDescriptor } from '../fake/descriptor.ts'
+import type { Scenario } from '../fake/scenario.ts'
+import type { FaultEngine } from '../faults/engine.ts'
 import { FaultValidationError } from '../faults/engine.ts'
-import type { ServiceName } from './config.ts'
-import { errorEnvelope } from './envelope.ts'
-import type { JournalFilter } from './journal.ts'
-import type { Mocks } from './runtime.ts'
-import { ScenarioError } from './scenario/loader.ts'
-import { usersForControl } from './seeded.ts'
+import { ScenarioError } from './scenario-loader.ts'
 
 // The control API (DESIGN §5): on the control port for everything, and mounted under
 // /__mocks on each fake scoped to that fake (faults and journal filtered to it).
@@ -20,7 +22,7 @@ function controlError(
   code: string,
   issues?: { path: string; message: string }[],
 ) {
-  return c.json(errorEnvelope('control', message, code, issues ? { issues } : {}), status)
+  return c.json(controlEnvelope.body(message, code, issues ? { issues } : {}), status)
 }
 
 /** Bodies nested deeper are refused: whatever is accepted must be served back as JSON too. */
@@ -43,7 +45,22 @@ function isLoopback(address: string | undefined): boolean {
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.')
 }
 
-export function createControlApp(mocks: Mocks, scope?: ServiceName): Hono {
+export type ScenarioRequest = { name: string } | { scenario: unknown }
+
+/** What the control API needs from the running mocks (a structural slice of the runtime's `Mocks`). */
+export interface ControlHost extends ControlRouteHost {
+  readonly fakes: readonly FakeDescriptor[]
+  readonly logger: Logger
+  readonly loader: { readonly dir: string; list(): { name: string; description: string }[] }
+  readonly scenario: Scenario
+  readonly faults: Pick<FaultEngine, 'add' | 'list' | 'remove' | 'settled'>
+  readonly journal: Pick<Journal, 'list' | 'clear' | 'limit' | 'requestIdReport' | 'subscribe'>
+  health(): { scenario: string | null }
+  switchScenario(request: ScenarioRequest): Promise<Scenario>
+  reset(): Promise<Scenario>
+}
+
+export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono {
   const app = new Hono()
 
   // Beyond loopback (compose), the control API needs the bearer token.
@@ -119,7 +136,7 @@ export function createControlApp(mocks: Mocks, scope?: ServiceName): Hono {
     const body = await readBody(c)
     if (!body.ok) return body.res
     const v = body.value as Record<string, unknown> | undefined
-    let request: { name: string } | { scenario: unknown }
+    let request: ScenarioRequest
     if (v && typeof v.name === 'string' && v.scenario === undefined) request = { name: v.name }
     else if (v && typeof v.scenario === 'object' && v.scenario !== null) request = { scenario: v.scenario }
     else {
@@ -209,20 +226,8 @@ export function createControlApp(mocks: Mocks, scope?: ServiceName): Hono {
     })
   })
 
-  app.get('/users', (c) => c.json({ users: usersForControl(mocks.scenario, mocks.config.betterAuthSecret) }))
-
-  app.get('/channels', (c) => {
-    const s = mocks.scenario
-    const everyone = s.auth.users.map((u) => u.id)
-    return c.json({
-      channels: s.chat.channels.map((ch) => ({
-        id: ch.id,
-        name: ch.name,
-        members: ch.members === 'all' ? everyone : ch.members,
-        open: ch.members === 'all',
-      })),
-    })
-  })
+  // Each fake's own control routes (auth's /users, chat's /channels).
+  for (const fake of mocks.fakes) fake.controlRoutes?.(app, mocks)
 
   // A catch-all route rather than notFound(): a mounted sub-app's notFound is not consulted.
   app.all('*', (c) => controlError(c, 404, `No control route ${c.req.method} ${c.req.path}`, 'not_found'))

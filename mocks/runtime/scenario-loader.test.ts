@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { mergeScenario, ScenarioError, ScenarioLoader } from './loader.ts'
+import { mergeScenario, ScenarioError, ScenarioLoader } from './scenario-loader.ts'
 
-const SCENARIOS = fileURLToPath(new URL('../../../scenarios/', import.meta.url))
+const SCENARIOS = fileURLToPath(new URL('../../scenarios/', import.meta.url))
 
 function tempDir(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'scenarios-'))

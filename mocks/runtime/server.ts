@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { createAdaptorServer } from '@hono/node-server'
 import type { Hono } from 'hono'
 import { WebSocketServer } from 'ws'
-import type { Logger } from './logger.ts'
+import type { Logger } from '../core/logger.ts'
 
 // Node bootstrap for one Hono app. `down` faults need the listener itself to close (clients
 // must see ECONNREFUSED, not a 503), so the handle can stop and resume listening on the

@@ -1,15 +1,15 @@
 import { z } from 'zod'
-import { FaultSchema } from '../../faults/schema.ts'
+import { RoleSchema } from '../core/roles.ts'
+import { FaultSchema } from '../faults/schema.ts'
 
 // The scenario file format (DESIGN §3). Every section has defaults, so a scenario that only
 // adds faults is two lines plus `extends: default`. scenarios/scenario.schema.json is
-// generated from this (pnpm scenario:schema) and a test keeps it in sync.
+// generated from the schema the registry composes (pnpm scenario:schema); a test keeps it in sync.
 
 const isoDate = z.iso.datetime({ offset: true })
 const id = z.string().min(1).max(200)
 
-export const RoleSchema = z.enum(['admin', 'member', 'child'])
-export type Role = z.infer<typeof RoleSchema>
+export { type Role, RoleSchema } from '../core/roles.ts'
 
 export const UserSeedSchema = z.strictObject({
   id: id.describe('Stable user id; referenced by chat members, messages and file owners'),
@@ -138,7 +138,8 @@ export const V01tSectionSchema = z.strictObject({
   applications: z.array(V01tApplicationSchema).default([]),
 })
 
-export const ScenarioSchema = z.strictObject({
+/** The fields every scenario has, whatever fakes are registered. */
+export const scenarioBaseShape = {
   $schema: z.string().optional(),
   name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes'),
   description: z.string().default(''),
@@ -147,16 +148,34 @@ export const ScenarioSchema = z.strictObject({
   clock: isoDate
     .default('2026-02-19T09:00:00.000Z')
     .describe('Seeded timestamps count from here, never from the wall clock'),
-  auth: AuthSectionSchema.default({ users: [], noSession: '401', sessionTtlDays: 7 }),
-  chat: ChatSectionSchema.default({
-    channels: [],
-    messages: [],
-    generate: { messagesPerChannel: 0, spanHours: 72 },
-  }),
-  media: MediaSectionSchema.default({ files: [], limits: {} }),
-  v01t: V01tSectionSchema.default({ applications: [] }),
+}
+
+// The built-in fakes' sections, each with its default (a scenario may leave any out). Their
+// descriptors point at these; they live together because several fakes read them (chat's
+// members and media's owners are auth's users), so the `Scenario` type names them once.
+export const authSection = AuthSectionSchema.default({ users: [], noSession: '401', sessionTtlDays: 7 })
+export const chatSection = ChatSectionSchema.default({
+  channels: [],
+  messages: [],
+  generate: { messagesPerChannel: 0, spanHours: 72 },
+})
+export const mediaSection = MediaSectionSchema.default({ files: [], limits: {} })
+export const v01tSection = V01tSectionSchema.default({ applications: [] })
+
+/**
+ * The scenario as the built-in fakes read it. The runtime validates files against the schema
+ * composed from the registered descriptors (mocks/runtime/scenario-schema.ts): the same base
+ * and faults, and each descriptor's section (a fake added beside these reads its own with
+ * `sectionOf`).
+ */
+const BuiltinScenarioSchema = z.strictObject({
+  ...scenarioBaseShape,
+  auth: authSection,
+  chat: chatSection,
+  media: mediaSection,
+  v01t: v01tSection,
   faults: z.array(FaultSchema).default([]),
 })
 
-export type Scenario = z.infer<typeof ScenarioSchema>
-export type ScenarioInput = z.input<typeof ScenarioSchema>
+export type Scenario = z.infer<typeof BuiltinScenarioSchema>
+export type ScenarioInput = z.input<typeof BuiltinScenarioSchema>

@@ -1,24 +1,35 @@
 import { Hono } from 'hono'
+import { CONTROL_PORT, type MocksConfig, type ServiceName } from '../core/config.ts'
+import { defaultErrorBody, plainEnvelope } from '../core/envelope.ts'
+import { Journal } from '../core/journal.ts'
+import { createLogger, type Logger } from '../core/logger.ts'
 import { createDemoApp } from '../demo/index.ts'
+import {
+  type AnyFakeService,
+  type FakeDescriptor,
+  isHttpFake,
+  type ServiceListener,
+} from '../fake/descriptor.ts'
+import type { Scenario } from '../fake/scenario.ts'
+import { seededIdentities } from '../fake/seeded.ts'
 import { FaultEngine } from '../faults/engine.ts'
-import { type MocksConfig, refreshDerivedUrls, type ServiceName } from './config.ts'
-import { createControlApp } from './control.ts'
-import type { FakeDeps, FakeService } from './fake.ts'
-import { Journal } from './journal.ts'
-import { createLogger, type Logger } from './logger.ts'
-import { ScenarioError, ScenarioLoader } from './scenario/loader.ts'
-import type { Scenario } from './scenario/schema.ts'
-import { seededIdentities } from './seeded.ts'
+import { FAKES } from '../registry.ts'
+import { createControlApp, type ScenarioRequest } from './control.ts'
+
+export type { ScenarioRequest } from './control.ts'
+
+import { ScenarioError, ScenarioLoader } from './scenario-loader.ts'
 import { type RunningServer, startServer } from './server.ts'
 
 // The process that runs some or all fakes, plus (optionally) the control plane. It owns the
 // scenario in force; switching reseeds every fake while requests wait at the fault engine.
 
-export type FakeFactory = (deps: FakeDeps) => FakeService
-
 export interface StartOptions {
   config: MocksConfig
-  fakes: Partial<Record<ServiceName, FakeFactory>>
+  /** The fakes known (scenario sections, fault services, ports); default the registry. */
+  fakes?: readonly FakeDescriptor[]
+  /** Run only these (default every known fake); scenarios are still checked against all. */
+  only?: readonly ServiceName[]
   /** Start the control plane on its port (default true). */
   control?: boolean
   /** Use port 0 everywhere (tests): each server gets a free port. */
@@ -29,11 +40,10 @@ export interface StartOptions {
 }
 
 export interface RunningFake {
-  fake: FakeService
-  server: RunningServer | undefined
+  descriptor: FakeDescriptor
+  fake: AnyFakeService
+  server: ServiceListener | undefined
 }
-
-export type ScenarioRequest = { name: string } | { scenario: unknown }
 
 export class Mocks {
   readonly journal: Journal
@@ -48,20 +58,36 @@ export class Mocks {
   constructor(
     readonly config: MocksConfig,
     journalLimit = 5000,
+    /** Every fake known to this runtime (the registry unless injected). */
+    readonly fakes: readonly FakeDescriptor[] = FAKES,
   ) {
     this.logger = createLogger('mocks')
     this.journal = new Journal(journalLimit)
+    const envelopes = new Map(fakes.map((f) => [f.name, f.envelope]))
     this.faults = new FaultEngine({
       secret: config.betterAuthSecret,
       journal: this.journal,
       logger: createLogger('faults'),
+      errorBody: (service, status) => defaultErrorBody(envelopes.get(service) ?? plainEnvelope, status),
     })
-    this.loader = new ScenarioLoader(config.scenariosDir)
+    this.loader = new ScenarioLoader(config.scenariosDir, fakes)
+  }
+
+  /** A running HTTP fake's app (tests, benchmarks); throws for an unknown or TCP service. */
+  app(service: ServiceName): Hono {
+    const fake = this.services.get(service)?.fake
+    if (!fake || !isHttpFake(fake)) throw new Error(`${service} is not a running HTTP fake`)
+    return fake.app
   }
 
   get scenario(): Scenario {
     if (!this.current) throw new Error('no scenario applied yet')
     return this.current
+  }
+
+  /** The services this runtime runs, in registry order. */
+  running(): ServiceName[] {
+    return [...this.services.keys()]
   }
 
   /** Base URL of a running service (its real port). */
@@ -165,40 +191,50 @@ export class Mocks {
 
 export async function startMocks(opts: StartOptions): Promise<Mocks> {
   const { config } = opts
-  const mocks = new Mocks(config, opts.journalLimit)
-  // Auth first, so the URL chat and media validate sessions against is known before they serve.
-  const names = (Object.keys(opts.fakes) as ServiceName[])
-    .filter((n) => opts.fakes[n])
-    .sort((a, b) => Number(b === 'auth') - Number(a === 'auth'))
-  for (const name of names) {
-    const factory = opts.fakes[name]!
-    const fake = factory({ config, logger: createLogger(name), faults: mocks.faults })
+  const known = opts.fakes ?? FAKES
+  const mocks = new Mocks(config, opts.journalLimit, known)
+  for (const name of opts.only ?? []) {
+    if (!known.some((f) => f.name === name))
+      throw new Error(`No fake "${name}" (known: ${known.map((f) => f.name).join(', ')})`)
+  }
+  // Registry order (auth first there, so the URL chat and media validate sessions against is
+  // known before they serve).
+  const running = known.filter((f) => !opts.only || opts.only.includes(f.name))
+  for (const descriptor of running) {
+    const { name } = descriptor
+    if (config.ports[name] === undefined)
+      throw new Error(`The config has no port for ${name}: load it with loadConfig(env, only, fakes)`)
     // Each fake serves its own slice of the control API, scoped to it.
-    fake.app.route('/__mocks', createControlApp(mocks, name))
-    mocks.services.set(name, { fake, server: undefined })
+    const fake = descriptor.create({
+      config,
+      logger: createLogger(name),
+      faults: mocks.faults,
+      control: createControlApp(mocks, name),
+    })
+    if (isHttpFake(fake) === (descriptor.transport === 'tcp'))
+      throw new Error(`${name}: transport '${descriptor.transport}' does not match what create() returned`)
+    mocks.services.set(name, { descriptor, fake, server: undefined })
   }
   await mocks.switchScenario({ name: config.scenario })
   if (opts.listen === false) return mocks
   try {
-    for (const name of names) {
-      const entry = mocks.services.get(name)!
-      const server = await startServer({
-        app: entry.fake.app,
-        port: opts.ephemeralPorts ? 0 : config.ports[name],
-        host: config.host,
-        logger: createLogger(name),
-        websocket: entry.fake.websocket,
-      })
+    for (const [name, entry] of mocks.services) {
+      const port = opts.ephemeralPorts ? 0 : (config.ports[name] ?? 0)
+      const logger = createLogger(name)
+      const { fake } = entry
+      const server = isHttpFake(fake)
+        ? await startServer({ app: fake.app, port, host: config.host, logger, websocket: fake.websocket })
+        : await fake.listen({ port, host: config.host, logger })
       entry.server = server
       // With ephemeral ports, URLs derived from ports (AUTH_SERVICE_URL, BASE_URL) follow them.
       config.ports[name] = server.port
-      refreshDerivedUrls(config)
+      entry.descriptor.derive?.(config)
       mocks.faults.attach(name, { down: () => server.stopListening(), up: () => server.resumeListening() })
     }
     if (opts.control !== false) {
       mocks.control = await startServer({
         app: new Hono().route('/__mocks', createControlApp(mocks)).route('/', createDemoApp(mocks)),
-        port: opts.ephemeralPorts ? 0 : config.ports.control,
+        port: opts.ephemeralPorts ? 0 : (config.ports.control ?? CONTROL_PORT.port),
         host: config.host,
         logger: createLogger('control'),
       })

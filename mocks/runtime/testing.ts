@@ -1,11 +1,11 @@
+import { Journal } from '../core/journal.ts'
+import { createLogger } from '../core/logger.ts'
+import type { FakeDeps, FakeService } from '../fake/descriptor.ts'
+import type { Scenario } from '../fake/scenario.ts'
+import { seededIdentities, usersForControl } from '../fake/seeded.ts'
 import { FaultEngine } from '../faults/engine.ts'
 import { type Env, loadConfig } from './config.ts'
-import type { FakeDeps, FakeService } from './fake.ts'
-import { Journal } from './journal.ts'
-import { createLogger } from './logger.ts'
-import { ScenarioLoader } from './scenario/loader.ts'
-import type { Scenario } from './scenario/schema.ts'
-import { seededIdentities, usersForControl } from './seeded.ts'
+import { ScenarioLoader } from './scenario-loader.ts'
 
 // In-process harness for tests beside the code: one fake, its deps, a scenario applied,
 // requests through `app.request()` with no socket.

@@ -1,6 +1,6 @@
-import { seededId } from './ids.ts'
-import type { Role, Scenario } from './scenario/schema.ts'
-import { SESSION_COOKIE, signSessionToken } from './session-cookie.ts'
+import { seededId } from '../core/ids.ts'
+import { SESSION_COOKIE, signSessionToken } from '../core/session-cookie.ts'
+import type { Role, Scenario } from './scenario.ts'
 
 // The seeded users and sessions a scenario describes, computed without any store: the auth
 // fake seeds from this, the control plane lists it, the fault engine maps tokens to users.

@@ -1,0 +1,191 @@
+import { watch } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { ControlApiError, createControlClient, MocksNotRunningError } from '../client/index.ts'
+import { createLogger } from '../core/logger.ts'
+import type { FakeDescriptor } from '../fake/descriptor.ts'
+import { usersForControl } from '../fake/seeded.ts'
+import { FAKES } from '../registry.ts'
+import { ConfigError, type Env, loadConfig, type ServiceName } from '../runtime/config.ts'
+import { frontendEnvOf } from '../runtime/frontend-env.ts'
+import { type Mocks, startMocks } from '../runtime/runtime.ts'
+import { ScenarioError } from '../runtime/scenario-loader.ts'
+
+// `pnpm mocks <command>`: start the fakes, or drive running ones through the control API.
+
+const HELP = `Usage: pnpm mocks <command> [options]
+
+  start [--only chat,auth] [--scenario name]   run the fakes (all by default) and the control plane
+  scenarios                                    list scenarios
+  scenario <name>                              switch every fake to a scenario
+  reset                                        back to the scenario's first state
+  faults                                       list installed faults
+  fault add '<json>'                           add a fault, e.g. '{"service":"chat","effect":{"type":"status","status":500}}'
+  fault rm <id>                                remove one fault
+  fault clear                                  remove every fault
+  journal [--service chat] [--method GET] [--path /api/v1/messages]
+  tail                                         follow the journal live
+  users                                        seeded users with passwords and cookies
+  health                                       what is running where
+`
+
+function out(value: unknown) {
+  process.stdout.write(`${typeof value === 'string' ? value : JSON.stringify(value, null, 2)}\n`)
+}
+
+/** The start-up banner: each service's URL, the env block for a frontend, the seeded users. */
+export function banner(mocks: Mocks, env: Env = process.env): string {
+  // Browsers and family-hub reach the fakes by localhost, whatever the bind address.
+  const url = (s: ServiceName) => mocks.url(s)?.replace(/\/\/(127\.0\.0\.1|0\.0\.0\.0|\[::\])/, '//localhost')
+  const running = mocks.fakes.filter((f) => mocks.url(f.name))
+  const lines: string[] = ['', `devarno-mocks running scenario "${mocks.scenario.name}"`, '']
+  for (const f of running) lines.push(`  ${f.name.padEnd(8)} ${url(f.name)}  (${f.title})`)
+  if (mocks.control) lines.push(`  control  ${mocks.control.url}  (dashboard and /__mocks API)`)
+  lines.push('', '# paste into family-hub .env.local / devarno-landing .env.local')
+  for (const f of running) {
+    for (const [name, value] of Object.entries(frontendEnvOf(f, url(f.name) ?? '', env)))
+      lines.push(`${name}=${value}`)
+  }
+  lines.push(`BETTER_AUTH_SECRET=${mocks.config.betterAuthSecret}`)
+  if (mocks.control) lines.push(`MOCKS_CONTROL_URL=${mocks.control.url}`)
+  const users = usersForControl(mocks.scenario, mocks.config.betterAuthSecret)
+  if (users.length) lines.push('', 'Seeded users (email / password / role):')
+  for (const u of users) {
+    lines.push(`  ${u.email.padEnd(28)} ${u.password.padEnd(20)} ${u.role}${u.banned ? ' (banned)' : ''}`)
+  }
+  lines.push('', 'Ctrl-C stops everything.', '')
+  return lines.join('\n')
+}
+
+export interface CliOptions {
+  /** The fakes known (default the registry): `--only` picks among them. */
+  fakes?: readonly FakeDescriptor[]
+  env?: Env
+  /** Where the banner goes (default stdout). */
+  write?: (text: string) => void
+}
+
+export interface StartedCli {
+  mocks: Mocks
+  /** Stop watching scenario files and close every server. */
+  stop(): Promise<void>
+}
+
+/** `start [--only a,b] [--scenario name]`: runs the fakes and the control plane, prints the banner. */
+export async function start(args: string[], opts: CliOptions = {}): Promise<StartedCli> {
+  const fakes = opts.fakes ?? FAKES
+  const known = fakes.map((f) => f.name)
+  const { values } = parseArgs({ args, options: { only: { type: 'string' }, scenario: { type: 'string' } } })
+  const only = values.only
+    ? values.only
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : undefined
+  for (const s of only ?? []) {
+    if (!known.includes(s))
+      throw new ConfigError(`--only: unknown service "${s}" (known: ${known.join(', ')})`)
+  }
+  const env = {
+    ...(opts.env ?? process.env),
+    ...(values.scenario ? { MOCKS_SCENARIO: values.scenario } : {}),
+  }
+  const config = loadConfig(env, only?.length === 1 ? only[0] : undefined, fakes)
+  const logger = createLogger('cli')
+  const mocks = await startMocks({ config, fakes, ...(only ? { only } : {}), control: !only })
+  ;(opts.write ?? ((text: string) => process.stdout.write(text)))(banner(mocks, env))
+
+  // Re-apply the scenario file when it (or one it extends) changes; keep the last good one.
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const watcher = watch(config.scenariosDir, (_event, file) => {
+    if (!file?.endsWith('.yaml')) return
+    clearTimeout(timer)
+    timer = setTimeout(() => {
+      const name = mocks.scenario.name
+      mocks.switchScenario({ name }).then(
+        () => logger.info({ scenario: name, file }, 'scenario file changed: re-applied'),
+        (err) =>
+          logger.error(
+            { file, error: (err as Error).message },
+            'scenario edit rejected; the last good version stays in force',
+          ),
+      )
+    }, 150)
+  })
+  return {
+    mocks,
+    async stop() {
+      clearTimeout(timer)
+      watcher.close()
+      await mocks.close()
+    },
+  }
+}
+
+async function startUntilSignal(args: string[], opts: CliOptions) {
+  const started = await start(args, opts)
+  const logger = createLogger('cli')
+  let stopping = false
+  const stop = async (signal: string) => {
+    if (stopping) return
+    stopping = true
+    logger.info({ signal }, 'stopping')
+    await started.stop()
+    process.exit(0)
+  }
+  process.on('SIGINT', () => void stop('SIGINT'))
+  process.on('SIGTERM', () => void stop('SIGTERM'))
+}
+
+/** Runs one CLI command (`pnpm mocks <command>`). */
+export async function main(argv: string[], opts: CliOptions = {}): Promise<void> {
+  const [command, ...rest] = argv
+  const client = createControlClient()
+  switch (command) {
+    case 'start':
+      return startUntilSignal(rest, opts)
+    case 'scenarios':
+      for (const s of (await client.scenarios()).scenarios) out(`${s.name.padEnd(22)} ${s.description}`)
+      return
+    case 'scenario':
+      if (!rest[0]) throw new ConfigError('scenario needs a name: pnpm mocks scenario chat-down')
+      return out(await client.useScenario(rest[0]))
+    case 'reset':
+      return out(await client.reset())
+    case 'faults':
+      return out(await client.faults())
+    case 'fault': {
+      const [sub, arg] = rest
+      if (sub === 'add' && arg) return out(await client.addFault(JSON.parse(arg)))
+      if (sub === 'rm' && arg) return out((await client.removeFault(arg)) ?? `removed ${arg}`)
+      if (sub === 'clear') return out((await client.clearFaults()) ?? 'all faults removed')
+      throw new ConfigError("fault needs: add '<json>' | rm <id> | clear")
+    }
+    case 'journal': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { service: { type: 'string' }, method: { type: 'string' }, path: { type: 'string' } },
+      })
+      for (const e of (await client.journal(values)).entries)
+        out(`${e.seq} ${e.service} ${e.method} ${e.path} ${e.status ?? ''}`)
+      return
+    }
+    case 'tail':
+      await client.health()
+      client.tail((e) =>
+        out(
+          `${e.time} ${e.service} ${e.kind} ${e.method} ${e.path} ${e.status ?? ''}${e.fault ? ` [${e.fault.type}]` : ''}`,
+        ),
+      )
+      return new Promise(() => undefined)
+    case 'users':
+      return out((await client.users()).users)
+    case 'health':
+      return out(await client.health())
+    case undefined:
+    case 'help':
+    case '--help':
+      return out(HELP)
+    default:
+      throw new ConfigError(`unknown command "${command}"\n\n${HELP}`)
+  }
+}

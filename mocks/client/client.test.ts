@@ -1,0 +1,47 @@
+import { describe, expect, expectTypeOf, it } from 'vitest'
+import { createControlClient, type FaultInput, type FaultView } from './index.ts'
+
+// The client's bodies are typed from the server's own schemas; what it sends is what it was given.
+
+describe('control client', () => {
+  it('types faults and inline scenarios from the server schemas', () => {
+    expectTypeOf<FaultInput['effect']>().toExtend<{ type: string }>()
+    expectTypeOf<{ service: 'chat'; effect: { type: 'status'; status: 500 } }>().toExtend<FaultInput>()
+    expectTypeOf<{ service: 'chat'; effect: { type: 'nope' } }>().not.toExtend<FaultInput>()
+    expectTypeOf<{ service: 'chat'; effect: { type: 'latency' } }>().not.toExtend<FaultInput>() // ms is required
+    expectTypeOf<{ service: 'chat'; effect: { type: 'hang' }; times: '2' }>().not.toExtend<FaultInput>()
+    expectTypeOf<FaultView>().toHaveProperty('state')
+    type Client = ReturnType<typeof createControlClient>
+    expectTypeOf<Parameters<Client['useScenario']>[0]>().toExtend<string | { name: string }>()
+    expectTypeOf<{ name: 'x'; seed: 'one' }>().not.toExtend<Parameters<Client['useScenario']>[0]>()
+  })
+
+  it('posts the fault as given and returns the server view', async () => {
+    const sent: { url: string; body: unknown }[] = []
+    const client = createControlClient({
+      baseUrl: 'http://control.test',
+      fetch: async (url, init) => {
+        sent.push({ url: String(url), body: JSON.parse(String(init?.body)) })
+        return Response.json(
+          {
+            service: 'chat',
+            effect: { type: 'hang' },
+            id: 'fault-1',
+            source: 'runtime',
+            fired: 0,
+            state: 'active',
+          },
+          { status: 201 },
+        )
+      },
+    })
+    const view = await client.addFault({ service: 'chat', effect: { type: 'hang' }, times: 2 })
+    expect(sent).toEqual([
+      {
+        url: 'http://control.test/__mocks/faults',
+        body: { service: 'chat', effect: { type: 'hang' }, times: 2 },
+      },
+    ])
+    expect(view.id).toBe('fault-1')
+  })
+})

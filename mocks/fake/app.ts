@@ -1,0 +1,47 @@
+import { Hono } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import type { ServiceName } from '../core/config.ts'
+import { type CorsOptions, corsMiddleware } from '../core/cors.ts'
+import { type ErrorEnvelope, reasonFor } from '../core/envelope.ts'
+import type { FakeDeps } from './descriptor.ts'
+
+// The Hono app every HTTP fake starts from, in the one order that keeps the control API apart:
+// first its `/__mocks` slice (a catch-all answers every control path, so nothing registered
+// after it ever sees one: this is where faults, journal and CORS are kept off `/__mocks/*`),
+// then CORS if the service has it, then the fault engine (which also journals) in front of
+// every route; unknown routes, bad methods and thrown errors answered in the service's own
+// envelope. A stack trace never reaches a client.
+
+export interface FakeAppOptions {
+  /** CORS for browsers calling the service directly; runs first, in front of the fault engine. */
+  cors?: CorsOptions
+}
+
+/** Who the app serves: a descriptor fits (its name and its error envelope). */
+export interface FakeIdentity {
+  readonly name: ServiceName
+  readonly envelope: ErrorEnvelope
+}
+
+export function createFakeApp(service: FakeIdentity, deps: FakeDeps, opts: FakeAppOptions = {}): Hono {
+  const { name, envelope } = service
+  const app = new Hono()
+  if (deps.control) app.route('/__mocks', deps.control)
+  if (opts.cors) app.use('*', corsMiddleware(opts.cors))
+  app.use('*', deps.faults.http(name))
+  app.notFound((c) =>
+    c.json(envelope.body(`No route for ${c.req.method} ${c.req.path}`, envelope.code(404)), 404),
+  )
+  app.onError((err, c) => {
+    if (err instanceof HTTPException) {
+      const status = err.status
+      return c.json(envelope.body(err.message || reasonFor(status), envelope.code(status)), status)
+    }
+    deps.logger.error(
+      { err: { message: err.message, stack: err.stack }, path: c.req.path },
+      'unhandled error',
+    )
+    return c.json(envelope.body('Internal server error', envelope.code(500)), 500)
+  })
+  return app
+}

@@ -1,0 +1,22 @@
+import type { Env } from '../core/config.ts'
+import type { FakeDescriptor } from '../fake/descriptor.ts'
+
+// The env block a frontend pastes to reach the fakes (the start-up banner, the testcontainers
+// helper), from each descriptor's `frontend`.
+
+/** One service's env values, for a service reached at `url` (`http://host:port`). */
+export function frontendEnvOf(fake: FakeDescriptor, url: string, env: Env = {}): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const name of fake.frontend.urls ?? []) out[name] = url
+  for (const name of fake.frontend.wsUrls ?? []) out[name] = url.replace(/^http/, 'ws')
+  if (fake.frontend.extra) {
+    const { hostname, port } = new URL(url)
+    Object.assign(out, fake.frontend.extra({ url, host: hostname, port: Number(port), env }))
+  }
+  return out
+}
+
+/** Every env name the fakes' frontends read, for the services in `fakes`. */
+export function frontendEnvNames(fakes: readonly FakeDescriptor[]): string[] {
+  return fakes.flatMap((f) => [...(f.frontend.urls ?? []), ...(f.frontend.wsUrls ?? [])])
+}
