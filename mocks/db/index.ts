@@ -1,9 +1,13 @@
 import { readFileSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
 import { z } from 'zod'
+import type { ServiceListener } from '../fake/descriptor.ts'
+import { defineFake, type FakeDeps, sectionOf, type TcpFakeService } from '../fake/descriptor.ts'
 import type { HostLogger } from './pglite-host.ts'
 import type { ConnectionEvent, Decide } from './proxy.ts'
 import { DbService } from './service.ts'
+import { configureDb, databaseUrl } from './settings.ts'
+import { tcpBehaviour } from './tcp-effects.ts'
 
 // The db fake: family-hub's Postgres (DATABASE_URL), a real Postgres behind a TCP fault proxy.
 // It is TCP, not a Hono app: it binds its own listener, and its faults reach it through a
@@ -81,3 +85,89 @@ export function createDbFake(opts: DbFakeOptions) {
     close: () => service.close(),
   }
 }
+
+const dbSection = {
+  key: 'db',
+  schema: DbSectionSchema,
+}
+
+/**
+ * The db service as the runtime takes a 'tcp' fake: `listen` binds the fault proxy. Faults come
+ * from the shared engine (`fireTcp`: windows, times, seeded probability; the effects that act on
+ * TCP registered with `registerTcp`), `down` closes the listener, and connections are journaled
+ * as `tcp-open` / `tcp-close` / `tcp-query` entries.
+ */
+export function createDbService(deps: FakeDeps): TcpFakeService {
+  const { config, faults } = deps
+  faults.registerTcp('db', { acts: (type) => tcpBehaviour(type) !== undefined })
+  const fake = createDbFake({
+    host: config.host,
+    port: config.ports.db ?? DB_DEFAULT_PORT,
+    env: {
+      MOCKS_DB_UPSTREAM: config.db?.upstreamUrl,
+      MOCKS_DB_DATA_DIR: config.db?.dataDir,
+      MOCKS_DB_JOURNAL_QUERIES: config.db?.journalQueries ? '1' : undefined,
+    },
+    scenariosDir: config.scenariosDir,
+    decide: (_conn, moment) =>
+      faults.fireTcp('db', (type) => tcpBehaviour(type)?.moments.includes(moment) ?? false),
+    record: (e) =>
+      faults.journal.record({
+        service: 'db',
+        kind: `tcp-${e.event}`,
+        method: 'TCP',
+        path: e.kind === 'http' ? 'neon-http' : (e.kind ?? ''),
+        route: '',
+        query: '',
+        status: null,
+        durationMs: e.event === 'close' ? e.durationMs : null,
+        requestHeaders: {},
+        fault: e.fault,
+        connection: e.id,
+        bytesIn: e.bytesIn,
+        bytesOut: e.bytesOut,
+        ...(e.text === undefined ? {} : { frame: e.text }),
+      }),
+    logger: deps.logger,
+  })
+  const { service } = fake
+  return {
+    name: 'db',
+    applyScenario: (scenario) => fake.applyScenario(sectionOf(dbSection, scenario)),
+    async listen({ port, host }): Promise<ServiceListener> {
+      await service.start(port)
+      return {
+        get port() {
+          return service.port
+        },
+        host,
+        // Health shows the postgres:// URL a client connects with.
+        get url() {
+          return service.url
+        },
+        get listening() {
+          return service.proxy.listening
+        },
+        stopListening: () => service.proxy.stopListening(),
+        resumeListening: () => service.proxy.resumeListening(),
+        close: () => service.proxy.close(),
+      }
+    },
+    close: () => fake.close(),
+  }
+}
+
+/** The db fake: its descriptor (mocks/fake/descriptor.ts), listed in mocks/registry.ts. */
+export const db = defineFake({
+  name: 'db',
+  title: "Postgres (family-hub's DATABASE_URL)",
+  port: DB_DEFAULT_PORT,
+  portEnv: DB_PORT_ENV,
+  transport: 'tcp',
+  scenario: dbSection,
+  configure: configureDb,
+  frontend: {
+    extra: ({ host, port, env }) => ({ [DB_FRONTEND_ENV]: databaseUrl(host, port, env.MOCKS_DB_UPSTREAM) }),
+  },
+  create: createDbService,
+})

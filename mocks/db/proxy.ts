@@ -75,8 +75,8 @@ export class TcpFaultProxy {
     return this.conns.size
   }
 
-  async start(): Promise<number> {
-    await this.listen(this.opts.port)
+  async start(port = this.opts.port): Promise<number> {
+    await this.listen(port)
     return this.boundPort
   }
 

@@ -46,8 +46,9 @@ export class DbService {
     })
   }
 
-  async start(): Promise<void> {
-    await this.proxy.start()
+  /** Listens on the configured port, or on `port` when given (0: a free one). */
+  async start(port?: number): Promise<void> {
+    await this.proxy.start(port)
   }
 
   get port(): number {

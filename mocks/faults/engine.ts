@@ -71,11 +71,43 @@ export interface WsLink {
 
 const WS_SERVICES = new Set<ServiceName>(['chat'])
 
+/**
+ * A raw-TCP service (the db proxy) and which effects have a TCP behaviour: registered by the
+ * fake itself (registerTcp), so the engine names no effect. Until effects declare their
+ * transports, the db folder says which act on TCP.
+ */
+export interface TcpFaultSupport {
+  acts(type: Fault['effect']['type']): boolean
+}
+
+/** A fault that fires on a TCP connection: what the proxy runs. */
+export interface TcpFiring {
+  id: string
+  effect: Fault['effect']
+  random(): number
+}
+
 /** Where an effect can act at all, given its service and match. */
-function semanticIssues(f: Fault): FaultIssue[] {
+function semanticIssues(f: Fault, tcpServices: ReadonlyMap<ServiceName, TcpFaultSupport>): FaultIssue[] {
   const scope = effectModule(f.effect.type).scope
   const issues: FaultIssue[] = []
   const ws = f.match?.ws
+  const tcp = tcpServices.get(f.service)
+  if (tcp) {
+    if (f.match) {
+      issues.push({
+        path: 'match',
+        message: `${f.service} is a TCP service: a fault on it applies to its connections and takes no match`,
+      })
+    }
+    if (!tcp.acts(f.effect.type)) {
+      issues.push({
+        path: 'effect.type',
+        message: `${f.effect.type} acts on HTTP or WebSocket traffic; ${f.service} speaks raw TCP (use down, reset, hang, latency or slow-body)`,
+      })
+    }
+    return issues
+  }
   if (scope === 'service' && f.match) {
     issues.push({
       path: 'match',
@@ -125,6 +157,8 @@ export class FaultEngine {
   private readonly logger: Logger
   private readonly secret: string
   private readonly errorBody: (service: ServiceName, status: number) => unknown
+  /** Raw-TCP services, registered by their fake (registerTcp). */
+  private readonly tcp = new Map<ServiceName, TcpFaultSupport>()
   private readonly verifyCookie: (value: string) => string | null
   private compiled: Compiled[] = []
   /** Per service, built on first use after any change to `compiled` (see `candidates`). */
@@ -188,7 +222,7 @@ export class FaultEngine {
         parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
       )
     }
-    const issues = semanticIssues(parsed.data)
+    const issues = semanticIssues(parsed.data, this.tcp)
     if (parsed.data.id && this.compiled.some((c) => c.fault.id === parsed.data.id)) {
       issues.push({ path: 'id', message: `a fault with id "${parsed.data.id}" is already installed` })
     }
@@ -200,7 +234,7 @@ export class FaultEngine {
   checkScenarioFaults(faults: Fault[]): FaultIssue[] {
     const seen = new Set<string>()
     return faults.flatMap((f, i) => {
-      const issues = semanticIssues(f)
+      const issues = semanticIssues(f, this.tcp)
       if (f.id) {
         if (seen.has(f.id)) issues.push({ path: 'id', message: `duplicate fault id "${f.id}"` })
         seen.add(f.id)
@@ -424,6 +458,32 @@ export class FaultEngine {
       release()
       if (this.gate === mine) this.gate = undefined
     }
+  }
+
+  // ---- TCP ----
+
+  /** A raw-TCP service: its faults take no match and only effects with a TCP behaviour. */
+  registerTcp(service: ServiceName, support: TcpFaultSupport): void {
+    this.tcp.set(service, support)
+  }
+
+  /**
+   * The faults that fire now on a TCP connection of `service` (a new one, or a query on one),
+   * among those `accepts` lets act at this moment: windows, `times` and seeded `probability`
+   * as for HTTP. `down` is not among them (the listener closes; see syncDown).
+   */
+  fireTcp(service: ServiceName, accepts: (type: Fault['effect']['type']) => boolean): TcpFiring[] {
+    const now = performance.now()
+    const out: TcpFiring[] = []
+    for (const c of this.compiled) {
+      const f = c.fault
+      if (f.spec.service !== service || c.module.scope === 'service') continue
+      if (!accepts(f.spec.effect.type) || this.state(f, now) !== 'active') continue
+      if (f.spec.probability !== undefined && !(this.random(f) < f.spec.probability)) continue
+      f.fired++
+      out.push({ id: f.id, effect: f.spec.effect, random: () => this.random(f) })
+    }
+    return out
   }
 
   // ---- HTTP ----

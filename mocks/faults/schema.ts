@@ -3,7 +3,7 @@ import { z } from 'zod'
 // The fault model of DESIGN §4. Kept free of runtime imports so the scenario schema (core)
 // can embed it without pulling in the engine.
 
-export const ServiceNameSchema = z.enum(['auth', 'chat', 'media', 'v01t'])
+export const ServiceNameSchema = z.enum(['auth', 'chat', 'media', 'v01t', 'db'])
 
 const httpStatus = z.number().int().min(100).max(599)
 const wsCloseCode = z
