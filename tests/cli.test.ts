@@ -60,6 +60,7 @@ beforeAll(async () => {
     media: await freePort(),
     chat: await freePort(),
     auth: await freePort(),
+    db: await freePort(),
     control: await freePort(),
   }
   scenariosDir = mkdtempSync(join(tmpdir(), 'cli-scenarios-'))
@@ -69,6 +70,7 @@ beforeAll(async () => {
     MOCKS_MEDIA_PORT: String(ports.media),
     MOCKS_CHAT_PORT: String(ports.chat),
     MOCKS_AUTH_PORT: String(ports.auth),
+    MOCKS_DB_PORT: String(ports.db),
     MOCKS_CONTROL_PORT: String(ports.control),
     MOCKS_CONTROL_URL: `http://127.0.0.1:${ports.control}`,
     MOCKS_SCENARIOS_DIR: scenariosDir,
@@ -103,10 +105,12 @@ describe('pnpm dev:mocks / pnpm mocks', () => {
       'V01T_API_URL',
       'NEXT_PUBLIC_V01T_API_URL',
       'BETTER_AUTH_SECRET',
+      'DATABASE_URL',
     ]) {
       expect(output).toContain(`${name}=`)
     }
     expect(output).toContain(`NEXT_PUBLIC_CHAT_WS_URL=ws://localhost:${ports.chat}`)
+    expect(output).toContain(`DATABASE_URL=postgres://postgres:postgres@127.0.0.1:${ports.db}/postgres`)
     expect(output).toMatch(/child@casa\.test\s+child-password-1\s+child/)
   })
 
