@@ -1,6 +1,5 @@
 import type http from 'node:http'
 import type { ChatFake } from '../mocks/chat/index.ts'
-import type { ServiceName } from '../mocks/core/config.ts'
 import type { MediaFake } from '../mocks/media/index.ts'
 import type { ScenarioRequest } from '../mocks/runtime/runtime.ts'
 import {

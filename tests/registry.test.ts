@@ -223,4 +223,23 @@ describe('a fake registered from outside mocks/', () => {
       MswConfigError,
     )
   })
+
+  it('runs in a registry of its own, with none of the built-in fakes', async () => {
+    writeFileSync(join(dir, 'scenarios', 'echo-only.yaml'), 'name: echo-only\necho:\n  greeting: alone\n')
+    const fakes = [echo]
+    const config = loadConfig({ ...env, MOCKS_SCENARIO: 'echo-only' }, undefined, fakes)
+    const mocks = await startMocks({ config, fakes, ephemeralPorts: true })
+    try {
+      expect(await (await fetch(`${mocks.url('echo')}/echo/x`)).json()).toEqual({
+        greeting: 'alone',
+        word: 'x',
+      })
+      const health = await (await fetch(`${mocks.control?.url}/__mocks/health`)).json()
+      expect(Object.keys(health.services)).toEqual(['echo'])
+      // No auth fake, so no /users route.
+      expect((await fetch(`${mocks.control?.url}/__mocks/users`)).status).toBe(404)
+    } finally {
+      await mocks.close()
+    }
+  })
 })

@@ -1,6 +1,6 @@
 import { watch } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { ControlApiError, createControlClient, MocksNotRunningError } from '../client/index.ts'
+import { createControlClient } from '../client/index.ts'
 import { createLogger } from '../core/logger.ts'
 import type { FakeDescriptor } from '../fake/descriptor.ts'
 import { usersForControl } from '../fake/seeded.ts'
@@ -8,7 +8,6 @@ import { FAKES } from '../registry.ts'
 import { ConfigError, type Env, loadConfig, type ServiceName } from '../runtime/config.ts'
 import { frontendEnvOf } from '../runtime/frontend-env.ts'
 import { type Mocks, startMocks } from '../runtime/runtime.ts'
-import { ScenarioError } from '../runtime/scenario-loader.ts'
 
 // `pnpm mocks <command>`: start the fakes, or drive running ones through the control API.
 

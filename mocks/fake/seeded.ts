@@ -43,7 +43,9 @@ export function seededSessionToken(seed: number, userId: string): string {
 export function seededUsers(scenario: Scenario): SeededUser[] {
   const expires = new Date(scenario.clock)
   expires.setUTCFullYear(expires.getUTCFullYear() + SEEDED_SESSION_YEARS)
-  return scenario.auth.users.map((u) => {
+  // A registry without the auth fake has no users section: no seeded users.
+  const users = (scenario as Partial<Scenario>).auth?.users ?? []
+  return users.map((u) => {
     const createdAt = new Date(u.createdAt ?? scenario.clock).toISOString()
     const user: SeededUserRow = {
       id: u.id,

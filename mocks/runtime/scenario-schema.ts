@@ -29,6 +29,8 @@ export function scenarioSchemaFor(fakes: readonly FakeDescriptor[]): ScenarioSch
     shape[section.key] = section.schema
   }
   const names = fakes.map((f) => f.name)
+  const twice = names.filter((n, i) => names.indexOf(n) !== i)
+  if (twice.length) throw new Error(`Fake ${twice[0]} is registered twice`)
   const service = names.length ? z.enum(names as [string, ...string[]]) : z.never()
   shape.faults = z.array(FaultSchema.extend({ service })).default([])
   const schema = z.strictObject(shape) as unknown as ScenarioSchema
