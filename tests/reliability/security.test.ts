@@ -65,7 +65,9 @@ describe('listeners', () => {
     for (const s of servers) {
       expect(s.host).toBe('127.0.0.1')
       // The db service's URL is the postgres:// one a client connects with.
-      expect(s.url).toMatch(new RegExp(`^(http://|postgres://postgres:postgres@)127\\.0\\.0\\.1:${s.port}(/postgres)?$`))
+      expect(s.url).toMatch(
+        new RegExp(`^(http://|postgres://postgres:postgres@)127\\.0\\.0\\.1:${s.port}(/postgres)?$`),
+      )
       expect(bound.filter((l) => l.port === s.port).map((l) => l.address)).toEqual(['127.0.0.1'])
     }
     checks.push({
