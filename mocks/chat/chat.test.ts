@@ -13,6 +13,7 @@ import type { Scenario } from '../fake/scenario.ts'
 import { seededIdentities, usersForControl } from '../fake/seeded.ts'
 import { FaultEngine } from '../faults/engine.ts'
 import { type Env, loadConfig } from '../runtime/config.ts'
+import { faultHost } from '../runtime/fault-host.ts'
 import { ScenarioLoader } from '../runtime/scenario-loader.ts'
 import type { ServerFrame } from './contract.ts'
 import { type ChatFake, type ChatSocket, createChatFake } from './index.ts'
@@ -49,7 +50,7 @@ async function harness(
 ): Promise<Harness> {
   const config = loadConfig({ ...opts.env })
   const journal = new Journal()
-  const faults = new FaultEngine({ secret: config.betterAuthSecret, journal, logger: createLogger('faults') })
+  const faults = new FaultEngine({ ...faultHost(config), journal, logger: createLogger('faults') })
   const auth = createAuthFake({ config, logger: createLogger('auth'), faults })
   const viaAuthApp: typeof fetch = async (input, init) => {
     opts.spy?.(init)

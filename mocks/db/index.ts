@@ -7,7 +7,6 @@ import type { HostLogger } from './pglite-host.ts'
 import type { ConnectionEvent, Decide } from './proxy.ts'
 import { DbService } from './service.ts'
 import { configureDb, databaseUrl } from './settings.ts'
-import { tcpBehaviour } from './tcp-effects.ts'
 
 // The db fake: family-hub's Postgres (DATABASE_URL), a real Postgres behind a TCP fault proxy.
 // It is TCP, not a Hono app: it binds its own listener, and its faults reach it through a
@@ -93,13 +92,12 @@ const dbSection = {
 
 /**
  * The db service as the runtime takes a 'tcp' fake: `listen` binds the fault proxy. Faults come
- * from the shared engine (`fireTcp`: windows, times, seeded probability; the effects that act on
- * TCP registered with `registerTcp`), `down` closes the listener, and connections are journaled
+ * from the shared engine (`faults.tcp('db')`: the faults whose effect acts on `tcp`, with
+ * windows, times and seeded probability), `down` closes the listener, and connections are journaled
  * as `tcp-open` / `tcp-close` / `tcp-query` entries.
  */
 export function createDbService(deps: FakeDeps): TcpFakeService {
   const { config, faults } = deps
-  faults.registerTcp('db', { acts: (type) => tcpBehaviour(type) !== undefined })
   const fake = createDbFake({
     host: config.host,
     port: config.ports.db ?? DB_DEFAULT_PORT,
@@ -109,8 +107,7 @@ export function createDbService(deps: FakeDeps): TcpFakeService {
       MOCKS_DB_JOURNAL_QUERIES: config.db?.journalQueries ? '1' : undefined,
     },
     scenariosDir: config.scenariosDir,
-    decide: (_conn, moment) =>
-      faults.fireTcp('db', (type) => tcpBehaviour(type)?.moments.includes(moment) ?? false),
+    decide: faults.tcp('db'),
     record: (e) =>
       faults.journal.record({
         service: 'db',

@@ -1,21 +1,22 @@
 import { connect, createServer, type Server, type Socket } from 'node:net'
-import type { Effect } from '../faults/schema.ts'
-import { type ChunkStage, type TcpConnection, type TcpMoment, tcpBehaviour } from './tcp-effects.ts'
+import {
+  actOnTcp,
+  type ChunkStage,
+  type TcpConnection,
+  type TcpFiring,
+  type TcpMoment,
+} from '../faults/tcp.ts'
 import { FrontendReader } from './wire.ts'
 
 // A TCP proxy that applies faults to the bytes between a client and an upstream (PGlite's
 // host, a real Postgres, or the Neon SQL-over-HTTP app: the first byte tells which, since a
 // Postgres startup packet begins with a zero byte and HTTP with a letter). It asks an injected
 // decision function which faults fire, at a new connection and at each client write after the
-// first (a query on an established connection), and runs each effect's TCP behaviour. `down`
+// first (a query on an established connection), and runs each effect's TCP behaviour (declared
+// in its effect module, run by faults/tcp.ts: the proxy names no effect). `down`
 // is the listener itself closing (ECONNREFUSED), driven from outside as for HTTP services.
 
-export interface Firing {
-  id: string
-  effect: Effect
-  /** Seeded draw in [0, 1) for this fault. */
-  random(): number
-}
+export type Firing = TcpFiring
 
 export type Decide = (conn: { id: number; kind: UpstreamKind | undefined }, moment: TcpMoment) => Firing[]
 
@@ -223,11 +224,9 @@ class Proxied implements TcpConnection {
     this.serverStages = []
     let first: ConnectionEvent['fault'] = null
     for (const f of firing) {
-      const behaviour = tcpBehaviour(f.effect.type)
-      if (!behaviour?.moments.includes(moment)) continue
       this.current = f
+      if (!actOnTcp(this, f)) continue
       first ??= { id: f.id, type: f.effect.type }
-      behaviour.apply(this, f.effect)
       if (this.client.destroyed || this.held) break
     }
     this.current = undefined

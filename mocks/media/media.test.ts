@@ -20,6 +20,7 @@ import type { Scenario } from '../fake/scenario.ts'
 import { seededUsers } from '../fake/seeded.ts'
 import { FaultEngine } from '../faults/engine.ts'
 import { loadConfig } from '../runtime/config.ts'
+import { faultHost } from '../runtime/fault-host.ts'
 import { ScenarioError, ScenarioLoader } from '../runtime/scenario-loader.ts'
 import { createMediaFake } from './index.ts'
 import { buildMultipart, filePart, multipartType, paddedFile, sampleImage } from './testing.ts'
@@ -63,7 +64,7 @@ async function setup(opts: { auth?: AuthMode; patch?: Record<string, unknown> } 
     {
       config,
       logger,
-      faults: new FaultEngine({ secret: config.betterAuthSecret, journal: new Journal(), logger }),
+      faults: new FaultEngine({ ...faultHost(config), journal: new Journal(), logger }),
     },
     { fetch: fakeFetch },
   )

@@ -4,7 +4,9 @@ import type { FakeDeps, FakeService } from '../fake/descriptor.ts'
 import type { Scenario } from '../fake/scenario.ts'
 import { seededIdentities, usersForControl } from '../fake/seeded.ts'
 import { FaultEngine } from '../faults/engine.ts'
+import { FAKES } from '../registry.ts'
 import { type Env, loadConfig } from './config.ts'
+import { faultHost } from './fault-host.ts'
 import { ScenarioLoader } from './scenario-loader.ts'
 
 // In-process harness for tests beside the code: one fake, its deps, a scenario applied,
@@ -29,13 +31,15 @@ export async function inProcess<F extends FakeService>(
     config,
     logger: createLogger('test'),
     faults: new FaultEngine({
-      secret: config.betterAuthSecret,
+      ...faultHost(config),
       journal: new Journal(1000),
       logger: createLogger('faults'),
     }),
   }
   const fake = factory(deps)
-  const loader = new ScenarioLoader(config.scenariosDir)
+  const loader = new ScenarioLoader(config.scenariosDir, FAKES, {
+    checkFaults: (faults) => deps.faults.checkScenarioFaults(faults),
+  })
   const harness: InProcessFake<F> = {
     fake,
     deps,

@@ -1,10 +1,19 @@
-import { cutConnection, type EffectModule } from '../types.ts'
+import { z } from 'zod'
+import { cutConnection, defineEffect, type HttpEffectContext } from '../types.ts'
 
 // Destroy the socket with a TCP RST so the client sees ECONNRESET (destroy() alone sends FIN).
-export const reset: EffectModule<'reset'> = {
+// On a raw-TCP service: a new connection is cut at once, an established one at its next write.
+const cut = async (ctx: HttpEffectContext) => cutConnection(ctx)
+
+export const reset = defineEffect({
   type: 'reset',
-  scope: 'request',
-  async http(ctx) {
-    return cutConnection(ctx)
+  schema: z.strictObject({ type: z.literal('reset') }),
+  does: 'cuts connections (ECONNRESET)',
+  acts: {
+    http: cut,
+    upgrade: cut,
+    tcp(conn) {
+      conn.cut('reset')
+    },
   },
-}
+})
