@@ -1,25 +1,15 @@
-import type { Socket } from 'node:net'
 import type { ServiceName } from '../core/config.ts'
 import { effectModule } from './effects/index.ts'
 import type { MatchTarget } from './match.ts'
 import type { FaultRegistry } from './registry.ts'
 import type { Effect } from './schema.ts'
+import type { TcpConnection } from './types.ts'
 
-// Raw-TCP connections (the db proxy), beside ws.ts for WebSockets: the narrow interface an
-// effect's `tcp` behaviour shapes a connection through, and the engine's side of it. The
-// engine fires the faults whose effect acts on `tcp` (windows, `times`, seeded probability, as
-// for HTTP); the proxy runs each one's behaviour with `actOnTcp`. Neither names an effect.
-
-/**
- * One stage of a direction's pipeline: passes the chunk (or slices of it, or nothing) to `next`,
- * when it sees fit. A chunk goes through every stage before the next chunk starts.
- */
-export type ChunkStage = (
-  chunk: Buffer,
-  arrivedAt: number,
-  signal: AbortSignal,
-  next: (chunk: Buffer) => Promise<void>,
-) => Promise<void>
+// Raw-TCP connections (the db proxy), beside ws.ts for WebSockets: the engine's side of them
+// (the narrow TcpConnection that an effect's `tcp` behaviour shapes is in types.ts, which
+// imports nothing of the engine). The engine fires the faults whose effect acts on `tcp`
+// (windows, `times`, seeded probability, as for HTTP); the proxy runs each one's behaviour with
+// `actOnTcp`. Neither names an effect.
 
 /**
  * When faults are asked about: `open` a new connection; `message` a client chunk on an
@@ -27,25 +17,7 @@ export type ChunkStage = (
  */
 export type TcpMoment = 'open' | 'message'
 
-export interface TcpConnection {
-  readonly id: number
-  /** The client's socket. */
-  readonly client: Socket
-  /** The upstream socket once connected (never, while held). */
-  readonly upstream: Socket | undefined
-  /** Adds a stage to the server-to-client pipeline (stages run in order, chunks in order). */
-  toClient(stage: ChunkStage): void
-  /** Adds a stage to the client-to-server pipeline. */
-  toServer(stage: ChunkStage): void
-  /** Accept, never answer: no upstream, the client's bytes are swallowed until it leaves. */
-  hold(): void
-  /** End the connection now: `reset` sends RST (ECONNRESET), `close` a FIN. */
-  cut(how: 'reset' | 'close'): void
-  /** Aborted when the connection ends or a reset/scenario switch cuts held connections. */
-  readonly signal: AbortSignal
-  /** Seeded draw in [0, 1) for the fault being applied (jitter). */
-  random(): number
-}
+export type { ChunkStage, TcpConnection } from './types.ts'
 
 /** A fault that fires on a TCP connection: what the proxy applies. */
 export interface TcpFiring {

@@ -1,9 +1,9 @@
 import type { IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
 import type { Context } from 'hono'
 import type { z } from 'zod'
 import type { ServiceName } from '../core/config.ts'
 import type { WsPeer } from '../core/ws.ts'
-import type { TcpConnection } from './tcp.ts'
 
 // One module per effect, as toxiproxy's toxics: its fields (a zod schema) and its behaviour on
 // each kind of target it can act on live in one file. Each behaviour wraps the downstream of an
@@ -64,6 +64,38 @@ export interface WsConnection {
   onServerFrame(listener: () => void): void
   onClose(listener: () => void): void
   setTimer(fn: () => void, ms: number): void
+}
+
+/**
+ * One stage of a direction's pipeline: passes the chunk (or slices of it, or nothing) to `next`,
+ * when it sees fit. A chunk goes through every stage before the next chunk starts.
+ */
+export type ChunkStage = (
+  chunk: Buffer,
+  arrivedAt: number,
+  signal: AbortSignal,
+  next: (chunk: Buffer) => Promise<void>,
+) => Promise<void>
+
+/** A raw-TCP connection as an effect's `tcp` behaviour sees it (the db proxy implements it). */
+export interface TcpConnection {
+  readonly id: number
+  /** The client's socket. */
+  readonly client: Socket
+  /** The upstream socket once connected (never, while held). */
+  readonly upstream: Socket | undefined
+  /** Adds a stage to the server-to-client pipeline (stages run in order, chunks in order). */
+  toClient(stage: ChunkStage): void
+  /** Adds a stage to the client-to-server pipeline. */
+  toServer(stage: ChunkStage): void
+  /** Accept, never answer: no upstream, the client's bytes are swallowed until it leaves. */
+  hold(): void
+  /** End the connection now: `reset` sends RST (ECONNRESET), `close` a FIN. */
+  cut(how: 'reset' | 'close'): void
+  /** Aborted when the connection ends or a reset/scenario switch cuts held connections. */
+  readonly signal: AbortSignal
+  /** Seeded draw in [0, 1) for the fault being applied (jitter). */
+  random(): number
 }
 
 // Behaviours are declared as methods: an effect module typed for its own effect is then one of
