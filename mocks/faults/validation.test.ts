@@ -93,6 +93,14 @@ describe('faultIssues', () => {
           'status acts on HTTP requests or WebSocket handshakes, not on WebSocket frames; for it match.ws may only be "upgrade"',
       },
     ])
+    // Only the targets this service offers are named (latency also acts on raw TCP connections).
+    expect(issuesOf({ match: { ws: 'message' }, effect: { type: 'latency', ms: 1 } }, 'hub')).toEqual([
+      {
+        path: 'match.ws',
+        message:
+          'latency acts on HTTP requests or WebSocket handshakes, not on WebSocket frames; for it match.ws may only be "upgrade"',
+      },
+    ])
     expect(
       issuesOf({ match: { ws: 'upgrade' }, effect: { type: 'slow-body', bytesPerSecond: 9 } }, 'hub'),
     ).toEqual([

@@ -92,7 +92,7 @@ export function faultIssues(f: Fault, services: ServiceTransports): FaultIssue[]
     issues.push({
       path: 'match.ws',
       message: acts.includes('upgrade')
-        ? `${m.type} acts on ${list(acts.map((t) => TARGETS[t].what))}, not on WebSocket frames; for it match.ws may only be "upgrade"`
+        ? `${m.type} acts on ${list(here.map((t) => TARGETS[t].what))}, not on WebSocket frames; for it match.ws may only be "upgrade"`
         : `${m.type} ${m.does}, not WebSocket frames: it takes no match.ws`,
     })
   }
