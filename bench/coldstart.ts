@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
+import { FAKES } from '../mocks/registry.ts'
 import { PORT_ENV } from '../mocks/runtime/config.ts'
 import { buildBundle } from '../scripts/build.ts'
 import type { Benchmark, Ctx } from './context.ts'
@@ -150,13 +151,17 @@ async function withFreshPorts(start: () => Promise<Start>): Promise<Start> {
 }
 
 async function mocksStart(args: string[]): Promise<Start> {
-  // One port per registered fake plus the control plane (PORT_ENV derives from the registry).
-  const ports = await freePorts(Object.keys(PORT_ENV).length)
+  const names = Object.values(PORT_ENV)
+  const ports = await freePorts(names.length)
   const env: Record<string, string> = { MOCKS_SCENARIO: 'default' }
-  Object.values(PORT_ENV).forEach((name, i) => {
+  names.forEach((name, i) => {
     env[name] = String(ports[i])
   })
-  const urls = ports.map((p) => `http://127.0.0.1:${p}/__mocks/health`)
+  // A TCP fake (db) answers no HTTP health: its listener is up once the control plane says so.
+  const tcp = new Set(FAKES.filter((f) => f.transport === 'tcp').map((f) => f.portEnv))
+  const urls = names.flatMap((name, i) =>
+    tcp.has(name) ? [] : [`http://127.0.0.1:${ports[i]}/__mocks/health`],
+  )
   return timeToHealthy(args[0]!, args.slice(1), env, urls)
 }
 

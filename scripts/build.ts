@@ -31,6 +31,9 @@ export const BUNDLE_EXTERNAL = [
   'busboy',
   'msw',
   '@bufbuild/*',
+  // db: PGlite finds its .wasm and data files next to its own module; pg's optional pg-native.
+  '@electric-sql/*',
+  'pg',
 ]
 
 /**

@@ -64,6 +64,7 @@ beforeAll(async () => {
     chat: await freePort(),
     auth: await freePort(),
     upstash: await freePort(),
+    db: await freePort(),
     control: await freePort(),
   }
   scenariosDir = mkdtempSync(join(tmpdir(), 'cli-scenarios-'))
@@ -74,6 +75,7 @@ beforeAll(async () => {
     MOCKS_CHAT_PORT: String(ports.chat),
     MOCKS_AUTH_PORT: String(ports.auth),
     MOCKS_UPSTASH_PORT: String(ports.upstash),
+    MOCKS_DB_PORT: String(ports.db),
     MOCKS_CONTROL_PORT: String(ports.control),
     MOCKS_SCENARIOS_DIR: scenariosDir,
     MOCKS_LOG_FORMAT: 'json',
@@ -114,11 +116,13 @@ describe('pnpm dev:mocks / pnpm mocks', () => {
       'UPSTASH_REDIS_REST_URL',
       'UPSTASH_REDIS_REST_TOKEN',
       'WS_TOKEN_SECRET',
+      'DATABASE_URL',
     ]) {
       expect(output).toContain(`${name}=`)
     }
     expect(output).toContain(`UPSTASH_REDIS_REST_URL=http://localhost:${ports.upstash}`)
     expect(output).toContain(`NEXT_PUBLIC_CHAT_WS_URL=ws://localhost:${ports.chat}\n`)
+    expect(output).toContain(`DATABASE_URL=postgres://postgres:postgres@127.0.0.1:${ports.db}/postgres`)
     expect(output).toMatch(/child@casa\.test\s+child-password-1\s+child/)
     // One host form for every URL, the control plane's included.
     expect(output).toContain(`  chat     http://localhost:${ports.chat}  `)

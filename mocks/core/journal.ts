@@ -7,7 +7,7 @@ export interface JournalEntry {
   seq: number
   time: string
   service: ServiceName
-  kind: 'http' | 'ws-in' | 'ws-out' | 'ws-open' | 'ws-close'
+  kind: 'http' | 'ws-in' | 'ws-out' | 'ws-open' | 'ws-close' | 'tcp-open' | 'tcp-close' | 'tcp-query'
   method: string
   path: string
   /** Route pattern that handled it (`/api/v1/files/:id`), for the request-ID report. */
@@ -21,6 +21,10 @@ export interface JournalEntry {
   frame?: string
   code?: number
   userId?: string
+  /** TCP services: the connection's number and the bytes each way so far. */
+  connection?: number
+  bytesIn?: number
+  bytesOut?: number
 }
 
 export interface JournalFilter {
@@ -86,6 +90,9 @@ export class Journal {
     if (entry.frame !== undefined) full.frame = entry.frame
     if (entry.code !== undefined) full.code = entry.code
     if (entry.userId !== undefined) full.userId = entry.userId
+    if (entry.connection !== undefined) full.connection = entry.connection
+    if (entry.bytesIn !== undefined) full.bytesIn = entry.bytesIn
+    if (entry.bytesOut !== undefined) full.bytesOut = entry.bytesOut
     return this.add(full)
   }
 

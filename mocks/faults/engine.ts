@@ -10,6 +10,7 @@ import { type Identify, type Identity, SessionDirectory } from './identity.ts'
 import { journaled } from './journaling.ts'
 import { FaultRegistry, type FaultView } from './registry.ts'
 import type { Fault } from './schema.ts'
+import { type TcpDecide, tcpDecide } from './tcp.ts'
 import type { ServiceTransports } from './transports.ts'
 import { type FaultIssue, FaultValidationError, parseFault, scenarioFaultIssues } from './validation.ts'
 import { OutageWindows, type ServiceControls } from './windows.ts'
@@ -18,7 +19,8 @@ import { type WsLink, type WsMeta, wrapSocket } from './ws.ts'
 // One engine for every fake and every transport, assembled from one module per job: the
 // registry of faults (registry.ts, with its path index), validation (validation.ts), outage
 // windows and listeners (windows.ts), the switch gate (gate.ts), the HTTP pipeline (http.ts)
-// with journaling around it (journaling.ts), and the WebSocket wrapper (ws.ts). It names no
+// with journaling around it (journaling.ts), the WebSocket wrapper (ws.ts) and the raw-TCP
+// decision (tcp.ts). It names no
 // service and no effect: the host says which services exist and how to identify and answer for
 // them; effect modules say what they act on.
 
@@ -26,6 +28,7 @@ import { type WsLink, type WsMeta, wrapSocket } from './ws.ts'
 export { rawQueryParam } from '../core/url.ts'
 export type { Identify, IdentifyRequest, Identity } from './identity.ts'
 export type { FaultView } from './registry.ts'
+export type { ChunkStage, TcpConnection, TcpDecide, TcpFiring, TcpMoment } from './tcp.ts'
 export type { ServiceTransports, Transport } from './transports.ts'
 export { type FaultIssue, FaultValidationError } from './validation.ts'
 export type { ServiceControls } from './windows.ts'
@@ -192,6 +195,15 @@ export class FaultEngine {
   /** Wraps an open WebSocket: its frames pass through the faults that act on open sockets. */
   wsConnect(service: ServiceName, meta: WsMeta, peer: WsPeer): WsLink {
     return wrapSocket({ registry: this.registry, journal: this.journal }, service, meta, peer)
+  }
+
+  /**
+   * For a raw-TCP service: asks which faults fire on one of its connections now (a new one, or
+   * a client write on an established one). The service's proxy runs each with `actOnTcp` and
+   * journals its connections itself; `down` is its listener, driven through attach().
+   */
+  tcp(service: ServiceName): TcpDecide {
+    return tcpDecide({ registry: this.registry }, service)
   }
 }
 

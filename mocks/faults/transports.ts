@@ -2,7 +2,7 @@ import type { Target } from './types.ts'
 
 // What each kind of service can be faulted on. The host tells the engine each service's
 // transport (FaultHost.services); effects declare the targets they act on (types.ts). A
-// raw-TCP service offers only `service` (down) until a `tcp` target and behaviours exist.
+// raw-TCP service (db) offers its connections (`tcp`) and its listener (`service`).
 
 export type Transport = 'http' | 'http+ws' | 'tcp'
 
@@ -12,7 +12,14 @@ export type ServiceTransports = Readonly<Record<string, Transport>>
 export const TRANSPORTS: Readonly<Record<Transport, readonly Target[]>> = {
   http: ['http', 'service'],
   'http+ws': ['http', 'upgrade', 'ws', 'service'],
-  tcp: ['service'],
+  tcp: ['tcp', 'service'],
+}
+
+/** What a transport speaks, for validation messages. */
+export const SPEAKS: Readonly<Record<Transport, string>> = {
+  http: 'HTTP',
+  'http+ws': 'HTTP and WebSocket',
+  tcp: 'raw TCP',
 }
 
 /** How validation messages speak of each target: what it is, and what a service needs for it. */
@@ -20,6 +27,7 @@ export const TARGETS: Readonly<Record<Target, { what: string; needs: string; art
   http: { what: 'HTTP requests', needs: 'HTTP', article: 'an' },
   upgrade: { what: 'WebSocket handshakes', needs: 'WebSocket', article: 'a' },
   ws: { what: 'open WebSockets', needs: 'WebSocket', article: 'a' },
+  tcp: { what: 'raw TCP connections', needs: 'raw TCP', article: 'a' },
   service: { what: 'the whole service', needs: 'listener', article: 'a' },
 }
 

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
 import type { Context } from 'hono'
 import type { z } from 'zod'
 import type { ServiceName } from '../core/config.ts'
@@ -15,13 +16,10 @@ import type { WsPeer } from '../core/ws.ts'
  * upgrade); `ws` an open WebSocket (at open and per client frame); `service` the whole
  * service, its listener closed while the fault is in force.
  *
- * A raw-TCP transport (a Postgres proxy) is added without naming an effect: `tcp` joins this
- * union, `Acts` gains `tcp?(conn, effect, fault)`, transports.ts lets `tcp` services offer it
- * (and says how messages name it), a wrapper beside ws.ts fires `registry.fire(service,
- * target, 'tcp')` per connection, and down/reset/hang/latency/slow-body declare a `tcp`
- * behaviour in their own files. Registry, validation, windows and the engine stay as they are.
+ * `tcp` a raw-TCP connection (the db proxy), at its opening and at each client write after it
+ * (a query on an established connection); see tcp.ts.
  */
-export type Target = 'http' | 'upgrade' | 'ws' | 'service'
+export type Target = 'http' | 'upgrade' | 'ws' | 'tcp' | 'service'
 
 /** The part of an installed fault an effect may read. */
 export interface FaultRef {
@@ -68,6 +66,38 @@ export interface WsConnection {
   setTimer(fn: () => void, ms: number): void
 }
 
+/**
+ * One stage of a direction's pipeline: passes the chunk (or slices of it, or nothing) to `next`,
+ * when it sees fit. A chunk goes through every stage before the next chunk starts.
+ */
+export type ChunkStage = (
+  chunk: Buffer,
+  arrivedAt: number,
+  signal: AbortSignal,
+  next: (chunk: Buffer) => Promise<void>,
+) => Promise<void>
+
+/** A raw-TCP connection as an effect's `tcp` behaviour sees it (the db proxy implements it). */
+export interface TcpConnection {
+  readonly id: number
+  /** The client's socket. */
+  readonly client: Socket
+  /** The upstream socket once connected (never, while held). */
+  readonly upstream: Socket | undefined
+  /** Adds a stage to the server-to-client pipeline (stages run in order, chunks in order). */
+  toClient(stage: ChunkStage): void
+  /** Adds a stage to the client-to-server pipeline. */
+  toServer(stage: ChunkStage): void
+  /** Accept, never answer: no upstream, the client's bytes are swallowed until it leaves. */
+  hold(): void
+  /** End the connection now: `reset` sends RST (ECONNRESET), `close` a FIN. */
+  cut(how: 'reset' | 'close'): void
+  /** Aborted when the connection ends or a reset/scenario switch cuts held connections. */
+  readonly signal: AbortSignal
+  /** Seeded draw in [0, 1) for the fault being applied (jitter). */
+  random(): number
+}
+
 // Behaviours are declared as methods: an effect module typed for its own effect is then one of
 // the engine's `EffectModule` (method parameters compare bivariantly).
 export interface Acts<E> {
@@ -77,6 +107,11 @@ export interface Acts<E> {
   upgrade?(ctx: HttpEffectContext, effect: E, proceed: () => Promise<Response>): Promise<Response>
   /** An open WebSocket: called when the fault fires (at open, or on a client frame). */
   ws?(conn: WsConnection, effect: E, fault: FaultRef): void
+  /**
+   * A raw-TCP connection: called when the fault fires (a new connection, or a client write on
+   * an established one). It shapes the connection through `TcpConnection` (stages, hold, cut).
+   */
+  tcp?(conn: TcpConnection, effect: E): void
   /** The whole service: its listener is closed while the fault is in force (ECONNREFUSED). */
   service?: {
     /**

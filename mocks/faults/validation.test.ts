@@ -39,14 +39,38 @@ describe('faultIssues', () => {
     expect(issuesOf({ effect: { type: 'ws-drop' } }, 'web')).toEqual([
       {
         path: 'effect.type',
-        message: 'ws-drop drops open WebSockets: it needs a WebSocket service; web has none (use hub)',
+        message:
+          'ws-drop drops open WebSockets: it needs a WebSocket service; web has none, it speaks HTTP (use hub)',
       },
     ])
-    // A raw-TCP service takes only service-wide effects until effects declare a `tcp` behaviour.
-    expect(issuesOf({ effect: { type: 'latency', ms: 5 } }, 'pg')[0]).toEqual({
+    // A raw-TCP service takes what acts on connections (tcp) or its listener, nothing else.
+    expect(issuesOf({ effect: { type: 'status', status: 500 } }, 'pg')[0]).toEqual({
       path: 'effect.type',
-      message: 'latency delays requests: it needs an HTTP or WebSocket service; pg has none (use web or hub)',
+      message:
+        'status answers with a status: it needs an HTTP or WebSocket service; pg has none, it speaks raw TCP (use web or hub)',
     })
+    expect(issuesOf({ effect: { type: 'ws-silence' } }, 'pg')[0]?.message).toContain(
+      'pg has none, it speaks raw TCP',
+    )
+    for (const effect of [
+      { type: 'latency', ms: 5 },
+      { type: 'slow-body', bytesPerSecond: 9 },
+      { type: 'reset' },
+      { type: 'hang' },
+      { type: 'down' },
+    ])
+      expect(issuesOf({ effect }, 'pg')).toEqual([])
+  })
+
+  it('a raw-TCP service takes no match: its faults act on whole connections', () => {
+    for (const match of [{ path: '/x' }, { method: 'GET' }])
+      for (const effect of [{ type: 'reset' }, { type: 'down' }])
+        expect(issuesOf({ match, effect }, 'pg')).toEqual([
+          {
+            path: 'match',
+            message: 'pg speaks raw TCP: a fault on it acts on its whole connections, so it takes no match',
+          },
+        ])
   })
 
   it('a service-wide effect takes no match', () => {
@@ -67,6 +91,14 @@ describe('faultIssues', () => {
         path: 'match.ws',
         message:
           'status acts on HTTP requests or WebSocket handshakes, not on WebSocket frames; for it match.ws may only be "upgrade"',
+      },
+    ])
+    // Only the targets this service offers are named (latency also acts on raw TCP connections).
+    expect(issuesOf({ match: { ws: 'message' }, effect: { type: 'latency', ms: 1 } }, 'hub')).toEqual([
+      {
+        path: 'match.ws',
+        message:
+          'latency acts on HTTP requests or WebSocket handshakes, not on WebSocket frames; for it match.ws may only be "upgrade"',
       },
     ])
     expect(
@@ -108,7 +140,7 @@ describe('parseFault and scenarioFaultIssues', () => {
     expect(schemaError).toBeInstanceOf(FaultValidationError)
     expect((schemaError as FaultValidationError).issues[0]?.path).toBe('effect.ms')
     expect(() => parseFault({ service: 'media', effect: { type: 'ws-reject' } }, real)).toThrow(
-      /effect\.type: ws-reject refuses WebSocket handshakes: it needs a WebSocket service; media has none \(use chat\)/,
+      /effect\.type: ws-reject refuses WebSocket handshakes: it needs a WebSocket service; media has none, it speaks HTTP \(use chat\)/,
     )
     expect(parseFault({ service: 'chat', effect: { type: 'ws-reject' } }, real).effect).toEqual({
       type: 'ws-reject',
@@ -130,7 +162,7 @@ describe('parseFault and scenarioFaultIssues', () => {
 })
 
 describe('scenario files', () => {
-  // The registry's own services: committed scenarios fault every registered fake.
+  // The registry's fakes (db included: its scenarios fault a TCP service).
   const real: ServiceTransports = Object.fromEntries(FAKES.map((f) => [f.name, f.transport]))
   const checkFaults = (faults: readonly Fault[]) => scenarioFaultIssues(faults, real)
 

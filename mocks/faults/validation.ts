@@ -1,6 +1,6 @@
 import { effectModule } from './effects/index.ts'
 import { type Fault, faultSchema } from './schema.ts'
-import { ALL_TARGETS, type ServiceTransports, TARGETS, TRANSPORTS } from './transports.ts'
+import { ALL_TARGETS, type ServiceTransports, SPEAKS, TARGETS, TRANSPORTS } from './transports.ts'
 import type { EffectModule, Target } from './types.ts'
 
 // The one validation of a fault beyond its schema: whether its effect can act at all, given its
@@ -28,6 +28,9 @@ export function targetsOf(m: EffectModule): Target[] {
 const list = (items: string[]) =>
   items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`
 
+/** Targets a `match` can select among. */
+const MATCHED: ReadonlySet<Target> = new Set(['http', 'upgrade', 'ws'])
+
 /** Where a fault's effect can act at all, given its service's transport and its match. */
 export function faultIssues(f: Fault, services: ServiceTransports): FaultIssue[] {
   const issues: FaultIssue[] = []
@@ -51,10 +54,20 @@ export function faultIssues(f: Fault, services: ServiceTransports): FaultIssue[]
       .map(([name]) => name)
     issues.push({
       path: 'effect.type',
-      message: `${m.type} ${m.does}: it needs ${first} ${list(needs)} service; ${f.service} has none${able.length ? ` (use ${list(able)})` : ''}`,
+      message: `${m.type} ${m.does}: it needs ${first} ${list(needs)} service; ${f.service} has none, it speaks ${SPEAKS[transport]}${able.length ? ` (use ${list(able)})` : ''}`,
     })
   }
-  if (acts.length === 1 && acts[0] === 'service') {
+  // What a match could pick out (a request, a handshake, a frame): a raw-TCP service has none.
+  if (f.match && !offered.some((t) => MATCHED.has(t))) {
+    issues.push({
+      path: 'match',
+      message: `${f.service} speaks ${SPEAKS[transport]}: a fault on it acts on its whole connections, so it takes no match`,
+    })
+    return issues
+  }
+  // Service-wide where it acts on this service (down acts on a TCP service's connections too).
+  const here = acts.filter((t) => offered.includes(t))
+  if (here.length === 1 && here[0] === 'service') {
     if (f.match) {
       issues.push({
         path: 'match',
@@ -79,7 +92,7 @@ export function faultIssues(f: Fault, services: ServiceTransports): FaultIssue[]
     issues.push({
       path: 'match.ws',
       message: acts.includes('upgrade')
-        ? `${m.type} acts on ${list(acts.map((t) => TARGETS[t].what))}, not on WebSocket frames; for it match.ws may only be "upgrade"`
+        ? `${m.type} acts on ${list(here.map((t) => TARGETS[t].what))}, not on WebSocket frames; for it match.ws may only be "upgrade"`
         : `${m.type} ${m.does}, not WebSocket frames: it takes no match.ws`,
     })
   }

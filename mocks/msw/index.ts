@@ -165,7 +165,8 @@ export async function createMswMocks(opts: MswMocksOptions = {}): Promise<MswMoc
     undefined,
     known,
   )
-  const wanted = opts.services ?? known.map((f) => f.name)
+  // By default every HTTP fake; a TCP one (db) is refused only when asked for by name.
+  const wanted = opts.services ?? known.filter((f) => f.transport !== 'tcp').map((f) => f.name)
   const fakes: FakeDescriptor[] = []
   for (const name of wanted) {
     const fake = known.find((f) => f.name === name)

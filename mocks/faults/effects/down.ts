@@ -9,6 +9,10 @@ export const down = defineEffect({
   schema: z.strictObject({ type: z.literal('down') }),
   does: 'refuses connections: the listener closes',
   acts: {
+    /** A connection racing the close (or still open when it fires) is closed without a byte. */
+    tcp(conn) {
+      conn.cut('close')
+    },
     service: {
       async stray(ctx) {
         const incoming = (ctx.c.env as { incoming?: { socket: { destroy(): void } } } | undefined)?.incoming

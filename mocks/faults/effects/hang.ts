@@ -31,5 +31,12 @@ export const hang = defineEffect({
   type: 'hang',
   schema: z.strictObject({ type: z.literal('hang') }),
   does: 'never answers',
-  acts: { http: hold, upgrade: hold },
+  acts: {
+    http: hold,
+    upgrade: hold,
+    /** Accepts and never answers (a client without a timeout waits forever). */
+    tcp(conn) {
+      conn.hold()
+    },
+  },
 })

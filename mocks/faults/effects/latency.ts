@@ -42,6 +42,23 @@ export const latency = defineEffect({
     jitterMs: z.number().int().min(0).max(600_000).default(0),
   }),
   does: 'delays requests',
-  acts: { http: delay, upgrade: delay },
+  acts: {
+    http: delay,
+    upgrade: delay,
+    /**
+     * Per packet: decided at the connection and again at each query, every chunk towards the
+     * client leaves `ms` (+ jitter) after it arrived from the server, never earlier. Chunks keep
+     * their order; delays do not add up across pipelined chunks. The startup handshake is
+     * delayed too, so connecting is slowed as well.
+     */
+    tcp(conn, effect) {
+      conn.toClient(async (chunk, arrivedAt, signal, next) => {
+        const delay = effect.ms + Math.floor(conn.random() * (effect.jitterMs + 1))
+        const left = arrivedAt + delay - performance.now()
+        if (left > 0 && !(await sleep(left, signal))) return
+        await next(chunk)
+      })
+    },
+  },
   passesThrough: true,
 })

@@ -1,7 +1,8 @@
 import { z } from 'zod'
 import { defineEffect, sleep } from '../types.ts'
 
-// The fake answers at once, but the body trickles out at bytesPerSecond (headers first).
+// The fake answers at once, but the body trickles out at bytesPerSecond (headers first). On a
+// raw-TCP service it is bandwidth: every byte towards the client at that rate.
 export const slowBody = defineEffect({
   type: 'slow-body',
   schema: z.strictObject({
@@ -43,6 +44,21 @@ export const slowBody = defineEffect({
       const headers = new Headers(res.headers)
       headers.delete('content-length')
       return new Response(body, { status: res.status, statusText: res.statusText, headers })
+    },
+    /** Bandwidth: bytes towards the client at `bytesPerSecond`, in slices of a tenth of a second. */
+    tcp(conn, effect) {
+      const slice = Math.max(1, Math.floor(effect.bytesPerSecond / 10))
+      // When the line is next free: a burst after an idle spell does not go out at once.
+      let free = 0
+      conn.toClient(async (chunk, _arrivedAt, signal, next) => {
+        for (let at = 0; at < chunk.length; at += slice) {
+          const part = chunk.subarray(at, at + slice)
+          free = Math.max(free, performance.now()) + (part.length / effect.bytesPerSecond) * 1000
+          const left = free - performance.now()
+          if (left > 0 && !(await sleep(left, signal))) return
+          await next(part)
+        }
+      })
     },
   },
 })
