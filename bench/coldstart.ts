@@ -150,7 +150,8 @@ async function withFreshPorts(start: () => Promise<Start>): Promise<Start> {
 }
 
 async function mocksStart(args: string[]): Promise<Start> {
-  const ports = await freePorts(5)
+  // One port per registered fake plus the control plane (PORT_ENV derives from the registry).
+  const ports = await freePorts(Object.keys(PORT_ENV).length)
   const env: Record<string, string> = { MOCKS_SCENARIO: 'default' }
   Object.values(PORT_ENV).forEach((name, i) => {
     env[name] = String(ports[i])

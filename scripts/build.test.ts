@@ -81,7 +81,7 @@ describe('dist/mocks.mjs', () => {
       expect(res.status).toBe(200)
       const health = (await res.json()) as { scenario: string; services: Record<string, { state: string }> }
       expect(health.scenario).toBe('default')
-      expect(Object.keys(health.services).sort()).toEqual(['auth', 'chat', 'media', 'v01t'])
+      expect(Object.keys(health.services).sort()).toEqual(['auth', 'chat', 'media', 'upstash', 'v01t'])
       for (const s of Object.values(health.services)) expect(s.state).toBe('up')
     } finally {
       child.kill('SIGTERM')

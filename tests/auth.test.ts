@@ -81,6 +81,19 @@ describe('better-auth createAuthClient against the fake', () => {
     })
   })
 
+  it('in Node without an Origin it is refused as by better-auth 1.7; with one it signs in', async () => {
+    // Node's fetch sends Sec-Fetch-Mode: cors, so better-auth requires a trusted Origin.
+    const bare = createAuthClient({ baseURL: t.url('auth') })
+    const refused = await bare.signIn.email({ email: 'admin@casa.test', password: 'admin-password-1' })
+    expect(refused.error).toMatchObject({ status: 403, code: 'MISSING_OR_NULL_ORIGIN' })
+    const withOrigin = createAuthClient({
+      baseURL: t.url('auth'),
+      fetchOptions: { headers: { origin: 'http://localhost:3000' } },
+    })
+    const ok = await withOrigin.signIn.email({ email: 'admin@casa.test', password: 'admin-password-1' })
+    expect(ok.error).toBeNull()
+  })
+
   it('signs up a new member', async () => {
     const { impl } = browserFetch()
     const client = createAuthClient({ baseURL: t.url('auth'), fetchOptions: { customFetchImpl: impl } })

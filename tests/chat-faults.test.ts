@@ -37,7 +37,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 describe('handshake faults', () => {
   it('ws-reject refuses the upgrade with its status; REST is untouched', async () => {
     fault({ match: { ws: 'upgrade' }, effect: { type: 'ws-reject', status: 503 } })
-    expect(await ChatTestClient.upgradeStatus(wsUrl('usr_member'))).toBe(503)
+    const refusal = await ChatTestClient.upgradeRefusal(wsUrl('usr_member'))
+    expect(refusal).toMatchObject({ status: 503, contentType: 'application/json' })
+    expect(JSON.parse(refusal.body)).toEqual({ error: expect.any(String), code: 'service_unavailable' })
     const res = await fetch(`${t.url('chat')}/api/v1/presence?channel=general`, {
       headers: { cookie: t.cookieFor('usr_member') },
     })

@@ -108,6 +108,21 @@ describe('handshake', () => {
     }
   })
 
+  it("a refused handshake carries chat's {error, code} JSON, as its REST errors do", async () => {
+    const refused = async (url: string, options = {}) => {
+      const r = await ChatTestClient.upgradeRefusal(url, options)
+      expect(r.contentType).toMatch(/^application\/json/)
+      return { status: r.status, body: JSON.parse(r.body) as unknown }
+    }
+    expect(await refused(wsUrl('?token=nope'))).toEqual({
+      status: 401,
+      body: { error: expect.stringContaining('No valid session'), code: 'unauthorized' },
+    })
+    expect(
+      await refused(wsUrl(`?token=${t.tokenFor('member')}`), { origin: 'https://evil.example' }),
+    ).toEqual({ status: 403, body: { error: expect.any(String), code: 'forbidden_origin' } })
+  })
+
   it('refuses a foreign Origin with 403, allows listed ones and none', async () => {
     const url = wsUrl(`?token=${t.tokenFor('member')}`)
     expect(await ChatTestClient.upgradeStatus(url, { origin: 'https://evil.example' })).toBe(403)
@@ -127,7 +142,9 @@ describe('handshake', () => {
       expect(res.status).toBe(503)
       expect(await res.json()).toMatchObject({ code: 'auth_unavailable' })
     }
-    expect(await ChatTestClient.upgradeStatus(wsUrl(`?token=${t.tokenFor('member')}`))).toBe(503)
+    const refusal = await ChatTestClient.upgradeRefusal(wsUrl(`?token=${t.tokenFor('member')}`))
+    expect(refusal.status).toBe(503)
+    expect(JSON.parse(refusal.body)).toMatchObject({ code: 'auth_unavailable' })
   })
 
   it('a plain GET /ws is told to upgrade (426)', async () => {

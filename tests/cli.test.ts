@@ -60,6 +60,7 @@ beforeAll(async () => {
     media: await freePort(),
     chat: await freePort(),
     auth: await freePort(),
+    upstash: await freePort(),
     control: await freePort(),
   }
   scenariosDir = mkdtempSync(join(tmpdir(), 'cli-scenarios-'))
@@ -69,6 +70,7 @@ beforeAll(async () => {
     MOCKS_MEDIA_PORT: String(ports.media),
     MOCKS_CHAT_PORT: String(ports.chat),
     MOCKS_AUTH_PORT: String(ports.auth),
+    MOCKS_UPSTASH_PORT: String(ports.upstash),
     MOCKS_CONTROL_PORT: String(ports.control),
     MOCKS_CONTROL_URL: `http://127.0.0.1:${ports.control}`,
     MOCKS_SCENARIOS_DIR: scenariosDir,
@@ -103,9 +105,13 @@ describe('pnpm dev:mocks / pnpm mocks', () => {
       'V01T_API_URL',
       'NEXT_PUBLIC_V01T_API_URL',
       'BETTER_AUTH_SECRET',
+      'UPSTASH_REDIS_REST_URL',
+      'UPSTASH_REDIS_REST_TOKEN',
+      'WS_TOKEN_SECRET',
     ]) {
       expect(output).toContain(`${name}=`)
     }
+    expect(output).toContain(`UPSTASH_REDIS_REST_URL=http://localhost:${ports.upstash}`)
     expect(output).toContain(`NEXT_PUBLIC_CHAT_WS_URL=ws://localhost:${ports.chat}`)
     expect(output).toMatch(/child@casa\.test\s+child-password-1\s+child/)
   })

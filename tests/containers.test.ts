@@ -99,7 +99,7 @@ describe('startMocksContainer with a container runtime', () => {
     const m = running()
     const health = await m.control.health()
     expect(health.scenario).toBe('default')
-    expect(Object.keys(health.services).sort()).toEqual(['auth', 'chat', 'media', 'v01t'])
+    expect(Object.keys(health.services).sort()).toEqual(['auth', 'chat', 'media', 'upstash', 'v01t'])
     for (const s of Object.values(health.services)) expect(s.state).toBe('up')
     expect(m.env).toEqual(frontendEnv(m.urls, DEFAULT_AUTH_SECRET, m.env.MOCKS_CONTROL_TOKEN))
   })

@@ -95,7 +95,7 @@ describe('control API', () => {
   it('reset brings back the first state: sign-ups gone, runtime faults gone, journal empty', async () => {
     await fetch(`${t.url('auth')}/api/auth/sign-up/email`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', origin: 'http://localhost:3000' },
       body: JSON.stringify({ name: 'Temp', email: 'temp@casa.test', password: 'temp-password' }),
     })
     await client.addFault({ service: 'auth', effect: { type: 'latency', ms: 1 } })
@@ -104,7 +104,7 @@ describe('control API', () => {
     expect((await client.journal()).entries).toEqual([])
     const signIn = await fetch(`${t.url('auth')}/api/auth/sign-in/email`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', origin: 'http://localhost:3000' },
       body: JSON.stringify({ email: 'temp@casa.test', password: 'temp-password' }),
     })
     expect(signIn.status).toBe(401)

@@ -36,7 +36,7 @@ describe('demo on the control server', () => {
   it('signs in through the same-origin auth routes: cookie set for the page, request id forwarded', async () => {
     const bad = await fetch(`${tm.controlUrl}/api/auth/sign-in/email`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', origin: tm.controlUrl },
+      headers: { 'content-type': 'application/json', origin: ORIGIN },
       body: JSON.stringify({ email: 'member@casa.test', password: 'wrong-password' }),
     })
     expect(bad.status).toBe(401)
@@ -47,7 +47,7 @@ describe('demo on the control server', () => {
 
     const res = await fetch(`${tm.controlUrl}/api/auth/sign-in/email`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', origin: tm.controlUrl, 'x-request-id': 'req-demo-1' },
+      headers: { 'content-type': 'application/json', origin: ORIGIN, 'x-request-id': 'req-demo-1' },
       body: JSON.stringify({ email: 'member@casa.test', password: 'member-password-1' }),
     })
     expect(res.status).toBe(200)

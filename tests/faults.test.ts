@@ -119,7 +119,7 @@ describe('status', () => {
     })
     const res = await fetch(`${t.url('auth')}/api/auth/sign-in/email`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', origin: 'http://localhost:3000' },
       body: JSON.stringify({ email: 'member@casa.test', password: 'member-password-1' }),
     })
     const cookie = res.headers.get('set-cookie')!.split(';')[0]!
@@ -339,7 +339,7 @@ describe('latency and a client that gives up', () => {
     expect(t.mocks.journal.list({ path: '/api/auth/sign-up/email' }).at(-1)?.status).toBe(499)
     const res = await fetch(`${t.url('auth')}/api/auth/sign-in/email`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', origin: 'http://localhost:3000' },
       body: JSON.stringify({ email: 'gone@casa.test', password: 'gone-password' }),
     })
     expect(res.status).toBe(401)

@@ -1,4 +1,6 @@
+import { readdirSync } from 'node:fs'
 import { connect } from 'node:net'
+import { join } from 'node:path'
 import type { FakeDescriptor } from '../mocks/fake/descriptor.ts'
 import { usersForControl } from '../mocks/fake/seeded.ts'
 import { FAKES } from '../mocks/registry.ts'
@@ -65,4 +67,16 @@ export function connectResult(url: string): Promise<string> {
     })
     sock.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message))
   })
+}
+
+/**
+ * File names stored under STORAGE_PATH, sorted: its own files and those in the media states'
+ * folders (`state-<pid>-<n>/`, one per state), whose names are the uploads' ids or temp files.
+ */
+export function storedFiles(root: string): string[] {
+  return readdirSync(root, { withFileTypes: true })
+    .flatMap((e) =>
+      e.isDirectory() && /^state-\d+-\d+$/.test(e.name) ? readdirSync(join(root, e.name)) : [e.name],
+    )
+    .sort()
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,7 +13,7 @@ import {
   paddedFile,
   sampleImage,
 } from '../mocks/media/testing.ts'
-import { startTestMocks, type TestMocks } from './helpers.ts'
+import { startTestMocks, storedFiles, type TestMocks } from './helpers.ts'
 
 // STORAGE_PATH mode: bytes on disk, written to a temporary file and renamed only when the
 // upload is complete and accepted.
@@ -22,7 +22,7 @@ let t: TestMocks
 let dir: string
 let base: string
 const media = () => t.mocks.services.get('media')!.fake as MediaFake
-const files = () => readdirSync(dir).sort()
+const files = () => storedFiles(dir)
 
 async function until(check: () => boolean, what: string, timeoutMs = 5000) {
   const started = Date.now()
@@ -68,7 +68,7 @@ describe('STORAGE_PATH', () => {
     expect(res.status).toBe(201)
     const up = (await res.json()) as { id: string; url: string; sha256: string; thumbnail_url: string }
     expect(files()).toEqual(['README.txt', up.id].sort())
-    expect(readFileSync(join(dir, up.id)).equals(png)).toBe(true)
+    expect(readFileSync(join(media().inspect().stateDir ?? '', up.id)).equals(png)).toBe(true)
     const dl = Buffer.from(
       await (await fetch(up.url, { headers: { cookie: t.cookieFor('usr_member') } })).arrayBuffer(),
     )

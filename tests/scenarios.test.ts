@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
+import { DEFAULT_UPSTASH_TOKEN } from '../mocks/upstash/settings.ts'
 import { connectResult, startTestMocks, type TestMocks } from './helpers.ts'
 
 // Every scenario in the catalogue produces, over real sockets, the failure it names.
@@ -230,13 +231,28 @@ describe('scenario catalogue', () => {
     ).toEqual([503, 503, 404, 404])
   })
 
+  it("upstash-rate-limited: every call answers 429 with Upstash's body; upstash-down refuses", async () => {
+    await use('upstash-rate-limited')
+    const res = await fetch(`${t.url('upstash')}/get/x`, {
+      headers: { authorization: `Bearer ${DEFAULT_UPSTASH_TOKEN}` },
+    })
+    expect(res.status).toBe(429)
+    expect(await res.json()).toEqual({
+      error: 'ERR max requests limit exceeded. Limit: 10000, Usage: 10000.',
+    })
+    await use('upstash-down')
+    expect(await connectResult(t.url('upstash'))).toBe('ECONNREFUSED')
+    await use('default')
+    expect(await connectResult(t.url('upstash'))).toBe('connected')
+  })
+
   it('everything-down: every port refuses; control still answers', async () => {
     await use('everything-down')
-    for (const s of ['auth', 'chat', 'media', 'v01t'] as const)
+    for (const s of ['auth', 'chat', 'media', 'v01t', 'upstash'] as const)
       expect(await connectResult(t.url(s)), s).toBe('ECONNREFUSED')
     expect((await fetch(`${t.controlUrl}/__mocks/health`)).status).toBe(200)
     await use('default')
-    for (const s of ['auth', 'chat', 'media', 'v01t'] as const)
+    for (const s of ['auth', 'chat', 'media', 'v01t', 'upstash'] as const)
       expect(await connectResult(t.url(s)), s).toBe('connected')
   })
 })

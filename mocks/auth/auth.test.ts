@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { SessionSchema, UserSchema } from '../../proto-contracts/gen/ts/devarno/shared/v1/user_pb.ts'
 import { checkMessage } from '../core/contract.ts'
+import { signSessionToken } from '../core/session-cookie.ts'
 import { inProcess } from '../runtime/testing.ts'
 import { createAuthFake } from './index.ts'
 
@@ -54,7 +55,9 @@ describe('get-session', () => {
     expect(await res.text()).toBe('null')
   })
 
-  it('refuses unsigned, tampered and foreign-secret cookies, and clears them', async () => {
+  // better-auth 1.7: a cookie whose signature fails is simply no session (no Set-Cookie); a
+  // signed token naming no live session has its three cookies cleared.
+  it('refuses unsigned, tampered and foreign-secret cookies without touching them', async () => {
     const { h, req } = await setup()
     const good = h.cookieFor('usr_member')
     const raw = 'better-auth.session_token=MemberSessionToken00000000000001'
@@ -62,8 +65,62 @@ describe('get-session', () => {
     for (const cookie of [raw, tampered, `${good.slice(0, -6)}AAAA%3D`, 'better-auth.session_token=%%%']) {
       const res = await req('/api/auth/get-session', { headers: { cookie } })
       expect(res.status, cookie).toBe(401)
-      expect(res.headers.get('set-cookie')).toMatch(/better-auth\.session_token=; Max-Age=0/)
+      expect(res.headers.get('set-cookie')).toBeNull()
     }
+  })
+
+  it('clears session_token, session_data and dont_remember for a signed token naming no session', async () => {
+    const { h, req } = await setup()
+    const cookie = h.cookieFor('usr_member')
+    await req('/api/auth/sign-out', json({}, { cookie, ...ORIGIN }))
+    const res = await req('/api/auth/get-session', { headers: { cookie } })
+    expect(res.status).toBe(401)
+    expect(res.headers.getSetCookie()).toEqual([
+      'better-auth.session_token=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax',
+      'better-auth.session_data=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax',
+      'better-auth.dont_remember=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax',
+    ])
+  })
+
+  it('sends the session as better-auth 1.7 does (token, createdAt, updatedAt), no-cache both ways', async () => {
+    const { h, req } = await setup()
+    const res = await req('/api/auth/get-session', { headers: { cookie: h.cookieFor('usr_member') } })
+    expect(res.headers.get('pragma')).toBe('no-cache')
+    const body = await res.json()
+    expect(Object.keys(body.session).sort()).toEqual([
+      'createdAt',
+      'expiresAt',
+      'id',
+      'impersonatedBy',
+      'ipAddress',
+      'token',
+      'updatedAt',
+      'userAgent',
+      'userId',
+    ])
+    expect(body.session.token).toMatch(/^[a-zA-Z0-9]{32}$/)
+    expect(decodeURIComponent(h.cookieFor('usr_member'))).toContain(`=${body.session.token}.`)
+    const post = await req('/api/auth/get-session', json({}))
+    expect(post.status).toBe(405)
+    expect((await post.json()).code).toBe('METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED')
+  })
+
+  it("without the admin plugin (auth.adminPlugin: false) users carry better-auth's core fields only", async () => {
+    const { h, req } = await setup()
+    await h.use({ ...h.scenario, auth: { ...h.scenario.auth, adminPlugin: false } })
+    const body = await (
+      await req('/api/auth/get-session', { headers: { cookie: h.cookieFor('usr_member') } })
+    ).json()
+    expect(Object.keys(body.user).sort()).toEqual([
+      'createdAt',
+      'email',
+      'emailVerified',
+      'id',
+      'image',
+      'name',
+      'updatedAt',
+    ])
+    expect(body.session.impersonatedBy).toBeUndefined()
   })
 
   it('gives no session to banned users and expired sessions', async () => {
@@ -217,7 +274,11 @@ describe('sign-in, sign-up, sign-out', () => {
     const res = await req('/api/auth/sign-out', json({}, { cookie, ...ORIGIN }))
     expect(res.status).toBe(200)
     expect(await res.json()).toEqual({ success: true })
-    expect(res.headers.get('set-cookie')).toMatch(/better-auth\.session_token=; Max-Age=0/)
+    expect(res.headers.getSetCookie().map((c) => c.split('=')[0])).toEqual([
+      'better-auth.session_token',
+      'better-auth.session_data',
+      'better-auth.dont_remember',
+    ])
     expect((await req('/api/auth/get-session', { headers: { cookie } })).status).toBe(401)
     expect(
       (await req('/api/auth/get-session', { headers: { cookie: h.cookieFor('usr_admin') } })).status,
@@ -232,10 +293,64 @@ describe('sign-in, sign-up, sign-out', () => {
     expect((await req('/api/auth/get-session', { headers: { cookie } })).status).toBe(200)
   })
 
-  it('unknown routes answer in the better-auth envelope', async () => {
+  it("unknown /api/auth routes get better-auth's bare 404; other paths the envelope", async () => {
     const { req } = await setup()
     const res = await req('/api/auth/nope')
     expect(res.status).toBe(404)
-    expect(ErrorBody.parse(await res.json()).code).toBe('NOT_FOUND')
+    expect(await res.text()).toBe('')
+    const other = await req('/nope')
+    expect(other.status).toBe(404)
+    expect(ErrorBody.parse(await other.json()).code).toBe('NOT_FOUND')
+  })
+
+  it("checks origins as better-auth 1.7's CSRF check does, Sec-Fetch-* included", async () => {
+    const { req } = await setup()
+    const creds = { email: 'member@casa.test', password: 'member-password-1' }
+    const code = async (headers: Record<string, string>) => {
+      const res = await req('/api/auth/sign-in/email', json(creds, headers))
+      return res.status === 200 ? 200 : (await res.json()).code
+    }
+    // Node's fetch sends Sec-Fetch-Mode: cors and no Origin.
+    expect(await code({ 'sec-fetch-mode': 'cors' })).toBe('MISSING_OR_NULL_ORIGIN')
+    expect(await code({ 'sec-fetch-mode': 'cors', ...ORIGIN })).toBe(200)
+    expect(await code({ 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' })).toBe(
+      'INVALID_ORIGIN',
+    )
+    expect(await code({ origin: 'https://evil.example' })).toBe('INVALID_ORIGIN')
+    expect(
+      await code({
+        'sec-fetch-site': 'cross-site',
+        'sec-fetch-mode': 'navigate',
+        origin: 'https://evil.example',
+      }),
+    ).toBe('CROSS_SITE_NAVIGATION_LOGIN_BLOCKED')
+    // curl: no Origin, no Sec-Fetch-*, no cookie.
+    expect(await code({})).toBe(200)
+  })
+
+  it('rememberMe: false sets a signed dont_remember cookie; a callbackURL adds Location', async () => {
+    const { h, req } = await setup()
+    const res = await req(
+      '/api/auth/sign-in/email',
+      json({ ...{ email: 'member@casa.test', password: 'member-password-1' }, rememberMe: false }),
+    )
+    const [, dontRemember] = res.headers.getSetCookie()
+    expect(dontRemember).toBe(
+      `better-auth.dont_remember=${signSessionToken('true', h.deps.config.betterAuthSecret)}; Path=/; HttpOnly; SameSite=Lax`,
+    )
+    const cb = await req(
+      '/api/auth/sign-in/email',
+      json({ email: 'member@casa.test', password: 'member-password-1', callbackURL: '/welcome' }),
+    )
+    expect(cb.status).toBe(200)
+    expect(cb.headers.get('location')).toBe('/welcome')
+    expect(await cb.json()).toMatchObject({ redirect: true, url: '/welcome' })
+  })
+
+  it('answers invalid JSON as better-auth: 400 BAD_REQUEST', async () => {
+    const { req } = await setup()
+    const res = await req('/api/auth/sign-in/email', json('{"email":'))
+    expect(res.status).toBe(400)
+    expect(await res.json()).toEqual({ message: 'Invalid JSON in request body', code: 'BAD_REQUEST' })
   })
 })

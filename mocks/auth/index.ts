@@ -1,26 +1,32 @@
-import { createFakeApp } from '../fake/app.ts'
 import { defineFake, type FakeDeps, type FakeService } from '../fake/descriptor.ts'
 import { authSection, type Scenario } from '../fake/scenario.ts'
 import { usersForControl } from '../fake/seeded.ts'
 import { authEnvelope } from './envelope.ts'
-import { type AuthState, registerAuthRoutes } from './routes.ts'
-import { buildAuthStore } from './store.ts'
+import { createAuthApp } from './routes.ts'
+import { configureAuth } from './settings.ts'
+import { type AuthState, createAuthState } from './state.ts'
+
+export type { AuthState } from './state.ts'
+
+export interface AuthFake extends FakeService {
+  /** The state in force (tests, the parity suite); replaced whole on every scenario switch. */
+  state(): AuthState
+}
 
 /** Fake better-auth (family-hub's /api/auth), port 8083 by default. */
-export function createAuthFake(deps: FakeDeps): FakeService {
-  const app = createFakeApp(auth, deps)
+export function createAuthFake(deps: FakeDeps): AuthFake {
   let state: AuthState | undefined
   const current = (): AuthState => {
     if (!state) throw new Error('auth fake used before a scenario was applied')
     return state
   }
-  registerAuthRoutes(app, deps, current)
+  const app = createAuthApp(deps, current)
   return {
     name: 'auth',
     app,
+    state: current,
     async applyScenario(scenario: Scenario) {
-      const store = await buildAuthStore(scenario)
-      state = { store, noSession: scenario.auth.noSession, sessionTtlDays: scenario.auth.sessionTtlDays }
+      state = createAuthState(scenario, deps)
     },
   }
 }
@@ -33,6 +39,7 @@ export const auth = defineFake({
   portEnv: 'MOCKS_AUTH_PORT',
   transport: 'http',
   envelope: authEnvelope,
+  configure: configureAuth,
   scenario: {
     key: 'auth',
     schema: authSection,

@@ -4,20 +4,19 @@ import {
   PresenceUpdateSchema,
 } from '../../proto-contracts/gen/ts/devarno/events/v1/chat_pb.ts'
 import { createAuthFake } from '../auth/index.ts'
+import type { Env } from '../core/config.ts'
 import { checkArray } from '../core/contract.ts'
-import { Journal } from '../core/journal.ts'
-import { createLogger } from '../core/logger.ts'
+import type { Journal } from '../core/journal.ts'
 import { SESSION_COOKIE } from '../core/session-cookie.ts'
-import type { WsPeer } from '../core/ws.ts'
 import type { Scenario } from '../fake/scenario.ts'
-import { seededIdentities, usersForControl } from '../fake/seeded.ts'
-import { FaultEngine } from '../faults/engine.ts'
-import { type Env, loadConfig } from '../runtime/config.ts'
+import type { FaultEngine } from '../faults/engine.ts'
+import { loadConfig } from '../runtime/config.ts'
 import { ScenarioLoader } from '../runtime/scenario-loader.ts'
+import { inProcess } from '../runtime/testing.ts'
 import type { ServerFrame } from './contract.ts'
 import { type ChatFake, type ChatSocket, createChatFake } from './index.ts'
 import { ChatStore } from './store.ts'
-import { frameViolations } from './testing.ts'
+import { FakePeer } from './testing.ts'
 
 // In-process: the app via app.request(), get-session routed to an in-process auth fake, and
 // the hub driven through acceptSocket with fake peers (the transport-neutral path an msw
@@ -47,48 +46,29 @@ interface Harness {
 async function harness(
   opts: { scenario?: Scenario; fetch?: typeof fetch; env?: Env; spy?: (init?: RequestInit) => void } = {},
 ): Promise<Harness> {
-  const config = loadConfig({ ...opts.env })
-  const journal = new Journal()
-  const faults = new FaultEngine({ secret: config.betterAuthSecret, journal, logger: createLogger('faults') })
-  const auth = createAuthFake({ config, logger: createLogger('auth'), faults })
-  const viaAuthApp: typeof fetch = async (input, init) => {
-    opts.spy?.(init)
-    return await auth.app.request(String(input), init)
-  }
-  const chat = createChatFake(
-    { config, logger: createLogger('chat'), faults },
-    { fetch: opts.fetch ?? viaAuthApp },
-  )
-  let scenario = opts.scenario ?? base
-  const apply = async (s: Scenario) => {
-    scenario = s
-    await auth.applyScenario(s)
-    await chat.applyScenario(s)
-    faults.setIdentities(seededIdentities(s))
-    faults.install(s.faults, s.seed, s.name)
-  }
-  await apply(scenario)
-  const users = () => usersForControl(scenario, config.betterAuthSecret)
-  const token = (id: string) => {
-    const value = users().find((u) => u.id === id)?.cookieValue
-    if (!value) throw new Error(`no session for ${id}`)
-    return value
-  }
-  const cookie = (id: string) => `${SESSION_COOKIE}=${token(id)}`
-  return {
-    chat,
-    faults,
-    journal,
-    get scenario() {
-      return scenario
-    },
-    cookie,
-    token,
-    get: async (path, userId, headers = {}) =>
-      await chat.app.request(path, {
-        headers: { ...(userId ? { cookie: cookie(userId) } : {}), ...headers },
+  const h = await inProcess(createChatFake, {
+    scenario: opts.scenario ?? base,
+    ...(opts.env ? { env: opts.env } : {}),
+    companions: [createAuthFake],
+    fetch: (viaAuth) =>
+      opts.fetch ??
+      (async (input, init) => {
+        opts.spy?.(init)
+        return await viaAuth(input, init)
       }),
-    apply,
+  })
+  const auth = h.companions[0]!
+  return {
+    chat: h.fake,
+    faults: h.faults,
+    journal: h.journal,
+    get scenario() {
+      return h.scenario
+    },
+    cookie: h.cookieFor,
+    token: h.tokenFor,
+    get: (path, userId, headers = {}) => h.request(path, { headers, ...(userId ? { as: userId } : {}) }),
+    apply: h.use,
     async signUp(email) {
       const res = await auth.app.request('/api/auth/sign-up/email', {
         method: 'POST',
@@ -106,39 +86,6 @@ type RestMessage = { id: string; content: string; sender_id: string; channel_id:
 
 async function json<T = unknown>(res: Response): Promise<T> {
   return (await res.json()) as T
-}
-
-/** A WsPeer that records what the hub writes, as an msw ws.link adapter would wrap its client. */
-class FakePeer implements WsPeer {
-  readonly sent: string[] = []
-  closedWith: number | undefined
-  terminated = false
-  autoPong = true
-  private open = true
-  send(text: string) {
-    if (this.open) this.sent.push(text)
-  }
-  close(code = 1000) {
-    this.closedWith = code
-    this.open = false
-  }
-  terminate() {
-    this.terminated = true
-    this.open = false
-  }
-  setAutoPong(on: boolean) {
-    this.autoPong = on
-  }
-  get isOpen() {
-    return this.open
-  }
-  frames(): ServerFrame[] {
-    for (const text of this.sent) expect(frameViolations(text)).toEqual([])
-    return this.sent.map((t) => JSON.parse(t) as ServerFrame)
-  }
-  clear() {
-    this.sent.length = 0
-  }
 }
 
 /** Lets queued frame handling (and the collection write of a message) finish. */
@@ -715,7 +662,7 @@ describe('hub through acceptSocket (transport-neutral)', () => {
     await a.send({ type: 'join', channel: 'general' })
     await h.apply(base)
     expect(a.peer.closedWith).toBe(1012)
-    expect(h.chat.hub.size).toBe(0)
+    expect(h.chat.state().hub.size).toBe(0)
     const rest = await json<{ online: boolean }[]>(
       await h.get('/api/v1/presence?channel=general', 'usr_member'),
     )

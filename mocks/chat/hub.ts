@@ -53,7 +53,8 @@ interface Conn {
 export interface HubDeps {
   faults: FaultEngine
   logger: Logger
-  store: () => ChatStore
+  /** The state this hub belongs to: one hub per chat state, never shared. */
+  store: ChatStore
 }
 
 type Frames = { [K in ClientFrameType]: ReturnType<(typeof ClientFrameSchemas)[K]['parse']> }
@@ -62,6 +63,8 @@ export class ChatHub {
   private readonly conns = new Set<Conn>()
   private readonly byChannel = new Map<string, Set<Conn>>()
   private nextId = 1
+  /** Set once the state this hub belongs to is disposed: later sockets are closed at once. */
+  private ended: { code: number; reason: string } | undefined
 
   constructor(private readonly deps: HubDeps) {}
 
@@ -77,7 +80,13 @@ export class ChatHub {
   }
 
   connect(peer: WsPeer, session: HubSession, meta: SocketMeta): ChatSocket {
-    this.deps.store().noteUser(session.userId)
+    if (this.ended) {
+      // Accepted by a state replaced while the handshake finished: the client reconnects into
+      // the new one, as if the switch came a moment later.
+      peer.close(this.ended.code, this.ended.reason)
+      return { receive: () => {}, closed: () => {} }
+    }
+    this.deps.store.noteUser(session.userId)
     const link = this.deps.faults.wsConnect(
       'chat',
       {
@@ -104,6 +113,12 @@ export class ChatHub {
       receive: (data) => this.receive(conn, data),
       closed: (code) => this.closed(conn, code),
     }
+  }
+
+  /** The state is gone (switch, reset, shutdown): every socket closes, later ones too. */
+  end(code: number, reason: string): void {
+    this.ended ??= { code, reason }
+    this.disconnectAll(code, reason)
   }
 
   /** Scenario switch or shutdown: every socket is closed; nobody is told about presence. */
@@ -194,7 +209,7 @@ export class ChatHub {
 
   /** The channel if this user may use it; otherwise an error frame and undefined. */
   private allowed(conn: Conn, id: string): ChannelRow | undefined {
-    const store = this.deps.store()
+    const store = this.deps.store
     const channel = store.channel(id)
     if (!channel) {
       this.fail(conn, 'unknown_channel', `Unknown channel "${id.slice(0, 200)}"`)
@@ -233,7 +248,7 @@ export class ChatHub {
   }
 
   private leave(conn: Conn, id: string): void {
-    if (!this.deps.store().channel(id)) {
+    if (!this.deps.store.channel(id)) {
       this.fail(conn, 'unknown_channel', `Unknown channel "${id.slice(0, 200)}"`)
     } else if (!conn.channels.has(id)) {
       this.fail(conn, 'not_joined', `You have not joined channel "${id}"`)
@@ -270,7 +285,7 @@ export class ChatHub {
       )
     }
     if (!this.joined(conn, frame.channel)) return
-    const row = await this.deps.store().addMessage(frame.channel, conn.userId, frame.content)
+    const row = await this.deps.store.addMessage(frame.channel, conn.userId, frame.content)
     this.broadcast(frame.channel, {
       type: 'message',
       id: row.id,

@@ -1,91 +1,72 @@
-import { createSessionValidator } from '../core/auth-client.ts'
+import { CurrentState } from '../core/state.ts'
 import type { WsPeer } from '../core/ws.ts'
-import { createFakeApp } from '../fake/app.ts'
 import { defineFake, type FakeDeps, type FakeService } from '../fake/descriptor.ts'
 import { chatSection, type Scenario } from '../fake/scenario.ts'
-import { ChatHub, type ChatSocket } from './hub.ts'
-import { chatCors, createChatAuth, type Refusal, registerChatRoutes, WS_PATH } from './routes.ts'
-import { ChatStore } from './store.ts'
+import {
+  type AcceptResult,
+  type ChatAppOptions,
+  chatSocketAcceptor,
+  chatValidator,
+  createChatApp,
+} from './app.ts'
+import { WS_PATH } from './routes.ts'
+import { type ChatState, createChatState } from './state.ts'
+import type { ChatStore } from './store.ts'
 
 export type { ChatSocket, HubSession } from './hub.ts'
 
 /** Largest WebSocket frame (ws closes a bigger one with 1009), as DESIGN §3 sets it. */
 export const CHAT_MAX_FRAME_BYTES = 64 * 1024
 
-/** ws close code sent to open sockets when the scenario changes (or resets). */
-export const CLOSE_SCENARIO_CHANGED = 1012
-
-export type AcceptResult = { ok: true; socket: ChatSocket } | Refusal
+export type { AcceptResult } from './app.ts'
+export { type ChatState, CLOSE_SCENARIO_CHANGED, createChatState } from './state.ts'
 
 export interface ChatFake extends FakeService {
-  readonly hub: ChatHub
-  /** The state in force (tests, tooling); replaced whole on every scenario switch. */
+  /** The state in force (store and hub; tests, tooling); replaced whole on every scenario switch. */
+  state(): ChatState
+  /** `state().store`. */
   store(): ChatStore
   /**
    * Accepts a socket opened by another transport (an msw `ws.link` adapter): the request is
    * checked as a handshake (Origin, `?token=` or Cookie, via get-session), then the socket
-   * joins the one hub through the fault engine. On refusal the adapter closes the socket.
+   * joins the hub of the state it reaches, through the fault engine. On refusal the adapter
+   * closes the socket.
    */
   acceptSocket(peer: WsPeer, request: Request): Promise<AcceptResult>
 }
 
-export interface ChatFakeOptions {
-  /** How get-session is fetched (in-process tests route it to the auth app). */
-  fetch?: typeof fetch
-}
+export type ChatFakeOptions = Pick<ChatAppOptions, 'fetch'>
 
 /** Fake chat-service (Rust/Axum): REST and WebSocket on one port, 8082 by default. */
 export function createChatFake(deps: FakeDeps, options: ChatFakeOptions = {}): ChatFake {
-  let state: ChatStore | undefined
-  const store = (): ChatStore => {
-    if (!state) throw new Error('chat fake used before a scenario was applied')
-    return state
-  }
-  const validate = createSessionValidator({
-    authServiceUrl: () => deps.config.authServiceUrl,
-    timeoutMs: deps.config.authTimeoutMs,
-    logger: deps.logger,
-    ...(options.fetch ? { fetch: options.fetch } : {}),
-  })
-  const hub = new ChatHub({ faults: deps.faults, logger: deps.logger, store })
-  const auth = createChatAuth({ deps, store, validate })
-  // CORS in front of the fault engine, so injected errors carry it too (see chatCors).
-  const app = createFakeApp(chat, deps, { cors: chatCors(auth.trusted) })
-  registerChatRoutes(app, { deps, store, hub, validate })
+  const current = new CurrentState<ChatState>('chat')
+  const validate = chatValidator(deps, options)
+  const app = createChatApp(chat, deps, current.stateOf, { validate })
+  const acceptSocket = chatSocketAcceptor(deps, current.stateOf, { validate })
 
   return {
     name: 'chat',
     app,
-    hub,
-    store,
+    state: () => current.get(),
+    store: () => current.get().store,
     websocket: { maxPayload: CHAT_MAX_FRAME_BYTES },
     async applyScenario(scenario: Scenario) {
       const started = performance.now()
-      const next = await ChatStore.build(scenario, deps.logger)
-      state?.dispose()
-      state = next
+      const next = await createChatState(scenario, deps)
       // Sockets belong to the old state (joins, presence): clients reconnect into the new one.
-      if (hub.size > 0) hub.disconnectAll(CLOSE_SCENARIO_CHANGED, 'scenario changed')
+      current.replace(next)?.dispose()
       deps.logger.debug(
         {
           scenario: scenario.name,
-          messages: next.messages.count(),
+          messages: next.store.messages.count(),
           ms: Math.round(performance.now() - started),
         },
         'chat seeded',
       )
     },
-    async acceptSocket(peer, request) {
-      const decision = await auth.upgrade(request)
-      if (!decision.ok) return decision
-      const socket = hub.connect(peer, decision.session, {
-        path: new URL(request.url).pathname || WS_PATH,
-        headers: request.headers,
-      })
-      return { ok: true, socket }
-    },
+    acceptSocket: (peer: WsPeer, request: Request): Promise<AcceptResult> => acceptSocket(peer, request),
     close() {
-      hub.disconnectAll(1001, 'server shutting down')
+      current.peek()?.dispose(1001, 'server shutting down')
     },
   }
 }

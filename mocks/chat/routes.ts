@@ -5,13 +5,16 @@ import { z } from 'zod'
 import type { SessionUser, SessionValidator } from '../core/auth-client.ts'
 import type { CorsOptions } from '../core/cors.ts'
 import { createOriginMatcher } from '../core/origins.ts'
-import { SESSION_COOKIE } from '../core/session-cookie.ts'
+import { SECURE_SESSION_COOKIE, SESSION_COOKIE } from '../core/session-cookie.ts'
+import type { StateOf } from '../core/state.ts'
 import { searchOf } from '../core/url.ts'
 import { nodePeer } from '../core/ws.ts'
+import { looksLikeJwt, verifyWsToken } from '../core/ws-token.ts'
 import type { FakeDeps } from '../fake/descriptor.ts'
 import { rawQueryParam } from '../faults/engine.ts'
 import type { RestChatMessage } from './contract.ts'
-import type { ChatHub, ChatSocket, HubSession } from './hub.ts'
+import type { ChatSocket, HubSession } from './hub.ts'
+import type { ChatState } from './state.ts'
 import type { ChatStore, Cursor, MessageRow } from './store.ts'
 
 // chat-service's REST API (GET /api/v1/messages, GET /api/v1/presence) and the WebSocket
@@ -36,8 +39,8 @@ export type UpgradeAuth = { ok: true; session: HubSession } | Refusal
 
 export interface ChatRouteDeps {
   deps: FakeDeps
-  store: () => ChatStore
-  hub: ChatHub
+  /** The request's chat state (store and hub); the routes hold none of their own. */
+  stateOf: StateOf<ChatState>
   validate: SessionValidator
 }
 
@@ -69,43 +72,72 @@ export function toRest(row: MessageRow): RestChatMessage {
   }
 }
 
-export function createChatAuth(r: Pick<ChatRouteDeps, 'deps' | 'store' | 'validate'>) {
+export function createChatAuth(r: Pick<ChatRouteDeps, 'deps' | 'validate'>) {
   const trusted = createOriginMatcher(r.deps.config.allowedOrigins)
 
-  const check = async (cookie: string | undefined, requestId: string | undefined) => {
-    const result = await r.validate(cookie, requestId)
+  const check = async (cookie: string | undefined, requestId: string | undefined, state: ChatState) => {
+    const result = await r.validate(cookie, requestId, state.roleMap)
     if (result.kind === 'unavailable') {
       return refuse(503, 'auth_unavailable', `Cannot validate the session: ${result.reason}`)
     }
     if (result.kind === 'unauthenticated') return unauthenticated()
-    r.store().noteUser(result.user.id)
+    state.store.noteUser(result.user.id)
     return { ok: true as const, user: result.user }
   }
 
-  /** REST: the Cookie header forwarded verbatim. */
-  const rest = (headers: Headers): Promise<RestAuth> =>
-    check(headers.get('cookie') ?? undefined, headers.get('x-request-id') ?? undefined)
+  /** REST: the Cookie header forwarded verbatim. A valid user joins the state's open channels. */
+  const rest = (headers: Headers, state: ChatState): Promise<RestAuth> =>
+    check(headers.get('cookie') ?? undefined, headers.get('x-request-id') ?? undefined, state)
 
   /**
    * A WebSocket handshake (Node upgrade, or a socket another transport accepted): a foreign
    * Origin is refused first (403; no Origin, as from Node clients, is fine), then the session
-   * from `?token=` (the cookie's value, used as `better-auth.session_token=<value>`) or,
+   * from `?token=` (the cookie's value, sent as `better-auth.session_token` and its `__Secure-`
+   * twin) or,
    * without one, from the Cookie header.
    */
-  const upgrade = async (request: Request): Promise<UpgradeAuth> => {
+  const upgrade = async (request: Request, state: ChatState): Promise<UpgradeAuth> => {
     const origin = request.headers.get('origin')
     if (origin !== null && !trusted(origin)) {
       return refuse(403, 'forbidden_origin', `Origin ${origin} is not allowed to open the chat socket`)
     }
     const token = rawQueryParam(searchOf(request.url), 'token')
+    const policy = state.wsAuth
+    const mode = policy.mode
+    // Ephemeral WS tokens (core/ws-token.ts) are checked here, by signature and expiry alone:
+    // no get-session call, as a chat-service verifying family-hub's JWT would do.
+    if (mode !== 'raw' && token && looksLikeJwt(token)) {
+      const checked = await verifyWsToken(token, r.deps.config.wsTokenSecret)
+      if (!checked.ok) {
+        return refuse(
+          401,
+          checked.reason === 'expired' ? 'ws_token_expired' : 'ws_token_invalid',
+          checked.message,
+        )
+      }
+      state.store.noteUser(checked.claims.sub)
+      return {
+        ok: true,
+        session: { userId: checked.claims.sub, email: policy.emailOf(checked.claims.sub) ?? '' },
+      }
+    }
+    if (mode === 'ephemeral') {
+      return refuse(
+        401,
+        'ws_token_required',
+        'This chat takes ephemeral WS tokens only: POST /api/auth/ws-token, then connect with ?token=<token>',
+      )
+    }
     let cookie: string | undefined
     if (token) {
       if (!COOKIE_OCTETS.test(token)) return unauthenticated()
-      cookie = `${SESSION_COOKIE}=${token}`
+      // Under both names: a better-auth on https (or told so behind TLS termination) reads
+      // only `__Secure-`, and the scheme of AUTH_SERVICE_URL cannot tell which one it uses.
+      cookie = `${SESSION_COOKIE}=${token}; ${SECURE_SESSION_COOKIE}=${token}`
     } else {
       cookie = request.headers.get('cookie') ?? undefined
     }
-    const result = await check(cookie, request.headers.get('x-request-id') ?? undefined)
+    const result = await check(cookie, request.headers.get('x-request-id') ?? undefined, state)
     if (!result.ok) return result
     return {
       ok: true,
@@ -142,8 +174,7 @@ export function registerChatRoutes(app: Hono, r: ChatRouteDeps): void {
     refuse(400, 'missing_channel', 'Query parameter "channel" is required (?channel=<id>)')
 
   /** The channel if the user may read it, else the refusal. */
-  const readable = (id: string, user: SessionUser) => {
-    const store = r.store()
+  const readable = (id: string, user: SessionUser, store: ChatStore) => {
     const channel = store.channel(id)
     if (!channel) return refuse(404, 'unknown_channel', `Unknown channel "${id.slice(0, 200)}"`)
     if (!store.isMember(channel, user.id)) {
@@ -153,7 +184,9 @@ export function registerChatRoutes(app: Hono, r: ChatRouteDeps): void {
   }
 
   app.get('/api/v1/messages', async (c) => {
-    const session = await auth.rest(c.req.raw.headers)
+    const state = r.stateOf(c)
+    const { store } = state
+    const session = await auth.rest(c.req.raw.headers, state)
     if (!session.ok) return fail(c, session)
     const id = c.req.query('channel')
     if (!id) return fail(c, missingChannel())
@@ -172,7 +205,7 @@ export function registerChatRoutes(app: Hono, r: ChatRouteDeps): void {
       }
       limit = Math.min(Number(rawLimit), MAX_LIMIT)
     }
-    const access = readable(id, session.user)
+    const access = readable(id, session.user, store)
     if (!access.ok) return fail(c, access)
     const rawBefore = c.req.query('before')
     let before: Cursor | undefined
@@ -200,13 +233,15 @@ export function registerChatRoutes(app: Hono, r: ChatRouteDeps): void {
   })
 
   app.get('/api/v1/presence', async (c) => {
-    const session = await auth.rest(c.req.raw.headers)
+    const state = r.stateOf(c)
+    const { store, hub } = state
+    const session = await auth.rest(c.req.raw.headers, state)
     if (!session.ok) return fail(c, session)
     const id = c.req.query('channel')
     if (!id) return fail(c, missingChannel())
-    const access = readable(id, session.user)
+    const access = readable(id, session.user, store)
     if (!access.ok) return fail(c, access)
-    const online = r.hub.online(access.channel.id)
+    const online = hub.online(access.channel.id)
     return c.json(
       access.store.members(access.channel).map((userId) => ({
         user_id: userId,
@@ -228,7 +263,9 @@ export function registerChatRoutes(app: Hono, r: ChatRouteDeps): void {
         ),
       )
     }
-    const decision = await auth.upgrade(c.req.raw)
+    // The socket belongs to the state its handshake reached: its store and its hub.
+    const state = r.stateOf(c)
+    const decision = await auth.upgrade(c.req.raw, state)
     // Over Node the handshake is refused with the bare status (ws writes no body).
     if (!decision.ok) return fail(c, decision)
     const log = r.deps.logger
@@ -237,7 +274,7 @@ export function registerChatRoutes(app: Hono, r: ChatRouteDeps): void {
       c,
       {
         onOpen: (_evt, ws) => {
-          socket = r.hub.connect(nodePeer(ws.raw as unknown as WebSocket), decision.session, {
+          socket = state.hub.connect(nodePeer(ws.raw as unknown as WebSocket), decision.session, {
             path: WS_PATH,
             headers: c.req.raw.headers,
           })

@@ -1,6 +1,7 @@
 import WebSocket, { type ClientOptions } from 'ws'
 import { ChatMessageSchema } from '../../proto-contracts/gen/ts/devarno/events/v1/chat_pb.ts'
 import { checkMessage } from '../core/contract.ts'
+import type { WsPeer } from '../core/ws.ts'
 import { restFromWsMessage, type ServerFrame, ServerFrameSchema } from './contract.ts'
 
 // Test support (not used by the service): a real `ws` client that checks every frame it
@@ -87,6 +88,32 @@ export class ChatTestClient {
     })
   }
 
+  /** A handshake the server refuses: its status, content type and body as ws receives them. */
+  static upgradeRefusal(
+    url: string,
+    options: ClientOptions = {},
+  ): Promise<{ status: number; contentType: string | undefined; body: string }> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, options)
+      ws.once('open', () => {
+        ws.close()
+        reject(new Error(`${url}: the handshake was accepted`))
+      })
+      ws.once('unexpected-response', (_req, res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            contentType: res.headers['content-type'],
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        )
+      })
+      ws.on('error', reject)
+    })
+  }
+
   get isOpen(): boolean {
     return this.raw.readyState === WebSocket.OPEN
   }
@@ -154,5 +181,39 @@ export class ChatTestClient {
     if (this.raw.readyState === WebSocket.OPEN || this.raw.readyState === WebSocket.CONNECTING)
       this.raw.close()
     return this.closed
+  }
+}
+
+/** A WsPeer that records what the hub writes, as an msw ws.link adapter would wrap its client. */
+export class FakePeer implements WsPeer {
+  readonly sent: string[] = []
+  closedWith: number | undefined
+  terminated = false
+  autoPong = true
+  private open = true
+  send(text: string) {
+    if (this.open) this.sent.push(text)
+  }
+  close(code = 1000) {
+    this.closedWith = code
+    this.open = false
+  }
+  terminate() {
+    this.terminated = true
+    this.open = false
+  }
+  setAutoPong(on: boolean) {
+    this.autoPong = on
+  }
+  get isOpen() {
+    return this.open
+  }
+  frames(): ServerFrame[] {
+    const problems = this.sent.flatMap(frameViolations)
+    if (problems.length) throw new Error(`frames break the contract: ${problems.join('; ')}`)
+    return this.sent.map((t) => JSON.parse(t) as ServerFrame)
+  }
+  clear() {
+    this.sent.length = 0
   }
 }

@@ -6,7 +6,7 @@ import { markStartup, startupTiming } from '../core/startup.ts'
 import type { FakeDescriptor } from '../fake/descriptor.ts'
 import { usersForControl } from '../fake/seeded.ts'
 import { FAKES } from '../registry.ts'
-import { ConfigError, type Env, loadConfig, type ServiceName } from '../runtime/config.ts'
+import { ConfigError, type Env, loadConfig, type MocksConfig, type ServiceName } from '../runtime/config.ts'
 import { frontendEnvOf } from '../runtime/frontend-env.ts'
 import { type Mocks, startMocks } from '../runtime/runtime.ts'
 
@@ -26,10 +26,20 @@ const HELP = `Usage: pnpm mocks <command> [options]
   tail                                         follow the journal live
   users                                        seeded users with passwords and cookies
   health                                       what is running where
+  parity --auth <url> --email e --password p   compare the fake auth with a running better-auth
 `
 
 function out(value: unknown) {
   process.stdout.write(`${typeof value === 'string' ? value : JSON.stringify(value, null, 2)}\n`)
+}
+
+/**
+ * The AUTH_SERVICE_URL chat and media validate against, as a browser or family-hub reaches it:
+ * the one set in env (a real better-auth), else the fake auth's own URL. Null when neither.
+ */
+export function authServiceUrlInForce(config: MocksConfig, fakeAuthUrl: string | undefined): string | null {
+  if (config.explicit.authServiceUrl) return config.authServiceUrl
+  return fakeAuthUrl ?? null
 }
 
 /** The start-up banner: each service's URL, the env block for a frontend, the seeded users. */
@@ -45,7 +55,14 @@ export function banner(mocks: Mocks, env: Env = process.env): string {
     for (const [name, value] of Object.entries(frontendEnvOf(f, url(f.name) ?? '', env)))
       lines.push(`${name}=${value}`)
   }
+  // AUTH_SERVICE_URL as chat and media use it: one set in env (a real better-auth) wins.
+  const authUrl = authServiceUrlInForce(mocks.config, url('auth'))
+  const at = lines.findIndex((l) => l.startsWith('AUTH_SERVICE_URL='))
+  if (authUrl && at >= 0) lines[at] = `AUTH_SERVICE_URL=${authUrl}`
+  else if (authUrl) lines.push(`AUTH_SERVICE_URL=${authUrl}`)
   lines.push(`BETTER_AUTH_SECRET=${mocks.config.betterAuthSecret}`)
+  // Signs the ephemeral WS tokens (POST /api/auth/ws-token); chat checks them with it.
+  lines.push(`WS_TOKEN_SECRET=${mocks.config.wsTokenSecret}`)
   if (mocks.control) lines.push(`MOCKS_CONTROL_URL=${mocks.control.url}`)
   const users = usersForControl(mocks.scenario, mocks.config.betterAuthSecret)
   if (users.length) lines.push('', 'Seeded users (email / password / role):')
@@ -186,6 +203,14 @@ export async function main(argv: string[], opts: CliOptions = {}): Promise<void>
       return out((await client.users()).users)
     case 'health':
       return out(await client.health())
+    case 'parity': {
+      // Loaded on demand: the other commands do not pay for it.
+      const { parityCommand } = await import('./parity.ts')
+      const result = await parityCommand(rest)
+      out(result.text)
+      if (result.failed) process.exitCode = 1
+      return
+    }
     case undefined:
     case 'help':
     case '--help':

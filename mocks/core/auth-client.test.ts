@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createSessionValidator, type SessionResult } from './auth-client.ts'
 import { createLogger } from './logger.ts'
+import { DEFAULT_ROLE_MAP, mapRole, parseRoleMap, type RoleMap } from './roles.ts'
 
 // The get-session hop over real sockets (node:http with a keep-alive agent): answers,
 // timeouts, connection errors, and a kept-alive connection the server drops between calls.
@@ -176,5 +177,77 @@ describe('get-session over node:http', () => {
       kind: 'unavailable',
       reason: 'get-session failed: ECONNREFUSED',
     })
+  })
+})
+
+describe('any get-session answer a better-auth gives for a signed-in user', () => {
+  const user = (extra: Record<string, unknown>) => ({
+    ...SESSION,
+    user: { id: 'usr_x', email: 'x@casa.test', name: 'X', emailVerified: false, ...extra },
+  })
+  const roleOf = async (body: unknown, roleMap?: RoleMap) => {
+    const { url } = await serve(json(200, body))
+    const r = await createSessionValidator({
+      authServiceUrl: () => url,
+      timeoutMs: 1000,
+      logger: createLogger('test'),
+      ...(roleMap ? { roleMap: () => roleMap } : {}),
+    })('c=1')
+    return r.kind === 'ok' ? r.user.role : r
+  }
+
+  it('maps roles: none, stock and admin-plugin names, lists; extra fields are fine', async () => {
+    expect(await roleOf(user({}))).toBe('member') // stock better-auth: no role
+    expect(await roleOf(user({ role: 'user' }))).toBe('member') // admin plugin default
+    expect(await roleOf(user({ role: 'admin' }))).toBe('admin')
+    expect(await roleOf(user({ role: 'user,admin' }))).toBe('admin')
+    expect(await roleOf(user({ role: 'user, child' }))).toBe('child')
+    expect(await roleOf(user({ role: 'child' }))).toBe('child')
+    expect(await roleOf(user({ role: null, banned: null, banReason: null, image: null }))).toBe('member')
+    expect(await roleOf(user({ role: 'owner', householdId: 7, twoFactorEnabled: true }))).toBe('member')
+    // The session with every field a SQL adapter returns, and a plugin's additions.
+    const full = {
+      user: { id: 'usr_y', name: 'Y', email: 'y@casa.test', emailVerified: true, image: null },
+      session: {
+        id: 's',
+        token: 't',
+        userId: 'usr_y',
+        expiresAt: '2030-01-01T00:00:00.000Z',
+        createdAt: '2026-01-01T00:00:00.000Z',
+        updatedAt: '2026-01-01T00:00:00.000Z',
+        ipAddress: null,
+        userAgent: null,
+        impersonatedBy: null,
+      },
+    }
+    expect(await roleOf(full)).toBe('member')
+  })
+
+  it('a role map renames roles; only a missing user id is an outage', async () => {
+    const map = { ...DEFAULT_ROLE_MAP, owner: 'admin', kid: 'child', admin: 'member' } as const
+    expect(await roleOf(user({ role: 'owner' }), map)).toBe('admin')
+    expect(await roleOf(user({ role: 'kid' }), map)).toBe('child')
+    expect(await roleOf(user({ role: 'admin' }), map)).toBe('member')
+    for (const broken of [
+      { user: {} },
+      { user: { id: '' } },
+      { user: { id: 7 } },
+      { session: {} },
+      [1],
+      'x',
+    ]) {
+      expect(await roleOf(broken), JSON.stringify(broken)).toEqual({
+        kind: 'unavailable',
+        reason: 'get-session answered an unexpected shape',
+      })
+    }
+  })
+
+  it('MOCKS_AUTH_ROLE_MAP parses name=role pairs and refuses anything else', () => {
+    expect(parseRoleMap('owner=admin, kid = child')).toEqual({ owner: 'admin', kid: 'child' })
+    expect(parseRoleMap('')).toEqual({})
+    expect(() => parseRoleMap('owner=boss')).toThrow(/owner=boss/)
+    expect(() => parseRoleMap('owner')).toThrow(/<better-auth role>=<admin\|member\|child>/)
+    expect(mapRole(undefined)).toBe('member')
   })
 })

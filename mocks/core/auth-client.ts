@@ -2,36 +2,42 @@ import http from 'node:http'
 import https from 'node:https'
 import { z } from 'zod'
 import type { Logger } from './logger.ts'
-import { RoleSchema } from './roles.ts'
+import { DEFAULT_ROLE_MAP, mapRole, type Role, type RoleMap } from './roles.ts'
 
 // How chat and media validate a session: exactly as the real services do, an HTTP call to
 // `${AUTH_SERVICE_URL}/api/auth/get-session` with the caller's Cookie header, no caching.
 // So an auth outage (or a fault on the fake auth) cascades the way it does in production.
 
-export const SessionUserSchema = z.object({
-  id: z.string(),
-  email: z.string(),
-  name: z.string(),
-  image: z.string().nullable().optional(),
-  role: RoleSchema,
-  emailVerified: z.boolean(),
-  banned: z.boolean().nullable().optional(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-})
+// Only what chat and media need is required: a user id. Every other field is read when present
+// and of the expected type, so any better-auth configuration (plugins, additional fields, a
+// stock user with no role) is a signed-in user. Not JSON, or no user id: auth is broken.
+const LooseUser = z.looseObject({ id: z.string().min(1) })
+const LooseSession = z.looseObject({})
+const GetSessionBody = z.union([
+  z.null(),
+  z.looseObject({ user: LooseUser, session: LooseSession.nullish() }),
+])
 
-export const SessionSchema = z.object({
-  id: z.string(),
-  userId: z.string(),
-  expiresAt: z.string(),
-  ipAddress: z.string().nullable().optional(),
-  userAgent: z.string().nullable().optional(),
-})
+export interface SessionUser {
+  id: string
+  email: string
+  name: string
+  image: string | null
+  /** The role chat and media act on, mapped from `rawRole`. */
+  role: Role
+  /** better-auth's own `role` value, if it sent one. */
+  rawRole: string | null
+  emailVerified: boolean
+  banned: boolean
+}
 
-const GetSessionBody = z.union([z.null(), z.object({ user: SessionUserSchema, session: SessionSchema })])
+export interface SessionInfo {
+  id: string | null
+  userId: string
+  expiresAt: string | null
+}
 
-export type SessionUser = z.infer<typeof SessionUserSchema>
-export type SessionInfo = z.infer<typeof SessionSchema>
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null)
 
 export type SessionResult =
   | { kind: 'ok'; user: SessionUser; session: SessionInfo }
@@ -45,11 +51,15 @@ export interface SessionValidatorOptions {
   logger: Logger
   /** How get-session is fetched instead of node:http (in-process tests route it to the auth app). */
   fetch?: typeof fetch
+  /** Read per call: the scenario's map can change. Default DEFAULT_ROLE_MAP. */
+  roleMap?: () => RoleMap
 }
 
 export type SessionValidator = (
   cookieHeader: string | undefined,
   requestId?: string,
+  /** Overrides the validator's own map for this call (a state's scenario map). */
+  roleMap?: RoleMap,
 ) => Promise<SessionResult>
 
 /** get-session's answer, body read whole. */
@@ -125,7 +135,7 @@ const httpTransport: Transport = (url, headers, timeoutMs) =>
 
 export function createSessionValidator(opts: SessionValidatorOptions): SessionValidator {
   const transport = opts.fetch ? fetchTransport(opts.fetch) : httpTransport
-  return async (cookieHeader, requestId) => {
+  return async (cookieHeader, requestId, callRoleMap) => {
     const url = `${opts.authServiceUrl()}/api/auth/get-session`
     if (!cookieHeader) return { kind: 'unauthenticated' }
     const headers: Record<string, string> = { cookie: cookieHeader, accept: 'application/json' }
@@ -159,7 +169,25 @@ export function createSessionValidator(opts: SessionValidatorOptions): SessionVa
     const parsed = GetSessionBody.safeParse(body)
     if (!parsed.success) return { kind: 'unavailable', reason: 'get-session answered an unexpected shape' }
     if (parsed.data === null) return { kind: 'unauthenticated' }
-    if (parsed.data.user.banned) return { kind: 'unauthenticated' }
-    return { kind: 'ok', user: parsed.data.user, session: parsed.data.session }
+    const u = parsed.data.user
+    // The admin plugin answers get-session for a banned user with no session; a better-auth
+    // that still returns one is read the same way.
+    if (u.banned === true) return { kind: 'unauthenticated' }
+    const s = parsed.data.session ?? {}
+    const rawRole = str(u.role)
+    return {
+      kind: 'ok',
+      user: {
+        id: u.id,
+        email: str(u.email) ?? '',
+        name: str(u.name) ?? '',
+        image: str(u.image),
+        role: mapRole(rawRole, callRoleMap ?? opts.roleMap?.() ?? DEFAULT_ROLE_MAP),
+        rawRole,
+        emailVerified: u.emailVerified === true,
+        banned: false,
+      },
+      session: { id: str(s.id), userId: str(s.userId) ?? u.id, expiresAt: str(s.expiresAt) },
+    }
   }
 }

@@ -1,7 +1,11 @@
+import { DEFAULT_WS_TOKEN_SECRET } from './ws-token.ts'
+
 // Environment configuration shared by every fake. Names follow the integration matrix and
 // DESIGN §1; every default can be overridden by env so a fake can stand beside real services.
 // The kernel knows no service: which ports exist (and their env names) comes from the fakes'
 // descriptors, passed in as `services` (mocks/runtime/config.ts passes the registry's).
+
+import { DEFAULT_ROLE_MAP, parseRoleMap, type RoleMap } from './roles.ts'
 
 /** A fake's name, as its descriptor gives it (mocks/registry.ts lists them). */
 export type ServiceName = string
@@ -32,6 +36,9 @@ export const DEFAULT_ALLOWED_ORIGINS = [
 /** A fixed development secret (>= 32 chars, as better-auth requires) so seeded cookies are stable. */
 export const DEFAULT_AUTH_SECRET = 'devarno-mocks-development-secret-not-for-production'
 
+/** Ephemeral WS tokens' HS256 secret (>= 32 chars) when `WS_TOKEN_SECRET` is unset (core/ws-token.ts). */
+export { DEFAULT_WS_TOKEN_SECRET } from './ws-token.ts'
+
 export interface MocksConfig {
   host: string
   /** Each service's port (and `control`'s); updated to the real one once a listener is bound. */
@@ -39,6 +46,8 @@ export interface MocksConfig {
   /** Where chat and media validate sessions (may point at a real family-hub). */
   authServiceUrl: string
   betterAuthSecret: string
+  /** Signs and checks ephemeral WS tokens (HS256): `WS_TOKEN_SECRET`, >= 32 characters. */
+  wsTokenSecret: string
   allowedOrigins: string[]
   scenario: string
   scenariosDir: string
@@ -46,6 +55,8 @@ export interface MocksConfig {
   logLevel: string
   /** Chat and media treat a get-session slower than this as an outage. */
   authTimeoutMs: number
+  /** better-auth role name -> the role chat and media act on (MOCKS_AUTH_ROLE_MAP over the default). */
+  authRoleMap: RoleMap
   /** Which derived URLs came from env (and so stay put when ports are chosen at start-up). */
   explicit: Record<string, boolean>
 }
@@ -59,12 +70,14 @@ type KernelField =
   | 'ports'
   | 'authServiceUrl'
   | 'betterAuthSecret'
+  | 'wsTokenSecret'
   | 'allowedOrigins'
   | 'scenario'
   | 'scenariosDir'
   | 'controlToken'
   | 'logLevel'
   | 'authTimeoutMs'
+  | 'authRoleMap'
   | 'explicit'
 
 export class ConfigError extends Error {
@@ -81,6 +94,14 @@ export function intFromEnv(env: Env, name: string, fallback: number, min = 0): n
     )
   }
   return value
+}
+
+function roleMapFromEnv(env: Env): RoleMap {
+  try {
+    return { ...DEFAULT_ROLE_MAP, ...parseRoleMap(env.MOCKS_AUTH_ROLE_MAP) }
+  } catch (err) {
+    throw new ConfigError((err as Error).message)
+  }
 }
 
 export interface ReadConfigOptions {
@@ -105,6 +126,10 @@ export function readConfig(env: Env = process.env, opts: ReadConfigOptions = {})
   if (secret.length < 32) {
     throw new ConfigError('BETTER_AUTH_SECRET must be at least 32 characters, as better-auth requires')
   }
+  const wsTokenSecret = env.WS_TOKEN_SECRET || DEFAULT_WS_TOKEN_SECRET
+  if (wsTokenSecret.length < 32) {
+    throw new ConfigError('WS_TOKEN_SECRET must be at least 32 characters (it signs HS256 WS tokens)')
+  }
   const origins = env.MOCKS_ALLOWED_ORIGINS
     ? env.MOCKS_ALLOWED_ORIGINS.split(',')
         .map((o) => o.trim())
@@ -116,12 +141,14 @@ export function readConfig(env: Env = process.env, opts: ReadConfigOptions = {})
     ports,
     authServiceUrl: (env.AUTH_SERVICE_URL || '').replace(/\/+$/, ''),
     betterAuthSecret: secret,
+    wsTokenSecret,
     allowedOrigins: origins,
     scenario: env.MOCKS_SCENARIO || 'default',
     scenariosDir: env.MOCKS_SCENARIOS_DIR || new URL('../../scenarios/', import.meta.url).pathname,
     controlToken: env.MOCKS_CONTROL_TOKEN || undefined,
     logLevel: env.MOCKS_LOG_LEVEL || env.LOG_LEVEL || 'info',
     authTimeoutMs: intFromEnv(env, 'MOCKS_AUTH_TIMEOUT_MS', 5000, 1),
+    authRoleMap: roleMapFromEnv(env),
     explicit: { authServiceUrl: Boolean(env.AUTH_SERVICE_URL) },
   }
   return config as MocksConfig

@@ -40,10 +40,14 @@ const user = {
   updatedAt: '2026-01-02T00:00:00.000Z',
 }
 
+// better-auth 1.7's session: token, createdAt and updatedAt too (the parity suite found them).
 const session = {
   id: 'sess_1',
+  token: 'SessionToken00000000000000000001',
   userId: 'user_1',
   expiresAt: '2026-03-01T00:00:00.000Z',
+  createdAt: '2026-02-22T00:00:00.000Z',
+  updatedAt: '2026-02-22T00:00:00.000Z',
   ipAddress: '127.0.0.1',
   userAgent: 'vitest',
 }

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
+import { BoundedMemo } from './memo.ts'
 
 // better-auth 1.x signs the session cookie as better-call's signCookieValue does:
 // encodeURIComponent(`${token}.${base64(HMAC-SHA256(secret, token))}`), standard base64 with
@@ -45,16 +46,14 @@ export function verifySessionCookie(value: string, secret: string): string | nul
  * is valid: that stays auth's answer, asked on every request.
  */
 export function cookieVerifier(secret: string, limit = 1024): (value: string) => string | null {
-  const memo = new Map<string, string | null>()
-  return (value) => {
-    const known = memo.get(value)
-    if (known !== undefined) return known
-    const token = verifySessionCookie(value, secret)
-    // Starts over when full: bounded memory whatever cookies clients invent.
-    if (memo.size >= limit) memo.clear()
-    memo.set(value, token)
-    return token
-  }
+  // Bounded (entries and bytes) whatever cookies clients invent.
+  const memo = new BoundedMemo<string, string | null>({
+    maxEntries: limit,
+    maxBytes: limit * 1024,
+    // Cookie values come from clients: their length counts (UTF-16, so x2), plus the token.
+    sizeOf: (token, cookie) => 2 * (cookie.length + (token?.length ?? 0)) + 64,
+  })
+  return (value) => memo.getOrSet(value, () => verifySessionCookie(value, secret))
 }
 
 /** Parses a Cookie header into name → value (first occurrence wins, as browsers send it). */

@@ -12,3 +12,22 @@ export function searchOf(url: string): string {
   const search = url.slice(at, end)
   return search.includes("'") ? search.replaceAll("'", '%27') : search
 }
+
+/**
+ * A query parameter decoded without turning `+` into a space: a session cookie value placed
+ * in `?token=` unencoded keeps the `+` of its base64 signature. `search` is a URL's `search`.
+ */
+export function rawQueryParam(search: string, name: string): string | undefined {
+  for (const part of search.replace(/^\?/, '').split('&')) {
+    const eq = part.indexOf('=')
+    const key = eq < 0 ? part : part.slice(0, eq)
+    if (key !== name) continue
+    const value = eq < 0 ? '' : part.slice(eq + 1)
+    try {
+      return decodeURIComponent(value)
+    } catch {
+      return value
+    }
+  }
+  return undefined
+}

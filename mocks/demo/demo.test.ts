@@ -17,7 +17,7 @@ function host(limits: { maxFileSize?: number; maxAvatarSize?: number } = {}): De
     running: () => Object.keys(urls),
     url: (s) => urls[s],
     config: { authServiceUrl: 'http://127.0.0.1:8083', maxFileSize: 10_485_760, maxAvatarSize: 2_097_152 },
-    scenario: { name: 'media-limits', media: { limits } },
+    scenario: { name: 'media-limits', media: { limits }, chat: { wsAuth: 'raw' }, upstash: {} },
   }
 }
 

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { type Context, Hono } from 'hono'
 import type { ServiceName } from '../core/config.ts'
 import { sessionCookieFrom } from '../core/session-cookie.ts'
+import { registerPresenceRoutes } from './presence.ts'
 
 // The outage demo on the control port (DESIGN §5 "dashboard page"): static pages (a control
 // panel at / and the reference client at /client.html) plus the few same-origin routes a real
@@ -18,8 +19,19 @@ export interface DemoHost {
   /** The services running, in registry order. */
   running(): readonly ServiceName[]
   url(service: ServiceName): string | undefined
-  readonly config: { authServiceUrl: string; maxFileSize: number; maxAvatarSize: number }
-  readonly scenario: { name: string; media: { limits: { maxFileSize?: number; maxAvatarSize?: number } } }
+  readonly config: {
+    authServiceUrl: string
+    maxFileSize: number
+    maxAvatarSize: number
+    upstashToken?: string
+  }
+  readonly scenario: {
+    name: string
+    media: { limits: { maxFileSize?: number; maxAvatarSize?: number } }
+    chat: { wsAuth: 'raw' | 'ephemeral' | 'both' }
+    /** Present when the Upstash fake is registered (its descriptor's section). */
+    upstash?: { token?: string | undefined }
+  }
 }
 
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url))
@@ -85,12 +97,46 @@ export function createDemoApp(host: DemoHost, opts: { publicDir?: string } = {})
     })
   })
 
-  app.get('/api/chat/ws-token', (c) => {
+  // The client asks before every connect. With `chat.wsAuth` raw, the answer is the session
+  // token (the matrix today); otherwise an ephemeral WS token from the auth service's
+  // POST /api/auth/ws-token, as family-hub's server would issue it.
+  app.get('/api/chat/ws-token', async (c) => {
     c.header('cache-control', 'no-store')
     const token = sessionCookieFrom(c.req.header('cookie'))
     if (!token) return c.json({ error: 'Not signed in: no session cookie', code: 'unauthorized' }, 401)
-    return c.json({ token })
+    if (host.scenario.chat.wsAuth === 'raw') return c.json({ token })
+    const base = (host.url('auth') ?? host.config.authServiceUrl).replace(/\/+$/, '')
+    const headers = new Headers({ cookie: c.req.header('cookie') ?? '' })
+    // A server-side call (family-hub's server asking its own auth): better-auth's origin check
+    // on cookie POSTs sees the auth service's own origin.
+    headers.set('origin', new URL(base).origin)
+    for (const name of ['x-request-id', 'traceparent']) {
+      const v = c.req.header(name)
+      if (v !== undefined) headers.set(name, v)
+    }
+    let res: Response
+    try {
+      res = await fetch(`${base}/api/auth/ws-token`, {
+        method: 'POST',
+        headers,
+        signal: AbortSignal.timeout(AUTH_PROXY_TIMEOUT_MS),
+      })
+    } catch (err) {
+      return authUnavailable(c, err)
+    }
+    if (res.status === 401)
+      return c.json({ error: 'Not signed in: no live session', code: 'unauthorized' }, 401)
+    const body = (await res.json().catch(() => null)) as { token?: unknown; expiresAt?: unknown } | null
+    if (!res.ok || typeof body?.token !== 'string') {
+      return c.json(
+        { error: `The auth service answered ${res.status} for a WS token`, code: 'ws_token_unavailable' },
+        503,
+      )
+    }
+    return c.json({ token: body.token, expiresAt: body.expiresAt })
   })
+
+  registerPresenceRoutes(app, host)
 
   app.all('/api/auth/*', async (c) => {
     const base = (host.url('auth') ?? host.config.authServiceUrl).replace(/\/+$/, '')

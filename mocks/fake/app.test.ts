@@ -5,6 +5,7 @@ import { Journal } from '../core/journal.ts'
 import { createLogger } from '../core/logger.ts'
 import { FaultEngine } from '../faults/engine.ts'
 import { loadConfig } from '../runtime/config.ts'
+import { faultHost } from '../runtime/fault-host.ts'
 import { createFakeApp } from './app.ts'
 
 // Faults, journal and CORS are kept off `/__mocks/*` by how the app is mounted: the control
@@ -15,7 +16,7 @@ describe('createFakeApp', () => {
     const config = loadConfig({})
     const journal = new Journal()
     const faults = new FaultEngine({
-      secret: config.betterAuthSecret,
+      ...faultHost(config),
       journal,
       logger: createLogger('faults'),
     })

@@ -31,7 +31,7 @@ export const UserSeedSchema = z.strictObject({
       id: id.optional(),
       expiresAt: isoDate
         .optional()
-        .describe('Defaults to one year after the clock; a past date makes it expired'),
+        .describe('Defaults to a century after the scenario clock; a past date makes it expired'),
       ipAddress: z.string().default('127.0.0.1'),
       userAgent: z.string().default('devarno-mocks'),
     })
@@ -45,8 +45,16 @@ export const AuthSectionSchema = z.strictObject({
   users: z.array(UserSeedSchema).default([]),
   noSession: z
     .enum(['401', '200-null'])
-    .default('401')
-    .describe("No-session answer: the matrix's 401 {user:null,session:null} or better-auth's own 200 null"),
+    .optional()
+    .describe(
+      "No-session answer: the matrix's 401 {user:null,session:null} or better-auth's own 200 null; default MOCKS_AUTH_NO_SESSION, else 401",
+    ),
+  roleMap: z
+    .record(z.string().min(1), RoleSchema)
+    .optional()
+    .describe(
+      'better-auth role name -> the role chat and media act on, over MOCKS_AUTH_ROLE_MAP and the default (admin, child; anything else member)',
+    ),
   sessionTtlDays: z
     .number()
     .int()
@@ -54,6 +62,19 @@ export const AuthSectionSchema = z.strictObject({
     .max(3650)
     .default(7)
     .describe('Lifetime of sessions made by sign-in'),
+  adminPlugin: z
+    .boolean()
+    .default(true)
+    .describe(
+      "Users carry the admin plugin's fields (role, banned, banReason, banExpires), as family-hub's better-auth does; false answers as a stock better-auth",
+    ),
+  wsTokenTtlSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(86_400)
+    .default(60)
+    .describe('Lifetime of ephemeral WS tokens from POST /api/auth/ws-token'),
 })
 
 export const ChannelSeedSchema = z.strictObject({
@@ -71,6 +92,12 @@ export const MessageSeedSchema = z.strictObject({
 })
 
 export const ChatSectionSchema = z.strictObject({
+  wsAuth: z
+    .enum(['raw', 'ephemeral', 'both'])
+    .default('raw')
+    .describe(
+      "What the socket's ?token= may be: the raw session token (the matrix today), an ephemeral WS token (JWT from POST /api/auth/ws-token), or either",
+    ),
   channels: z.array(ChannelSeedSchema).default([]),
   messages: z.array(MessageSeedSchema).default([]),
   generate: z
@@ -153,8 +180,14 @@ export const scenarioBaseShape = {
 // The built-in fakes' sections, each with its default (a scenario may leave any out). Their
 // descriptors point at these; they live together because several fakes read them (chat's
 // members and media's owners are auth's users), so the `Scenario` type names them once.
-export const authSection = AuthSectionSchema.default({ users: [], noSession: '401', sessionTtlDays: 7 })
+export const authSection = AuthSectionSchema.default({
+  users: [],
+  sessionTtlDays: 7,
+  adminPlugin: true,
+  wsTokenTtlSeconds: 60,
+})
 export const chatSection = ChatSectionSchema.default({
+  wsAuth: 'raw',
   channels: [],
   messages: [],
   generate: { messagesPerChannel: 0, spanHours: 72 },

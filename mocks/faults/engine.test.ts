@@ -4,6 +4,7 @@ import { Journal } from '../core/journal.ts'
 import { createLogger } from '../core/logger.ts'
 import { createFakeApp } from '../fake/app.ts'
 import { loadConfig } from '../runtime/config.ts'
+import { faultHost } from '../runtime/fault-host.ts'
 import { FaultEngine } from './engine.ts'
 
 // The engine looks faults with one literal path up by the request's path and tests the others
@@ -12,7 +13,7 @@ import { FaultEngine } from './engine.ts'
 function setup() {
   const config = loadConfig({})
   const journal = new Journal()
-  const faults = new FaultEngine({ secret: config.betterAuthSecret, journal, logger: createLogger('faults') })
+  const faults = new FaultEngine({ ...faultHost(config), journal, logger: createLogger('faults') })
   const app = createFakeApp(
     { name: 'v01t', envelope: plainEnvelope },
     { config, logger: createLogger('v01t'), faults },

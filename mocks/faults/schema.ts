@@ -1,62 +1,15 @@
 import { z } from 'zod'
+import { EFFECTS } from './effects/index.ts'
 
-// The fault model of DESIGN §4. Kept free of runtime imports so the scenario schema (core)
-// can embed it without pulling in the engine.
+// The fault model of DESIGN §4. Each effect's fields live in its own module (effects/*.ts);
+// this joins them. Free of the engine, so the scenario schema (core) can embed it.
 
-export const ServiceNameSchema = z.enum(['auth', 'chat', 'media', 'v01t'])
+type SchemasOf<M extends readonly { schema: unknown }[]> = { -readonly [K in keyof M]: M[K]['schema'] }
 
-const httpStatus = z.number().int().min(100).max(599)
-const wsCloseCode = z
-  .number()
-  .int()
-  .refine(
-    (c) =>
-      c === 1000 ||
-      c === 1001 ||
-      c === 1006 ||
-      c === 1011 ||
-      c === 1012 ||
-      c === 1013 ||
-      (c >= 3000 && c <= 4999),
-    {
-      message: 'close code must be 1000, 1001, 1006 (abrupt), 1011, 1012, 1013 or 3000-4999',
-    },
-  )
-
-export const EffectSchema = z.discriminatedUnion('type', [
-  z.strictObject({
-    type: z.literal('latency'),
-    ms: z.number().int().min(0).max(600_000),
-    jitterMs: z.number().int().min(0).max(600_000).default(0),
-  }),
-  z.strictObject({
-    type: z.literal('status'),
-    status: httpStatus,
-    body: z.unknown().optional(),
-  }),
-  z.strictObject({ type: z.literal('hang') }),
-  z.strictObject({ type: z.literal('reset') }),
-  z.strictObject({ type: z.literal('down') }),
-  z.strictObject({
-    type: z.literal('slow-body'),
-    bytesPerSecond: z.number().int().min(1),
-  }),
-  z.strictObject({
-    type: z.literal('ws-reject'),
-    status: httpStatus.default(503),
-  }),
-  z
-    .strictObject({
-      type: z.literal('ws-drop'),
-      afterMessages: z.number().int().min(0).optional(),
-      afterMs: z.number().int().min(0).optional(),
-      code: wsCloseCode.default(1006),
-    })
-    .refine((e) => !(e.afterMessages !== undefined && e.afterMs !== undefined), {
-      message: 'give afterMessages or afterMs, not both',
-    }),
-  z.strictObject({ type: z.literal('ws-silence') }),
-])
+export const EffectSchema = z.discriminatedUnion(
+  'type',
+  EFFECTS.map((m) => m.schema) as unknown as SchemasOf<typeof EFFECTS>,
+)
 
 export type Effect = z.infer<typeof EffectSchema>
 export type EffectType = Effect['type']
@@ -81,9 +34,10 @@ export const MatchSchema = z.strictObject({
 
 export type Match = z.infer<typeof MatchSchema>
 
+/** A fault; `service` is any name here: the host's services are checked by validation. */
 export const FaultSchema = z.strictObject({
   id: z.string().min(1).max(100).optional(),
-  service: ServiceNameSchema,
+  service: z.string().min(1),
   match: MatchSchema.optional(),
   effect: EffectSchema,
   times: z.number().int().min(1).optional(),
@@ -94,3 +48,8 @@ export const FaultSchema = z.strictObject({
 
 export type FaultSpec = z.input<typeof FaultSchema>
 export type Fault = z.infer<typeof FaultSchema>
+
+/** The fault schema naming these services (editors complete them; others are refused). */
+export function faultSchema(services: readonly [string, ...string[]]) {
+  return FaultSchema.extend({ service: z.enum(services) })
+}

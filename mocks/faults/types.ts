@@ -1,27 +1,38 @@
 import type { IncomingMessage } from 'node:http'
 import type { Context } from 'hono'
+import type { z } from 'zod'
 import type { ServiceName } from '../core/config.ts'
 import type { WsPeer } from '../core/ws.ts'
-import type { Effect, EffectType, Fault } from './schema.ts'
 
-// One module per effect, as toxiproxy's toxics: each wraps the downstream of an HTTP request
-// (`proceed`) or a WebSocket connection, so effects compose in installation order.
+// One module per effect, as toxiproxy's toxics: its fields (a zod schema) and its behaviour on
+// each kind of target it can act on live in one file. Each behaviour wraps the downstream of an
+// HTTP request (`proceed`) or a connection, so effects compose in installation order. The
+// engine reads only these declarations: it never names an effect.
 
-export interface ActiveFault {
-  id: string
-  spec: Fault
-  /** Where it came from: the scenario in force, or added at runtime (API, CLI, fixture). */
-  source: 'scenario' | 'runtime'
-  installedAt: number
-  fired: number
-  /** Probability draws made so far (the index of the next seeded draw). */
-  draws: number
+/**
+ * What a fault can act on. A service's transport offers some of them (see transports.ts):
+ * `http` a plain HTTP request; `upgrade` a WebSocket handshake (an HTTP request asking to
+ * upgrade); `ws` an open WebSocket (at open and per client frame); `service` the whole
+ * service, its listener closed while the fault is in force.
+ *
+ * A raw-TCP transport (a Postgres proxy) is added without naming an effect: `tcp` joins this
+ * union, `Acts` gains `tcp?(conn, effect, fault)`, transports.ts lets `tcp` services offer it
+ * (and says how messages name it), a wrapper beside ws.ts fires `registry.fire(service,
+ * target, 'tcp')` per connection, and down/reset/hang/latency/slow-body declare a `tcp`
+ * behaviour in their own files. Registry, validation, windows and the engine stay as they are.
+ */
+export type Target = 'http' | 'upgrade' | 'ws' | 'service'
+
+/** The part of an installed fault an effect may read. */
+export interface FaultRef {
+  readonly id: string
+  readonly fired: number
 }
 
 export interface HttpEffectContext {
   c: Context
   service: ServiceName
-  fault: ActiveFault
+  fault: FaultRef
   /** Seeded draw in [0, 1) for this fault (jitter). */
   random(): number
   /** Aborted when the client goes away. */
@@ -37,6 +48,13 @@ export interface HttpEffectContext {
   errorBody(status: number): unknown
 }
 
+/** Acts on one HTTP request (plain or handshake): answer, delay, reshape, or cut it. */
+export type HttpBehaviour<E> = (
+  ctx: HttpEffectContext,
+  effect: E,
+  proceed: () => Promise<Response>,
+) => Promise<Response>
+
 export interface WsConnection {
   service: ServiceName
   /** The real socket. */
@@ -50,19 +68,45 @@ export interface WsConnection {
   setTimer(fn: () => void, ms: number): void
 }
 
-export interface EffectModule<T extends EffectType = EffectType> {
-  readonly type: T
+// Behaviours are declared as methods: an effect module typed for its own effect is then one of
+// the engine's `EffectModule` (method parameters compare bivariantly).
+export interface Acts<E> {
+  /** A plain HTTP request. */
+  http?(ctx: HttpEffectContext, effect: E, proceed: () => Promise<Response>): Promise<Response>
+  /** A WebSocket handshake. */
+  upgrade?(ctx: HttpEffectContext, effect: E, proceed: () => Promise<Response>): Promise<Response>
+  /** An open WebSocket: called when the fault fires (at open, or on a client frame). */
+  ws?(conn: WsConnection, effect: E, fault: FaultRef): void
+  /** The whole service: its listener is closed while the fault is in force (ECONNREFUSED). */
+  service?: {
+    /**
+     * A request that reaches the app all the same (in-process msw, where there is no
+     * listener to close, or a connection racing the close).
+     */
+    stray(ctx: HttpEffectContext, effect: E, proceed: () => Promise<Response>): Promise<Response>
+  }
+}
+
+export interface EffectModule<E extends { type: string } = { type: string }> {
+  readonly type: E['type']
+  /** Its fields; `type` is a literal. schema.ts joins every module's schema into one union. */
+  readonly schema: z.ZodType<E>
+  /** What it can act on, and how. A fault whose service offers none of these is refused. */
+  readonly acts: Acts<E>
+  /** What it does, for validation messages ("trickles HTTP response bodies"). */
+  readonly does: string
   /**
-   * What it acts on: `request` any HTTP request including a WS handshake; `http` plain requests
-   * only; `upgrade` the handshake only; `connection` an open WS; `service` the whole listener.
+   * It only holds a request, then lets it through unchanged: the journal credits the next
+   * effect that fired and decides the answer, if there is one.
    */
-  readonly scope: 'request' | 'http' | 'upgrade' | 'connection' | 'service'
-  http?(
-    ctx: HttpEffectContext,
-    effect: Extract<Effect, { type: T }>,
-    proceed: () => Promise<Response>,
-  ): Promise<Response>
-  ws?(conn: WsConnection, effect: Extract<Effect, { type: T }>, fault: ActiveFault): void
+  readonly passesThrough?: boolean
+}
+
+/** Declares an effect module; its effect's type is inferred from its schema. */
+export function defineEffect<S extends z.ZodType<{ type: string }>>(
+  m: EffectModule<z.output<S>> & { readonly schema: S },
+): EffectModule<z.output<S>> & { readonly schema: S } {
+  return m
 }
 
 /** Resolves after `ms`, or early (with false) when the signal aborts. Never resolves early otherwise. */

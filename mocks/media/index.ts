@@ -1,18 +1,18 @@
-import { fileURLToPath } from 'node:url'
-import { createFakeApp } from '../fake/app.ts'
+import { CurrentState } from '../core/state.ts'
 import { defineFake, type FakeDeps, type FakeService } from '../fake/descriptor.ts'
 import { mediaSection, type Scenario } from '../fake/scenario.ts'
-import { effectiveLimits, mediaCors, registerMediaRoutes, type UploadStats } from './routes.ts'
+import { createMediaApp } from './app.ts'
+import { effectiveLimits, type UploadStats } from './routes.ts'
 import { configureMedia } from './settings.ts'
-import { createStorage } from './storage.ts'
-import { buildMediaState, type MediaState } from './store.ts'
+import { createMediaState } from './state.ts'
+import { sweepStorage } from './storage.ts'
+import type { MediaState } from './store.ts'
 import type { UploadLimits } from './upload.ts'
 
 export { ALLOWED_TYPES } from './sniff.ts'
+export { createMediaState, MediaState } from './state.ts'
 export { THUMB_MAX, THUMB_TYPE } from './thumbnail.ts'
 export { MULTIPART_OVERHEAD } from './upload.ts'
-
-const DEFAULT_FIXTURES_DIR = fileURLToPath(new URL('../../fixtures/', import.meta.url))
 
 export interface MediaFakeOptions {
   /** get-session transport (in-process tests); defaults to global fetch. */
@@ -26,55 +26,52 @@ export interface MediaInspection {
   fileIds: string[]
   limits: UploadLimits
   storagePath: string | undefined
+  /** The state's own folder under STORAGE_PATH (undefined: in memory). */
+  stateDir: string | undefined
   uploads: UploadStats
 }
 
 export interface MediaFake extends FakeService {
+  /** The state in force (tests, tooling); replaced whole on every scenario switch. */
+  state(): MediaState
   inspect(): MediaInspection
 }
 
 /** Fake media-service (Go/Gin), port 8081 by default. */
 export function createMediaFake(deps: FakeDeps, opts: MediaFakeOptions = {}): MediaFake {
-  // CORS in front of the fault engine, so injected errors carry it too (see mediaCors).
-  const app = createFakeApp(media, deps, { cors: mediaCors(deps) })
-  const storage = createStorage(deps.config.storagePath)
+  const current = new CurrentState<MediaState>('media')
   const stats: UploadStats = { inFlight: 0 }
-  const fixturesDir = opts.fixturesDir ?? DEFAULT_FIXTURES_DIR
-  let state: MediaState | undefined
-  let swept = false
-  const current = (): MediaState => {
-    if (!state) throw new Error('media fake used before a scenario was applied')
-    return state
-  }
-  registerMediaRoutes(app, deps, {
-    state: current,
-    storage,
+  const app = createMediaApp(media, deps, current.stateOf, {
     stats,
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
   })
+  let swept = false
   return {
     name: 'media',
     app,
+    state: () => current.get(),
     async applyScenario(scenario: Scenario) {
       if (!swept) {
-        await storage.sweepTemp()
+        await sweepStorage(deps.config.storagePath)
         swept = true
       }
-      const next = await buildMediaState(scenario, fixturesDir, storage)
-      const previous = state
-      state = next
+      const next = await createMediaState(scenario, {
+        storagePath: deps.config.storagePath,
+        ...(opts.fixturesDir ? { fixturesDir: opts.fixturesDir } : {}),
+      })
       // Runtime uploads of the old state go with it (they are not part of any scenario).
-      await previous?.retire()
+      await current.replace(next)?.dispose()
     },
     async close() {
-      await state?.retire()
+      await current.peek()?.dispose()
     },
     inspect() {
-      const s = current()
+      const s = current.get()
       return {
         fileIds: s.files.all().map((f) => f.id),
         limits: effectiveLimits(s, deps),
-        storagePath: storage.dir,
+        storagePath: deps.config.storagePath,
+        stateDir: s.storage.dir,
         uploads: { ...stats, ...(stats.last ? { last: { ...stats.last } } : {}) },
       }
     },

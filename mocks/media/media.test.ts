@@ -7,73 +7,44 @@ import {
   MediaMetadataSchema,
   UploadResponseSchema,
 } from '../../proto-contracts/gen/ts/devarno/content/v1/media_pb.ts'
+import { createAuthFake } from '../auth/index.ts'
 import { assertMessage } from '../core/contract.ts'
-import { Journal } from '../core/journal.ts'
-import { createLogger } from '../core/logger.ts'
-import {
-  SESSION_COOKIE,
-  sessionCookieFrom,
-  signSessionToken,
-  verifySessionCookie,
-} from '../core/session-cookie.ts'
-import type { Scenario } from '../fake/scenario.ts'
-import { seededUsers } from '../fake/seeded.ts'
-import { FaultEngine } from '../faults/engine.ts'
-import { loadConfig } from '../runtime/config.ts'
-import { ScenarioError, ScenarioLoader } from '../runtime/scenario-loader.ts'
+import { ScenarioError } from '../core/scenario/error.ts'
+import { SESSION_COOKIE } from '../core/session-cookie.ts'
+import { inProcess } from '../runtime/testing.ts'
 import { createMediaFake } from './index.ts'
 import { buildMultipart, filePart, multipartType, paddedFile, sampleImage } from './testing.ts'
 
-// In-process: app.request() against the media app, get-session answered by a stand-in that
-// verifies the signed cookie against the scenario's seeded sessions (as the auth fake does).
+// In-process (runtime/testing.ts): app.request() against the media app, get-session answered by
+// the auth fake in-process (or broken on purpose: down, slow, garbage).
 
 const ErrorBody = z.strictObject({ error: z.string().min(1), code: z.string().min(1).optional() })
 
 type AuthMode = 'ok' | 'down' | 'slow' | 'garbage'
 
 async function setup(opts: { auth?: AuthMode; patch?: Record<string, unknown> } = {}) {
-  const config = loadConfig({ MOCKS_AUTH_TIMEOUT_MS: '100', BASE_URL: 'http://localhost:8081' })
-  const loader = new ScenarioLoader(config.scenariosDir)
-  const scenario: Scenario = opts.patch
-    ? loader.resolveInline({ extends: 'default', name: 'unit', ...opts.patch })
-    : loader.load('default')
-  const users = seededUsers(scenario)
   const mode = { auth: opts.auth ?? 'ok' }
-  const fakeFetch = (async (_url: string | URL | Request, init?: RequestInit) => {
-    if (mode.auth === 'down') throw new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } })
-    if (mode.auth === 'slow') {
-      await new Promise((resolve, reject) => {
-        const t = setTimeout(resolve, 1000)
-        init?.signal?.addEventListener('abort', () => {
-          clearTimeout(t)
-          reject(init.signal?.reason)
+  // get-session reaches the in-process auth fake, unless the mode breaks it first.
+  const h = await inProcess(createMediaFake, {
+    env: { MOCKS_AUTH_TIMEOUT_MS: '100', BASE_URL: 'http://localhost:8081' },
+    companions: [createAuthFake],
+    fetch: (viaAuth) => async (input, init) => {
+      if (mode.auth === 'down') throw new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } })
+      if (mode.auth === 'slow') {
+        await new Promise((resolve, reject) => {
+          const t = setTimeout(resolve, 1000)
+          init?.signal?.addEventListener('abort', () => {
+            clearTimeout(t)
+            reject(init.signal?.reason)
+          })
         })
-      })
-    }
-    if (mode.auth === 'garbage') return new Response('<html>', { status: 200 })
-    const value = sessionCookieFrom(new Headers(init?.headers).get('cookie'))
-    const token = value ? verifySessionCookie(value, config.betterAuthSecret) : null
-    const hit = users.find((u) => token && u.session?.token === token && !u.user.banned)
-    if (!hit?.session) return Response.json({ user: null, session: null }, { status: 401 })
-    const { password: _p, ...user } = hit.user
-    return Response.json({ user, session: { ...hit.session, token: undefined } })
-  }) as typeof fetch
-  const logger = createLogger('media')
-  const fake = createMediaFake(
-    {
-      config,
-      logger,
-      faults: new FaultEngine({ secret: config.betterAuthSecret, journal: new Journal(), logger }),
+      }
+      if (mode.auth === 'garbage') return new Response('<html>', { status: 200 })
+      return await viaAuth(input, init)
     },
-    { fetch: fakeFetch },
-  )
-  await fake.applyScenario(scenario)
-  const cookie = (id: string) => {
-    const s = users.find((u) => u.user.id === id)?.session
-    if (!s) throw new Error(`no session for ${id}`)
-    return `${SESSION_COOKIE}=${signSessionToken(s.token, config.betterAuthSecret)}`
-  }
-  return { fake, scenario, mode, cookie, loader }
+  })
+  if (opts.patch) await h.useInline({ extends: 'default', name: 'unit', ...opts.patch })
+  return { fake: h.fake, scenario: h.scenario, mode, cookie: h.cookieFor, loader: h.loader }
 }
 
 type Setup = Awaited<ReturnType<typeof setup>>
@@ -305,6 +276,16 @@ describe('upload (in-process)', () => {
     )
     await expectError(res, 403, 'forbidden')
     expect(s.fake.inspect().uploads).toEqual(before)
+  })
+
+  it("follows the scenario's role map: a better-auth role renamed to member may upload", async () => {
+    const s = await setup({ patch: { auth: { roleMap: { child: 'member' } } } })
+    const res = await upload(
+      s,
+      buildMultipart([filePart(paddedFile('application/pdf', 100), 'application/pdf')]),
+      { user: 'usr_child' },
+    )
+    expect(res.status).toBe(201)
   })
 })
 

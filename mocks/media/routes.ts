@@ -8,6 +8,8 @@ import { createSessionValidator, type SessionUser } from '../core/auth-client.ts
 import type { CorsOptions } from '../core/cors.ts'
 import { plainEnvelope } from '../core/envelope.ts'
 import { createOriginMatcher } from '../core/origins.ts'
+import type { RoleMap } from '../core/roles.ts'
+import type { StateOf } from '../core/state.ts'
 import type { FakeDeps } from '../fake/descriptor.ts'
 import {
   type ByteRange,
@@ -19,7 +21,6 @@ import {
   parseRange,
 } from './download.ts'
 import { IMAGE_TYPES } from './sniff.ts'
-import type { Storage } from './storage.ts'
 import type { FileRow, MediaState, StoredFile } from './store.ts'
 import { ImageDecodeError, makeThumbnail, type Thumbnail } from './thumbnail.ts'
 import {
@@ -48,8 +49,8 @@ export interface UploadStats {
 }
 
 export interface MediaRouteOptions {
-  state(): MediaState
-  storage: Storage
+  /** The request's media state (files, bytes, storage); the routes hold none of their own. */
+  stateOf: StateOf<MediaState>
   stats: UploadStats
   fetch?: typeof fetch
 }
@@ -112,6 +113,16 @@ export function registerMediaRoutes(app: Hono, deps: FakeDeps, opts: MediaRouteO
     logger: deps.logger,
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
   })
+  // better-auth role name -> role: the state's scenario map over MOCKS_AUTH_ROLE_MAP's.
+  const roleMaps = new WeakMap<MediaState, RoleMap>()
+  const roleMapOf = (state: MediaState): RoleMap => {
+    let map = roleMaps.get(state)
+    if (!map) {
+      map = { ...deps.config.authRoleMap, ...state.scenario.auth.roleMap }
+      roleMaps.set(state, map)
+    }
+    return map
+  }
   // BASE_URL is read per request: with ephemeral ports it is settled after construction.
   const base = () => deps.config.mediaBaseUrl
   const downloadUrl = (id: string) => `${base()}/api/v1/files/${encodeURIComponent(id)}/download`
@@ -122,7 +133,11 @@ export function registerMediaRoutes(app: Hono, deps: FakeDeps, opts: MediaRouteO
 
   // Per route, as a Gin group middleware is: unknown paths stay 404 even without a session.
   const requireSession = createMiddleware<Env>(async (c, next) => {
-    const result = await validate(c.req.header('cookie'), c.req.header('x-request-id'))
+    const result = await validate(
+      c.req.header('cookie'),
+      c.req.header('x-request-id'),
+      roleMapOf(opts.stateOf(c)),
+    )
     if (result.kind === 'unavailable') {
       return fail(c, 503, `Authentication service unavailable: ${result.reason}`, 'auth_unavailable')
     }
@@ -133,7 +148,7 @@ export function registerMediaRoutes(app: Hono, deps: FakeDeps, opts: MediaRouteO
     await next()
   })
 
-  const findFile = (c: Context): StoredFile | undefined => opts.state().get(c.req.param('id') ?? '')
+  const findFile = (c: Context): StoredFile | undefined => opts.stateOf(c).get(c.req.param('id') ?? '')
   const notFound = (c: Context) => fail(c, 404, `File "${c.req.param('id')}" not found`)
 
   // ---- upload ----
@@ -142,7 +157,8 @@ export function registerMediaRoutes(app: Hono, deps: FakeDeps, opts: MediaRouteO
     const user = c.get('user')
     // Refused before a byte of the body is read.
     if (user.role === 'child') return fail(c, 403, "Role 'child' cannot upload files")
-    const state = opts.state()
+    const state = opts.stateOf(c)
+    const { storage } = state
     const limits = effectiveLimits(state, deps)
     const incoming = nodeIncoming(c)
     const last = { status: 0, bytesRead: 0, drained: 0, aborted: false }
@@ -180,7 +196,7 @@ export function registerMediaRoutes(app: Hono, deps: FakeDeps, opts: MediaRouteO
     opts.stats.inFlight++
     let result: ReceiveResult
     try {
-      result = await receiveUpload({ source, contentType, limits, createSink: opts.storage.createSink })
+      result = await receiveUpload({ source, contentType, limits, createSink: storage.createSink })
       last.bytesRead = result.bytesRead
       if (!result.ok) {
         last.status = result.status
@@ -195,7 +211,7 @@ export function registerMediaRoutes(app: Hono, deps: FakeDeps, opts: MediaRouteO
         try {
           thumb = await makeThumbnail(file.blob.kind === 'memory' ? file.blob.bytes : file.blob.path)
         } catch (err) {
-          await opts.storage.discard(file.blob)
+          await storage.discard(file.blob)
           if (!(err instanceof ImageDecodeError)) throw err
           last.status = 415
           return fail(c, 415, `The file is not a decodable ${file.contentType} image: ${err.message}`)
@@ -204,9 +220,9 @@ export function registerMediaRoutes(app: Hono, deps: FakeDeps, opts: MediaRouteO
       const id = randomUUID()
       let blob = file.blob
       try {
-        blob = await opts.storage.commit(file.blob, id)
+        blob = await storage.commit(file.blob, id)
       } catch (err) {
-        await opts.storage.discard(file.blob)
+        await storage.discard(file.blob)
         throw err
       }
       const row: FileRow = {
@@ -319,7 +335,7 @@ export function registerMediaRoutes(app: Hono, deps: FakeDeps, opts: MediaRouteO
 
   app.delete('/api/v1/files/:id', requireSession, async (c) => {
     const user = c.get('user')
-    const state = opts.state()
+    const state = opts.stateOf(c)
     const file = state.get(c.req.param('id'))
     if (!file) return notFound(c)
     if (file.row.owner_id !== user.id && user.role !== 'admin') {

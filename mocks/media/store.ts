@@ -9,9 +9,10 @@ import { IMAGE_TYPES, sniffType } from './sniff.ts'
 import type { BlobRef, Storage } from './storage.ts'
 import { fixtureThumbnail, type Thumbnail } from './thumbnail.ts'
 
-// File metadata in an @msw/data collection; bytes and thumbnails beside it, keyed by id. A
-// scenario switch builds a whole new MediaState and swaps it in one assignment; the old one
-// is retired and its runtime uploads removed from disk.
+// One media world as a value: file metadata in an @msw/data collection (every read goes
+// through it), bytes and thumbnails beside it keyed by id, and the state's own storage (its
+// own folder under STORAGE_PATH). A scenario switch builds a whole new MediaState and swaps it
+// in one assignment; the old one is disposed and its runtime uploads removed from disk.
 
 const FileRecord = z.object({
   id: z.string(),
@@ -44,10 +45,15 @@ export class MediaState {
   private readonly thumbs = new Map<string, Thumbnail>()
   private retired = false
 
+  readonly limits: MediaLimits
+
   constructor(
-    readonly limits: MediaLimits,
-    private readonly storage: Storage,
-  ) {}
+    readonly scenario: Scenario,
+    /** Where this state's uploaded bytes go: memory, or its own folder under STORAGE_PATH. */
+    readonly storage: Storage,
+  ) {
+    this.limits = scenario.media.limits
+  }
 
   get(id: string): StoredFile | undefined {
     const row = this.files.findFirst((q) => q.where({ id }))
@@ -76,8 +82,11 @@ export class MediaState {
     return row !== undefined
   }
 
-  /** Ends this state: runtime uploads on disk are removed, later adds are discarded. */
-  async retire(): Promise<void> {
+  /**
+   * Ends this state: runtime uploads on disk are removed, uploads still arriving are discarded
+   * when they land, and its folder goes once the last of them has ended. Idempotent.
+   */
+  async dispose(): Promise<void> {
     this.retired = true
     const uploads = this.files.findMany((q) => q.where({ origin: 'upload' }))
     await Promise.all(
@@ -86,6 +95,7 @@ export class MediaState {
         return blob ? this.storage.discard(blob) : undefined
       }),
     )
+    await this.storage.retire()
   }
 }
 
@@ -135,7 +145,7 @@ export async function buildMediaState(
 ): Promise<MediaState> {
   const file = `scenario ${scenario.name}`
   const issues: ScenarioIssue[] = []
-  const state = new MediaState(scenario.media.limits, storage)
+  const state = new MediaState(scenario, storage)
   const root = resolve(fixturesDir)
   const seeded: { row: FileRow; entry: FixtureEntry; image: boolean }[] = []
   scenario.media.files.forEach((f, i) => {

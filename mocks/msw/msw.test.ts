@@ -527,6 +527,7 @@ describe('configuration', () => {
       chatWs: CHAT_WS,
       media: MEDIA,
       v01t: [V01T],
+      upstash: 'http://localhost:8084',
     })
     expect(
       resolveMswUrls(

@@ -1,6 +1,5 @@
 import { Hono } from 'hono'
 import { CONTROL_PORT, type MocksConfig, type ServiceName } from '../core/config.ts'
-import { defaultErrorBody, plainEnvelope } from '../core/envelope.ts'
 import { Journal } from '../core/journal.ts'
 import { createLogger, type Logger } from '../core/logger.ts'
 import { markStartup } from '../core/startup.ts'
@@ -16,6 +15,7 @@ import { seededIdentities } from '../fake/seeded.ts'
 import { FaultEngine } from '../faults/engine.ts'
 import { FAKES } from '../registry.ts'
 import { createControlApp, type ScenarioRequest } from './control.ts'
+import { faultHost } from './fault-host.ts'
 
 export type { ScenarioRequest } from './control.ts'
 
@@ -64,14 +64,15 @@ export class Mocks {
   ) {
     this.logger = createLogger('mocks')
     this.journal = new Journal(journalLimit)
-    const envelopes = new Map(fakes.map((f) => [f.name, f.envelope]))
     this.faults = new FaultEngine({
-      secret: config.betterAuthSecret,
+      ...faultHost(config, fakes),
       journal: this.journal,
       logger: createLogger('faults'),
-      errorBody: (service, status) => defaultErrorBody(envelopes.get(service) ?? plainEnvelope, status),
     })
-    this.loader = new ScenarioLoader(config.scenariosDir, fakes)
+    // Scenario faults get the checks runtime faults get (the loader imports no fault code).
+    this.loader = new ScenarioLoader(config.scenariosDir, fakes, {
+      checkFaults: (faults) => this.faults.checkScenarioFaults(faults),
+    })
   }
 
   /** A running HTTP fake's app (tests, benchmarks); throws for an unknown or TCP service. */

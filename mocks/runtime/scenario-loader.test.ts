@@ -50,7 +50,7 @@ describe('ScenarioLoader', () => {
     const s = new ScenarioLoader(dir).load('tiny')
     expect(s.name).toBe('tiny')
     expect(s.seed).toBe(7)
-    expect(s.auth.noSession).toBe('401')
+    expect(s.auth.noSession).toBeUndefined() // MOCKS_AUTH_NO_SESSION, else 401, decides
     expect(s.clock).toBe('2026-02-19T09:00:00.000Z')
     expect(s.auth.users[0]?.session).toEqual({ ipAddress: '127.0.0.1', userAgent: 'devarno-mocks' })
   })

@@ -13,6 +13,14 @@ import { scenarioReferenceIssues, scenarioSchemaFor } from './scenario-schema.ts
 
 export { ScenarioError, type ScenarioIssue } from '../core/scenario/error.ts'
 
+/** Checks beyond the schema for a scenario's faults (the fault engine's, given by the runtime). */
+export type FaultCheck = (faults: Scenario['faults']) => { path: string; message: string }[]
+
+export interface ScenarioLoaderOptions {
+  /** Without it faults get their schema only: the runtime passes the engine's checks. */
+  checkFaults?: FaultCheck
+}
+
 type Raw = Record<string, unknown>
 
 function isPlainObject(v: unknown): v is Raw {
@@ -52,11 +60,15 @@ export function resolveScenario(
   raw: unknown,
   file: string,
   fakes: readonly FakeDescriptor[] = FAKES,
+  checkFaults?: FaultCheck,
 ): Scenario {
   const parsed = scenarioSchemaFor(fakes).safeParse(raw)
   if (!parsed.success) throw new ScenarioError(`Scenario ${file} is invalid`, zodIssues(file, parsed.error))
-  const refs = scenarioReferenceIssues(fakes, parsed.data).map((i) => ({ file, ...i }))
-  if (refs.length) throw new ScenarioError(`Scenario ${file} is invalid`, refs)
+  const issues = [
+    ...scenarioReferenceIssues(fakes, parsed.data).map((i) => ({ file, ...i })),
+    ...(checkFaults?.(parsed.data.faults) ?? []).map((i) => ({ file, ...i })),
+  ]
+  if (issues.length) throw new ScenarioError(`Scenario ${file} is invalid`, issues)
   return parsed.data
 }
 
@@ -67,11 +79,16 @@ export interface ScenarioSummary {
 }
 
 export class ScenarioLoader {
+  private readonly checkFaults: FaultCheck | undefined
+
   constructor(
     readonly dir: string,
     /** The fakes whose sections and names scenarios may use (default: the registry). */
     readonly fakes: readonly FakeDescriptor[] = FAKES,
-  ) {}
+    opts: ScenarioLoaderOptions = {},
+  ) {
+    this.checkFaults = opts.checkFaults
+  }
 
   fileOf(name: string): string {
     if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) {
@@ -155,6 +172,15 @@ export class ScenarioLoader {
     const alone = scenarioSchemaFor(this.fakes).safeParse({ ...raw, name: raw.name ?? name })
     if (!alone.success)
       throw new ScenarioError(`Scenario ${file} is invalid`, zodIssues(file, alone.error, lineOf))
+    // Its faults on their own too, so a bad one is named with this file's line (a check on the
+    // merged list, in resolveScenario, could only give its index there).
+    const faultIssues = this.checkFaults?.(alone.data.faults) ?? []
+    if (faultIssues.length) {
+      throw new ScenarioError(
+        `Scenario ${file} is invalid`,
+        faultIssues.map((i) => ({ file, ...i, line: lineOf(i.path.split('.')) })),
+      )
+    }
     if (raw.name !== undefined && raw.name !== name) {
       throw new ScenarioError(`Scenario ${file} is invalid`, [
         {
@@ -184,7 +210,7 @@ export class ScenarioLoader {
   /** The scenario as applied: `extends` resolved, defaults filled, references checked. */
   load(name: string): Scenario {
     const merged = this.loadMerged(name, [])
-    return resolveScenario({ ...merged, name }, this.fileOf(name), this.fakes)
+    return resolveScenario({ ...merged, name }, this.fileOf(name), this.fakes, this.checkFaults)
   }
 
   /** An inline scenario (control API), which may itself extend a file. */
@@ -197,6 +223,6 @@ export class ScenarioLoader {
     const label = typeof raw.name === 'string' ? `inline:${raw.name}` : 'inline'
     const parent = typeof raw.extends === 'string' ? this.loadMerged(raw.extends, []) : {}
     const { extends: _e, ...parentRest } = parent
-    return resolveScenario(mergeScenario(parentRest, raw), label, this.fakes)
+    return resolveScenario(mergeScenario(parentRest, raw), label, this.fakes, this.checkFaults)
   }
 }

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http'
+import type { IncomingMessage, Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createAdaptorServer } from '@hono/node-server'
 import type { Hono } from 'hono'
@@ -29,6 +29,36 @@ export interface RunningServer {
   close(): Promise<void>
 }
 
+type Fetch = Hono['fetch']
+
+/**
+ * @hono/node-server answers a refused WebSocket handshake with the Response's status and
+ * headers but writes `Content-Length: 0` and no body. A client that reads the refusal (ws's
+ * `unexpected-response`, curl) should get the service's `{error, code}` as REST errors carry:
+ * the body is read here and written with the status line the adapter sends on the raw socket.
+ */
+function withRefusalBodies(fetch: Fetch): Fetch {
+  return async (request, env, ctx) => {
+    const res = await fetch(request, env, ctx)
+    const node = env as { incoming?: IncomingMessage; outgoing?: unknown } | undefined
+    // Upgrades only: there the adapter gives no `outgoing`. 101 is an accepted handshake.
+    if (!node?.incoming || node.outgoing !== undefined || res.status < 300 || !res.body) return res
+    const body = Buffer.from(await res.arrayBuffer())
+    const socket = node.incoming.socket
+    const end = socket.end
+    // One call: the adapter's refusal, `HTTP/1.1 <status> ...Content-Length: 0...\r\n\r\n`.
+    socket.end = ((chunk: unknown, ...rest: unknown[]) => {
+      socket.end = end
+      if (typeof chunk === 'string' && chunk.startsWith('HTTP/1.1 ')) {
+        const head = chunk.replace(/\r\nContent-Length: 0\r\n/i, `\r\nContent-Length: ${body.length}\r\n`)
+        return end.call(socket, Buffer.concat([Buffer.from(head, 'latin1'), body]))
+      }
+      return (end as (...a: unknown[]) => unknown).call(socket, chunk, ...rest)
+    }) as typeof socket.end
+    return new Response(null, { status: res.status, headers: res.headers })
+  }
+}
+
 function build(opts: ServeOptions): Server {
   const websocket = opts.websocket
     ? // autoPong off: the WS peer answers pings itself so ws-silence can stop answering.
@@ -40,7 +70,10 @@ function build(opts: ServeOptions): Server {
         }),
       }
     : undefined
-  const server = createAdaptorServer({ fetch: opts.app.fetch, websocket }) as Server
+  const server = createAdaptorServer({
+    fetch: websocket ? withRefusalBodies(opts.app.fetch) : opts.app.fetch,
+    websocket,
+  }) as Server
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // Malformed HTTP: answer as Node would (431 for an oversized head, else 400), never crash.
     const status =

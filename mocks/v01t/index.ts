@@ -1,35 +1,29 @@
-import { createFakeApp } from '../fake/app.ts'
+import { CurrentState } from '../core/state.ts'
 import { defineFake, type FakeDeps, type FakeService } from '../fake/descriptor.ts'
 import { type Scenario, v01tSection } from '../fake/scenario.ts'
+import { createV01tApp } from './app.ts'
 import { v01tEnvelope } from './envelope.ts'
-import { registerV01tRoutes } from './routes.ts'
-import { buildV01tStore, type V01tStore } from './store.ts'
+import { createV01tState, type V01tState } from './state.ts'
+
+export { createV01tState, type V01tState } from './state.ts'
+
+export interface V01tFake extends FakeService {
+  /** The state in force (tests, tooling); replaced whole on every scenario switch. */
+  state(): V01tState
+}
 
 /** Fake V01T CMS (devarno-landing's public content API), port 8000 by default. */
-export function createV01tFake(deps: FakeDeps): FakeService {
-  // CORS in front of the fault engine, as django-cors-headers sits in front of V01T's views:
-  // browsers (NEXT_PUBLIC_V01T_API_URL) can read every answer, an injected 500 included, and
-  // preflights are answered whatever the path. The control slice stays same-origin.
-  const app = createFakeApp(v01t, deps, {
-    cors: { origin: '*', allowMethods: ['GET', 'HEAD', 'OPTIONS'], maxAge: 86400 },
-  })
-  let store: V01tStore | undefined
-  registerV01tRoutes(app, () => {
-    if (!store) throw new Error('v01t fake used before a scenario was applied')
-    return store
-  })
-
+export function createV01tFake(deps: FakeDeps): V01tFake {
+  const current = new CurrentState<V01tState>('v01t')
+  const app = createV01tApp(v01t, deps, current.stateOf)
   return {
     name: 'v01t',
     app,
+    state: () => current.get(),
     async applyScenario(scenario: Scenario) {
-      const next = await buildV01tStore(scenario)
-      // One assignment: a request sees the old store or the new one, never a mix.
-      store = next
-      const counts = [...next.applications].map(([a, comps]) =>
-        [...comps].map(([t, v]) => `${a}/${t}=${v.rows.length}`).join(' '),
-      )
-      deps.logger.debug({ scenario: scenario.name, components: counts.join(' ') }, 'v01t seeded')
+      const next = await createV01tState(scenario, deps)
+      // One assignment: a request sees the old state or the new one, never a mix.
+      current.replace(next)?.dispose()
     },
   }
 }

@@ -7,12 +7,6 @@ export const DEFAULT_PAGE_SIZE = 20
 export const MAX_PAGE_SIZE = 100
 /** DRF's OrderingFilter takes a comma-separated list; more keys than this is not a real query. */
 export const MAX_ORDER_FIELDS = 3
-/** Memoised sort orders per component; beyond this the memo starts over (bounded memory). */
-const MAX_MEMO_ORDERS = 64
-/** Memoised serialised pages per component; beyond this the memo starts over (bounded memory). */
-const MAX_MEMO_BODIES = 64
-/** Memoised raw query strings per component (several may share one body). */
-const MAX_MEMO_SEARCHES = 64
 
 export interface ListQuery {
   /** A page number, or 'last' (DRF's last_page_strings). */
@@ -165,18 +159,15 @@ function compareValues(a: unknown, b: unknown): number {
 function ordered(view: ComponentView, orderBy: [string, boolean][]): Row[] {
   if (orderBy.length === 0) return view.rows
   const key = orderBy.map(([f, d]) => (d ? `-${f}` : f)).join(',')
-  const memo = view.orders.get(key)
-  if (memo) return memo
-  const rows = [...view.rows].sort((x, y) => {
-    for (const [field, descending] of orderBy) {
-      const c = compareValues(fieldValue(x.record, field), fieldValue(y.record, field))
-      if (c !== 0) return descending ? -c : c
-    }
-    return 0
-  })
-  if (view.orders.size >= MAX_MEMO_ORDERS) view.orders.clear()
-  view.orders.set(key, rows)
-  return rows
+  return view.orders.getOrSet(key, () =>
+    [...view.rows].sort((x, y) => {
+      for (const [field, descending] of orderBy) {
+        const c = compareValues(fieldValue(x.record, field), fieldValue(y.record, field))
+        if (c !== 0) return descending ? -c : c
+      }
+      return 0
+    }),
+  )
 }
 
 function matches(row: Row, query: ListQuery): boolean {
@@ -276,25 +267,19 @@ export function listAnswer(
   if (memo === undefined) {
     const parsed = parseListQuery(new URLSearchParams(search), view)
     if (!parsed.ok) return parsed
-    memo = memoFor(view, parsed.query)
-    if (view.searches.size >= MAX_MEMO_SEARCHES) view.searches.clear()
-    view.searches.set(search, memo)
+    memo = view.searches.set(search, memoFor(view, parsed.query))
   }
   return { ok: true, body: bodyNow(memo) }
 }
 
 function memoFor(view: ComponentView, query: ListQuery): MemoBody {
   const key = JSON.stringify([query.page, query.pageSize, query.cluster ?? null, query.orderBy, query.terms])
-  let memo = view.bodies.get(key)
-  if (memo === undefined) {
+  return view.bodies.getOrSet(key, () => {
     const page = listPage(view, query)
     const json = JSON.stringify({ success: true, data: page.items, metadata: page.metadata, timestamp: '' })
     // The timestamp is the last key and was serialised as `""`: keep what precedes its value.
-    memo = { head: utf8.encode(json.slice(0, -3)), ms: Number.NaN, body: new Uint8Array(0) }
-    if (view.bodies.size >= MAX_MEMO_BODIES) view.bodies.clear()
-    view.bodies.set(key, memo)
-  }
-  return memo
+    return { head: utf8.encode(json.slice(0, -3)), ms: Number.NaN, body: new Uint8Array(0) }
+  })
 }
 
 function bodyNow(memo: MemoBody): Uint8Array<ArrayBuffer> {

@@ -1,8 +1,9 @@
 import type { Context, Hono } from 'hono'
+import type { StateOf } from '../core/state.ts'
 import { searchOf } from '../core/url.ts'
 import { v01tEnvelope } from './envelope.ts'
 import { listAnswer } from './query.ts'
-import type { V01tStore } from './store.ts'
+import type { V01tState } from './state.ts'
 
 // V01T's public list endpoint, `/trace/{app_slug}/{component_type}/`. Read-only: the CMS is
 // written by its seed commands, never through this API.
@@ -19,15 +20,16 @@ function fail(
   return c.json(v01tEnvelope.body(error, code, details ? { details } : {}), status)
 }
 
-export function registerV01tRoutes(app: Hono, store: () => V01tStore): void {
+export function registerV01tRoutes(app: Hono, stateOf: StateOf<V01tState>): void {
   app.get('/trace/:app/:component/', (c) => {
     const application = c.req.param('app')
     const componentType = c.req.param('component')
-    const components = store().applications.get(application)
+    const { store } = stateOf(c)
+    const components = store.applications.get(application)
     if (!components) {
       return fail(c, 404, `Application "${application}" not found`, 'not_found', {
         application,
-        applications: [...store().applications.keys()],
+        applications: [...store.applications.keys()],
       })
     }
     const view = components.get(componentType)

@@ -1,6 +1,7 @@
 import { faker } from '@faker-js/faker/locale/en'
 import { Collection } from '@msw/data'
 import { z } from 'zod'
+import { BoundedMemo } from '../core/memo.ts'
 import { ScenarioError } from '../core/scenario/error.ts'
 import type { Scenario } from '../fake/scenario.ts'
 import { generateRecords, type RecordKind, type SeedRecord } from './generate.ts'
@@ -12,6 +13,11 @@ import type { MemoBody } from './query.ts'
 // so each component also gets a read model built from the collection once at seed time: its
 // rows in store order, each with its response item and search text precomputed, and sort
 // orders memoised per `order_by`. A list request is then one linear pass, never a sort.
+//
+// List requests read the read model, not the collection: measured (scripts/collections-timing.ts,
+// 1,000 records in a component) a page via `records.findMany(where component, orderBy, take 20)`
+// costs ~450 µs a call against ~1.1 µs for the memoised read model: the V01T list benchmark
+// (BENCHMARKS.md) would lose most of its throughput.
 
 const RecordSchema = z.object({
   application: z.string(),
@@ -72,14 +78,14 @@ export interface ComponentView {
   /** Fields `order_by` accepts: the top-level ones and raw_data fields holding scalars. */
   sortable: Set<string>
   /** Rows sorted per normalised `order_by`, built on first use. */
-  orders: Map<string, Row[]>
+  orders: BoundedMemo<string, Row[]>
   /**
    * Serialised list answers per normalised query, up to their `timestamp` (query.ts): the
    * store never changes once built, so a page is stringified once, not per request.
    */
-  bodies: Map<string, MemoBody>
+  bodies: BoundedMemo<string, MemoBody>
   /** The same memo by raw query string (`?page_size=20`), so a repeated query is not parsed. */
-  searches: Map<string, MemoBody>
+  searches: BoundedMemo<string, MemoBody>
 }
 
 export interface V01tStore {
@@ -185,6 +191,12 @@ function listItem(record: V01tRecord): Record<string, unknown> {
   return item
 }
 
+/** Per component: memoised sort orders, list bodies (and their bytes: head plus last body), raw queries. */
+const MEMO_ORDERS = 64
+const MEMO_BODIES = 64
+const MEMO_BODY_BYTES = 16 * 1024 * 1024
+const MEMO_SEARCHES = 64
+
 const isScalar = (v: unknown) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
 
 function componentView(
@@ -205,9 +217,13 @@ function componentView(
     componentType,
     rows: records.map((record) => ({ record, item: listItem(record), haystack: searchText(record) })),
     sortable,
-    orders: new Map(),
-    bodies: new Map(),
-    searches: new Map(),
+    orders: new BoundedMemo({ maxEntries: MEMO_ORDERS }),
+    bodies: new BoundedMemo({
+      maxEntries: MEMO_BODIES,
+      maxBytes: MEMO_BODY_BYTES,
+      sizeOf: (m) => m.head.length * 2,
+    }),
+    searches: new BoundedMemo({ maxEntries: MEMO_SEARCHES }),
   }
 }
 
@@ -223,6 +239,10 @@ export async function buildV01tStore(scenario: Scenario): Promise<V01tStore> {
     applications.set(app.slug, components)
     for (const component of app.components) byComponent.set(`${app.slug}\u0000${component.slug}`, [])
   }
+  // The read model is built from the records the collection created (createMany's answer),
+  // not from a `records.findMany()` afterwards: that second pass measured ~30-40 ms more per
+  // 1,000 records on this loaded 2-core box (v01t.test.ts's best-of-7 seed of 1,000 records:
+  // 148-163 ms against 115-128 ms), on the reset path the benchmarks time.
   for (const record of created)
     byComponent.get(`${record.application}\u0000${record.component_type}`)!.push(record)
   for (const app of scenario.v01t.applications) {

@@ -2,11 +2,12 @@ import fc from 'fast-check'
 import type { Hono } from 'hono'
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { z } from 'zod'
+import { ScenarioError } from '../core/scenario/error.ts'
 import { FAKES } from '../registry.ts'
 import { loadConfig } from '../runtime/config.ts'
-import { type Mocks, startMocks } from '../runtime/runtime.ts'
-import { ScenarioError } from '../runtime/scenario-loader.ts'
+import { startMocks } from '../runtime/runtime.ts'
 import { scenarioSchemaFor } from '../runtime/scenario-schema.ts'
+import { type InProcessFake, inProcess } from '../runtime/testing.ts'
 import {
   ArtefactDataSchema,
   ArtefactListResponseSchema,
@@ -15,6 +16,7 @@ import {
   NodeDataSchema,
   NodeListResponseSchema,
 } from './contract.ts'
+import { createV01tFake, type V01tFake } from './index.ts'
 import { DEFAULT_PAGE_SIZE, listAnswer, listBody, MAX_PAGE_SIZE, parseListQuery } from './query.ts'
 import { buildV01tStore } from './store.ts'
 
@@ -40,7 +42,7 @@ interface ListBody {
   timestamp: string
 }
 
-let mocks: Mocks
+let h: InProcessFake<V01tFake>
 let app: Hono
 
 async function call(path: string, init?: RequestInit) {
@@ -69,19 +71,18 @@ const NODES = '/trace/devarno-ecosystem/node/'
 const ARTICLES = '/trace/flight-path/artefact/'
 
 beforeAll(async () => {
-  mocks = await startMocks({
-    config: loadConfig({ MOCKS_SCENARIO: 'default' }),
-    only: ['v01t'],
-    listen: false,
-    control: false,
-  })
-  app = mocks.app('v01t')
+  h = await inProcess(createV01tFake)
+  app = h.fake.app
 })
 
-afterAll(() => mocks.close())
+afterAll(() => h.close())
+
+/** A scenario switch as the control API takes it: by name, or inline (`extends` resolved). */
+const switchScenario = (r: { name: string } | { scenario: unknown }) =>
+  'name' in r ? h.use(r.name) : h.useInline(r.scenario)
 
 describe('default seed', () => {
-  beforeAll(() => mocks.switchScenario({ name: 'default' }))
+  beforeAll(() => switchScenario({ name: 'default' }))
 
   it('serves the 18 devarno orgs as strict NodeData, sparki-tools among them', async () => {
     const body = await list(`${NODES}?page_size=50`, NodeListResponseSchema)
@@ -128,7 +129,7 @@ describe('default seed', () => {
 })
 
 describe('query semantics', () => {
-  beforeAll(() => mocks.switchScenario({ name: 'default' }))
+  beforeAll(() => switchScenario({ name: 'default' }))
 
   it('searches title, slug, description, excerpt, tags, keywords and status, case-insensitively', async () => {
     const slugs = async (path: string) => (await list(path)).data.map((d) => d.slug)
@@ -246,7 +247,7 @@ describe('query semantics', () => {
       )
     }
     // Within one millisecond requests share one body; a body is never changed once made.
-    const store = await buildV01tStore(mocks.scenario)
+    const store = await buildV01tStore(h.scenario)
     const view = store.applications.get('devarno-ecosystem')!.get('node')!
     const q = parseListQuery(new URLSearchParams('page_size=2'), view)
     if (!q.ok) throw new Error('query')
@@ -275,18 +276,18 @@ describe('query semantics', () => {
     }
     // A new scenario brings new views: the memo never outlives the data it was made from.
     const gen = `/trace/${GEN_APP}/artefact/?page_size=3`
-    await mocks.switchScenario({ scenario: genScenario(11, 60) })
+    await switchScenario({ scenario: genScenario(11, 60) })
     const eleven = await list(gen)
-    await mocks.switchScenario({ scenario: genScenario(12, 60) })
+    await switchScenario({ scenario: genScenario(12, 60) })
     expect((await list(gen)).data).not.toEqual(eleven.data)
-    await mocks.switchScenario({ scenario: genScenario(11, 60) })
+    await switchScenario({ scenario: genScenario(11, 60) })
     expect((await list(gen)).data).toEqual(eleven.data)
-    await mocks.switchScenario({ name: 'default' })
+    await switchScenario({ name: 'default' })
   })
 })
 
 describe('errors', () => {
-  beforeAll(() => mocks.switchScenario({ name: 'default' }))
+  beforeAll(() => switchScenario({ name: 'default' }))
 
   it('404 not_found for an unknown application or component type, naming what exists', async () => {
     const app404 = await fails('/trace/nope/node/', 404, 'not_found')
@@ -350,7 +351,7 @@ describe('errors', () => {
   })
 
   it('a fault-injected 500 arrives in the envelope with CORS headers', async () => {
-    const fault = mocks.faults.add({
+    const fault = h.faults.add({
       service: 'v01t',
       match: { path: '/trace/*' },
       effect: { type: 'status', status: 500 },
@@ -363,13 +364,13 @@ describe('errors', () => {
       expect(r.res.headers.get('access-control-allow-origin')).toBe('*')
       expect((await call(ARTICLES)).status).toBe(200) // times: 1
     } finally {
-      mocks.faults.remove(fault.id)
+      h.faults.remove(fault.id)
     }
   })
 })
 
 describe('trailing slash, HEAD and CORS', () => {
-  beforeAll(() => mocks.switchScenario({ name: 'default' }))
+  beforeAll(() => switchScenario({ name: 'default' }))
 
   it('301s the slash-less URL to the slash form, keeping the query', async () => {
     const r = await call('/trace/flight-path/artefact?search=skyflow&page_size=5')
@@ -410,9 +411,22 @@ describe('trailing slash, HEAD and CORS', () => {
       const r = await call(path, { headers: { origin: 'https://devarno.cloud' } })
       expect(r.res.headers.get('access-control-allow-origin'), path).toBe('*')
     }
-    const control = await app.request('/__mocks/health', { headers: { origin: 'https://evil.example' } })
-    expect(control.status).toBe(200)
-    expect(control.headers.get('access-control-allow-origin')).toBeNull()
+    // The control slice is mounted by the runtime, so this part runs the fake inside it.
+    const mocks = await startMocks({
+      config: loadConfig({ MOCKS_SCENARIO: 'default' }),
+      only: ['v01t'],
+      listen: false,
+      control: false,
+    })
+    try {
+      const control = await mocks
+        .app('v01t')
+        .request('/__mocks/health', { headers: { origin: 'https://evil.example' } })
+      expect(control.status).toBe(200)
+      expect(control.headers.get('access-control-allow-origin')).toBeNull()
+    } finally {
+      await mocks.close()
+    }
   })
 })
 
@@ -452,7 +466,7 @@ async function all(component: string, query = '') {
 
 describe('generated records', () => {
   it('are strict NodeData / ArtefactData, unique slugs, fixed timestamps before the clock', async () => {
-    await mocks.switchScenario({ scenario: genScenario(7, 150) })
+    await switchScenario({ scenario: genScenario(7, 150) })
     const articles = await all('artefact')
     const orgs = await all('node')
     expect(articles).toHaveLength(150)
@@ -470,12 +484,12 @@ describe('generated records', () => {
   })
 
   it('are deterministic: same scenario and seed => same data; another seed => other data', async () => {
-    await mocks.switchScenario({ scenario: genScenario(11, 60) })
+    await switchScenario({ scenario: genScenario(11, 60) })
     const first = [await all('artefact'), await all('node')]
-    await mocks.switchScenario({ name: 'default' })
-    await mocks.switchScenario({ scenario: genScenario(11, 60) })
+    await switchScenario({ name: 'default' })
+    await switchScenario({ scenario: genScenario(11, 60) })
     expect([await all('artefact'), await all('node')]).toEqual(first)
-    await mocks.switchScenario({ scenario: genScenario(12, 60) })
+    await switchScenario({ scenario: genScenario(12, 60) })
     expect(await all('artefact')).not.toEqual(first[0])
   })
 
@@ -489,7 +503,7 @@ describe('generated records', () => {
         raw_data: artefactRaw(1),
       },
     ]
-    await mocks.switchScenario({ scenario: genScenario(3, 20, extra) })
+    await switchScenario({ scenario: genScenario(3, 20, extra) })
     const rows = await all('artefact')
     expect(rows[0]).toMatchObject({ slug: 'pinned', title: 'Pinned', cluster: 'gen-b', status: 'published' })
     expect(rows).toHaveLength(21)
@@ -497,7 +511,7 @@ describe('generated records', () => {
   })
 
   it("accept the kind's order_by fields in an empty component, and only seen fields elsewhere", async () => {
-    await mocks.switchScenario({
+    await switchScenario({
       scenario: {
         name: 'v01t-empty',
         v01t: {
@@ -540,20 +554,20 @@ describe('generated records', () => {
   })
 
   it('refuse a generate without a kind for an unknown component, keeping the old data', async () => {
-    await mocks.switchScenario({ name: 'default' })
+    await switchScenario({ name: 'default' })
     const bad = {
       name: 'v01t-bad',
       v01t: {
         applications: [{ slug: 'x', components: [{ slug: 'widget', generate: { count: 3, cluster: 'c' } }] }],
       },
     }
-    await expect(mocks.switchScenario({ scenario: bad })).rejects.toBeInstanceOf(ScenarioError)
-    await expect(mocks.switchScenario({ scenario: bad })).rejects.toThrow(/kind: node \| artefact/)
+    await expect(switchScenario({ scenario: bad })).rejects.toBeInstanceOf(ScenarioError)
+    await expect(switchScenario({ scenario: bad })).rejects.toThrow(/kind: node \| artefact/)
     expect((await list(`${NODES}?page_size=50`)).data).toHaveLength(18)
   })
 
   it('seed 1,000 records well under 100 ms', async () => {
-    const fake = mocks.services.get('v01t')!.fake
+    const fake = h.fake
     const scenario = scenarioSchemaFor(FAKES).parse({
       name: 'v01t-bench',
       seed: 5,
@@ -696,7 +710,7 @@ describe('properties', () => {
   let everything: Item[]
 
   beforeEach(async () => {
-    await mocks.switchScenario({ scenario: genScenario(21, 230, extraRecords(25)) })
+    await switchScenario({ scenario: genScenario(21, 230, extraRecords(25)) })
     everything = await all('artefact')
     expect(everything).toHaveLength(255)
   })
@@ -783,7 +797,7 @@ describe('properties', () => {
             external_id: `e-${i}`,
             raw_data: { status: r.status, ...(r.priority === undefined ? {} : { priority: r.priority }) },
           }))
-          await mocks.switchScenario({
+          await switchScenario({
             scenario: {
               name: 'v01t-prop',
               // An artefact component: priority is sortable even when no record has one.

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -17,7 +17,7 @@ import {
   paddedFile,
   sampleImage,
 } from '../../mocks/media/testing.ts'
-import { startTestMocks, type TestMocks } from '../helpers.ts'
+import { startTestMocks, storedFiles, type TestMocks } from '../helpers.ts'
 import {
   describeServerSockets,
   envInt,
@@ -58,7 +58,7 @@ function record(name: string, runs: number, lost: string[] = []) {
 
 const media = () => t.mocks.services.get('media')?.fake as MediaFake
 const chat = () => t.mocks.services.get('chat')?.fake as ChatFake
-const onDisk = () => readdirSync(storage).sort()
+const onDisk = () => storedFiles(storage)
 /** Ports clients connect to; auth's also carries chat's and media's own pooled get-session calls. */
 const clientPorts = () =>
   (['chat', 'media', 'v01t'] as const)
@@ -269,7 +269,7 @@ describe('clients vanishing', () => {
           await observer.waitFor((f) => f.type === 'presence' && f.user_id === 'usr_member' && !f.online, {
             after: m2,
           })
-          expect(await eventually(() => chat().hub.size === 1, 3000)).toBe(true)
+          expect(await eventually(() => chat().state().hub.size === 1, 3000)).toBe(true)
         }),
         { numRuns: RUNS * 2, seed: FC_SEED },
       )
@@ -288,7 +288,7 @@ describe('clients vanishing', () => {
     } finally {
       await observer.close()
     }
-    expect(await eventually(() => chat().hub.size === 0, 3000)).toBe(true)
+    expect(await eventually(() => chat().state().hub.size === 0, 3000)).toBe(true)
   })
 })
 
@@ -409,7 +409,7 @@ describe('a hang fault, and the client giving up', () => {
     ).toHaveLength(5)
     for (const f of t.mocks.faults.list()) t.mocks.faults.remove(f.id)
     expect(await ChatTestClient.upgradeStatus(url)).toBe(101)
-    expect(await eventually(() => chat().hub.size === 0, 3000)).toBe(true)
+    expect(await eventually(() => chat().state().hub.size === 0, 3000)).toBe(true)
     record('hang fault on the WebSocket upgrade: clients give up after 150 ms', 5)
   })
 })

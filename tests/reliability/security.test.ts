@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { ChatTestClient } from '../../mocks/chat/testing.ts'
 import type { MediaFake } from '../../mocks/media/index.ts'
 import { buildMultipart, filePart, multipartType, sampleImage } from '../../mocks/media/testing.ts'
+import { FAKES } from '../../mocks/registry.ts'
 import { loadConfig } from '../../mocks/runtime/config.ts'
 import { startTestMocks, type TestMocks } from '../helpers.ts'
 import { originAllowedByMatrix, originArb } from './arbitraries.ts'
@@ -60,7 +61,7 @@ describe('listeners', () => {
     expect(loadConfig({ MOCKS_HOST: '0.0.0.0' }).host).toBe('0.0.0.0')
     expect(loadConfig({}).authServiceUrl).toMatch(/^http:\/\/127\.0\.0\.1:/)
     const servers = [...t.mocks.services.values()].map((s) => s.server!).concat(t.mocks.control!)
-    expect(servers).toHaveLength(5)
+    expect(servers).toHaveLength(FAKES.length + 1)
     const bound = listeners()
     for (const s of servers) {
       expect(s.host).toBe('127.0.0.1')
@@ -68,8 +69,8 @@ describe('listeners', () => {
       expect(bound.filter((l) => l.port === s.port).map((l) => l.address)).toEqual(['127.0.0.1'])
     }
     checks.push({
-      name: 'every listener (4 fakes + control plane) bound to 127.0.0.1 by default',
-      cases: 5,
+      name: `every listener (${FAKES.length} fakes + control plane) bound to 127.0.0.1 by default`,
+      cases: servers.length,
       held: true,
     })
   })

@@ -229,7 +229,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
 
   const settle = async () => {
     agent.destroy()
-    await eventually(() => chat.hub.size === 0 && serverSockets(clientFacing) === 0, 10_000, 25)
+    await eventually(() => chat.state().hub.size === 0 && serverSockets(clientFacing) === 0, 10_000, 25)
   }
 
   try {
@@ -323,7 +323,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
         ...(fdsAfter === undefined ? {} : { fdsAfter }),
       },
       settleMs: Math.round(settleMs),
-      hubSizeAfter: chat.hub.size,
+      hubSizeAfter: chat.state().hub.size,
       onlineAfter,
       journal: { size: mocks.journal.size, limit: mocks.journal.limit },
     }

@@ -67,13 +67,19 @@ export const ControlErrorSchema = z.strictObject({
   issues: z.array(z.strictObject({ path: z.string(), message: z.string() })).optional(),
 })
 
-export type Owner = 'auth' | 'chat' | 'media' | 'v01t' | 'control'
+/** Upstash answers `{error}` alone, in Redis's words. */
+export const UpstashErrorSchema = z.strictObject({
+  error: z.string().regex(/^(ERR|WRONGTYPE|WRONGPASS|EXECABORT|NOPERM) /),
+})
+
+export type Owner = 'auth' | 'chat' | 'media' | 'v01t' | 'upstash' | 'control'
 
 export const ENVELOPES: Record<Owner, z.ZodType> = {
   auth: AuthErrorSchema,
   chat: ServiceErrorSchema,
   media: ServiceErrorSchema,
   v01t: V01tErrorSchema,
+  upstash: UpstashErrorSchema,
   control: ControlErrorSchema,
 }
 
@@ -120,6 +126,8 @@ export interface CheckOptions {
   errorBody?: z.ZodType
   /** A HEAD request: no body to check. */
   head?: boolean
+  /** better-auth answers a path under /api/auth it does not know with a bare 404 (no body). */
+  bare404?: boolean
 }
 
 function zodProblems(schema: z.ZodType, json: unknown, what: string): string[] {
@@ -134,6 +142,7 @@ export function checkAnswer(owner: Owner, a: Answer, opts: CheckOptions): string
   const problems: string[] = [...leaks(a.text, opts.sensitive)]
   const bareParserRefusal = opts.raw === true && (a.status === 400 || a.status === 431) && a.body.length === 0
   if (bareParserRefusal) return problems
+  if (opts.bare404 && a.status === 404 && a.body.length === 0) return problems
   if (a.status >= 500) problems.push(`unrequested ${a.status}: ${a.text.slice(0, 300)}`)
   if (!opts.allowed.includes(a.status)) {
     problems.push(`status ${a.status} not in [${opts.allowed.join(', ')}]: ${a.text.slice(0, 200)}`)

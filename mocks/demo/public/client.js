@@ -24,6 +24,18 @@ const V01T_MS = msParam('v01tTimeoutMs', V01T_TIMEOUT_MS)
 const UPLOAD_MS = msParam('uploadTimeoutMs', UPLOAD_TIMEOUT_MS)
 const CONTROL_TIMEOUT_MS = 10_000
 
+// Presence from the app server's store (?presence=upstash | memory): family-hub's planned
+// Upstash presence, or today's per-instance Map. Unset: presence comes from chat's own
+// frames, as the matrix has it. The server's /api/presence answers 503 when Upstash fails;
+// members are then shown as unknown, never as offline.
+const PRESENCE_STORE = ['upstash', 'memory'].includes(params.get('presence') ?? '')
+  ? params.get('presence')
+  : null
+const PRESENCE_POLL_MS = 5000
+/** @type {{ online: Set<string> | null, error: string }} */
+const serverPresence = { online: new Set(), error: '' }
+let presenceTimer = 0
+
 const app = {
   /** @type {{ chat?: string, media?: string, v01t?: string }} */
   services: {},
@@ -211,8 +223,34 @@ function startSession() {
     $('chat-notice').textContent = /** @type {CustomEvent} */ (e).detail
   })
   chat.start()
+  clearInterval(presenceTimer)
+  if (PRESENCE_STORE) {
+    void pollPresence()
+    presenceTimer = setInterval(() => void pollPresence(), PRESENCE_POLL_MS)
+  }
   renderPresence()
   renderMessages()
+}
+
+async function pollPresence() {
+  const chat = app.chat
+  if (!chat || !PRESENCE_STORE) return
+  const q = `channel=${encodeURIComponent(chat.channel)}&store=${PRESENCE_STORE}`
+  const opts = {
+    credentials: /** @type {RequestCredentials} */ ('same-origin'),
+    timeoutMs: CONTROL_TIMEOUT_MS,
+  }
+  const beat = await call(`/api/presence/heartbeat?${q}`, { ...opts, method: 'POST' })
+  const r = beat.kind === 'ok' ? await call(`/api/presence?${q}`, opts) : beat
+  if (r.kind === 'ok' && Array.isArray(r.data?.online)) {
+    serverPresence.online = new Set(r.data.online)
+    serverPresence.error = ''
+  } else {
+    if (!serverPresence.error) log(`presence (${PRESENCE_STORE}): ${describeOutcome(r)}`, 'warn')
+    serverPresence.online = null
+    serverPresence.error = describeOutcome(r)
+  }
+  renderPresence()
 }
 
 const seconds = (until) => `${Math.max(0, (until - Date.now()) / 1000).toFixed(1)} s`
@@ -283,12 +321,19 @@ function renderPresence() {
   const chat = app.chat
   if (!chat) return
   const members = app.channels.find((c) => c.id === chat.channel)?.members ?? [...chat.presence.keys()]
+  $('presence').dataset.store = PRESENCE_STORE ?? 'chat'
   $('presence').replaceChildren(
     ...members.map((id) => {
       const li = document.createElement('li')
-      const online = chat.presence.get(id) === true
-      li.className = online ? 'online' : 'offline'
       li.dataset.user = id
+      if (PRESENCE_STORE && serverPresence.online === null) {
+        li.className = 'unknown'
+        li.textContent = `${nameOf(id)} — unknown (presence unavailable)`
+        li.title = serverPresence.error
+        return li
+      }
+      const online = PRESENCE_STORE ? Boolean(serverPresence.online?.has(id)) : chat.presence.get(id) === true
+      li.className = online ? 'online' : 'offline'
       li.textContent = `${nameOf(id)} — ${online ? 'online' : 'offline'}`
       return li
     }),

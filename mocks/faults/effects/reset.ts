@@ -1,10 +1,12 @@
-import { cutConnection, type EffectModule } from '../types.ts'
+import { z } from 'zod'
+import { cutConnection, defineEffect, type HttpEffectContext } from '../types.ts'
 
 // Destroy the socket with a TCP RST so the client sees ECONNRESET (destroy() alone sends FIN).
-export const reset: EffectModule<'reset'> = {
+const cut = async (ctx: HttpEffectContext) => cutConnection(ctx)
+
+export const reset = defineEffect({
   type: 'reset',
-  scope: 'request',
-  async http(ctx) {
-    return cutConnection(ctx)
-  },
-}
+  schema: z.strictObject({ type: z.literal('reset') }),
+  does: 'cuts connections (ECONNRESET)',
+  acts: { http: cut, upgrade: cut },
+})

@@ -1,11 +1,22 @@
-import type { EffectModule } from '../types.ts'
+import { z } from 'zod'
+import { defineEffect } from '../types.ts'
+import { httpStatus } from './status.ts'
 
-// Refuse the WebSocket upgrade with an HTTP status (the handshake never completes).
-export const wsReject: EffectModule<'ws-reject'> = {
+// Refuse the WebSocket upgrade with an HTTP status (the handshake never completes). The body
+// is the service's own error envelope (chat: {error, code}), as its other refusals carry.
+export const wsReject = defineEffect({
   type: 'ws-reject',
-  scope: 'upgrade',
-  async http(ctx, effect, proceed) {
-    if (!ctx.isUpgrade) return proceed()
-    return new Response(null, { status: effect.status })
+  schema: z.strictObject({
+    type: z.literal('ws-reject'),
+    status: httpStatus.default(503),
+  }),
+  does: 'refuses WebSocket handshakes',
+  acts: {
+    async upgrade(ctx, effect) {
+      return new Response(JSON.stringify(ctx.errorBody(effect.status)), {
+        status: effect.status,
+        headers: { 'content-type': 'application/json' },
+      })
+    },
   },
-}
+})

@@ -15,11 +15,13 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file devarno/shared/v1/user.proto.
  */
 export const file_devarno_shared_v1_user: GenFile = /*@__PURE__*/
-  fileDesc("ChxkZXZhcm5vL3NoYXJlZC92MS91c2VyLnByb3RvEhFkZXZhcm5vLnNoYXJlZC52MSLjAQoEVXNlchIKCgJpZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIMCgRuYW1lGAMgASgJEhIKBWltYWdlGAQgASgJSACIAQESDAoEcm9sZRgFIAEoCRIWCg5lbWFpbF92ZXJpZmllZBgGIAEoCBIOCgZiYW5uZWQYByABKAgSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCCAoGX2ltYWdlIn4KB1Nlc3Npb24SCgoCaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIuCgpleHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgppcF9hZGRyZXNzGAQgASgJEhIKCnVzZXJfYWdlbnQYBSABKAliBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChxkZXZhcm5vL3NoYXJlZC92MS91c2VyLnByb3RvEhFkZXZhcm5vLnNoYXJlZC52MSLRAgoEVXNlchIKCgJpZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIMCgRuYW1lGAMgASgJEhIKBWltYWdlGAQgASgJSACIAQESDAoEcm9sZRgFIAEoCRIWCg5lbWFpbF92ZXJpZmllZBgGIAEoCBIOCgZiYW5uZWQYByABKAgSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoKYmFuX3JlYXNvbhgKIAEoCUgBiAEBEjQKC2Jhbl9leHBpcmVzGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgCiAEBQggKBl9pbWFnZUINCgtfYmFuX3JlYXNvbkIOCgxfYmFuX2V4cGlyZXMixwIKB1Nlc3Npb24SCgoCaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIuCgpleHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCgppcF9hZGRyZXNzGAQgASgJSACIAQESFwoKdXNlcl9hZ2VudBgFIAEoCUgBiAEBEg0KBXRva2VuGAYgASgJEi4KCmNyZWF0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhwKD2ltcGVyc29uYXRlZF9ieRgJIAEoCUgCiAEBQg0KC19pcF9hZGRyZXNzQg0KC191c2VyX2FnZW50QhIKEF9pbXBlcnNvbmF0ZWRfYnliBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * better-auth user.
- * Wire names (JSON names): id, email, name, image, role, emailVerified, banned, createdAt, updatedAt.
+ * Wire names (JSON names): id, email, name, image, role, emailVerified, banned, createdAt, updatedAt,
+ * and the admin plugin's banReason, banExpires (role and banned are the admin plugin's too: a
+ * stock better-auth sends neither).
  *
  * @generated from message devarno.shared.v1.User
  */
@@ -73,6 +75,18 @@ export type User = Message<"devarno.shared.v1.User"> & {
    * @generated from field: google.protobuf.Timestamp updated_at = 9;
    */
   updatedAt?: Timestamp | undefined;
+
+  /**
+   * The admin plugin's: null unless banned with a reason / an end.
+   *
+   * @generated from field: optional string ban_reason = 10;
+   */
+  banReason?: string | undefined;
+
+  /**
+   * @generated from field: optional google.protobuf.Timestamp ban_expires = 11;
+   */
+  banExpires?: Timestamp | undefined;
 };
 
 /**
@@ -84,7 +98,8 @@ export const UserSchema: GenMessage<User> = /*@__PURE__*/
 
 /**
  * better-auth session.
- * Wire names (JSON names): id, userId, expiresAt, ipAddress, userAgent.
+ * Wire names (JSON names): id, userId, expiresAt, ipAddress, userAgent, token, createdAt, updatedAt
+ * (better-auth 1.7 sends all of them), and the admin plugin's impersonatedBy.
  *
  * @generated from message devarno.shared.v1.Session
  */
@@ -105,14 +120,38 @@ export type Session = Message<"devarno.shared.v1.Session"> & {
   expiresAt?: Timestamp | undefined;
 
   /**
-   * @generated from field: string ip_address = 4;
+   * `optional`: a SQL adapter returns null when the request carried none.
+   *
+   * @generated from field: optional string ip_address = 4;
    */
-  ipAddress: string;
+  ipAddress?: string | undefined;
 
   /**
-   * @generated from field: string user_agent = 5;
+   * @generated from field: optional string user_agent = 5;
    */
-  userAgent: string;
+  userAgent?: string | undefined;
+
+  /**
+   * @generated from field: string token = 6;
+   */
+  token: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 7;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp updated_at = 8;
+   */
+  updatedAt?: Timestamp | undefined;
+
+  /**
+   * The admin plugin's: the admin's user id while impersonating, else null.
+   *
+   * @generated from field: optional string impersonated_by = 9;
+   */
+  impersonatedBy?: string | undefined;
 };
 
 /**

@@ -1,0 +1,638 @@
+import { randomBytes } from 'node:crypto'
+import http from 'node:http'
+import https from 'node:https'
+import { PARITY_ALLOWED, type ParityAllowance } from './parity-allowed.ts'
+
+// Side by side: the same requests to the fake better-auth and a real one, compared as a client
+// reads them: status, the headers it acts on (set-cookie names and attributes, cache-control,
+// pragma, content-type, location) and the JSON's keys and types (plus `code`, `message`,
+// `redirect`, `success` values). Used by the parity suite (tests/parity) and `pnpm mocks parity`.
+// Requests go out through node:http with exactly the headers a case names: fetch would add
+// Sec-Fetch-Mode, which better-auth's CSRF check reads.
+
+export interface ParityAccount {
+  email: string
+  password: string
+  name: string
+}
+
+/** Server-side changes a case needs (tests have them for both sides; a remote server has none). */
+export interface ParityHooks {
+  /** Bans the user with this email (the admin plugin's `banned: true`). */
+  ban(email: string): Promise<void>
+  /** Makes every session of the user with this email expired. */
+  expire(email: string): Promise<void>
+}
+
+export interface ParitySide {
+  /** Base URL; better-auth is mounted at `${url}/api/auth`. */
+  url: string
+  hooks?: ParityHooks
+}
+
+export interface ParityOptions {
+  /** An account present on both sides (sign-in cases). */
+  account: ParityAccount
+  /** An origin both sides trust (for sign-in from a browser or Node client). */
+  trustedOrigin: string
+  /** Run the cases that create users (sign-up). Never on by default: a team's database. */
+  createUsers: boolean
+  /** Whether the real side runs the admin plugin (bans). */
+  adminPlugin: boolean
+  allowed?: readonly ParityAllowance[]
+}
+
+interface Answer {
+  status: number
+  headers: http.IncomingHttpHeaders
+  text: string
+}
+
+interface Req {
+  method?: string
+  path: string
+  headers?: Record<string, string>
+  body?: string | object
+}
+
+/** What one side offers a case. */
+export interface CaseContext {
+  send(req: Req): Promise<Answer>
+  /** Signs the account (or another) in with a trusted Origin; the Cookie header pairs it set. */
+  signIn(account?: Pick<ParityAccount, 'email' | 'password'>): Promise<string>
+  /** A user made for this case only (needs createUsers): the same email on both sides. */
+  newUser(tag: string): Promise<{ account: ParityAccount; cookie: string }>
+  hooks: ParityHooks | undefined
+  account: ParityAccount
+  origin: string
+  /** The unique part of emails made in this run (same on both sides). */
+  run: string
+}
+
+export interface ParityCase {
+  name: string
+  needs?: ('createUsers' | 'hooks' | 'admin')[]
+  run(ctx: CaseContext): Promise<Answer>
+}
+
+export interface Difference {
+  case: string
+  field: string
+  fake: string
+  real: string
+  /** The allow-list's reason, when this difference is accepted. */
+  allowed?: string
+}
+
+export interface ParityReport {
+  ran: string[]
+  skipped: { case: string; reason: string }[]
+  differences: Difference[]
+}
+
+const JSON_TYPE = { 'content-type': 'application/json' }
+
+function request(base: string, req: Req): Promise<Answer> {
+  const url = new URL(req.path, base)
+  const body =
+    req.body === undefined ? undefined : typeof req.body === 'string' ? req.body : JSON.stringify(req.body)
+  const headers: Record<string, string> = { ...(body !== undefined ? JSON_TYPE : {}), ...req.headers }
+  if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body))
+  return new Promise((resolve, reject) => {
+    const r = (url.protocol === 'https:' ? https : http).request(
+      url,
+      { method: req.method ?? (body === undefined ? 'GET' : 'POST'), headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            text: Buffer.concat(chunks).toString(),
+          }),
+        )
+        res.on('error', reject)
+      },
+    )
+    r.setTimeout(15_000, () => r.destroy(new Error(`${req.path}: no answer in 15 s`)))
+    r.on('error', reject)
+    r.end(body)
+  })
+}
+
+/** `name=value` pairs from Set-Cookie headers, as a client would send them back. */
+export function cookiePairs(headers: http.IncomingHttpHeaders): string {
+  return (headers['set-cookie'] ?? [])
+    .map((c) => c.split(';')[0]!.trim())
+    .filter((pair) => !pair.endsWith('='))
+    .join('; ')
+}
+
+export function sideContext(side: ParitySide, opts: ParityOptions, run: string): CaseContext {
+  const send = (req: Req) => request(side.url, req)
+  const signIn: CaseContext['signIn'] = async (account = opts.account) => {
+    const res = await send({
+      path: '/api/auth/sign-in/email',
+      headers: { origin: opts.trustedOrigin },
+      body: { email: account.email, password: account.password },
+    })
+    if (res.status !== 200)
+      throw new Error(`${side.url}: sign-in as ${account.email} answered ${res.status} ${res.text}`)
+    return cookiePairs(res.headers)
+  }
+  return {
+    send,
+    signIn,
+    async newUser(tag) {
+      const account = {
+        email: `parity-${run}-${tag}@casa.test`,
+        password: 'parity-password-1',
+        name: `Parity ${tag}`,
+      }
+      const res = await send({
+        path: '/api/auth/sign-up/email',
+        headers: { origin: opts.trustedOrigin },
+        body: account,
+      })
+      if (res.status !== 200)
+        throw new Error(`${side.url}: sign-up ${account.email} answered ${res.status} ${res.text}`)
+      return { account, cookie: cookiePairs(res.headers) }
+    },
+    hooks: side.hooks,
+    account: opts.account,
+    origin: opts.trustedOrigin,
+    run,
+  }
+}
+
+/** A Set-Cookie header as a client reads it: name, whether it sets or clears, attributes. */
+function describeCookie(header: string): [string, string] {
+  const [pair, ...attrs] = header.split(';').map((s) => s.trim())
+  const eq = pair!.indexOf('=')
+  const name = pair!.slice(0, eq)
+  const value = pair!.slice(eq + 1)
+  const parts = attrs
+    .filter(Boolean)
+    .map((a) => {
+      const [k, v] = a.split('=')
+      const key = k!.toLowerCase()
+      if (key === 'expires') return 'expires'
+      return v === undefined ? key : `${key}=${key === 'samesite' ? v.toLowerCase() : v}`
+    })
+    .sort()
+  return [name, [value === '' ? '(empty)' : '(value)', ...parts].join('; ')]
+}
+
+/** Flattens a JSON value into path -> type (and the value for fields clients branch on). */
+function shape(value: unknown, path: string, out: Map<string, string>): void {
+  if (value === null) out.set(path, 'null')
+  else if (Array.isArray(value)) {
+    out.set(path, 'array')
+    for (const [i, v] of value.entries()) shape(v, `${path}[${i}]`, out)
+  } else if (typeof value === 'object') {
+    out.set(path, 'object')
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) shape(v, `${path}.${k}`, out)
+  } else {
+    const key = path.slice(path.lastIndexOf('.') + 1)
+    const shown =
+      ['code', 'message', 'redirect', 'success', 'status'].includes(key) && path.split('.').length === 2
+    out.set(path, shown ? `${typeof value} ${JSON.stringify(value)}` : typeof value)
+  }
+}
+
+/** What a client reads from an answer, as field -> description. */
+export function observe(a: Answer): Map<string, string> {
+  const out = new Map<string, string>()
+  out.set('status', String(a.status))
+  for (const h of ['cache-control', 'pragma', 'content-type', 'location'] as const) {
+    const v = a.headers[h]
+    out.set(`header ${h}`, v === undefined ? '(none)' : String(v).toLowerCase().replace(/\s+/g, ''))
+  }
+  const cookies = (a.headers['set-cookie'] ?? []).map(describeCookie)
+  out.set('set-cookie names', cookies.map(([n]) => n).join(', ') || '(none)')
+  for (const [name, desc] of cookies) out.set(`set-cookie ${name}`, desc)
+  if (!a.text) out.set('body', '(empty)')
+  else {
+    try {
+      shape(JSON.parse(a.text), 'body', out)
+    } catch {
+      out.set('body', `text ${JSON.stringify(a.text.slice(0, 80))}`)
+    }
+  }
+  return out
+}
+
+export function compare(name: string, fake: Answer, real: Answer): Difference[] {
+  const f = observe(fake)
+  const r = observe(real)
+  const diffs: Difference[] = []
+  for (const field of new Set([...r.keys(), ...f.keys()])) {
+    const fv = f.get(field) ?? '(absent)'
+    const rv = r.get(field) ?? '(absent)'
+    if (fv !== rv) diffs.push({ case: name, field, fake: fv, real: rv })
+  }
+  return diffs
+}
+
+function allowance(d: Difference, allowed: readonly ParityAllowance[]): string | undefined {
+  const hit = allowed.find(
+    (a) =>
+      (a.case === '*' || a.case === d.case) &&
+      (a.field.endsWith('*') ? d.field.startsWith(a.field.slice(0, -1)) : a.field === d.field),
+  )
+  return hit?.reason
+}
+
+export async function runParity(
+  fake: ParitySide,
+  real: ParitySide,
+  opts: ParityOptions,
+  cases: readonly ParityCase[] = PARITY_CASES,
+): Promise<ParityReport> {
+  const run = randomBytes(4).toString('hex')
+  const sides = { fake: sideContext(fake, opts, run), real: sideContext(real, opts, run) }
+  const report: ParityReport = { ran: [], skipped: [], differences: [] }
+  for (const c of cases) {
+    const missing = (c.needs ?? []).find(
+      (n) =>
+        (n === 'createUsers' && !opts.createUsers) ||
+        (n === 'hooks' && (!fake.hooks || !real.hooks)) ||
+        (n === 'admin' && !opts.adminPlugin),
+    )
+    if (missing) {
+      report.skipped.push({
+        case: c.name,
+        reason: {
+          createUsers: 'creates users (--create-users)',
+          hooks: 'needs database access',
+          admin: 'needs the admin plugin',
+        }[missing],
+      })
+      continue
+    }
+    const [f, r] = await Promise.all([c.run(sides.fake), c.run(sides.real)])
+    report.ran.push(c.name)
+    for (const d of compare(c.name, f, r)) {
+      const reason = allowance(d, opts.allowed ?? PARITY_ALLOWED)
+      report.differences.push(reason ? { ...d, allowed: reason } : d)
+    }
+  }
+  return report
+}
+
+/** One line per difference, allowed ones marked; for the CLI and test failures. */
+export function formatDifferences(diffs: readonly Difference[]): string {
+  return diffs
+    .map(
+      (d) =>
+        `${d.allowed ? '  (allowed) ' : '  '}${d.case} | ${d.field}\n      fake: ${d.fake}\n      real: ${d.real}${d.allowed ? `\n      why:  ${d.allowed}` : ''}`,
+    )
+    .join('\n')
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cases: every answer the issue compared, plus duplicates, wrong passwords, expired
+// sessions, bans and sign-out. Each runs on both sides with that side's own cookies.
+
+const SIGN_IN = '/api/auth/sign-in/email'
+const SIGN_UP = '/api/auth/sign-up/email'
+const SIGN_OUT = '/api/auth/sign-out'
+const GET_SESSION = '/api/auth/get-session'
+/** What Node's fetch (undici) adds to every request. */
+const NODE_FETCH = { 'sec-fetch-mode': 'cors' }
+const BROWSER = (origin: string) => ({
+  origin,
+  'sec-fetch-site': 'same-site',
+  'sec-fetch-mode': 'cors',
+  'sec-fetch-dest': 'empty',
+})
+/** A token in better-auth's alphabet, signed by nobody. */
+const STRANGER = 'ParityStrangerToken0000000000001'
+
+const signInBody = (ctx: CaseContext, extra: Record<string, unknown> = {}) => ({
+  email: ctx.account.email,
+  password: ctx.account.password,
+  ...extra,
+})
+
+export const PARITY_CASES: readonly ParityCase[] = [
+  { name: 'GET /ok', run: (x) => x.send({ path: '/api/auth/ok' }) },
+  { name: 'get-session without a cookie', run: (x) => x.send({ path: GET_SESSION }) },
+  {
+    name: 'get-session signed in',
+    run: async (x) => x.send({ path: GET_SESSION, headers: { cookie: await x.signIn() } }),
+  },
+  {
+    name: 'get-session from a browser (Sec-Fetch-*, trusted Origin)',
+    run: async (x) =>
+      x.send({ path: GET_SESSION, headers: { ...BROWSER(x.origin), cookie: await x.signIn() } }),
+  },
+  {
+    name: 'get-session with an unsigned token',
+    run: (x) => x.send({ path: GET_SESSION, headers: { cookie: `better-auth.session_token=${STRANGER}` } }),
+  },
+  {
+    name: 'get-session with a wrongly signed cookie',
+    run: (x) =>
+      x.send({
+        path: GET_SESSION,
+        headers: { cookie: `better-auth.session_token=${STRANGER}.${'A'.repeat(43)}%3D` },
+      }),
+  },
+  {
+    name: 'get-session with a tampered session cookie',
+    run: async (x) => {
+      const cookie = await x.signIn()
+      return x.send({
+        path: GET_SESSION,
+        headers: { cookie: cookie.replace(/session_token=./, 'session_token=Z') },
+      })
+    },
+  },
+  {
+    name: 'get-session after sign-out (an unknown session)',
+    run: async (x) => {
+      const cookie = await x.signIn()
+      await x.send({ path: SIGN_OUT, headers: { cookie, origin: x.origin }, body: {} })
+      return x.send({ path: GET_SESSION, headers: { cookie } })
+    },
+  },
+  {
+    name: 'get-session of an expired session',
+    needs: ['createUsers', 'hooks'],
+    run: async (x) => {
+      const { account, cookie } = await x.newUser('expired')
+      await x.hooks!.expire(account.email)
+      return x.send({ path: GET_SESSION, headers: { cookie } })
+    },
+  },
+  {
+    name: 'get-session of a banned user',
+    needs: ['createUsers', 'hooks', 'admin'],
+    run: async (x) => {
+      const { account, cookie } = await x.newUser('banned-session')
+      await x.hooks!.ban(account.email)
+      return x.send({ path: GET_SESSION, headers: { cookie } })
+    },
+  },
+  { name: 'POST get-session', run: (x) => x.send({ method: 'POST', path: GET_SESSION, body: {} }) },
+  {
+    name: 'sign-in from a browser (trusted Origin, Sec-Fetch-*)',
+    run: (x) => x.send({ path: SIGN_IN, headers: BROWSER(x.origin), body: signInBody(x) }),
+  },
+  {
+    name: 'sign-in from Node fetch without Origin (Sec-Fetch-Mode: cors)',
+    run: (x) => x.send({ path: SIGN_IN, headers: NODE_FETCH, body: signInBody(x) }),
+  },
+  {
+    name: 'sign-in from Node fetch with a trusted Origin',
+    run: (x) => x.send({ path: SIGN_IN, headers: { ...NODE_FETCH, origin: x.origin }, body: signInBody(x) }),
+  },
+  {
+    name: 'sign-in with no Origin and no Sec-Fetch-* (curl)',
+    run: (x) => x.send({ path: SIGN_IN, body: signInBody(x) }),
+  },
+  {
+    name: 'sign-in from a foreign Origin (Sec-Fetch-*)',
+    run: (x) => x.send({ path: SIGN_IN, headers: BROWSER('https://evil.example'), body: signInBody(x) }),
+  },
+  {
+    name: 'sign-in from a foreign Origin (no Sec-Fetch-*)',
+    run: (x) => x.send({ path: SIGN_IN, headers: { origin: 'https://evil.example' }, body: signInBody(x) }),
+  },
+  {
+    name: 'sign-in by a cross-site form navigation',
+    run: (x) =>
+      x.send({
+        path: SIGN_IN,
+        headers: {
+          'sec-fetch-site': 'cross-site',
+          'sec-fetch-mode': 'navigate',
+          'sec-fetch-dest': 'document',
+          origin: 'https://evil.example',
+        },
+        body: signInBody(x),
+      }),
+  },
+  {
+    name: 'sign-in with a cookie and no Origin',
+    run: (x) => x.send({ path: SIGN_IN, headers: { cookie: 'theme=dark' }, body: signInBody(x) }),
+  },
+  {
+    name: 'sign-in with a cookie and a trusted Origin',
+    run: (x) =>
+      x.send({ path: SIGN_IN, headers: { cookie: 'theme=dark', origin: x.origin }, body: signInBody(x) }),
+  },
+  {
+    name: 'sign-in with a wrong password',
+    run: (x) =>
+      x.send({
+        path: SIGN_IN,
+        headers: { origin: x.origin },
+        body: signInBody(x, { password: 'wrong-password-9' }),
+      }),
+  },
+  {
+    name: 'sign-in with an unknown email',
+    run: (x) =>
+      x.send({
+        path: SIGN_IN,
+        headers: { origin: x.origin },
+        body: { email: `nobody-${x.run}@casa.test`, password: 'whatever-password' },
+      }),
+  },
+  {
+    name: 'sign-in with an invalid email',
+    run: (x) =>
+      x.send({
+        path: SIGN_IN,
+        headers: { origin: x.origin },
+        body: signInBody(x, { email: 'not-an-email' }),
+      }),
+  },
+  {
+    name: 'sign-in without a password',
+    run: (x) => x.send({ path: SIGN_IN, headers: { origin: x.origin }, body: { email: x.account.email } }),
+  },
+  {
+    name: 'sign-in with invalid JSON',
+    run: (x) => x.send({ path: SIGN_IN, headers: { origin: x.origin, ...JSON_TYPE }, body: '{"email":' }),
+  },
+  {
+    name: 'sign-in with a JSON array',
+    run: (x) => x.send({ path: SIGN_IN, headers: { origin: x.origin, ...JSON_TYPE }, body: '[]' }),
+  },
+  {
+    name: 'sign-in with rememberMe: false',
+    run: (x) =>
+      x.send({ path: SIGN_IN, headers: { origin: x.origin }, body: signInBody(x, { rememberMe: false }) }),
+  },
+  {
+    name: 'sign-in with a trusted callbackURL',
+    run: (x) =>
+      x.send({
+        path: SIGN_IN,
+        headers: { origin: x.origin },
+        body: signInBody(x, { callbackURL: `${x.origin}/welcome` }),
+      }),
+  },
+  {
+    name: 'sign-in with a relative callbackURL',
+    run: (x) =>
+      x.send({
+        path: SIGN_IN,
+        headers: { origin: x.origin },
+        body: signInBody(x, { callbackURL: '/welcome' }),
+      }),
+  },
+  {
+    name: 'sign-in with a foreign callbackURL',
+    run: (x) =>
+      x.send({
+        path: SIGN_IN,
+        headers: { origin: x.origin },
+        body: signInBody(x, { callbackURL: 'https://evil.example/welcome' }),
+      }),
+  },
+  {
+    name: 'sign-in of a banned user',
+    needs: ['createUsers', 'hooks', 'admin'],
+    run: async (x) => {
+      const { account } = await x.newUser('banned')
+      await x.hooks!.ban(account.email)
+      return x.send({ path: SIGN_IN, headers: { origin: x.origin }, body: account })
+    },
+  },
+  {
+    name: 'sign-up',
+    needs: ['createUsers'],
+    run: (x) =>
+      x.send({
+        path: SIGN_UP,
+        headers: { origin: x.origin },
+        body: { name: 'Parity New', email: `parity-${x.run}-new@casa.test`, password: 'parity-password-1' },
+      }),
+  },
+  {
+    name: 'sign-up with an existing email',
+    needs: ['createUsers'],
+    run: async (x) => {
+      const { account } = await x.newUser('dupe')
+      return x.send({ path: SIGN_UP, headers: { origin: x.origin }, body: account })
+    },
+  },
+  {
+    name: 'sign-up with the email in another case',
+    needs: ['createUsers'],
+    run: async (x) => {
+      const { account } = await x.newUser('case')
+      return x.send({
+        path: SIGN_UP,
+        headers: { origin: x.origin },
+        body: { ...account, email: account.email.toUpperCase() },
+      })
+    },
+  },
+  {
+    name: 'sign-up with a short password',
+    needs: ['createUsers'],
+    run: (x) =>
+      x.send({
+        path: SIGN_UP,
+        headers: { origin: x.origin },
+        body: { name: 'Short', email: `parity-${x.run}-short@casa.test`, password: 'short' },
+      }),
+  },
+  {
+    name: 'sign-up with a long password',
+    needs: ['createUsers'],
+    run: (x) =>
+      x.send({
+        path: SIGN_UP,
+        headers: { origin: x.origin },
+        body: { name: 'Long', email: `parity-${x.run}-long@casa.test`, password: 'x'.repeat(129) },
+      }),
+  },
+  {
+    name: 'sign-up with an invalid email',
+    needs: ['createUsers'],
+    run: (x) =>
+      x.send({
+        path: SIGN_UP,
+        headers: { origin: x.origin },
+        body: { name: 'Bad', email: 'not-an-email', password: 'parity-password-1' },
+      }),
+  },
+  {
+    name: 'sign-up without a name',
+    needs: ['createUsers'],
+    run: (x) =>
+      x.send({
+        path: SIGN_UP,
+        headers: { origin: x.origin },
+        body: { email: `parity-${x.run}-noname@casa.test`, password: 'parity-password-1' },
+      }),
+  },
+  {
+    name: 'sign-up from Node fetch without Origin',
+    needs: ['createUsers'],
+    run: (x) =>
+      x.send({
+        path: SIGN_UP,
+        headers: NODE_FETCH,
+        body: {
+          name: 'NoOrigin',
+          email: `parity-${x.run}-noorigin@casa.test`,
+          password: 'parity-password-1',
+        },
+      }),
+  },
+  {
+    name: 'sign-up from a foreign Origin',
+    needs: ['createUsers'],
+    run: (x) =>
+      x.send({
+        path: SIGN_UP,
+        headers: BROWSER('https://evil.example'),
+        body: { name: 'Evil', email: `parity-${x.run}-evil@casa.test`, password: 'parity-password-1' },
+      }),
+  },
+  {
+    name: 'sign-out signed in',
+    run: async (x) =>
+      x.send({ path: SIGN_OUT, headers: { cookie: await x.signIn(), origin: x.origin }, body: {} }),
+  },
+  {
+    name: 'sign-out without a body',
+    run: async (x) =>
+      x.send({ method: 'POST', path: SIGN_OUT, headers: { cookie: await x.signIn(), origin: x.origin } }),
+  },
+  {
+    name: 'sign-out with no cookie',
+    run: (x) => x.send({ path: SIGN_OUT, headers: { origin: x.origin }, body: {} }),
+  },
+  {
+    name: 'sign-out with an unknown session',
+    run: (x) =>
+      x.send({
+        path: SIGN_OUT,
+        headers: { origin: x.origin, cookie: `better-auth.session_token=${STRANGER}` },
+        body: {},
+      }),
+  },
+  {
+    name: 'sign-out with a cookie and no Origin',
+    run: async (x) => x.send({ path: SIGN_OUT, headers: { cookie: await x.signIn() }, body: {} }),
+  },
+  {
+    name: 'sign-out from a foreign Origin',
+    run: async (x) =>
+      x.send({
+        path: SIGN_OUT,
+        headers: { cookie: await x.signIn(), origin: 'https://evil.example' },
+        body: {},
+      }),
+  },
+  { name: 'an unknown auth route', run: (x) => x.send({ path: '/api/auth/no-such-route' }) },
+]

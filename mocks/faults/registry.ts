@@ -1,0 +1,155 @@
+import { createHmac } from 'node:crypto'
+import type { ServiceName } from '../core/config.ts'
+import { effectModule } from './effects/index.ts'
+import { compileMatch, type MatchTarget } from './match.ts'
+import { PathIndex } from './path-index.ts'
+import type { Fault } from './schema.ts'
+import type { EffectModule, Target } from './types.ts'
+
+// The installed faults and their state: ids, install time, firings (`times`), seeded
+// probability draws, and the views the control API lists.
+
+export interface ActiveFault {
+  id: string
+  spec: Fault
+  /** Where it came from: the scenario in force, or added at runtime (API, CLI, fixture). */
+  source: 'scenario' | 'runtime'
+  installedAt: number
+  fired: number
+  /** Probability draws made so far (the index of the next seeded draw). */
+  draws: number
+}
+
+/** A fault as the control API shows it. */
+export interface FaultView extends Fault {
+  id: string
+  source: ActiveFault['source']
+  fired: number
+  state: 'pending' | 'active' | 'expired'
+}
+
+export interface Compiled {
+  fault: ActiveFault
+  module: EffectModule
+  matches: (t: MatchTarget) => boolean
+}
+
+/** Where a fault is in its life: before `afterMs`, in force, or past `forMs` / `times`. */
+export function faultState(f: ActiveFault, now = performance.now()): FaultView['state'] {
+  if (f.spec.times !== undefined && f.fired >= f.spec.times) return 'expired'
+  const age = now - f.installedAt
+  const start = f.spec.afterMs ?? 0
+  if (age < start) return 'pending'
+  if (f.spec.forMs !== undefined && age >= start + f.spec.forMs) return 'expired'
+  return 'active'
+}
+
+export class FaultRegistry {
+  private compiled: Compiled[] = []
+  private readonly index = new PathIndex<Compiled>((c) => ({
+    service: c.fault.spec.service,
+    path: c.fault.spec.match?.path,
+  }))
+  private seed = 1
+  private nextId = 1
+
+  /** Every installed fault, in install order. */
+  all(): readonly Compiled[] {
+    return this.compiled
+  }
+
+  has(id: string): boolean {
+    return this.compiled.some((c) => c.fault.id === id)
+  }
+
+  /** Replaces every fault (scenario switch or reset). Ids are deterministic: `<scenario>-<n>`. */
+  install(faults: readonly Fault[], seed: number, scenario: string): void {
+    this.seed = seed
+    this.nextId = 1
+    this.set(faults.map((f, i) => compile(f, 'scenario', f.id ?? `${scenario}-${i + 1}`)))
+  }
+
+  /** Adds a checked fault; without an id (or with a taken one) it gets `fault-<n>`. */
+  add(spec: Fault): Compiled {
+    let id = spec.id
+    while (!id || this.has(id)) id = `fault-${this.nextId++}`
+    const compiled = compile(spec, 'runtime', id)
+    this.set([...this.compiled, compiled])
+    return compiled
+  }
+
+  remove(id: string): boolean {
+    const before = this.compiled.length
+    this.set(this.compiled.filter((c) => c.fault.id !== id))
+    return this.compiled.length !== before
+  }
+
+  clear(): void {
+    this.set([])
+  }
+
+  list(service?: ServiceName): FaultView[] {
+    return this.compiled.filter((c) => !service || c.fault.spec.service === service).map(view)
+  }
+
+  view(c: Compiled): FaultView {
+    return view(c)
+  }
+
+  /** Seeded draw in [0, 1): the n-th draw of a fault depends only on the seed, its id and n. */
+  random(f: ActiveFault): number {
+    const digest = createHmac('sha256', String(this.seed))
+      .update(`${f.id}:${f.draws++}`)
+      .digest()
+    return digest.readUIntBE(0, 6) / 2 ** 48
+  }
+
+  /**
+   * Faults that fire for this target, in install order, counting each firing (times) and
+   * drawing (probability). Only faults whose effect acts on `on` are considered.
+   */
+  fire(service: ServiceName, target: MatchTarget, on: Target): Compiled[] {
+    const now = performance.now()
+    const out: Compiled[] = []
+    for (const c of this.index.candidates(service, target.path)) {
+      const f = c.fault
+      if (c.module.acts[on] === undefined) continue
+      if (faultState(f, now) !== 'active' || !c.matches(target)) continue
+      if (f.spec.probability !== undefined && !(this.random(f) < f.spec.probability)) continue
+      f.fired++
+      out.push(c)
+    }
+    return out
+  }
+
+  /** The first fault in force for the service whose effect acts on `on` (no match, no count). */
+  inForce(service: ServiceName, on: Target): Compiled | undefined {
+    const now = performance.now()
+    return this.compiled.find(
+      (c) =>
+        c.module.acts[on] !== undefined &&
+        c.fault.spec.service === service &&
+        faultState(c.fault, now) === 'active',
+    )
+  }
+
+  private set(list: Compiled[]): void {
+    this.compiled = list
+    this.index.set(list)
+  }
+}
+
+function compile(spec: Fault, source: ActiveFault['source'], id: string): Compiled {
+  const fault: ActiveFault = { id, spec, source, installedAt: performance.now(), fired: 0, draws: 0 }
+  return { fault, module: effectModule(spec.effect.type), matches: compileMatch(spec.match) }
+}
+
+function view(c: Compiled): FaultView {
+  return {
+    ...c.fault.spec,
+    id: c.fault.id,
+    source: c.fault.source,
+    fired: c.fault.fired,
+    state: faultState(c.fault),
+  }
+}

@@ -1,0 +1,31 @@
+import type { Hono } from 'hono'
+import type { StateOf } from '../core/state.ts'
+import { createFakeApp, type FakeIdentity } from '../fake/app.ts'
+import type { FakeDeps } from '../fake/descriptor.ts'
+import { mediaCors, registerMediaRoutes, type UploadStats } from './routes.ts'
+import type { MediaState } from './store.ts'
+
+export interface MediaAppOptions {
+  /** Upload bookkeeping for inspection (per app, across states). */
+  stats?: UploadStats
+  /** get-session transport (in-process tests); defaults to global fetch. */
+  fetch?: typeof fetch
+}
+
+/** media-service's app, created once: every route finds its files and storage through `stateOf`. */
+/** `service` is the descriptor (its name and envelope), passed in so this module never imports index.ts. */
+export function createMediaApp(
+  service: FakeIdentity,
+  deps: FakeDeps,
+  stateOf: StateOf<MediaState>,
+  options: MediaAppOptions = {},
+): Hono {
+  // CORS in front of the fault engine, so injected errors carry it too (see mediaCors).
+  const app = createFakeApp(service, deps, { cors: mediaCors(deps) })
+  registerMediaRoutes(app, deps, {
+    stateOf,
+    stats: options.stats ?? { inFlight: 0 },
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  })
+  return app
+}

@@ -1,0 +1,62 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { createServer } from 'node:net'
+import { Redis } from 'ioredis'
+
+// Debian's redis-server for tests: started on a free port with no persistence, stopped after.
+// Absent locally, the tests that need it say so and do not run; in CI (CI set) that is an error,
+// since .ci/run installs it.
+
+export function hasRedisServer(): boolean {
+  try {
+    execFileSync('redis-server', ['--version'], { stdio: 'ignore' })
+  } catch {
+    const why = 'redis-server is not installed (apt-get install -y redis-server): real-Redis tests NOT run'
+    if (process.env.CI) throw new Error(why)
+    console.warn(why)
+    return false
+  }
+  return true
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number }
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+export interface RedisServer {
+  url: string
+  stop(): void
+}
+
+export async function startRedisServer(): Promise<RedisServer> {
+  const port = await freePort()
+  const url = `redis://127.0.0.1:${port}`
+  const child: ChildProcess = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  )
+  const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: null })
+  probe.on('error', () => undefined) // refused until the server listens
+  const deadline = Date.now() + 10_000
+  try {
+    for (;;) {
+      try {
+        await probe.connect().catch(() => undefined)
+        if ((await probe.ping()) === 'PONG') break
+      } catch (err) {
+        if (Date.now() > deadline) throw err
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    }
+  } finally {
+    probe.disconnect()
+  }
+  return { url, stop: () => child.kill('SIGTERM') }
+}

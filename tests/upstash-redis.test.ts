@@ -1,0 +1,53 @@
+import { Redis as UpstashRedis } from '@upstash/redis'
+import { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DEFAULT_UPSTASH_TOKEN } from '../mocks/upstash/settings.ts'
+import { startTestMocks } from './helpers.ts'
+import { hasRedisServer, type RedisServer, startRedisServer } from './redis-server.ts'
+import { upstashClientSuite } from './upstash-suite.ts'
+
+// The same client suite against a real Redis (Debian's redis-server, started here on a free
+// port with no persistence), with the fake's keys under a prefix. Keys outside the prefix
+// must survive everything the fake does, FLUSHDB and reset included.
+
+const available = hasRedisServer()
+let server: RedisServer | undefined
+let redisUrl = ''
+const PREFIX = 'test-mocks:upstash:'
+
+beforeAll(async () => {
+  if (!available) return
+  server = await startRedisServer()
+  redisUrl = server.url
+})
+
+afterAll(() => server?.stop())
+
+describe.skipIf(!available)('real Redis under a prefix', () => {
+  upstashClientSuite('real redis-server, prefixed', () =>
+    available ? { MOCKS_UPSTASH_REDIS_URL: redisUrl, MOCKS_UPSTASH_PREFIX: PREFIX } : undefined,
+  )
+
+  it('keeps its hands off keys outside the prefix (FLUSHDB, reset, KEYS)', async () => {
+    const direct = new Redis(redisUrl)
+    await direct.set('frontend:own', 'keep me')
+    const t = await startTestMocks({
+      services: ['upstash'],
+      env: { MOCKS_UPSTASH_REDIS_URL: redisUrl, MOCKS_UPSTASH_PREFIX: PREFIX },
+    })
+    try {
+      const r = new UpstashRedis({ url: t.url('upstash'), token: DEFAULT_UPSTASH_TOKEN, retry: false })
+      await r.set('mine', 'x')
+      expect(await direct.get(`${PREFIX}mine`)).toBe('x')
+      expect(await r.keys('*')).toEqual(['mine'])
+      expect(await r.get('frontend:own')).toBeNull()
+      expect(await r.flushdb()).toBe('OK')
+      await t.mocks.reset()
+      expect(await direct.get('frontend:own')).toBe('keep me')
+      expect(await direct.exists(`${PREFIX}mine`)).toBe(0)
+    } finally {
+      await t.close()
+      direct.disconnect()
+    }
+  })
+})
