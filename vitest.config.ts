@@ -18,7 +18,8 @@ export const config = defineConfig({
         test: {
           name: 'node',
           include: ['mocks/**/*.test.ts', 'tests/**/*.test.ts', 'scripts/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, MSW_TESTS],
+          // tests/install (the packed package in scratch projects) is slow: `pnpm test:install`.
+          exclude: [...configDefaults.exclude, MSW_TESTS, 'tests/install/**'],
         },
       },
       {

@@ -46,6 +46,8 @@ describe('dist/mocks.mjs', () => {
     }
     // sharp has native parts: it must stay a package, never inlined.
     expect(external).toContain('sharp')
+    // It is the package's bin: runnable by npx / a node_modules/.bin link.
+    expect(readFileSync(built.outfile, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true)
   })
 
   it('starts with plain node from any working directory and answers health', async () => {

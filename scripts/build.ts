@@ -1,6 +1,8 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { promisify } from 'node:util'
 import { build, type Metafile, type Plugin } from 'esbuild'
 
 // Bundles the CLI into one ESM file so production runs plain `node` (Node 20 cannot strip
@@ -10,7 +12,10 @@ import { build, type Metafile, type Plugin } from 'esbuild'
 const root = fileURLToPath(new URL('../', import.meta.url))
 
 export const BUNDLE_ENTRY = 'mocks/cli/index.ts'
-/** Where the bundle lands, relative to the repository root (the image runs it from /app). */
+/**
+ * Where the bundle lands, relative to the repository root (the image runs it from /app). It is
+ * also the package's `bin` (`npx devarno-mocks start`), hence the hashbang.
+ */
 export const BUNDLE_OUTFILE = 'dist/mocks.mjs'
 
 /**
@@ -83,7 +88,7 @@ export async function buildBundle(
     external: BUNDLE_EXTERNAL,
     // Bundled CommonJS (yaml) requires Node built-ins: give the ESM bundle a `require`.
     banner: {
-      js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+      js: "#!/usr/bin/env node\nimport { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
     },
     sourcemap: true,
     legalComments: 'none',
@@ -122,6 +127,8 @@ export async function buildLibrary(
   opts: { outdir?: string } = {},
 ): Promise<{ outdir: string; metafile: Metafile }> {
   const outdir = path.resolve(root, opts.outdir ?? LIBRARY_OUTDIR)
+  // Chunk names change with their content: stale ones would otherwise ship in the package.
+  await rm(outdir, { recursive: true, force: true })
   const result = await build({
     absWorkingDir: root,
     entryPoints: Object.fromEntries(
@@ -144,10 +151,56 @@ export async function buildLibrary(
   return { outdir, metafile: result.metafile }
 }
 
+export const TYPES_OUTDIR = 'dist/types'
+const exec = promisify(execFile)
+
+/**
+ * `.d.ts` for the public exports, so a consumer's strict `tsc --noEmit` checks declarations,
+ * never our sources (their `.ts` imports need allowImportingTsExtensions, and their strictness
+ * options would become the consumer's). TypeScript 7 (tsgo) emits them from tsconfig.types.json
+ * but keeps the sources' `.ts` specifiers, so relative ones are rewritten to `.js` (which
+ * resolves to the `.d.ts` beside it), as `rewriteRelativeImportExtensions` does for JS.
+ */
+export async function buildTypes(
+  opts: { outdir?: string } = {},
+): Promise<{ outdir: string; files: string[] }> {
+  const outdir = path.resolve(root, opts.outdir ?? TYPES_OUTDIR)
+  await rm(outdir, { recursive: true, force: true })
+  const tsc = path.join(root, 'node_modules', '.bin', 'tsc')
+  try {
+    await exec(tsc, ['-p', 'tsconfig.types.json', '--outDir', outdir], { cwd: root })
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string }
+    throw new Error(`tsc could not emit declarations:\n${e.stdout ?? ''}${e.stderr ?? e.message}`)
+  }
+  const files = (await readdir(outdir, { recursive: true })).filter((f) => f.endsWith('.d.ts'))
+  for (const file of files) {
+    const full = path.join(outdir, file)
+    const source = await readFile(full, 'utf8')
+    const rewritten = source.replace(
+      /((?:from|import)\s*\(?\s*)(['"])(\.{1,2}\/[^'"]*?)\.ts\2/g,
+      (_m, head: string, quote: string, spec: string) => `${head}${quote}${spec}.js${quote}`,
+    )
+    if (rewritten !== source) await writeFile(full, rewritten)
+  }
+  return { outdir, files }
+}
+
+/** Everything the published package ships: the library exports, their types and the CLI bundle (its bin). */
+export async function buildPackage(): Promise<void> {
+  await Promise.all([buildLibrary(), buildBundle(), buildTypes()])
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   if (process.argv[2] === '--lib') {
     const { outdir } = await buildLibrary()
     process.stdout.write(`built ${path.relative(root, outdir)}\n`)
+  } else if (process.argv[2] === '--types') {
+    const { outdir } = await buildTypes()
+    process.stdout.write(`built ${path.relative(root, outdir)}\n`)
+  } else if (process.argv[2] === '--package') {
+    await buildPackage()
+    process.stdout.write(`built ${LIBRARY_OUTDIR}, ${TYPES_OUTDIR} and ${BUNDLE_OUTFILE}\n`)
   } else {
     const { outfile } = await buildBundle({ outfile: process.argv[2] })
     process.stdout.write(`built ${path.relative(root, outfile)}\n`)

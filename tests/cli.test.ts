@@ -5,9 +5,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ChatTestClient } from '../mocks/chat/testing.ts'
 import { connectResult } from './helpers.ts'
 
-// The CLI as a user runs it: `start` in a child process, commands against it, Ctrl-C.
+// The CLI as a user runs it: `pnpm dev:mocks` in a child process (its own process group, as a
+// terminal's foreground job), commands against it found through MOCKS_CONTROL_PORT alone
+// (no MOCKS_CONTROL_URL), Ctrl-C to the whole group.
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const TSX = join(ROOT, 'node_modules/.bin/tsx')
@@ -72,15 +75,18 @@ beforeAll(async () => {
     MOCKS_AUTH_PORT: String(ports.auth),
     MOCKS_UPSTASH_PORT: String(ports.upstash),
     MOCKS_CONTROL_PORT: String(ports.control),
-    MOCKS_CONTROL_URL: `http://127.0.0.1:${ports.control}`,
     MOCKS_SCENARIOS_DIR: scenariosDir,
     MOCKS_LOG_FORMAT: 'json',
     MOCKS_LOG_LEVEL: 'info',
   }
-  child = spawn(TSX, [CLI, 'start'], {
-    env: { ...process.env, ...env },
+  const inherited = { ...process.env }
+  delete inherited.MOCKS_CONTROL_URL
+  delete inherited.MOCKS_HOST
+  child = spawn('pnpm', ['dev:mocks'], {
+    env: { ...inherited, ...env },
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   })
   child.stdout?.on('data', (d) => {
     output += d
@@ -92,7 +98,7 @@ beforeAll(async () => {
 }, 40_000)
 
 afterAll(() => {
-  if (child.exitCode === null) child.kill('SIGKILL')
+  if (child.exitCode === null && child.pid) process.kill(-child.pid, 'SIGKILL')
 })
 
 describe('pnpm dev:mocks / pnpm mocks', () => {
@@ -112,8 +118,30 @@ describe('pnpm dev:mocks / pnpm mocks', () => {
       expect(output).toContain(`${name}=`)
     }
     expect(output).toContain(`UPSTASH_REDIS_REST_URL=http://localhost:${ports.upstash}`)
-    expect(output).toContain(`NEXT_PUBLIC_CHAT_WS_URL=ws://localhost:${ports.chat}`)
+    expect(output).toContain(`NEXT_PUBLIC_CHAT_WS_URL=ws://localhost:${ports.chat}\n`)
     expect(output).toMatch(/child@casa\.test\s+child-password-1\s+child/)
+    // One host form for every URL, the control plane's included.
+    expect(output).toContain(`  chat     http://localhost:${ports.chat}  `)
+    expect(output).toContain(`  control  http://localhost:${ports.control}  `)
+    expect(output).toContain(`MOCKS_CONTROL_URL=http://localhost:${ports.control}\n`)
+    expect(output).not.toMatch(/^ {2}\w+ +http:\/\/127\.0\.0\.1/m)
+    // The origin settings, and how to change them.
+    expect(output).toMatch(/Browser origins: .*http:\/\/localhost:<any port>/)
+    expect(output).toMatch(/MOCKS_EXTRA_ORIGINS adds more, MOCKS_ALLOWED_ORIGINS replaces/)
+  })
+
+  it('logs a refused Origin at the default level, naming the env that would allow it', async () => {
+    const url = `ws://127.0.0.1:${ports.chat}/ws`
+    expect(await ChatTestClient.upgradeStatus(url, { origin: 'http://dev.box.lan:9530' })).toBe(403)
+    expect(await ChatTestClient.upgradeStatus(url, { origin: 'http://localhost:9530' })).not.toBe(403)
+    const cors = await fetch(`http://127.0.0.1:${ports.media}/api/v1/files/file_sunset`, {
+      headers: { origin: 'https://cors.example' },
+    })
+    expect(cors.headers.get('access-control-allow-origin')).toBeNull()
+    await waitFor(() => output.includes('https://cors.example refused by media'))
+    expect(output).toMatch(
+      /Origin http:\/\/dev\.box\.lan:9530 refused by chat.*MOCKS_EXTRA_ORIGINS=http:\/\/dev\.box\.lan:9530/,
+    )
   })
 
   it('drives the running mocks: scenario, faults, journal, users', async () => {
@@ -138,7 +166,7 @@ describe('pnpm dev:mocks / pnpm mocks', () => {
     expect((await run(['reset'])).code).toBe(0)
     expect(JSON.parse((await run(['users'])).stdout)).toHaveLength(6)
     await run(['scenario', 'default'])
-  }, 60_000)
+  }, 120_000) // a dozen CLI processes, each compiling the CLI with tsx: slow on a loaded machine
 
   it('re-applies an edited scenario file; a broken edit is reported and the last good one stays', async () => {
     const file = join(scenariosDir, 'default.yaml')
@@ -160,16 +188,25 @@ describe('pnpm dev:mocks / pnpm mocks', () => {
     )
   }, 30_000)
 
-  it('says plainly when the mocks are not running', async () => {
+  it('says plainly when the mocks are not running, naming the URL and the variables it came from', async () => {
     const res = await run(['health'], { MOCKS_CONTROL_URL: 'http://127.0.0.1:9' })
     expect(res.code).toBe(1)
-    expect(res.stderr).toMatch(/not answering at http:\/\/127\.0\.0\.1:9.*pnpm dev:mocks/)
-  })
+    expect(res.stderr).toMatch(
+      /not answering at http:\/\/127\.0\.0\.1:9 .*MOCKS_CONTROL_URL=.*pnpm dev:mocks/,
+    )
+    const closed = await freePort()
+    const byPort = await run(['health'], { MOCKS_CONTROL_PORT: String(closed) })
+    expect(byPort.code).toBe(1)
+    expect(byPort.stderr).toContain(
+      `not answering at http://127.0.0.1:${closed} (ECONNREFUSED); that URL comes from MOCKS_CONTROL_PORT=${closed}`,
+    )
+  }, 60_000)
 
-  it('Ctrl-C stops everything and frees the ports', async () => {
+  it('Ctrl-C (SIGINT to the whole foreground group) stops everything, frees the ports and exits 0', async () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-    child.kill('SIGINT')
+    process.kill(-(child.pid as number), 'SIGINT')
     expect(await exited).toBe(0)
+    expect(output).not.toMatch(/ELIFECYCLE|exit code 130/)
     for (const port of Object.values(ports))
       expect(await connectResult(`http://127.0.0.1:${port}`)).toBe('ECONNREFUSED')
   }, 20_000)

@@ -2,7 +2,7 @@ import type { Context, Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { z } from 'zod'
 import { randomId } from '../core/ids.ts'
-import { createOriginMatcher } from '../core/origins.ts'
+import { configOriginMatcher } from '../core/origins.ts'
 import { cookieVerifier, sessionCookieFrom, signSessionToken } from '../core/session-cookie.ts'
 import { signWsToken } from '../core/ws-token.ts'
 import { createFakeApp } from '../fake/app.ts'
@@ -121,7 +121,7 @@ export function createAuthApp(deps: FakeDeps, stateOf: (c: Context) => AuthState
 function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => AuthState): void {
   const secret = deps.config.betterAuthSecret
   const verifyCookie = cookieVerifier(secret)
-  const trusted = createOriginMatcher(deps.config.allowedOrigins)
+  const trusted = configOriginMatcher(deps.config, deps.logger, 'better-auth (origin check)')
 
   const isHttps = (c: Context) => new URL(c.req.url).protocol === 'https:'
   // better-auth's cookie names and attributes: `__Secure-` and Secure over https.
@@ -177,7 +177,8 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
   // Its own origin is always trusted, as better-auth trusts its baseURL.
   const isTrusted = (c: Context, url: string) => {
     const origin = safeOrigin(url)
-    return trusted(origin) || origin === new URL(c.req.url).origin
+    // Own origin first: a same-origin request is never logged as a refused origin.
+    return origin === new URL(c.req.url).origin || trusted(origin)
   }
 
   /**

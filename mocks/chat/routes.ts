@@ -4,7 +4,7 @@ import type { WebSocket } from 'ws'
 import { z } from 'zod'
 import type { SessionUser, SessionValidator } from '../core/auth-client.ts'
 import type { CorsOptions } from '../core/cors.ts'
-import { createOriginMatcher } from '../core/origins.ts'
+import { configOriginMatcher } from '../core/origins.ts'
 import { SECURE_SESSION_COOKIE, SESSION_COOKIE } from '../core/session-cookie.ts'
 import type { StateOf } from '../core/state.ts'
 import { searchOf } from '../core/url.ts'
@@ -73,7 +73,7 @@ export function toRest(row: MessageRow): RestChatMessage {
 }
 
 export function createChatAuth(r: Pick<ChatRouteDeps, 'deps' | 'validate'>) {
-  const trusted = createOriginMatcher(r.deps.config.allowedOrigins)
+  const trusted = configOriginMatcher(r.deps.config, r.deps.logger, 'chat (CORS / WebSocket)')
 
   const check = async (cookie: string | undefined, requestId: string | undefined, state: ChatState) => {
     const result = await r.validate(cookie, requestId, state.roleMap)

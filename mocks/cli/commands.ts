@@ -42,14 +42,38 @@ export function authServiceUrlInForce(config: MocksConfig, fakeAuthUrl: string |
   return fakeAuthUrl ?? null
 }
 
+/**
+ * Every URL is printed with one host form, `localhost`, whatever the bind address: browser
+ * cookies belong to a host name, and the frontend's dev server, the session cookie the fake
+ * auth sets and media's advertised file URLs all use localhost, so a cookie set through one
+ * printed URL reaches the others. (127.0.0.1 and localhost are different cookie hosts.)
+ */
+export function displayUrl(url: string): string {
+  return url.replace(/\/\/(127\.0\.0\.1|0\.0\.0\.0|\[::\]|\[::1\])(?=[:/]|$)/, '//localhost')
+}
+
+/** How browser origins are configured (CORS and WebSocket Origin), for the banner. */
+export function originBanner(config: Mocks['config']): string {
+  const { replaced, extra } = config.originSettings
+  if (replaced) {
+    return `Browser origins: MOCKS_ALLOWED_ORIGINS=${replaced.join(',')} (replaces the defaults) + the demo's; refused origins are logged`
+  }
+  const added = extra.length ? ` + MOCKS_EXTRA_ORIGINS=${extra.join(',')}` : ''
+  return `Browser origins: https://casa.devarno.cloud, https://*.devarno.cloud, http://localhost:<any port>, http://127.0.0.1:<any port>${added}\n  (MOCKS_EXTRA_ORIGINS adds more, MOCKS_ALLOWED_ORIGINS replaces the list; refused origins are logged)`
+}
+
 /** The start-up banner: each service's URL, the env block for a frontend, the seeded users. */
 export function banner(mocks: Mocks, env: Env = process.env): string {
-  // Browsers and family-hub reach the fakes by localhost, whatever the bind address.
-  const url = (s: ServiceName) => mocks.url(s)?.replace(/\/\/(127\.0\.0\.1|0\.0\.0\.0|\[::\])/, '//localhost')
+  const url = (s: ServiceName) => {
+    const u = mocks.url(s)
+    return u && displayUrl(u)
+  }
+  const control = mocks.control && displayUrl(mocks.control.url)
   const running = mocks.fakes.filter((f) => mocks.url(f.name))
   const lines: string[] = ['', `devarno-mocks running scenario "${mocks.scenario.name}"`, '']
   for (const f of running) lines.push(`  ${f.name.padEnd(8)} ${url(f.name)}  (${f.title})`)
-  if (mocks.control) lines.push(`  control  ${mocks.control.url}  (dashboard and /__mocks API)`)
+  if (control) lines.push(`  control  ${control}  (dashboard and /__mocks API)`)
+  lines.push('', originBanner(mocks.config))
   lines.push('', '# paste into family-hub .env.local / devarno-landing .env.local')
   for (const f of running) {
     for (const [name, value] of Object.entries(frontendEnvOf(f, url(f.name) ?? '', env)))
@@ -63,7 +87,7 @@ export function banner(mocks: Mocks, env: Env = process.env): string {
   lines.push(`BETTER_AUTH_SECRET=${mocks.config.betterAuthSecret}`)
   // Signs the ephemeral WS tokens (POST /api/auth/ws-token); chat checks them with it.
   lines.push(`WS_TOKEN_SECRET=${mocks.config.wsTokenSecret}`)
-  if (mocks.control) lines.push(`MOCKS_CONTROL_URL=${mocks.control.url}`)
+  if (control) lines.push(`MOCKS_CONTROL_URL=${control}`)
   const users = usersForControl(mocks.scenario, mocks.config.betterAuthSecret)
   if (users.length) lines.push('', 'Seeded users (email / password / role):')
   for (const u of users) {
@@ -143,19 +167,32 @@ export async function start(args: string[], opts: CliOptions = {}): Promise<Star
   }
 }
 
+/**
+ * Ctrl-C is how a developer stops the mocks: it closes every server and exits 0 (a signal death
+ * makes pnpm report `ELIFECYCLE ... exit code 130`). The handlers go in before the servers
+ * start, so a Ctrl-C during start-up is clean too; a second one exits at once.
+ */
 async function startUntilSignal(args: string[], opts: CliOptions) {
-  const started = await start(args, opts)
   const logger = createLogger('cli')
+  let started: StartedCli | undefined
   let stopping = false
   const stop = async (signal: string) => {
-    if (stopping) return
+    if (stopping) {
+      process.stderr.write(`\n${signal} again: exiting without waiting for the servers to close\n`)
+      process.exit(0)
+    }
     stopping = true
     logger.info({ signal }, 'stopping')
-    await started.stop()
+    setTimeout(() => {
+      process.stderr.write('servers did not close within 5 s; exiting anyway\n')
+      process.exit(0)
+    }, 5000).unref()
+    await started?.stop()
     process.exit(0)
   }
   process.on('SIGINT', () => void stop('SIGINT'))
   process.on('SIGTERM', () => void stop('SIGTERM'))
+  started = await start(args, opts)
 }
 
 /** Runs one CLI command (`pnpm mocks <command>`). */
@@ -193,6 +230,8 @@ export async function main(argv: string[], opts: CliOptions = {}): Promise<void>
     }
     case 'tail':
       await client.health()
+      // Followed until Ctrl-C, which ends it normally (exit 0).
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0))
       client.tail((e) =>
         out(
           `${e.time} ${e.service} ${e.kind} ${e.method} ${e.path} ${e.status ?? ''}${e.fault ? ` [${e.fault.type}]` : ''}`,

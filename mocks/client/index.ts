@@ -23,8 +23,15 @@ export type { FaultView, JournalEntry, Scenario }
 export type Health = ReturnType<Mocks['health']> & { service?: string }
 export type JournalReport = ReturnType<Mocks['journal']['requestIdReport']>
 
+import { resolveControlUrl } from '../core/control-url.ts'
+
+export { resolveControlUrl } from '../core/control-url.ts'
+
 export interface ControlClientOptions {
-  /** e.g. http://127.0.0.1:8090 (MOCKS_CONTROL_URL). */
+  /**
+   * e.g. http://127.0.0.1:8090. Default: MOCKS_CONTROL_URL, else MOCKS_HOST / MOCKS_CONTROL_PORT
+   * as the server reads them, else http://127.0.0.1:8090.
+   */
   baseUrl?: string
   token?: string
   fetch?: typeof fetch
@@ -50,7 +57,8 @@ export class ControlApiError extends Error {
 export type SeededUserInfo = ReturnType<typeof usersForControl>[number]
 
 export function createControlClient(opts: ControlClientOptions = {}) {
-  const base = (opts.baseUrl ?? process.env.MOCKS_CONTROL_URL ?? 'http://127.0.0.1:8090').replace(/\/+$/, '')
+  const found = opts.baseUrl ? { url: opts.baseUrl, source: 'the baseUrl option' } : resolveControlUrl()
+  const base = found.url.replace(/\/+$/, '')
   const doFetch = opts.fetch ?? fetch
   const token = opts.token ?? process.env.MOCKS_CONTROL_TOKEN
 
@@ -68,7 +76,9 @@ export function createControlClient(opts: ControlClientOptions = {}) {
     } catch (err) {
       const code = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message
       throw new MocksNotRunningError(
-        `The mocks are not answering at ${base} (${code}). Start them with: pnpm dev:mocks`,
+        `The mocks are not answering at ${base} (${code}); that URL comes from ${found.source}. ` +
+          'Point MOCKS_CONTROL_URL (or MOCKS_HOST / MOCKS_CONTROL_PORT, as the server reads them) at running mocks, ' +
+          'or start them with: pnpm dev:mocks (in a devarno-mocks checkout) or npx devarno-mocks start',
       )
     }
     if (res.status === 204) return undefined as T

@@ -25,13 +25,36 @@ export interface PortSpec {
   readonly portEnv: string
 }
 
+/**
+ * Browser origins allowed by default (CORS with credentials, WS Origin): the matrix's
+ * production origins and, for development, any localhost / 127.0.0.1 port (a frontend's dev
+ * server and the demo, whatever their ports). `MOCKS_EXTRA_ORIGINS` adds to these;
+ * `MOCKS_ALLOWED_ORIGINS` replaces them (the demo's own origin is then still added).
+ */
 export const DEFAULT_ALLOWED_ORIGINS = [
   'https://casa.devarno.cloud',
   'https://*.devarno.cloud',
-  'http://localhost:3000',
-  'http://127.0.0.1:8090',
-  'http://localhost:8090',
+  'http://localhost:*',
+  'http://127.0.0.1:*',
 ] as const
+
+/** The demo (dashboard and reference client) is served by the control plane: its origins follow that port. */
+export function demoOrigins(controlPort: number): string[] {
+  return [`http://127.0.0.1:${controlPort}`, `http://localhost:${controlPort}`]
+}
+
+function originList(raw: string | undefined): string[] {
+  return (raw ?? '')
+    .split(',')
+    .map((o) => o.trim().replace(/\/+$/, ''))
+    .filter(Boolean)
+}
+
+/** The allow-list from the origin settings and the control port (the demo's origin). */
+export function allowedOriginsFor(settings: MocksConfig['originSettings'], controlPort: number): string[] {
+  const base = settings.replaced ?? [...DEFAULT_ALLOWED_ORIGINS, ...settings.extra]
+  return [...new Set([...base, ...demoOrigins(controlPort)])]
+}
 
 /** A fixed development secret (>= 32 chars, as better-auth requires) so seeded cookies are stable. */
 export const DEFAULT_AUTH_SECRET = 'devarno-mocks-development-secret-not-for-production'
@@ -48,7 +71,10 @@ export interface MocksConfig {
   betterAuthSecret: string
   /** Signs and checks ephemeral WS tokens (HS256): `WS_TOKEN_SECRET`, >= 32 characters. */
   wsTokenSecret: string
+  /** Derived from `originSettings` and the control port (see `allowedOriginsFor`). */
   allowedOrigins: string[]
+  /** `MOCKS_ALLOWED_ORIGINS` (replaces the defaults) and `MOCKS_EXTRA_ORIGINS` (adds to them). */
+  originSettings: { replaced: string[] | undefined; extra: string[] }
   scenario: string
   scenariosDir: string
   controlToken: string | undefined
@@ -72,6 +98,7 @@ type KernelField =
   | 'betterAuthSecret'
   | 'wsTokenSecret'
   | 'allowedOrigins'
+  | 'originSettings'
   | 'scenario'
   | 'scenariosDir'
   | 'controlToken'
@@ -130,11 +157,11 @@ export function readConfig(env: Env = process.env, opts: ReadConfigOptions = {})
   if (wsTokenSecret.length < 32) {
     throw new ConfigError('WS_TOKEN_SECRET must be at least 32 characters (it signs HS256 WS tokens)')
   }
-  const origins = env.MOCKS_ALLOWED_ORIGINS
-    ? env.MOCKS_ALLOWED_ORIGINS.split(',')
-        .map((o) => o.trim())
-        .filter(Boolean)
-    : [...DEFAULT_ALLOWED_ORIGINS]
+  const replaced = originList(env.MOCKS_ALLOWED_ORIGINS)
+  const originSettings = {
+    replaced: replaced.length ? replaced : undefined,
+    extra: originList(env.MOCKS_EXTRA_ORIGINS),
+  }
   // Fakes' own fields (declared on MocksConfig by them) are filled by their `configure`.
   const config: Pick<MocksConfig, KernelField> = {
     host: env.MOCKS_HOST || '127.0.0.1',
@@ -142,7 +169,8 @@ export function readConfig(env: Env = process.env, opts: ReadConfigOptions = {})
     authServiceUrl: (env.AUTH_SERVICE_URL || '').replace(/\/+$/, ''),
     betterAuthSecret: secret,
     wsTokenSecret,
-    allowedOrigins: origins,
+    allowedOrigins: allowedOriginsFor(originSettings, ports.control),
+    originSettings,
     scenario: env.MOCKS_SCENARIO || 'default',
     scenariosDir: env.MOCKS_SCENARIOS_DIR || new URL('../../scenarios/', import.meta.url).pathname,
     controlToken: env.MOCKS_CONTROL_TOKEN || undefined,

@@ -94,7 +94,8 @@ describe('faultIssues', () => {
 })
 
 describe('parseFault and scenarioFaultIssues', () => {
-  const real: ServiceTransports = { auth: 'http', chat: 'http+ws', media: 'http', v01t: 'http' }
+  // The registry's own services: committed scenarios fault every registered fake.
+  const real: ServiceTransports = Object.fromEntries(FAKES.map((f) => [f.name, f.transport]))
 
   it('parseFault reports schema issues and then semantic ones', () => {
     const schemaError = (() => {
@@ -129,7 +130,8 @@ describe('parseFault and scenarioFaultIssues', () => {
 })
 
 describe('scenario files', () => {
-  const real: ServiceTransports = { auth: 'http', chat: 'http+ws', media: 'http', v01t: 'http' }
+  // The registry's own services: committed scenarios fault every registered fake.
+  const real: ServiceTransports = Object.fromEntries(FAKES.map((f) => [f.name, f.transport]))
   const checkFaults = (faults: readonly Fault[]) => scenarioFaultIssues(faults, real)
 
   function errorOf(fn: () => unknown): ScenarioError {

@@ -7,7 +7,7 @@ import { createMiddleware } from 'hono/factory'
 import { createSessionValidator, type SessionUser } from '../core/auth-client.ts'
 import type { CorsOptions } from '../core/cors.ts'
 import { plainEnvelope } from '../core/envelope.ts'
-import { createOriginMatcher } from '../core/origins.ts'
+import { configOriginMatcher } from '../core/origins.ts'
 import type { RoleMap } from '../core/roles.ts'
 import type { StateOf } from '../core/state.ts'
 import type { FakeDeps } from '../fake/descriptor.ts'
@@ -91,7 +91,7 @@ export function effectiveLimits(state: MediaState, deps: FakeDeps): UploadLimits
  */
 export function mediaCors(deps: FakeDeps): CorsOptions {
   return {
-    origin: createOriginMatcher(deps.config.allowedOrigins),
+    origin: configOriginMatcher(deps.config, deps.logger, 'media (CORS)'),
     prefix: '/api/',
     allowMethods: ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'],
     allowHeaders: ['Content-Type', 'Range', 'If-None-Match', 'If-Range', 'X-Request-ID', 'traceparent'],

@@ -85,7 +85,13 @@ export class MswConfigError extends Error {
   override name = 'MswConfigError'
 }
 
-function origin(name: string, raw: string, schemes: string[]): string {
+/**
+ * A WebSocket URL env may name the endpoint (`ws://localhost:8082/ws`) rather than the origin the
+ * matrix gives (`NEXT_PUBLIC_CHAT_WS_URL=ws://localhost:8082`, the client adding `/ws`): both work.
+ */
+const WS_PATH = '/ws'
+
+function origin(name: string, raw: string, schemes: string[], allowedPath?: string): string {
   let url: URL
   try {
     url = new URL(raw)
@@ -97,7 +103,8 @@ function origin(name: string, raw: string, schemes: string[]): string {
   if (!schemes.includes(url.protocol)) {
     throw new MswConfigError(`${name} "${raw}" must use ${schemes.join(' or ')}`)
   }
-  if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
+  const path = url.pathname.replace(/\/+$/, '')
+  if ((path !== '' && path !== allowedPath) || url.search || url.hash) {
     throw new MswConfigError(
       `${name} "${raw}" has a path; the fakes serve their routes at the root, so give the origin only (${url.origin})`,
     )
@@ -123,7 +130,8 @@ export function resolveMswUrls(
       const wsKey = `${fake.name}Ws`
       const fromEnv = (fake.frontend.wsUrls ?? []).map((n) => env[n]).find(Boolean)
       const wsRaw = urls[wsKey] ?? fromEnv ?? wsOrigin(list[0] as string)
-      out[wsKey] = origin(`${fake.name} WebSocket URL`, String(wsRaw), ['ws:', 'wss:'])
+      // The matrix's form is the origin (the client adds /ws); the endpoint itself is accepted too.
+      out[wsKey] = origin(`${fake.name} WebSocket URL`, String(wsRaw), ['ws:', 'wss:'], WS_PATH)
     }
   }
   return out

@@ -546,6 +546,16 @@ describe('configuration', () => {
     })
     expect(() => resolveMswUrls({ media: 'http://localhost:8081/api' }, {})).toThrow(/has a path/)
     expect(() => resolveMswUrls({ chatWs: 'http://localhost:8082' }, {})).toThrow(/ws: or wss:/)
+    // NEXT_PUBLIC_CHAT_WS_URL is the origin (the client adds /ws); the endpoint form is accepted too.
+    for (const form of [
+      'ws://localhost:9082',
+      'ws://localhost:9082/',
+      'ws://localhost:9082/ws',
+      'ws://localhost:9082/ws/',
+    ]) {
+      expect(resolveMswUrls({}, { NEXT_PUBLIC_CHAT_WS_URL: form }).chatWs, form).toBe('ws://localhost:9082')
+    }
+    expect(() => resolveMswUrls({ chatWs: 'ws://localhost:8082/socket' }, {})).toThrow(/has a path/)
   })
 
   test('a second runtime on other origins is independent; its scenario `down` applies at start', async () => {

@@ -3,11 +3,13 @@ import { join } from 'node:path'
 import type { BrowserContext } from '@playwright/test'
 import { type ControlClient, createControlClient, type SeededUserInfo } from '../client/index.ts'
 import type { ServiceName } from '../core/config.ts'
+import { resolveControlUrl } from '../core/control-url.ts'
 
 // Playwright fixtures (`devarno-mocks/playwright`): a `mocks` control client, a `scenario`
 // option applied before each test and reset after, and `signIn(context, role)`.
 //
-// Against mocks already running (MOCKS_CONTROL_URL, default http://127.0.0.1:8090), or, with
+// Against mocks already running (MOCKS_CONTROL_URL, else MOCKS_HOST / MOCKS_CONTROL_PORT as the
+// server reads them, else http://127.0.0.1:8090), or, with
 // `startMocks: true`, mocks started by the worker itself on their usual ports.
 
 export type Role = 'admin' | 'member' | 'child'
@@ -48,7 +50,7 @@ export const test = base.extend<MocksFixtures, MocksWorkerFixtures>({
   mocksControlUrl: [
     async ({ startMocks }, use) => {
       if (!startMocks) {
-        await use(process.env.MOCKS_CONTROL_URL ?? 'http://127.0.0.1:8090')
+        await use(resolveControlUrl().url)
         return
       }
       // Imported lazily: suites against running mocks never load the fakes.
@@ -64,8 +66,10 @@ export const test = base.extend<MocksFixtures, MocksWorkerFixtures>({
   ],
   scenario: ['default', { option: true }],
   mocks: [
-    async ({ mocksControlUrl, scenario }, use) => {
-      const client = createControlClient({ baseUrl: mocksControlUrl })
+    async ({ mocksControlUrl, startMocks, scenario }, use) => {
+      // Against running mocks, the client finds them itself (and names the variables it read
+      // when they do not answer).
+      const client = createControlClient(startMocks ? { baseUrl: mocksControlUrl } : {})
       await client.useScenario(scenario)
       await client.clearJournal()
       await use(client)

@@ -68,6 +68,22 @@ describe('loadConfig', () => {
     expect(c.mediaBaseUrl).toBe('http://localhost:4002')
   })
 
+  it("the demo's origin follows a control port chosen at start-up, even when MOCKS_ALLOWED_ORIGINS replaces the list", () => {
+    const c = loadConfig({ MOCKS_ALLOWED_ORIGINS: 'https://app.example.com' })
+    expect(c.allowedOrigins).toEqual([
+      'https://app.example.com',
+      'http://127.0.0.1:8090',
+      'http://localhost:8090',
+    ])
+    c.ports.control = 45678
+    refreshDerivedUrls(c)
+    expect(c.allowedOrigins).toEqual([
+      'https://app.example.com',
+      'http://127.0.0.1:45678',
+      'http://localhost:45678',
+    ])
+  })
+
   it('names the variable that is wrong', () => {
     expect(() => loadConfig({ MAX_FILE_SIZE: '10MB' })).toThrow(ConfigError)
     expect(() => loadConfig({ MAX_FILE_SIZE: '10MB' })).toThrow(/MAX_FILE_SIZE/)

@@ -1,4 +1,11 @@
-import { CONTROL_PORT, type Env, type MocksConfig, readConfig, type ServiceName } from '../core/config.ts'
+import {
+  allowedOriginsFor,
+  CONTROL_PORT,
+  type Env,
+  type MocksConfig,
+  readConfig,
+  type ServiceName,
+} from '../core/config.ts'
 import type { FakeDescriptor } from '../fake/descriptor.ts'
 import { FAKES } from '../registry.ts'
 
@@ -23,6 +30,8 @@ export function loadConfig(
 /** Recomputes URLs derived from ports (after ephemeral ports are known), keeping explicit ones. */
 export function refreshDerivedUrls(config: MocksConfig, fakes: readonly FakeDescriptor[] = FAKES): void {
   for (const fake of fakes) if (config.ports[fake.name] !== undefined) fake.derive?.(config)
+  // The demo's origin (allowed even when MOCKS_ALLOWED_ORIGINS replaces the list) follows the control port.
+  config.allowedOrigins = allowedOriginsFor(config.originSettings, config.ports.control ?? CONTROL_PORT.port)
 }
 
 /** Each service's default port, and the control plane's. */

@@ -14,6 +14,7 @@ import type { Scenario } from '../fake/scenario.ts'
 import { seededIdentities } from '../fake/seeded.ts'
 import { FaultEngine } from '../faults/engine.ts'
 import { FAKES } from '../registry.ts'
+import { refreshDerivedUrls } from './config.ts'
 import { createControlApp, type ScenarioRequest } from './control.ts'
 import { faultHost } from './fault-host.ts'
 
@@ -249,6 +250,9 @@ export async function startMocks(opts: StartOptions): Promise<Mocks> {
         host: config.host,
         logger: createLogger('control'),
       })
+      // The demo's origin (allowed even when MOCKS_ALLOWED_ORIGINS replaces the list) follows its port.
+      config.ports.control = mocks.control.port
+      refreshDerivedUrls(config)
       markStartup('control-listening')
     }
   } catch (err) {

@@ -187,18 +187,14 @@ export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'O
 
 // ---- origins ----
 
-/** The allow-list as the matrix gives it, written independently of mocks/core/origins.ts. */
+/**
+ * The allow-list as the matrix gives it plus DESIGN §1's development origins (any
+ * localhost / 127.0.0.1 port over http), written independently of mocks/core/origins.ts.
+ */
 export function originAllowedByMatrix(origin: string): boolean {
   const o = origin.toLowerCase()
-  if (
-    [
-      'https://casa.devarno.cloud',
-      'http://localhost:3000',
-      'http://127.0.0.1:8090',
-      'http://localhost:8090',
-    ].includes(o)
-  )
-    return true
+  if (o === 'https://casa.devarno.cloud') return true
+  if (/^http:\/\/(localhost|127\.0\.0\.1):\d{1,5}$/.test(o)) return true
   return /^https:\/\/[a-z0-9-]+(\.[a-z0-9-]+)*\.devarno\.cloud$/.test(o)
 }
 
