@@ -211,7 +211,10 @@ export const PHASES: [string, string][] = [
   ['modules', "module graph: evaluating the CLI's imports (registry, fakes, runtime, demo)"],
   ['config', 'config from env'],
   ['fakes', 'creating the fakes (apps, routes, control slices)'],
-  ['scenario', 'loading the default scenario (YAML parse, schema checks, extends)'],
+  [
+    'scenario',
+    'loading the default scenario (YAML, its parsed value cached by text; schema checks; extends)',
+  ],
   ['seeding', 'seeding every fake (each one: seed <fake>)'],
   ['listen', 'fakes listening'],
   ['control', 'control plane and demo: created and listening'],
