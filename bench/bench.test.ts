@@ -51,6 +51,7 @@ describe('pnpm bench (tiny mode)', () => {
       [
         'chat-history-throughput',
         'cold-start',
+        'cold-start-rss',
         'idle-faults-cost',
         'latency-never-early',
         'latency-p95',
@@ -87,7 +88,7 @@ describe('pnpm bench (tiny mode)', () => {
     expect(md).toContain('Written by `pnpm bench`')
     expect(md).toContain(report.machine.cpu)
     expect(md).toContain(report.machine.commit)
-    expect(md).toMatch(/## Targets \(\d+ of 12 met\)/)
+    expect(md).toMatch(/## Targets \(\d+ of 13 met\)/)
     for (const s of report.sections) expect(md).toContain(s.title)
     expect(existsSync(committed) ? statSync(committed).mtimeMs : undefined).toBe(committedBefore)
   })

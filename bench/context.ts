@@ -16,7 +16,8 @@ export interface BenchOptions {
   }
   coldStart: {
     runs: number
-    modes: ('bundle' | 'tsx')[]
+    /** dev: `pnpm dev:mocks` itself; bundle: node on the bundle; tsx: the sources under tsx. */
+    modes: ('dev' | 'bundle' | 'tsx')[]
     /** Where the production bundle is built (relative to the repository root). */
     bundleOutfile: string
   }

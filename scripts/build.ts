@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
@@ -60,10 +60,24 @@ const keepSourceUrls = (outdir: string): Plugin => ({
   },
 })
 
+/**
+ * Beside the bundle: when it was built and from which files (outside node_modules; plus what
+ * decides the build itself), so `pnpm dev:mocks` (scripts/dev.mjs) can tell a stale bundle.
+ */
+export const inputsFileOf = (outfile: string): string => `${outfile}.inputs.json`
+export const BUILD_INPUTS_EXTRA = [
+  'package.json',
+  'pnpm-lock.yaml',
+  'scripts/build.ts',
+  'node_modules/.modules.yaml',
+]
+
 export async function buildBundle(
   opts: { outfile?: string } = {},
 ): Promise<{ outfile: string; metafile: Metafile }> {
   const outfile = path.resolve(root, opts.outfile ?? BUNDLE_OUTFILE)
+  // Sources edited while the build runs are newer than this instant: the next start rebuilds.
+  const startedAt = Date.now()
   const result = await build({
     absWorkingDir: root,
     entryPoints: [path.join(root, BUNDLE_ENTRY)],
@@ -83,8 +97,23 @@ export async function buildBundle(
     legalComments: 'none',
     logLevel: 'warning',
     metafile: true,
+    // Written below, each file renamed into place: a concurrent start never reads half a bundle.
+    write: false,
     plugins: [keepSourceUrls(path.dirname(outfile))],
   })
+  await mkdir(path.dirname(outfile), { recursive: true })
+  const files = [...result.outputFiles].sort((a) => (a.path === outfile ? 1 : -1)) // the map first
+  for (const f of files) {
+    await writeFile(`${f.path}.${process.pid}.tmp`, f.contents)
+    await rename(`${f.path}.${process.pid}.tmp`, f.path)
+  }
+  const inputs = [
+    ...Object.keys(result.metafile.inputs).filter((f) => !f.startsWith('node_modules/')),
+    ...BUILD_INPUTS_EXTRA,
+  ]
+  const inputsFile = inputsFileOf(outfile)
+  await writeFile(`${inputsFile}.${process.pid}.tmp`, `${JSON.stringify({ startedAt, inputs }, null, 1)}\n`)
+  await rename(`${inputsFile}.${process.pid}.tmp`, inputsFile)
   return { outfile, metafile: result.metafile }
 }
 

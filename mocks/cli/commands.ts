@@ -2,6 +2,7 @@ import { watch } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { createControlClient } from '../client/index.ts'
 import { createLogger } from '../core/logger.ts'
+import { markStartup, startupTiming } from '../core/startup.ts'
 import type { FakeDescriptor } from '../fake/descriptor.ts'
 import { usersForControl } from '../fake/seeded.ts'
 import { FAKES } from '../registry.ts'
@@ -131,8 +132,10 @@ export async function start(args: string[], opts: CliOptions = {}): Promise<Star
   }
   const config = loadConfig(env, only?.length === 1 ? only[0] : undefined, fakes)
   const logger = createLogger('cli')
+  markStartup('config')
   const mocks = await startMocks({ config, fakes, ...(only ? { only } : {}), control: !only })
   ;(opts.write ?? ((text: string) => process.stdout.write(text)))(banner(mocks, env))
+  markStartup('banner')
 
   // Re-apply the scenario file when it (or one it extends) changes; keep the last good one.
   let timer: ReturnType<typeof setTimeout> | undefined
@@ -151,6 +154,9 @@ export async function start(args: string[], opts: CliOptions = {}): Promise<Star
       )
     }, 150)
   })
+  markStartup('ready')
+  // Where start-up time went (bench/coldstart.ts reads this line): MOCKS_LOG_LEVEL=debug.
+  logger.debug({ startup: startupTiming() }, 'start-up timing')
   return {
     mocks,
     async stop() {

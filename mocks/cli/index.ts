@@ -1,10 +1,18 @@
-import { ControlApiError, MocksNotRunningError } from '../client/index.ts'
-import { ConfigError } from '../core/config.ts'
-import { ScenarioError } from '../runtime/scenario-loader.ts'
-import { main } from './commands.ts'
+import { markStartup } from '../core/startup.ts'
 
 // `pnpm mocks <command>` (and the production bundle's entry): the commands are in commands.ts,
-// which tests call with their own registry of fakes.
+// which tests call with their own registry of fakes. Everything else is imported after the
+// first mark, so the start-up timing tells Node's own start from loading the module graph.
+
+markStartup('entry')
+const [{ main }, { ControlApiError, MocksNotRunningError }, { ConfigError }, { ScenarioError }] =
+  await Promise.all([
+    import('./commands.ts'),
+    import('../client/index.ts'),
+    import('../core/config.ts'),
+    import('../runtime/scenario-loader.ts'),
+  ])
+markStartup('modules')
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   const known =

@@ -7,7 +7,7 @@ import { ScenarioError, type ScenarioIssue } from '../core/scenario/error.ts'
 import type { Scenario } from '../fake/scenario.ts'
 import { IMAGE_TYPES, sniffType } from './sniff.ts'
 import type { BlobRef, Storage } from './storage.ts'
-import { makeThumbnail, type Thumbnail } from './thumbnail.ts'
+import { fixtureThumbnail, type Thumbnail } from './thumbnail.ts'
 
 // One media world as a value: file metadata in an @msw/data collection (every read goes
 // through it), bytes and thumbnails beside it keyed by id, and the state's own storage (its
@@ -130,7 +130,7 @@ function loadFixture(path: string): FixtureEntry {
 }
 
 function thumbFor(entry: FixtureEntry): Promise<Thumbnail> {
-  entry.thumb ??= makeThumbnail(entry.bytes)
+  entry.thumb ??= fixtureThumbnail(entry.bytes, entry.sha256)
   // A failed decode is not cached: fixing the file (new mtime) or retrying gets a fresh try.
   entry.thumb.catch(() => {
     entry.thumb = undefined

@@ -2,6 +2,7 @@ import { Hono } from 'hono'
 import { CONTROL_PORT, type MocksConfig, type ServiceName } from '../core/config.ts'
 import { Journal } from '../core/journal.ts'
 import { createLogger, type Logger } from '../core/logger.ts'
+import { markStartup } from '../core/startup.ts'
 import { createDemoApp } from '../demo/index.ts'
 import {
   type AnyFakeService,
@@ -102,6 +103,7 @@ export class Mocks {
     const run = async () => {
       const scenario =
         'name' in request ? this.loader.load(request.name) : this.loader.resolveInline(request.scenario)
+      markStartup('scenario-parsed')
       await this.apply(scenario)
       return scenario
     }
@@ -127,7 +129,10 @@ export class Mocks {
     const release = this.faults.pause()
     try {
       const results = await Promise.allSettled(
-        [...this.services.values()].map((s) => s.fake.applyScenario(scenario)),
+        [...this.services.values()].map(async (s) => {
+          await s.fake.applyScenario(scenario)
+          markStartup(`seeded:${s.descriptor.name}`)
+        }),
       )
       const failed = results.flatMap((r, i) =>
         r.status === 'rejected' ? [{ r, name: [...this.services.keys()][i]! }] : [],
@@ -217,7 +222,9 @@ export async function startMocks(opts: StartOptions): Promise<Mocks> {
       throw new Error(`${name}: transport '${descriptor.transport}' does not match what create() returned`)
     mocks.services.set(name, { descriptor, fake, server: undefined })
   }
+  markStartup('fakes-created')
   await mocks.switchScenario({ name: config.scenario })
+  markStartup('seeded')
   if (opts.listen === false) return mocks
   try {
     for (const [name, entry] of mocks.services) {
@@ -233,9 +240,12 @@ export async function startMocks(opts: StartOptions): Promise<Mocks> {
       entry.descriptor.derive?.(config)
       mocks.faults.attach(name, { down: () => server.stopListening(), up: () => server.resumeListening() })
     }
+    markStartup('fakes-listening')
     if (opts.control !== false) {
+      const app = new Hono().route('/__mocks', createControlApp(mocks)).route('/', createDemoApp(mocks))
+      markStartup('control-and-demo-created')
       mocks.control = await startServer({
-        app: new Hono().route('/__mocks', createControlApp(mocks)).route('/', createDemoApp(mocks)),
+        app,
         port: opts.ephemeralPorts ? 0 : (config.ports.control ?? CONTROL_PORT.port),
         host: config.host,
         logger: createLogger('control'),
@@ -243,6 +253,7 @@ export async function startMocks(opts: StartOptions): Promise<Mocks> {
       // The demo's origin (allowed even when MOCKS_ALLOWED_ORIGINS replaces the list) follows its port.
       config.ports.control = mocks.control.port
       refreshDerivedUrls(config)
+      markStartup('control-listening')
     }
   } catch (err) {
     await mocks.close()

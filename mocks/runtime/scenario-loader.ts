@@ -1,12 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { isMap, isSeq, LineCounter, parseDocument } from 'yaml'
+import { type Document, isMap, isSeq, LineCounter, parseDocument } from 'yaml'
 import type { z } from 'zod'
 import { ScenarioError, type ScenarioIssue } from '../core/scenario/error.ts'
 import type { FakeDescriptor } from '../fake/descriptor.ts'
 import type { Scenario } from '../fake/scenario.ts'
 import { FAKES } from '../registry.ts'
 import { scenarioReferenceIssues, scenarioSchemaFor } from './scenario-schema.ts'
+import { cachedYamlValue } from './yaml-cache.ts'
 
 // Loads scenarios from YAML with `extends`. Objects merge deeply, arrays replace, except
 // `faults`, which append to the parent's (a failure scenario adds to what it extends).
@@ -138,19 +139,27 @@ export class ScenarioLoader {
       ])
     }
     const lineCounter = new LineCounter()
-    const doc = parseDocument(text, { lineCounter, prettyErrors: false })
-    if (doc.errors.length) {
-      throw new ScenarioError(
-        `Scenario ${file} is not valid YAML`,
-        doc.errors.map((e) => ({
-          file,
-          path: '',
-          message: e.message.split('\n')[0] ?? e.message,
-          line: e.linePos?.[0]?.line,
-        })),
-      )
+    let parsed: Document.Parsed | undefined
+    // The YAML document is parsed when the value is not cached, or for line numbers of an error.
+    const document = () => {
+      parsed ??= parseDocument(text, { lineCounter, prettyErrors: false })
+      return parsed
     }
-    const raw: unknown = doc.toJS()
+    const raw = cachedYamlValue(text, () => {
+      const doc = document()
+      if (doc.errors.length) {
+        throw new ScenarioError(
+          `Scenario ${file} is not valid YAML`,
+          doc.errors.map((e) => ({
+            file,
+            path: '',
+            message: e.message.split('\n')[0] ?? e.message,
+            line: e.linePos?.[0]?.line,
+          })),
+        )
+      }
+      return doc.toJS() as unknown
+    })
     if (!isPlainObject(raw)) {
       throw new ScenarioError(`Scenario ${file} is invalid`, [
         { file, path: '', message: 'expected a mapping at the top level' },
@@ -158,7 +167,7 @@ export class ScenarioLoader {
     }
     const lineOf = (path: readonly PropertyKey[]) => {
       // Walk the YAML AST to the deepest node that exists on the path and report its line.
-      let node: unknown = doc.contents
+      let node: unknown = document().contents
       for (const key of path) {
         if (isMap(node)) node = node.get(String(key), true)
         else if (isSeq(node)) node = node.get(Number(key), true)
