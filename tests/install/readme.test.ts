@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
+import { PORT_ENV } from '../../mocks/runtime/config.ts'
 import { ScenarioLoader } from '../../mocks/runtime/scenario-loader.ts'
 import { commandsOf, type ReadmeBlock, readmeBlocks } from '../../scripts/readme-blocks.ts'
 
@@ -179,15 +180,11 @@ describe('README blocks', () => {
     let mocks: ChildProcess | undefined
 
     beforeAll(async () => {
-      const [v01t, media, chat, auth, ctl] = await freePorts(5)
-      control = ctl as number
-      env = cleanEnv({
-        MOCKS_V01T_PORT: String(v01t),
-        MOCKS_MEDIA_PORT: String(media),
-        MOCKS_CHAT_PORT: String(chat),
-        MOCKS_AUTH_PORT: String(auth),
-        MOCKS_CONTROL_PORT: String(control),
-      })
+      // A free port for every registered fake and the control plane (PORT_ENV follows the registry).
+      const names = Object.values(PORT_ENV)
+      const ports = await freePorts(names.length)
+      env = cleanEnv(Object.fromEntries(names.map((name, i) => [name, String(ports[i])])))
+      control = Number(env[PORT_ENV.control])
     })
     afterAll(() => {
       if (mocks?.exitCode === null) process.kill(-(mocks.pid as number), 'SIGKILL')
