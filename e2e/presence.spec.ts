@@ -99,7 +99,9 @@ async function degraded(
     // Upstash's own 429, and no tight retry loop: one heartbeat per poll.
     const calls = await upstashCalls(mocks, 2, POLL_MS + 5000)
     expect(calls.map((e) => e.status)).toEqual(calls.map(() => 429))
-    for (const g of gaps(calls)) expect(g).toBeGreaterThanOrEqual(POLL_MS - 50)
+    // (Measured at the Upstash end: each heartbeat first asks auth for the session, whose
+    // time varies, so a gap may be a little under the client's 5 s timer.)
+    for (const g of gaps(calls)) expect(g).toBeGreaterThanOrEqual(POLL_MS - 1000)
     // Still unknown after another failed poll.
     await expectUnknownNeverOffline(page)
   }
