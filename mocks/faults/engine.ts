@@ -22,8 +22,6 @@ import { type WsLink, type WsMeta, wrapSocket } from './ws.ts'
 // service and no effect: the host says which services exist and how to identify and answer for
 // them; effect modules say what they act on.
 
-/** Moved to core/url.ts; re-exported for callers of the engine's old helper. */
-export { rawQueryParam } from '../core/url.ts'
 export type { Identify, IdentifyRequest, Identity } from './identity.ts'
 export type { FaultView } from './registry.ts'
 export type { ServiceTransports, Transport } from './transports.ts'
