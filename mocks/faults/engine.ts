@@ -24,7 +24,7 @@ import { type WsLink, type WsMeta, wrapSocket } from './ws.ts'
 
 export type { Identify, IdentifyRequest, Identity } from './identity.ts'
 export type { FaultView } from './registry.ts'
-export type { ServiceTransports, Transport } from './transports.ts'
+export type { ServiceTransports } from './transports.ts'
 export { type FaultIssue, FaultValidationError } from './validation.ts'
 export type { ServiceControls } from './windows.ts'
 export type { WsLink, WsMeta } from './ws.ts'
