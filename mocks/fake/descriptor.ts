@@ -63,7 +63,7 @@ export interface ServiceListener {
   /** `http://host:port` (health and the banner show it; a TCP fake's `frontend.extra` rewrites it). */
   readonly url: string
   readonly listening: boolean
-  /** Close the listener and every open connection: the port refuses connections. */
+  /** Close the listener and every open connection (HTTP and WS too): the port refuses connections. */
   stopListening(): Promise<void>
   /** Listen again on the same port. */
   resumeListening(): Promise<void>

@@ -4,6 +4,7 @@ import { createAdaptorServer } from '@hono/node-server'
 import type { Hono } from 'hono'
 import { WebSocketServer } from 'ws'
 import type { Logger } from '../core/logger.ts'
+import type { ServiceListener } from '../fake/descriptor.ts'
 
 // Node bootstrap for one Hono app. `down` faults need the listener itself to close (clients
 // must see ECONNREFUSED, not a 503), so the handle can stop and resume listening on the
@@ -15,18 +16,6 @@ export interface ServeOptions {
   host: string
   logger: Logger
   websocket?: { maxPayload: number } | undefined
-}
-
-export interface RunningServer {
-  readonly port: number
-  readonly host: string
-  readonly url: string
-  readonly listening: boolean
-  /** Close the listener and every open connection (HTTP and WS): the port refuses connections. */
-  stopListening(): Promise<void>
-  /** Listen again on the same port. */
-  resumeListening(): Promise<void>
-  close(): Promise<void>
 }
 
 type Fetch = Hono['fetch']
@@ -114,7 +103,7 @@ function shutdown(server: Server): Promise<void> {
   })
 }
 
-export async function startServer(opts: ServeOptions): Promise<RunningServer> {
+export async function startServer(opts: ServeOptions): Promise<ServiceListener> {
   let server = build(opts)
   const port = await listen(server, opts.port, opts.host)
   const sockets = new Set<import('node:stream').Duplex>()
