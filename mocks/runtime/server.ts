@@ -5,6 +5,7 @@ import type { Hono } from 'hono'
 import { WebSocketServer } from 'ws'
 import type { Logger } from '../core/logger.ts'
 import type { ServiceListener } from '../fake/descriptor.ts'
+import { serviceListener } from '../fake/listener.ts'
 
 // Node bootstrap for one Hono app. `down` faults need the listener itself to close (clients
 // must see ECONNREFUSED, not a 503), so the handle can stop and resume listening on the
@@ -115,7 +116,6 @@ export async function startServer(opts: ServeOptions): Promise<ServiceListener> 
       socket.once('close', () => sockets.delete(socket))
     })
   track(server)
-  const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host
   const cut = async () => {
     for (const s of sockets) s.destroy()
     sockets.clear()
@@ -125,20 +125,15 @@ export async function startServer(opts: ServeOptions): Promise<ServiceListener> 
     // the port refused (ECONNREFUSED), not a reset on a connection they thought open.
     for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve))
   }
-  return {
+  return serviceListener({
     port,
     host: opts.host,
-    url: `http://${hostForUrl}:${port}`,
-    get listening() {
-      return server.listening
-    },
-    stopListening: cut,
-    async resumeListening() {
-      if (server.listening) return
+    isListening: () => server.listening,
+    stop: cut,
+    async restart() {
       server = build(opts)
       track(server)
       await listen(server, port, opts.host)
     },
-    close: cut,
-  }
+  })
 }
