@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { PORT_ENV } from '../../mocks/runtime/config.ts'
 import { commandsOf, readmeBlocks } from '../../scripts/readme-blocks.ts'
 import { spawnGroup } from './process-group.ts'
 
@@ -77,14 +78,12 @@ function freePorts(n: number): Promise<number[]> {
 }
 
 async function portsEnv(): Promise<Record<string, string>> {
-  const [v01t, media, chat, auth, control, app] = await freePorts(6)
+  // A free port for every registered fake and the control plane (PORT_ENV follows the registry).
+  const names = Object.values(PORT_ENV)
+  const ports = await freePorts(names.length + 1)
   return {
-    MOCKS_V01T_PORT: String(v01t),
-    MOCKS_MEDIA_PORT: String(media),
-    MOCKS_CHAT_PORT: String(chat),
-    MOCKS_AUTH_PORT: String(auth),
-    MOCKS_CONTROL_PORT: String(control),
-    APP_URL: `http://localhost:${app}`,
+    ...Object.fromEntries(names.map((name, i) => [name, String(ports[i])])),
+    APP_URL: `http://localhost:${ports[names.length]}`,
   }
 }
 
