@@ -6,7 +6,8 @@ import { CHAT_MAX_FRAME_BYTES, type ChatFake, chat, createChatFake } from '../mo
 import { type ChatState, createChatState } from '../mocks/chat/state.ts'
 import { ChatTestClient } from '../mocks/chat/testing.ts'
 import { createLogger } from '../mocks/core/logger.ts'
-import { type RunningServer, startServer } from '../mocks/runtime/server.ts'
+import type { ServiceListener } from '../mocks/fake/descriptor.ts'
+import { startServer } from '../mocks/runtime/server.ts'
 import { type InProcessFake, inProcess } from '../mocks/runtime/testing.ts'
 
 // State as a value over real sockets: one chat app on one port serves two states, the
@@ -14,7 +15,7 @@ import { type InProcessFake, inProcess } from '../mocks/runtime/testing.ts'
 
 let h: InProcessFake<ChatFake>
 let states: { a: ChatState; b: ChatState }
-let server: RunningServer
+let server: ServiceListener
 
 const stateOf = (c: Context): ChatState => {
   const which = c.req.header('x-state')

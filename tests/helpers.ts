@@ -80,3 +80,15 @@ export function storedFiles(root: string): string[] {
     )
     .sort()
 }
+
+/** Upstash's error when a database is over its request limit (the body of its 429). */
+export const UPSTASH_RATE_LIMITED = 'ERR max requests limit exceeded. Limit: 10000, Usage: 10000.'
+
+/** A fault for `mocks.faults.add`: the Upstash fake answers `times` requests as a rate-limited database does. */
+export function upstashRateLimit(times: number) {
+  return {
+    service: 'upstash',
+    effect: { type: 'status', status: 429, body: { error: UPSTASH_RATE_LIMITED } },
+    times,
+  }
+}

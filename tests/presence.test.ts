@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createDemoApp } from '../mocks/demo/index.ts'
 import type { FakeService } from '../mocks/fake/descriptor.ts'
 import { DEFAULT_UPSTASH_TOKEN } from '../mocks/upstash/settings.ts'
-import { startTestMocks, type TestMocks } from './helpers.ts'
+import { startTestMocks, type TestMocks, upstashRateLimit } from './helpers.ts'
 
 // The reference client's presence through the demo server (standing in for family-hub's
 // server): a Map per instance (today's family-hub) against Upstash (the planned change). Two
@@ -72,15 +72,7 @@ describe('presence across two instances', () => {
     t.mocks.faults.remove(down.id)
     await t.mocks.faults.settled()
 
-    t.mocks.faults.add({
-      service: 'upstash',
-      effect: {
-        type: 'status',
-        status: 429,
-        body: { error: 'ERR max requests limit exceeded. Limit: 10000, Usage: 10000.' },
-      },
-      times: 1,
-    })
+    t.mocks.faults.add(upstashRateLimit(1))
     const limited = await listB('upstash')
     expect(limited.status).toBe(503)
     expect(await limited.json()).toMatchObject({

@@ -1,7 +1,7 @@
 import { Redis } from '@upstash/redis'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { DEFAULT_UPSTASH_TOKEN } from '../mocks/upstash/settings.ts'
-import { connectResult, startTestMocks, type TestMocks } from './helpers.ts'
+import { connectResult, startTestMocks, type TestMocks, upstashRateLimit } from './helpers.ts'
 
 // Faults on the Upstash fake, seen by @upstash/redis with its retries off (its default five
 // retries would hide a `times` fault).
@@ -28,15 +28,7 @@ const client = () =>
 
 describe('Upstash faults', () => {
   it("rate limiting as Upstash answers it: 429 with its body, seen by the client as Upstash's error", async () => {
-    t.mocks.faults.add({
-      service: 'upstash',
-      effect: {
-        type: 'status',
-        status: 429,
-        body: { error: 'ERR max requests limit exceeded. Limit: 10000, Usage: 10000.' },
-      },
-      times: 2,
-    })
+    t.mocks.faults.add(upstashRateLimit(2))
     const r = client()
     await expect(r.get('k')).rejects.toThrow(
       /^ERR max requests limit exceeded\. Limit: 10000, Usage: 10000\./,

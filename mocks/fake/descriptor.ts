@@ -22,6 +22,7 @@ import type { z } from 'zod'
 import type { Env, MocksConfig, PortSpec, ServiceName } from '../core/config.ts'
 import { type ErrorEnvelope, plainEnvelope } from '../core/envelope.ts'
 import type { Logger } from '../core/logger.ts'
+import type { Transport } from '../core/transport.ts'
 import type { FaultEngine } from '../faults/engine.ts'
 import type { Scenario } from './scenario.ts'
 
@@ -62,7 +63,7 @@ export interface ServiceListener {
   /** `http://host:port` (health and the banner show it; a TCP fake's `frontend.extra` rewrites it). */
   readonly url: string
   readonly listening: boolean
-  /** Close the listener and every open connection: the port refuses connections. */
+  /** Close the listener and every open connection (HTTP and WS too): the port refuses connections. */
   stopListening(): Promise<void>
   /** Listen again on the same port. */
   resumeListening(): Promise<void>
@@ -75,8 +76,6 @@ export interface TcpFakeService extends FakeBase {
 }
 
 export type AnyFakeService = FakeService | TcpFakeService
-
-export type Transport = 'http' | 'http+ws' | 'tcp'
 
 /** Reports one problem in a scenario at a dotted path (`chat.messages.3.sender`). */
 export type AddIssue = (path: string, message: string) => void

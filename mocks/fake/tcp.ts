@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import type { ServiceListener } from './descriptor.ts'
+import { serviceListener } from './listener.ts'
 
 // A TCP listener for a 'tcp' fake (a database wire protocol): what `TcpFakeService.listen`
 // returns. `down` faults need the listener itself to close (clients see ECONNREFUSED) and every
@@ -40,7 +41,6 @@ export async function listenTcp(opts: TcpListenOptions): Promise<ServiceListener
     })
   let server = build()
   const port = await listen(server, opts.port, opts.host)
-  const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host
   const cut = () =>
     new Promise<void>((resolve) => {
       for (const s of sockets) s.resetAndDestroy()
@@ -48,19 +48,14 @@ export async function listenTcp(opts: TcpListenOptions): Promise<ServiceListener
       if (!server.listening) return resolve()
       server.close(() => resolve())
     })
-  return {
+  return serviceListener({
     port,
     host: opts.host,
-    url: `http://${hostForUrl}:${port}`,
-    get listening() {
-      return server.listening
-    },
-    stopListening: cut,
-    async resumeListening() {
-      if (server.listening) return
+    isListening: () => server.listening,
+    stop: cut,
+    async restart() {
       server = build()
       await listen(server, port, opts.host)
     },
-    close: cut,
-  }
+  })
 }

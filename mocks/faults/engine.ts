@@ -24,12 +24,10 @@ import { type WsLink, type WsMeta, wrapSocket } from './ws.ts'
 // service and no effect: the host says which services exist and how to identify and answer for
 // them; effect modules say what they act on.
 
-/** Moved to core/url.ts; re-exported for callers of the engine's old helper. */
-export { rawQueryParam } from '../core/url.ts'
 export type { Identify, IdentifyRequest, Identity } from './identity.ts'
 export type { FaultView } from './registry.ts'
 export type { ChunkStage, TcpConnection, TcpDecide, TcpFiring, TcpMoment } from './tcp.ts'
-export type { ServiceTransports, Transport } from './transports.ts'
+export type { ServiceTransports } from './transports.ts'
 export { type FaultIssue, FaultValidationError } from './validation.ts'
 export type { ServiceControls } from './windows.ts'
 export type { WsLink, WsMeta } from './ws.ts'

@@ -1,10 +1,9 @@
+import type { Transport } from '../core/transport.ts'
 import type { Target } from './types.ts'
 
 // What each kind of service can be faulted on. The host tells the engine each service's
 // transport (FaultHost.services); effects declare the targets they act on (types.ts). A
 // raw-TCP service (db) offers its connections (`tcp`) and its listener (`service`).
-
-export type Transport = 'http' | 'http+ws' | 'tcp'
 
 /** Each service's transport, by name; a name that is absent is no service. */
 export type ServiceTransports = Readonly<Record<string, Transport>>

@@ -21,7 +21,7 @@ import { faultHost } from './fault-host.ts'
 export type { ScenarioRequest } from './control.ts'
 
 import { ScenarioError, ScenarioLoader } from './scenario-loader.ts'
-import { type RunningServer, startServer } from './server.ts'
+import { startServer } from './server.ts'
 
 // The process that runs some or all fakes, plus (optionally) the control plane. It owns the
 // scenario in force; switching reseeds every fake while requests wait at the fault engine.
@@ -53,7 +53,7 @@ export class Mocks {
   readonly loader: ScenarioLoader
   readonly services = new Map<ServiceName, RunningFake>()
   readonly logger: Logger
-  control: RunningServer | undefined
+  control: ServiceListener | undefined
   private current: Scenario | undefined
   private queue: Promise<unknown> = Promise.resolve()
 

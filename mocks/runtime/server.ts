@@ -4,6 +4,8 @@ import { createAdaptorServer } from '@hono/node-server'
 import type { Hono } from 'hono'
 import { WebSocketServer } from 'ws'
 import type { Logger } from '../core/logger.ts'
+import type { ServiceListener } from '../fake/descriptor.ts'
+import { serviceListener } from '../fake/listener.ts'
 
 // Node bootstrap for one Hono app. `down` faults need the listener itself to close (clients
 // must see ECONNREFUSED, not a 503), so the handle can stop and resume listening on the
@@ -15,18 +17,6 @@ export interface ServeOptions {
   host: string
   logger: Logger
   websocket?: { maxPayload: number } | undefined
-}
-
-export interface RunningServer {
-  readonly port: number
-  readonly host: string
-  readonly url: string
-  readonly listening: boolean
-  /** Close the listener and every open connection (HTTP and WS): the port refuses connections. */
-  stopListening(): Promise<void>
-  /** Listen again on the same port. */
-  resumeListening(): Promise<void>
-  close(): Promise<void>
 }
 
 type Fetch = Hono['fetch']
@@ -114,7 +104,7 @@ function shutdown(server: Server): Promise<void> {
   })
 }
 
-export async function startServer(opts: ServeOptions): Promise<RunningServer> {
+export async function startServer(opts: ServeOptions): Promise<ServiceListener> {
   let server = build(opts)
   const port = await listen(server, opts.port, opts.host)
   const sockets = new Set<import('node:stream').Duplex>()
@@ -126,7 +116,6 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       socket.once('close', () => sockets.delete(socket))
     })
   track(server)
-  const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host
   const cut = async () => {
     for (const s of sockets) s.destroy()
     sockets.clear()
@@ -136,20 +125,15 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     // the port refused (ECONNREFUSED), not a reset on a connection they thought open.
     for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve))
   }
-  return {
+  return serviceListener({
     port,
     host: opts.host,
-    url: `http://${hostForUrl}:${port}`,
-    get listening() {
-      return server.listening
-    },
-    stopListening: cut,
-    async resumeListening() {
-      if (server.listening) return
+    isListening: () => server.listening,
+    stop: cut,
+    async restart() {
       server = build(opts)
       track(server)
       await listen(server, port, opts.host)
     },
-    close: cut,
-  }
+  })
 }

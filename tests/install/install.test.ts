@@ -1,11 +1,13 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { PORT_ENV } from '../../mocks/runtime/config.ts'
 import { commandsOf, readmeBlocks } from '../../scripts/readme-blocks.ts'
+import { spawnGroup } from './process-group.ts'
 
 // The documented install, as a new user does it from another repository: `pnpm pack` here,
 // then the README's own install command in a scratch pnpm project and a scratch npm project
@@ -76,14 +78,12 @@ function freePorts(n: number): Promise<number[]> {
 }
 
 async function portsEnv(): Promise<Record<string, string>> {
-  const [v01t, media, chat, auth, control, app] = await freePorts(6)
+  // A free port for every registered fake and the control plane (PORT_ENV follows the registry).
+  const names = Object.values(PORT_ENV)
+  const ports = await freePorts(names.length + 1)
   return {
-    MOCKS_V01T_PORT: String(v01t),
-    MOCKS_MEDIA_PORT: String(media),
-    MOCKS_CHAT_PORT: String(chat),
-    MOCKS_AUTH_PORT: String(auth),
-    MOCKS_CONTROL_PORT: String(control),
-    APP_URL: `http://localhost:${app}`,
+    ...Object.fromEntries(names.map((name, i) => [name, String(ports[i])])),
+    APP_URL: `http://localhost:${ports[names.length]}`,
   }
 }
 
@@ -265,35 +265,26 @@ for (const pm of ['pnpm', 'npm'] as const) {
         const env = cleanEnv(ports)
         // The bin as npx and package scripts run it. (npx itself runs it under `sh -c`, whose
         // default SIGINT makes npx end by the signal: the bin's own exit is what is ours.)
-        const child: ChildProcess = spawn(join('node_modules', '.bin', 'devarno-mocks'), ['start'], {
-          cwd: app,
-          env,
-          detached: true, // its own process group, as a terminal's foreground job
-          stdio: ['ignore', 'pipe', 'pipe'],
-        })
-        let out = ''
-        child.stdout?.on('data', (d) => {
-          out += d
-        })
-        child.stderr?.on('data', (d) => {
-          out += d
-        })
-        const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+        const run = spawnGroup(join('node_modules', '.bin', 'devarno-mocks'), ['start'], { cwd: app, env })
         try {
           const until = Date.now() + 30_000
-          while (!out.includes('Ctrl-C stops everything') && Date.now() < until && child.exitCode === null)
+          while (
+            !run.output().includes('Ctrl-C stops everything') &&
+            Date.now() < until &&
+            run.child.exitCode === null
+          )
             await new Promise((r) => setTimeout(r, 100))
-          expect(out).toContain('Ctrl-C stops everything')
+          expect(run.output()).toContain('Ctrl-C stops everything')
           const health = await sh('npx devarno-mocks health', app, env, 30_000)
           expect(health.code, health.out).toBe(0)
           expect(JSON.parse(health.out)).toMatchObject({ scenario: 'default' })
           const scenarios = await sh('npx devarno-mocks scenarios', app, env, 30_000)
           expect(scenarios.out).toMatch(/chat-down\s+/)
         } finally {
-          if (child.exitCode === null) process.kill(-(child.pid as number), 'SIGINT')
+          run.interrupt()
         }
-        expect(await exited).toBe(0)
-        expect(out).not.toMatch(/ELIFECYCLE|exit code 130/)
+        expect(await run.exited).toBe(0)
+        expect(run.output()).not.toMatch(/ELIFECYCLE|exit code 130/)
       },
       60_000,
     )

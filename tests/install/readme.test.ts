@@ -8,6 +8,7 @@ import { parse } from 'yaml'
 import { PORT_ENV } from '../../mocks/runtime/config.ts'
 import { ScenarioLoader } from '../../mocks/runtime/scenario-loader.ts'
 import { commandsOf, type ReadmeBlock, readmeBlocks } from '../../scripts/readme-blocks.ts'
+import { spawnGroup } from './process-group.ts'
 
 // Every command and TypeScript (and YAML) block of the README runs somewhere, so the README
 // cannot drift from the code. Blocks are found by their language tag, commands one by one:
@@ -100,32 +101,21 @@ async function runLongRunning(
   env: NodeJS.ProcessEnv,
   ready: (out: string) => Promise<boolean>,
 ) {
-  const child: ChildProcess = spawn('bash', ['-c', command], {
-    cwd: ROOT,
-    env,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  child.stdout?.on('data', (d) => {
-    out += d
-  })
-  child.stderr?.on('data', (d) => {
-    out += d
-  })
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const run = spawnGroup('bash', ['-c', command], { cwd: ROOT, env })
   try {
     const until = Date.now() + 60_000
     let ok = false
-    while (!ok && Date.now() < until && child.exitCode === null) {
-      ok = await ready(out).catch(() => false)
+    while (!ok && Date.now() < until && run.child.exitCode === null) {
+      ok = await ready(run.output()).catch(() => false)
       if (!ok) await new Promise((r) => setTimeout(r, 200))
     }
-    expect(ok, `${command} did not become ready:\n${out}`).toBe(true)
+    expect(ok, `${command} did not become ready:\n${run.output()}`).toBe(true)
   } finally {
-    if (child.exitCode === null) process.kill(-(child.pid as number), 'SIGINT')
+    run.interrupt()
   }
-  expect(await exited, `${command} after Ctrl-C:\n${out}`).toBe(0)
+  const code = await run.exited
+  const out = run.output()
+  expect(code, `${command} after Ctrl-C:\n${out}`).toBe(0)
   expect(out).not.toMatch(/ELIFECYCLE/)
   return out
 }

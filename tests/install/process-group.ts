@@ -1,0 +1,43 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+
+// A long-running command started as a terminal's foreground job: in its own process group, so
+// Ctrl-C (SIGINT to the group) reaches it and whatever it started, as a user's would.
+
+export interface GroupProcess {
+  readonly child: ChildProcess
+  /** stdout and stderr so far, in the order they came. */
+  output(): string
+  /** Its exit code (null when a signal ended it). */
+  readonly exited: Promise<number | null>
+  /** Ctrl-C: SIGINT to the whole process group, if it still runs. */
+  interrupt(): void
+}
+
+export function spawnGroup(
+  command: string,
+  args: readonly string[],
+  opts: { cwd: string; env: NodeJS.ProcessEnv },
+): GroupProcess {
+  const child = spawn(command, args, {
+    cwd: opts.cwd,
+    env: opts.env,
+    detached: true, // its own process group
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout?.on('data', (d) => {
+    out += d
+  })
+  child.stderr?.on('data', (d) => {
+    out += d
+  })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  return {
+    child,
+    output: () => out,
+    exited,
+    interrupt() {
+      if (child.exitCode === null) process.kill(-(child.pid as number), 'SIGINT')
+    },
+  }
+}
