@@ -1,13 +1,12 @@
 import { execFile } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PORT_ENV } from '../../mocks/runtime/config.ts'
 import { commandsOf, readmeBlocks } from '../../scripts/readme-blocks.ts'
-import { spawnGroup } from './process-group.ts'
+import { freePorts, spawnGroup } from './process-group.ts'
 
 // The documented install, as a new user does it from another repository: `pnpm pack` here,
 // then the README's own install command in a scratch pnpm project and a scratch npm project
@@ -59,22 +58,6 @@ function sh(command: string, cwd: string, env = cleanEnv(), timeout = 180_000): 
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` }),
     )
   })
-}
-
-function freePorts(n: number): Promise<number[]> {
-  return Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<number>((resolve) => {
-          const srv = createServer()
-          srv.listen(0, '127.0.0.1', () => {
-            const { port } = srv.address() as { port: number }
-            srv.close(() => resolve(port))
-          })
-        }),
-    ),
-  )
 }
 
 async function portsEnv(): Promise<Record<string, string>> {

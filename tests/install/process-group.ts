@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { createServer } from 'node:net'
 
 // A long-running command started as a terminal's foreground job: in its own process group, so
 // Ctrl-C (SIGINT to the group) reaches it and whatever it started, as a user's would.
@@ -40,4 +41,21 @@ export function spawnGroup(
       if (child.exitCode === null) process.kill(-(child.pid as number), 'SIGINT')
     },
   }
+}
+
+/** `n` distinct free ports on 127.0.0.1 (each bound, read, released). */
+export function freePorts(n: number): Promise<number[]> {
+  return Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<number>((resolve) => {
+          const srv = createServer()
+          srv.listen(0, '127.0.0.1', () => {
+            const { port } = srv.address() as { port: number }
+            srv.close(() => resolve(port))
+          })
+        }),
+    ),
+  )
 }

@@ -1,6 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -8,7 +7,7 @@ import { parse } from 'yaml'
 import { PORT_ENV } from '../../mocks/runtime/config.ts'
 import { ScenarioLoader } from '../../mocks/runtime/scenario-loader.ts'
 import { commandsOf, type ReadmeBlock, readmeBlocks } from '../../scripts/readme-blocks.ts'
-import { spawnGroup } from './process-group.ts'
+import { freePorts, spawnGroup } from './process-group.ts'
 
 // Every command and TypeScript (and YAML) block of the README runs somewhere, so the README
 // cannot drift from the code. Blocks are found by their language tag, commands one by one:
@@ -57,22 +56,6 @@ const INSTALL_FILES = [
 
 const skipReason = (text: string) => SKIPPED.find((s) => s.match.test(text))?.reason
 const isShell = (b: ReadmeBlock) => b.lang === 'sh' || b.lang === 'bash'
-
-function freePorts(n: number): Promise<number[]> {
-  return Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<number>((resolve) => {
-          const srv = createServer()
-          srv.listen(0, '127.0.0.1', () => {
-            const { port } = srv.address() as { port: number }
-            srv.close(() => resolve(port))
-          })
-        }),
-    ),
-  )
-}
 
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
