@@ -346,7 +346,11 @@ export const PARITY_CASES: readonly ParityCase[] = [
       const cookie = await x.signIn()
       return x.send({
         path: GET_SESSION,
-        headers: { cookie: cookie.replace(/session_token=./, 'session_token=Z') },
+        // Another first character, always: replacing it with a fixed one left the token
+        // untouched whenever it already began with that character.
+        headers: {
+          cookie: cookie.replace(/session_token=(.)/, (_, c) => `session_token=${c === 'Z' ? 'Y' : 'Z'}`),
+        },
       })
     },
   },
