@@ -1,4 +1,5 @@
-import { defineFake, type FakeDeps, type FakeService } from '../fake/descriptor.ts'
+import { TenantStates } from '../core/state.ts'
+import { defineFake, type FakeDeps, type FakeService, scopeOf, type TenantScope } from '../fake/descriptor.ts'
 import { authSection, type Scenario } from '../fake/scenario.ts'
 import { usersForControl } from '../fake/seeded.ts'
 import { authEnvelope } from './envelope.ts'
@@ -9,24 +10,24 @@ import { type AuthState, createAuthState } from './state.ts'
 export type { AuthState } from './state.ts'
 
 export interface AuthFake extends FakeService {
-  /** The state in force (tests, the parity suite); replaced whole on every scenario switch. */
-  state(): AuthState
+  /** A tenant's state (default: the default tenant's; tests, the parity suite). */
+  state(tenant?: string): AuthState
 }
 
 /** Fake better-auth (family-hub's /api/auth), port 8083 by default. */
 export function createAuthFake(deps: FakeDeps): AuthFake {
-  let state: AuthState | undefined
-  const current = (): AuthState => {
-    if (!state) throw new Error('auth fake used before a scenario was applied')
-    return state
-  }
-  const app = createAuthApp(deps, current)
+  const states = new TenantStates<AuthState>('auth')
+  const app = createAuthApp(deps, states.stateOf)
   return {
     name: 'auth',
     app,
-    state: current,
-    async applyScenario(scenario: Scenario) {
-      state = createAuthState(scenario, deps)
+    state: (tenant) => states.get(tenant),
+    async applyScenario(scenario: Scenario, tenant?: TenantScope) {
+      const { id } = scopeOf(deps, tenant)
+      states.replace(id, createAuthState(scenario, deps, id))
+    },
+    dropTenant(tenant) {
+      states.remove(tenant)
     },
   }
 }
@@ -57,7 +58,9 @@ export const auth = defineFake({
   frontend: { urls: ['AUTH_SERVICE_URL'] },
   // Seeded users with passwords and signed cookies (tests sign in with them).
   controlRoutes(app, host) {
-    app.get('/users', (c) => c.json({ users: usersForControl(host.scenario, host.config.betterAuthSecret) }))
+    app.get('/users', (c) =>
+      c.json({ users: usersForControl(host.scenarioOf(c), host.config.betterAuthSecret, host.tenantOf(c)) }),
+    )
   },
   // Where chat and media validate sessions follows this service's port, unless set by env.
   derive(config, origin) {

@@ -4,6 +4,7 @@ import { z } from 'zod'
 import { randomId } from '../core/ids.ts'
 import { configOriginMatcher } from '../core/origins.ts'
 import { cookieVerifier, sessionCookieFrom, signSessionToken } from '../core/session-cookie.ts'
+import { DEFAULT_TENANT, tenantOf } from '../core/tenant.ts'
 import { signWsToken } from '../core/ws-token.ts'
 import { createFakeApp } from '../fake/app.ts'
 import type { FakeDeps } from '../fake/descriptor.ts'
@@ -245,7 +246,8 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
       updatedAt: now.toISOString(),
     }
     state.sessions.set(session.token, session)
-    deps.faults.registerSession(session.token, { userId: user.id, email: user.email })
+    // The session belongs to this request's tenant: later calls carrying only its cookie land there.
+    deps.faults.forTenant(tenantOf(c)).registerSession(session.token, { userId: user.id, email: user.email })
     return session
   }
 
@@ -293,8 +295,10 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
     if (problem) return problem
     const found = lookup(c)
     if (found.kind !== 'live') return fail(c, 401, 'UNAUTHORIZED')
+    const tenant = tenantOf(c)
     const { token, expiresAt } = await signWsToken(
-      { sub: found.user.id, sid: found.session.id },
+      // `tnt` names a tenant other than the default: the socket it opens lands there.
+      { sub: found.user.id, sid: found.session.id, ...(tenant === DEFAULT_TENANT ? {} : { tnt: tenant }) },
       { secret: deps.config.wsTokenSecret, ttlSeconds: stateOf(c).wsTokenTtlSeconds },
     )
     return c.json({ token, expiresAt })
@@ -360,7 +364,7 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
     const token = value ? verifyCookie(value) : null
     if (token) {
       stateOf(c).sessions.delete(token)
-      deps.faults.forgetSession(token)
+      deps.faults.forTenant(tenantOf(c)).forgetSession(token)
     }
     clearSessionCookies(c)
     return c.json({ success: true })

@@ -1,3 +1,4 @@
+import { DEFAULT_TENANT } from '../core/tenant.ts'
 import type { FakeDeps } from '../fake/descriptor.ts'
 import type { Scenario } from '../fake/scenario.ts'
 import { type SeededSessionRow, type SeededUserRow, seededUsers } from '../fake/seeded.ts'
@@ -25,7 +26,11 @@ export interface AuthState {
   readonly wsTokenTtlSeconds: number
 }
 
-export function createAuthState(scenario: Scenario, deps: Pick<FakeDeps, 'config'>): AuthState {
+export function createAuthState(
+  scenario: Scenario,
+  deps: Pick<FakeDeps, 'config'>,
+  tenant: string = DEFAULT_TENANT,
+): AuthState {
   const state: AuthState = {
     users: new Map(),
     usersByEmail: new Map(),
@@ -35,7 +40,7 @@ export function createAuthState(scenario: Scenario, deps: Pick<FakeDeps, 'config
     adminPlugin: scenario.auth.adminPlugin,
     wsTokenTtlSeconds: scenario.auth.wsTokenTtlSeconds,
   }
-  for (const { user, session } of seededUsers(scenario)) {
+  for (const { user, session } of seededUsers(scenario, tenant)) {
     addUser(state, user)
     if (session) state.sessions.set(session.token, { ...session, updatedAt: session.createdAt })
   }

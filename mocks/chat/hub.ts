@@ -1,6 +1,6 @@
 import type { Logger } from '../core/logger.ts'
 import type { WsPeer } from '../core/ws.ts'
-import type { FaultEngine, WsLink } from '../faults/engine.ts'
+import type { FaultPort, WsLink } from '../faults/engine.ts'
 import {
   ClientFrameSchemas,
   type ClientFrameType,
@@ -51,7 +51,7 @@ interface Conn {
 }
 
 export interface HubDeps {
-  faults: FaultEngine
+  faults: Pick<FaultPort, 'wsConnect'>
   logger: Logger
   /** The state this hub belongs to: one hub per chat state, never shared. */
   store: ChatStore

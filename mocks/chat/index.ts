@@ -1,6 +1,8 @@
-import { CurrentState } from '../core/state.ts'
+import { TenantStates } from '../core/state.ts'
+import { rawQueryParam } from '../core/url.ts'
 import type { WsPeer } from '../core/ws.ts'
-import { defineFake, type FakeDeps, type FakeService } from '../fake/descriptor.ts'
+import { wsTokenTenant } from '../core/ws-token.ts'
+import { defineFake, type FakeDeps, type FakeService, scopeOf, type TenantScope } from '../fake/descriptor.ts'
 import { chatSection, type Scenario } from '../fake/scenario.ts'
 import {
   type AcceptResult,
@@ -22,10 +24,10 @@ export type { AcceptResult } from './app.ts'
 export { type ChatState, CLOSE_SCENARIO_CHANGED, createChatState } from './state.ts'
 
 export interface ChatFake extends FakeService {
-  /** The state in force (store and hub; tests, tooling); replaced whole on every scenario switch. */
-  state(): ChatState
-  /** `state().store`. */
-  store(): ChatStore
+  /** A tenant's state (store and hub; default: the default tenant's); replaced whole on every switch. */
+  state(tenant?: string): ChatState
+  /** `state(tenant).store`. */
+  store(tenant?: string): ChatStore
   /**
    * Accepts a socket opened by another transport (an msw `ws.link` adapter): the request is
    * checked as a handshake (Origin, `?token=` or Cookie, via get-session), then the socket
@@ -39,25 +41,28 @@ export type ChatFakeOptions = Pick<ChatAppOptions, 'fetch'>
 
 /** Fake chat-service (Rust/Axum): REST and WebSocket on one port, 8082 by default. */
 export function createChatFake(deps: FakeDeps, options: ChatFakeOptions = {}): ChatFake {
-  const current = new CurrentState<ChatState>('chat')
+  const states = new TenantStates<ChatState>('chat')
   const validate = chatValidator(deps, options)
-  const app = createChatApp(chat, deps, current.stateOf, { validate })
-  const acceptSocket = chatSocketAcceptor(deps, current.stateOf, { validate })
+  const app = createChatApp(chat, deps, states.stateOf, { validate })
+  const acceptSocket = chatSocketAcceptor(deps, states.stateOf, { validate })
 
   return {
     name: 'chat',
     app,
-    state: () => current.get(),
-    store: () => current.get().store,
+    state: (tenant) => states.get(tenant),
+    store: (tenant) => states.get(tenant).store,
     websocket: { maxPayload: CHAT_MAX_FRAME_BYTES },
-    async applyScenario(scenario: Scenario) {
+    async applyScenario(scenario: Scenario, tenant?: TenantScope) {
       const started = performance.now()
-      const next = await createChatState(scenario, deps)
+      const scope = scopeOf(deps, tenant)
+      // The hub's sockets go through the tenant's own faults.
+      const next = await createChatState(scenario, { ...deps, faults: scope.faults, tenant: scope.id })
       // Sockets belong to the old state (joins, presence): clients reconnect into the new one.
-      current.replace(next)?.dispose()
+      states.replace(scope.id, next)?.dispose()
       deps.logger.debug(
         {
           scenario: scenario.name,
+          tenant: scope.id,
           messages: next.store.messages.count(),
           ms: Math.round(performance.now() - started),
         },
@@ -65,8 +70,11 @@ export function createChatFake(deps: FakeDeps, options: ChatFakeOptions = {}): C
       )
     },
     acceptSocket: (peer: WsPeer, request: Request): Promise<AcceptResult> => acceptSocket(peer, request),
+    dropTenant(tenant) {
+      states.remove(tenant)?.dispose(1001, 'tenant deleted')
+    },
     close() {
-      current.peek()?.dispose(1001, 'server shutting down')
+      for (const s of states.values()) s.dispose(1001, 'server shutting down')
     },
   }
 }
@@ -114,7 +122,7 @@ export const chat = defineFake({
   // Seeded channels with their members (ids usable in `?channel=`).
   controlRoutes(app, host) {
     app.get('/channels', (c) => {
-      const s = host.scenario
+      const s = host.scenarioOf(c)
       const everyone = s.auth.users.map((u) => u.id)
       return c.json({
         channels: s.chat.channels.map((ch) => ({
@@ -127,5 +135,10 @@ export const chat = defineFake({
     })
   },
   wsPath: WS_PATH,
+  // An ephemeral WS token names its tenant (`tnt`); chat checks its signature when it connects.
+  tenantSignal(_headers, search) {
+    const token = search.includes('token=') ? rawQueryParam(search, 'token') : undefined
+    return token ? wsTokenTenant(token) : undefined
+  },
   create: (deps) => createChatFake(deps),
 })

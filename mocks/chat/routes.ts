@@ -7,6 +7,7 @@ import type { CorsOptions } from '../core/cors.ts'
 import { configOriginMatcher } from '../core/origins.ts'
 import { SECURE_SESSION_COOKIE, SESSION_COOKIE } from '../core/session-cookie.ts'
 import type { StateOf } from '../core/state.ts'
+import { TENANT_CORS_HEADERS } from '../core/tenant.ts'
 import { rawQueryParam, searchOf } from '../core/url.ts'
 import { nodePeer } from '../core/ws.ts'
 import { looksLikeJwt, verifyWsToken } from '../core/ws-token.ts'
@@ -75,7 +76,7 @@ export function createChatAuth(r: Pick<ChatRouteDeps, 'deps' | 'validate'>) {
   const trusted = configOriginMatcher(r.deps.config, r.deps.logger, 'chat (CORS / WebSocket)')
 
   const check = async (cookie: string | undefined, requestId: string | undefined, state: ChatState) => {
-    const result = await r.validate(cookie, requestId, state.roleMap)
+    const result = await r.validate(cookie, requestId, state.roleMap, state.tenant)
     if (result.kind === 'unavailable') {
       return refuse(503, 'auth_unavailable', `Cannot validate the session: ${result.reason}`)
     }
@@ -161,7 +162,7 @@ export function chatCors(trusted: (origin: string | undefined) => boolean): Cors
     origin: trusted,
     prefix: '/api/',
     allowMethods: ['GET', 'OPTIONS'],
-    allowHeaders: ['content-type', 'x-request-id', 'traceparent'],
+    allowHeaders: ['content-type', 'x-request-id', 'traceparent', ...TENANT_CORS_HEADERS],
   }
 }
 

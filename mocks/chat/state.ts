@@ -1,8 +1,9 @@
 import type { MocksConfig } from '../core/config.ts'
 import type { Logger } from '../core/logger.ts'
 import { DEFAULT_ROLE_MAP, type RoleMap } from '../core/roles.ts'
+import { DEFAULT_TENANT } from '../core/tenant.ts'
 import type { Scenario } from '../fake/scenario.ts'
-import type { FaultEngine } from '../faults/engine.ts'
+import type { FaultPort } from '../faults/engine.ts'
 import { ChatHub } from './hub.ts'
 import { ChatStore } from './store.ts'
 
@@ -15,10 +16,12 @@ import { ChatStore } from './store.ts'
 export const CLOSE_SCENARIO_CHANGED = 1012
 
 export interface ChatStateDeps {
-  faults: FaultEngine
+  faults: Pick<FaultPort, 'wsConnect'>
   logger: Logger
   /** MOCKS_AUTH_ROLE_MAP, under the scenario's own map. */
   config?: Pick<MocksConfig, 'authRoleMap'>
+  /** The tenant the state serves (default: the default tenant). */
+  tenant?: string
 }
 
 /** What the socket's `?token=` may be (scenario `chat.wsAuth`) and who a user id is. */
@@ -28,6 +31,8 @@ export interface WsAuthPolicy {
 }
 
 export interface ChatState {
+  /** The tenant it serves: chat passes it on its own get-session calls. */
+  readonly tenant: string
   readonly scenario: Scenario
   readonly store: ChatStore
   readonly hub: ChatHub
@@ -47,6 +52,7 @@ export async function createChatState(scenario: Scenario, deps: ChatStateDeps): 
   const hub = new ChatHub({ faults: deps.faults, logger: deps.logger, store })
   const emails = new Map(scenario.auth.users.map((u) => [u.id, u.email]))
   return {
+    tenant: deps.tenant ?? DEFAULT_TENANT,
     scenario,
     store,
     hub,

@@ -3,6 +3,7 @@ import https from 'node:https'
 import { z } from 'zod'
 import type { Logger } from './logger.ts'
 import { DEFAULT_ROLE_MAP, mapRole, type Role, type RoleMap } from './roles.ts'
+import { DEFAULT_TENANT, TENANT_HEADER } from './tenant.ts'
 
 // How chat and media validate a session: exactly as the real services do, an HTTP call to
 // `${AUTH_SERVICE_URL}/api/auth/get-session` with the caller's Cookie header, no caching.
@@ -60,6 +61,8 @@ export type SessionValidator = (
   requestId?: string,
   /** Overrides the validator's own map for this call (a state's scenario map). */
   roleMap?: RoleMap,
+  /** The caller's tenant, passed on (`X-Mocks-Tenant`) so the session is looked up in its world. */
+  tenant?: string,
 ) => Promise<SessionResult>
 
 /** get-session's answer, body read whole. */
@@ -135,11 +138,12 @@ const httpTransport: Transport = (url, headers, timeoutMs) =>
 
 export function createSessionValidator(opts: SessionValidatorOptions): SessionValidator {
   const transport = opts.fetch ? fetchTransport(opts.fetch) : httpTransport
-  return async (cookieHeader, requestId, callRoleMap) => {
+  return async (cookieHeader, requestId, callRoleMap, tenant) => {
     const url = `${opts.authServiceUrl()}/api/auth/get-session`
     if (!cookieHeader) return { kind: 'unauthenticated' }
     const headers: Record<string, string> = { cookie: cookieHeader, accept: 'application/json' }
     if (requestId) headers['x-request-id'] = requestId
+    if (tenant && tenant !== DEFAULT_TENANT) headers[TENANT_HEADER] = tenant
     let res: Answer
     try {
       res = await transport(url, headers, opts.timeoutMs)

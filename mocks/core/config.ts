@@ -85,6 +85,10 @@ export interface MocksConfig {
   authRoleMap: RoleMap
   /** Which derived URLs came from env (and so stay put when ports are chosen at start-up). */
   explicit: Record<string, boolean>
+  /** Tenants idle (no request, no open socket) this long are removed: `MOCKS_TENANT_IDLE_MS`. */
+  tenantIdleMs: number
+  /** Live tenants besides the default: `MOCKS_MAX_TENANTS`. */
+  maxTenants: number
 }
 // A fake's own settings are declared on MocksConfig by the fake (module augmentation) and read
 // from env by its descriptor's `configure` (mocks/media/settings.ts).
@@ -106,6 +110,8 @@ type KernelField =
   | 'authTimeoutMs'
   | 'authRoleMap'
   | 'explicit'
+  | 'tenantIdleMs'
+  | 'maxTenants'
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -178,6 +184,8 @@ export function readConfig(env: Env = process.env, opts: ReadConfigOptions = {})
     authTimeoutMs: intFromEnv(env, 'MOCKS_AUTH_TIMEOUT_MS', 5000, 1),
     authRoleMap: roleMapFromEnv(env),
     explicit: { authServiceUrl: Boolean(env.AUTH_SERVICE_URL) },
+    tenantIdleMs: intFromEnv(env, 'MOCKS_TENANT_IDLE_MS', 15 * 60_000, 1),
+    maxTenants: intFromEnv(env, 'MOCKS_MAX_TENANTS', 64, 0),
   }
   return config as MocksConfig
 }

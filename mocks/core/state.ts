@@ -1,4 +1,5 @@
 import { Context } from 'hono'
+import { DEFAULT_TENANT, tenantOf } from './tenant.ts'
 
 // State as a value (DESIGN §9): a fake's mutable state is one value built from a scenario,
 // separate from the app that serves it. The app is created once and reaches the state through
@@ -22,29 +23,48 @@ export interface DisposableState {
 }
 
 /**
- * A fake's current state, replaced whole: `replace` swaps in the new value in one assignment
- * (no request sees a mix) and hands back the old one for the caller to dispose.
+ * A fake's states, one per tenant (the default tenant's is the single world of old), each
+ * replaced whole: `replace` swaps in the new value in one assignment (no request sees a mix)
+ * and hands back the old one for the caller to dispose.
  */
-export class CurrentState<S> {
-  private value: S | undefined
+export class TenantStates<S> {
+  private readonly states = new Map<string, S>()
 
   constructor(private readonly service: string) {}
 
-  get(): S {
-    if (this.value === undefined) throw new Error(`${this.service} fake used before a scenario was applied`)
-    return this.value
+  get(tenant: string = DEFAULT_TENANT): S {
+    const value = this.states.get(tenant)
+    if (value === undefined) {
+      throw new Error(
+        tenant === DEFAULT_TENANT
+          ? `${this.service} fake used before a scenario was applied`
+          : `${this.service} fake has no state for tenant "${tenant}"`,
+      )
+    }
+    return value
   }
 
-  peek(): S | undefined {
-    return this.value
+  peek(tenant: string = DEFAULT_TENANT): S | undefined {
+    return this.states.get(tenant)
   }
 
-  replace(next: S): S | undefined {
-    const previous = this.value
-    this.value = next
+  replace(tenant: string, next: S): S | undefined {
+    const previous = this.states.get(tenant)
+    this.states.set(tenant, next)
     return previous
   }
 
-  /** A `StateOf` answering the current state, whatever the request (the single-world default). */
-  readonly stateOf: StateOf<S> = () => this.get()
+  /** Forgets a tenant's state and hands it back for the caller to dispose. */
+  remove(tenant: string): S | undefined {
+    const previous = this.states.get(tenant)
+    this.states.delete(tenant)
+    return previous
+  }
+
+  values(): IterableIterator<S> {
+    return this.states.values()
+  }
+
+  /** A `StateOf` answering the state of the tenant the request was resolved to. */
+  readonly stateOf: StateOf<S> = (c) => this.get(tenantOf(c))
 }

@@ -1,4 +1,4 @@
-import { errors, jwtVerify, SignJWT } from 'jose'
+import { decodeJwt, errors, jwtVerify, SignJWT } from 'jose'
 
 // Ephemeral WebSocket tokens: the format family-hub should adopt so the chat socket stops
 // carrying the raw session token in `?token=`. A short-lived JWT, HS256 with WS_TOKEN_SECRET,
@@ -91,5 +91,19 @@ export async function verifyWsToken(token: string, secret: string, now?: number)
     }
     // Signature, algorithm, format and claim problems: one answer, no detail a forger could use.
     return { ok: false, reason: 'invalid', message: 'WS token invalid' }
+  }
+}
+
+/**
+ * The `tnt` claim of a token that looks like a WS token, unverified: it only picks the tenant
+ * whose chat then verifies the token (a forged claim lands in a tenant that refuses it).
+ */
+export function wsTokenTenant(token: string): string | undefined {
+  if (!looksLikeJwt(token)) return undefined
+  try {
+    const tnt = decodeJwt(token).tnt
+    return typeof tnt === 'string' ? tnt : undefined
+  } catch {
+    return undefined
   }
 }

@@ -17,13 +17,15 @@
  * The list is injectable: `startMocks`, `loadConfig`, the scenario loader, the CLI, msw, the
  * testcontainers helper and the schema generator take `fakes` (default: `FAKES`).
  */
-import type { Hono } from 'hono'
+import type { Context, Hono } from 'hono'
 import type { z } from 'zod'
 import type { Env, MocksConfig, PortSpec, ServiceName } from '../core/config.ts'
 import { type ErrorEnvelope, plainEnvelope } from '../core/envelope.ts'
 import type { Logger } from '../core/logger.ts'
+import type { HeaderLookup } from '../core/request-headers.ts'
+import { DEFAULT_TENANT } from '../core/tenant.ts'
 import type { Transport } from '../core/transport.ts'
-import type { FaultEngine } from '../faults/engine.ts'
+import type { FaultPort } from '../faults/engine.ts'
 import type { Scenario } from './scenario.ts'
 
 // What a fake gives the runtime. A fake never imports another fake; the runtime (and the
@@ -32,7 +34,8 @@ import type { Scenario } from './scenario.ts'
 export interface FakeDeps {
   config: MocksConfig
   logger: Logger
-  faults: FaultEngine
+  /** The fault engine, or the tenancy layer's router in front of one engine per tenant. */
+  faults: FaultPort
   /**
    * The fake's own slice of the control API, mounted at `/__mocks` in front of everything else
    * (CORS, faults, journal), so those never see a control path. Absent in unit tests.
@@ -40,10 +43,21 @@ export interface FakeDeps {
   control?: Hono
 }
 
+/** The tenant a state is built for, and the fault port serving it (its WS sockets, sessions). */
+export interface TenantScope {
+  readonly id: string
+  readonly faults: FaultPort
+}
+
 interface FakeBase {
   readonly name: ServiceName
-  /** Reseed from a resolved scenario. Replaces all state at once: no request sees a mix. */
-  applyScenario(scenario: Scenario): Promise<void>
+  /**
+   * Reseed one tenant's state from a resolved scenario (the default tenant when `tenant` is
+   * left out). Replaces that state at once: no request sees a mix; other tenants are untouched.
+   */
+  applyScenario(scenario: Scenario, tenant?: TenantScope): Promise<void>
+  /** Forget a tenant: its sockets closed, its files removed, its state gone. */
+  dropTenant?(tenant: string): Promise<void> | void
   /** Release timers and sockets (WS hub) when the server stops. */
   close?(): Promise<void> | void
 }
@@ -130,15 +144,21 @@ export interface FakeDescriptor<F extends AnyFakeService = AnyFakeService> exten
   derive?(config: MocksConfig, origin?: string): void
   /** 'http+ws': the path WebSocket upgrades are accepted on (msw's socket bridge routes it). */
   readonly wsPath?: string
+  /**
+   * A tenant named by the service's own credential (chat: the `tnt` claim of an ephemeral WS
+   * token), checked against the other tenant signals like them.
+   */
+  tenantSignal?(headers: HeaderLookup, search: string): string | undefined
   /** Control API routes of its own, on the control port and every fake's `/__mocks` slice (auth's `/users`). */
   controlRoutes?(app: Hono, host: ControlRouteHost): void
   create(deps: FakeDeps): F
 }
 
-/** What a fake's control routes may read: the scenario in force and the config. */
+/** What a fake's control routes may read: the config, and the scenario of the tenant a call acts on. */
 export interface ControlRouteHost {
-  readonly scenario: Scenario
   readonly config: MocksConfig
+  scenarioOf(c: Context): Scenario
+  tenantOf(c: Context): string
 }
 
 type DescriptorInput<F extends AnyFakeService> = Omit<FakeDescriptor<F>, 'envelope' | 'frontend'> &
@@ -163,6 +183,11 @@ export function defineFake<F extends AnyFakeService>(input: DescriptorInput<F>):
 /** True for the HTTP fakes (what msw serves and the fault engine's HTTP pipeline fronts). */
 export function isHttpFake(fake: AnyFakeService): fake is FakeService {
   return 'app' in fake
+}
+
+/** The scope a fake builds for: the one given, else the default tenant's on the fake's own port. */
+export function scopeOf(deps: Pick<FakeDeps, 'faults'>, tenant?: TenantScope): TenantScope {
+  return tenant ?? { id: DEFAULT_TENANT, faults: deps.faults }
 }
 
 /** The section of `scenario` a descriptor owns, typed by its schema (fakes added beside the built-ins). */

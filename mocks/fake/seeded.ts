@@ -1,5 +1,6 @@
 import { seededId } from '../core/ids.ts'
 import { SESSION_COOKIE, signSessionToken } from '../core/session-cookie.ts'
+import { DEFAULT_TENANT } from '../core/tenant.ts'
 import type { Role, Scenario } from './scenario.ts'
 
 // The seeded users and sessions a scenario describes, computed without any store: the auth
@@ -36,11 +37,18 @@ export interface SeededUser {
 /** Seeded sessions last a century past the scenario clock: they never lapse mid-suite. */
 const SEEDED_SESSION_YEARS = 100
 
-export function seededSessionToken(seed: number, userId: string): string {
-  return seededId(seed, `session-token:${userId}`)
+/**
+ * A seeded session's raw token: from the seed and the user, and from the tenant too, so two
+ * tenants built from one scenario never share a cookie (the default tenant's are as they were).
+ */
+export function seededSessionToken(seed: number, userId: string, tenant: string = DEFAULT_TENANT): string {
+  return seededId(
+    seed,
+    tenant === DEFAULT_TENANT ? `session-token:${userId}` : `session-token:${tenant}:${userId}`,
+  )
 }
 
-export function seededUsers(scenario: Scenario): SeededUser[] {
+export function seededUsers(scenario: Scenario, tenant: string = DEFAULT_TENANT): SeededUser[] {
   const expires = new Date(scenario.clock)
   expires.setUTCFullYear(expires.getUTCFullYear() + SEEDED_SESSION_YEARS)
   // A registry without the auth fake has no users section: no seeded users.
@@ -62,7 +70,7 @@ export function seededUsers(scenario: Scenario): SeededUser[] {
     const session: SeededSessionRow | null = u.session
       ? {
           id: u.session.id ?? seededId(scenario.seed, `session-id:${u.id}`),
-          token: u.session.token ?? seededSessionToken(scenario.seed, u.id),
+          token: u.session.token ?? seededSessionToken(scenario.seed, u.id, tenant),
           userId: u.id,
           expiresAt: new Date(u.session.expiresAt ?? expires).toISOString(),
           ipAddress: u.session.ipAddress,
@@ -74,8 +82,11 @@ export function seededUsers(scenario: Scenario): SeededUser[] {
   })
 }
 
-export function seededIdentities(scenario: Scenario): [string, { userId: string; email: string }][] {
-  return seededUsers(scenario).flatMap(({ user, session }) =>
+export function seededIdentities(
+  scenario: Scenario,
+  tenant: string = DEFAULT_TENANT,
+): [string, { userId: string; email: string }][] {
+  return seededUsers(scenario, tenant).flatMap(({ user, session }) =>
     session
       ? [
           [session.token, { userId: user.id, email: user.email }] as [
@@ -88,8 +99,8 @@ export function seededIdentities(scenario: Scenario): [string, { userId: string;
 }
 
 /** What /__mocks/users shows: enough for a test to sign in by password or by cookie. */
-export function usersForControl(scenario: Scenario, secret: string) {
-  return seededUsers(scenario).map(({ user, session }) => ({
+export function usersForControl(scenario: Scenario, secret: string, tenant: string = DEFAULT_TENANT) {
+  return seededUsers(scenario, tenant).map(({ user, session }) => ({
     id: user.id,
     email: user.email,
     name: user.name,

@@ -45,15 +45,42 @@ export interface FaultHost {
 export interface FaultEngineOptions extends FaultHost {
   journal: Journal
   logger: Logger
+  /**
+   * Told of every session token the engine learns or forgets (seeded, signed in, signed out):
+   * the tenancy layer maps tokens to the tenant whose engine holds them.
+   */
+  onSession?: (token: string, identity: Identity | undefined) => void
 }
 
-export class FaultEngine {
+/**
+ * What a fake uses of the fault engine. A single-world engine is one; the tenancy layer's router
+ * is another that hands each request and each tenant's state to that tenant's engine.
+ */
+export interface FaultPort {
+  /** The middleware for a service's HTTP requests (mounted by createFakeApp). */
+  http(service: ServiceName): MiddlewareHandler
+  /** Wraps an open WebSocket (see FaultEngine.wsConnect). */
+  wsConnect(service: ServiceName, meta: WsMeta, peer: WsPeer): WsLink
+  /** For a raw-TCP service (see FaultEngine.tcp). */
+  tcp(service: ServiceName): TcpDecide
+  /** The raw token of a signed cookie value (Cookie header, else `?token=`), or undefined. */
+  tokenFrom(cookieHeader: string | undefined | null, queryToken?: string | null): string | undefined
+  registerSession(token: string, identity: Identity): void
+  forgetSession(token: string): void
+  /** The journal the port records to (a TCP service's connections). */
+  readonly journal: Journal
+  /** The port serving one tenant's state (a single-world engine serves every tenant itself). */
+  forTenant(tenant: string): FaultPort
+}
+
+export class FaultEngine implements FaultPort {
   readonly journal: Journal
   private readonly host: FaultHost
   private readonly registry = new FaultRegistry()
   private readonly windows: OutageWindows
   private readonly gate = new SwitchGate()
   private readonly sessions = new SessionDirectory()
+  private readonly onSession: FaultEngineOptions['onSession']
   /** Aborted and replaced by every install (reset, scenario switch): cuts held requests. */
   private epoch = newEpoch()
 
@@ -61,20 +88,35 @@ export class FaultEngine {
     this.journal = opts.journal
     this.host = { services: opts.services, identify: opts.identify, errorBody: opts.errorBody }
     this.windows = new OutageWindows(this.registry, opts.logger)
+    this.onSession = opts.onSession
+  }
+
+  forTenant(_tenant: string): FaultPort {
+    return this
   }
 
   // ---- identities (for faults scoped to a user or session) ----
 
   setIdentities(entries: Iterable<[token: string, identity: Identity]>): void {
-    this.sessions.set(entries)
+    const list = [...entries]
+    if (this.onSession) for (const token of this.sessions.tokens()) this.onSession(token, undefined)
+    this.sessions.set(list)
+    if (this.onSession) for (const [token, identity] of list) this.onSession(token, identity)
   }
 
   registerSession(token: string, identity: Identity): void {
     this.sessions.register(token, identity)
+    this.onSession?.(token, identity)
   }
 
   forgetSession(token: string): void {
     this.sessions.forget(token)
+    this.onSession?.(token, undefined)
+  }
+
+  /** Every session token the engine knows (seeded and signed in). */
+  sessionTokens(): IterableIterator<string> {
+    return this.sessions.tokens()
   }
 
   /** The raw token of a signed cookie value (Cookie header, else `?token=`), or undefined. */
@@ -92,6 +134,12 @@ export class FaultEngine {
     this.windows.attach(service, controls)
   }
 
+  /** Brings attached listeners to the state the faults in force ask for (after re-attaching). */
+  refreshOutages(): void {
+    this.windows.update()
+  }
+
+  /** Stops driving the service's listener; a `down` in force brings it back up first. */
   detach(service: ServiceName): void {
     this.windows.detach(service)
   }

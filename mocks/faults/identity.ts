@@ -37,6 +37,10 @@ export class SessionDirectory {
     this.byToken.delete(token)
   }
 
+  tokens(): IterableIterator<string> {
+    return this.byToken.keys()
+  }
+
   get(token: string): Identity | undefined {
     return this.byToken.get(token)
   }

@@ -12,6 +12,11 @@ export interface ServiceControls {
   down(): Promise<void>
   /** Listen again. */
   up(): Promise<void>
+  /**
+   * False when no listener closes (a tenant's outage on a shared listener): `down`/`up` only
+   * act on what the tenant holds, and requests that reach the app are cut one by one.
+   */
+  closesListener?: boolean
 }
 
 export class OutageWindows {
@@ -29,14 +34,30 @@ export class OutageWindows {
     this.controls.set(service, controls)
   }
 
+  /**
+   * Stops driving the service's listener. One that a fault keeps down is brought up first
+   * (queued after pending changes): faults in force then act per request (`stray`).
+   */
   detach(service: ServiceName): void {
+    const controls = this.controls.get(service)
+    const wasDown = this.isDown.get(service) ?? false
     this.controls.delete(service)
     this.isDown.delete(service)
+    if (!controls || !wasDown) return
+    this.sync = this.sync.then(async () => {
+      try {
+        await controls.up()
+        this.logger.info({ target: service }, 'listener up again (outages now act per request)')
+      } catch (err) {
+        this.logger.error({ target: service, err: (err as Error).message }, 'could not reopen listener')
+      }
+    })
   }
 
   /** Whether the service has a listener to close (false in-process: msw, app.request). */
   hasListener(service: ServiceName): boolean {
-    return this.controls.has(service)
+    const controls = this.controls.get(service)
+    return controls !== undefined && controls.closesListener !== false
   }
 
   /** The service-wide fault in force for the service, if any. */

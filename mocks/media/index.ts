@@ -1,5 +1,5 @@
-import { CurrentState } from '../core/state.ts'
-import { defineFake, type FakeDeps, type FakeService } from '../fake/descriptor.ts'
+import { TenantStates } from '../core/state.ts'
+import { defineFake, type FakeDeps, type FakeService, scopeOf, type TenantScope } from '../fake/descriptor.ts'
 import { mediaSection, type Scenario } from '../fake/scenario.ts'
 import { createMediaApp } from './app.ts'
 import { effectiveLimits, type UploadStats } from './routes.ts'
@@ -33,15 +33,16 @@ export interface MediaInspection {
 
 export interface MediaFake extends FakeService {
   /** The state in force (tests, tooling); replaced whole on every scenario switch. */
-  state(): MediaState
-  inspect(): MediaInspection
+  /** A tenant's state (default: the default tenant's). */
+  state(tenant?: string): MediaState
+  inspect(tenant?: string): MediaInspection
 }
 
 /** Fake media-service (Go/Gin), port 8081 by default. */
 export function createMediaFake(deps: FakeDeps, opts: MediaFakeOptions = {}): MediaFake {
-  const current = new CurrentState<MediaState>('media')
+  const states = new TenantStates<MediaState>('media')
   const stats: UploadStats = { inFlight: 0 }
-  const app = createMediaApp(media, deps, current.stateOf, {
+  const app = createMediaApp(media, deps, states.stateOf, {
     stats,
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
   })
@@ -49,8 +50,8 @@ export function createMediaFake(deps: FakeDeps, opts: MediaFakeOptions = {}): Me
   return {
     name: 'media',
     app,
-    state: () => current.get(),
-    async applyScenario(scenario: Scenario) {
+    state: (tenant) => states.get(tenant),
+    async applyScenario(scenario: Scenario, tenant?: TenantScope) {
       if (!swept) {
         await sweepStorage(deps.config.storagePath)
         swept = true
@@ -60,13 +61,17 @@ export function createMediaFake(deps: FakeDeps, opts: MediaFakeOptions = {}): Me
         ...(opts.fixturesDir ? { fixturesDir: opts.fixturesDir } : {}),
       })
       // Runtime uploads of the old state go with it (they are not part of any scenario).
-      await current.replace(next)?.dispose()
+      await states.replace(scopeOf(deps, tenant).id, next)?.dispose()
+    },
+    async dropTenant(tenant) {
+      // Its folder (seeded and uploaded files) goes with it.
+      await states.remove(tenant)?.dispose()
     },
     async close() {
-      await current.peek()?.dispose()
+      await Promise.all([...states.values()].map((s) => s.dispose()))
     },
-    inspect() {
-      const s = current.get()
+    inspect(tenant) {
+      const s = states.get(tenant)
       return {
         fileIds: s.files.all().map((f) => f.id),
         limits: effectiveLimits(s, deps),

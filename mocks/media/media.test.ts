@@ -96,16 +96,10 @@ describe('seeding', () => {
     expect((await meta(a, 'file_budget')).thumbnail_url).toBe('')
   })
 
-  it('resets the default scenario in well under 10 ms once fixtures are cached', async () => {
+  // How fast a reset is: `pnpm bench` (bench/reset.ts), never a timed unit test.
+  it('resets the default scenario again and again to the same files', async () => {
     const s = await setup()
-    const times: number[] = []
-    for (let i = 0; i < 15; i++) {
-      const started = performance.now()
-      await s.fake.applyScenario(s.scenario)
-      times.push(performance.now() - started)
-    }
-    times.sort((x, y) => x - y)
-    expect(times[Math.floor(times.length / 2)]).toBeLessThan(10)
+    for (let i = 0; i < 15; i++) await s.fake.applyScenario(s.scenario)
     expect(s.fake.inspect().fileIds.sort()).toEqual(['file_budget', 'file_garden', 'file_sunset'])
   })
 

@@ -10,6 +10,7 @@ import { plainEnvelope } from '../core/envelope.ts'
 import { configOriginMatcher } from '../core/origins.ts'
 import type { RoleMap } from '../core/roles.ts'
 import type { StateOf } from '../core/state.ts'
+import { TENANT_CORS_HEADERS, tenantOf } from '../core/tenant.ts'
 import type { FakeDeps } from '../fake/descriptor.ts'
 import {
   type ByteRange,
@@ -94,7 +95,15 @@ export function mediaCors(deps: FakeDeps): CorsOptions {
     origin: configOriginMatcher(deps.config, deps.logger, 'media (CORS)'),
     prefix: '/api/',
     allowMethods: ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'],
-    allowHeaders: ['Content-Type', 'Range', 'If-None-Match', 'If-Range', 'X-Request-ID', 'traceparent'],
+    allowHeaders: [
+      'Content-Type',
+      'Range',
+      'If-None-Match',
+      'If-Range',
+      'X-Request-ID',
+      'traceparent',
+      ...TENANT_CORS_HEADERS,
+    ],
     exposeHeaders: [
       'Content-Length',
       'Content-Range',
@@ -137,6 +146,7 @@ export function registerMediaRoutes(app: Hono, deps: FakeDeps, opts: MediaRouteO
       c.req.header('cookie'),
       c.req.header('x-request-id'),
       roleMapOf(opts.stateOf(c)),
+      tenantOf(c),
     )
     if (result.kind === 'unavailable') {
       return fail(c, 503, `Authentication service unavailable: ${result.reason}`, 'auth_unavailable')

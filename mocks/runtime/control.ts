@@ -2,10 +2,18 @@ import { join } from 'node:path'
 import { getConnInfo } from '@hono/node-server/conninfo'
 import { type Context, Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
-import type { ServiceName } from '../core/config.ts'
+import type { MocksConfig, ServiceName } from '../core/config.ts'
 import { controlEnvelope } from '../core/envelope.ts'
 import type { Journal, JournalFilter } from '../core/journal.ts'
 import type { Logger } from '../core/logger.ts'
+import {
+  bindTenant,
+  DEFAULT_TENANT,
+  isTenantId,
+  TENANT_HEADER,
+  tenantIdProblem,
+  tenantOf,
+} from '../core/tenant.ts'
 import type { ControlRouteHost, FakeDescriptor } from '../fake/descriptor.ts'
 import type { Scenario } from '../fake/scenario.ts'
 import type { FaultEngine } from '../faults/engine.ts'
@@ -17,7 +25,7 @@ import { ScenarioError } from './scenario-loader.ts'
 
 function controlError(
   c: Context,
-  status: 400 | 401 | 403 | 404 | 409 | 500,
+  status: 400 | 401 | 403 | 404 | 409 | 429 | 500,
   message: string,
   code: string,
   issues?: { path: string; message: string }[],
@@ -47,17 +55,50 @@ function isLoopback(address: string | undefined): boolean {
 
 export type ScenarioRequest = { name: string } | { scenario: unknown }
 
+/** Thrown for what the tenant API refuses; `status` is the control API's answer. */
+export class TenantError extends Error {
+  override name = 'TenantError'
+  constructor(
+    readonly status: 400 | 404 | 409 | 429,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+/** A tenant deleted while a call on it was being answered. */
+class TenantGone extends Error {
+  constructor(id: string) {
+    super(`No tenant "${id}": never created, or deleted`)
+  }
+}
+
+/** One tenant as the control API acts on it (the runtime's `Tenant` fits). */
+export interface ControlTenant {
+  readonly id: string
+  readonly scenario: Scenario | undefined
+  readonly engine: Pick<FaultEngine, 'add' | 'list' | 'remove' | 'settled'>
+  readonly journal: Pick<Journal, 'list' | 'clear' | 'limit' | 'requestIdReport' | 'subscribe'>
+  lastSeen: number
+}
+
 /** What the control API needs from the running mocks (a structural slice of the runtime's `Mocks`). */
-export interface ControlHost extends ControlRouteHost {
+export interface ControlHost {
+  readonly config: MocksConfig
   readonly fakes: readonly FakeDescriptor[]
   readonly logger: Logger
   readonly loader: { readonly dir: string; list(): { name: string; description: string }[] }
-  readonly scenario: Scenario
-  readonly faults: Pick<FaultEngine, 'add' | 'list' | 'remove' | 'settled'>
-  readonly journal: Pick<Journal, 'list' | 'clear' | 'limit' | 'requestIdReport' | 'subscribe'>
-  health(): { scenario: string | null }
-  switchScenario(request: ScenarioRequest): Promise<Scenario>
-  reset(): Promise<Scenario>
+  /** A live tenant by id (the default one always is). */
+  tenant(id: string): ControlTenant | undefined
+  /** Whether a service is shared by every tenant (its faults belong to the default tenant). */
+  isSharedService(service: string): boolean
+  health(tenant?: string): { scenario: string | null }
+  switchScenario(request: ScenarioRequest, tenant?: string): Promise<Scenario>
+  reset(tenant?: string): Promise<Scenario>
+  createTenant(request: ScenarioRequest, id?: string): Promise<unknown>
+  deleteTenant(id: string): Promise<void>
+  listTenants(): unknown[]
 }
 
 export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono {
@@ -86,6 +127,46 @@ export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono 
     return next()
   })
 
+  // Which tenant a call acts on: `X-Mocks-Tenant` or `?tenant=`, else the default one. An
+  // unknown or deleted tenant is a 404, never the default world instead.
+  app.use('*', async (c, next) => {
+    const header = c.req.header(TENANT_HEADER)?.trim()
+    const query = c.req.query('tenant')
+    if (header !== undefined && query !== undefined && header !== query)
+      return controlError(
+        c,
+        409,
+        `The X-Mocks-Tenant header names "${header}", ?tenant= names "${query}"`,
+        'tenant_conflict',
+      )
+    const id = header ?? query ?? DEFAULT_TENANT
+    if (!isTenantId(id)) return controlError(c, 400, tenantIdProblem(id), 'invalid_tenant')
+    // The tenant collection itself is not scoped to a tenant.
+    if (!c.req.path.replace(/\/+$/, '').endsWith('/tenants') && !/\/tenants\/[^/]+$/.test(c.req.path)) {
+      const tenant = mocks.tenant(id)
+      if (!tenant)
+        return controlError(c, 404, `No tenant "${id}": never created, or deleted`, 'unknown_tenant')
+      tenant.lastSeen = Date.now()
+    }
+    bindTenant(c.req.raw, id)
+    return next()
+  })
+  /** The tenant the call acts on (checked live by the middleware above). */
+  const target = (c: Context): ControlTenant => {
+    const tenant = mocks.tenant(tenantOf(c))
+    if (!tenant) throw new TenantGone(tenantOf(c))
+    return tenant
+  }
+  const routeHost: ControlRouteHost = {
+    config: mocks.config,
+    tenantOf,
+    scenarioOf: (c) => {
+      const scenario = target(c).scenario
+      if (!scenario) throw new Error('no scenario applied yet')
+      return scenario
+    },
+  }
+
   const readBody = async (
     c: Context,
   ): Promise<{ ok: true; value: unknown } | { ok: false; res: Response }> => {
@@ -108,6 +189,7 @@ export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono 
   const relative = (text: string) => text.split(scenariosDir).join('')
 
   const scenarioFailure = (c: Context, err: unknown) => {
+    if (err instanceof TenantError) return controlError(c, err.status, err.message, err.code)
     if (err instanceof ScenarioError) {
       const unknown = err.message.startsWith('Unknown scenario')
       return controlError(
@@ -124,40 +206,84 @@ export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono 
     throw err
   }
 
-  app.get('/health', (c) => c.json({ ...mocks.health(), ...(scope ? { service: scope } : {}) }))
+  const scenarioRequest = (v: Record<string, unknown> | undefined): ScenarioRequest | undefined => {
+    if (v && typeof v.name === 'string' && v.scenario === undefined) return { name: v.name }
+    if (v && typeof v.scenario === 'object' && v.scenario !== null) return { scenario: v.scenario }
+    return undefined
+  }
+  const badScenarioRequest = (c: Context) =>
+    controlError(c, 400, 'Send {"name": "<scenario>"} or {"scenario": {...}}', 'invalid_request', [
+      { path: 'name', message: 'expected a scenario name or an inline scenario object' },
+    ])
+
+  app.get('/health', (c) => c.json({ ...mocks.health(tenantOf(c)), ...(scope ? { service: scope } : {}) }))
 
   app.get('/scenarios', (c) =>
     c.json({ scenarios: mocks.loader.list().map(({ name, description }) => ({ name, description })) }),
   )
 
-  app.get('/scenario', (c) => c.json(mocks.scenario))
+  app.get('/scenario', (c) => c.json(routeHost.scenarioOf(c)))
 
   app.put('/scenario', async (c) => {
     const body = await readBody(c)
     if (!body.ok) return body.res
-    const v = body.value as Record<string, unknown> | undefined
-    let request: ScenarioRequest
-    if (v && typeof v.name === 'string' && v.scenario === undefined) request = { name: v.name }
-    else if (v && typeof v.scenario === 'object' && v.scenario !== null) request = { scenario: v.scenario }
-    else {
-      return controlError(c, 400, 'Send {"name": "<scenario>"} or {"scenario": {...}}', 'invalid_request', [
-        { path: 'name', message: 'expected a scenario name or an inline scenario object' },
-      ])
-    }
+    const request = scenarioRequest(body.value as Record<string, unknown> | undefined)
+    if (!request) return badScenarioRequest(c)
     try {
-      const s = await mocks.switchScenario(request)
-      return c.json({ scenario: s.name, description: s.description, faults: mocks.faults.list().length })
+      const s = await mocks.switchScenario(request, tenantOf(c))
+      return c.json({ scenario: s.name, description: s.description, faults: target(c).engine.list().length })
     } catch (err) {
       return scenarioFailure(c, err)
     }
   })
 
   app.post('/reset', async (c) => {
-    const s = await mocks.reset()
-    return c.json({ scenario: s.name, reset: true })
+    try {
+      const s = await mocks.reset(tenantOf(c))
+      return c.json({ scenario: s.name, reset: true })
+    } catch (err) {
+      return scenarioFailure(c, err)
+    }
   })
 
-  app.get('/faults', (c) => c.json({ faults: mocks.faults.list(scope) }))
+  // ---- tenants (issue 16): every test its own world ----
+
+  app.get('/tenants', (c) => c.json({ tenants: mocks.listTenants() }))
+
+  app.post('/tenants', async (c) => {
+    const body = await readBody(c)
+    if (!body.ok) return body.res
+    const v = body.value as Record<string, unknown> | undefined
+    const request = scenarioRequest(v ?? { name: 'default' })
+    if (!request) return badScenarioRequest(c)
+    if (v?.id !== undefined && typeof v.id !== 'string')
+      return controlError(c, 400, 'id must be a string', 'invalid_tenant', [
+        { path: 'id', message: 'expected a string' },
+      ])
+    try {
+      return c.json(await mocks.createTenant(request, v?.id as string | undefined), 201)
+    } catch (err) {
+      return scenarioFailure(c, err)
+    }
+  })
+
+  app.get('/tenants/:id', (c) => {
+    const id = c.req.param('id')
+    const found = (mocks.listTenants() as { id: string }[]).find((t) => t.id === id)
+    if (!found) return controlError(c, 404, `No tenant "${id}": never created, or deleted`, 'unknown_tenant')
+    return c.json(found)
+  })
+
+  app.delete('/tenants/:id', async (c) => {
+    try {
+      await mocks.deleteTenant(c.req.param('id'))
+      return c.body(null, 204)
+    } catch (err) {
+      return scenarioFailure(c, err)
+    }
+  })
+
+  app.get('/faults', (c) => c.json({ faults: target(c).engine.list(scope) }))
 
   app.post('/faults', async (c) => {
     const body = await readBody(c)
@@ -165,9 +291,19 @@ export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono 
     let input = body.value
     if (scope && typeof input === 'object' && input !== null && !('service' in input))
       input = { ...input, service: scope }
+    const tenant = target(c)
+    const service = (input as { service?: unknown } | null)?.service
+    if (tenant.id !== DEFAULT_TENANT && typeof service === 'string' && mocks.isSharedService(service)) {
+      return controlError(c, 400, 'Invalid fault', 'invalid_fault', [
+        {
+          path: 'service',
+          message: `${service} is shared by every tenant (it belongs to the default tenant): add this fault without a tenant`,
+        },
+      ])
+    }
     try {
-      const fault = mocks.faults.add(input)
-      await mocks.faults.settled()
+      const fault = tenant.engine.add(input)
+      await tenant.engine.settled()
       return c.json(fault, 201)
     } catch (err) {
       if (err instanceof FaultValidationError)
@@ -178,17 +314,18 @@ export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono 
 
   app.delete('/faults/:id', async (c) => {
     const id = c.req.param('id')
-    const known = mocks.faults.list(scope).some((f) => f.id === id)
-    if (!known || !mocks.faults.remove(id))
-      return controlError(c, 404, `No fault with id "${id}"`, 'not_found')
-    await mocks.faults.settled()
+    const { engine } = target(c)
+    const known = engine.list(scope).some((f) => f.id === id)
+    if (!known || !engine.remove(id)) return controlError(c, 404, `No fault with id "${id}"`, 'not_found')
+    await engine.settled()
     return c.body(null, 204)
   })
 
   app.delete('/faults', async (c) => {
     const source = c.req.query('source')
-    for (const f of mocks.faults.list(scope)) if (!source || f.source === source) mocks.faults.remove(f.id)
-    await mocks.faults.settled()
+    const { engine } = target(c)
+    for (const f of engine.list(scope)) if (!source || f.source === source) engine.remove(f.id)
+    await engine.settled()
     return c.body(null, 204)
   })
 
@@ -198,40 +335,46 @@ export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono 
   }
 
   app.get('/journal', (c) => {
-    const entries = mocks.journal.list(journalFilter(c))
-    return c.json({ entries, count: entries.length, limit: mocks.journal.limit })
+    const { journal } = target(c)
+    const entries = journal.list(journalFilter(c))
+    return c.json({ entries, count: entries.length, limit: journal.limit })
   })
 
   app.delete('/journal', (c) => {
-    mocks.journal.clear()
+    target(c).journal.clear()
     return c.body(null, 204)
   })
 
   app.get('/journal/report', (c) => {
-    const report = mocks.journal.requestIdReport()
+    const report = target(c).journal.requestIdReport()
     return c.json(scope ? { ...report, routes: report.routes.filter((r) => r.service === scope) } : report)
   })
 
   app.get('/journal/stream', (c) => {
     const filter = journalFilter(c)
+    const tenant = target(c)
     return streamSSE(c, async (stream) => {
-      const unsubscribe = mocks.journal.subscribe((entry) => {
+      const unsubscribe = tenant.journal.subscribe((entry) => {
         if (filter.service && entry.service !== filter.service) return
         if (filter.method && entry.method !== filter.method.toUpperCase()) return
         void stream.writeSSE({ event: 'entry', id: String(entry.seq), data: JSON.stringify(entry) })
       })
-      await stream.writeSSE({ event: 'hello', data: JSON.stringify({ scenario: mocks.health().scenario }) })
+      await stream.writeSSE({
+        event: 'hello',
+        data: JSON.stringify({ scenario: tenant.scenario?.name ?? null, tenant: tenant.id }),
+      })
       await new Promise<void>((resolve) => stream.onAbort(resolve))
       unsubscribe()
     })
   })
 
   // Each fake's own control routes (auth's /users, chat's /channels).
-  for (const fake of mocks.fakes) fake.controlRoutes?.(app, mocks)
+  for (const fake of mocks.fakes) fake.controlRoutes?.(app, routeHost)
 
   // A catch-all route rather than notFound(): a mounted sub-app's notFound is not consulted.
   app.all('*', (c) => controlError(c, 404, `No control route ${c.req.method} ${c.req.path}`, 'not_found'))
   app.onError((err, c) => {
+    if (err instanceof TenantGone) return controlError(c, 404, err.message, 'unknown_tenant')
     mocks.logger.error({ err: err.message }, 'control API error')
     return controlError(c, 500, 'Control API error', 'internal_error')
   })

@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto'
 import { Hono } from 'hono'
 import { CONTROL_PORT, type MocksConfig, type ServiceName } from '../core/config.ts'
-import { Journal } from '../core/journal.ts'
+import type { Journal } from '../core/journal.ts'
 import { createLogger, type Logger } from '../core/logger.ts'
 import { markStartup } from '../core/startup.ts'
+import { DEFAULT_TENANT, isTenantId, TENANT_COOKIE, tenantIdProblem } from '../core/tenant.ts'
 import { createDemoApp } from '../demo/index.ts'
 import {
   type AnyFakeService,
@@ -12,16 +14,17 @@ import {
 } from '../fake/descriptor.ts'
 import type { Scenario } from '../fake/scenario.ts'
 import { seededIdentities } from '../fake/seeded.ts'
-import { FaultEngine } from '../faults/engine.ts'
+import type { FaultEngine, ServiceControls } from '../faults/engine.ts'
 import { FAKES } from '../registry.ts'
 import { refreshDerivedUrls } from './config.ts'
-import { createControlApp, type ScenarioRequest } from './control.ts'
+import { createControlApp, type ScenarioRequest, TenantError } from './control.ts'
 import { faultHost } from './fault-host.ts'
 
-export type { ScenarioRequest } from './control.ts'
+export { type ScenarioRequest, TenantError } from './control.ts'
 
 import { ScenarioError, ScenarioLoader } from './scenario-loader.ts'
 import { startServer } from './server.ts'
+import { type Tenant, TenantRouter, type TenantRouterOptions } from './tenants.ts'
 
 // The process that runs some or all fakes, plus (optionally) the control plane. It owns the
 // scenario in force; switching reseeds every fake while requests wait at the fault engine.
@@ -47,15 +50,38 @@ export interface RunningFake {
   server: ServiceListener | undefined
 }
 
+/** A tenant named by a service's own credential (its descriptor's `tenantSignal`). */
+function serviceTenantSignal(fakes: readonly FakeDescriptor[]): TenantRouterOptions['serviceSignal'] {
+  const byName = new Map(fakes.flatMap((f) => (f.tenantSignal ? [[f.name, f.tenantSignal] as const] : [])))
+  if (byName.size === 0) return undefined
+  return (service, headers, search) => byName.get(service)?.(headers, search)
+}
+
+/** What POST /__mocks/tenants answers: the tenant, and how a client names it. */
+export interface TenantCreated {
+  id: string
+  scenario: string
+  header: { name: string; value: string }
+  cookie: { name: string; value: string }
+}
+
+export interface TenantSettings {
+  /** Tenants idle (no request, no open socket) longer than this are removed. */
+  idleMs: number
+  /** Live tenants besides the default; the next creation is refused with 429. */
+  max: number
+}
+
 export class Mocks {
-  readonly journal: Journal
-  readonly faults: FaultEngine
+  readonly router: TenantRouter
   readonly loader: ScenarioLoader
   readonly services = new Map<ServiceName, RunningFake>()
   readonly logger: Logger
+  readonly tenancy: TenantSettings
   control: ServiceListener | undefined
-  private current: Scenario | undefined
-  private queue: Promise<unknown> = Promise.resolve()
+  /** The real listener controls, driven by the default tenant while no other tenant is live. */
+  private readonly listeners = new Map<ServiceName, ServiceControls>()
+  private sweeper: ReturnType<typeof setInterval> | undefined
 
   constructor(
     readonly config: MocksConfig,
@@ -64,16 +90,28 @@ export class Mocks {
     readonly fakes: readonly FakeDescriptor[] = FAKES,
   ) {
     this.logger = createLogger('mocks')
-    this.journal = new Journal(journalLimit)
-    this.faults = new FaultEngine({
-      ...faultHost(config, fakes),
-      journal: this.journal,
+    this.tenancy = { idleMs: config.tenantIdleMs, max: config.maxTenants }
+    this.router = new TenantRouter({
+      host: faultHost(config, fakes),
+      envelopes: new Map(fakes.map((f) => [f.name, f.envelope])),
+      journalLimit,
       logger: createLogger('faults'),
+      serviceSignal: serviceTenantSignal(fakes),
     })
     // Scenario faults get the checks runtime faults get (the loader imports no fault code).
     this.loader = new ScenarioLoader(config.scenariosDir, fakes, {
       checkFaults: (faults) => this.faults.checkScenarioFaults(faults),
     })
+  }
+
+  /** The default tenant's fault engine (the single world's). */
+  get faults(): FaultEngine {
+    return this.router.default.engine
+  }
+
+  /** The default tenant's journal. */
+  get journal(): Journal {
+    return this.router.default.journal
   }
 
   /** A running HTTP fake's app (tests, benchmarks); throws for an unknown or TCP service. */
@@ -83,9 +121,26 @@ export class Mocks {
     return fake.app
   }
 
+  /** The default tenant's scenario. */
   get scenario(): Scenario {
-    if (!this.current) throw new Error('no scenario applied yet')
-    return this.current
+    return this.scenarioOf(DEFAULT_TENANT)
+  }
+
+  scenarioOf(tenant: string): Scenario {
+    const scenario = this.router.get(tenant)?.scenario
+    if (!scenario) throw new Error(`no scenario applied yet for tenant ${tenant}`)
+    return scenario
+  }
+
+  /** A live tenant (the default always is). */
+  tenant(id: string = DEFAULT_TENANT): Tenant | undefined {
+    return this.router.get(id)
+  }
+
+  private need(id: string): Tenant {
+    const tenant = this.router.get(id)
+    if (!tenant) throw new TenantError(404, 'unknown_tenant', `No tenant "${id}": never created, or deleted`)
+    return tenant
   }
 
   /** The services this runtime runs, in registry order. */
@@ -98,50 +153,100 @@ export class Mocks {
     return this.services.get(service)?.server?.url
   }
 
-  /** Apply a scenario by name or inline; serialized, so concurrent switches apply in order. */
-  switchScenario(request: ScenarioRequest): Promise<Scenario> {
-    const run = async () => {
-      const scenario =
-        'name' in request ? this.loader.load(request.name) : this.loader.resolveInline(request.scenario)
+  /** Shared services (raw TCP: the database) hold one world: the default tenant's. */
+  private isShared(descriptor: FakeDescriptor): boolean {
+    return descriptor.transport === 'tcp'
+  }
+
+  isSharedService(service: string): boolean {
+    const descriptor = this.fakes.find((f) => f.name === service)
+    return descriptor !== undefined && this.isShared(descriptor)
+  }
+
+  /** Runs `job` after the tenant's earlier switches and resets (other tenants never wait). */
+  private queued<T>(tenant: Tenant, job: () => Promise<T>): Promise<T> {
+    const next = tenant.queue.then(job, job)
+    tenant.queue = next.catch(() => undefined)
+    return next
+  }
+
+  private resolveRequest(request: ScenarioRequest): Scenario {
+    return 'name' in request ? this.loader.load(request.name) : this.loader.resolveInline(request.scenario)
+  }
+
+  /** Apply a scenario by name or inline to a tenant (default: the default tenant); serialized per tenant. */
+  switchScenario(request: ScenarioRequest, tenantId: string = DEFAULT_TENANT): Promise<Scenario> {
+    const tenant = this.need(tenantId)
+    return this.queued(tenant, async () => {
+      const scenario = this.resolveRequest(request)
       markStartup('scenario-parsed')
-      await this.apply(scenario)
+      await this.apply(scenario, tenant)
       return scenario
-    }
-    const next = this.queue.then(run, run)
-    this.queue = next.catch(() => undefined)
-    return next
+    })
   }
 
-  /** Back to the current scenario's first state: reseed, scenario faults only, empty journal. */
-  reset(): Promise<Scenario> {
-    const run = async () => {
-      await this.apply(this.scenario)
-      this.journal.clear()
-      return this.scenario
-    }
-    const next = this.queue.then(run, run)
-    this.queue = next.catch(() => undefined)
-    return next
+  /** Back to the tenant's scenario's first state: reseed, scenario faults only, empty journal. */
+  reset(tenantId: string = DEFAULT_TENANT): Promise<Scenario> {
+    const tenant = this.need(tenantId)
+    return this.queued(tenant, async () => {
+      const scenario = this.scenarioOf(tenant.id)
+      await this.apply(scenario, tenant)
+      tenant.journal.clear()
+      return scenario
+    })
   }
 
-  private async apply(scenario: Scenario): Promise<void> {
+  /** Why a scenario cannot be a (non-default) tenant's: faults on shared services, fixed tokens in use. */
+  private tenantProblems(scenario: Scenario, tenant: Tenant): { path: string; message: string }[] {
+    const problems: { path: string; message: string }[] = []
+    const shared = new Set(this.fakes.filter((f) => this.isShared(f)).map((f) => f.name))
+    if (tenant.id !== DEFAULT_TENANT) {
+      scenario.faults.forEach((f, i) => {
+        if (shared.has(f.service))
+          problems.push({
+            path: `faults.${i}.service`,
+            message: `${f.service} is shared by every tenant (it belongs to the default tenant): apply this scenario to the default tenant`,
+          })
+      })
+    }
+    for (const [token] of seededIdentities(scenario, tenant.id)) {
+      const owner = this.router.ownerOf(token)
+      if (owner !== undefined && owner !== tenant.id)
+        problems.push({
+          path: 'auth.users',
+          message: `a fixed session token is already used by tenant "${owner}": a token belongs to one tenant`,
+        })
+    }
+    return problems
+  }
+
+  private async apply(scenario: Scenario, tenant: Tenant): Promise<void> {
     const started = performance.now()
-    const release = this.faults.pause()
+    const problems = this.tenantProblems(scenario, tenant)
+    if (problems.length)
+      throw new ScenarioError(
+        `Scenario ${scenario.name} cannot be applied to tenant ${tenant.id}`,
+        problems.map((p) => ({ file: scenario.name, ...p })),
+      )
+    const release = tenant.engine.pause()
+    const scope = { id: tenant.id, faults: tenant.port }
+    const targets = [...this.services.values()].filter(
+      (s) => tenant.id === DEFAULT_TENANT || !this.isShared(s.descriptor),
+    )
     try {
       const results = await Promise.allSettled(
-        [...this.services.values()].map(async (s) => {
-          await s.fake.applyScenario(scenario)
+        targets.map(async (s) => {
+          await s.fake.applyScenario(scenario, scope)
           markStartup(`seeded:${s.descriptor.name}`)
         }),
       )
       const failed = results.flatMap((r, i) =>
-        r.status === 'rejected' ? [{ r, name: [...this.services.keys()][i]! }] : [],
+        r.status === 'rejected' ? [{ r, name: targets[i]!.descriptor.name }] : [],
       )
       if (failed.length) {
         // Never leave services on different scenarios: put every fake back on the old one.
-        const previous = this.current
-        if (previous)
-          await Promise.allSettled([...this.services.values()].map((s) => s.fake.applyScenario(previous)))
+        const previous = tenant.scenario
+        if (previous) await Promise.allSettled(targets.map((s) => s.fake.applyScenario(previous, scope)))
         throw new ScenarioError(
           `Scenario ${scenario.name} could not be applied; ${previous ? `"${previous.name}" stays in force` : 'nothing applied'}`,
           failed.flatMap(({ r, name }) => {
@@ -154,20 +259,133 @@ export class Mocks {
           }),
         )
       }
-      this.faults.setIdentities(seededIdentities(scenario))
-      this.faults.install(scenario.faults, scenario.seed, scenario.name)
-      this.current = scenario
+      tenant.engine.setIdentities(seededIdentities(scenario, tenant.id))
+      tenant.engine.install(scenario.faults, scenario.seed, scenario.name)
+      tenant.scenario = scenario
     } finally {
       release()
     }
-    await this.faults.settled()
+    await tenant.engine.settled()
     this.logger.info(
-      { scenario: scenario.name, ms: Math.round(performance.now() - started) },
+      { scenario: scenario.name, tenant: tenant.id, ms: Math.round(performance.now() - started) },
       'scenario applied',
     )
   }
 
-  health() {
+  // ---- tenants ----
+
+  listTenants() {
+    return [...this.router.tenants.values()].map((t) => t.view())
+  }
+
+  /** A new tenant seeded from a scenario (name or inline), with a given id or a fresh one. */
+  async createTenant(request: ScenarioRequest, id?: string): Promise<TenantCreated> {
+    if (id !== undefined && !isTenantId(id)) throw new TenantError(400, 'invalid_tenant', tenantIdProblem(id))
+    if (id !== undefined && this.router.get(id))
+      throw new TenantError(409, 'tenant_exists', `Tenant "${id}" exists: delete it first or pick another id`)
+    if (this.router.others().length >= this.tenancy.max)
+      throw new TenantError(
+        429,
+        'tenant_limit',
+        `At most ${this.tenancy.max} tenants may be live (MOCKS_MAX_TENANTS): delete one, or wait for idle ones to be removed`,
+      )
+    const scenario = this.resolveRequest(request)
+    const tenant = this.router.add(id ?? `t-${randomBytes(6).toString('hex')}`)
+    try {
+      for (const [name, entry] of this.services) {
+        if (isHttpFake(entry.fake)) tenant.engine.attach(name, this.tenantControls(tenant, name))
+      }
+      await this.queued(tenant, () => this.apply(scenario, tenant))
+    } catch (err) {
+      await this.dropTenant(tenant)
+      throw err
+    }
+    this.onTenantsChanged()
+    this.logger.info({ tenant: tenant.id, scenario: scenario.name }, 'tenant created')
+    return {
+      id: tenant.id,
+      scenario: scenario.name,
+      header: { name: 'X-Mocks-Tenant', value: tenant.id },
+      cookie: { name: TENANT_COOKIE, value: tenant.id },
+    }
+  }
+
+  /** Deletes a tenant and everything it held (sockets closed, held requests cut, files removed). */
+  async deleteTenant(id: string): Promise<void> {
+    if (id === DEFAULT_TENANT)
+      throw new TenantError(400, 'default_tenant', 'The default tenant cannot be deleted: reset it instead')
+    const tenant = this.need(id)
+    await this.dropTenant(tenant)
+    this.onTenantsChanged()
+    this.logger.info({ tenant: id }, 'tenant deleted')
+  }
+
+  private async dropTenant(tenant: Tenant): Promise<void> {
+    this.router.remove(tenant.id)
+    // Held requests are cut (the install's epoch aborts), timers stop, sockets close.
+    tenant.engine.install([], 0, tenant.scenario?.name ?? 'deleted')
+    tenant.engine.clear()
+    await Promise.allSettled([...this.services.values()].map((s) => s.fake.dropTenant?.(tenant.id)))
+    for (const link of tenant.sockets.keys()) link.peer.terminate()
+    await tenant.engine.settled()
+  }
+
+  /** A tenant's `down`: nothing closes the shared listener; its sockets on the service are cut. */
+  private tenantControls(tenant: Tenant, service: ServiceName): ServiceControls {
+    return {
+      closesListener: false,
+      down: async () => tenant.cutSockets(service),
+      up: async () => undefined,
+    }
+  }
+
+  /**
+   * The default tenant drives the real listeners only while it is alone: with any other tenant
+   * live its `down` acts as a tenant's does, so a presenter never takes down a parallel suite.
+   */
+  private onTenantsChanged(): void {
+    const alone = this.router.others().length === 0
+    const engine = this.faults
+    for (const [name, controls] of this.listeners) {
+      engine.detach(name)
+      engine.attach(name, alone ? controls : this.tenantControls(this.router.default, name))
+    }
+    // Re-attaching decides afresh whether the listener must be down.
+    engine.refreshOutages()
+    this.scheduleSweep()
+  }
+
+  private scheduleSweep(): void {
+    const wanted = this.router.others().length > 0
+    if (!wanted && this.sweeper) {
+      clearInterval(this.sweeper)
+      this.sweeper = undefined
+    } else if (wanted && !this.sweeper) {
+      const every = Math.max(50, Math.min(this.tenancy.idleMs / 4, 30_000))
+      this.sweeper = setInterval(() => void this.sweepIdle(), every)
+      this.sweeper.unref?.()
+    }
+  }
+
+  /** Removes tenants idle longer than MOCKS_TENANT_IDLE_MS (no request, no open socket). */
+  async sweepIdle(now = Date.now()): Promise<string[]> {
+    const idle = this.router.others().filter((t) => t.idle(now, this.tenancy.idleMs))
+    for (const t of idle) await this.dropTenant(t)
+    if (idle.length) {
+      this.onTenantsChanged()
+      this.logger.info({ tenants: idle.map((t) => t.id) }, 'idle tenants removed')
+    }
+    return idle.map((t) => t.id)
+  }
+
+  /** Gives the real listener controls to the runtime (the default tenant drives them while alone). */
+  attachListener(service: ServiceName, controls: ServiceControls): void {
+    this.listeners.set(service, controls)
+    const alone = this.router.others().length === 0
+    this.faults.attach(service, alone ? controls : this.tenantControls(this.router.default, service))
+  }
+
+  health(tenantId: string = DEFAULT_TENANT) {
     const services: Record<string, { url: string | null; state: 'up' | 'down' | 'in-process' }> = {}
     for (const [name, s] of this.services) {
       services[name] = {
@@ -177,13 +395,18 @@ export class Mocks {
     }
     return {
       status: 'ok',
-      scenario: this.current?.name ?? null,
+      scenario: this.router.get(tenantId)?.scenario?.name ?? null,
+      ...(tenantId === DEFAULT_TENANT ? {} : { tenant: tenantId }),
+      tenants: this.router.others().length,
       services,
       control: this.control?.url ?? null,
     }
   }
 
   async close(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper)
+    this.sweeper = undefined
+    for (const t of this.router.others()) await this.dropTenant(t)
     this.faults.clear()
     await this.faults.settled()
     await Promise.all([
@@ -215,7 +438,7 @@ export async function startMocks(opts: StartOptions): Promise<Mocks> {
     const fake = descriptor.create({
       config,
       logger: createLogger(name),
-      faults: mocks.faults,
+      faults: mocks.router,
       control: createControlApp(mocks, name),
     })
     if (isHttpFake(fake) === (descriptor.transport === 'tcp'))
@@ -238,7 +461,7 @@ export async function startMocks(opts: StartOptions): Promise<Mocks> {
       // With ephemeral ports, URLs derived from ports (AUTH_SERVICE_URL, BASE_URL) follow them.
       config.ports[name] = server.port
       entry.descriptor.derive?.(config)
-      mocks.faults.attach(name, { down: () => server.stopListening(), up: () => server.resumeListening() })
+      mocks.attachListener(name, { down: () => server.stopListening(), up: () => server.resumeListening() })
     }
     markStartup('fakes-listening')
     if (opts.control !== false) {

@@ -1,7 +1,16 @@
 import type { ErrorEnvelope } from '../core/envelope.ts'
 import { codeForStatus } from '../core/envelope.ts'
+import { TenantStates } from '../core/state.ts'
+import { DEFAULT_TENANT, TENANT_CORS_HEADERS } from '../core/tenant.ts'
 import { createFakeApp } from '../fake/app.ts'
-import { defineFake, type FakeDeps, type FakeService, sectionOf } from '../fake/descriptor.ts'
+import {
+  defineFake,
+  type FakeDeps,
+  type FakeService,
+  scopeOf,
+  sectionOf,
+  type TenantScope,
+} from '../fake/descriptor.ts'
 import type { Scenario } from '../fake/scenario.ts'
 import { RedisBackend } from './backend.ts'
 import { registerUpstashRoutes } from './routes.ts'
@@ -20,8 +29,8 @@ export const upstashEnvelope: ErrorEnvelope = {
 }
 
 export interface UpstashFake extends FakeService {
-  /** The state in force (tests, tooling). */
-  state(): UpstashState
+  /** A tenant's state (default: the default tenant's; tests, tooling). */
+  state(tenant?: string): UpstashState
 }
 
 export interface UpstashFakeOptions {
@@ -37,16 +46,24 @@ export interface UpstashFakeOptions {
  */
 export function createUpstashFake(deps: FakeDeps, options: UpstashFakeOptions = {}): UpstashFake {
   const redisUrl = options.redisUrl ?? deps.config.upstashRedisUrl
-  // Made on the first scenario (the runtime applies one before serving).
-  let backend: Promise<RedisBackend> | undefined
-  const getBackend = () => {
-    backend ??= RedisBackend.create({
-      ...(redisUrl ? { url: redisUrl } : {}),
-      prefix: options.prefix ?? deps.config.upstashPrefix,
-    }).catch((err: unknown) => {
-      backend = undefined // the next scenario tries again
-      throw err
-    })
+  // One Redis per tenant, made on its first scenario (the runtime applies one before serving).
+  // A tenant's keys live under a prefix of their own, never inside the default tenant's.
+  const backends = new Map<string, Promise<RedisBackend>>()
+  const basePrefix = options.prefix ?? deps.config.upstashPrefix
+  const prefixOf = (tenant: string) =>
+    tenant === DEFAULT_TENANT ? basePrefix : `${basePrefix.replace(/:+$/, '')}-t-${tenant}:`
+  const getBackend = (tenant: string) => {
+    let backend = backends.get(tenant)
+    if (!backend) {
+      backend = RedisBackend.create({
+        ...(redisUrl ? { url: redisUrl } : {}),
+        prefix: prefixOf(tenant),
+      }).catch((err: unknown) => {
+        backends.delete(tenant) // the next scenario tries again
+        throw err
+      })
+      backends.set(tenant, backend)
+    }
     return backend
   }
   // Browsers call Upstash directly too (its REST API answers CORS for any origin).
@@ -54,37 +71,51 @@ export function createUpstashFake(deps: FakeDeps, options: UpstashFakeOptions = 
     cors: {
       origin: '*',
       allowMethods: ['HEAD', 'GET', 'POST', 'PUT', 'OPTIONS'],
-      allowHeaders: ['authorization', 'content-type', 'upstash-encoding', 'upstash-sync-token'],
+      allowHeaders: [
+        'authorization',
+        'content-type',
+        'upstash-encoding',
+        'upstash-sync-token',
+        ...TENANT_CORS_HEADERS,
+      ],
       maxAge: 86400,
     },
   })
-  let state: UpstashState | undefined
-  const current = (): UpstashState => {
-    if (!state) throw new Error('upstash fake used before a scenario was applied')
-    return state
-  }
-  registerUpstashRoutes(app, current)
+  const states = new TenantStates<UpstashState>('upstash')
+  registerUpstashRoutes(app, states.stateOf)
 
   return {
     name: 'upstash',
     app,
-    state: current,
-    async applyScenario(scenario: Scenario) {
+    state: (tenant) => states.get(tenant),
+    async applyScenario(scenario: Scenario, tenant?: TenantScope) {
+      const { id } = scopeOf(deps, tenant)
       const section = sectionOf(upstash.scenario!, scenario) as ReturnType<typeof upstashSection.parse>
-      const redis = await getBackend()
+      const redis = await getBackend(id)
       await seedBackend(redis, section)
-      state = {
+      states.replace(id, {
         token: section.token ?? deps.config.upstashToken,
         maxRequestBytes: section.maxRequestBytes,
         backend: redis,
-      }
+      })
       deps.logger.debug(
-        { scenario: scenario.name, backend: redis.kind, keys: Object.keys(section.keys).length },
+        { scenario: scenario.name, tenant: id, backend: redis.kind, keys: Object.keys(section.keys).length },
         'upstash seeded',
       )
     },
+    async dropTenant(tenant) {
+      states.remove(tenant)
+      const backend = backends.get(tenant)
+      backends.delete(tenant)
+      const redis = await backend?.catch(() => undefined)
+      if (!redis) return
+      // Nothing of a deleted tenant stays behind in a real Redis either.
+      await redis.clear().catch(() => undefined)
+      await redis.close()
+    },
     close: async () => {
-      await (await backend)?.close()
+      const all = await Promise.allSettled(backends.values())
+      await Promise.all(all.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)))
     },
   }
 }

@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { Context, Hono } from 'hono'
 import { isControlPath } from '../core/config.ts'
+import type { StateOf } from '../core/state.ts'
 import { RedisCommandError } from './backend.ts'
 import {
   ALLOWED_METHODS,
@@ -32,7 +33,7 @@ function fail(c: Context, status: 400 | 401 | 405 | 500, error: string) {
   return c.json({ error }, status)
 }
 
-export function registerUpstashRoutes(app: Hono, state: () => UpstashState): void {
+export function registerUpstashRoutes(app: Hono, stateOf: StateOf<UpstashState>): void {
   app.all('*', async (c, next) => {
     const url = new URL(c.req.url)
     if (isControlPath(url.pathname)) return next()
@@ -40,7 +41,7 @@ export function registerUpstashRoutes(app: Hono, state: () => UpstashState): voi
       c.header('allow', ALLOW)
       return fail(c, 405, `ERR method ${c.req.method} is not allowed; use ${ALLOW}`)
     }
-    const s = state()
+    const s = stateOf(c)
     if (!sameToken(tokenOf(c.req.header('authorization'), url.search), s.token)) {
       return fail(c, 401, WRONGPASS)
     }

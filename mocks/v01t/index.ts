@@ -1,5 +1,5 @@
-import { CurrentState } from '../core/state.ts'
-import { defineFake, type FakeDeps, type FakeService } from '../fake/descriptor.ts'
+import { TenantStates } from '../core/state.ts'
+import { defineFake, type FakeDeps, type FakeService, scopeOf, type TenantScope } from '../fake/descriptor.ts'
 import { type Scenario, v01tSection } from '../fake/scenario.ts'
 import { createV01tApp } from './app.ts'
 import { v01tEnvelope } from './envelope.ts'
@@ -8,22 +8,25 @@ import { createV01tState, type V01tState } from './state.ts'
 export { createV01tState, type V01tState } from './state.ts'
 
 export interface V01tFake extends FakeService {
-  /** The state in force (tests, tooling); replaced whole on every scenario switch. */
-  state(): V01tState
+  /** A tenant's state (default: the default tenant's); replaced whole on every scenario switch. */
+  state(tenant?: string): V01tState
 }
 
 /** Fake V01T CMS (devarno-landing's public content API), port 8000 by default. */
 export function createV01tFake(deps: FakeDeps): V01tFake {
-  const current = new CurrentState<V01tState>('v01t')
-  const app = createV01tApp(v01t, deps, current.stateOf)
+  const states = new TenantStates<V01tState>('v01t')
+  const app = createV01tApp(v01t, deps, states.stateOf)
   return {
     name: 'v01t',
     app,
-    state: () => current.get(),
-    async applyScenario(scenario: Scenario) {
+    state: (tenant) => states.get(tenant),
+    async applyScenario(scenario: Scenario, tenant?: TenantScope) {
       const next = await createV01tState(scenario, deps)
       // One assignment: a request sees the old state or the new one, never a mix.
-      current.replace(next)?.dispose()
+      states.replace(scopeOf(deps, tenant).id, next)?.dispose()
+    },
+    dropTenant(tenant) {
+      states.remove(tenant)?.dispose()
     },
   }
 }

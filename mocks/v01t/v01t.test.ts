@@ -566,7 +566,9 @@ describe('generated records', () => {
     expect((await list(`${NODES}?page_size=50`)).data).toHaveLength(18)
   })
 
-  it('seed 1,000 records well under 100 ms', async () => {
+  // How fast seeding and filtered pages are is measured in `pnpm bench` (bench/reset.ts and
+  // bench/rest.ts), never here: a timed unit test flakes on a loaded 2-core machine.
+  it('seeds 1,000 generated records and serves filtered, ordered pages of them', async () => {
     const fake = h.fake
     const scenario = scenarioSchemaFor(FAKES).parse({
       name: 'v01t-bench',
@@ -577,24 +579,15 @@ describe('generated records', () => {
         ],
       },
     })
-    await fake.applyScenario(scenario) // warm-up (JIT)
-    // The best of 7: the intrinsic cost (~40-50 ms on an idle 2-CPU box). Other suites running
-    // beside this one only add time, so the minimum is what a regression would move.
-    const times: number[] = []
-    for (let i = 0; i < 7; i++) {
-      const t = performance.now()
-      await fake.applyScenario(scenario)
-      times.push(performance.now() - t)
-    }
-    expect(Math.min(...times)).toBeLessThan(100)
+    await fake.applyScenario(scenario)
+    await fake.applyScenario(scenario) // reseeding gives the same world
     const body = await list('/trace/b/artefact/?page_size=1')
     expect(body.metadata.total_count).toBe(1000)
-    // A filtered, ordered page of 1,000 records: one pass, the sort memoised after the first.
-    await list('/trace/b/artefact/?search=the&order_by=-priority&page=3&page_size=50')
-    const t = performance.now()
-    for (let i = 0; i < 10; i++)
-      await list('/trace/b/artefact/?search=the&order_by=-priority&page=3&page_size=50')
-    expect((performance.now() - t) / 10).toBeLessThan(25)
+    // A filtered, ordered page: the memoised sort answers the same page each time.
+    const first = await list('/trace/b/artefact/?search=the&order_by=-priority&page=3&page_size=50')
+    const again = await list('/trace/b/artefact/?search=the&order_by=-priority&page=3&page_size=50')
+    expect(again.data).toEqual(first.data)
+    expect(first.data).toHaveLength(50)
   })
 })
 

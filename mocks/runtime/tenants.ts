@@ -1,0 +1,299 @@
+import type { MiddlewareHandler } from 'hono'
+import type { ServiceName } from '../core/config.ts'
+import type { ErrorEnvelope } from '../core/envelope.ts'
+import { Journal } from '../core/journal.ts'
+import type { Logger } from '../core/logger.ts'
+import { type HeaderLookup, requestHeaders } from '../core/request-headers.ts'
+import {
+  bindTenant,
+  DEFAULT_TENANT,
+  explicitTenantSignals,
+  isTenantId,
+  type TenantSignal,
+  type TenantSource,
+  tenantIdProblem,
+} from '../core/tenant.ts'
+import { searchOf } from '../core/url.ts'
+import type { WsPeer } from '../core/ws.ts'
+import type { Scenario } from '../fake/scenario.ts'
+import {
+  FaultEngine,
+  type FaultHost,
+  type FaultPort,
+  type Identity,
+  type TcpDecide,
+  type WsLink,
+  type WsMeta,
+} from '../faults/engine.ts'
+
+// Tenants (issue 16): one world per tenant on one set of listeners. Each tenant has its own
+// fault engine (faults, windows, switch gate, fault randomness), journal and, in every fake,
+// its own state. The router is the fakes' fault port: it finds each request's tenant (header,
+// baggage, cookie, session; DESIGN §9 and the README give the order), refuses what it cannot
+// place, and hands the request to that tenant's engine. The default tenant is the world that
+// exists when no tenant is named.
+
+const LABEL: Record<TenantSource, string> = {
+  header: 'X-Mocks-Tenant header',
+  baggage: 'baggage header (mocks.tenant)',
+  cookie: 'mocks_tenant cookie',
+  session: 'session',
+  service: "service's own credential",
+}
+
+/** One tenant's world, as the runtime holds it (the fakes hold their own states per tenant). */
+export class Tenant {
+  readonly journal: Journal
+  readonly engine: FaultEngine
+  /** The fault port its states are built with: the engine, counting the tenant's open sockets. */
+  readonly port: FaultPort
+  readonly createdAt = new Date().toISOString()
+  scenario: Scenario | undefined
+  /** Scenario switches and resets of this tenant, in order (other tenants never wait on them). */
+  queue: Promise<unknown> = Promise.resolve()
+  lastSeen = Date.now()
+  /** Requests being answered (a held one keeps its tenant alive). */
+  inflight = 0
+  readonly sockets = new Map<WsLink, ServiceName>()
+  readonly handlers = new Map<ServiceName, MiddlewareHandler>()
+  deleted = false
+
+  constructor(
+    readonly id: string,
+    host: FaultHost,
+    journalLimit: number,
+    logger: Logger,
+    onSession: (token: string, identity: Identity | undefined) => void,
+  ) {
+    this.journal = new Journal(journalLimit)
+    this.engine = new FaultEngine({ ...host, journal: this.journal, logger, onSession })
+    const engine = this.engine
+    this.port = {
+      http: (service) => engine.http(service),
+      tcp: (service) => engine.tcp(service),
+      tokenFrom: (cookie, query) => engine.tokenFrom(cookie, query),
+      registerSession: (token, identity) => engine.registerSession(token, identity),
+      forgetSession: (token) => engine.forgetSession(token),
+      journal: engine.journal,
+      forTenant: () => this.port,
+      wsConnect: (service, meta, peer) => {
+        const link = engine.wsConnect(service, meta, peer)
+        const counted: WsLink = {
+          peer: link.peer,
+          inbound: (type, text) => link.inbound(type, text),
+          dispose: (code) => {
+            this.sockets.delete(counted)
+            this.lastSeen = Date.now()
+            link.dispose(code)
+          },
+        }
+        this.sockets.set(counted, service)
+        return counted
+      },
+    }
+  }
+
+  /** Idle: no request in flight, no open socket, nothing seen for `idleMs`. */
+  idle(now: number, idleMs: number): boolean {
+    return this.inflight === 0 && this.sockets.size === 0 && now - this.lastSeen >= idleMs
+  }
+
+  /** Cuts the tenant's open sockets of a service with no close frame (its outage). */
+  cutSockets(service: ServiceName): void {
+    for (const [link, s] of this.sockets) if (s === service) link.peer.terminate()
+  }
+
+  /** What GET /__mocks/tenants shows. */
+  view() {
+    return {
+      id: this.id,
+      scenario: this.scenario?.name ?? null,
+      createdAt: this.createdAt,
+      lastSeenAt: new Date(this.lastSeen).toISOString(),
+      faults: this.engine.list().length,
+      journal: this.journal.list({}).length,
+      openSockets: this.sockets.size,
+      inflight: this.inflight,
+    }
+  }
+}
+
+export type Resolution =
+  | { ok: true; tenant: Tenant }
+  | { ok: false; status: 400 | 404 | 409; message: string; code: string }
+
+export interface TenantRouterOptions {
+  host: FaultHost
+  envelopes: ReadonlyMap<ServiceName, ErrorEnvelope>
+  journalLimit: number
+  logger: Logger
+  /** A tenant named by a service's own credential (Upstash's token, chat's ephemeral WS token). */
+  serviceSignal?: (service: ServiceName, headers: HeaderLookup, search: string) => string | undefined
+}
+
+export class TenantRouter implements FaultPort {
+  readonly tenants = new Map<string, Tenant>()
+  /** Session token -> the tenant whose auth state holds it. */
+  private readonly owners = new Map<string, string>()
+  readonly default: Tenant
+
+  constructor(private readonly opts: TenantRouterOptions) {
+    this.default = this.make(DEFAULT_TENANT)
+  }
+
+  private make(id: string): Tenant {
+    const tenant = new Tenant(
+      id,
+      this.opts.host,
+      this.opts.journalLimit,
+      this.opts.logger,
+      (token, identity) => {
+        if (identity) this.owners.set(token, id)
+        else if (this.owners.get(token) === id) this.owners.delete(token)
+      },
+    )
+    this.tenants.set(id, tenant)
+    return tenant
+  }
+
+  /** A new, empty tenant (the runtime seeds it). */
+  add(id: string): Tenant {
+    if (this.tenants.has(id)) throw new Error(`tenant ${id} exists`)
+    return this.make(id)
+  }
+
+  /** Forgets a tenant: its sessions no longer resolve, requests naming it get 404. */
+  remove(id: string): Tenant | undefined {
+    const tenant = this.tenants.get(id)
+    if (!tenant || id === DEFAULT_TENANT) return undefined
+    tenant.deleted = true
+    this.tenants.delete(id)
+    for (const token of tenant.engine.sessionTokens())
+      if (this.owners.get(token) === id) this.owners.delete(token)
+    return tenant
+  }
+
+  get(id: string): Tenant | undefined {
+    return this.tenants.get(id)
+  }
+
+  /** Tenants other than the default. */
+  others(): Tenant[] {
+    return [...this.tenants.values()].filter((t) => t.id !== DEFAULT_TENANT)
+  }
+
+  /** Which live tenant (other than `except`) holds a session token, if any. */
+  ownerOf(token: string): string | undefined {
+    return this.owners.get(token)
+  }
+
+  /**
+   * A request's tenant: the first of header, baggage, cookie, a service's own credential and
+   * the session that names one; every other signal present must name the same tenant (409).
+   */
+  resolve(service: ServiceName, headers: HeaderLookup, search: string, upgrade: boolean): Resolution {
+    const signals: TenantSignal[] = explicitTenantSignals(headers)
+    const own = this.opts.serviceSignal?.(service, headers, search)
+    if (own !== undefined) signals.push({ source: 'service', value: own })
+    // Sessions place a request only when some tenant besides the default exists (or a signal
+    // must be checked against the session): the single-world path reads no cookie here.
+    if (signals.length > 0 || this.tenants.size > 1) {
+      const token = this.opts.host.identify({ headers, search, upgrade })
+      const owner = token ? this.owners.get(token) : undefined
+      if (owner !== undefined) signals.push({ source: 'session', value: owner })
+    }
+    let chosen: TenantSignal | undefined
+    for (const s of signals) {
+      if (!isTenantId(s.value)) {
+        return {
+          ok: false,
+          status: 400,
+          code: 'invalid_tenant',
+          message: `${LABEL[s.source]}: ${tenantIdProblem(s.value)}`,
+        }
+      }
+      if (!chosen) chosen = s
+      else if (chosen.value !== s.value) {
+        return {
+          ok: false,
+          status: 409,
+          code: 'tenant_conflict',
+          message: `Tenant signals disagree: the ${LABEL[chosen.source]} names "${chosen.value}", the ${LABEL[s.source]} "${s.value}"`,
+        }
+      }
+    }
+    const id = chosen?.value ?? DEFAULT_TENANT
+    const tenant = this.tenants.get(id)
+    if (!tenant) {
+      return {
+        ok: false,
+        status: 404,
+        code: 'unknown_tenant',
+        message: `Unknown tenant "${id}" (from the ${LABEL[chosen!.source]}): never created, or deleted`,
+      }
+    }
+    return { ok: true, tenant }
+  }
+
+  // ---- the fault port the fakes are built with ----
+
+  http(service: ServiceName): MiddlewareHandler {
+    const envelope = this.opts.envelopes.get(service)
+    return async (c, next) => {
+      const headers = requestHeaders(c)
+      const upgrade = headers.get('upgrade')?.toLowerCase() === 'websocket'
+      const found = this.resolve(service, headers, searchOf(c.req.url), upgrade)
+      if (!found.ok) {
+        const body = envelope
+          ? envelope.body(found.message, envelope.code(found.status))
+          : { error: found.message, code: found.code }
+        return c.json(body, found.status)
+      }
+      const { tenant } = found
+      bindTenant(c.req.raw, tenant.id)
+      let handler = tenant.handlers.get(service)
+      if (!handler) {
+        handler = tenant.engine.http(service)
+        tenant.handlers.set(service, handler)
+      }
+      tenant.inflight++
+      try {
+        return await handler(c, next)
+      } finally {
+        tenant.inflight--
+        tenant.lastSeen = Date.now()
+      }
+    }
+  }
+
+  // A shared service (raw TCP: the database) and calls made outside any request belong to the
+  // default tenant. Fakes reach a tenant's own engine through `forTenant` or their state's scope.
+
+  wsConnect(service: ServiceName, meta: WsMeta, peer: WsPeer): WsLink {
+    return this.default.port.wsConnect(service, meta, peer)
+  }
+
+  tcp(service: ServiceName): TcpDecide {
+    return this.default.engine.tcp(service)
+  }
+
+  tokenFrom(cookieHeader: string | undefined | null, queryToken?: string | null): string | undefined {
+    return this.default.engine.tokenFrom(cookieHeader, queryToken)
+  }
+
+  registerSession(token: string, identity: Identity): void {
+    this.default.engine.registerSession(token, identity)
+  }
+
+  forgetSession(token: string): void {
+    this.default.engine.forgetSession(token)
+  }
+
+  get journal(): Journal {
+    return this.default.journal
+  }
+
+  forTenant(tenant: string): FaultPort {
+    return (this.tenants.get(tenant) ?? this.default).port
+  }
+}
