@@ -70,7 +70,12 @@ export function seededUsers(scenario: Scenario, tenant: string = DEFAULT_TENANT)
     const session: SeededSessionRow | null = u.session
       ? {
           id: u.session.id ?? seededId(scenario.seed, `session-id:${u.id}`),
-          token: u.session.token ?? seededSessionToken(scenario.seed, u.id, tenant),
+          // A token fixed by the scenario is the default tenant's; every other tenant gets its
+          // own, so no cookie ever opens two worlds (GET /__mocks/users with the tenant shows it).
+          token:
+            tenant === DEFAULT_TENANT
+              ? (u.session.token ?? seededSessionToken(scenario.seed, u.id))
+              : seededSessionToken(scenario.seed, u.id, tenant),
           userId: u.id,
           expiresAt: new Date(u.session.expiresAt ?? expires).toISOString(),
           ipAddress: u.session.ipAddress,
