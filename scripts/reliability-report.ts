@@ -131,6 +131,7 @@ async function main(): Promise<number> {
   const soakFull = readJson<SoakFile>(join(out, 'soak-full.json'))
   const aborts = readJson<AbortsResult>(join(out, 'aborts.json'))
   const security = readJson<SecurityResult>(join(out, 'security.json'))
+  const tenants = readJson<SecurityResult>(join(out, 'tenants.json'))
 
   const lines: string[] = []
   const add = (...l: string[]) => lines.push(...l)
@@ -226,19 +227,37 @@ async function main(): Promise<number> {
     )
   } else add('No security results were written.', '')
 
+  add('## Tenants', '')
+  if (tenants) {
+    add(
+      'Tenant ids (unknown, malformed, oversized, deleted) in the X-Mocks-Tenant header, the baggage member, the',
+      "mocks_tenant cookie and the control API's ?tenant=, on every HTTP fake, chat handshakes and the control plane:",
+      'each refused in its envelope, never answered from another world (tests/reliability/tenants.test.ts).',
+      '',
+      '| check | cases | held |',
+      '|---|---:|---|',
+      ...tenants.checks.map(
+        (c) => `| ${c.name}${c.note ? ` (${c.note})` : ''} | ${n(c.cases)} | ${c.held ? 'yes' : 'NO'} |`,
+      ),
+      '',
+    )
+  } else add('No tenant results were written.', '')
+
   add('## What was lost', '')
   const lost = [
     ...(fuzz?.failures ?? []),
     ...soaks.flatMap(([label, r]) => r.problems.map((p) => `${label}: ${p}`)),
     ...(aborts?.survived.flatMap((a) => a.lost.map((l) => `${a.name}: ${l}`)) ?? []),
     ...(security?.checks.filter((c) => !c.held).map((c) => c.name) ?? []),
-    ...[fuzz, soakShort, soakFull, aborts, security].flatMap((r) => r?.processErrors ?? []),
+    ...(tenants?.checks.filter((c) => !c.held).map((c) => c.name) ?? []),
+    ...[fuzz, soakShort, soakFull, aborts, security, tenants].flatMap((r) => r?.processErrors ?? []),
   ]
   const missing = [
     ['fuzz', fuzz],
     ['soak-short', soakShort],
     ['aborts', aborts],
     ['security', security],
+    ['tenants', tenants],
     ...(full ? [['soak-full', soakFull]] : []),
   ].flatMap(([name, r]) => (r ? [] : [`${name} wrote no results`]))
   const failedTests =

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
+import { FAKES } from '../../mocks/registry.ts'
 import { PORT_ENV } from '../../mocks/runtime/config.ts'
 import { ScenarioLoader } from '../../mocks/runtime/scenario-loader.ts'
 import { commandsOf, type ReadmeBlock, readmeBlocks } from '../../scripts/readme-blocks.ts'
@@ -185,8 +186,10 @@ describe('README blocks', () => {
         .filter((c) => c.startsWith('curl ') || c.startsWith('pnpm mocks '))
       expect(commands.length).toBeGreaterThan(10)
       for (const raw of commands) {
-        // The documented default port, moved to this run's.
-        const command = raw.replaceAll('localhost:8090', `localhost:${control}`)
+        // The documented default ports (control and every fake's), moved to this run's.
+        let command = raw.replaceAll('localhost:8090', `localhost:${control}`)
+        for (const f of FAKES)
+          command = command.replaceAll(`localhost:${f.port}/`, `localhost:${env[f.portEnv]}/`)
         if (/^pnpm mocks start\b/.test(command)) {
           // --only: no control plane; each fake answers its own /__mocks/health. Other ports, as
           // the full set is running.
@@ -210,7 +213,9 @@ describe('README blocks', () => {
         }
         const r = await sh(command, env)
         expect(r.code, `${raw}\n${r.out}`).toBe(0)
-        if (command.startsWith('curl ')) expect(() => JSON.parse(r.out), `${raw}: ${r.out}`).not.toThrow()
+        // JSON, or nothing (a 204).
+        if (command.startsWith('curl ') && r.out.trim())
+          expect(() => JSON.parse(r.out), `${raw}: ${r.out}`).not.toThrow()
       }
     }, 240_000)
   })
