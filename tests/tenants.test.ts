@@ -68,6 +68,7 @@ describe('eight tenants at once', () => {
         scenario: 'default',
         header: { name: 'X-Mocks-Tenant', value: c.body.id },
         cookie: { name: 'mocks_tenant', value: c.body.id },
+        env: { UPSTASH_REDIS_REST_TOKEN: `devarno-mocks-upstash-development-token@${c.body.id}` },
       })
     }
     const ids = created.map((c) => c.body.id as string)
@@ -409,5 +410,39 @@ describe('the tenant API', () => {
     expect(await connectResult(t.url('v01t'))).toBe('ECONNREFUSED')
     await controlCall(`/faults/${down.id}`, { method: 'DELETE' })
     expect(await connectResult(t.url('v01t'))).toBe('connected')
+  })
+})
+
+describe('Upstash per tenant, with its own client', () => {
+  it("each tenant's token reaches its own keys; the default world never sees them", async () => {
+    const { Redis } = await import('@upstash/redis')
+    const a = (await createTenant()).body
+    const b = (await createTenant()).body
+    const client = (token: string) =>
+      new Redis({ url: t.url('upstash'), token, retry: false, enableTelemetry: false })
+    const ra = client(a.env.UPSTASH_REDIS_REST_TOKEN)
+    const rb = client(b.env.UPSTASH_REDIS_REST_TOKEN)
+    const rd = client('devarno-mocks-upstash-development-token')
+    await ra.set('who', 'a')
+    await rb.set('who', 'b')
+    expect(await ra.get('who')).toBe('a')
+    expect(await rb.get('who')).toBe('b')
+    expect(await rd.get('who')).toBeNull()
+    // The plain token with the tenant header reaches the tenant too (its client sends no custom
+    // headers: plain fetch, as a frontend's server would add the header).
+    const raw = (token: string, tenant: string) =>
+      fetch(`${t.url('upstash')}/get/who`, {
+        headers: { authorization: `Bearer ${token}`, 'x-mocks-tenant': tenant },
+      })
+    const viaHeader = await raw('devarno-mocks-upstash-development-token', a.id)
+    expect(await viaHeader.json()).toEqual({ result: 'a' })
+    // A token of one tenant with the header of another: refused in Upstash's {error}, never answered.
+    const clash = await raw(a.env.UPSTASH_REDIS_REST_TOKEN, b.id)
+    expect(clash.status).toBe(409)
+    expect(await clash.json()).toEqual({ error: expect.stringMatching(/^ERR .*disagree/) })
+    // Deleting a tenant deletes its keys.
+    await controlCall(`/tenants/${a.id}`, { method: 'DELETE' })
+    await expect(ra.get('who')).rejects.toThrow(/Unknown tenant/)
+    await controlCall(`/tenants/${b.id}`, { method: 'DELETE' })
   })
 })

@@ -63,6 +63,8 @@ export interface TenantCreated {
   scenario: string
   header: { name: string; value: string }
   cookie: { name: string; value: string }
+  /** Env naming the tenant through a service's own credential (Upstash's token), by env name. */
+  env: Record<string, string>
 }
 
 export interface TenantSettings {
@@ -307,6 +309,7 @@ export class Mocks {
       scenario: scenario.name,
       header: { name: 'X-Mocks-Tenant', value: tenant.id },
       cookie: { name: TENANT_COOKIE, value: tenant.id },
+      env: Object.assign({}, ...this.fakes.map((f) => f.tenantEnv?.(tenant.id, this.config) ?? {})),
     }
   }
 

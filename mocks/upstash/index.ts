@@ -13,6 +13,7 @@ import {
 } from '../fake/descriptor.ts'
 import type { Scenario } from '../fake/scenario.ts'
 import { RedisBackend } from './backend.ts'
+import { tenantToken, tokenOf, tokenTenant } from './protocol.ts'
 import { registerUpstashRoutes } from './routes.ts'
 import { upstashSection } from './scenario.ts'
 import { configureUpstash, DEFAULT_UPSTASH_TOKEN as DEFAULT_TOKEN } from './settings.ts'
@@ -93,8 +94,10 @@ export function createUpstashFake(deps: FakeDeps, options: UpstashFakeOptions = 
       const section = sectionOf(upstash.scenario!, scenario) as ReturnType<typeof upstashSection.parse>
       const redis = await getBackend(id)
       await seedBackend(redis, section)
+      const token = section.token ?? deps.config.upstashToken
       states.replace(id, {
-        token: section.token ?? deps.config.upstashToken,
+        token,
+        ...(id === DEFAULT_TENANT ? {} : { tenantToken: tenantToken(token, id) }),
         maxRequestBytes: section.maxRequestBytes,
         backend: redis,
       })
@@ -138,5 +141,8 @@ export const upstash = defineFake({
     }),
   },
   configure: configureUpstash,
+  // Each tenant's own token names it (`<token>@<tenant>`).
+  tenantEnv: (tenant, config) => ({ UPSTASH_REDIS_REST_TOKEN: tenantToken(config.upstashToken, tenant) }),
+  tenantSignal: (headers, search) => tokenTenant(tokenOf(headers.get('authorization') ?? undefined, search)),
   create: (deps) => createUpstashFake(deps),
 })

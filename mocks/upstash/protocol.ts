@@ -76,6 +76,23 @@ export function tokenOf(authorization: string | undefined, search: string): stri
   return new URLSearchParams(search).get('_token') ?? undefined
 }
 
+/**
+ * A tenant's own token is the configured one with `@<tenant>` appended: the credential alone
+ * then names the tenant (`Redis.fromEnv()` with the tenant's UPSTASH_REDIS_REST_TOKEN).
+ */
+export const TENANT_TOKEN_SEPARATOR = '@'
+
+export function tenantToken(token: string, tenant: string): string {
+  return `${token}${TENANT_TOKEN_SEPARATOR}${tenant}`
+}
+
+/** The tenant a token names (`<token>@<tenant>`), if it names one. */
+export function tokenTenant(token: string | undefined): string | undefined {
+  if (!token) return undefined
+  const at = token.lastIndexOf(TENANT_TOKEN_SEPARATOR)
+  return at < 0 ? undefined : token.slice(at + 1)
+}
+
 export function wantsBase64(header: string | undefined): boolean {
   return header?.trim().toLowerCase() === 'base64'
 }

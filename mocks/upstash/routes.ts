@@ -42,7 +42,9 @@ export function registerUpstashRoutes(app: Hono, stateOf: StateOf<UpstashState>)
       return fail(c, 405, `ERR method ${c.req.method} is not allowed; use ${ALLOW}`)
     }
     const s = stateOf(c)
-    if (!sameToken(tokenOf(c.req.header('authorization'), url.search), s.token)) {
+    const given = tokenOf(c.req.header('authorization'), url.search)
+    // A tenant takes its own token (`<token>@<tenant>`) or, beside a tenant header, the plain one.
+    if (!sameToken(given, s.token) && !(s.tenantToken && sameToken(given, s.tenantToken))) {
       return fail(c, 401, WRONGPASS)
     }
     const declared = Number(c.req.header('content-length') ?? 0)

@@ -7,6 +7,8 @@ import type { KeySeed, UpstashSection } from './scenario.ts'
 
 export interface UpstashState {
   readonly token: string
+  /** A tenant's own token (`<token>@<tenant>`); absent for the default tenant. */
+  readonly tenantToken?: string
   readonly maxRequestBytes: number
   readonly backend: RedisBackend
 }
