@@ -446,3 +446,35 @@ describe('Upstash per tenant, with its own client', () => {
     await controlCall(`/tenants/${b.id}`, { method: 'DELETE' })
   })
 })
+
+describe('ephemeral WS tokens name their tenant', () => {
+  it('a token issued in a tenant carries tnt and opens a socket in that tenant only', async () => {
+    const { decodeJwt } = await import('jose')
+    const id = (await createTenant({ name: 'chat-ws-ephemeral' })).body.id as string
+    const session = await cookieOf(id, 'usr_member2')
+    const issued = await fetch(`${t.url('auth')}/api/auth/ws-token`, {
+      method: 'POST',
+      headers: { cookie: session.header, origin: 'http://localhost:3000' },
+    })
+    expect(issued.status).toBe(200)
+    const { token } = (await issued.json()) as { token: string }
+    expect(decodeJwt(token)).toMatchObject({ sub: 'usr_member2', tnt: id })
+    const ws = await openSocket(`${t.url('chat').replace(/^http/, 'ws')}/ws?token=${token}`)
+    await expect.poll(() => t.mocks.tenant(id)?.sockets.size).toBe(1)
+    // In the tenant's hub, never the default one's.
+    expect(t.mocks.tenant()?.sockets.size ?? 0).toBe(0)
+    ws.close()
+    // The same token beside another tenant's header: refused in the handshake.
+    const other = (await createTenant()).body.id as string
+    await expect(
+      new Promise((resolve, reject) => {
+        const w = new WebSocket(`${t.url('chat').replace(/^http/, 'ws')}/ws?token=${token}`, {
+          headers: { 'x-mocks-tenant': other },
+        })
+        w.once('open', () => resolve('open'))
+        w.once('unexpected-response', (_req, res) => reject(new Error(String(res.statusCode))))
+      }),
+    ).rejects.toThrow('409')
+    for (const x of [id, other]) await controlCall(`/tenants/${x}`, { method: 'DELETE' })
+  })
+})
