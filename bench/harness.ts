@@ -8,6 +8,7 @@ import { type Report, renderMarkdown, type Section } from './report.ts'
 import { resetBenchmark } from './reset.ts'
 import { restBenchmark } from './rest.ts'
 import { type Host, startHost } from './rpc.ts'
+import { tenantsBenchmark } from './tenants.ts'
 import { uploadBenchmark } from './upload.ts'
 import { wsBenchmark } from './ws.ts'
 
@@ -54,6 +55,7 @@ export const BENCHMARKS: Benchmark[] = [
   restBenchmark,
   latencyBenchmark,
   resetBenchmark,
+  tenantsBenchmark,
   wsBenchmark,
   uploadBenchmark,
   coldStartBenchmark,

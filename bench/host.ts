@@ -133,6 +133,76 @@ async function mocksHandlers(services: string[] | undefined): Promise<Handlers> 
       mocks.journal.clear()
       return { withFaults, without }
     },
+    /**
+     * Tenant creation timed in the server process (`mocks.createTenant`, which resolves once every
+     * fake serves the tenant), `n` times, each deleted after; the first `warm` are not returned.
+     */
+    'tenants:create': async (a: { n: number; warm: number; request: ScenarioRequest }) => {
+      const out: number[] = []
+      for (let i = 0; i < a.warm + a.n; i++) {
+        const started = performance.now()
+        const { id } = await mocks.createTenant(a.request)
+        const ms = performance.now() - started
+        await chat()?.store(id).materialized
+        await mocks.deleteTenant(id)
+        if (i >= a.warm) out.push(ms)
+      }
+      return out
+    },
+    /** RSS and heap growth per live tenant of the default scenario, `n` of them, after full GCs. */
+    'tenants:memory': async (a: { n: number }) => {
+      const settle = async () => {
+        for (let i = 0; i < 3; i++) {
+          gc?.()
+          await new Promise((r) => setTimeout(r, 20))
+        }
+        const m = process.memoryUsage()
+        return { rss: m.rss, heap: m.heapUsed + m.external }
+      }
+      const before = await settle()
+      const ids: string[] = []
+      for (let i = 0; i < a.n; i++) ids.push((await mocks.createTenant({ name: 'default' })).id)
+      const after = await settle()
+      for (const id of ids) await mocks.deleteTenant(id)
+      const freed = await settle()
+      return {
+        rssPerTenant: (after.rss - before.rss) / a.n,
+        heapPerTenant: (after.heap - before.heap) / a.n,
+        heapLeftAfterDelete: freed.heap - before.heap,
+      }
+    },
+    /**
+     * Tenant resolution's cost, in-process like engine:cost (V01T list through `app.request()`,
+     * CPU µs per request), in alternating blocks: the default tenant alone (the single world),
+     * the default tenant with `tenants` others live (sessions are then looked up), and one of
+     * those tenants named by X-Mocks-Tenant.
+     */
+    'tenants:cost': async (a: { path: string; tenants: number; requests: number; rounds: number }) => {
+      const app = mocks.app('v01t')
+      const block = async (headers: Record<string, string>) => {
+        const started = process.cpuUsage()
+        for (let i = 0; i < a.requests; i++) await (await app.request(a.path, { headers })).arrayBuffer()
+        const used = process.cpuUsage(started)
+        return (used.user + used.system) / a.requests
+      }
+      const alone: number[] = []
+      const beside: number[] = []
+      const named: number[] = []
+      for (let i = 0; i < 3; i++) await block({})
+      for (let r = 0; r < a.rounds; r++) {
+        gc?.()
+        alone.push(await block({}))
+        const ids: string[] = []
+        for (let i = 0; i < a.tenants; i++) ids.push((await mocks.createTenant({ name: 'default' })).id)
+        gc?.()
+        beside.push(await block({}))
+        gc?.()
+        named.push(await block({ 'x-mocks-tenant': ids[0]! }))
+        for (const id of ids) await mocks.deleteTenant(id)
+      }
+      mocks.journal.clear()
+      return { alone, beside, named }
+    },
     reset: () => timed(() => mocks.reset()),
     switch: (request: ScenarioRequest) => timed(() => mocks.switchScenario(request)),
     /** The seeded state as plain rows, for the reset baseline. */
