@@ -46,7 +46,7 @@ describe('pnpm bench (tiny mode)', () => {
       }
       for (const t of s.targets) expect(typeof t.met, `${s.id}: ${t.id}`).toBe('boolean')
     }
-    // Every target of issue #8 is judged.
+    // Every target of issue #8 (and issue 16's tenant targets) is judged.
     expect(report.sections.flatMap((s) => s.targets.map((t) => t.id)).sort()).toEqual(
       [
         'chat-history-throughput',
@@ -57,6 +57,9 @@ describe('pnpm bench (tiny mode)', () => {
         'latency-p95',
         'reset-default',
         'reset-large',
+        'tenant-create',
+        'tenant-resolution',
+        'tenant-rss',
         'upload-oversize',
         'upload-rss',
         'v01t-throughput',
@@ -88,7 +91,7 @@ describe('pnpm bench (tiny mode)', () => {
     expect(md).toContain('Written by `pnpm bench`')
     expect(md).toContain(report.machine.cpu)
     expect(md).toContain(report.machine.commit)
-    expect(md).toMatch(/## Targets \(\d+ of 13 met\)/)
+    expect(md).toMatch(/## Targets \(\d+ of 16 met\)/)
     for (const s of report.sections) expect(md).toContain(s.title)
     expect(existsSync(committed) ? statSync(committed).mtimeMs : undefined).toBe(committedBefore)
   })
