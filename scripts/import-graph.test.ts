@@ -3,7 +3,7 @@ import { cycles, importGraph } from './import-graph.ts'
 
 // The layers of mocks/, lowest first; a file imports only its own layer and those below:
 //   core (the kernel: knows no service, no engine, no runtime)
-//   faults (the engine)   fake (the kit every fake is built with: descriptor, app, scenario format)
+//   faults (the engine)   verdicts (rules judged from the journal)   fake (the kit every fake is built with: descriptor, app, scenario format)
 //   <one folder per fake> (never another fake's)   demo (the outage demo, wired by the runtime)
 //   registry.ts   runtime (starting fakes, control API, scenario loading)
 //   client, cli, msw, playwright, testcontainers (entries)
@@ -12,6 +12,8 @@ import { cycles, importGraph } from './import-graph.ts'
 const LAYERS: Record<string, number> = {
   core: 0,
   faults: 1,
+  // Verdicts judge journal entries against declared rules: the kernel's journal only.
+  verdicts: 1,
   fake: 2,
   demo: 3,
   'registry.ts': 4,

@@ -24,6 +24,7 @@ const HELP = `Usage: pnpm mocks <command> [options]
   fault clear                                  remove every fault
   journal [--service chat] [--method GET] [--path /api/v1/messages]
   tail                                         follow the journal live
+  verdicts [--since seq|iso] [--tenant id]     the matrix's rules judged from the journal; exit 1 on a failure
   users                                        seeded users with passwords and cookies
   health                                       what is running where
   parity --auth <url> --email e --password p   compare the fake auth with a running better-auth
@@ -238,6 +239,19 @@ export async function main(argv: string[], opts: CliOptions = {}): Promise<void>
         ),
       )
       return new Promise(() => undefined)
+    case 'verdicts': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { since: { type: 'string' }, tenant: { type: 'string' } },
+      })
+      const report = await client.verdicts(values)
+      const mark = { pass: 'PASS', fail: 'FAIL', 'not-exercised': '----' } as const
+      for (const v of report.verdicts) out(`${mark[v.status]}  ${v.rule.padEnd(24)} ${v.detail}`)
+      const { pass, fail, notExercised } = report.summary
+      out(`${pass} passed, ${fail} failed, ${notExercised} not exercised (tenant ${report.tenant})`)
+      if (fail > 0) process.exitCode = 1
+      return
+    }
     case 'users':
       return out((await client.users()).users)
     case 'health':

@@ -5,6 +5,7 @@ import type { usersForControl } from '../fake/seeded.ts'
 import type { FaultView } from '../faults/engine.ts'
 import type { FaultSchema } from '../faults/schema.ts'
 import type { Mocks } from '../runtime/runtime.ts'
+import type { Verdict } from '../verdicts/index.ts'
 
 // A small typed client for the control API (DESIGN §5), used by the CLI, the Playwright
 // fixtures and other repositories' tests (`devarno-mocks/client`). Bodies are typed from the
@@ -22,6 +23,13 @@ export type InlineScenario = { name: string } & Partial<Omit<ScenarioInput, 'nam
 export type { FaultView, JournalEntry, Scenario }
 export type Health = ReturnType<Mocks['health']> & { service?: string }
 export type JournalReport = ReturnType<Mocks['journal']['requestIdReport']>
+
+/** What GET /__mocks/verdicts answers. */
+export interface VerdictReport {
+  tenant: string
+  summary: { pass: number; fail: number; notExercised: number }
+  verdicts: Verdict[]
+}
 
 import { resolveControlUrl } from '../core/control-url.ts'
 
@@ -115,6 +123,14 @@ export function createControlClient(opts: ControlClientOptions = {}) {
       )
     },
     clearJournal: () => call<void>('DELETE', '/journal'),
+    /** The matrix's rules judged from the journal (verdicts.yaml); `since`: a journal seq or ISO time. */
+    verdicts: (opts: { since?: string | number; tenant?: string } = {}) => {
+      const q = new URLSearchParams()
+      if (opts.since !== undefined) q.set('since', String(opts.since))
+      if (opts.tenant) q.set('tenant', opts.tenant)
+      const query = q.toString()
+      return call<VerdictReport>('GET', `/verdicts${query ? `?${query}` : ''}`)
+    },
     journalReport: () => call<JournalReport>('GET', '/journal/report'),
     users: () => call<{ users: SeededUserInfo[] }>('GET', '/users'),
     channels: () => call<{ channels: { id: string; name: string; members: string[] }[] }>('GET', '/channels'),

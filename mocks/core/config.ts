@@ -89,6 +89,8 @@ export interface MocksConfig {
   tenantIdleMs: number
   /** Live tenants besides the default: `MOCKS_MAX_TENANTS`. */
   maxTenants: number
+  /** The verdict rules (the matrix's "Correct Behavior"): `MOCKS_VERDICTS_FILE`. */
+  verdictsFile: string
 }
 // A fake's own settings are declared on MocksConfig by the fake (module augmentation) and read
 // from env by its descriptor's `configure` (mocks/media/settings.ts).
@@ -112,6 +114,7 @@ type KernelField =
   | 'explicit'
   | 'tenantIdleMs'
   | 'maxTenants'
+  | 'verdictsFile'
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -186,6 +189,7 @@ export function readConfig(env: Env = process.env, opts: ReadConfigOptions = {})
     explicit: { authServiceUrl: Boolean(env.AUTH_SERVICE_URL) },
     tenantIdleMs: intFromEnv(env, 'MOCKS_TENANT_IDLE_MS', 15 * 60_000, 1),
     maxTenants: intFromEnv(env, 'MOCKS_MAX_TENANTS', 64, 0),
+    verdictsFile: env.MOCKS_VERDICTS_FILE || new URL('../../verdicts.yaml', import.meta.url).pathname,
   }
   return config as MocksConfig
 }

@@ -63,8 +63,20 @@ function nowIso(): string {
   return isoText
 }
 
+/** A request being answered (journaled when it ends): the verdicts' timeout rule reads these. */
+export interface OpenRequest {
+  service: ServiceName
+  method: string
+  path: string
+  startedAt: number
+  /** The fault holding it, once one acts. */
+  fault: string | null
+}
+
 export class Journal {
   private entries: JournalEntry[] = []
+  /** Requests begun and not yet recorded. */
+  readonly open = new Set<OpenRequest>()
   private seq = 0
   private listeners = new Set<JournalListener>()
 

@@ -38,9 +38,20 @@ export function journaled(journal: Journal, service: ServiceName, inner: TracedH
       fault: undefined,
       userId: undefined,
     }
+    const open = {
+      service,
+      method: c.req.method,
+      path: c.req.path,
+      startedAt: Date.now(),
+      get fault() {
+        return trace.fault?.fault.id ?? null
+      },
+    }
+    journal.open.add(open)
     try {
       return await inner(c, next, trace)
     } finally {
+      journal.open.delete(open)
       journal.record({
         service,
         kind: 'http',

@@ -18,6 +18,7 @@ import type { ControlRouteHost, FakeDescriptor } from '../fake/descriptor.ts'
 import type { Scenario } from '../fake/scenario.ts'
 import type { FaultEngine } from '../faults/engine.ts'
 import { FaultValidationError } from '../faults/engine.ts'
+import { judge, type Rule, rulesLoader, VerdictRulesError } from '../verdicts/index.ts'
 import { ScenarioError } from './scenario-loader.ts'
 
 // The control API (DESIGN §5): on the control port for everything, and mounted under
@@ -79,7 +80,7 @@ export interface ControlTenant {
   readonly id: string
   readonly scenario: Scenario | undefined
   readonly engine: Pick<FaultEngine, 'add' | 'list' | 'remove' | 'settled'>
-  readonly journal: Pick<Journal, 'list' | 'clear' | 'limit' | 'requestIdReport' | 'subscribe'>
+  readonly journal: Pick<Journal, 'list' | 'clear' | 'limit' | 'requestIdReport' | 'subscribe' | 'open'>
   lastSeen: number
 }
 
@@ -281,6 +282,42 @@ export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono 
     } catch (err) {
       return scenarioFailure(c, err)
     }
+  })
+
+  // ---- verdicts (issue 21): the matrix's rules judged from the tenant's journal ----
+
+  const rules = rulesLoader(mocks.config.verdictsFile)
+  app.get('/verdicts', (c) => {
+    let list: Rule[]
+    try {
+      list = rules()
+    } catch (err) {
+      if (err instanceof VerdictRulesError)
+        return controlError(c, 500, err.message, 'invalid_verdict_rules', err.issues)
+      throw err
+    }
+    const since = c.req.query('since')
+    const { journal } = target(c)
+    let entries = journal.list({})
+    if (since !== undefined) {
+      const seq = /^\d+$/.test(since) ? Number(since) : undefined
+      const at = seq === undefined ? Date.parse(since) : undefined
+      if (seq === undefined && Number.isNaN(at))
+        return controlError(c, 400, 'since is a journal seq or an ISO time', 'invalid_request', [
+          { path: 'since', message: 'expected a journal seq or an ISO time' },
+        ])
+      entries = entries.filter((e) =>
+        seq !== undefined ? e.seq > seq : Date.parse(e.time) >= (at as number),
+      )
+    }
+    const scoped = scope ? list.filter((r) => r.select.service === scope) : list
+    const verdicts = judge(scoped, entries, [...journal.open])
+    const count = (s: string) => verdicts.filter((v) => v.status === s).length
+    return c.json({
+      tenant: tenantOf(c),
+      summary: { pass: count('pass'), fail: count('fail'), notExercised: count('not-exercised') },
+      verdicts,
+    })
   })
 
   app.get('/faults', (c) => c.json({ faults: target(c).engine.list(scope) }))
