@@ -99,3 +99,38 @@ describe('verdicts', () => {
     await held
   })
 })
+
+describe('journal facts for verdicts', () => {
+  it('a ws-close says who ended the socket, and which fault', async () => {
+    const m = await startTestMocks({ services: ['auth', 'chat'] })
+    try {
+      const { default: WebSocket } = await import('ws')
+      const url = `${m.url('chat').replace(/^http/, 'ws')}/ws?token=${m.tokenFor('usr_member')}`
+      const open = () =>
+        new Promise<InstanceType<typeof WebSocket>>((resolve, reject) => {
+          const ws = new WebSocket(url)
+          ws.once('open', () => resolve(ws))
+          ws.once('error', reject)
+        })
+      // The client closes: closedBy client, no fault.
+      const a = await open()
+      a.close(1000)
+      await expect.poll(() => m.mocks.journal.list({ kind: 'ws-close' }).length).toBe(1)
+      // A ws-drop fault cuts it: closedBy server, the fault credited.
+      const fault = m.mocks.faults.add({
+        service: 'chat',
+        effect: { type: 'ws-drop', afterMs: 50, code: 1006 },
+      })
+      const b = await open()
+      await new Promise((r) => b.once('close', r))
+      await expect.poll(() => m.mocks.journal.list({ kind: 'ws-close' }).length).toBe(2)
+      const closes = m.mocks.journal.list({ kind: 'ws-close' })
+      expect(closes.map((e) => [e.closedBy, e.fault?.id ?? null])).toEqual([
+        ['client', null],
+        ['server', fault.id],
+      ])
+    } finally {
+      await m.close()
+    }
+  })
+})

@@ -20,6 +20,8 @@ export interface JournalEntry {
   /** WS frame text (truncated) or close code. */
   frame?: string
   code?: number
+  /** A `ws-close`: who ended the socket (the server, or a fault acting for it; or the client). */
+  closedBy?: 'client' | 'server'
   userId?: string
   /** TCP services: the connection's number and the bytes each way so far. */
   connection?: number
@@ -120,6 +122,7 @@ export class Journal {
     code: number | undefined,
     userId: string | undefined,
     fault: JournalEntry['fault'],
+    closedBy?: 'client' | 'server',
   ): JournalEntry {
     const full: JournalEntry = {
       seq: ++this.seq,
@@ -138,6 +141,7 @@ export class Journal {
     if (frame !== undefined) full.frame = frame
     if (code !== undefined) full.code = code
     if (userId !== undefined) full.userId = userId
+    if (closedBy !== undefined) full.closedBy = closedBy
     return this.add(full)
   }
 

@@ -76,7 +76,13 @@ export type WsEvent = 'ws-in' | 'ws-out' | 'ws-open' | 'ws-close'
  * included: the entry is built straight from these arguments.
  */
 export function wsJournal(journal: Journal, service: ServiceName, path: string, userId: string | undefined) {
-  return (kind: WsEvent, frame: string | undefined, code: number | undefined, fault?: Compiled) =>
+  return (
+    kind: WsEvent,
+    frame: string | undefined,
+    code: number | undefined,
+    fault?: Compiled,
+    closedBy?: 'client' | 'server',
+  ) =>
     journal.recordWs(
       service,
       kind,
@@ -85,6 +91,7 @@ export function wsJournal(journal: Journal, service: ServiceName, path: string, 
       code,
       userId,
       credit(fault),
+      closedBy,
     )
 }
 

@@ -35,17 +35,45 @@ export function wrapSocket(
   const timers = new Set<ReturnType<typeof setTimeout>>()
   const frameListeners: (() => void)[] = []
   const closeListeners: (() => void)[] = []
+  // Who ended the socket (the verdicts need it): the server when it, or a fault acting on the
+  // socket, closed or cut it; the client otherwise. The fault acting now, credited with a close.
+  let acting: Compiled | undefined
+  let closedBy: { fault: Compiled | undefined } | undefined
+  const byServer = () => {
+    closedBy ??= { fault: acting }
+  }
+  const raw: WsPeer = {
+    send: (text, bytes) => peer.send(text, bytes),
+    close: (code, reason) => {
+      byServer()
+      peer.close(code, reason)
+    },
+    terminate: () => {
+      byServer()
+      peer.terminate()
+    },
+    setAutoPong: (on) => peer.setAutoPong(on),
+    get isOpen() {
+      return peer.isOpen
+    },
+  }
   const conn: WsConnection = {
     service,
-    raw: peer,
+    raw,
     outbound: () => true,
     inbound: () => true,
     onServerFrame: (l) => frameListeners.push(l),
     onClose: (l) => closeListeners.push(l),
     setTimer: (fn, ms) => {
+      const by = acting
       const t = setTimeout(() => {
         timers.delete(t)
-        fn()
+        acting = by
+        try {
+          fn()
+        } finally {
+          acting = undefined
+        }
       }, ms)
       timers.add(t)
     },
@@ -60,7 +88,14 @@ export function wrapSocket(
   }
   const record = wsJournal(deps.journal, service, meta.path, meta.userId)
   const apply = (list: Compiled[]) => {
-    for (const f of list) f.module.acts.ws?.(conn, f.fault.spec.effect, f.fault)
+    for (const f of list) {
+      acting = f
+      try {
+        f.module.acts.ws?.(conn, f.fault.spec.effect, f.fault)
+      } finally {
+        acting = undefined
+      }
+    }
   }
   const atOpen = deps.registry.fire(service, { ...base, kind: 'upgrade' }, 'ws')
   record('ws-open', undefined, undefined, atOpen[0])
@@ -72,8 +107,8 @@ export function wrapSocket(
       record('ws-out', text, undefined)
       for (const l of frameListeners) l()
     },
-    close: (code, reason) => peer.close(code, reason),
-    terminate: () => peer.terminate(),
+    close: raw.close,
+    terminate: raw.terminate,
     setAutoPong: (on) => peer.setAutoPong(on),
     get isOpen() {
       return peer.isOpen
@@ -91,7 +126,7 @@ export function wrapSocket(
       for (const t of timers) clearTimeout(t)
       timers.clear()
       for (const l of closeListeners) l()
-      record('ws-close', undefined, code)
+      record('ws-close', undefined, code, closedBy?.fault, closedBy ? 'server' : 'client')
     },
   }
 }
