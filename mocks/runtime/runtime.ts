@@ -50,11 +50,9 @@ export interface RunningFake {
   server: ServiceListener | undefined
 }
 
-/** A tenant named by a service's own credential (its descriptor's `tenantSignal`). */
-function serviceTenantSignal(fakes: readonly FakeDescriptor[]): TenantRouterOptions['serviceSignal'] {
-  const byName = new Map(fakes.flatMap((f) => (f.tenantSignal ? [[f.name, f.tenantSignal] as const] : [])))
-  if (byName.size === 0) return undefined
-  return (service, headers, search) => byName.get(service)?.(headers, search)
+/** Tenants named by a service's own credential (its descriptor's `tenantSignal`), by service. */
+function serviceTenantSignals(fakes: readonly FakeDescriptor[]): TenantRouterOptions['serviceSignals'] {
+  return new Map(fakes.flatMap((f) => (f.tenantSignal ? [[f.name, f.tenantSignal.bind(f)] as const] : [])))
 }
 
 /** What POST /__mocks/tenants answers: the tenant, and how a client names it. */
@@ -98,7 +96,7 @@ export class Mocks {
       envelopes: new Map(fakes.map((f) => [f.name, f.envelope])),
       journalLimit,
       logger: createLogger('faults'),
-      serviceSignal: serviceTenantSignal(fakes),
+      serviceSignals: serviceTenantSignals(fakes),
     })
     // Scenario faults get the checks runtime faults get (the loader imports no fault code).
     this.loader = new ScenarioLoader(config.scenariosDir, fakes, {

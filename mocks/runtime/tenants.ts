@@ -128,7 +128,7 @@ export interface TenantRouterOptions {
   journalLimit: number
   logger: Logger
   /** A tenant named by a service's own credential (Upstash's token, chat's ephemeral WS token). */
-  serviceSignal?: (service: ServiceName, headers: HeaderLookup, search: string) => string | undefined
+  serviceSignals?: ReadonlyMap<ServiceName, (headers: HeaderLookup, search: string) => string | undefined>
 }
 
 export class TenantRouter implements FaultPort {
@@ -191,14 +191,22 @@ export class TenantRouter implements FaultPort {
    * A request's tenant: the first of header, baggage, cookie, a service's own credential and
    * the session that names one; every other signal present must name the same tenant (409).
    */
-  resolve(service: ServiceName, headers: HeaderLookup, search: string, upgrade: boolean): Resolution {
+  resolve(
+    service: ServiceName,
+    headers: HeaderLookup,
+    search: string | (() => string),
+    upgrade: boolean,
+  ): Resolution {
     const signals: TenantSignal[] = explicitTenantSignals(headers)
-    const own = this.opts.serviceSignal?.(service, headers, search)
+    let query: string | undefined
+    const searchOf = () => (query ??= typeof search === 'string' ? search : search())
+    const signal = this.opts.serviceSignals?.get(service)
+    const own = signal?.(headers, searchOf())
     if (own !== undefined) signals.push({ source: 'service', value: own })
     // Sessions place a request only when some tenant besides the default exists (or a signal
     // must be checked against the session): the single-world path reads no cookie here.
     if (signals.length > 0 || this.tenants.size > 1) {
-      const token = this.opts.host.identify({ headers, search, upgrade })
+      const token = this.opts.host.identify({ headers, search: searchOf(), upgrade })
       const owner = token ? this.owners.get(token) : undefined
       if (owner !== undefined) signals.push({ source: 'session', value: owner })
     }
@@ -242,7 +250,7 @@ export class TenantRouter implements FaultPort {
     return async (c, next) => {
       const headers = requestHeaders(c)
       const upgrade = headers.get('upgrade')?.toLowerCase() === 'websocket'
-      const found = this.resolve(service, headers, searchOf(c.req.url), upgrade)
+      const found = this.resolve(service, headers, () => searchOf(c.req.url), upgrade)
       if (!found.ok) {
         const body = envelope
           ? envelope.body(found.message, envelope.code(found.status))
@@ -250,7 +258,8 @@ export class TenantRouter implements FaultPort {
         return c.json(body, found.status)
       }
       const { tenant } = found
-      bindTenant(c.req.raw, tenant.id)
+      // Unbound requests read as the default tenant: the single world binds nothing.
+      if (tenant !== this.default) bindTenant(c.req.raw, tenant.id)
       let handler = tenant.handlers.get(service)
       if (!handler) {
         handler = tenant.engine.http(service)
