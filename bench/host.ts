@@ -179,17 +179,39 @@ async function mocksHandlers(services: string[] | undefined): Promise<Handlers> 
      */
     'tenants:cost': async (a: { path: string; tenants: number; requests: number; rounds: number }) => {
       const app = mocks.app('v01t')
-      const block = async (headers: Record<string, string>) => {
+      // Baseline: the same fake built on a bare fault engine (no tenancy at all), same scenario.
+      const [{ createV01tFake }, { FaultEngine }, { faultHost }, { Journal }, { createLogger }] =
+        await Promise.all([
+          import('../mocks/v01t/index.ts'),
+          import('../mocks/faults/engine.ts'),
+          import('../mocks/runtime/fault-host.ts'),
+          import('../mocks/core/journal.ts'),
+          import('../mocks/core/logger.ts'),
+        ])
+      const engine = new FaultEngine({
+        ...faultHost(config),
+        journal: new Journal(),
+        logger: createLogger('bench'),
+      })
+      const bareFake = createV01tFake({ config, logger: createLogger('bench'), faults: engine })
+      await bareFake.applyScenario(mocks.scenario)
+      const block = async (headers: Record<string, string>, on = app) => {
         const started = process.cpuUsage()
-        for (let i = 0; i < a.requests; i++) await (await app.request(a.path, { headers })).arrayBuffer()
+        for (let i = 0; i < a.requests; i++) await (await on.request(a.path, { headers })).arrayBuffer()
         const used = process.cpuUsage(started)
         return (used.user + used.system) / a.requests
       }
+      const bare: number[] = []
       const alone: number[] = []
       const beside: number[] = []
       const named: number[] = []
-      for (let i = 0; i < 3; i++) await block({})
+      for (let i = 0; i < 3; i++) {
+        await block({})
+        await block({}, bareFake.app)
+      }
       for (let r = 0; r < a.rounds; r++) {
+        gc?.()
+        bare.push(await block({}, bareFake.app))
         gc?.()
         alone.push(await block({}))
         const ids: string[] = []
@@ -201,7 +223,7 @@ async function mocksHandlers(services: string[] | undefined): Promise<Handlers> 
         for (const id of ids) await mocks.deleteTenant(id)
       }
       mocks.journal.clear()
-      return { alone, beside, named }
+      return { bare, alone, beside, named }
     },
     reset: () => timed(() => mocks.reset()),
     switch: (request: ScenarioRequest) => timed(() => mocks.switchScenario(request)),

@@ -35,7 +35,7 @@ export const tenantsBenchmark: Benchmark = {
       heapLeftAfterDelete: number
     }>('tenants:memory', { n: live })
     ctx.log('tenants: resolution cost')
-    const cost = await ctx.mocks.call<{ alone: number[]; beside: number[]; named: number[] }>(
+    const cost = await ctx.mocks.call<{ bare: number[]; alone: number[]; beside: number[]; named: number[] }>(
       'tenants:cost',
       {
         path: V01T_PATH,
@@ -55,12 +55,13 @@ export const tenantsBenchmark: Benchmark = {
       name,
       unit: 'µs CPU/request',
       candidate: median(values),
-      baseline: median(cost.alone),
-      ratio: ratio(median(values), median(cost.alone)),
-      rounds: { candidate: values, baseline: cost.alone },
+      baseline: median(cost.bare),
+      ratio: ratio(median(values), median(cost.bare)),
+      rounds: { candidate: values, baseline: cost.bare },
     })
-    const besideCost = ratio(median(cost.beside), median(cost.alone)) - 1
-    const namedCost = ratio(median(cost.named), median(cost.alone)) - 1
+    const aloneCost = ratio(median(cost.alone), median(cost.bare)) - 1
+    const besideCost = ratio(median(cost.beside), median(cost.bare)) - 1
+    const namedCost = ratio(median(cost.named), median(cost.bare)) - 1
     return {
       id: 'tenants',
       title: 'Tenants',
@@ -68,9 +69,9 @@ export const tenantsBenchmark: Benchmark = {
         `\`mocks.createTenant()\` timed in the server process, ${defaultRuns} times from \`default\` and ${largeRuns} from`,
         '`bench-large` (after unmeasured warm-ups), each deleted after; memory: RSS and heap (used + external)',
         `after full GCs, before and with ${live} live tenants of \`default\`. Resolution cost: CPU per V01T list`,
-        `request through the fake's own \`app.request()\` in alternating blocks of ${ctx.opts.rest.engineRequests}: the default`,
-        'tenant alone (baseline: the single world), the default tenant with 8 other tenants live (sessions are then',
-        'looked up), and one of them named by `X-Mocks-Tenant`.',
+        `request through the fake's own \`app.request()\` in alternating blocks of ${ctx.opts.rest.engineRequests}; baseline: the same`,
+        'fake built on a bare fault engine (no tenancy at all); candidates: the running fake with the default tenant alone,',
+        'with 8 other tenants live (sessions are then looked up), and one of them named by `X-Mocks-Tenant`.',
       ].join(' '),
       figures: [
         ms('create a tenant from default', fromDefault),
@@ -90,6 +91,7 @@ export const tenantsBenchmark: Benchmark = {
           unit: 'MiB',
           candidate: round(memory.heapLeftAfterDelete / MiB, 2),
         },
+        us('V01T list, the default tenant alone (tenancy in place)', cost.alone),
         us('V01T list, default tenant with 8 tenants live', cost.beside),
         us('V01T list, a tenant named by X-Mocks-Tenant', cost.named),
       ],
@@ -109,8 +111,8 @@ export const tenantsBenchmark: Benchmark = {
         {
           id: 'tenant-resolution',
           text: 'V01T list with tenant resolution against the default tenant: under 5 % cost',
-          observed: `default tenant with tenants live +${round(besideCost * 100, 1)} %, a named tenant +${round(namedCost * 100, 1)} % CPU per request`,
-          met: besideCost < 0.05 && namedCost < 0.05,
+          observed: `default tenant alone +${round(aloneCost * 100, 1)} %, with tenants live +${round(besideCost * 100, 1)} %, a named tenant +${round(namedCost * 100, 1)} % CPU per request against no tenancy`,
+          met: aloneCost < 0.05 && besideCost < 0.05 && namedCost < 0.05,
         },
       ],
       notes: [],

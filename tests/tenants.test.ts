@@ -478,3 +478,86 @@ describe('ephemeral WS tokens name their tenant', () => {
     for (const x of [id, other]) await controlCall(`/tenants/${x}`, { method: 'DELETE' })
   })
 })
+
+describe('lifecycle races', () => {
+  const heavy = { extends: 'default', name: 'heavy', chat: { generate: { messagesPerChannel: 3000 } } }
+  const leftovers = (id: string) =>
+    [...t.mocks.services.values()]
+      .filter((s) => {
+        const fake = s.fake as { state?: (tenant?: string) => unknown }
+        if (!fake.state) return false
+        try {
+          fake.state(id)
+          return true
+        } catch {
+          return false
+        }
+      })
+      .map((s) => s.descriptor.name)
+
+  it('a tenant deleted during its scenario switch keeps nothing', async () => {
+    const id = (await createTenant({ name: 'default', id: 'race-switch' })).body.id as string
+    const switching = controlCall('/scenario', {
+      method: 'PUT',
+      tenant: id,
+      body: JSON.stringify({ scenario: heavy }),
+    })
+    const deleted = controlCall(`/tenants/${id}`, { method: 'DELETE' })
+    expect((await deleted).status).toBe(204)
+    await switching
+    expect(leftovers(id)).toEqual([])
+    expect(t.mocks.tenant(id)).toBeUndefined()
+  })
+
+  it('a tenant deleted while it is being created: the creation answers 404 and nothing is left', async () => {
+    // Through the runtime, so the delete lands while the fakes are seeding (deterministically).
+    const creating = t.mocks.createTenant({ scenario: heavy }, 'race-create').then(
+      () => 201,
+      (err: { status?: number }) => err.status,
+    )
+    expect(t.mocks.tenant('race-create')).toBeDefined()
+    await t.mocks.deleteTenant('race-create')
+    expect(await creating).toBe(404)
+    expect(leftovers('race-create')).toEqual([])
+    // The id is free again once it is gone.
+    expect((await createTenant({ name: 'default', id: 'race-create' })).status).toBe(201)
+    await controlCall('/tenants/race-create', { method: 'DELETE' })
+  })
+
+  it('sweeps never overlap, and a deleted tenant’s session cookie is a 404, not the default world', async () => {
+    const id = (await createTenant()).body.id as string
+    const session = await cookieOf(id, 'usr_member')
+    const later = Date.now() + t.mocks.tenancy.idleMs + 1
+    const [first, second] = await Promise.all([t.mocks.sweepIdle(later), t.mocks.sweepIdle(later)])
+    expect([...first, ...second]).toEqual([id])
+    const res = await fetch(`${t.url('chat')}/api/v1/messages?channel=general`, {
+      headers: { cookie: session.header },
+    })
+    expect(res.status).toBe(404)
+    expect(await res.json()).toMatchObject({ error: expect.stringContaining(id) })
+  })
+})
+
+describe('browsers may name their tenant', () => {
+  it('every fake a browser calls answers a preflight for X-Mocks-Tenant and baggage', async () => {
+    for (const [service, path, method] of [
+      ['chat', '/api/v1/messages', 'GET'],
+      ['media', '/api/v1/upload', 'POST'],
+      ['v01t', '/trace/devarno-ecosystem/node/', 'GET'],
+      ['upstash', '/', 'POST'],
+    ] as const) {
+      const res = await fetch(`${t.url(service)}${path}`, {
+        method: 'OPTIONS',
+        headers: {
+          origin: 'http://localhost:3000',
+          'access-control-request-method': method,
+          'access-control-request-headers': 'x-mocks-tenant,baggage',
+        },
+      })
+      expect(res.status, service).toBeLessThan(300)
+      const allowed = (res.headers.get('access-control-allow-headers') ?? '').toLowerCase()
+      expect(allowed, service).toContain('x-mocks-tenant')
+      expect(allowed, service).toContain('baggage')
+    }
+  })
+})

@@ -192,10 +192,29 @@ export class Journal {
     this.entries = []
   }
 
-  subscribe(listener: JournalListener): () => void {
+  subscribe(listener: JournalListener, onEnd?: () => void): () => void {
     this.listeners.add(listener)
-    return () => this.listeners.delete(listener)
+    if (onEnd) this.enders.add(onEnd)
+    return () => {
+      this.listeners.delete(listener)
+      if (onEnd) this.enders.delete(onEnd)
+    }
   }
+
+  /** Subscribers (live streams): a tenant watched by one is not idle. */
+  get watchers(): number {
+    return this.listeners.size
+  }
+
+  /** The journal's owner is gone (a deleted tenant): streams end, entries are dropped. */
+  end(): void {
+    for (const e of this.enders) e()
+    this.enders.clear()
+    this.listeners.clear()
+    this.entries = []
+  }
+
+  private enders = new Set<() => void>()
 
   /** HTTP requests that lacked `X-Request-ID` or `traceparent` (the matrix's checklist), per service and route. */
   requestIdReport(): {

@@ -1,4 +1,5 @@
 import { Context } from 'hono'
+import { HTTPException } from 'hono/http-exception'
 import { DEFAULT_TENANT, tenantOf } from './tenant.ts'
 
 // State as a value (DESIGN §9): a fake's mutable state is one value built from a scenario,
@@ -34,14 +35,12 @@ export class TenantStates<S> {
 
   get(tenant: string = DEFAULT_TENANT): S {
     const value = this.states.get(tenant)
-    if (value === undefined) {
-      throw new Error(
-        tenant === DEFAULT_TENANT
-          ? `${this.service} fake used before a scenario was applied`
-          : `${this.service} fake has no state for tenant "${tenant}"`,
-      )
-    }
-    return value
+    if (value !== undefined) return value
+    if (tenant === DEFAULT_TENANT) throw new Error(`${this.service} fake used before a scenario was applied`)
+    // A request that was resolved to a tenant deleted since: answered 404 in the service's envelope.
+    throw new HTTPException(404, {
+      message: `Unknown tenant "${tenant}": deleted while the request was answered`,
+    })
   }
 
   peek(tenant: string = DEFAULT_TENANT): S | undefined {

@@ -150,7 +150,7 @@ export interface FakeDescriptor<F extends AnyFakeService = AnyFakeService> exten
    */
   tenantSignal?(headers: HeaderLookup, search: string): string | undefined
   /** Env a frontend uses to reach one tenant through this service's credential (Upstash's token). */
-  tenantEnv?(tenant: string, config: MocksConfig): Record<string, string>
+  tenantEnv?(tenant: string, scenario: Scenario, config: MocksConfig): Record<string, string>
   /** Control API routes of its own, on the control port and every fake's `/__mocks` slice (auth's `/users`). */
   controlRoutes?(app: Hono, host: ControlRouteHost): void
   create(deps: FakeDeps): F

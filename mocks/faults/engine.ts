@@ -134,6 +134,11 @@ export class FaultEngine implements FaultPort {
     this.windows.attach(service, controls)
   }
 
+  /** Whether a service-wide fault (`down`) is in force for the service now. */
+  outage(service: ServiceName): boolean {
+    return this.windows.inForce(service) !== undefined
+  }
+
   /** Brings attached listeners to the state the faults in force ask for (after re-attaching). */
   refreshOutages(): void {
     this.windows.update()

@@ -391,16 +391,30 @@ export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono 
     const filter = journalFilter(c)
     const tenant = target(c)
     return streamSSE(c, async (stream) => {
-      const unsubscribe = tenant.journal.subscribe((entry) => {
-        if (filter.service && entry.service !== filter.service) return
-        if (filter.method && entry.method !== filter.method.toUpperCase()) return
-        void stream.writeSSE({ event: 'entry', id: String(entry.seq), data: JSON.stringify(entry) })
+      let ended: () => void = () => undefined
+      const gone = new Promise<void>((resolve) => {
+        ended = resolve
       })
+      const unsubscribe = tenant.journal.subscribe(
+        (entry) => {
+          if (filter.service && entry.service !== filter.service) return
+          if (filter.method && entry.method !== filter.method.toUpperCase()) return
+          void stream.writeSSE({ event: 'entry', id: String(entry.seq), data: JSON.stringify(entry) })
+        },
+        // The tenant was deleted: say so and end the stream.
+        () => {
+          void stream.writeSSE({
+            event: 'end',
+            data: JSON.stringify({ tenant: tenant.id, reason: 'deleted' }),
+          })
+          ended()
+        },
+      )
       await stream.writeSSE({
         event: 'hello',
         data: JSON.stringify({ scenario: tenant.scenario?.name ?? null, tenant: tenant.id }),
       })
-      await new Promise<void>((resolve) => stream.onAbort(resolve))
+      await Promise.race([new Promise<void>((resolve) => stream.onAbort(resolve)), gone])
       unsubscribe()
     })
   })

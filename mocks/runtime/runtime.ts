@@ -240,6 +240,8 @@ export class Mocks {
           markStartup(`seeded:${s.descriptor.name}`)
         }),
       )
+      // Deleted meanwhile: its drop (queued after this) removes whatever was just built.
+      if (tenant.deleted) return
       const failed = results.flatMap((r, i) =>
         r.status === 'rejected' ? [{ r, name: targets[i]!.descriptor.name }] : [],
       )
@@ -283,6 +285,9 @@ export class Mocks {
     if (id !== undefined && !isTenantId(id)) throw new TenantError(400, 'invalid_tenant', tenantIdProblem(id))
     if (id !== undefined && this.router.get(id))
       throw new TenantError(409, 'tenant_exists', `Tenant "${id}" exists: delete it first or pick another id`)
+    // Its states are removed by id: a new tenant of that id waits until the old one is gone.
+    if (id !== undefined && this.dropping.has(id))
+      throw new TenantError(409, 'tenant_exists', `Tenant "${id}" is being deleted: try again in a moment`)
     if (this.router.others().length >= this.tenancy.max)
       throw new TenantError(
         429,
@@ -300,6 +305,12 @@ export class Mocks {
       await this.dropTenant(tenant)
       throw err
     }
+    if (tenant.deleted)
+      throw new TenantError(
+        404,
+        'unknown_tenant',
+        `Tenant "${tenant.id}" was deleted while it was being created`,
+      )
     this.onTenantsChanged()
     this.logger.info({ tenant: tenant.id, scenario: scenario.name }, 'tenant created')
     return {
@@ -307,7 +318,7 @@ export class Mocks {
       scenario: scenario.name,
       header: { name: 'X-Mocks-Tenant', value: tenant.id },
       cookie: { name: TENANT_COOKIE, value: tenant.id },
-      env: Object.assign({}, ...this.fakes.map((f) => f.tenantEnv?.(tenant.id, this.config) ?? {})),
+      env: Object.assign({}, ...this.fakes.map((f) => f.tenantEnv?.(tenant.id, scenario, this.config) ?? {})),
     }
   }
 
@@ -321,14 +332,32 @@ export class Mocks {
     this.logger.info({ tenant: id }, 'tenant deleted')
   }
 
+  /** Ids whose states are being removed (a new tenant may not take the id until they are). */
+  private readonly dropping = new Set<string>()
+
   private async dropTenant(tenant: Tenant): Promise<void> {
-    this.router.remove(tenant.id)
-    // Held requests are cut (the install's epoch aborts), timers stop, sockets close.
-    tenant.engine.install([], 0, tenant.scenario?.name ?? 'deleted')
-    tenant.engine.clear()
-    await Promise.allSettled([...this.services.values()].map((s) => s.fake.dropTenant?.(tenant.id)))
-    for (const link of tenant.sockets.keys()) link.peer.terminate()
-    await tenant.engine.settled()
+    // New requests naming it get 404 at once; what it holds goes after any switch in progress
+    // (which would otherwise put a state back), in the tenant's own queue.
+    if (!this.router.remove(tenant)) return
+    this.dropping.add(tenant.id)
+    // Held requests are cut (the install's epoch aborts), timers stop.
+    const cut = () => {
+      tenant.engine.install([], 0, tenant.scenario?.name ?? 'deleted')
+      tenant.engine.clear()
+    }
+    cut()
+    try {
+      await this.queued(tenant, async () => {
+        // The fakes close their sockets (1001) and remove files; anything left is cut.
+        await Promise.allSettled([...this.services.values()].map((s) => s.fake.dropTenant?.(tenant.id)))
+        cut()
+        for (const link of tenant.sockets.keys()) link.peer.terminate()
+        tenant.journal.end()
+        await tenant.engine.settled()
+      })
+    } finally {
+      this.dropping.delete(tenant.id)
+    }
   }
 
   /** A tenant's `down`: nothing closes the shared listener; its sockets on the service are cut. */
@@ -348,6 +377,8 @@ export class Mocks {
     const alone = this.router.others().length === 0
     const engine = this.faults
     for (const [name, controls] of this.listeners) {
+      // A shared service (the database) is the default tenant's alone: its down stays real.
+      if (this.isSharedService(name)) continue
       engine.detach(name)
       engine.attach(name, alone ? controls : this.tenantControls(this.router.default, name))
     }
@@ -370,28 +401,46 @@ export class Mocks {
 
   /** Removes tenants idle longer than MOCKS_TENANT_IDLE_MS (no request, no open socket). */
   async sweepIdle(now = Date.now()): Promise<string[]> {
-    const idle = this.router.others().filter((t) => t.idle(now, this.tenancy.idleMs))
-    for (const t of idle) await this.dropTenant(t)
-    if (idle.length) {
-      this.onTenantsChanged()
-      this.logger.info({ tenants: idle.map((t) => t.id) }, 'idle tenants removed')
+    if (this.sweeping) return []
+    this.sweeping = true
+    const removed: string[] = []
+    try {
+      // Each checked again just before it goes: a request may have come meanwhile, or the id
+      // may name another tenant by now.
+      const late = now - Date.now()
+      for (const t of this.router.others()) {
+        if (this.router.get(t.id) !== t || !t.idle(Date.now() + late, this.tenancy.idleMs)) continue
+        await this.dropTenant(t)
+        removed.push(t.id)
+      }
+    } finally {
+      this.sweeping = false
     }
-    return idle.map((t) => t.id)
+    if (removed.length) {
+      this.onTenantsChanged()
+      this.logger.info({ tenants: removed }, 'idle tenants removed')
+    }
+    return removed
   }
+
+  private sweeping = false
 
   /** Gives the real listener controls to the runtime (the default tenant drives them while alone). */
   attachListener(service: ServiceName, controls: ServiceControls): void {
     this.listeners.set(service, controls)
-    const alone = this.router.others().length === 0
+    const alone = this.router.others().length === 0 || this.isSharedService(service)
     this.faults.attach(service, alone ? controls : this.tenantControls(this.router.default, service))
   }
 
   health(tenantId: string = DEFAULT_TENANT) {
     const services: Record<string, { url: string | null; state: 'up' | 'down' | 'in-process' }> = {}
+    const tenant = this.router.get(tenantId)
     for (const [name, s] of this.services) {
+      // A tenant's outage closes no listener: its own `down` in force says it.
+      const out = tenant?.engine.outage(name) === true && !(s.server && !s.server.listening)
       services[name] = {
         url: s.server?.url ?? null,
-        state: s.server ? (s.server.listening ? 'up' : 'down') : 'in-process',
+        state: s.server ? (s.server.listening && !out ? 'up' : 'down') : out ? 'down' : 'in-process',
       }
     }
     return {

@@ -9,6 +9,9 @@ import {
   DEFAULT_TENANT,
   explicitTenantSignals,
   isTenantId,
+  TENANT_BAGGAGE_KEY,
+  TENANT_COOKIE,
+  TENANT_HEADER,
   type TenantSignal,
   type TenantSource,
   tenantIdProblem,
@@ -93,9 +96,14 @@ export class Tenant {
     }
   }
 
-  /** Idle: no request in flight, no open socket, nothing seen for `idleMs`. */
+  /** Idle: no request in flight, no open socket, nobody watching its journal, nothing seen for `idleMs`. */
   idle(now: number, idleMs: number): boolean {
-    return this.inflight === 0 && this.sockets.size === 0 && now - this.lastSeen >= idleMs
+    return (
+      this.inflight === 0 &&
+      this.sockets.size === 0 &&
+      this.journal.watchers === 0 &&
+      now - this.lastSeen >= idleMs
+    )
   }
 
   /** Cuts the tenant's open sockets of a service with no close frame (its outage). */
@@ -111,7 +119,7 @@ export class Tenant {
       createdAt: this.createdAt,
       lastSeenAt: new Date(this.lastSeen).toISOString(),
       faults: this.engine.list().length,
-      journal: this.journal.list({}).length,
+      journal: this.journal.size,
       openSockets: this.sockets.size,
       inflight: this.inflight,
     }
@@ -129,6 +137,26 @@ export interface TenantRouterOptions {
   logger: Logger
   /** A tenant named by a service's own credential (Upstash's token, chat's ephemeral WS token). */
   serviceSignals?: ReadonlyMap<ServiceName, (headers: HeaderLookup, search: string) => string | undefined>
+}
+
+/** How many deleted tenants' session tokens are remembered (each answered 404). */
+const GONE_SESSIONS = 10_000
+
+/** The port of a tenant that is gone: what it would record goes nowhere. */
+function deadPort(fallback: FaultPort): FaultPort {
+  const port: FaultPort = {
+    http: (service) => fallback.http(service),
+    wsConnect: (service, meta, peer) => fallback.wsConnect(service, meta, peer),
+    tcp: (service) => fallback.tcp(service),
+    tokenFrom: (cookie, query) => fallback.tokenFrom(cookie, query),
+    registerSession: () => undefined,
+    forgetSession: () => undefined,
+    get journal() {
+      return fallback.journal
+    },
+    forTenant: () => port,
+  }
+  return port
 }
 
 export class TenantRouter implements FaultPort {
@@ -162,16 +190,35 @@ export class TenantRouter implements FaultPort {
     return this.make(id)
   }
 
-  /** Forgets a tenant: its sessions no longer resolve, requests naming it get 404. */
-  remove(id: string): Tenant | undefined {
-    const tenant = this.tenants.get(id)
-    if (!tenant || id === DEFAULT_TENANT) return undefined
+  /**
+   * Forgets a tenant (this one: an id may name a newer tenant by now): requests naming it get
+   * 404, and so do its sessions' cookies, for a while (a bounded memory of deleted sessions).
+   */
+  remove(tenant: Tenant): boolean {
+    if (tenant.id === DEFAULT_TENANT || this.tenants.get(tenant.id) !== tenant) return false
     tenant.deleted = true
-    this.tenants.delete(id)
-    for (const token of tenant.engine.sessionTokens())
-      if (this.owners.get(token) === id) this.owners.delete(token)
-    return tenant
+    this.tenants.delete(tenant.id)
+    for (const token of tenant.engine.sessionTokens()) {
+      if (this.owners.get(token) !== tenant.id) continue
+      this.owners.delete(token)
+      this.gone.set(token, tenant.id)
+    }
+    for (const token of this.gone.keys()) {
+      if (this.gone.size <= GONE_SESSIONS) break
+      this.gone.delete(token)
+    }
+    this.goneIds.add(tenant.id)
+    for (const id of this.goneIds) {
+      if (this.goneIds.size <= GONE_SESSIONS) break
+      this.goneIds.delete(id)
+    }
+    return true
   }
+
+  /** Session tokens of deleted tenants (oldest first), so their cookies get 404, not the default world. */
+  private readonly gone = new Map<string, string>()
+  /** Ids of deleted tenants (bounded): a service credential naming one gets 404 too. */
+  private readonly goneIds = new Set<string>()
 
   get(id: string): Tenant | undefined {
     return this.tenants.get(id)
@@ -202,13 +249,18 @@ export class TenantRouter implements FaultPort {
     const searchOf = () => (query ??= typeof search === 'string' ? search : search())
     const signal = this.opts.serviceSignals?.get(service)
     const own = signal?.(headers, searchOf())
-    if (own !== undefined) signals.push({ source: 'service', value: own })
+    // A credential names a tenant only if it is live: a token that merely looks like one (an
+    // `@` in an Upstash token) is the service's business, which refuses it if it is wrong.
+    if (own !== undefined && (this.tenants.has(own) || this.goneIds.has(own)))
+      signals.push({ source: 'service', value: own })
     // Sessions place a request only when some tenant besides the default exists (or a signal
     // must be checked against the session): the single-world path reads no cookie here.
-    if (signals.length > 0 || this.tenants.size > 1) {
+    if (signals.length > 0 || this.tenants.size > 1 || this.gone.size > 0) {
       const token = this.opts.host.identify({ headers, search: searchOf(), upgrade })
       const owner = token ? this.owners.get(token) : undefined
       if (owner !== undefined) signals.push({ source: 'session', value: owner })
+      else if (token && this.gone.has(token))
+        signals.push({ source: 'session', value: this.gone.get(token)! })
     }
     let chosen: TenantSignal | undefined
     for (const s of signals) {
@@ -247,13 +299,27 @@ export class TenantRouter implements FaultPort {
 
   http(service: ServiceName): MiddlewareHandler {
     const envelope = this.opts.envelopes.get(service)
+    const single = this.default.engine.http(service)
+    const signals = this.opts.serviceSignals?.has(service) === true
     return async (c, next) => {
       const headers = requestHeaders(c)
+      // The single world, nothing named: straight to the default engine (the default tenant is
+      // never swept, so it needs no bookkeeping). Once a tenant was deleted, cookies of its
+      // sessions must still be told apart (404), so sessions are looked up from then on.
+      if (
+        this.tenants.size === 1 &&
+        this.gone.size === 0 &&
+        !signals &&
+        headers.get(TENANT_HEADER) === null &&
+        !headers.get('baggage')?.includes(TENANT_BAGGAGE_KEY) &&
+        !headers.get('cookie')?.includes(TENANT_COOKIE)
+      )
+        return single(c, next)
       const upgrade = headers.get('upgrade')?.toLowerCase() === 'websocket'
       const found = this.resolve(service, headers, () => searchOf(c.req.url), upgrade)
       if (!found.ok) {
         const body = envelope
-          ? envelope.body(found.message, envelope.code(found.status))
+          ? envelope.body(found.message, found.code)
           : { error: found.message, code: found.code }
         return c.json(body, found.status)
       }
@@ -303,6 +369,9 @@ export class TenantRouter implements FaultPort {
   }
 
   forTenant(tenant: string): FaultPort {
-    return (this.tenants.get(tenant) ?? this.default).port
+    // A tenant deleted while its request ran (a sign-in finishing late): its sessions go nowhere.
+    return this.tenants.get(tenant)?.port ?? (tenant === DEFAULT_TENANT ? this.default.port : this.deadPort)
   }
+
+  private readonly deadPort: FaultPort = deadPort(this)
 }

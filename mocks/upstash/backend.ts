@@ -292,6 +292,8 @@ export interface BackendOptions {
   url?: string
   /** Every key lives under it. Letters, digits and `:_.-` only (it is used in SCAN patterns). */
   prefix: string
+  /** Embedded only: backends with the same host share one embedded Redis (apart by prefix). */
+  embeddedHost?: string
 }
 
 type Invocable = Record<string, unknown>
@@ -331,9 +333,13 @@ export class RedisBackend {
       return new RedisBackend('redis', opts.prefix, client)
     }
     const { default: RedisMock } = await import('ioredis-mock')
-    // ioredis-mock shares one world between instances with the same host and port: a host of
-    // its own keeps each backend (each state, each tenant) apart.
-    const client = new RedisMock({ keyPrefix: opts.prefix, host: `embedded-${crypto.randomUUID()}` })
+    // ioredis-mock shares one world between instances with the same host and port, and keeps
+    // every host's world for the life of the process: backends of one fake (its tenants) share
+    // a host and are kept apart by their prefixes, as on a real Redis.
+    const client = new RedisMock({
+      keyPrefix: opts.prefix,
+      host: opts.embeddedHost ?? `embedded-${crypto.randomUUID()}`,
+    })
     return new RedisBackend('embedded', opts.prefix, client as unknown as Redis)
   }
 

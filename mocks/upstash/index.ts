@@ -50,7 +50,10 @@ export function createUpstashFake(deps: FakeDeps, options: UpstashFakeOptions = 
   // One Redis per tenant, made on its first scenario (the runtime applies one before serving).
   // A tenant's keys live under a prefix of their own, never inside the default tenant's.
   const backends = new Map<string, Promise<RedisBackend>>()
-  const basePrefix = options.prefix ?? deps.config.upstashPrefix
+  // Ends in ':' so no tenant's prefix (`<base>-t-<id>:`) ever falls inside the default's.
+  const configured = options.prefix ?? deps.config.upstashPrefix
+  const basePrefix = configured.endsWith(':') ? configured : `${configured}:`
+  const embeddedHost = `embedded-${crypto.randomUUID()}`
   const prefixOf = (tenant: string) =>
     tenant === DEFAULT_TENANT ? basePrefix : `${basePrefix.replace(/:+$/, '')}-t-${tenant}:`
   const getBackend = (tenant: string) => {
@@ -59,6 +62,7 @@ export function createUpstashFake(deps: FakeDeps, options: UpstashFakeOptions = 
       backend = RedisBackend.create({
         ...(redisUrl ? { url: redisUrl } : {}),
         prefix: prefixOf(tenant),
+        embeddedHost,
       }).catch((err: unknown) => {
         backends.delete(tenant) // the next scenario tries again
         throw err
@@ -142,7 +146,13 @@ export const upstash = defineFake({
   },
   configure: configureUpstash,
   // Each tenant's own token names it (`<token>@<tenant>`).
-  tenantEnv: (tenant, config) => ({ UPSTASH_REDIS_REST_TOKEN: tenantToken(config.upstashToken, tenant) }),
+  // The tenant's own token, from the token its scenario puts in force.
+  tenantEnv: (tenant, scenario, config) => ({
+    UPSTASH_REDIS_REST_TOKEN: tenantToken(
+      (scenario as { upstash?: { token?: string } }).upstash?.token ?? config.upstashToken,
+      tenant,
+    ),
+  }),
   tenantSignal: (headers, search) => tokenTenant(tokenOf(headers.get('authorization') ?? undefined, search)),
   create: (deps) => createUpstashFake(deps),
 })
