@@ -7,7 +7,7 @@ import type { FakeDescriptor } from '../fake/descriptor.ts'
 import { usersForControl } from '../fake/seeded.ts'
 import { FAKES } from '../registry.ts'
 import { ConfigError, type Env, loadConfig, type MocksConfig, type ServiceName } from '../runtime/config.ts'
-import { frontendEnvOf } from '../runtime/frontend-env.ts'
+import { frontendEnvOf, frontendUrl } from '../runtime/frontend-env.ts'
 import { type Mocks, startMocks } from '../runtime/runtime.ts'
 
 // `pnpm mocks <command>`: start the fakes, or drive running ones through the control API.
@@ -42,16 +42,6 @@ export function authServiceUrlInForce(config: MocksConfig, fakeAuthUrl: string |
   return fakeAuthUrl ?? null
 }
 
-/**
- * Every URL is printed with one host form, `localhost`, whatever the bind address: browser
- * cookies belong to a host name, and the frontend's dev server, the session cookie the fake
- * auth sets and media's advertised file URLs all use localhost, so a cookie set through one
- * printed URL reaches the others. (127.0.0.1 and localhost are different cookie hosts.)
- */
-export function displayUrl(url: string): string {
-  return url.replace(/\/\/(127\.0\.0\.1|0\.0\.0\.0|\[::\]|\[::1\])(?=[:/]|$)/, '//localhost')
-}
-
 /** How browser origins are configured (CORS and WebSocket Origin), for the banner. */
 export function originBanner(config: Mocks['config']): string {
   const { replaced, extra } = config.originSettings
@@ -64,11 +54,12 @@ export function originBanner(config: Mocks['config']): string {
 
 /** The start-up banner: each service's URL, the env block for a frontend, the seeded users. */
 export function banner(mocks: Mocks, env: Env = process.env): string {
+  // Every URL with one host form, localhost (frontendUrl says why); health gives the same.
   const url = (s: ServiceName) => {
     const u = mocks.url(s)
-    return u && displayUrl(u)
+    return u && frontendUrl(u)
   }
-  const control = mocks.control && displayUrl(mocks.control.url)
+  const control = mocks.control && frontendUrl(mocks.control.url)
   const running = mocks.fakes.filter((f) => mocks.url(f.name))
   const lines: string[] = ['', `devarno-mocks running scenario "${mocks.scenario.name}"`, '']
   for (const f of running) lines.push(`  ${f.name.padEnd(8)} ${url(f.name)}  (${f.title})`)

@@ -17,6 +17,7 @@ import { FAKES } from '../registry.ts'
 import { refreshDerivedUrls } from './config.ts'
 import { createControlApp, type ScenarioRequest } from './control.ts'
 import { faultHost } from './fault-host.ts'
+import { frontendUrl } from './frontend-env.ts'
 
 export type { ScenarioRequest } from './control.ts'
 
@@ -171,7 +172,7 @@ export class Mocks {
     const services: Record<string, { url: string | null; state: 'up' | 'down' | 'in-process' }> = {}
     for (const [name, s] of this.services) {
       services[name] = {
-        url: s.server?.url ?? null,
+        url: s.server ? frontendUrl(s.server.url) : null, // the banner's URL, a frontend's
         state: s.server ? (s.server.listening ? 'up' : 'down') : 'in-process',
       }
     }
@@ -179,7 +180,7 @@ export class Mocks {
       status: 'ok',
       scenario: this.current?.name ?? null,
       services,
-      control: this.control?.url ?? null,
+      control: this.control ? frontendUrl(this.control.url) : null,
     }
   }
 
