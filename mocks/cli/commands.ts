@@ -159,9 +159,30 @@ export async function start(args: string[], opts: CliOptions = {}): Promise<Star
 }
 
 /**
+ * Started by a package runner (npx, npm / pnpm / yarn scripts: they set npm_lifecycle_event),
+ * the bin runs under the runner's `sh -c`. A SIGTERM to the runner alone (a test harness's
+ * `child.kill()`) is forwarded to that shell, which dies of it without passing it on: the bin
+ * would live on as an orphan holding every port. So there it stops when its parent goes away
+ * (polled: Node has no parent-death signal). Started otherwise (a shell's `&`, nohup, a
+ * container's CMD), it outlives its parent as before.
+ */
+function stopWithParent(env: Env, stop: () => void, intervalMs = 500): void {
+  if (!env.npm_lifecycle_event) return
+  const parent = process.ppid
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return
+    clearInterval(timer)
+    stop()
+  }, intervalMs)
+  timer.unref()
+}
+
+/**
  * Ctrl-C is how a developer stops the mocks: it closes every server and exits 0 (a signal death
  * makes pnpm report `ELIFECYCLE ... exit code 130`). The handlers go in before the servers
- * start, so a Ctrl-C during start-up is clean too; a second one exits at once.
+ * start, so a Ctrl-C during start-up is clean too; a second one exits at once. Under npx, npx
+ * itself still ends by the SIGINT (its `sh -c` re-raises it once the bin has exited, as for any
+ * bin: a shell shows 130), after every port is closed.
  */
 async function startUntilSignal(args: string[], opts: CliOptions) {
   const logger = createLogger('cli')
@@ -183,6 +204,7 @@ async function startUntilSignal(args: string[], opts: CliOptions) {
   }
   process.on('SIGINT', () => void stop('SIGINT'))
   process.on('SIGTERM', () => void stop('SIGTERM'))
+  stopWithParent(opts.env ?? process.env, () => void stop('parent exited'))
   started = await start(args, opts)
 }
 

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 
 // A long-running command started as a terminal's foreground job: in its own process group, so
@@ -10,8 +11,12 @@ export interface GroupProcess {
   output(): string
   /** Its exit code (null when a signal ended it). */
   readonly exited: Promise<number | null>
+  /** The signal that ended it (null when it exited with a code). */
+  readonly signal: Promise<NodeJS.Signals | null>
   /** Ctrl-C: SIGINT to the whole process group, if it still runs. */
   interrupt(): void
+  /** Processes of its group still alive (zombies, whose ports are closed, not counted). */
+  alive(): number[]
 }
 
 export function spawnGroup(
@@ -32,15 +37,37 @@ export function spawnGroup(
   child.stderr?.on('data', (d) => {
     out += d
   })
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const exit = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.once('exit', (code, signal) => resolve([code, signal])),
+  )
   return {
     child,
     output: () => out,
-    exited,
+    exited: exit.then(([code]) => code),
+    signal: exit.then(([, signal]) => signal),
     interrupt() {
-      if (child.exitCode === null) process.kill(-(child.pid as number), 'SIGINT')
+      if (child.exitCode === null && child.signalCode === null) process.kill(-(child.pid as number), 'SIGINT')
     },
+    alive: () => liveInGroup(child.pid as number),
   }
+}
+
+/** Pids of the live (not zombie) processes in a process group, from /proc (Linux). */
+export function liveInGroup(pgid: number): number[] {
+  const pids: number[] = []
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    let stat: string
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8')
+    } catch {
+      continue // ended meanwhile
+    }
+    // `pid (comm) state ppid pgrp ...`; comm may hold spaces and parentheses.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    if (Number(pgrp) === pgid && state !== 'Z') pids.push(Number(name))
+  }
+  return pids
 }
 
 /** `n` distinct free ports on 127.0.0.1 (each bound, read, released). */
