@@ -10,6 +10,24 @@ import pg from 'pg'
 // port. When the package is absent, `debianPostgresMissing` says why and the suites that need it
 // are reported as skipped with that reason, never as passed.
 
+/** A connected `pg` client; its 'error' events are ignored (tests cut connections on purpose). */
+export async function pgClient(url: string, extra: Partial<pg.ClientConfig> = {}): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: url, ...extra })
+  c.on('error', () => {})
+  await c.connect()
+  return c
+}
+
+/** `fn` on a fresh connection, closed after (also when `fn` throws). */
+export async function withPg<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = await pgClient(url)
+  try {
+    return await fn(c)
+  } finally {
+    await c.end().catch(() => undefined)
+  }
+}
+
 export interface RealPostgres {
   url: string
   stop(): Promise<void>

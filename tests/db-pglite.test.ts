@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PgliteHost } from '../mocks/db/pglite-host.ts'
+import { pgClient, withPg } from './db-helpers.ts'
 
 // PGlite is one Postgres session: these prove that clients multiplexed onto it behave as if
 // each had its own (serialised, never interleaved), and that a client leaving at a bad moment
@@ -18,21 +19,14 @@ async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
-async function client(): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: url })
-  c.on('error', () => {})
-  await c.connect()
-  return c
-}
+const client = () => pgClient(url)
 
 beforeAll(async () => {
   host = new PgliteHost()
   const { port } = await host.listen()
   url = `postgres://postgres@127.0.0.1:${port}/postgres`
   // PGlite starts on the first connection (it takes seconds on a loaded machine).
-  const c = await client()
-  await c.query('CREATE TABLE rows (owner int NOT NULL, n int NOT NULL)')
-  await c.end()
+  await withPg(url, (c) => c.query('CREATE TABLE rows (owner int NOT NULL, n int NOT NULL)'))
 }, 120_000)
 
 afterAll(async () => {
