@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PORT_ENV } from '../../mocks/runtime/config.ts'
 import { commandsOf, readmeBlocks } from '../../scripts/readme-blocks.ts'
 import { connectResult } from '../helpers.ts'
-import { freePorts, type GroupProcess, spawnGroup } from './process-group.ts'
+import { cleanEnv, freePorts, type GroupProcess, spawnGroup } from './process-group.ts'
 
 // The documented install, as a new user does it from another repository: `pnpm pack` here,
 // then the README's own install command in a scratch pnpm project and a scratch npm project
@@ -37,16 +37,6 @@ function readmeCommand(prefix: string): string {
     .find((c) => c.startsWith(prefix))
   if (!command) throw new Error(`README.md has no \`${prefix}...\` command`)
   return command
-}
-
-/** This process's env without what would leak into the scratch projects (vitest's, pnpm's, ours). */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(process.env)) {
-    if (/^(VITEST|MOCKS_|npm_|PNPM_SCRIPT|NODE_OPTIONS$|NODE_ENV$|TEST$|FORCE_COLOR$)/.test(k)) continue
-    env[k] = v
-  }
-  return { ...env, CI: '1', NO_COLOR: '1', npm_config_update_notifier: 'false', ...extra }
 }
 
 interface Run {

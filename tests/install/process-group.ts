@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { groupProcesses } from '../../scripts/proc-group.ts'
 
 // A long-running command started as a terminal's foreground job: in its own process group, so
 // Ctrl-C (SIGINT to the group) reaches it and whatever it started, as a user's would.
@@ -48,26 +48,21 @@ export function spawnGroup(
     interrupt() {
       if (child.exitCode === null && child.signalCode === null) process.kill(-(child.pid as number), 'SIGINT')
     },
-    alive: () => liveInGroup(child.pid as number),
+    alive: () => (groupProcesses(child.pid as number) ?? []).filter((p) => p.state !== 'Z').map((p) => p.pid),
   }
 }
 
-/** Pids of the live (not zombie) processes in a process group, from /proc (Linux). */
-export function liveInGroup(pgid: number): number[] {
-  const pids: number[] = []
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    let stat: string
-    try {
-      stat = readFileSync(`/proc/${name}/stat`, 'utf8')
-    } catch {
-      continue // ended meanwhile
-    }
-    // `pid (comm) state ppid pgrp ...`; comm may hold spaces and parentheses.
-    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    if (Number(pgrp) === pgid && state !== 'Z') pids.push(Number(name))
+/**
+ * This process's env without what would leak into a command run as a user runs it (vitest's,
+ * the package runner's of this run, the mocks' own settings), quiet and non-interactive, plus `extra`.
+ */
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [k, v] of Object.entries(process.env)) {
+    if (/^(VITEST|MOCKS_|npm_|PNPM_SCRIPT|NODE_OPTIONS$|NODE_ENV$|TEST$|FORCE_COLOR$)/.test(k)) continue
+    env[k] = v
   }
-  return pids
+  return { ...env, CI: '1', NO_COLOR: '1', npm_config_update_notifier: 'false', ...extra }
 }
 
 /** `n` distinct free ports on 127.0.0.1 (each bound, read, released). */
