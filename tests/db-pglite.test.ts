@@ -2,7 +2,7 @@ import { connect, type Socket } from 'node:net'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PgliteHost } from '../mocks/db/pglite-host.ts'
-import { pgClient, withPg } from './db-helpers.ts'
+import { pgClient, startupPacket, withPg } from './db-helpers.ts'
 
 // PGlite is one Postgres session: these prove that clients multiplexed onto it behave as if
 // each had its own (serialised, never interleaved), and that a client leaving at a bad moment
@@ -235,15 +235,6 @@ describe('db: PGlite shared by many clients', () => {
     expect(times[2]).toBeLessThan(1000)
   }, 60_000)
 })
-
-function startupPacket(): Buffer {
-  const params = Buffer.from('user\0postgres\0database\0postgres\0\0')
-  const b = Buffer.alloc(8 + params.length)
-  b.writeInt32BE(8 + params.length, 0)
-  b.writeInt32BE(196608, 4)
-  params.copy(b, 8)
-  return b
-}
 
 function readUntilReady(s: Socket): Promise<void> {
   return new Promise((resolve) => {

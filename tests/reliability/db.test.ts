@@ -4,7 +4,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DbService } from '../../mocks/db/service.ts'
 import type { Effect } from '../../mocks/faults/schema.ts'
-import { withPg } from '../db-helpers.ts'
+import { startupPacket, withPg } from '../db-helpers.ts'
 
 // The db service under bad input and churn: random and truncated wire-protocol bytes, clients
 // vanishing mid-query, faults switched while a pool is under load. Afterwards nothing is left:
@@ -34,15 +34,6 @@ async function healthy(): Promise<void> {
     expect((await c.query('SELECT now() = statement_timestamp() AS fresh')).rows[0].fresh).toBe(true)
   })
   await waitFor(clean)
-}
-
-function startup(): Buffer {
-  const params = Buffer.from('user\0postgres\0database\0postgres\0\0')
-  const b = Buffer.alloc(8 + params.length)
-  b.writeInt32BE(8 + params.length, 0)
-  b.writeInt32BE(196608, 4)
-  params.copy(b, 8)
-  return b
 }
 
 function message(type: string, body: Buffer): Buffer {
@@ -88,7 +79,7 @@ describe('reliability: db wire protocol', () => {
         fc.uint8Array({ minLength: 1, maxLength: 200 }),
         fc.boolean(),
         async (withStartup, garbage, abrupt) => {
-          const bytes = withStartup ? [startup(), Buffer.from(garbage)] : [Buffer.from(garbage)]
+          const bytes = withStartup ? [startupPacket(), Buffer.from(garbage)] : [Buffer.from(garbage)]
           await raw(bytes, abrupt, 20)
           await waitFor(clean)
         },
@@ -108,7 +99,7 @@ describe('reliability: db wire protocol', () => {
     const exec = message('E', Buffer.from('\0\0\0\0\0'))
     const sync = message('S', Buffer.alloc(0))
     const script = Buffer.concat([
-      startup(),
+      startupPacket(),
       q('BEGIN'),
       q("INSERT INTO t (v) VALUES ('half')"),
       parse,
