@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import type { StartupTiming } from '../mocks/core/startup.ts'
 import { FAKES } from '../mocks/registry.ts'
 import { PORT_ENV } from '../mocks/runtime/config.ts'
 import { BUNDLE_OUTFILE, buildBundle } from '../scripts/build.ts'
+import { groupProcesses } from '../scripts/proc-group.ts'
 import type { Benchmark, Ctx } from './context.ts'
 import { ROOT } from './machine.ts'
 import { answers200, freePorts, sleep } from './net.ts'
@@ -30,14 +31,18 @@ interface Started {
 /** Process groups started here and not yet stopped: killed if the run itself exits (Ctrl-C). */
 const live = new Set<number>()
 process.on('exit', () => {
-  for (const pgid of live) {
-    try {
-      process.kill(-pgid, 'SIGKILL')
-    } catch {
-      // already gone
-    }
-  }
+  for (const pgid of live) signalGroup(pgid, 'SIGKILL')
 })
+
+/** A signal to a whole process group: false when the group is already gone. */
+function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pgid, signal)
+    return true
+  } catch {
+    return false
+  }
+}
 
 function launch(cmd: string, args: string[], env: Record<string, string>): Started {
   // Own process group, so tsx's inner node goes with it.
@@ -66,30 +71,10 @@ function launch(cmd: string, args: string[], env: Record<string, string>): Start
 async function stop({ child }: Started): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return
   const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  try {
-    process.kill(-child.pid!, 'SIGTERM')
-  } catch {
-    child.kill('SIGTERM')
-  }
-  const timer = setTimeout(() => {
-    try {
-      process.kill(-child.pid!, 'SIGKILL')
-    } catch {
-      // already gone
-    }
-  }, 5000)
+  if (!signalGroup(child.pid!, 'SIGTERM')) child.kill('SIGTERM')
+  const timer = setTimeout(() => signalGroup(child.pid!, 'SIGKILL'), 5000)
   await gone
   clearTimeout(timer)
-}
-
-/** Fields of /proc/<pid>/stat after the command name (Linux). */
-function statFields(pid: string): string[] | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return text.slice(text.lastIndexOf(')') + 2).split(' ')
-  } catch {
-    return undefined
-  }
 }
 
 /**
@@ -97,37 +82,16 @@ function statFields(pid: string): string[] | undefined {
  * node it spawns. Less sensitive than wall time to other work on a shared machine. Linux only.
  */
 function groupCpuMs(pgid: number): number | undefined {
-  let ticks = 0
-  let found = false
-  let pids: string[]
-  try {
-    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d))
-  } catch {
-    return undefined
-  }
-  for (const pid of pids) {
-    const f = statFields(pid)
-    // After the name: state(0) ppid(1) pgrp(2) ... utime(11) stime(12)
-    if (!f || Number(f[2]) !== pgid) continue
-    found = true
-    ticks += Number(f[11]) + Number(f[12])
-  }
-  return found ? ticks * CLOCK_TICK_MS : undefined
+  const group = groupProcesses(pgid)
+  if (!group?.length) return undefined
+  return group.reduce((ticks, p) => ticks + p.utime + p.stime, 0) * CLOCK_TICK_MS
 }
 
 /** Resident memory (MiB) of every process in a group (pnpm, its shell, node). Linux only. */
 function groupRssMiB(pgid: number): number | undefined {
   let kib = 0
   let found = false
-  let pids: string[]
-  try {
-    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d))
-  } catch {
-    return undefined
-  }
-  for (const pid of pids) {
-    const f = statFields(pid)
-    if (!f || Number(f[2]) !== pgid) continue
+  for (const { pid } of groupProcesses(pgid) ?? []) {
     try {
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
       if (m) {

@@ -134,6 +134,23 @@ describe('pnpm dev:mocks / pnpm mocks', () => {
     expect(output).toMatch(/MOCKS_EXTRA_ORIGINS adds more, MOCKS_ALLOWED_ORIGINS replaces/)
   })
 
+  it('health gives the URLs the banner prints (the ones a frontend should use)', async () => {
+    const health = (await (await fetch(`http://127.0.0.1:${ports.control}/__mocks/health`)).json()) as {
+      services: Record<string, { url: string | null }>
+      control: string | null
+    }
+    // The banner's service lines: `  <name padded to 8> <url>  (<title>)`.
+    const printed = Object.fromEntries(
+      [...output.matchAll(/^ {2}(\S+) +(\w+:\/\/\S+) {2}\(/gm)].map((m) => [m[1], m[2]]),
+    )
+    const { control, ...services } = printed
+    expect(Object.keys(services).sort()).toEqual(Object.keys(health.services).sort())
+    for (const [name, s] of Object.entries(health.services)) expect(s.url, name).toBe(services[name])
+    expect(health.control).toBe(control)
+    expect(health.control).toBe(`http://localhost:${ports.control}`)
+    expect(health.services.chat?.url).toBe(`http://localhost:${ports.chat}`)
+  })
+
   it('logs a refused Origin at the default level, naming the env that would allow it', async () => {
     const url = `ws://127.0.0.1:${ports.chat}/ws`
     expect(await ChatTestClient.upgradeStatus(url, { origin: 'http://dev.box.lan:9530' })).toBe(403)

@@ -29,10 +29,10 @@ async function call(method: string, path: string, body?: unknown, base = t.contr
 }
 
 describe('control API', () => {
-  it('health names the scenario and each service with its URL and state', async () => {
+  it('health names the scenario and each service with its URL (as a frontend uses it) and state', async () => {
     const h = await client.health()
     expect(h.scenario).toBe('default')
-    expect(h.services.auth).toEqual({ url: t.url('auth'), state: 'up' })
+    expect(h.services.auth).toEqual({ url: `http://localhost:${new URL(t.url('auth')).port}`, state: 'up' })
   })
 
   it('lists scenarios with descriptions', async () => {

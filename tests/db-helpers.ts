@@ -4,11 +4,40 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
+import { PROTOCOL_3 } from '../mocks/db/wire.ts'
 
 // Debian's `postgresql` as a real upstream for the db tests (CI installs it). initdb and postgres
 // refuse to run as root, so as root they run as the `postgres` user, in a temp dir, on a free
 // port. When the package is absent, `debianPostgresMissing` says why and the suites that need it
 // are reported as skipped with that reason, never as passed.
+
+/** A connected `pg` client; its 'error' events are ignored (tests cut connections on purpose). */
+export async function pgClient(url: string, extra: Partial<pg.ClientConfig> = {}): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: url, ...extra })
+  c.on('error', () => {})
+  await c.connect()
+  return c
+}
+
+/** `fn` on a fresh connection, closed after (also when `fn` throws). */
+export async function withPg<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = await pgClient(url)
+  try {
+    return await fn(c)
+  } finally {
+    await c.end().catch(() => undefined)
+  }
+}
+
+/** A StartupMessage (protocol 3.0) for user and database `postgres`, as a raw-socket test sends it. */
+export function startupPacket(): Buffer {
+  const params = Buffer.from('user\0postgres\0database\0postgres\0\0')
+  const b = Buffer.alloc(8 + params.length)
+  b.writeInt32BE(8 + params.length, 0)
+  b.writeInt32BE(PROTOCOL_3, 4)
+  params.copy(b, 8)
+  return b
+}
 
 export interface RealPostgres {
   url: string

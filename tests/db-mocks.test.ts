@@ -1,6 +1,7 @@
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { JournalEntry } from '../mocks/core/journal.ts'
+import { withPg } from './db-helpers.ts'
 import { startTestMocks, type TestMocks } from './helpers.ts'
 
 // Control API answers, as these tests read them.
@@ -173,15 +174,10 @@ describe('db in the mocks', () => {
       },
     })
     expect(r.status).toBe(200)
-    const c = new pg.Client({ connectionString: t.url('db') })
-    await c.connect()
-    await c.query("INSERT INTO homes VALUES ('extra')")
-    await c.end()
+    await withPg(t.url('db'), (c) => c.query("INSERT INTO homes VALUES ('extra')"))
     expect((await api('/__mocks/reset', { method: 'POST' })).status).toBe(200)
-    const d = new pg.Client({ connectionString: t.url('db') })
-    await d.connect()
-    expect((await d.query('SELECT name FROM homes')).rows).toEqual([{ name: 'Okafor' }])
-    await d.end()
+    const { rows } = await withPg(t.url('db'), (c) => c.query('SELECT name FROM homes'))
+    expect(rows).toEqual([{ name: 'Okafor' }])
     await api('/__mocks/scenario', { method: 'PUT', json: { name: 'default' } })
   }, 60_000)
 })

@@ -1,10 +1,9 @@
 import { Pool as NeonPool, neon, neonConfig } from '@neondatabase/serverless'
-import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import ws from 'ws'
 import { DbService } from '../mocks/db/service.ts'
 import type { Effect } from '../mocks/faults/schema.ts'
-import { debianPostgresMissing, type RealPostgres, startDebianPostgres } from './db-helpers.ts'
+import { debianPostgresMissing, type RealPostgres, startDebianPostgres, withPg } from './db-helpers.ts'
 
 // Neon's SQL-over-HTTP on the db service's port, driven by the vendor's own `neon()` with its
 // `fetchEndpoint` pointed here: same data as the wire protocol, same faults.
@@ -42,16 +41,15 @@ describe.each(backends)('db: Neon SQL-over-HTTP over %s', (_name, backend) => {
     })
     await db.start()
     neonConfig.fetchEndpoint = db.neonEndpoint
-    const c = new pg.Client({ connectionString: db.url })
-    await c.connect()
-    await c.query('DROP TABLE IF EXISTS notes')
-    await c.query(
-      'CREATE TABLE notes (id serial PRIMARY KEY, body text, tags text[], meta jsonb, at timestamptz)',
-    )
-    await c.query(
-      `INSERT INTO notes (body, tags, meta, at) VALUES ('hi', '{a,b}', '{"k": 1}', '2026-01-02T03:04:05Z')`,
-    )
-    await c.end()
+    await withPg(db.url, async (c) => {
+      await c.query('DROP TABLE IF EXISTS notes')
+      await c.query(
+        'CREATE TABLE notes (id serial PRIMARY KEY, body text, tags text[], meta jsonb, at timestamptz)',
+      )
+      await c.query(
+        `INSERT INTO notes (body, tags, meta, at) VALUES ('hi', '{a,b}', '{"k": 1}', '2026-01-02T03:04:05Z')`,
+      )
+    })
   }, 120_000)
 
   afterAll(async () => {

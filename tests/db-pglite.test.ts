@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PgliteHost } from '../mocks/db/pglite-host.ts'
+import { pgClient, startupPacket, withPg } from './db-helpers.ts'
 
 // PGlite is one Postgres session: these prove that clients multiplexed onto it behave as if
 // each had its own (serialised, never interleaved), and that a client leaving at a bad moment
@@ -18,21 +19,14 @@ async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
-async function client(): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: url })
-  c.on('error', () => {})
-  await c.connect()
-  return c
-}
+const client = () => pgClient(url)
 
 beforeAll(async () => {
   host = new PgliteHost()
   const { port } = await host.listen()
   url = `postgres://postgres@127.0.0.1:${port}/postgres`
   // PGlite starts on the first connection (it takes seconds on a loaded machine).
-  const c = await client()
-  await c.query('CREATE TABLE rows (owner int NOT NULL, n int NOT NULL)')
-  await c.end()
+  await withPg(url, (c) => c.query('CREATE TABLE rows (owner int NOT NULL, n int NOT NULL)'))
 }, 120_000)
 
 afterAll(async () => {
@@ -241,15 +235,6 @@ describe('db: PGlite shared by many clients', () => {
     expect(times[2]).toBeLessThan(1000)
   }, 60_000)
 })
-
-function startupPacket(): Buffer {
-  const params = Buffer.from('user\0postgres\0database\0postgres\0\0')
-  const b = Buffer.alloc(8 + params.length)
-  b.writeInt32BE(8 + params.length, 0)
-  b.writeInt32BE(196608, 4)
-  params.copy(b, 8)
-  return b
-}
 
 function readUntilReady(s: Socket): Promise<void> {
   return new Promise((resolve) => {

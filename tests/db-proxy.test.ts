@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { PgliteHost } from '../mocks/db/pglite-host.ts'
 import { type ConnectionEvent, type Firing, TcpFaultProxy, type Upstream } from '../mocks/db/proxy.ts'
 import type { Effect } from '../mocks/faults/schema.ts'
-import { debianPostgresMissing, type RealPostgres, startDebianPostgres } from './db-helpers.ts'
+import { debianPostgresMissing, pgClient, type RealPostgres, startDebianPostgres } from './db-helpers.ts'
 
 // The TCP fault proxy in front of each upstream (embedded PGlite, and Debian's postgresql when
 // installed), with `pg` as the client: what a client sees for each effect, and nothing left
@@ -61,10 +61,8 @@ describe.each(upstreams)('db proxy in front of %s', (_name, setup) => {
   const clients: pg.Client[] = []
 
   const client = async (extra: Partial<pg.ClientConfig> = {}) => {
-    const c = new pg.Client({ connectionString: url, ...extra })
-    c.on('error', () => {})
+    const c = await pgClient(url, extra)
     clients.push(c)
-    await c.connect()
     return c
   }
 

@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createDbFake, DbSectionSchema, seedSql } from '../mocks/db/index.ts'
+import { withPg } from './db-helpers.ts'
 
 // Scenario seed SQL (inline or a file), run when PGlite starts and again on every reset, which
 // restores the scenario's first state quickly.
@@ -36,14 +36,13 @@ describe('db: scenario seed', () => {
     // Applied before PGlite started: kept for its start, nothing created yet.
     await fake.applyScenario({ seedFile: 'seed.sql' })
     expect(fake.service.pglite!.started).toBe(false)
-    const c = new pg.Client({ connectionString: fake.service.url })
-    await c.connect()
-    expect((await c.query('SELECT name FROM households ORDER BY id')).rows).toEqual([
-      { name: 'Okafor' },
-      { name: 'Lindqvist' },
-    ])
-    await c.query("INSERT INTO households (name) VALUES ('extra')")
-    await c.end()
+    await withPg(fake.service.url, async (c) => {
+      expect((await c.query('SELECT name FROM households ORDER BY id')).rows).toEqual([
+        { name: 'Okafor' },
+        { name: 'Lindqvist' },
+      ])
+      await c.query("INSERT INTO households (name) VALUES ('extra')")
+    })
     const times: number[] = []
     for (let i = 0; i < 7; i++) {
       const t = performance.now()
@@ -54,14 +53,11 @@ describe('db: scenario seed', () => {
     console.info(
       `db reset with a small seed: median ${times[3]!.toFixed(1)} ms, max ${times[6]!.toFixed(1)} ms`,
     )
-    const d = new pg.Client({ connectionString: fake.service.url })
-    await d.connect()
-    const rows = await d.query('SELECT id, name FROM households ORDER BY id')
+    const rows = await withPg(fake.service.url, (c) => c.query('SELECT id, name FROM households ORDER BY id'))
     expect(rows.rows).toEqual([
       { id: 1, name: 'Okafor' },
       { id: 2, name: 'Lindqvist' },
     ])
-    await d.end()
     // Target 200 ms; generous here, where other suites share two cores.
     expect(times[3]).toBeLessThan(600)
     // A seed that fails is reported to whoever applied the scenario.

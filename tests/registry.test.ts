@@ -84,7 +84,7 @@ describe('a fake registered from outside mocks/', () => {
       expect(health).toMatchObject({
         scenario: 'echo-hi',
         service: 'echo',
-        services: { echo: { url, state: 'up' } },
+        services: { echo: { url: `http://localhost:${env.MOCKS_ECHO_PORT}`, state: 'up' } },
       })
       expect(banner).toContain(`ECHO_URL=http://localhost:${env.MOCKS_ECHO_PORT}`)
       expect(banner).toContain(`ECHO_PORT=${env.MOCKS_ECHO_PORT}`)
@@ -100,7 +100,8 @@ describe('a fake registered from outside mocks/', () => {
     try {
       const health = await (await fetch(`${mocks.control?.url}/__mocks/health`)).json()
       expect(Object.keys(health.services)).toEqual(['auth', 'echo'])
-      expect(health.services.echo).toEqual({ url: mocks.url('echo'), state: 'up' })
+      const echoPort = new URL(mocks.url('echo') as string).port
+      expect(health.services.echo).toEqual({ url: `http://localhost:${echoPort}`, state: 'up' })
       // A scenario fault may name it (the scenario schema's fault services come from the registry).
       const switched = await fetch(`${mocks.control?.url}/__mocks/scenario`, {
         method: 'PUT',
@@ -207,7 +208,10 @@ describe('a fake registered from outside mocks/', () => {
     try {
       expect(await echoOnce('ping')).toBe('default:ping')
       expect(banner).toContain(`TCP_ECHO_URL=tcp://localhost:${port}`)
-      expect(cli.mocks.health().services['tcp-echo']).toEqual({ url, state: 'up' })
+      expect(cli.mocks.health().services['tcp-echo']).toEqual({
+        url: `http://localhost:${port}`,
+        state: 'up',
+      })
       // A scenario `down` fault closes its listener, as for an HTTP fake.
       await cli.mocks.switchScenario({
         scenario: { name: 'tcp-down', faults: [{ service: 'tcp-echo', effect: { type: 'down' } }] },

@@ -7,7 +7,7 @@ import type { FakeDescriptor } from '../fake/descriptor.ts'
 import { usersForControl } from '../fake/seeded.ts'
 import { FAKES } from '../registry.ts'
 import { ConfigError, type Env, loadConfig, type MocksConfig, type ServiceName } from '../runtime/config.ts'
-import { frontendEnvOf } from '../runtime/frontend-env.ts'
+import { frontendEnvOf, frontendUrl } from '../runtime/frontend-env.ts'
 import { type Mocks, startMocks } from '../runtime/runtime.ts'
 
 // `pnpm mocks <command>`: start the fakes, or drive running ones through the control API.
@@ -43,16 +43,6 @@ export function authServiceUrlInForce(config: MocksConfig, fakeAuthUrl: string |
   return fakeAuthUrl ?? null
 }
 
-/**
- * Every URL is printed with one host form, `localhost`, whatever the bind address: browser
- * cookies belong to a host name, and the frontend's dev server, the session cookie the fake
- * auth sets and media's advertised file URLs all use localhost, so a cookie set through one
- * printed URL reaches the others. (127.0.0.1 and localhost are different cookie hosts.)
- */
-export function displayUrl(url: string): string {
-  return url.replace(/\/\/(127\.0\.0\.1|0\.0\.0\.0|\[::\]|\[::1\])(?=[:/]|$)/, '//localhost')
-}
-
 /** How browser origins are configured (CORS and WebSocket Origin), for the banner. */
 export function originBanner(config: Mocks['config']): string {
   const { replaced, extra } = config.originSettings
@@ -65,11 +55,12 @@ export function originBanner(config: Mocks['config']): string {
 
 /** The start-up banner: each service's URL, the env block for a frontend, the seeded users. */
 export function banner(mocks: Mocks, env: Env = process.env): string {
+  // Every URL with one host form, localhost (frontendUrl says why); health gives the same.
   const url = (s: ServiceName) => {
     const u = mocks.url(s)
-    return u && displayUrl(u)
+    return u && frontendUrl(u)
   }
-  const control = mocks.control && displayUrl(mocks.control.url)
+  const control = mocks.control && frontendUrl(mocks.control.url)
   const running = mocks.fakes.filter((f) => mocks.url(f.name))
   const lines: string[] = ['', `devarno-mocks running scenario "${mocks.scenario.name}"`, '']
   for (const f of running) lines.push(`  ${f.name.padEnd(8)} ${url(f.name)}  (${f.title})`)
@@ -169,9 +160,30 @@ export async function start(args: string[], opts: CliOptions = {}): Promise<Star
 }
 
 /**
+ * Started by a package runner (npx, npm / pnpm / yarn scripts: they set npm_lifecycle_event),
+ * the bin runs under the runner's `sh -c`. A SIGTERM to the runner alone (a test harness's
+ * `child.kill()`) is forwarded to that shell, which dies of it without passing it on: the bin
+ * would live on as an orphan holding every port. So there it stops when its parent goes away
+ * (polled: Node has no parent-death signal). Started otherwise (a shell's `&`, nohup, a
+ * container's CMD), it outlives its parent as before.
+ */
+function stopWithParent(env: Env, stop: () => void, intervalMs = 500): void {
+  if (!env.npm_lifecycle_event) return
+  const parent = process.ppid
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return
+    clearInterval(timer)
+    stop()
+  }, intervalMs)
+  timer.unref()
+}
+
+/**
  * Ctrl-C is how a developer stops the mocks: it closes every server and exits 0 (a signal death
  * makes pnpm report `ELIFECYCLE ... exit code 130`). The handlers go in before the servers
- * start, so a Ctrl-C during start-up is clean too; a second one exits at once.
+ * start, so a Ctrl-C during start-up is clean too; a second one exits at once. Under npx, npx
+ * itself still ends by the SIGINT (its `sh -c` re-raises it once the bin has exited, as for any
+ * bin: a shell shows 130), after every port is closed.
  */
 async function startUntilSignal(args: string[], opts: CliOptions) {
   const logger = createLogger('cli')
@@ -193,6 +205,7 @@ async function startUntilSignal(args: string[], opts: CliOptions) {
   }
   process.on('SIGINT', () => void stop('SIGINT'))
   process.on('SIGTERM', () => void stop('SIGTERM'))
+  stopWithParent(opts.env ?? process.env, () => void stop('parent exited'))
   started = await start(args, opts)
 }
 

@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { base64url, SignJWT, UnsecuredJWT } from 'jose'
 import { describe, expect, it } from 'vitest'
 import {
@@ -30,7 +31,54 @@ describe('ephemeral WS tokens', () => {
     const { token } = await signWsToken({ ...subject, tnt: 'team-a' }, { secret, ttlSeconds: 5 })
     const r = await verifyWsToken(token, secret)
     expect(r.ok && r.claims.tnt).toBe('team-a')
-    expect(r.ok && r.claims.exp - r.claims.iat).toBe(5)
+    // 5 s, or 6 when issued within a second (exp rounds up, iat down).
+    expect(r.ok && r.claims.exp - r.claims.iat).toBeOneOf([5, 6])
+  })
+
+  it('lives at least its lifetime, and less than one second more, whatever the millisecond it is issued at', async () => {
+    // An injected clock: issued at `issued`, checked at `issued + offset`.
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: Date.UTC(2026, 0, 1), max: Date.UTC(2027, 0, 1) }),
+        fc.integer({ min: 1, max: 120 }),
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        async (issued, ttlSeconds, within) => {
+          const { token, expiresAt } = await signWsToken(subject, { secret, ttlSeconds, now: issued })
+          const life = Date.parse(expiresAt) - issued
+          expect(life).toBeGreaterThanOrEqual(ttlSeconds * 1000)
+          expect(life).toBeLessThan(ttlSeconds * 1000 + 1000)
+          // Accepted at any instant of its lifetime, its last millisecond included ...
+          const during = issued + Math.floor(within * ttlSeconds * 1000)
+          expect((await verifyWsToken(token, secret, during)).ok).toBe(true)
+          expect((await verifyWsToken(token, secret, issued + ttlSeconds * 1000 - 1)).ok).toBe(true)
+          // ... and refused one second after it.
+          expect(await verifyWsToken(token, secret, issued + ttlSeconds * 1000 + 1000)).toMatchObject({
+            ok: false,
+            reason: 'expired',
+          })
+        },
+      ),
+      { numRuns: 200 },
+    )
+  })
+
+  it('a 1 s token: accepted until 1 s after issue, refused 2 s after, at every phase of the second', async () => {
+    const second = Date.UTC(2026, 1, 19, 9, 0, 0)
+    for (const ms of [0, 1, 500, 999]) {
+      const issued = second + ms
+      const { token, claims } = await signWsToken(subject, { secret, ttlSeconds: 1, now: issued })
+      expect(claims.iat).toBe(second / 1000)
+      expect(claims.exp).toBe(second / 1000 + (ms === 0 ? 1 : 2))
+      for (const at of [issued, issued + 999])
+        expect(
+          (await verifyWsToken(token, secret, at)).ok,
+          `issued at +${ms} ms, checked at +${at - second} ms`,
+        ).toBe(true)
+      expect(await verifyWsToken(token, secret, issued + 2000)).toMatchObject({
+        ok: false,
+        reason: 'expired',
+      })
+    }
   })
 
   it('refuses an expired token as expired', async () => {

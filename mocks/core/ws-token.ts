@@ -4,7 +4,11 @@ import { decodeJwt, errors, jwtVerify, SignJWT } from 'jose'
 // carrying the raw session token in `?token=`. A short-lived JWT, HS256 with WS_TOKEN_SECRET,
 // claims:
 //   sub  user id            sid  session id it was issued for
-//   tnt  tenant (when any)  iat  issued at (s)      exp  expiry (s), default iat + 60
+//   tnt  tenant (when any)  iat  issued at (s)      exp  expiry (s), lifetime 60 s by default
+// A verifier counts in whole seconds (jose: expired once floor(now / 1 s) >= exp), so exp is
+// rounded up from the issue instant + lifetime: a token lives at least its lifetime and less
+// than one second more (a 1 s token: 1-2 s, never 0). iat is rounded down (never in the future),
+// so exp - iat is the lifetime or one more.
 // Signed and checked with jose. Anything else is refused: another algorithm (`none`, HS512,
 // RS256), a bad signature (tampered, or another secret), an expired token, a missing claim.
 
@@ -42,8 +46,9 @@ export async function signWsToken(
   subject: WsTokenSubject,
   opts: { secret: string; ttlSeconds?: number; now?: number },
 ): Promise<{ token: string; expiresAt: string; claims: WsTokenClaims }> {
-  const iat = Math.floor((opts.now ?? Date.now()) / 1000)
-  const exp = iat + (opts.ttlSeconds ?? DEFAULT_WS_TOKEN_TTL_SECONDS)
+  const now = opts.now ?? Date.now()
+  const iat = Math.floor(now / 1000)
+  const exp = Math.ceil((now + (opts.ttlSeconds ?? DEFAULT_WS_TOKEN_TTL_SECONDS) * 1000) / 1000)
   const claims: WsTokenClaims = {
     sub: subject.sub,
     sid: subject.sid,

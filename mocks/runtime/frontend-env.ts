@@ -2,7 +2,19 @@ import type { Env } from '../core/config.ts'
 import type { FakeDescriptor } from '../fake/descriptor.ts'
 
 // The env block a frontend pastes to reach the fakes (the start-up banner, the testcontainers
-// helper), from each descriptor's `frontend`.
+// helper), from each descriptor's `frontend`, and the URLs a frontend should use (the banner's
+// and health's).
+
+/**
+ * A listener's URL as a frontend should use it: one host form, `localhost`, whatever the bind
+ * address. Browser cookies belong to a host name, and the frontend's dev server, the session
+ * cookie the fake auth sets and media's advertised file URLs all use localhost, so a cookie set
+ * through one of these URLs reaches the others. (127.0.0.1 and localhost are different cookie
+ * hosts.)
+ */
+export function frontendUrl(url: string): string {
+  return url.replace(/\/\/(127\.0\.0\.1|0\.0\.0\.0|\[::\]|\[::1\])(?=[:/]|$)/, '//localhost')
+}
 
 /** One service's env values, for a service reached at `url` (`http://host:port`). */
 export function frontendEnvOf(fake: FakeDescriptor, url: string, env: Env = {}): Record<string, string> {

@@ -19,6 +19,7 @@ import { FAKES } from '../registry.ts'
 import { refreshDerivedUrls } from './config.ts'
 import { createControlApp, type ScenarioRequest, TenantError } from './control.ts'
 import { faultHost } from './fault-host.ts'
+import { frontendUrl } from './frontend-env.ts'
 
 export { type ScenarioRequest, TenantError } from './control.ts'
 
@@ -439,7 +440,7 @@ export class Mocks {
       // A tenant's outage closes no listener: its own `down` in force says it.
       const out = tenant?.engine.outage(name) === true && !(s.server && !s.server.listening)
       services[name] = {
-        url: s.server?.url ?? null,
+        url: s.server ? frontendUrl(s.server.url) : null, // the banner's URL, a frontend's
         state: s.server ? (s.server.listening && !out ? 'up' : 'down') : out ? 'down' : 'in-process',
       }
     }
@@ -449,7 +450,7 @@ export class Mocks {
       ...(tenantId === DEFAULT_TENANT ? {} : { tenant: tenantId }),
       tenants: this.router.others().length,
       services,
-      control: this.control?.url ?? null,
+      control: this.control ? frontendUrl(this.control.url) : null,
     }
   }
 

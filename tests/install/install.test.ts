@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PORT_ENV } from '../../mocks/runtime/config.ts'
 import { commandsOf, readmeBlocks } from '../../scripts/readme-blocks.ts'
-import { freePorts, spawnGroup } from './process-group.ts'
+import { connectResult } from '../helpers.ts'
+import { cleanEnv, freePorts, type GroupProcess, spawnGroup } from './process-group.ts'
 
 // The documented install, as a new user does it from another repository: `pnpm pack` here,
 // then the README's own install command in a scratch pnpm project and a scratch npm project
@@ -38,16 +39,6 @@ function readmeCommand(prefix: string): string {
   return command
 }
 
-/** This process's env without what would leak into the scratch projects (vitest's, pnpm's, ours). */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(process.env)) {
-    if (/^(VITEST|MOCKS_|npm_|PNPM_SCRIPT|NODE_OPTIONS$|NODE_ENV$|TEST$|FORCE_COLOR$)/.test(k)) continue
-    env[k] = v
-  }
-  return { ...env, CI: '1', NO_COLOR: '1', npm_config_update_notifier: 'false', ...extra }
-}
-
 interface Run {
   code: number
   out: string
@@ -68,6 +59,28 @@ async function portsEnv(): Promise<Record<string, string>> {
     ...Object.fromEntries(names.map((name, i) => [name, String(ports[i])])),
     APP_URL: `http://localhost:${ports[names.length]}`,
   }
+}
+
+/** `npx devarno-mocks start` as a terminal's foreground job (its own process group), once its banner is out. */
+async function startBin(app: string, env: NodeJS.ProcessEnv): Promise<GroupProcess> {
+  const run = spawnGroup('npx', ['devarno-mocks', 'start'], { cwd: app, env })
+  const until = Date.now() + 30_000
+  while (
+    !run.output().includes('Ctrl-C stops everything') &&
+    Date.now() < until &&
+    run.child.exitCode === null
+  )
+    await new Promise((r) => setTimeout(r, 100))
+  expect(run.output()).toContain('Ctrl-C stops everything')
+  return run
+}
+
+/** Every port of the mocks (from portsEnv) refuses connections: nothing listens any more. */
+async function expectPortsFree(ports: Record<string, string>) {
+  for (const name of Object.values(PORT_ENV))
+    expect(await connectResult(`http://127.0.0.1:${ports[name]}`), `${name}=${ports[name]}`).toBe(
+      'ECONNREFUSED',
+    )
 }
 
 /** Real package.json files of a package under node_modules (symlinks not followed: pnpm's are links). */
@@ -242,22 +255,12 @@ for (const pm of ['pnpm', 'npm'] as const) {
 
     // The bin is one file whatever installed it: checked once (npm's project), to keep the run short.
     it.runIf(pm === 'npm')(
-      'runs the devarno-mocks bin from the package (no checkout): start, commands through npx, Ctrl-C exits 0',
+      'runs `npx devarno-mocks start` from the package (no checkout), commands through npx; Ctrl-C frees every port',
       async () => {
         const ports = await portsEnv()
         const env = cleanEnv(ports)
-        // The bin as npx and package scripts run it. (npx itself runs it under `sh -c`, whose
-        // default SIGINT makes npx end by the signal: the bin's own exit is what is ours.)
-        const run = spawnGroup(join('node_modules', '.bin', 'devarno-mocks'), ['start'], { cwd: app, env })
+        const run = await startBin(app, env)
         try {
-          const until = Date.now() + 30_000
-          while (
-            !run.output().includes('Ctrl-C stops everything') &&
-            Date.now() < until &&
-            run.child.exitCode === null
-          )
-            await new Promise((r) => setTimeout(r, 100))
-          expect(run.output()).toContain('Ctrl-C stops everything')
           const health = await sh('npx devarno-mocks health', app, env, 30_000)
           expect(health.code, health.out).toBe(0)
           expect(JSON.parse(health.out)).toMatchObject({ scenario: 'default' })
@@ -266,8 +269,39 @@ for (const pm of ['pnpm', 'npm'] as const) {
         } finally {
           run.interrupt()
         }
-        expect(await run.exited).toBe(0)
-        expect(run.output()).not.toMatch(/ELIFECYCLE|exit code 130/)
+        const [code, signal] = await Promise.all([run.exited, run.signal])
+        // The bin closes everything and exits 0; npx's `sh -c` (dash) then re-raises the SIGINT it
+        // got, as it does for any command, so npx ends by it: a shell shows 130.
+        expect(code === 0 || signal === 'SIGINT', `code ${code}, signal ${signal}:\n${run.output()}`).toBe(
+          true,
+        )
+        expect(run.output()).toMatch(/stopping/)
+        expect(run.output()).not.toMatch(/ELIFECYCLE|exit code 130|did not close within/)
+        // Nothing left behind once npx has returned: no process, no port.
+        expect(run.alive()).toEqual([])
+        await expectPortsFree(ports)
+      },
+      60_000,
+    )
+
+    it.runIf(pm === 'npm')(
+      'a SIGTERM to npx alone (a harness’s child.kill()) leaves no orphan holding the ports',
+      async () => {
+        const ports = await portsEnv()
+        const run = await startBin(app, cleanEnv(ports))
+        try {
+          // npm forwards it to its `sh -c`, which dies of it without passing it on: the bin
+          // notices that its parent is gone and closes.
+          run.child.kill('SIGTERM')
+          await run.exited
+          const until = Date.now() + 5_000
+          while (run.alive().length && Date.now() < until) await new Promise((r) => setTimeout(r, 100))
+          expect(run.alive(), run.output()).toEqual([])
+          await expectPortsFree(ports)
+          expect(run.output()).toMatch(/parent exited/)
+        } finally {
+          for (const pid of run.alive()) process.kill(pid, 'SIGKILL')
+        }
       },
       60_000,
     )

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createServer } from 'node:net'
+import { groupProcesses } from '../../scripts/proc-group.ts'
 
 // A long-running command started as a terminal's foreground job: in its own process group, so
 // Ctrl-C (SIGINT to the group) reaches it and whatever it started, as a user's would.
@@ -10,8 +11,12 @@ export interface GroupProcess {
   output(): string
   /** Its exit code (null when a signal ended it). */
   readonly exited: Promise<number | null>
+  /** The signal that ended it (null when it exited with a code). */
+  readonly signal: Promise<NodeJS.Signals | null>
   /** Ctrl-C: SIGINT to the whole process group, if it still runs. */
   interrupt(): void
+  /** Processes of its group still alive (zombies, whose ports are closed, not counted). */
+  alive(): number[]
 }
 
 export function spawnGroup(
@@ -32,15 +37,32 @@ export function spawnGroup(
   child.stderr?.on('data', (d) => {
     out += d
   })
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const exit = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.once('exit', (code, signal) => resolve([code, signal])),
+  )
   return {
     child,
     output: () => out,
-    exited,
+    exited: exit.then(([code]) => code),
+    signal: exit.then(([, signal]) => signal),
     interrupt() {
-      if (child.exitCode === null) process.kill(-(child.pid as number), 'SIGINT')
+      if (child.exitCode === null && child.signalCode === null) process.kill(-(child.pid as number), 'SIGINT')
     },
+    alive: () => (groupProcesses(child.pid as number) ?? []).filter((p) => p.state !== 'Z').map((p) => p.pid),
   }
+}
+
+/**
+ * This process's env without what would leak into a command run as a user runs it (vitest's,
+ * the package runner's of this run, the mocks' own settings), quiet and non-interactive, plus `extra`.
+ */
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [k, v] of Object.entries(process.env)) {
+    if (/^(VITEST|MOCKS_|npm_|PNPM_SCRIPT|NODE_OPTIONS$|NODE_ENV$|TEST$|FORCE_COLOR$)/.test(k)) continue
+    env[k] = v
+  }
+  return { ...env, CI: '1', NO_COLOR: '1', npm_config_update_notifier: 'false', ...extra }
 }
 
 /** `n` distinct free ports on 127.0.0.1 (each bound, read, released). */

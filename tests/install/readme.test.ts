@@ -8,7 +8,7 @@ import { FAKES } from '../../mocks/registry.ts'
 import { PORT_ENV } from '../../mocks/runtime/config.ts'
 import { ScenarioLoader } from '../../mocks/runtime/scenario-loader.ts'
 import { commandsOf, type ReadmeBlock, readmeBlocks } from '../../scripts/readme-blocks.ts'
-import { freePorts, spawnGroup } from './process-group.ts'
+import { cleanEnv, freePorts, spawnGroup } from './process-group.ts'
 
 // Every command and TypeScript (and YAML) block of the README runs somewhere, so the README
 // cannot drift from the code. Blocks are found by their language tag, commands one by one:
@@ -57,15 +57,6 @@ const INSTALL_FILES = [
 
 const skipReason = (text: string) => SKIPPED.find((s) => s.match.test(text))?.reason
 const isShell = (b: ReadmeBlock) => b.lang === 'sh' || b.lang === 'bash'
-
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(process.env)) {
-    if (/^(VITEST|MOCKS_|NODE_OPTIONS$|NODE_ENV$|TEST$)/.test(k)) continue
-    env[k] = v
-  }
-  return { ...env, MOCKS_LOG_FORMAT: 'json', ...extra }
-}
 
 function sh(command: string, env: NodeJS.ProcessEnv, timeout = 90_000) {
   return new Promise<{ code: number; out: string }>((resolve) => {
@@ -157,7 +148,10 @@ describe('README blocks', () => {
       // A free port for every registered fake and the control plane (PORT_ENV follows the registry).
       const names = Object.values(PORT_ENV)
       const ports = await freePorts(names.length)
-      env = cleanEnv(Object.fromEntries(names.map((name, i) => [name, String(ports[i])])))
+      env = cleanEnv({
+        MOCKS_LOG_FORMAT: 'json',
+        ...Object.fromEntries(names.map((name, i) => [name, String(ports[i])])),
+      })
       control = Number(env[PORT_ENV.control])
     })
     afterAll(() => {

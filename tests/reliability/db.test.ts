@@ -4,6 +4,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DbService } from '../../mocks/db/service.ts'
 import type { Effect } from '../../mocks/faults/schema.ts'
+import { startupPacket, withPg } from '../db-helpers.ts'
 
 // The db service under bad input and churn: random and truncated wire-protocol bytes, clients
 // vanishing mid-query, faults switched while a pool is under load. Afterwards nothing is left:
@@ -27,22 +28,12 @@ const clean = () => db.proxy.connections === 0 && db.pglite!.connections === 0 &
 
 async function healthy(): Promise<void> {
   await waitFor(clean)
-  const c = new pg.Client({ connectionString: db.url })
-  await c.connect()
-  expect((await c.query('SELECT 1 AS v')).rows[0].v).toBe(1)
-  // Not left inside someone's transaction.
-  expect((await c.query('SELECT now() = statement_timestamp() AS fresh')).rows[0].fresh).toBe(true)
-  await c.end()
+  await withPg(db.url, async (c) => {
+    expect((await c.query('SELECT 1 AS v')).rows[0].v).toBe(1)
+    // Not left inside someone's transaction.
+    expect((await c.query('SELECT now() = statement_timestamp() AS fresh')).rows[0].fresh).toBe(true)
+  })
   await waitFor(clean)
-}
-
-function startup(): Buffer {
-  const params = Buffer.from('user\0postgres\0database\0postgres\0\0')
-  const b = Buffer.alloc(8 + params.length)
-  b.writeInt32BE(8 + params.length, 0)
-  b.writeInt32BE(196608, 4)
-  params.copy(b, 8)
-  return b
 }
 
 function message(type: string, body: Buffer): Buffer {
@@ -73,10 +64,7 @@ beforeAll(async () => {
     decide: () => faults.map((effect, i) => ({ id: `f${i}`, effect, random: () => 0.3 })),
   })
   await db.start()
-  const c = new pg.Client({ connectionString: db.url })
-  await c.connect()
-  await c.query('CREATE TABLE t (id serial PRIMARY KEY, v text)')
-  await c.end()
+  await withPg(db.url, (c) => c.query('CREATE TABLE t (id serial PRIMARY KEY, v text)'))
 }, 120_000)
 
 afterAll(async () => {
@@ -91,7 +79,7 @@ describe('reliability: db wire protocol', () => {
         fc.uint8Array({ minLength: 1, maxLength: 200 }),
         fc.boolean(),
         async (withStartup, garbage, abrupt) => {
-          const bytes = withStartup ? [startup(), Buffer.from(garbage)] : [Buffer.from(garbage)]
+          const bytes = withStartup ? [startupPacket(), Buffer.from(garbage)] : [Buffer.from(garbage)]
           await raw(bytes, abrupt, 20)
           await waitFor(clean)
         },
@@ -111,7 +99,7 @@ describe('reliability: db wire protocol', () => {
     const exec = message('E', Buffer.from('\0\0\0\0\0'))
     const sync = message('S', Buffer.alloc(0))
     const script = Buffer.concat([
-      startup(),
+      startupPacket(),
       q('BEGIN'),
       q("INSERT INTO t (v) VALUES ('half')"),
       parse,
@@ -130,10 +118,7 @@ describe('reliability: db wire protocol', () => {
     )
     await healthy()
     // Every cut client was rolled back: nothing it inserted before COMMIT survived.
-    const c = new pg.Client({ connectionString: db.url })
-    await c.connect()
-    const n = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM t')
-    await c.end()
+    const n = await withPg(db.url, (c) => c.query<{ n: number }>('SELECT count(*)::int AS n FROM t'))
     expect(n.rows[0]!.n).toBe(0)
   }, 120_000)
 
