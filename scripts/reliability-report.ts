@@ -101,6 +101,18 @@ function soakRow(label: string, r: SoakFile): string {
   return `| ${label} | ${n(r.cycles)} (${n(r.abruptCycles)} abrupt) | ${n(r.requests)} | ${s1(r.durationMs)} (WS ${s1(r.wsMs)}, REST ${s1(r.restMs)}) | ${Math.round(r.requests / (r.restMs / 1000))} req/s, ${Math.round(r.cycles / (r.wsMs / 1000))} cycles/s | ${m.rssBefore} → ${m.rssAfter} MiB (peak ${m.rssPeak}) | ${m.heapBefore} → ${m.heapAfter} MiB | ${h.before} → ${h.after} | ${h.serverSocketsAfter} | ${h.fdsBefore ?? '?'} → ${h.fdsAfter ?? '?'} | ${online === 0 && r.hubSizeAfter === 0 ? 'nobody online' : `${online} online, ${r.hubSizeAfter} in hub`} | ${n(r.journal.size)} / ${n(r.journal.limit)} | ${r.failureCount === 0 && r.problems.length === 0 ? 'none' : `${r.failureCount} failures; ${r.problems.join('; ')}`} |`
 }
 
+/** A suite's checks as a table: name, cases, held. */
+function checksTable(checks: SecurityResult['checks']): string[] {
+  return [
+    '| check | cases | held |',
+    '|---|---:|---|',
+    ...checks.map(
+      (c) => `| ${c.name}${c.note ? ` (${c.note})` : ''} | ${n(c.cases)} | ${c.held ? 'yes' : 'NO'} |`,
+    ),
+    '',
+  ]
+}
+
 async function main(): Promise<number> {
   const out = mkdtempSync(join(tmpdir(), 'reliability-run-'))
   const startedAt = new Date()
@@ -217,14 +229,7 @@ async function main(): Promise<number> {
 
   add('## Safe defaults', '')
   if (security) {
-    add(
-      '| check | cases | held |',
-      '|---|---:|---|',
-      ...security.checks.map(
-        (c) => `| ${c.name}${c.note ? ` (${c.note})` : ''} | ${n(c.cases)} | ${c.held ? 'yes' : 'NO'} |`,
-      ),
-      '',
-    )
+    add(...checksTable(security.checks))
   } else add('No security results were written.', '')
 
   add('## Tenants', '')
@@ -234,12 +239,7 @@ async function main(): Promise<number> {
       "mocks_tenant cookie and the control API's ?tenant=, on every HTTP fake, chat handshakes and the control plane:",
       'each refused in its envelope, never answered from another world (tests/reliability/tenants.test.ts).',
       '',
-      '| check | cases | held |',
-      '|---|---:|---|',
-      ...tenants.checks.map(
-        (c) => `| ${c.name}${c.note ? ` (${c.note})` : ''} | ${n(c.cases)} | ${c.held ? 'yes' : 'NO'} |`,
-      ),
-      '',
+      ...checksTable(tenants.checks),
     )
   } else add('No tenant results were written.', '')
 

@@ -1,6 +1,6 @@
 import * as fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import WebSocket from 'ws'
+import { ChatTestClient } from '../../mocks/chat/testing.ts'
 import { startTestMocks, type TestMocks } from '../helpers.ts'
 import {
   type Answer,
@@ -191,23 +191,10 @@ describe('tenant ids in every place', () => {
       fc.asyncProperty(placeArb, tenantArb, async (place, value) => {
         if (names(place, value, live) || (place !== 'header' && value === '')) return
         cases++
-        const status = await new Promise<number>((resolve) => {
-          const ws = new WebSocket(
-            `${t.url('chat').replace(/^http/, 'ws')}/ws?token=${t.tokenFor('usr_member')}`,
-            {
-              headers: placed(place, value),
-            },
-          )
-          ws.once('open', () => {
-            ws.close()
-            resolve(101)
-          })
-          ws.once('unexpected-response', (_req, res) => {
-            res.resume()
-            resolve(res.statusCode ?? 0)
-          })
-          ws.once('error', () => resolve(0))
-        })
+        const status = await ChatTestClient.upgradeStatus(
+          `${t.url('chat').replace(/^http/, 'ws')}/ws?token=${t.tokenFor('usr_member')}`,
+          { headers: placed(place, value) },
+        ).catch(() => 0)
         if (![400, 404, 409].includes(status))
           problems.push(`${place}=${JSON.stringify(value.slice(0, 40))}: ${status}`)
       }),
