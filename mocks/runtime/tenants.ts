@@ -318,8 +318,9 @@ export class TenantRouter implements FaultPort {
       const upgrade = headers.get('upgrade')?.toLowerCase() === 'websocket'
       const found = this.resolve(service, headers, () => searchOf(c.req.url), upgrade)
       if (!found.ok) {
+        // The service's own code for the status (better-auth's are UPPER_SNAKE); the message says why.
         const body = envelope
-          ? envelope.body(found.message, found.code)
+          ? envelope.body(found.message, envelope.code(found.status))
           : { error: found.message, code: found.code }
         return c.json(body, found.status)
       }
