@@ -50,6 +50,8 @@ describe('pnpm bench (tiny mode)', () => {
     expect(report.sections.flatMap((s) => s.targets.map((t) => t.id)).sort()).toEqual(
       [
         'chat-history-throughput',
+        ...PRESETS.tiny.rest.connections.map((c) => `v01t-throughput-${c}`),
+        'v01t-vs-wiremock',
         'cold-start',
         'cold-start-rss',
         'idle-faults-cost',
@@ -59,20 +61,38 @@ describe('pnpm bench (tiny mode)', () => {
         'reset-large',
         'upload-oversize',
         'upload-rss',
-        'v01t-throughput',
         'ws-fanout',
         'ws-p99',
       ].sort(),
     )
-    // Same bytes: the REST baselines answered exactly as many bytes per response as the fakes.
-    const bytes = report.sections
-      .find((s) => s.id === 'rest')!
-      .figures.filter((f) => f.name.includes('bytes per response'))
-    expect(bytes.length).toBe(6)
-    for (const f of bytes) expect(f.candidate).toBe(f.baseline)
-    // Each missed REST target says why, from this run's figures.
+    // Same bytes: the REST baselines answered exactly as many bytes per response as the fakes
+    // (peers add a header or two of their own: not compared).
     const rest = report.sections.find((s) => s.id === 'rest')!
-    expect(rest.notes.filter((n) => /^Why (V01T list|chat history)/.test(n))).toHaveLength(2)
+    const bytes = rest.figures.filter(
+      (f) => f.name.includes('bytes per response') && !f.name.includes('(peer)'),
+    )
+    const connections = PRESETS.tiny.rest.connections.length
+    // V01T and the Hono floor per connection count, chat, its floor, get-session, idle faults.
+    expect(bytes.length).toBe(2 * connections + 4)
+    for (const f of bytes) expect(f.candidate).toBe(f.baseline)
+    // Each REST target is explained from this run's figures and a profile of the fake.
+    expect(
+      rest.notes.filter((n) => /^(V01T list at \d+ connections|chat history) (meets|misses)/.test(n)),
+    ).toHaveLength(connections + 1)
+    expect(rest.profiles?.map((p) => p.title)).toHaveLength(connections + 1)
+    for (const p of [
+      ...(rest.profiles ?? []),
+      ...(report.sections.find((s) => s.id === 'ws')!.profiles ?? []),
+    ]) {
+      expect(p.samples, p.title).toBeGreaterThan(0)
+      expect(p.files.length, p.title).toBeGreaterThan(0)
+    }
+    // A peer is either measured or said to be missing.
+    for (const name of PRESETS.tiny.rest.peers) {
+      expect(
+        rest.notes.some((n) => n.startsWith(`Peer ${name}`) || n.toLowerCase().startsWith(`peer ${name}`)),
+      ).toBe(true)
+    }
     // A 413 came after the limit, from the fake's own count.
     const read = report.sections
       .find((s) => s.id === 'upload')!
@@ -88,7 +108,7 @@ describe('pnpm bench (tiny mode)', () => {
     expect(md).toContain('Written by `pnpm bench`')
     expect(md).toContain(report.machine.cpu)
     expect(md).toContain(report.machine.commit)
-    expect(md).toMatch(/## Targets \(\d+ of 13 met\)/)
+    expect(md).toMatch(/## Targets \(\d+ of 15 met\)/)
     for (const s of report.sections) expect(md).toContain(s.title)
     expect(existsSync(committed) ? statSync(committed).mtimeMs : undefined).toBe(committedBefore)
   })
