@@ -227,6 +227,30 @@ export const restBenchmark: Benchmark = {
     const missing = started.flatMap((p) => (p.ok ? [] : [{ name: p.name, why: p.why }]))
     for (const m of missing) ctx.log(`rest: peer ${m.name} not measured: ${m.why}`)
 
+    // A peer that fails during the runs (errors, non-2xx answers, a crash) is dropped and
+    // reported with why: the bench goes on without it.
+    const failed = new Map<Peer, string>()
+    const nanRun: Run = {
+      rps: Number.NaN,
+      cpuUs: Number.NaN,
+      p50: Number.NaN,
+      p99: Number.NaN,
+      bytesPerResponse: Number.NaN,
+    }
+    const peerRun =
+      (p: Peer, c: number, seconds = rest.durationSec) =>
+      async (): Promise<Run> => {
+        if (failed.has(p)) return nanRun
+        try {
+          return await cannon({ cpu: async () => p.cpu() }, p.url + V01T_PATH, {}, c, seconds)
+        } catch (err) {
+          failed.set(p, `failed during the runs at ${c} connections: ${(err as Error).message}`)
+          ctx.log(`rest: peer ${p.name} ${failed.get(p)}`)
+          return nanRun
+        }
+      }
+    const livePeers = () => peers.filter((p) => !failed.has(p))
+
     const figs: Figure[] = []
     const notes: string[] = []
     const targets: TargetResult[] = []
@@ -243,32 +267,34 @@ export const restBenchmark: Benchmark = {
           [mocks, v01t],
           [bare, v.url],
           [bare, floor.url],
-          ...peers.map((p): [Server, string] => [{ cpu: async () => p.cpu() }, p.url]),
         ]
         if (rest.warmupSec > 0) {
           ctx.log(`rest: V01T warm-up, ${c} connections`)
           for (const [server, url] of servers) await run(server, url + V01T_PATH, c, {}, rest.warmupSec)()
           // "Warmed up": the JVM's JIT needs longer than node's before WireMock reaches its pace
           // (once: the later connection counts find it warm).
-          if (c === low)
-            for (const p of peers)
-              await run({ cpu: async () => p.cpu() }, p.url + V01T_PATH, c, {}, rest.peerWarmupSec)()
+          for (const p of livePeers())
+            await peerRun(p, c, rest.warmupSec + (c === low ? rest.peerWarmupSec : 0))()
         }
+        const racing = livePeers()
         ctx.log(
-          `rest: V01T list, ${c} connections (fake, bare node:http, bare Hono${peers.map((p) => `, ${p.name}`).join('')})`,
+          `rest: V01T list, ${c} connections (fake, bare node:http, bare Hono${racing.map((p) => `, ${p.name}`).join('')})`,
         )
-        const [fake, node, hono, ...peerRuns] = await rotate(
-          ctx,
-          servers.map(([server, url]) => run(server, url + V01T_PATH, c)),
-        )
+        const [fake, node, hono, ...peerRuns] = await rotate(ctx, [
+          ...servers.map(([server, url]) => run(server, url + V01T_PATH, c)),
+          ...racing.map((p) => peerRun(p, c)),
+        ])
         v01tByConnections.push({
           connections: c,
           fake: fake!,
           bare: node!,
           hono: hono!,
-          peers: peers.map((peer, j) => ({ peer, runs: peerRuns[j]! })),
+          peers: racing.map((peer, j) => ({ peer, runs: peerRuns[j]! })),
         })
       }
+      // Failed peers leave the figures; what they measured before failing is not a result.
+      for (const r of v01tByConnections) r.peers = r.peers.filter((p) => !failed.has(p.peer))
+      for (const [p, why] of failed) missing.push({ name: p.name, why })
 
       ctx.log('rest: chat history (fake, the auth-hop floor, bare node:http)')
       if (rest.warmupSec > 0) {
@@ -422,7 +448,7 @@ export const restBenchmark: Benchmark = {
         observed: wm ? wm.observed : `not measured: ${wmMissing?.why ?? 'WireMock not in this run'}`,
         met: wm?.met ?? false,
       })
-      for (const p of peers) {
+      for (const p of livePeers()) {
         const per = v01tByConnections.map((r) => {
           const runs = r.peers.find((x) => x.peer === p)!.runs
           return `${round(ratioOf(r.fake, runs), 2)}x at ${r.connections} connections (${round(cpuOf(runs), 1)} µs CPU per request against the fake's ${round(cpuOf(r.fake), 1)} µs)`
