@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { type CpuProfile, fileOf, startProfiling, summarise, topOf } from './profile.ts'
+import { type CpuProfile, fileOf, layerGap, startProfiling, summarise, topOf } from './profile.ts'
 
 const ROOT = '/repo/'
 
@@ -23,28 +23,28 @@ describe('fileOf', () => {
   })
 })
 
-describe('summarise', () => {
-  // root -> a (mocks file) -> b (hono); idle beside them. Sample i stands for timeDeltas[i + 1].
-  const profile: CpuProfile = {
-    nodes: [
-      { id: 1, callFrame: { functionName: '(root)', url: '', lineNumber: -1 }, children: [2, 4] },
-      {
-        id: 2,
-        callFrame: { functionName: 'a', url: 'file:///repo/mocks/x.ts', lineNumber: 9 },
-        children: [3],
-      },
-      {
-        id: 3,
-        callFrame: { functionName: 'b', url: 'file:///repo/node_modules/hono/dist/hono.js', lineNumber: 0 },
-      },
-      { id: 4, callFrame: { functionName: '(idle)', url: '', lineNumber: -1 } },
-    ],
-    startTime: 0,
-    endTime: 10_000,
-    samples: [2, 3, 3, 4, 3],
-    timeDeltas: [0, 1000, 1000, 1000, 5000, 1000],
-  }
+// root -> a (mocks file) -> b (hono); idle beside them. Sample i stands for timeDeltas[i + 1].
+const profile: CpuProfile = {
+  nodes: [
+    { id: 1, callFrame: { functionName: '(root)', url: '', lineNumber: -1 }, children: [2, 4] },
+    {
+      id: 2,
+      callFrame: { functionName: 'a', url: 'file:///repo/mocks/x.ts', lineNumber: 9 },
+      children: [3],
+    },
+    {
+      id: 3,
+      callFrame: { functionName: 'b', url: 'file:///repo/node_modules/hono/dist/hono.js', lineNumber: 0 },
+    },
+    { id: 4, callFrame: { functionName: '(idle)', url: '', lineNumber: -1 } },
+  ],
+  startTime: 0,
+  endTime: 10_000,
+  samples: [2, 3, 3, 4, 3],
+  timeDeltas: [0, 1000, 1000, 1000, 5000, 1000],
+}
 
+describe('summarise', () => {
   it('sums self time per file and per function over busy samples only, largest first', () => {
     const s = summarise(profile, 'w', ROOT)
     expect(s.busyMs).toBe(4)
@@ -62,6 +62,17 @@ describe('summarise', () => {
     expect(topOf(s, 1)).toBe(
       "Hono and @hono/node-server 75 %, the fakes' own code (mocks/) 25 %; by file or package: hono 75 %",
     )
+  })
+})
+
+describe('layerGap', () => {
+  it('gives busy CPU per request by layer for the candidate and each baseline, in µs', () => {
+    const fake = { ...summarise(profile, 'fake', ROOT), requests: 2 }
+    const bare = { ...summarise(profile, 'bare', ROOT), requests: 4 }
+    expect(layerGap(fake, 'the fake', [bare, 'bare'])).toBe(
+      "the fake 2000 µs (Hono and @hono/node-server 1500, the fakes' own code (mocks/) 500); bare 1000 µs (Hono and @hono/node-server 750, the fakes' own code (mocks/) 250)",
+    )
+    expect(layerGap({ ...fake, requests: 0 }, 'x')).toBe('x: no count')
   })
 })
 

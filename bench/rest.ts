@@ -2,7 +2,7 @@ import autocannon from 'autocannon'
 import { type Benchmark, type Ctx, cookieOf, userById } from './context.ts'
 import { type Captured, json, request } from './net.ts'
 import { type Peer, startPeer } from './peers.ts'
-import { type ProfileSummary, topOf } from './profile.ts'
+import { layerGap, type ProfileSummary, topOf } from './profile.ts'
 import type { Figure, TargetResult } from './report.ts'
 import type { Host } from './rpc.ts'
 import { median, pairedRatio, round } from './stats.ts'
@@ -24,6 +24,8 @@ interface Run {
   p99: number
   /** Response bytes (headers included) per request: equal for candidate and baseline. */
   bytesPerResponse: number
+  /** Requests answered in the run. */
+  requests: number
 }
 
 /** A server under load: where it answers and how to read its process's CPU time. */
@@ -63,6 +65,7 @@ async function cannon(
     p50: result.latency.p50,
     p99: result.latency.p99,
     bytesPerResponse: result.throughput.total / done,
+    requests: done,
   }
 }
 
@@ -203,20 +206,29 @@ export const restBenchmark: Benchmark = {
       ) =>
       () =>
         cannon(server, url, headers, connections, seconds)
-    /** One extra run of the fake with its process profiled (after the measured rounds: profiling slows it). */
+    /**
+     * One extra run with the server's process profiled (after the measured rounds: profiling
+     * slows it). The fake's profiles go into the report; the baselines' explain the gap to them.
+     */
     const profiled = async (
+      host: Host,
       title: string,
       url: string,
       connections: number,
       headers: Record<string, string> = {},
-    ) => {
-      await ctx.mocks.call('profile:start')
+    ): Promise<ProfileSummary> => {
+      await host.call('profile:start')
+      let requests: number
       try {
-        await run(mocks, url, connections, headers)()
-      } finally {
-        profiles.push(await ctx.mocks.call<ProfileSummary>('profile:stop', title))
+        requests = (await run(hostServer(host), url, connections, headers)()).requests
+      } catch (err) {
+        await host.call('profile:stop', title).catch(() => {})
+        throw err
       }
-      return profiles.at(-1)
+      const summary = await host.call<ProfileSummary>('profile:stop', title)
+      const withCount = { ...summary, requests }
+      if (host === ctx.mocks) profiles.push(withCount)
+      return withCount
     }
     const low = rest.connections[0]!
 
@@ -236,6 +248,7 @@ export const restBenchmark: Benchmark = {
       p50: Number.NaN,
       p99: Number.NaN,
       bytesPerResponse: Number.NaN,
+      requests: 0,
     }
     const peerRun =
       (p: Peer, c: number, seconds = rest.durationSec) =>
@@ -322,13 +335,29 @@ export const restBenchmark: Benchmark = {
         run(bare, g.url + SESSION_PATH, low, chatHeaders),
       )
 
-      ctx.log('rest: profiles of the fake (V01T list, chat history)')
-      const v01tProfiles = new Map<number, ProfileSummary | undefined>()
-      for (const c of rest.connections)
-        v01tProfiles.set(c, await profiled(`V01T list, ${c} connections`, v01t + V01T_PATH, c))
+      ctx.log('rest: profiles of the fake and its baselines (V01T list, chat history)')
+      const v01tProfiles = new Map<
+        number,
+        { fake: ProfileSummary; bare: ProfileSummary; hono: ProfileSummary }
+      >()
+      for (const c of rest.connections) {
+        v01tProfiles.set(c, {
+          fake: await profiled(ctx.mocks, `V01T list, ${c} connections`, v01t + V01T_PATH, c),
+          bare: await profiled(ctx.baseline, 'bare node:http', v.url + V01T_PATH, c),
+          hono: await profiled(ctx.baseline, 'bare Hono', floor.url + V01T_PATH, c),
+        })
+      }
       const chatProfile = await profiled(
+        ctx.mocks,
         `chat history (chat and auth share the process), ${low} connections`,
         chat + CHAT_PATH,
+        low,
+        chatHeaders,
+      )
+      const floorProfile = await profiled(
+        ctx.baseline,
+        'the auth-hop floor',
+        hop.url + CHAT_PATH,
         low,
         chatHeaders,
       )
@@ -398,7 +427,7 @@ export const restBenchmark: Benchmark = {
         })
         const prof = v01tProfiles.get(c)
         notes.push(
-          `V01T list at ${c} connections ${vr >= 0.75 ? 'meets' : 'misses'} 0.75 of bare node:http (${round(vr, 3)}). A bare Hono app on @hono/node-server serving the same bytes (one route, no middleware; every fake is a Hono app) reaches ${round(fr, 3)} at ${round(cpuOf(r.hono), 1)} µs CPU per request; the fake spends ${round(cpuOf(r.fake), 1)} µs, ${round(cpuOf(r.fake) - cpuOf(r.hono), 1)} µs more, and bare node:http ${round(cpuOf(r.bare), 1)} µs. Where the fake's time goes (profile below, self time by file or package): ${topOf(prof)}.`,
+          `V01T list at ${c} connections ${vr >= 0.75 ? 'meets' : 'misses'} 0.75 of bare node:http (${round(vr, 3)}). A bare Hono app on @hono/node-server serving the same bytes (one route, no middleware; every fake is a Hono app) reaches ${round(fr, 3)} at ${round(cpuOf(r.hono), 1)} µs CPU per request; the fake spends ${round(cpuOf(r.fake), 1)} µs, ${round(cpuOf(r.fake) - cpuOf(r.hono), 1)} µs more, and bare node:http ${round(cpuOf(r.bare), 1)} µs. Where the fake's time goes (profile below, self time by file or package): ${topOf(prof?.fake)}. ${prof ? `Profiled CPU per request by layer: ${layerGap(prof.fake, 'the fake', [prof.hono, 'bare Hono'], [prof.bare, 'bare node:http'])}.` : ''}`,
         )
       }
 
@@ -421,7 +450,7 @@ export const restBenchmark: Benchmark = {
         met: hr >= 0.8,
       })
       notes.push(
-        `chat history ${hr >= 0.8 ? 'meets' : 'misses'} 0.8 of its design's floor (${round(hr, 3)}). Each request is two full HTTP requests in the fake's process, chat's own (CORS, fault engine, journal, the route; the 50 messages' JSON is memoised per span) and get-session on the fake auth (the same layers and the session lookup), plus the HTTP client between them: ${round(cpuOf(hc), 1)} µs CPU per request against ${round(cpuOf(pc), 1)} µs for the floor (two bare servers and a keep-alive client, in one process) and ${round(cpuOf(hb), 1)} µs for bare node:http. get-session alone costs ${round(cpuOf(gc), 1)} µs (${round(ratioOf(gc, gb), 3)} of bare node:http serving its bytes). Sessions are never cached: the real services ask auth on every request, which is what lets an auth fault cascade. Where the time goes (profile below): ${topOf(chatProfile)}.`,
+        `chat history ${hr >= 0.8 ? 'meets' : 'misses'} 0.8 of its design's floor (${round(hr, 3)}). Each request is two full HTTP requests in the fake's process, chat's own (CORS, fault engine, journal, the route; the 50 messages' JSON is memoised per span) and get-session on the fake auth (the same layers and the session lookup), plus the HTTP client between them: ${round(cpuOf(hc), 1)} µs CPU per request against ${round(cpuOf(pc), 1)} µs for the floor (two bare servers and a keep-alive client, in one process) and ${round(cpuOf(hb), 1)} µs for bare node:http. get-session alone costs ${round(cpuOf(gc), 1)} µs (${round(ratioOf(gc, gb), 3)} of bare node:http serving its bytes). Sessions are never cached: the real services ask auth on every request, which is what lets an auth fault cascade. Where the time goes (profile below): ${topOf(chatProfile)}. Profiled CPU per request by layer: ${layerGap(chatProfile, 'the fake', [floorProfile, 'the floor'])}.`,
       )
 
       // Peers: the fake against each, at every connection count; WireMock's target is 5x.

@@ -2,7 +2,7 @@ import WebSocket from 'ws'
 import { CHAT_MAX_FRAME_BYTES } from '../mocks/chat/index.ts'
 import { type Benchmark, type Ctx, cookieOf, type SeededUser } from './context.ts'
 import { request, sleep } from './net.ts'
-import { type ProfileSummary, topOf } from './profile.ts'
+import { layerGap, type ProfileSummary, topOf } from './profile.ts'
 import type { Figure } from './report.ts'
 import type { Host } from './rpc.ts'
 import { median, pairedRatio, percentile, ratio, round } from './stats.ts'
@@ -259,18 +259,25 @@ export const wsBenchmark: Benchmark = {
           rc.push(await round1(cand, ctx))
         }
       }
-      // Where chat's time goes: one more round with the profiler on in its process.
-      ctx.log('ws: profile of chat (one more round)')
-      await ctx.mocks.call('profile:start')
-      let profile: ProfileSummary
-      try {
-        await round1(cand, ctx)
-      } finally {
-        profile = await ctx.mocks.call<ProfileSummary>(
-          'profile:stop',
-          `WS fan-out to ${o.clients} clients (a paced phase and a burst)`,
-        )
+      // Where chat's time goes: one more round with the profiler on in its process, and one of
+      // the bare ws server in its own (per delivered frame, so the gap is split by layer).
+      const profiledRound = async (fleet: Fleet, title: string): Promise<ProfileSummary> => {
+        await fleet.host.call('profile:start')
+        try {
+          await round1(fleet, ctx)
+        } catch (err) {
+          await fleet.host.call('profile:stop', title).catch(() => {})
+          throw err
+        }
+        const summary = await fleet.host.call<ProfileSummary>('profile:stop', title)
+        return { ...summary, requests: (o.pacedMessages + o.burstMessages) * fleet.receivers.length }
       }
+      ctx.log('ws: profiles of chat and bare ws (one more round each)')
+      const profile = await profiledRound(
+        cand,
+        `WS fan-out to ${o.clients} clients (a paced phase and a burst)`,
+      )
+      const bareProfile = await profiledRound(bare, 'bare ws')
       const fig = (name: string, unit: string, pick: (r: Round) => number, note?: string): Figure => {
         const c = median(rc.map(pick))
         const b = median(rb.map(pick))
@@ -336,7 +343,7 @@ export const wsBenchmark: Benchmark = {
           },
         ],
         notes: [
-          `Fan-out ${(fps.ratio ?? 0) >= 0.85 ? 'meets' : 'misses'} 0.85 of bare ws (${round(fps.ratio ?? Number.NaN, 3)}): chat spends ${round(median(rc.map((r) => r.cpuPerFrameUs)), 2)} µs of CPU per delivered frame against ${round(median(rb.map((r) => r.cpuPerFrameUs)), 2)} µs for bare ws. Where chat's time goes (profile below, self time by file or package): ${topOf(profile)}.`,
+          `Fan-out ${(fps.ratio ?? 0) >= 0.85 ? 'meets' : 'misses'} 0.85 of bare ws (${round(fps.ratio ?? Number.NaN, 3)}): chat spends ${round(median(rc.map((r) => r.cpuPerFrameUs)), 2)} µs of CPU per delivered frame against ${round(median(rb.map((r) => r.cpuPerFrameUs)), 2)} µs for bare ws. Where chat's time goes (profile below, self time by file or package): ${topOf(profile)}. Profiled CPU per delivered frame by layer: ${layerGap(profile, 'chat', [bareProfile, 'bare ws'])}.`,
         ],
         profiles: [profile],
       }
