@@ -343,7 +343,7 @@ export const wsBenchmark: Benchmark = {
           },
         ],
         notes: [
-          `Fan-out ${(fps.ratio ?? 0) >= 0.85 ? 'meets' : 'misses'} 0.85 of bare ws (${round(fps.ratio ?? Number.NaN, 3)}): chat spends ${round(median(rc.map((r) => r.cpuPerFrameUs)), 2)} µs of CPU per delivered frame against ${round(median(rb.map((r) => r.cpuPerFrameUs)), 2)} µs for bare ws. Where chat's time goes (profile below, self time by file or package): ${topOf(profile)}. Profiled CPU per delivered frame by layer: ${layerGap(profile, 'chat', [bareProfile, 'bare ws'])}.`,
+          `Fan-out ${(fps.ratio ?? 0) >= 0.85 ? 'meets' : 'misses'} 0.85 of bare ws (${round(fps.ratio ?? Number.NaN, 3)}): chat spends ${round(median(rc.map((r) => r.cpuPerFrameUs)), 2)} µs of CPU per delivered frame against ${round(median(rb.map((r) => r.cpuPerFrameUs)), 2)} µs for bare ws. Where chat's time goes (profile below, self time by file or package): ${topOf(profile)}. Profiled busy time per delivered frame by layer (sampled on the wall clock: a loaded machine inflates it, so read it as shares): ${layerGap(profile, 'chat', [bareProfile, 'bare ws'])}.`,
         ],
         profiles: [profile],
       }
