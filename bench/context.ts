@@ -1,3 +1,4 @@
+import type { PeerName } from './peers.ts'
 import type { Section } from './report.ts'
 import type { Host } from './rpc.ts'
 
@@ -8,7 +9,12 @@ export interface BenchOptions {
   /** Alternating candidate/baseline rounds; figures are medians over them. */
   rounds: number
   rest: {
-    connections: number
+    /** autocannon connections: V01T runs at each; chat and get-session at the first. */
+    connections: number[]
+    /** Other mock servers serving the V01T bytes in the same rounds (skipped when missing). */
+    peers: PeerName[]
+    /** Extra warm-up of each peer (WireMock's JVM needs it to reach its pace). */
+    peerWarmupSec: number
     durationSec: number
     warmupSec: number
     idleFaults: number

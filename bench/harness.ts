@@ -16,12 +16,20 @@ export type { BenchOptions } from './context.ts'
 
 const MiB = 1024 * 1024
 
-/** full: `pnpm bench` (~3-4 min); quick: `--quick` (~1 min); tiny: the harness test. */
+/** full: `pnpm bench` (~8 min); quick: `--quick` (~3 min); tiny: the harness test. */
 export const PRESETS: Record<'full' | 'quick' | 'tiny', BenchOptions> = {
   full: {
     mode: 'full',
     rounds: 5,
-    rest: { connections: 10, durationSec: 3, warmupSec: 1, idleFaults: 100, engineRequests: 4000 },
+    rest: {
+      connections: [10, 50],
+      peers: ['wiremock', 'mockoon'],
+      peerWarmupSec: 5,
+      durationSec: 3,
+      warmupSec: 1,
+      idleFaults: 100,
+      engineRequests: 4000,
+    },
     coldStart: { runs: 5, modes: ['dev', 'bundle', 'tsx'], bundleOutfile: 'dist/mocks.mjs' },
     reset: { defaultRuns: 15, largeRuns: 5, messagesPerChannel: 3334, records: 1000 },
     ws: { clients: 500, batch: 50, pacedMessages: 30, pacedIntervalMs: 50, burstMessages: 100, window: 8 },
@@ -31,7 +39,15 @@ export const PRESETS: Record<'full' | 'quick' | 'tiny', BenchOptions> = {
   quick: {
     mode: 'quick',
     rounds: 1,
-    rest: { connections: 10, durationSec: 1.5, warmupSec: 0.5, idleFaults: 100, engineRequests: 2000 },
+    rest: {
+      connections: [10, 50],
+      peers: ['wiremock', 'mockoon'],
+      peerWarmupSec: 2,
+      durationSec: 1.5,
+      warmupSec: 0.5,
+      idleFaults: 100,
+      engineRequests: 2000,
+    },
     coldStart: { runs: 2, modes: ['dev', 'bundle'], bundleOutfile: 'dist/mocks.mjs' },
     reset: { defaultRuns: 5, largeRuns: 2, messagesPerChannel: 3334, records: 1000 },
     ws: { clients: 100, batch: 50, pacedMessages: 20, pacedIntervalMs: 50, burstMessages: 50, window: 8 },
@@ -41,7 +57,15 @@ export const PRESETS: Record<'full' | 'quick' | 'tiny', BenchOptions> = {
   tiny: {
     mode: 'tiny',
     rounds: 1,
-    rest: { connections: 4, durationSec: 0.5, warmupSec: 0, idleFaults: 100, engineRequests: 200 },
+    rest: {
+      connections: [4, 8],
+      peers: ['mockoon'],
+      peerWarmupSec: 0,
+      durationSec: 0.5,
+      warmupSec: 0,
+      idleFaults: 100,
+      engineRequests: 200,
+    },
     coldStart: { runs: 1, modes: ['bundle'], bundleOutfile: 'dist/mocks.mjs' },
     reset: { defaultRuns: 3, largeRuns: 1, messagesPerChannel: 50, records: 50 },
     ws: { clients: 20, batch: 10, pacedMessages: 5, pacedIntervalMs: 20, burstMessages: 10, window: 4 },

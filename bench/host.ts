@@ -1,4 +1,6 @@
+import { mkdir, writeFile } from 'node:fs/promises'
 import type http from 'node:http'
+import path from 'node:path'
 import type { ChatFake } from '../mocks/chat/index.ts'
 import type { MediaFake } from '../mocks/media/index.ts'
 import type { ScenarioRequest } from '../mocks/runtime/runtime.ts'
@@ -11,6 +13,9 @@ import {
   uploadSink,
   wsBroadcastServer,
 } from './baseline.ts'
+import { ROOT } from './machine.ts'
+import { type CpuProfile, startProfiling, summarise } from './profile.ts'
+import { PROFILE_DIR_ENV } from './rpc.ts'
 
 // Child-process entry (bench/rpc.ts forks it): `mocks` runs the real fakes and control plane
 // on ephemeral 127.0.0.1 ports; `baseline` runs the bare servers. Both answer IPC commands and
@@ -56,10 +61,37 @@ function memoryWatcher(): Handlers {
     gc: () => {
       gc?.()
     },
+    ...profiler(),
     /** CPU time used so far (user + system, µs): per-request cost, robust to a busy machine. */
     cpu: () => {
       const u = process.cpuUsage()
       return u.user + u.system
+    },
+  }
+}
+
+/**
+ * One CPU profile per workload: started before it, summarised (self time by function and by
+ * file) when it ends. With `pnpm bench --cpu-prof dir` the raw profile is written there too.
+ */
+function profiler(): Handlers {
+  let running: { stop(): Promise<CpuProfile> } | undefined
+  return {
+    'profile:start': async () => {
+      await running?.stop()
+      running = await startProfiling()
+    },
+    'profile:stop': async (title: string) => {
+      if (!running) throw new Error('profile:stop without profile:start')
+      const profile = await running.stop()
+      running = undefined
+      const dir = process.env[PROFILE_DIR_ENV]
+      if (dir) {
+        await mkdir(dir, { recursive: true })
+        const file = `${title.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}-${Date.now()}.cpuprofile`
+        await writeFile(path.join(dir, file), JSON.stringify(profile))
+      }
+      return summarise(profile, title, ROOT)
     },
   }
 }

@@ -1,4 +1,5 @@
 import type { Machine } from './machine.ts'
+import type { ProfileSummary } from './profile.ts'
 import { round } from './stats.ts'
 
 // The report a run produces: JSON-shaped (the test checks it), rendered to BENCHMARKS.md and
@@ -36,6 +37,8 @@ export interface Section {
   figures: Figure[]
   targets: TargetResult[]
   notes: string[]
+  /** Where the time goes: CPU profiles of the server process, one per workload. */
+  profiles?: ProfileSummary[]
   /** 1-minute load average before and after the section (the machine is shared). */
   load: [number, number]
   seconds: number
@@ -90,7 +93,9 @@ export function renderMarkdown(report: Report): string {
     'frame" figures, which a busy machine disturbs far less than throughput. A load average above the',
     'core count means other work competed. Servers run in child processes on 127.0.0.1, from source',
     'under tsx (cold start measures `pnpm dev:mocks` itself, which runs the production bundle, the bundle',
-    'with node, and the sources under tsx); the load generator runs in the parent.',
+    'with node, and the sources under tsx); the load generator runs in the parent. Peers (WireMock, Mockoon)',
+    'run in processes of their own. "Where the time goes" tables are CPU profiles of the fake\'s process taken',
+    'by the run itself during one extra run of the workload (profiling slows it, so never during a measured round).',
     '',
     `## Targets (${met} of ${targets.length} met)`,
     '',
@@ -120,6 +125,7 @@ export function renderMarkdown(report: Report): string {
       )
     }
     if (s.notes.length) out.push(...s.notes.map((n) => `- ${n}`), '')
+    for (const p of s.profiles ?? []) out.push(...renderProfile(p))
     out.push(
       `_Section took ${fmt(s.seconds)} s; load average ${round(s.load[0], 2)} before, ${round(s.load[1], 2)} after._`,
       '',
@@ -127,6 +133,26 @@ export function renderMarkdown(report: Report): string {
   })
   out.push('## Options', '', '```json', JSON.stringify(report.options, null, 2), '```', '')
   return out.join('\n')
+}
+
+/** Top self time by file or package and by function, side by side. */
+export function renderProfile(p: ProfileSummary): string[] {
+  const rows = Math.max(p.files.length, p.functions.length)
+  return [
+    `**Where the time goes: ${cell(p.title)}.** CPU profile of the server process (V8 sampling profiler, started from`,
+    `inside the process for this workload only), ${fmt(p.wallMs)} ms of wall time, ${fmt(p.busyMs)} ms busy (${fmt(p.samples)} samples);`,
+    'self time (time in the function itself, not in what it calls), as a share of the busy time.',
+    `By layer: ${p.layers.map((l) => `${cell(l.name)} ${fmt(l.pct)} %`).join(', ')}.`,
+    '',
+    '| file or package | self | function | self |',
+    '|---|---|---|---|',
+    ...Array.from({ length: rows }, (_, i) => {
+      const f = p.files[i]
+      const fn = p.functions[i]
+      return `| ${f ? `\`${cell(f.name)}\`` : ''} | ${f ? `${fmt(f.pct)} %` : ''} | ${fn ? `\`${cell(fn.name)}\`` : ''} | ${fn ? `${fmt(fn.pct)} %` : ''} |`
+    }),
+    '',
+  ]
 }
 
 /** A compact console table: one line per figure, then the targets. */

@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit'
 import { z } from 'zod'
 import { randomId } from '../core/ids.ts'
 import { configOriginMatcher } from '../core/origins.ts'
+import { requestHeaders } from '../core/request-headers.ts'
 import { cookieVerifier, sessionCookieFrom, signSessionToken } from '../core/session-cookie.ts'
 import { DEFAULT_TENANT, tenantOf } from '../core/tenant.ts'
 import { signWsToken } from '../core/ws-token.ts'
@@ -151,7 +152,9 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
    * user banned, whose sessions the admin plugin revokes) is `unknown`, and its cookies are cleared.
    */
   const lookup = (c: Context): Lookup => {
-    const value = sessionCookieFrom(c.req.header('cookie'))
+    // Node's parsed headers (requestHeaders), not c.req.header(): that builds a WHATWG Headers
+    // on every get-session, which every chat and media request makes.
+    const value = sessionCookieFrom(requestHeaders(c).get('cookie') ?? undefined)
     if (!value) return { kind: 'none' }
     const token = verifyCookie(value)
     if (!token) return { kind: 'none' }

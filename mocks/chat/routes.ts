@@ -5,6 +5,7 @@ import { z } from 'zod'
 import type { SessionUser, SessionValidator } from '../core/auth-client.ts'
 import type { CorsOptions } from '../core/cors.ts'
 import { configOriginMatcher } from '../core/origins.ts'
+import { type HeaderLookup, requestHeaders } from '../core/request-headers.ts'
 import { SECURE_SESSION_COOKIE, SESSION_COOKIE } from '../core/session-cookie.ts'
 import type { StateOf } from '../core/state.ts'
 import { TENANT_CORS_HEADERS } from '../core/tenant.ts'
@@ -85,8 +86,11 @@ export function createChatAuth(r: Pick<ChatRouteDeps, 'deps' | 'validate'>) {
     return { ok: true as const, user: result.user }
   }
 
-  /** REST: the Cookie header forwarded verbatim. A valid user joins the state's open channels. */
-  const rest = (headers: Headers, state: ChatState): Promise<RestAuth> =>
+  /**
+   * REST: the Cookie header forwarded verbatim. A valid user joins the state's open channels.
+   * Read from Node's parsed headers (requestHeaders): `c.req.raw.headers` builds a WHATWG Headers.
+   */
+  const rest = (headers: HeaderLookup, state: ChatState): Promise<RestAuth> =>
     check(headers.get('cookie') ?? undefined, headers.get('x-request-id') ?? undefined, state)
 
   /**
@@ -186,7 +190,7 @@ export function registerChatRoutes(app: Hono, r: ChatRouteDeps): void {
   app.get('/api/v1/messages', async (c) => {
     const state = r.stateOf(c)
     const { store } = state
-    const session = await auth.rest(c.req.raw.headers, state)
+    const session = await auth.rest(requestHeaders(c), state)
     if (!session.ok) return fail(c, session)
     const id = c.req.query('channel')
     if (!id) return fail(c, missingChannel())
@@ -235,7 +239,7 @@ export function registerChatRoutes(app: Hono, r: ChatRouteDeps): void {
   app.get('/api/v1/presence', async (c) => {
     const state = r.stateOf(c)
     const { store, hub } = state
-    const session = await auth.rest(c.req.raw.headers, state)
+    const session = await auth.rest(requestHeaders(c), state)
     if (!session.ok) return fail(c, session)
     const id = c.req.query('channel')
     if (!id) return fail(c, missingChannel())
