@@ -200,3 +200,63 @@ test.describe('db-flaky', () => {
     expect(await run()).toEqual(first)
   })
 })
+
+test.describe('dashboard db switch', () => {
+  test.use({ scenario: 'db-household', viewport: { width: 1600, height: 1000 } })
+
+  test('down, reset and latency from the dashboard reach the household panel beside it', async ({
+    page,
+    context,
+    signIn,
+    mocks,
+  }) => {
+    test.setTimeout(60_000)
+    await warmDb(mocks)
+    await signIn(context, 'member')
+    await page.goto('/')
+    const client = page.frameLocator('#client')
+    const status = client.getByTestId('household-status')
+    const load = client.getByRole('button', { name: 'Load household' })
+    const ids = async () => (await mocks.faults()).faults.map((f) => [f.id, f.service, f.effect])
+    await load.click()
+    await expect(status).toHaveText(HEALTHY, { timeout: 15_000 })
+
+    const down = page.getByRole('button', { name: 'db down' })
+    await down.click()
+    await expect(down).toHaveAttribute('aria-pressed', 'true')
+    expect(await ids()).toEqual([['demo-db-down', 'db', { type: 'down' }]])
+    await load.click()
+    await expect(status).toHaveText(DEGRADED)
+    await expect(status).toHaveAttribute('data-attempts', 'refused')
+    await down.click()
+    await expect(down).toHaveAttribute('aria-pressed', 'false')
+
+    const reset = page.getByRole('button', { name: 'db reset' })
+    await reset.click()
+    await expect(reset).toHaveAttribute('aria-pressed', 'true')
+    expect(await ids()).toEqual([['demo-db-reset', 'db', { type: 'reset' }]])
+    await load.click()
+    await expect(status).toHaveAttribute('data-attempts', 'reset,reset', { timeout: 15_000 })
+    await expect(status).toHaveText(DEGRADED)
+    // The journal tail shows the cut connections.
+    await expect(page.getByTestId('journal')).toContainText('TCP open')
+    await expect(page.getByTestId('faults')).toContainText('db: reset · runtime · active')
+    await reset.click()
+    await expect(reset).toHaveAttribute('aria-pressed', 'false')
+
+    // latency (the field's 3000 ms, per packet): above the server's 2 s timeout.
+    const latency = page.getByRole('button', { name: 'db latency' })
+    await latency.click()
+    await expect(latency).toHaveAttribute('aria-pressed', 'true')
+    expect(await ids()).toEqual([['demo-db-latency', 'db', { type: 'latency', ms: 3000, jitterMs: 0 }]])
+    await load.click()
+    await expect(status).toHaveAttribute('data-attempts', 'timeout', { timeout: 15_000 })
+    await expect(status).toHaveText(DEGRADED)
+    await shot(page, 'dashboard-db-latency')
+    await latency.click()
+    await expect(latency).toHaveAttribute('aria-pressed', 'false')
+    await expect.poll(ids).toEqual([])
+    await load.click()
+    await expect(status).toHaveText(HEALTHY, { timeout: 15_000 })
+  })
+})
