@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises'
 import { coldStartBenchmark } from './coldstart.ts'
 import type { Benchmark, BenchOptions, Ctx, MocksInfo } from './context.ts'
+import { dbResetBenchmark } from './db-reset.ts'
 import { latencyBenchmark } from './latency.ts'
 import { describeMachine } from './machine.ts'
 import { load1 } from './net.ts'
@@ -54,6 +55,7 @@ export const BENCHMARKS: Benchmark[] = [
   restBenchmark,
   latencyBenchmark,
   resetBenchmark,
+  dbResetBenchmark,
   wsBenchmark,
   uploadBenchmark,
   coldStartBenchmark,
