@@ -332,13 +332,14 @@ describe('reliability: db over Neon HTTP and WebSocket (same port)', () => {
           [Buffer.from('{"query":"BEGIN"}'), {}, undefined],
           [Buffer.from('{"queries":[{"query":"COMMIT"},{"query":"BEGIN"}]}'), {}, undefined],
           [Buffer.from('{"query":"SELECT pg_sleep(0.2)"}'), {}, { at: 150, abrupt: true }],
+          [Buffer.from('{"queries":[{"query":"BEGIN; SELECT 1"}]}'), {}, undefined],
+          [Buffer.from('{"query":"SELECT 1; SELECT 2"}'), {}, undefined],
         ],
       },
     )
     // The wire protocol and HTTP both still answer, outside any transaction a request left.
     await healthyAnyway()
-    const fresh = await sql({ query: 'SELECT now() = statement_timestamp() AS fresh' })
-    expect(JSON.parse(fresh.text).rows).toEqual([['t']])
+    await expectNoTransactionOverHttp()
     survived.push({
       name: 'Neon HTTP /sql: random JSON, queries that open, end or break transactions, bytes, bad headers; 1 in 2 cut mid-request',
       runs: RUNS * 3,
@@ -357,11 +358,22 @@ describe('reliability: db over Neon HTTP and WebSocket (same port)', () => {
     expect((await c.query('SELECT 1 AS v')).rows[0].v).toBe(1)
     await c.end()
     // The next request is not inside that transaction either.
-    const fresh = await sql({ query: 'SELECT now() = statement_timestamp() AS fresh' })
-    expect(JSON.parse(fresh.text).rows).toEqual([['t']])
+    await expectNoTransactionOverHttp()
     const batch = await sql({ queries: [{ query: 'COMMIT' }, { query: 'BEGIN' }] })
     expect(batch.status).toBe(200)
     await waitFor(settled, 2000)
+  }, 30_000)
+
+  it('regression: several statements in one HTTP query are a Postgres error (42601), as on Neon, not a 503', async () => {
+    for (const body of [{ query: 'BEGIN; SELECT 1' }, { queries: [{ query: 'SELECT 1; SELECT 2' }] }]) {
+      const a = await sql(body)
+      expect(a.status, a.text).toBe(400)
+      expect(JSON.parse(a.text)).toMatchObject({
+        message: 'cannot insert multiple commands into a prepared statement',
+        code: '42601',
+      })
+      await waitFor(settled, 2000)
+    }
   }, 30_000)
 
   it('Neon WebSocket (/v2): random frames and clients vanishing mid-query leave nothing behind', async () => {
@@ -406,4 +418,11 @@ async function healthyAnyway(): Promise<void> {
   expect((await c.query('SELECT now() = statement_timestamp() AS fresh')).rows[0].fresh).toBe(true)
   await c.end()
   await waitFor(settled)
+}
+
+/** The next HTTP request runs outside any transaction block: SAVEPOINT is refused (25P01). */
+async function expectNoTransactionOverHttp(): Promise<void> {
+  const a = await sql({ query: 'SAVEPOINT probe' })
+  expect(a.status, a.text).toBe(400)
+  expect(JSON.parse(a.text).code, a.text).toBe('25P01')
 }
