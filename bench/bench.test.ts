@@ -58,6 +58,7 @@ describe('pnpm bench (tiny mode)', () => {
         'idle-faults-cost',
         'latency-never-early',
         'latency-p95',
+        'reset-db',
         'reset-default',
         'reset-large',
         'tenant-create',
@@ -112,7 +113,7 @@ describe('pnpm bench (tiny mode)', () => {
     expect(md).toContain('Written by `pnpm bench`')
     expect(md).toContain(report.machine.cpu)
     expect(md).toContain(report.machine.commit)
-    expect(md).toMatch(/## Targets \(\d+ of 18 met\)/)
+    expect(md).toMatch(/## Targets \(\d+ of 19 met\)/)
     for (const s of report.sections) expect(md).toContain(s.title)
     expect(existsSync(committed) ? statSync(committed).mtimeMs : undefined).toBe(committedBefore)
   })

@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises'
 import { coldStartBenchmark } from './coldstart.ts'
 import type { Benchmark, BenchOptions, Ctx, MocksInfo } from './context.ts'
+import { dbResetBenchmark } from './db-reset.ts'
 import { latencyBenchmark } from './latency.ts'
 import { describeMachine } from './machine.ts'
 import { load1 } from './net.ts'
@@ -80,6 +81,7 @@ export const BENCHMARKS: Benchmark[] = [
   latencyBenchmark,
   resetBenchmark,
   tenantsBenchmark,
+  dbResetBenchmark,
   wsBenchmark,
   uploadBenchmark,
   coldStartBenchmark,

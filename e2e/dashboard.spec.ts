@@ -84,7 +84,7 @@ test.describe('dashboard', () => {
     await expect(client.getByTestId('upload-error')).toContainText('file too large (max 10 MB)')
 
     // Reset: back to the scenario's faults only.
-    await page.getByRole('button', { name: 'Reset' }).click()
+    await page.getByRole('button', { name: 'Reset', exact: true }).click()
     await expect(page.getByRole('button', { name: 'media 413' })).toHaveAttribute('aria-pressed', 'false')
     expect((await mocks.faults()).faults.map((f) => f.id)).toEqual(['v01t-500'])
   })
@@ -95,7 +95,9 @@ test.describe('dashboard', () => {
   }) => {
     await page.goto('/')
     const switches = page.locator('button.switch')
-    await expect(switches).toHaveCount(4 * 3 + 2)
+    // down and latency for the four HTTP services and db, 5xx for the four, media 413, chat WS
+    // drop, db reset.
+    await expect(switches).toHaveCount(5 * 2 + 4 + 3)
     // Each switch sits in its own column: its label is the row's service and the column's name.
     const columns = await page.locator('.switches thead th').allTextContents()
     const rows = page.locator('#switch-rows tr')

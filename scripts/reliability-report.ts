@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import type { SoakResult } from '../tests/reliability/soak-runner.ts'
 
 // `pnpm reliability`: runs the reliability suites (tests/reliability: fuzz, soak-short,
-// aborts, security), reads the JSON each one writes, and writes RELIABILITY.md from those
+// aborts, security, db, ...), reads the JSON each one writes, and writes RELIABILITY.md from those
 // figures. `--full` also runs the full-size soak (scripts/soak.ts: 10,000 WebSocket cycles and
 // 100,000 REST requests) and fuzzes with more runs per property (--fuzz-runs=N, default 300
 // with --full). The file is never typed by hand: run this again to refresh it.
@@ -20,7 +20,7 @@ const full = process.argv.includes('--full')
 const fuzzRuns = arg('fuzz-runs') ?? (full ? '300' : undefined)
 // With --full the other property-based suites try more cases too.
 const fullRuns: Record<string, string> = full
-  ? { RELIABILITY_ABORT_RUNS: '60', RELIABILITY_SECURITY_RUNS: '150' }
+  ? { RELIABILITY_ABORT_RUNS: '60', RELIABILITY_SECURITY_RUNS: '150', RELIABILITY_DB_RUNS: '100' }
   : {}
 
 function run(cmd: string, args: string[], env: Record<string, string>): Promise<number> {
@@ -60,6 +60,14 @@ type SoakFile = SoakResult & { form: string; problems: string[]; processErrors: 
 interface AbortsResult {
   runsPerProperty: number
   survived: { name: string; runs: number; lost: string[] }[]
+  processErrors: string[]
+}
+interface DbResult {
+  runsPerProperty: number
+  seed: number
+  survived: { name: string; runs: number; lost: string[]; seen?: Record<string, number> }[]
+  serverSocketsAfter: number
+  fds: { before?: number; after?: number }
   processErrors: string[]
 }
 interface SecurityResult {
@@ -144,6 +152,7 @@ async function main(): Promise<number> {
   const aborts = readJson<AbortsResult>(join(out, 'aborts.json'))
   const security = readJson<SecurityResult>(join(out, 'security.json'))
   const tenants = readJson<SecurityResult>(join(out, 'tenants.json'))
+  const db = readJson<DbResult>(join(out, 'db.json'))
 
   const lines: string[] = []
   const add = (...l: string[]) => lines.push(...l)
@@ -227,6 +236,23 @@ async function main(): Promise<number> {
     )
   } else add('No abort results were written.', '')
 
+  add('## Database (db)', '')
+  if (db) {
+    add(
+      `The db service (tests/reliability/db.test.ts): the Postgres wire protocol, Neon's SQL-over-HTTP and its WebSocket bridge on one port, over the embedded PGlite. fast-check seed ${db.seed}, ${db.runsPerProperty} runs per property (HTTP: three times as many). After every run no proxied connection is left and nobody owns PGlite (one client at a time owns the shared session); at the end a fresh client's query answers outside any transaction.`,
+      '',
+      '| what | runs | what the clients saw | left behind |',
+      '|---|---:|---|---|',
+      ...db.survived.map(
+        (a) =>
+          `| ${a.name} | ${n(a.runs)} | ${a.seen ? statusList(a.seen) : ''} | ${a.lost.length ? a.lost.join('; ') : 'nothing'} |`,
+      ),
+      '',
+      `Server sockets on the db port after the suite: ${db.serverSocketsAfter}; file descriptors ${db.fds.before ?? '?'} → ${db.fds.after ?? '?'} (the process's, PGlite's in-memory database included).`,
+      '',
+    )
+  } else add('No db results were written.', '')
+
   add('## Safe defaults', '')
   if (security) {
     add(...checksTable(security.checks))
@@ -248,9 +274,11 @@ async function main(): Promise<number> {
     ...(fuzz?.failures ?? []),
     ...soaks.flatMap(([label, r]) => r.problems.map((p) => `${label}: ${p}`)),
     ...(aborts?.survived.flatMap((a) => a.lost.map((l) => `${a.name}: ${l}`)) ?? []),
+    ...(db?.survived.flatMap((a) => a.lost.map((l) => `db: ${a.name}: ${l}`)) ?? []),
+    ...(db && db.serverSocketsAfter > 0 ? [`db: ${db.serverSocketsAfter} server sockets left open`] : []),
     ...(security?.checks.filter((c) => !c.held).map((c) => c.name) ?? []),
     ...(tenants?.checks.filter((c) => !c.held).map((c) => c.name) ?? []),
-    ...[fuzz, soakShort, soakFull, aborts, security, tenants].flatMap((r) => r?.processErrors ?? []),
+    ...[fuzz, soakShort, soakFull, aborts, security, tenants, db].flatMap((r) => r?.processErrors ?? []),
   ]
   const missing = [
     ['fuzz', fuzz],
@@ -258,6 +286,7 @@ async function main(): Promise<number> {
     ['aborts', aborts],
     ['security', security],
     ['tenants', tenants],
+    ['db', db],
     ...(full ? [['soak-full', soakFull]] : []),
   ].flatMap(([name, r]) => (r ? [] : [`${name} wrote no results`]))
   const failedTests =

@@ -49,12 +49,17 @@ const ISOLATION: Record<string, string> = {
 const RAW_TEXT = { getTypeParser: () => (value: string) => value }
 
 async function run(client: pg.ClientBase, q: NeonQuery) {
-  const result = await client.query({
+  const config: pg.QueryArrayConfig & { queryMode: 'extended' } = {
     text: q.query,
     values: q.params ?? [],
     rowMode: 'array',
     types: RAW_TEXT as never,
-  })
+    // Always the extended protocol, as Neon runs HTTP queries: several statements in one
+    // ("BEGIN; SELECT 1") are a Postgres error (42601), not several results (pg's simple
+    // protocol, taken when there are no params, answered an array this could not read: a 503).
+    queryMode: 'extended',
+  }
+  const result = await client.query(config)
   return {
     command: result.command,
     rowCount: result.rowCount,

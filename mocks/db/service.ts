@@ -129,7 +129,10 @@ export class DbService {
         try {
           return await fn(client)
         } finally {
-          client.release()
+          // A request that leaves its connection inside a transaction ({"query": "BEGIN"}) must
+          // not hand it to the next request, nor keep holding the one PGlite session everyone
+          // shares: the connection is discarded (its session is rolled back), as Neon's proxy does.
+          client.release(client.getTransactionStatus() !== 'I')
         }
       })
       const server = createAdaptorServer({ fetch: app.fetch }) as Server

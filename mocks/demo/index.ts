@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { type Context, Hono } from 'hono'
 import type { ServiceName } from '../core/config.ts'
 import { sessionCookieFrom } from '../core/session-cookie.ts'
+import { registerHouseholdRoutes } from './household.ts'
 import { registerPresenceRoutes } from './presence.ts'
 
 // The outage demo on the control port (DESIGN §5 "dashboard page"): static pages (a control
@@ -137,6 +138,7 @@ export function createDemoApp(host: DemoHost, opts: { publicDir?: string } = {})
   })
 
   registerPresenceRoutes(app, host)
+  registerHouseholdRoutes(app, host)
 
   app.all('/api/auth/*', async (c) => {
     const base = (host.url('auth') ?? host.config.authServiceUrl).replace(/\/+$/, '')

@@ -517,6 +517,71 @@ function renderList(loader, kind) {
   tick()
 }
 
+// ---- household: family-hub's Postgres, read by its server (GET /api/household) ----
+
+// The server queries the database with a 2 s timeout and retries a cut read once; whatever
+// fails, this part of the page shows the matrix's graceful degradation message (never a 500,
+// never a spinner forever) and the rest of the page keeps working. It reads on Load, and on
+// page load with ?db=1: PGlite starts on the first connection, in the mocks' own process.
+const HOUSEHOLD_TIMEOUT_MS = 10_000
+const DB_DEGRADED = "We can't reach your household data right now, try again in a moment."
+const household = { reads: 0, busy: false }
+
+async function loadHousehold() {
+  if (household.busy) return
+  household.busy = true
+  const status = $('household-status')
+  status.dataset.state = 'loading'
+  status.className = 'list-status'
+  status.textContent = 'loading…'
+  $('household-detail').textContent = ''
+  const r = await call('/api/household', { timeoutMs: HOUSEHOLD_TIMEOUT_MS })
+  household.busy = false
+  household.reads++
+  /** @type {{ outcome: string, ms: number, detail?: string }[]} */
+  const attempts =
+    (r.kind === 'ok' || r.kind === 'http') && Array.isArray(r.data?.attempts) ? r.data.attempts : []
+  const tried = attempts.map((a) => `${a.outcome} after ${a.ms} ms`)
+  const box = $('household')
+  let state
+  if (r.kind === 'ok') {
+    state = 'live'
+    const h = r.data.household
+    status.textContent = `${h.name} · ${h.members.length} members · ${h.events.length} upcoming${attempts.length > 1 ? ' · answered after a retry' : ''}`
+    const members = document.createElement('p')
+    members.className = 'household-members'
+    members.textContent = h.members.map((m) => `${m.name} (${m.role})`).join(', ')
+    const events = document.createElement('ul')
+    events.className = 'articles'
+    events.replaceChildren(
+      ...h.events.map((e) => {
+        const li = document.createElement('li')
+        li.textContent = `${new Date(e.startsAt).toLocaleString('en-GB', { timeZone: 'UTC', dateStyle: 'medium', timeStyle: 'short' })} · ${e.title}`
+        return li
+      }),
+    )
+    box.replaceChildren(members, events)
+    log(`household: ${h.name} (${tried.join(', then ')})`)
+  } else if (r.kind === 'http' && r.code === 'no_household_data') {
+    state = 'empty'
+    status.textContent = r.message
+    box.replaceChildren()
+  } else {
+    state = 'degraded'
+    status.textContent = DB_DEGRADED
+    const why = r.kind === 'http' ? (r.data?.reason ?? r.message) : describeOutcome(r)
+    $('household-detail').textContent =
+      `database ${why}${attempts.length ? ` · ${attempts.length} attempt${attempts.length > 1 ? 's' : ''}: ${tried.join(', then ')}` : ''}`
+    box.replaceChildren()
+    log(`household unavailable: ${why}`, 'warn')
+  }
+  status.dataset.state = state
+  status.className = `list-status ${state}`
+  status.dataset.attempts = attempts.map((a) => a.outcome).join(',')
+  status.dataset.ms = String(Math.round(r.ms))
+  box.dataset.reads = String(household.reads)
+}
+
 // ---- countdowns ----
 
 function tick() {
@@ -575,6 +640,7 @@ function wire() {
     if (app.lastUpload) void doUpload(app.lastUpload.file, app.lastUpload.type)
   })
   $('v01t-reload').addEventListener('click', () => void loadLists())
+  $('household-reload').addEventListener('click', () => void loadHousehold())
   setInterval(tick, 200)
 }
 
@@ -592,6 +658,7 @@ async function main() {
     v01t: serviceUrl(cfg.data.services.v01t),
   }
   app.limits = cfg.data.limits
+  if (params.get('db') === '1') void loadHousehold()
   await loadDirectory()
   startV01t()
   const verdict = await checkSession()

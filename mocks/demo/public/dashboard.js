@@ -5,13 +5,15 @@
 import { requestId } from './lib/http.js'
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id))
-const SERVICES = ['chat', 'media', 'auth', 'v01t']
+const SERVICES = ['chat', 'media', 'auth', 'v01t', 'db']
+/** HTTP services (db speaks raw TCP: no status to answer with). */
+const HTTP = ['chat', 'media', 'auth', 'v01t']
 const JOURNAL_ROWS = 300
 
 /** Switch kind → the faults it installs for a service (ids `demo-<service>-<kind>[-n]`). */
 const SWITCHES = {
   down: { label: 'down', services: SERVICES, faults: () => [{ effect: { type: 'down' } }] },
-  '5xx': { label: '5xx', services: SERVICES, faults: () => [{ effect: { type: 'status', status: 503 } }] },
+  '5xx': { label: '5xx', services: HTTP, faults: () => [{ effect: { type: 'status', status: 503 } }] },
   latency: {
     label: 'latency',
     services: SERVICES,
@@ -33,10 +35,13 @@ const SWITCHES = {
       { match: { ws: 'message' }, effect: { type: 'ws-drop', code: 1006 } },
     ],
   },
+  // db (family-hub's Postgres): new connections cut with RST, established ones at their next
+  // query. Its down and latency are the columns above (latency: per packet, the handshake too).
+  reset: { label: 'reset', services: ['db'], faults: () => [{ effect: { type: 'reset' } }] },
 }
 
 /** Column order of the switch table (an object's integer-like keys such as '413' would sort first). */
-const KINDS = ['down', '5xx', 'latency', '413', 'ws-drop']
+const KINDS = ['down', '5xx', 'latency', '413', 'ws-drop', 'reset']
 
 const state = {
   /** @type {{ id: string, service: string, source: string, state: string, fired: number, effect: any, match?: any }[]} */
@@ -251,7 +256,10 @@ function addRow(entry) {
   const request =
     entry.kind === 'http'
       ? `${entry.method} ${entry.path}${entry.query ?? ''}`
-      : `WS ${entry.kind.slice(3)}${entry.frame ? ` ${entry.frame.slice(0, 80)}` : ''}`
+      : entry.kind.startsWith('tcp-')
+        ? // db connections: opened, a query a fault acted on, closed with the bytes each way.
+          `TCP ${entry.kind.slice(4)} #${entry.connection ?? '?'}${entry.path ? ` ${entry.path}` : ''}${entry.kind === 'tcp-close' ? ` (${entry.bytesIn ?? 0} B in, ${entry.bytesOut ?? 0} B out)` : ''}`
+        : `WS ${entry.kind.slice(3)}${entry.frame ? ` ${entry.frame.slice(0, 80)}` : ''}`
   const cells = [
     `${new Date(entry.time).toLocaleTimeString('en-GB')}.${entry.time.slice(20, 23)}`,
     entry.service,
