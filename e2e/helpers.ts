@@ -44,6 +44,27 @@ export async function journal(mocks: ControlClient, filter: Parameters<ControlCl
 
 export const at = (e: Entry) => Date.parse(e.time)
 
+/**
+ * A `down` inside a tenant cannot close the listener the other tenants share: the connection
+ * is cut unanswered as soon as the tenant is known (the browser sees the same network error as
+ * a refused connection), and the journal keeps a line for it. True for such a line.
+ */
+export const cutByDown = (e: Entry) => e.fault?.type === 'down'
+
+/** Entries the service answered (or held): everything but connections cut by a tenant's `down`. */
+export const reached = (entries: Entry[]) => entries.filter((e) => !cutByDown(e))
+
+/** Nothing reached the service: every entry, if any, is a connection its `down` cut. */
+export async function expectNothingReached(
+  mocks: ControlClient,
+  filter: Parameters<ControlClient['journal']>[0] = {},
+) {
+  const entries = await journal(mocks, filter)
+  expect(
+    entries.filter((e) => !cutByDown(e)).map((e) => `${e.service} ${e.method} ${e.path} ${e.status}`),
+  ).toEqual([])
+}
+
 /** WebSocket upgrade attempts to chat (accepted or refused), oldest first. */
 export async function upgrades(mocks: ControlClient) {
   return (await journal(mocks, { service: 'chat', path: '/ws', kind: 'http' })).filter(
