@@ -191,7 +191,7 @@ describe('HTTP through msw, one runtime', () => {
     await m.mocks.faults.settled()
     // No tenant named: the default tenant's world (its fault applies).
     expect((await fetch(list)).status).toBe(500)
-    for (const headers of [
+    for (const headers of <Record<string, string>[]>[
       { 'x-mocks-tenant': 'elsewhere' },
       { baggage: 'mocks.tenant=elsewhere' },
       { cookie: 'mocks_tenant=elsewhere' },
