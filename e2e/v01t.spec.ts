@@ -35,7 +35,7 @@ test.describe('v01t-down', () => {
     await expectNothingReached(mocks, { service: 'v01t' })
 
     await mocks.removeFault('v01t-down')
-    await expect(page.getByTestId('articles')).toHaveAttribute('data-source', 'live', { timeout: 8000 })
+    await expect(page.getByTestId('articles')).toHaveAttribute('data-source', 'live', { timeout: 12_000 })
     await expect(status).toHaveText(/^4 articles · \d+ ms$/)
     const [first] = reached(await journal(mocks, ARTICLES))
     // The background retry came about 5 s (+≤20 %) after the fallback, not sooner.
@@ -59,7 +59,6 @@ test.describe('v01t-timeout', () => {
     })
     const waited = Date.now() - started
     expect(waited).toBeGreaterThanOrEqual(10_000)
-    expect(waited).toBeLessThan(12_500)
     await expect(page.getByTestId('articles')).toHaveAttribute('data-source', 'static')
     await shot(page, 'v01t-timeout')
     // One request, held by the fault until the client hung up; a timeout is not retried at once.
@@ -67,6 +66,9 @@ test.describe('v01t-timeout', () => {
     expect(held).toHaveLength(1)
     expect(held[0]!.fault?.id).toBe('v01t-hang')
     expect(held[0]!.durationMs).toBeGreaterThanOrEqual(9900)
+    // The client hung up at its 10 s timeout, judged where the request was held (the page's own
+    // load time, which grows with the machine's load, is not part of it).
+    expect(held[0]!.durationMs).toBeLessThan(10_000 + 1500)
     await expectRequestIds(mocks)
   })
 })
@@ -108,7 +110,9 @@ test.describe('v01t-500', () => {
     )
     await expect(page.getByTestId('articles')).toHaveAttribute('data-source', 'static')
     await shot(page, 'v01t-500')
-    const tries = await journal(mocks, ARTICLES)
+    // The first call and its two retries (the background retry follows 5 s after the fallback,
+    // and may already be in when the screenshot was slow).
+    const tries = (await journal(mocks, ARTICLES)).slice(0, 3)
     expect(tries.map((e) => e.status)).toEqual([500, 500, 500])
     expectBackoff(gaps(tries), [1000, 2000], 'V01T retries')
     await expect(page.getByTestId('log')).toContainText(
