@@ -107,7 +107,9 @@ export const test = base.extend<MocksFixtures, MocksWorkerFixtures>({
       await use(mocks.control?.url ?? '')
       await mocks.close()
     },
-    { scope: 'worker' },
+    // Starting every fake (the embedded Postgres among them) on a loaded machine can take longer
+    // than a test's own 30 s; the fixture has its own budget.
+    { scope: 'worker', timeout: 120_000 },
   ],
   mocksUrls: [
     async ({ mocksControlUrl, startMocks }, use) => {
