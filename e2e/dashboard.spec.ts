@@ -17,7 +17,9 @@ test.describe('dashboard', () => {
     mocks,
     tenant,
   }) => {
-    test.setTimeout(90_000)
+    // A long walk through the panel: on a loaded 2-core machine with a browser per worker,
+    // single steps (a full-page screenshot) have taken 10 s.
+    test.setTimeout(150_000)
     await signIn(context, 'member')
     await page.goto(`/?tenant=${tenant.id}`)
     const client = page.frameLocator('#client')

@@ -68,7 +68,8 @@ test.describe('media-slow', () => {
     })
     const waited = Date.now() - started
     expect(waited).toBeGreaterThanOrEqual(30_000)
-    expect(waited).toBeLessThan(33_000)
+    // Under the fault's 35 s: the client gave up at its own 30 s, it did not wait for the answer.
+    expect(waited).toBeLessThan(35_000)
     await expect(page.getByTestId('upload-retry')).toBeVisible()
     await shot(page, 'media-slow')
     // One upload reached the service (the fault fires when it arrives; the journal records it
