@@ -10,7 +10,7 @@ import {
 } from '../client/index.ts'
 import type { ServiceName } from '../core/config.ts'
 import { resolveControlUrl } from '../core/control-url.ts'
-import { TENANT_COOKIE } from '../core/tenant.ts'
+import { DEFAULT_TENANT, TENANT_COOKIE } from '../core/tenant.ts'
 
 // Playwright fixtures (`devarno-mocks/playwright`): every test gets its own tenant (a complete,
 // isolated world on the one set of mocks, issue 16) created from its `scenario` option and
@@ -38,6 +38,13 @@ export interface MocksFixtures {
   scenario: string | InlineScenario
   /** This test's tenant: created before the test, deleted after it. */
   tenant: TenantCreated
+  /**
+   * Run this test on the default tenant instead of a fresh one (its scenario switched before
+   * the test, and back after it): for what only the default tenant has, such as faults on a service
+   * every tenant shares (the database). Tests on other tenants are untouched by it, but two
+   * such tests must not run at once: keep them in one `test.describe.configure({ mode: 'serial' })`.
+   */
+  defaultTenant: boolean
   /** The control client, acting on this test's tenant: faults, scenario, journal, users. */
   mocks: ControlClient
   /**
@@ -124,9 +131,25 @@ export const test = base.extend<MocksFixtures, MocksWorkerFixtures>({
     { scope: 'worker' },
   ],
   scenario: ['default', { option: true }],
+  defaultTenant: [false, { option: true }],
   tenant: [
-    async ({ mocksUrls, scenario }, use) => {
+    async ({ mocksUrls, scenario, defaultTenant }, use) => {
       const collection = createControlClient({ baseUrl: mocksUrls.control })
+      if (defaultTenant) {
+        const world = createControlClient({ baseUrl: mocksUrls.control, tenant: DEFAULT_TENANT })
+        const before = (await world.health()).scenario ?? 'default'
+        const applied = await world.useScenario(scenario)
+        await world.clearJournal()
+        await use({
+          id: DEFAULT_TENANT,
+          scenario: applied.scenario,
+          header: { name: 'X-Mocks-Tenant', value: DEFAULT_TENANT },
+          cookie: { name: TENANT_COOKIE, value: DEFAULT_TENANT },
+        })
+        // Back to the scenario it had (a presenter's, `pnpm dev:mocks`'s), never the test's.
+        await world.useScenario(before)
+        return
+      }
       const created = await collection.createTenant(scenario)
       await use(created)
       // Already gone (idle sweep, or the test deleted it) is fine.
