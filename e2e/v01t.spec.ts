@@ -42,8 +42,11 @@ test.describe('v01t-down', () => {
     const calls = await journal(mocks, ARTICLES)
     expect(reached(calls).map((e) => e.status)).toEqual([200])
     // The background retry came about 5 s (+≤20 %) after the failed call, not sooner (judged on
-    // the journal's own times).
-    const retry = at(calls[1]!) - at(calls[0]!)
+    // the journal's own times). A cut keep-alive connection may be retried by Chromium itself at
+    // once (a second journal line within milliseconds): the call failed at the last of those.
+    const next = calls.findIndex((e) => at(e) - at(calls[0]!) >= 1000)
+    expect(next).toBeGreaterThan(0)
+    const retry = at(calls[next]!) - at(calls[next - 1]!)
     expect(retry).toBeGreaterThanOrEqual(5000 - 5)
     expect(retry).toBeLessThanOrEqual(6000 + SLACK_MS)
     await expectRequestIds(mocks)
