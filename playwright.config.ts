@@ -3,7 +3,8 @@ import { DEFAULT_ALLOWED_ORIGINS } from './mocks/core/config.ts'
 
 // End-to-end suite (e2e/): the reference client and the control panel in Debian's Chromium
 // (`apt-get install -y chromium`; never `playwright install`), against the mocks started by
-// `pnpm dev:mocks`. Tests switch scenarios on one shared server, so they run one at a time.
+// `pnpm dev:mocks`. Every test runs in its own tenant (the fixtures in mocks/playwright create
+// one from its scenario and delete it after), so the tests run in parallel on one set of mocks.
 //
 // Ports follow the mocks' own env (MOCKS_CONTROL_PORT, MOCKS_CHAT_PORT, ...), so the suite can
 // run beside mocks already on the default ports; the demo's origin is then added to the CORS
@@ -21,8 +22,9 @@ const allowedOrigins =
 export default defineConfig({
   testDir: 'e2e',
   outputDir: 'test-results/e2e',
-  workers: 1,
-  fullyParallel: false,
+  // The machine has 2 cores; every test is its own world, so files and tests interleave freely.
+  workers: Number(process.env.E2E_WORKERS ?? 2),
+  fullyParallel: true,
   forbidOnly: Boolean(process.env.CI),
   retries: 0,
   timeout: 60_000,

@@ -1,8 +1,11 @@
+import { createControlClient } from '../mocks/client/index.ts'
 import { expect, test } from '../mocks/playwright/index.ts'
 import { shot, waitForEntries } from './helpers.ts'
 
 // The presenter's view at /: switches and the scenario picker drive the control API; the
-// journal tails live; the client beside it reacts.
+// journal tails live; the client beside it reacts. Every test watches its own tenant
+// (`/?tenant=<id>`; the client in the iframe is in it by the fixture's cookie), so a presenter's
+// switches never reach a test running beside it, and the default tenant is left alone.
 
 test.describe('dashboard', () => {
   test.use({ scenario: 'default', viewport: { width: 1600, height: 1000 } })
@@ -12,11 +15,15 @@ test.describe('dashboard', () => {
     context,
     signIn,
     mocks,
+    tenant,
   }) => {
-    test.setTimeout(45_000)
+    // A long walk through the panel: on a loaded 2-core machine with a browser per worker,
+    // single steps (a full-page screenshot) have taken 10 s.
+    test.setTimeout(150_000)
     await signIn(context, 'member')
-    await page.goto('/')
+    await page.goto(`/?tenant=${tenant.id}`)
     const client = page.frameLocator('#client')
+    await expect(page.getByTestId('tenant-select')).toHaveValue(tenant.id)
     await expect(page.getByTestId('current-scenario')).toHaveText('default')
     await expect(page.getByTestId('journal-status')).toHaveText('live')
     await expect(client.getByTestId('chat-state')).toHaveText('connected')
@@ -55,7 +62,10 @@ test.describe('dashboard', () => {
     await page.getByRole('button', { name: 'chat WS drop' }).click()
     await expect(page.getByRole('button', { name: 'chat WS drop' })).toHaveAttribute('aria-pressed', 'false')
     await expect.poll(async () => (await mocks.faults()).faults).toEqual([])
-    await expect(client.getByTestId('chat-state')).toHaveText('connected', { timeout: 10_000 })
+    // The next retry connects: within the backoff (1, 2, 4 s) when the switches went off in
+    // time, else at the WebSocket probe of the polling fallback (every 30 s): a loaded machine
+    // may take longer than 7 s for the steps above.
+    await expect(client.getByTestId('chat-state')).toHaveText('connected', { timeout: 35_000 })
 
     // Scenario picker: v01t-500, then the client's Reload shows the stale copy.
     await page.getByTestId('scenario-select').selectOption('v01t-500')
@@ -92,8 +102,9 @@ test.describe('dashboard', () => {
   test('every switch of the panel installs a fault the engine accepts, and removes it', async ({
     page,
     mocks,
+    tenant,
   }) => {
-    await page.goto('/')
+    await page.goto(`/?tenant=${tenant.id}`)
     const switches = page.locator('button.switch')
     // down and latency for the four HTTP services and db, 5xx for the four, media 413, chat WS
     // drop, db reset.
@@ -120,5 +131,68 @@ test.describe('dashboard', () => {
       await expect(b, `${label} off`).toHaveAttribute('aria-pressed', 'false')
     }
     expect((await mocks.faults()).faults).toEqual([])
+  })
+
+  test('lists live tenants and watches any of them: its scenario, faults and journal, live', async ({
+    page,
+    tenant,
+    mocksUrls,
+  }) => {
+    // Another world, as a test running beside this one has: its own tenant, scenario and fault.
+    const collection = createControlClient({ baseUrl: mocksUrls.control })
+    const other = await collection.createTenant('v01t-500')
+    const otherMocks = createControlClient({ baseUrl: mocksUrls.control, tenant: other.id })
+    try {
+      await otherMocks.addFault({
+        id: 'watched-latency',
+        service: 'media',
+        effect: { type: 'latency', ms: 5 },
+      })
+      await page.goto('/')
+      // The default tenant at first; both tenants listed with their scenario and faults.
+      await expect(page.getByTestId('tenant-select')).toHaveValue('default')
+      const tenants = page.getByTestId('tenants')
+      await expect(tenants.locator(`li[data-tenant="${tenant.id}"]`)).toContainText('default · 0 faults')
+      await expect(tenants.locator(`li[data-tenant="${other.id}"]`)).toContainText('v01t-500 · 2 faults') // its scenario's and the runtime one
+      await expect(page.getByTestId('journal-status')).toHaveText('live')
+
+      // Pick the other tenant: its scenario, its faults, and its journal as it happens.
+      await page.getByRole('button', { name: `Watch tenant ${other.id}` }).click()
+      await expect(page.getByTestId('tenant-select')).toHaveValue(other.id)
+      expect(new URL(page.url()).searchParams.get('tenant')).toBe(other.id)
+      await expect(page.getByTestId('current-scenario')).toHaveText('v01t-500')
+      await expect(page.getByTestId('faults')).toContainText('v01t: status 500')
+      await expect(page.getByTestId('faults')).toContainText('media: latency 5 ms · runtime · active')
+      await expect(page.getByTestId('journal-status')).toHaveText('live')
+      const res = await fetch(`${mocksUrls.v01t}/trace/devarno-ecosystem/node/?watched=1`, {
+        headers: { 'x-mocks-tenant': other.id },
+      })
+      expect(res.status).toBe(500)
+      const row = page.getByTestId('journal').locator('tr', { hasText: '?watched=1' })
+      await expect(row).toContainText('500')
+      // This test's own tenant saw none of it.
+      await page.getByTestId('tenant-select').selectOption(tenant.id)
+      await expect(page.getByTestId('current-scenario')).toHaveText('default')
+      await expect(page.getByTestId('faults')).toHaveText('none: every service healthy')
+      await expect(page.getByTestId('journal').locator('tr', { hasText: '?watched=1' })).toHaveCount(0)
+
+      // The switches act on the tenant watched, never on the default one.
+      await page.getByRole('button', { name: 'chat 5xx' }).click()
+      await expect(page.getByRole('button', { name: 'chat 5xx' })).toHaveAttribute('aria-pressed', 'true')
+      expect(
+        (await createControlClient({ baseUrl: mocksUrls.control, tenant: tenant.id }).faults()).faults,
+      ).toHaveLength(1)
+      expect((await otherMocks.faults()).faults.map((f) => f.id)).not.toContain('demo-chat-5xx')
+
+      // Watching a tenant that ends (its test is over): the panel says so and goes back to the default.
+      await page.getByTestId('tenant-select').selectOption(other.id)
+      await expect(page.getByTestId('current-scenario')).toHaveText('v01t-500')
+      await collection.deleteTenant(other.id)
+      await expect(page.getByTestId('control-status')).toContainText(`tenant ${other.id} is gone`)
+      await expect(page.getByTestId('tenant-select')).toHaveValue('default')
+      await expect(tenants.locator(`li[data-tenant="${other.id}"]`)).toHaveCount(0)
+    } finally {
+      await collection.deleteTenant(other.id).catch(() => undefined)
+    }
   })
 })

@@ -30,9 +30,10 @@ export const JITTER = 0.2
  * What a retry may take beyond its timer, measured between two journal entries: the browser
  * noticing the failure, the same-origin token call, the handshake and chat's own get-session.
  * Measured at 20-120 ms on an idle 2-core machine and up to ~420 ms with other suites running
- * beside it (load 7); still well under the next step of any schedule (1 s → 2 s → 4 s).
+ * beside it (load 7); 700 ms with two workers (two browsers) on that machine. Still under what
+ * would let a wrong schedule pass: a fixed 2 s interval would need gap 1 ≤ 1 s × 1.2 + slack.
  */
-export const SLACK_MS = 500
+export const SLACK_MS = 700
 
 /** A journal entry as the control API lists it. */
 export type Entry = JournalEntry
@@ -43,6 +44,27 @@ export async function journal(mocks: ControlClient, filter: Parameters<ControlCl
 }
 
 export const at = (e: Entry) => Date.parse(e.time)
+
+/**
+ * A `down` inside a tenant cannot close the listener the other tenants share: the connection
+ * is cut unanswered as soon as the tenant is known (the browser sees the same network error as
+ * a refused connection), and the journal keeps a line for it. True for such a line.
+ */
+export const cutByDown = (e: Entry) => e.fault?.type === 'down'
+
+/** Entries the service answered (or held): everything but connections cut by a tenant's `down`. */
+export const reached = (entries: Entry[]) => entries.filter((e) => !cutByDown(e))
+
+/** Nothing reached the service: every entry, if any, is a connection its `down` cut. */
+export async function expectNothingReached(
+  mocks: ControlClient,
+  filter: Parameters<ControlClient['journal']>[0] = {},
+) {
+  const entries = await journal(mocks, filter)
+  expect(
+    entries.filter((e) => !cutByDown(e)).map((e) => `${e.service} ${e.method} ${e.path} ${e.status}`),
+  ).toEqual([])
+}
 
 /** WebSocket upgrade attempts to chat (accepted or refused), oldest first. */
 export async function upgrades(mocks: ControlClient) {

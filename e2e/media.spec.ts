@@ -1,9 +1,11 @@
 import { expect } from '../mocks/playwright/index.ts'
 import {
+  expectNothingReached,
   expectRequestIds,
   journal,
   NOTES_TXT,
   noisePng,
+  reached,
   SUNSET_PNG,
   shot,
   test,
@@ -33,14 +35,19 @@ test.describe('media-down', () => {
     await expect(page.getByTestId('upload-retry')).toBeVisible()
     await shot(page, 'media-down')
     await page.waitForTimeout(1500)
-    // Connection refused: nothing reached the service, and nothing was retried behind our back.
-    expect(await journal(mocks, { service: 'media' })).toEqual([])
+    // Connection refused (in a tenant: cut unanswered): nothing reached the service, and
+    // nothing was retried behind our back.
+    // One call of the client's (one request id; Chromium may repeat a request whose keep-alive
+    // connection was cut, at once, with the same headers).
+    const cut = await journal(mocks, { service: 'media' })
+    expect(new Set(cut.map((e) => e.requestHeaders['x-request-id'])).size).toBe(1)
+    await expectNothingReached(mocks, { service: 'media' })
     await expect(page.getByTestId('log')).toContainText('upload failed: media-service unavailable')
 
     await mocks.removeFault('media-down')
     await page.getByRole('button', { name: 'Retry upload' }).click()
     await expect(page.getByTestId('upload-result')).toContainText('uploaded sunset.png (31.8 KB)')
-    expect((await journal(mocks, UPLOADS)).map((e) => e.status)).toEqual([201])
+    expect(reached(await journal(mocks, UPLOADS)).map((e) => e.status)).toEqual([201])
     await expectRequestIds(mocks)
   })
 })
@@ -64,7 +71,8 @@ test.describe('media-slow', () => {
     })
     const waited = Date.now() - started
     expect(waited).toBeGreaterThanOrEqual(30_000)
-    expect(waited).toBeLessThan(33_000)
+    // Under the fault's 35 s: the client gave up at its own 30 s, it did not wait for the answer.
+    expect(waited).toBeLessThan(35_000)
     await expect(page.getByTestId('upload-retry')).toBeVisible()
     await shot(page, 'media-slow')
     // One upload reached the service (the fault fires when it arrives; the journal records it

@@ -1,5 +1,16 @@
 import { expect, test } from '../mocks/playwright/index.ts'
-import { at, expectBackoff, expectRequestIds, gaps, journal, shot, waitForEntries } from './helpers.ts'
+import {
+  at,
+  expectBackoff,
+  expectNothingReached,
+  expectRequestIds,
+  gaps,
+  journal,
+  reached,
+  SLACK_MS,
+  shot,
+  waitForEntries,
+} from './helpers.ts'
 
 // The matrix's V01T error handling: 10 s timeout; 500 → cached data or MOCK_ARTICLES; network
 // failure → static data flagged as stale, retried after 5 s; 404 → shown as such; 400 → fall back
@@ -15,22 +26,29 @@ test.describe('v01t-down', () => {
     await page.goto('/client.html')
     const status = page.getByTestId('articles-status')
     await expect(status).toHaveText('showing cached data (built-in copy): V01T unreachable (network error)')
-    const staleAt = Date.now()
     await expect(page.getByTestId('articles')).toHaveAttribute('data-source', 'static')
     await expect(page.getByTestId('articles').locator('li')).toHaveCount(4)
     await expect(page.getByTestId('articles-countdown')).toContainText('retrying in')
     await expect(page.getByTestId('orgs')).toHaveAttribute('data-source', 'static')
     await expect(page.getByTestId('orgs').locator('li')).toHaveCount(18)
     await shot(page, 'v01t-down')
-    expect(await journal(mocks, { service: 'v01t' })).toEqual([])
+    await expectNothingReached(mocks, { service: 'v01t' })
 
     await mocks.removeFault('v01t-down')
-    await expect(page.getByTestId('articles')).toHaveAttribute('data-source', 'live', { timeout: 8000 })
+    // Live again at the next background retry: 5 s after the fallback, or 10 s after that one
+    // when the fault was still in force at the first (a slow screenshot on a loaded machine).
+    await expect(page.getByTestId('articles')).toHaveAttribute('data-source', 'live', { timeout: 25_000 })
     await expect(status).toHaveText(/^4 articles · \d+ ms$/)
-    const [first] = await journal(mocks, ARTICLES)
-    // The background retry came about 5 s (+≤20 %) after the fallback, not sooner.
-    expect(at(first!) - staleAt).toBeGreaterThanOrEqual(4500)
-    expect(at(first!) - staleAt).toBeLessThanOrEqual(6000 + 500)
+    const calls = await journal(mocks, ARTICLES)
+    expect(reached(calls).map((e) => e.status)).toEqual([200])
+    // The background retry came about 5 s (+≤20 %) after the failed call, not sooner (judged on
+    // the journal's own times). A cut keep-alive connection may be retried by Chromium itself at
+    // once (a second journal line within milliseconds): the call failed at the last of those.
+    const next = calls.findIndex((e) => at(e) - at(calls[0]!) >= 1000)
+    expect(next).toBeGreaterThan(0)
+    const retry = at(calls[next]!) - at(calls[next - 1]!)
+    expect(retry).toBeGreaterThanOrEqual(5000 - 5)
+    expect(retry).toBeLessThanOrEqual(6000 + SLACK_MS)
     await expectRequestIds(mocks)
   })
 })
@@ -49,7 +67,6 @@ test.describe('v01t-timeout', () => {
     })
     const waited = Date.now() - started
     expect(waited).toBeGreaterThanOrEqual(10_000)
-    expect(waited).toBeLessThan(12_500)
     await expect(page.getByTestId('articles')).toHaveAttribute('data-source', 'static')
     await shot(page, 'v01t-timeout')
     // One request, held by the fault until the client hung up; a timeout is not retried at once.
@@ -57,6 +74,9 @@ test.describe('v01t-timeout', () => {
     expect(held).toHaveLength(1)
     expect(held[0]!.fault?.id).toBe('v01t-hang')
     expect(held[0]!.durationMs).toBeGreaterThanOrEqual(9900)
+    // The client hung up at its 10 s timeout, judged where the request was held (the page's own
+    // load time, which grows with the machine's load, is not part of it).
+    expect(held[0]!.durationMs).toBeLessThan(10_000 + 1500)
     await expectRequestIds(mocks)
   })
 })
@@ -98,7 +118,9 @@ test.describe('v01t-500', () => {
     )
     await expect(page.getByTestId('articles')).toHaveAttribute('data-source', 'static')
     await shot(page, 'v01t-500')
-    const tries = await journal(mocks, ARTICLES)
+    // The first call and its two retries (the background retry follows 5 s after the fallback,
+    // and may already be in when the screenshot was slow).
+    const tries = (await journal(mocks, ARTICLES)).slice(0, 3)
     expect(tries.map((e) => e.status)).toEqual([500, 500, 500])
     expectBackoff(gaps(tries), [1000, 2000], 'V01T retries')
     await expect(page.getByTestId('log')).toContainText(

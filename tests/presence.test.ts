@@ -87,3 +87,54 @@ describe('presence across two instances', () => {
     expect((await fetch(`${t.controlUrl}/api/presence`)).status).toBe(400)
   })
 })
+
+describe('the demo server in a tenant (issue 16)', () => {
+  it('serves the world its caller is in: config, presence in that tenant’s Upstash; unknown tenants refused', async () => {
+    const made = await fetch(`${t.controlUrl}/__mocks/tenants`, {
+      method: 'POST',
+      body: JSON.stringify({ name: 'default' }),
+    })
+    const tenant = (await made.json()) as { id: string; cookie: { name: string; value: string } }
+    const users = (await (await fetch(`${t.controlUrl}/__mocks/users?tenant=${tenant.id}`)).json()) as {
+      users: { role: string; banned: boolean; cookieName: string; cookieValue: string }[]
+    }
+    const own = users.users.find((u) => u.role === 'member' && !u.banned)!
+    const cookie = `${tenant.cookie.name}=${tenant.cookie.value}; ${own.cookieName}=${own.cookieValue}`
+    try {
+      const config = await (await fetch(`${t.controlUrl}/api/config`, { headers: { cookie } })).json()
+      expect(config).toMatchObject({ scenario: 'default', tenant: tenant.id })
+      expect(await (await fetch(`${t.controlUrl}/api/config`)).json()).not.toHaveProperty('tenant')
+
+      // A heartbeat in the tenant is recorded in the tenant's Upstash, never the default one's.
+      expect((await heartbeatA('upstash', cookie)).status).toBe(200)
+      expect(await (await listB('upstash')).json()).toMatchObject({ online: [] })
+      const inTenant = await fetch(`${t.controlUrl}/api/presence?channel=general&store=upstash`, {
+        headers: { cookie: `${tenant.cookie.name}=${tenant.id}` },
+      })
+      expect(await inTenant.json()).toMatchObject({ online: [memberId] })
+      const journal = (await (
+        await fetch(`${t.controlUrl}/__mocks/journal?service=upstash`, {
+          headers: { 'x-mocks-tenant': tenant.id },
+        })
+      ).json()) as { entries: { requestHeaders: Record<string, string> }[] }
+      expect(journal.entries.length).toBeGreaterThanOrEqual(2)
+      for (const e of journal.entries) expect(e.requestHeaders.baggage).toBe(`mocks.tenant=${tenant.id}`)
+      // The memory store keeps tenants apart too.
+      const memory = (path: string, c: string, method = 'GET') =>
+        fetch(`${t.controlUrl}${path}?channel=tenant-only&store=memory`, { method, headers: { cookie: c } })
+      expect((await memory('/api/presence/heartbeat', cookie, 'POST')).status).toBe(200)
+      expect(await (await memory('/api/presence', cookie)).json()).toMatchObject({ online: [memberId] })
+      expect(await (await memory('/api/presence', '')).json()).toMatchObject({ online: [] })
+    } finally {
+      await fetch(`${t.controlUrl}/__mocks/tenants/${tenant.id}`, { method: 'DELETE' })
+    }
+    const gone = await fetch(`${t.controlUrl}/api/config`, {
+      headers: { cookie: `mocks_tenant=${tenant.id}` },
+    })
+    expect(gone.status).toBe(404)
+    expect(await gone.json()).toMatchObject({ code: 'unknown_tenant' })
+    expect(
+      (await fetch(`${t.controlUrl}/api/config`, { headers: { 'x-mocks-tenant': '../x' } })).status,
+    ).toBe(400)
+  })
+})

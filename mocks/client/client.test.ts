@@ -45,3 +45,47 @@ describe('control client', () => {
     expect(view.id).toBe('fault-1')
   })
 })
+
+describe('control client with a tenant', () => {
+  it('names its tenant on every call (the stream too), and creates and deletes tenants', async () => {
+    const sent: { method: string; url: string; tenant: string | null; body?: unknown }[] = []
+    const client = createControlClient({
+      baseUrl: 'http://control.test',
+      tenant: 't-one',
+      fetch: async (url, init) => {
+        const headers = new Headers(init?.headers)
+        sent.push({
+          method: init?.method ?? 'GET',
+          url: String(url),
+          tenant: headers.get('x-mocks-tenant'),
+          ...(init?.body ? { body: JSON.parse(String(init.body)) } : {}),
+        })
+        if (init?.method === 'DELETE') return new Response(null, { status: 204 })
+        return Response.json({ id: 't-two', scenario: 'chat-down' }, { status: 201 })
+      },
+    })
+    expect(client.tenant).toBe('t-one')
+    await client.useScenario('v01t-500')
+    await client.createTenant('chat-down', 't-two')
+    await client.deleteTenant('t-two')
+    const stop = client.tail(() => undefined)
+    await new Promise((r) => setTimeout(r, 10))
+    stop()
+    expect(sent).toEqual([
+      {
+        method: 'PUT',
+        url: 'http://control.test/__mocks/scenario',
+        tenant: 't-one',
+        body: { name: 'v01t-500' },
+      },
+      {
+        method: 'POST',
+        url: 'http://control.test/__mocks/tenants',
+        tenant: 't-one',
+        body: { name: 'chat-down', id: 't-two' },
+      },
+      { method: 'DELETE', url: 'http://control.test/__mocks/tenants/t-two', tenant: 't-one' },
+      { method: 'GET', url: 'http://control.test/__mocks/journal/stream', tenant: 't-one' },
+    ])
+  })
+})

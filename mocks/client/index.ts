@@ -4,7 +4,7 @@ import type { Scenario, ScenarioInput } from '../fake/scenario.ts'
 import type { usersForControl } from '../fake/seeded.ts'
 import type { FaultView } from '../faults/engine.ts'
 import type { FaultSchema } from '../faults/schema.ts'
-import type { Mocks } from '../runtime/runtime.ts'
+import type { Mocks, TenantCreated } from '../runtime/runtime.ts'
 import type { Verdict } from '../verdicts/index.ts'
 
 // A small typed client for the control API (DESIGN §5), used by the CLI, the Playwright
@@ -20,8 +20,10 @@ export type FaultInput = Omit<z.input<typeof FaultSchema>, 'service'> & { servic
 /** An inline scenario for `PUT /__mocks/scenario` (the scenario schema's input; other fakes' sections too). */
 export type InlineScenario = { name: string } & Partial<Omit<ScenarioInput, 'name'>> & Record<string, unknown>
 
-export type { FaultView, JournalEntry, Scenario }
+export type { FaultView, JournalEntry, Scenario, TenantCreated }
 export type Health = ReturnType<Mocks['health']> & { service?: string }
+/** A live tenant as `GET /__mocks/tenants` lists it. */
+export type TenantView = ReturnType<Mocks['listTenants']>[number]
 export type JournalReport = ReturnType<Mocks['journal']['requestIdReport']>
 
 /** What GET /__mocks/verdicts answers. */
@@ -43,6 +45,11 @@ export interface ControlClientOptions {
   baseUrl?: string
   token?: string
   fetch?: typeof fetch
+  /**
+   * The tenant every call acts on (sent as `X-Mocks-Tenant`); default the default tenant.
+   * The tenant calls themselves (`createTenant`, `tenants`, `deleteTenant`) act on the collection.
+   */
+  tenant?: string
 }
 
 export class MocksNotRunningError extends Error {
@@ -69,11 +76,18 @@ export function createControlClient(opts: ControlClientOptions = {}) {
   const base = found.url.replace(/\/+$/, '')
   const doFetch = opts.fetch ?? fetch
   const token = opts.token ?? process.env.MOCKS_CONTROL_TOKEN
+  const tenant = opts.tenant
+
+  function baseHeaders(): Record<string, string> {
+    const headers: Record<string, string> = {}
+    if (token) headers.authorization = `Bearer ${token}`
+    if (tenant !== undefined) headers['x-mocks-tenant'] = tenant
+    return headers
+  }
 
   async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = {}
+    const headers = baseHeaders()
     if (body !== undefined) headers['content-type'] = 'application/json'
-    if (token) headers.authorization = `Bearer ${token}`
     let res: Response
     try {
       res = await doFetch(`${base}/__mocks${path}`, {
@@ -96,8 +110,13 @@ export function createControlClient(opts: ControlClientOptions = {}) {
     return json as T
   }
 
+  const scenarioBody = (nameOrScenario: string | InlineScenario) =>
+    typeof nameOrScenario === 'string' ? { name: nameOrScenario } : { scenario: nameOrScenario }
+
   return {
     baseUrl: base,
+    /** The tenant this client acts on (undefined: the default tenant). */
+    tenant,
     health: () => call<Health>('GET', '/health'),
     scenarios: () => call<{ scenarios: { name: string; description: string }[] }>('GET', '/scenarios'),
     scenario: () => call<Scenario>('GET', '/scenario'),
@@ -105,8 +124,14 @@ export function createControlClient(opts: ControlClientOptions = {}) {
       call<{ scenario: string; description: string; faults: number }>(
         'PUT',
         '/scenario',
-        typeof nameOrScenario === 'string' ? { name: nameOrScenario } : { scenario: nameOrScenario },
+        scenarioBody(nameOrScenario),
       ),
+    /** A new tenant (its own world) from a scenario; `id` picks its id (default a fresh one). */
+    createTenant: (nameOrScenario: string | InlineScenario = 'default', id?: string) =>
+      call<TenantCreated>('POST', '/tenants', { ...scenarioBody(nameOrScenario), ...(id ? { id } : {}) }),
+    tenants: () => call<{ tenants: TenantView[] }>('GET', '/tenants'),
+    /** Deletes a tenant and all it held (sockets closed, held requests cut, files removed). */
+    deleteTenant: (id: string) => call<void>('DELETE', `/tenants/${encodeURIComponent(id)}`),
     reset: () => call<{ scenario: string; reset: true }>('POST', '/reset'),
     faults: () => call<{ faults: FaultView[] }>('GET', '/faults'),
     addFault: (fault: FaultInput) => call<FaultView>('POST', '/faults', fault),
@@ -140,7 +165,7 @@ export function createControlClient(opts: ControlClientOptions = {}) {
       void (async () => {
         const res = await doFetch(`${base}/__mocks/journal/stream`, {
           signal: ac.signal,
-          headers: token ? { authorization: `Bearer ${token}` } : {},
+          headers: baseHeaders(),
         })
         if (!res.body) return
         const decoder = new TextDecoder()

@@ -4,7 +4,9 @@ import { extname, join, relative, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type Context, Hono } from 'hono'
 import type { ServiceName } from '../core/config.ts'
+import { requestHeaders } from '../core/request-headers.ts'
 import { sessionCookieFrom } from '../core/session-cookie.ts'
+import { explicitTenantSignals, isTenantId, TENANT_BAGGAGE_KEY, tenantIdProblem } from '../core/tenant.ts'
 import { registerHouseholdRoutes } from './household.ts'
 import { registerPresenceRoutes } from './presence.ts'
 
@@ -14,6 +16,12 @@ import { registerPresenceRoutes } from './presence.ts'
 // same-origin: /api/auth/* is forwarded to the auth service (no CORS needed, cookies set for
 // this host); /api/chat/ws-token is the matrix's "fetch token from server endpoint" resolution,
 // so the page never parses document.cookie (the session cookie is HttpOnly).
+//
+// Tenants (issue 16): this server stands in for a frontend's own server, so it serves the world
+// its caller is in. The tenant comes as the fixtures send it (the `mocks_tenant` cookie, or the
+// X-Mocks-Tenant / baggage header); /api/config uses that tenant's scenario and names it, and
+// the server's own calls carry it on (the Cookie verbatim to auth, `baggage: mocks.tenant=` to
+// Upstash), as a server propagating trace context would.
 
 /** What the demo needs from the running mocks (a structural slice of `Mocks`). */
 export interface DemoHost {
@@ -26,13 +34,53 @@ export interface DemoHost {
     maxAvatarSize: number
     upstashToken?: string
   }
-  readonly scenario: {
-    name: string
-    media: { limits: { maxFileSize?: number; maxAvatarSize?: number } }
-    chat: { wsAuth: 'raw' | 'ephemeral' | 'both' }
-    /** Present when the Upstash fake is registered (its descriptor's section). */
-    upstash?: { token?: string | undefined }
-  }
+  /** The default tenant's scenario. */
+  readonly scenario: DemoScenario
+  /** A live tenant (the runtime's `Mocks.tenant`); without it every request is the default tenant's. */
+  tenant?(id: string): { readonly scenario: DemoScenario | undefined } | undefined
+}
+
+export interface DemoScenario {
+  name: string
+  media: { limits: { maxFileSize?: number; maxAvatarSize?: number } }
+  chat: { wsAuth: 'raw' | 'ephemeral' | 'both' }
+  /** Present when the Upstash fake is registered (its descriptor's section). */
+  upstash?: { token?: string | undefined }
+}
+
+/** The world a request to the demo server is in: its tenant (none: the default) and scenario. */
+export interface DemoWorld {
+  tenant: string | undefined
+  scenario: DemoScenario
+}
+
+/**
+ * The tenant a request names (the first of X-Mocks-Tenant, baggage, the `mocks_tenant` cookie;
+ * the fakes themselves refuse signals that disagree), or why it cannot be served.
+ */
+export function demoWorld(host: DemoHost, c: Context): DemoWorld | { status: 400 | 404; error: string } {
+  const [signal] = host.tenant ? explicitTenantSignals(requestHeaders(c)) : []
+  if (!signal || !host.tenant) return { tenant: undefined, scenario: host.scenario }
+  if (!isTenantId(signal.value)) return { status: 400, error: tenantIdProblem(signal.value) }
+  const scenario = host.tenant(signal.value)?.scenario
+  if (!scenario)
+    return {
+      status: 404,
+      error: `Unknown tenant "${signal.value}" (from the ${signal.source}): never created, or deleted`,
+    }
+  return { tenant: signal.value, scenario }
+}
+
+/** Headers carrying a tenant on this server's own calls (W3C baggage, as trace context propagates). */
+export function tenantBaggage(world: DemoWorld): Record<string, string> {
+  return world.tenant ? { baggage: `${TENANT_BAGGAGE_KEY}=${world.tenant}` } : {}
+}
+
+function tenantRefused(c: Context, problem: { status: 400 | 404; error: string }) {
+  return c.json(
+    { error: problem.error, code: problem.status === 404 ? 'unknown_tenant' : 'invalid_tenant' },
+    problem.status,
+  )
 }
 
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url))
@@ -72,6 +120,8 @@ const FORWARDED = [
   'user-agent',
   'x-request-id',
   'traceparent',
+  'baggage',
+  'x-mocks-tenant',
 ]
 
 const AUTH_PROXY_TIMEOUT_MS = 5000
@@ -81,15 +131,19 @@ export function createDemoApp(host: DemoHost, opts: { publicDir?: string } = {})
   const app = new Hono()
 
   app.get('/api/config', (c) => {
+    c.header('cache-control', 'no-store')
+    const world = demoWorld(host, c)
+    if ('status' in world) return tenantRefused(c, world)
     const services: Partial<Record<ServiceName, string>> = {}
     for (const s of host.running()) {
       const url = host.url(s)
       if (url) services[s] = url
     }
-    const limits = host.scenario.media.limits
-    c.header('cache-control', 'no-store')
+    const limits = world.scenario.media.limits
     return c.json({
-      scenario: host.scenario.name,
+      scenario: world.scenario.name,
+      // The page names it where a cookie cannot go (the control API's ?tenant=, V01T's baggage).
+      ...(world.tenant ? { tenant: world.tenant } : {}),
       services,
       limits: {
         maxFileSize: limits.maxFileSize ?? host.config.maxFileSize,
@@ -105,7 +159,9 @@ export function createDemoApp(host: DemoHost, opts: { publicDir?: string } = {})
     c.header('cache-control', 'no-store')
     const token = sessionCookieFrom(c.req.header('cookie'))
     if (!token) return c.json({ error: 'Not signed in: no session cookie', code: 'unauthorized' }, 401)
-    if (host.scenario.chat.wsAuth === 'raw') return c.json({ token })
+    const world = demoWorld(host, c)
+    if ('status' in world) return tenantRefused(c, world)
+    if (world.scenario.chat.wsAuth === 'raw') return c.json({ token })
     const base = (host.url('auth') ?? host.config.authServiceUrl).replace(/\/+$/, '')
     const headers = new Headers({ cookie: c.req.header('cookie') ?? '' })
     // A server-side call (family-hub's server asking its own auth): better-auth's origin check
@@ -137,7 +193,17 @@ export function createDemoApp(host: DemoHost, opts: { publicDir?: string } = {})
     return c.json({ token: body.token, expiresAt: body.expiresAt })
   })
 
-  registerPresenceRoutes(app, host)
+  // `host` is the runtime itself (a class): its methods are called on it, never copied off.
+  registerPresenceRoutes(app, {
+    url: (service) => host.url(service),
+    get config() {
+      return host.config
+    },
+    get scenario() {
+      return host.scenario
+    },
+    world: (c) => demoWorld(host, c),
+  })
   registerHouseholdRoutes(app, host)
 
   app.all('/api/auth/*', async (c) => {

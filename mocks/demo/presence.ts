@@ -20,20 +20,39 @@ export interface PresenceHost {
   url(service: 'auth' | 'upstash'): string | undefined
   readonly config: { authServiceUrl: string; upstashToken?: string }
   readonly scenario: { upstash?: { token?: string | undefined } }
+  /**
+   * The caller's tenant and its scenario (the demo's `demoWorld`); without it, the default
+   * tenant's. Upstash calls then carry `baggage: mocks.tenant=<id>`.
+   */
+  world?(c: Context): PresenceWorld | { status: 400 | 404; error: string }
+}
+
+interface PresenceWorld {
+  tenant: string | undefined
+  scenario: { upstash?: { token?: string | undefined } }
 }
 
 type Store = 'memory' | 'upstash'
 
 class UpstashUnavailable extends Error {}
 
-async function upstash(host: PresenceHost, token: string, commands: string[][]): Promise<unknown[]> {
+async function upstash(
+  host: PresenceHost,
+  world: PresenceWorld,
+  token: string,
+  commands: string[][],
+): Promise<unknown[]> {
   const base = host.url('upstash')
   if (!base) throw new UpstashUnavailable('no Upstash service is running')
   let res: Response
   try {
     res = await fetch(`${base}/pipeline`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        ...(world.tenant ? { baggage: `mocks.tenant=${world.tenant}` } : {}),
+      },
       body: JSON.stringify(commands),
       signal: AbortSignal.timeout(UPSTASH_TIMEOUT_MS),
     })
@@ -58,8 +77,9 @@ async function upstash(host: PresenceHost, token: string, commands: string[][]):
 
 export function registerPresenceRoutes(app: Hono, host: PresenceHost, now: () => number = Date.now): void {
   // The scenario's Upstash token, else the one the Upstash fake was configured with.
-  const token = () => host.scenario.upstash?.token ?? host.config.upstashToken ?? ''
-  // This instance's memory store: channel -> user -> last heartbeat (ms).
+  const token = (world: PresenceWorld) => world.scenario.upstash?.token ?? host.config.upstashToken ?? ''
+  const worldOf = (c: Context) => host.world?.(c) ?? { tenant: undefined, scenario: host.scenario }
+  // This instance's memory store: (tenant, channel) -> user -> last heartbeat (ms).
   const memory = new Map<string, Map<string, number>>()
 
   const storeOf = (c: Context): Store | undefined => {
@@ -94,19 +114,22 @@ export function registerPresenceRoutes(app: Hono, host: PresenceHost, now: () =>
     const channel = channelOf(c)
     if (!store) return badRequest(c, 'store must be memory or upstash')
     if (!channel) return badRequest(c, 'channel is required (?channel=)')
+    const world = worldOf(c)
+    if ('status' in world) return c.json({ error: world.error, code: 'unknown_tenant' }, world.status)
     const user = await userOf(c)
     if (user === 'unavailable')
       return c.json({ error: 'Cannot check the session', code: 'auth_unavailable' }, 503)
     if (!user) return c.json({ error: 'Not signed in', code: 'unauthorized' }, 401)
     const at = now()
     if (store === 'memory') {
-      const members = memory.get(channel) ?? new Map<string, number>()
+      const key = `${world.tenant ?? ''}/${channel}`
+      const members = memory.get(key) ?? new Map<string, number>()
       members.set(user, at)
-      memory.set(channel, members)
+      memory.set(key, members)
       return c.json({ ok: true, store })
     }
     try {
-      await upstash(host, token(), [
+      await upstash(host, world, token(world), [
         ['HSET', `presence:${channel}`, user, String(at)],
         ['EXPIRE', `presence:${channel}`, String(KEY_TTL_SECONDS)],
       ])
@@ -123,12 +146,14 @@ export function registerPresenceRoutes(app: Hono, host: PresenceHost, now: () =>
     const channel = channelOf(c)
     if (!store) return badRequest(c, 'store must be memory or upstash')
     if (!channel) return badRequest(c, 'channel is required (?channel=)')
+    const world = worldOf(c)
+    if ('status' in world) return c.json({ error: world.error, code: 'unknown_tenant' }, world.status)
     let seen: [string, number][]
     if (store === 'memory') {
-      seen = [...(memory.get(channel) ?? new Map<string, number>())]
+      seen = [...(memory.get(`${world.tenant ?? ''}/${channel}`) ?? new Map<string, number>())]
     } else {
       try {
-        const [flat] = await upstash(host, token(), [['HGETALL', `presence:${channel}`]])
+        const [flat] = await upstash(host, world, token(world), [['HGETALL', `presence:${channel}`]])
         const list = Array.isArray(flat) ? (flat as string[]) : []
         seen = []
         for (let i = 0; i + 1 < list.length; i += 2) seen.push([list[i]!, Number(list[i + 1])])

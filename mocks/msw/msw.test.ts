@@ -185,6 +185,31 @@ describe('HTTP through msw, one runtime', () => {
     expect(body.data.map((d) => d.title)).toContain('devarno-cloud')
   })
 
+  test('one process, one world: the default tenant; a tenant named but never made here is a 404, never the default', async () => {
+    const list = `${V01T}/trace/devarno-ecosystem/node/`
+    m.mocks.faults.add({ service: 'v01t', effect: { type: 'status', status: 500 } })
+    await m.mocks.faults.settled()
+    // No tenant named: the default tenant's world (its fault applies).
+    expect((await fetch(list)).status).toBe(500)
+    for (const headers of <Record<string, string>[]>[
+      { 'x-mocks-tenant': 'elsewhere' },
+      { baggage: 'mocks.tenant=elsewhere' },
+      { cookie: 'mocks_tenant=elsewhere' },
+    ]) {
+      const res = await fetch(list, { headers })
+      expect(res.status, JSON.stringify(headers)).toBe(404)
+      expect(await res.json()).toMatchObject({ success: false, code: 'not_found' })
+    }
+    // Made in this process, a tenant is its own world here too (its own faults: none).
+    const made = await m.mocks.createTenant({ name: 'default' }, 'msw-tenant')
+    try {
+      expect((await fetch(list, { headers: { 'x-mocks-tenant': made.id } })).status).toBe(200)
+      expect((await fetch(list)).status).toBe(500)
+    } finally {
+      await m.mocks.deleteTenant(made.id)
+    }
+  })
+
   test('media upload round trip: multipart in, the same bytes and a real thumbnail out', async () => {
     const png = await readFile(new URL('../../fixtures/media/sunset.png', import.meta.url))
     const form = new FormData()

@@ -113,10 +113,14 @@ fetch(\${JSON.stringify(chat)} + '/api/v1/messages?channel=general', { credentia
 createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(page)).listen(port, '127.0.0.1')
 `
 
-/** The README's config, run in Debian's Chromium (never \`playwright install\`). */
+/**
+ * The README's config, run in Debian's Chromium (never \`playwright install\`), on 3 workers: the
+ * example is a parallel suite (Playwright's default would be 1 worker on a 2-core machine).
+ */
 const PLAYWRIGHT_CI_CONFIG = `import base from './playwright.config.ts'
 export default {
   ...base,
+  workers: 3,
   reporter: 'line',
   use: {
     ...base.use,

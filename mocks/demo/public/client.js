@@ -4,7 +4,7 @@
 
 import { retrying } from './lib/backoff.js'
 import { ChatClient } from './lib/chat.js'
-import { call, describeOutcome, formatSeconds } from './lib/http.js'
+import { call, describeOutcome, formatSeconds, setTenant } from './lib/http.js'
 import { describeUploadFailure, formatBytes, UPLOAD_TIMEOUT_MS, upload } from './lib/media.js'
 import { STATIC_ARTICLES, STATIC_ORGS } from './lib/static-data.js'
 import { ListLoader, mapArticle, mapOrg, V01T_TIMEOUT_MS } from './lib/v01t.js'
@@ -40,6 +40,8 @@ const app = {
   /** @type {{ chat?: string, media?: string, v01t?: string }} */
   services: {},
   limits: { maxFileSize: 10 * 1024 * 1024, maxAvatarSize: 2 * 1024 * 1024 },
+  /** The tenant the demo server placed this page in ('' = the default tenant). */
+  tenant: '',
   /** @type {{ id: string, email: string, name: string, role: string, password: string, banned: boolean }[]} */
   users: [],
   /** @type {{ id: string, name: string, members: string[] }[]} */
@@ -85,9 +87,11 @@ const nameOf = (id) => app.users.find((u) => u.id === id)?.name ?? id
 async function loadDirectory() {
   // Seeded users and channels come from the control API: a demo convenience (a real app has
   // its own user directory), used for the sign-in picker and for display names.
+  // The control API takes the tenant by ?tenant= (the page's own tenant, named by /api/config).
+  const tenant = app.tenant ? `?tenant=${encodeURIComponent(app.tenant)}` : ''
   const [users, channels] = await Promise.all([
-    call('/__mocks/users', { timeoutMs: CONTROL_TIMEOUT_MS }),
-    call('/__mocks/channels', { timeoutMs: CONTROL_TIMEOUT_MS }),
+    call(`/__mocks/users${tenant}`, { timeoutMs: CONTROL_TIMEOUT_MS }),
+    call(`/__mocks/channels${tenant}`, { timeoutMs: CONTROL_TIMEOUT_MS }),
   ])
   if (users.kind === 'ok') app.users = users.data.users
   else log(`seeded users unavailable (${describeOutcome(users)})`, 'warn')
@@ -647,7 +651,8 @@ function wire() {
 async function main() {
   wire()
   setUploadEnabled(false)
-  const cfg = await call('/api/config', { timeoutMs: CONTROL_TIMEOUT_MS })
+  // With the page's cookies: the demo server reads its tenant from them.
+  const cfg = await call('/api/config', { credentials: 'same-origin', timeoutMs: CONTROL_TIMEOUT_MS })
   if (cfg.kind !== 'ok') {
     $('account').textContent = `demo server unreachable (${describeOutcome(cfg)})`
     return
@@ -658,6 +663,8 @@ async function main() {
     v01t: serviceUrl(cfg.data.services.v01t),
   }
   app.limits = cfg.data.limits
+  app.tenant = cfg.data.tenant ?? ''
+  setTenant(app.tenant)
   if (params.get('db') === '1') void loadHousehold()
   await loadDirectory()
   startV01t()

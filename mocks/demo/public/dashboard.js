@@ -51,6 +51,10 @@ const state = {
   paused: false,
   /** The presenter picked a scenario and has not applied it yet. */
   picking: false,
+  /** The tenant watched and driven (`?tenant=` in the page's URL; default: the default tenant). */
+  tenant: new URLSearchParams(location.search).get('tenant') || 'default',
+  /** @type {{ id: string, scenario: string | null, faults: number, journal: number, openSockets: number }[]} */
+  tenants: [],
 }
 
 function latencyMs() {
@@ -66,6 +70,9 @@ function token() {
 
 async function control(method, path, body) {
   const headers = { 'X-Request-ID': requestId() }
+  // Every call acts on the watched tenant (the tenant collection itself belongs to none).
+  const tenant = state.tenant
+  if (tenant !== 'default' && !path.startsWith('/tenants')) headers['X-Mocks-Tenant'] = tenant
   if (body !== undefined) headers['content-type'] = 'application/json'
   if (token()) headers.authorization = `Bearer ${token()}`
   let res
@@ -90,6 +97,14 @@ async function control(method, path, body) {
       return control(method, path, body)
     }
   }
+  if (res.status === 404 && data?.code === 'unknown_tenant' && tenant !== 'default') {
+    // The watched tenant ended (its test finished, or it sat idle): back to the default one.
+    if (state.tenant === tenant) {
+      watch('default')
+      status(`tenant ${tenant} is gone (deleted or idle): watching the default tenant`)
+    }
+    throw new Error(data.error)
+  }
   if (!res.ok) {
     const issues = data?.issues?.map((i) => `${i.path}: ${i.message}`).join('; ')
     status(`${method} ${path}: ${data?.error ?? res.status}${issues ? ` (${issues})` : ''}`)
@@ -113,7 +128,10 @@ async function loadScenarios() {
 
 async function refresh() {
   try {
+    const tenant = state.tenant
     const [health, faults] = await Promise.all([control('GET', '/health'), control('GET', '/faults')])
+    // The presenter switched tenants meanwhile: the newer refresh renders.
+    if (tenant !== state.tenant) return
     $('current-scenario').textContent = health.scenario ?? '(none)'
     const s = state.scenarios.find((x) => x.name === health.scenario)
     $('scenario-description').textContent = s?.description ?? ''
@@ -278,12 +296,18 @@ function addRow(entry) {
   while (body.children.length > JOURNAL_ROWS) body.lastElementChild?.remove()
 }
 
+/** The journal stream being read (aborted when the presenter watches another tenant). */
+let streaming = new AbortController()
+
 /** Server-sent events read with fetch (EventSource cannot send the control token). */
 async function tail() {
-  for (;;) {
+  const { signal } = streaming
+  const tenant = state.tenant
+  while (!signal.aborted) {
     try {
       const headers = token() ? { authorization: `Bearer ${token()}` } : {}
-      const res = await fetch('/__mocks/journal/stream', { headers })
+      const query = tenant === 'default' ? '' : `?tenant=${encodeURIComponent(tenant)}`
+      const res = await fetch(`/__mocks/journal/stream${query}`, { headers, signal })
       if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`)
       $('journal-status').textContent = 'live'
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
@@ -308,11 +332,77 @@ async function tail() {
       }
       throw new Error('stream ended')
     } catch (err) {
+      if (signal.aborted) return
       $('journal-status').textContent =
         `disconnected (${err instanceof Error ? err.message : err}); reconnecting…`
       await new Promise((r) => setTimeout(r, 2000))
     }
   }
+}
+
+// ---- tenants ----
+
+/** Watch (and drive) another tenant: its scenario, faults and journal, from now on. */
+function watch(id) {
+  if (id === state.tenant) return
+  state.tenant = id
+  const url = new URL(location.href)
+  if (id === 'default') url.searchParams.delete('tenant')
+  else url.searchParams.set('tenant', id)
+  history.replaceState(null, '', url)
+  streaming.abort()
+  streaming = new AbortController()
+  $('journal').replaceChildren()
+  $('journal-status').textContent = 'connecting…'
+  void tail()
+  state.picking = false
+  renderTenants()
+  void refresh()
+}
+
+async function refreshTenants() {
+  try {
+    const { tenants } = await control('GET', '/tenants')
+    state.tenants = tenants
+    renderTenants()
+  } catch {
+    // status() already says what failed.
+  }
+}
+
+function renderTenants() {
+  const select = /** @type {HTMLSelectElement} */ ($('tenant-select'))
+  const ids = state.tenants.map((t) => t.id)
+  // The watched one stays listed until a call finds it gone.
+  if (!ids.includes(state.tenant)) ids.push(state.tenant)
+  if (!ids.includes('default')) ids.unshift('default')
+  if (document.activeElement !== select) {
+    select.replaceChildren(...ids.map((id) => new Option(id, id)))
+    select.value = state.tenant
+  }
+  const list = $('tenants')
+  list.replaceChildren(
+    ...state.tenants.map((t) => {
+      const li = document.createElement('li')
+      li.dataset.tenant = t.id
+      if (t.id === state.tenant) li.className = 'watched'
+      const id = document.createElement('code')
+      id.textContent = t.id
+      const text = document.createElement('span')
+      text.textContent = `${t.scenario ?? '(none)'} · ${t.faults} faults · ${t.journal} journal entries · ${t.openSockets} sockets`
+      li.append(id, ' ', text)
+      if (t.id !== state.tenant) {
+        const b = document.createElement('button')
+        b.type = 'button'
+        b.className = 'small secondary'
+        b.textContent = 'Watch'
+        b.setAttribute('aria-label', `Watch tenant ${t.id}`)
+        b.addEventListener('click', () => watch(t.id))
+        li.append(' ', b)
+      } else li.append(' ', '(watching)')
+      return li
+    }),
+  )
 }
 
 // ---- wiring ----
@@ -348,10 +438,17 @@ async function main() {
     b.textContent = state.paused ? 'Resume' : 'Pause'
   })
   $('journal-clear').addEventListener('click', () => $('journal').replaceChildren())
+  $('tenant-select').addEventListener('change', (e) =>
+    watch(/** @type {HTMLSelectElement} */ (e.currentTarget).value),
+  )
+  renderTenants()
   void tail()
   await loadScenarios().catch(() => undefined)
-  await refresh()
-  setInterval(() => void refresh(), 2000)
+  await Promise.all([refresh(), refreshTenants()])
+  setInterval(() => {
+    void refresh()
+    void refreshTenants()
+  }, 2000)
 }
 
 void main()

@@ -15,6 +15,17 @@ export function requestId() {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((Number.parseInt(h[16], 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`
 }
 
+// The tenant this page is in (issue 16), when the demo server names one: carried as a W3C
+// baggage member beside traceparent, as a page propagating trace context would. Calls that
+// carry cookies are placed by the `mocks_tenant` cookie already; V01T is called without
+// credentials, so baggage is what places it.
+let tenantBaggage = ''
+
+/** @param {string | undefined | null} tenant */
+export function setTenant(tenant) {
+  tenantBaggage = tenant ? `mocks.tenant=${encodeURIComponent(tenant)}` : ''
+}
+
 export function traceparent() {
   return `00-${hex(16)}-${hex(8)}-01`
 }
@@ -49,6 +60,7 @@ export async function call(url, opts) {
   const headers = new Headers(opts.headers ?? {})
   headers.set('X-Request-ID', id)
   headers.set('traceparent', traceparent())
+  if (tenantBaggage && !headers.has('baggage')) headers.set('baggage', tenantBaggage)
   let body = opts.body
   if (opts.json !== undefined) {
     headers.set('content-type', 'application/json')
