@@ -10,6 +10,12 @@ import { journal, shot, test } from './helpers.ts'
 // (2 s timeout, one retry of a cut read); it shows the data when healthy and the graceful
 // degradation message otherwise, while the rest of the page keeps working.
 
+// The database is shared by every tenant (it is the default tenant's): these tests switch the
+// default tenant's scenario, so they run one at a time, on the default tenant. Other specs run
+// beside them in their own tenants (whose pages never read the database).
+test.describe.configure({ mode: 'serial' })
+test.use({ defaultTenant: true })
+
 const DEGRADED = "We can't reach your household data right now, try again in a moment."
 const HEALTHY = 'The Casa household · 4 members · 3 upcoming'
 
