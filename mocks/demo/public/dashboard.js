@@ -6,6 +6,8 @@ import { requestId } from './lib/http.js'
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id))
 const SERVICES = ['chat', 'media', 'auth', 'v01t', 'db']
+/** Services every tenant shares (their faults belong to the default tenant). */
+const SHARED = ['db']
 /** HTTP services (db speaks raw TCP: no status to answer with). */
 const HTTP = ['chat', 'media', 'auth', 'v01t']
 const JOURNAL_ROWS = 300
@@ -171,6 +173,12 @@ function renderSwitches() {
         b.setAttribute('aria-label', `${service} ${spec.label}`)
         b.dataset.testid = `switch-${service}-${kind}`
         b.textContent = on ? 'on' : 'off'
+        // The database is shared by every tenant (the default tenant's): its switches act only
+        // when the default tenant is watched.
+        if (SHARED.includes(service) && state.tenant !== 'default') {
+          b.disabled = true
+          b.title = `${service} is shared by every tenant: switch it while watching the default tenant`
+        }
         b.addEventListener('click', () => void toggle(service, kind, !on))
         td.append(b)
       }
