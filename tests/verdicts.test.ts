@@ -61,11 +61,11 @@ describe('verdicts', () => {
     const after = await verdicts(bad, last.entries.at(-1)!.seq)
     expect(rule(after, 'v01t-404-no-retry').status).toBe('not-exercised')
     // `pnpm mocks verdicts` exits 1 on a failure and 0 otherwise, printing a table.
-    const cli = (id: string) =>
+    const cli = (id: string, args = ['verdicts']) =>
       new Promise<{ code: number; stdout: string }>((resolve) =>
         execFile(
           'node',
-          ['--import', 'tsx', 'mocks/cli/index.ts', 'verdicts', '--tenant', id],
+          ['--import', 'tsx', 'mocks/cli/index.ts', ...args, '--tenant', id],
           { cwd: ROOT, env: { ...process.env, MOCKS_CONTROL_URL: t.controlUrl } },
           (err, stdout) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout }),
         ),
@@ -75,6 +75,11 @@ describe('verdicts', () => {
     expect(failing.stdout).toMatch(/FAIL\s+v01t-404-no-retry/)
     expect(passing.code).toBe(0)
     expect(passing.stdout).toMatch(/PASS\s+v01t-404-no-retry/)
+    // `--tenant` reaches every command; `tenants` lists them.
+    const [scenario, list] = await Promise.all([cli(bad, ['health']), cli(bad, ['tenants'])])
+    expect(JSON.parse(scenario.stdout)).toMatchObject({ scenario: 'v01t-404', tenant: bad })
+    expect(list.stdout).toContain(good)
+    expect(list.stdout).toContain(bad)
   }, 60_000)
 
   it('a hung request the client never abandons fails the timeout rule while still open', async () => {

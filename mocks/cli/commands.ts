@@ -24,7 +24,10 @@ const HELP = `Usage: pnpm mocks <command> [options]
   fault clear                                  remove every fault
   journal [--service chat] [--method GET] [--path /api/v1/messages]
   tail                                         follow the journal live
-  verdicts [--since seq|iso] [--tenant id]     the matrix's rules judged from the journal; exit 1 on a failure
+  verdicts [--since seq|iso]                   the matrix's rules judged from the journal; exit 1 on a failure
+  tenants                                      live tenants (each test's own world)
+
+  --tenant <id>                                act on that tenant (every command but start)
   users                                        seeded users with passwords and cookies
   health                                       what is running where
   parity --auth <url> --email e --password p   compare the fake auth with a running better-auth
@@ -211,8 +214,13 @@ async function startUntilSignal(args: string[], opts: CliOptions) {
 
 /** Runs one CLI command (`pnpm mocks <command>`). */
 export async function main(argv: string[], opts: CliOptions = {}): Promise<void> {
-  const [command, ...rest] = argv
-  const client = createControlClient()
+  // `--tenant <id>` anywhere: every control call acts on that tenant (X-Mocks-Tenant).
+  const at = argv.indexOf('--tenant')
+  const tenant = at >= 0 && argv[0] !== 'start' ? argv[at + 1] : undefined
+  if (at >= 0 && argv[0] !== 'start' && !tenant) throw new ConfigError('--tenant needs an id')
+  const args = tenant !== undefined ? [...argv.slice(0, at), ...argv.slice(at + 2)] : argv
+  const [command, ...rest] = args
+  const client = createControlClient(tenant !== undefined ? { tenant } : {})
   switch (command) {
     case 'start':
       return startUntilSignal(rest, opts)
@@ -252,12 +260,13 @@ export async function main(argv: string[], opts: CliOptions = {}): Promise<void>
         ),
       )
       return new Promise(() => undefined)
+    case 'tenants':
+      for (const t of (await client.tenants()).tenants)
+        out(`${t.id.padEnd(24)} ${String(t.scenario).padEnd(22)} faults ${t.faults}, journal ${t.journal}`)
+      return
     case 'verdicts': {
-      const { values } = parseArgs({
-        args: rest,
-        options: { since: { type: 'string' }, tenant: { type: 'string' } },
-      })
-      const report = await client.verdicts(values)
+      const { values } = parseArgs({ args: rest, options: { since: { type: 'string' } } })
+      const report = await client.verdicts({ ...values, ...(tenant ? { tenant } : {}) })
       const mark = { pass: 'PASS', fail: 'FAIL', 'not-exercised': '----' } as const
       for (const v of report.verdicts) out(`${mark[v.status]}  ${v.rule.padEnd(24)} ${v.detail}`)
       const { pass, fail, notExercised } = report.summary
