@@ -242,10 +242,12 @@ async function mocksHandlers(services: string[] | undefined): Promise<Handlers> 
         await block({}, bareFake.app)
       }
       for (let r = 0; r < a.rounds; r++) {
-        gc?.()
-        bare.push(await block({}, bareFake.app))
-        gc?.()
-        alone.push(await block({}))
+        // The two single-world blocks alternate which goes first: no order bias.
+        for (const first of r % 2 ? ['alone', 'bare'] : ['bare', 'alone']) {
+          gc?.()
+          if (first === 'bare') bare.push(await block({}, bareFake.app))
+          else alone.push(await block({}))
+        }
         const ids: string[] = []
         for (let i = 0; i < a.tenants; i++) ids.push((await mocks.createTenant({ name: 'default' })).id)
         gc?.()

@@ -41,7 +41,7 @@ export const tenantsBenchmark: Benchmark = {
         path: V01T_PATH,
         tenants: 8,
         requests: ctx.opts.rest.engineRequests,
-        rounds: Math.max(3, ctx.opts.rounds),
+        rounds: Math.max(4, 2 * ctx.opts.rounds),
       },
     )
     const ms = (name: string, values: number[], note?: string): Figure => ({

@@ -305,14 +305,16 @@ export class TenantRouter implements FaultPort {
       const headers = requestHeaders(c)
       // The single world, nothing named: straight to the default engine (the default tenant is
       // never swept, so it needs no bookkeeping). Once a tenant was deleted, cookies of its
-      // sessions must still be told apart (404), so sessions are looked up from then on.
+      // sessions must still be told apart (404): a request with a cookie (or a WebSocket
+      // handshake, which may carry its session in the query) then takes the full path.
+      const cookie = headers.get('cookie')
       if (
         this.tenants.size === 1 &&
-        this.gone.size === 0 &&
         !signals &&
         headers.get(TENANT_HEADER) === null &&
         !headers.get('baggage')?.includes(TENANT_BAGGAGE_KEY) &&
-        !headers.get('cookie')?.includes(TENANT_COOKIE)
+        !cookie?.includes(TENANT_COOKIE) &&
+        (this.gone.size === 0 || (cookie === null && headers.get('upgrade') === null))
       )
         return single(c, next)
       const upgrade = headers.get('upgrade')?.toLowerCase() === 'websocket'
