@@ -97,6 +97,34 @@ export function javaVersion(): { ok: true; version: string } | { ok: false; why:
  * WireMock standalone: one stub mapping (exact URL) answering the captured status, headers and
  * body; its request journal capped at the fake's own journal size (5,000), banner off.
  */
+/** A started peer once it answers `pathAndQuery`; stopped and reported when it does not. */
+async function running(
+  child: ChildProcess,
+  dir: string,
+  o: {
+    name: PeerName
+    label: string
+    port: number | undefined
+    pathAndQuery: string
+    timeoutMs: number
+    description: string
+  },
+): Promise<PeerStart> {
+  const output = collect(child)
+  const close = stopper(child, dir)
+  const url = `http://127.0.0.1:${o.port}`
+  try {
+    await waitFor(url + o.pathAndQuery, child, output, o.timeoutMs)
+  } catch (err) {
+    await close()
+    return { ok: false, name: o.name, why: `${o.label} did not start: ${(err as Error).message}` }
+  }
+  return {
+    ok: true,
+    peer: { name: o.name, description: o.description, url, cpu: () => processCpuUs(child.pid!), close },
+  }
+}
+
 export async function startWireMock(
   pathAndQuery: string,
   captured: Captured,
@@ -145,25 +173,14 @@ export async function startWireMock(
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   )
-  const output = collect(child)
-  const close = stopper(child, dir)
-  const url = `http://127.0.0.1:${port}`
-  try {
-    await waitFor(url + pathAndQuery, child, output, timeoutMs)
-  } catch (err) {
-    await close()
-    return { ok: false, name, why: `WireMock did not start: ${(err as Error).message}` }
-  }
-  return {
-    ok: true,
-    peer: {
-      name,
-      description: `WireMock ${path.basename(jar, '.jar').replace('wiremock-standalone-', '')} (standalone jar, ${java.version})`,
-      url,
-      cpu: () => processCpuUs(child.pid!),
-      close,
-    },
-  }
+  return running(child, dir, {
+    name,
+    label: 'WireMock',
+    port,
+    pathAndQuery,
+    timeoutMs,
+    description: `WireMock ${path.basename(jar, '.jar').replace('wiremock-standalone-', '')} (standalone jar, ${java.version})`,
+  })
 }
 
 /**
@@ -224,25 +241,14 @@ export async function startMockoon(
     // Its per-request log lines go to stdout: drained (not kept) so it never blocks on a full pipe.
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'production' } },
   )
-  const output = collect(child)
-  const close = stopper(child, dir)
-  const url = `http://127.0.0.1:${port}`
-  try {
-    await waitFor(url + pathAndQuery, child, output, timeoutMs)
-  } catch (err) {
-    await close()
-    return { ok: false, name, why: `Mockoon's CLI did not start: ${(err as Error).message}` }
-  }
-  return {
-    ok: true,
-    peer: {
-      name,
-      description: `Mockoon CLI ${version} (node ${process.version})`,
-      url,
-      cpu: () => processCpuUs(child.pid!),
-      close,
-    },
-  }
+  return running(child, dir, {
+    name,
+    label: "Mockoon's CLI",
+    port,
+    pathAndQuery,
+    timeoutMs,
+    description: `Mockoon CLI ${version} (node ${process.version})`,
+  })
 }
 
 export function startPeer(name: PeerName, pathAndQuery: string, captured: Captured): Promise<PeerStart> {

@@ -108,7 +108,8 @@ export function registerPresenceRoutes(app: Hono, host: PresenceHost, now: () =>
     }
   }
 
-  app.post('/api/presence/heartbeat', async (c) => {
+  /** What both presence routes read first: the store, the channel and the caller's world (or the refusal). */
+  const presenceRequest = (c: Context) => {
     c.header('cache-control', 'no-store')
     const store = storeOf(c)
     const channel = channelOf(c)
@@ -116,6 +117,13 @@ export function registerPresenceRoutes(app: Hono, host: PresenceHost, now: () =>
     if (!channel) return badRequest(c, 'channel is required (?channel=)')
     const world = worldOf(c)
     if ('status' in world) return c.json({ error: world.error, code: 'unknown_tenant' }, world.status)
+    return { store, channel, world }
+  }
+
+  app.post('/api/presence/heartbeat', async (c) => {
+    const req = presenceRequest(c)
+    if (req instanceof Response) return req
+    const { store, channel, world } = req
     const user = await userOf(c)
     if (user === 'unavailable')
       return c.json({ error: 'Cannot check the session', code: 'auth_unavailable' }, 503)
@@ -141,13 +149,9 @@ export function registerPresenceRoutes(app: Hono, host: PresenceHost, now: () =>
   })
 
   app.get('/api/presence', async (c) => {
-    c.header('cache-control', 'no-store')
-    const store = storeOf(c)
-    const channel = channelOf(c)
-    if (!store) return badRequest(c, 'store must be memory or upstash')
-    if (!channel) return badRequest(c, 'channel is required (?channel=)')
-    const world = worldOf(c)
-    if ('status' in world) return c.json({ error: world.error, code: 'unknown_tenant' }, world.status)
+    const req = presenceRequest(c)
+    if (req instanceof Response) return req
+    const { store, channel, world } = req
     let seen: [string, number][]
     if (store === 'memory') {
       seen = [...(memory.get(`${world.tenant ?? ''}/${channel}`) ?? new Map<string, number>())]
