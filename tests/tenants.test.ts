@@ -377,6 +377,48 @@ describe('the tenant API', () => {
     expect(await held).toBe('cut')
   })
 
+  it("a down in a tenant cuts that tenant's open sockets, and its health says down; the default's socket stays", async () => {
+    const id = (await createTenant()).body.id as string
+    const session = await cookieOf(id, 'usr_member')
+    const wsBase = `${t.url('chat').replace(/^http/, 'ws')}/ws?token=`
+    const mine = await openSocket(`${wsBase}${session.value}`)
+    const theirs = await openSocket(`${wsBase}${t.tokenFor('usr_member')}`)
+    const cut = new Promise<number>((resolve) => mine.once('close', (code) => resolve(code)))
+    let defaultClosed = false
+    theirs.once('close', () => {
+      defaultClosed = true
+    })
+    await controlCall('/faults', {
+      method: 'POST',
+      tenant: id,
+      body: JSON.stringify({ service: 'chat', effect: { type: 'down' } }),
+    })
+    expect(await cut).toBe(1006)
+    const health = (await json(await controlCall('/health', { tenant: id }))).body
+    expect(health.services.chat.state).toBe('down')
+    expect((await json(await controlCall('/health'))).body.services.chat.state).toBe('up')
+    expect(defaultClosed).toBe(false)
+    theirs.close()
+    await controlCall(`/tenants/${id}`, { method: 'DELETE' })
+  })
+
+  it("a deleted tenant's journal stream says so and ends", async () => {
+    const id = (await createTenant()).body.id as string
+    const res = await fetch(`${control}/__mocks/journal/stream?tenant=${id}`)
+    const reader = res.body!.getReader()
+    let text = ''
+    const read = (async () => {
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) return text
+        text += new TextDecoder().decode(value)
+      }
+    })()
+    await expect.poll(() => t.mocks.tenant(id)?.journal.watchers).toBe(1)
+    await controlCall(`/tenants/${id}`, { method: 'DELETE' })
+    expect(await read).toMatch(/event: end\ndata: \{"tenant":"[^"]+","reason":"deleted"\}/)
+  })
+
   it('a down in a tenant cuts only its connections; the default tenant keeps the real down only while alone', async () => {
     const id = (await createTenant()).body.id as string
     await controlCall('/faults', {
