@@ -4,7 +4,8 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FAKES } from '../registry.ts'
 import { loadConfig } from '../runtime/config.ts'
-import { ScenarioError, ScenarioLoader } from '../runtime/scenario-loader.ts'
+import { ScenarioLoader } from '../runtime/scenario-loader.ts'
+import { scenarioErrorOf } from '../runtime/testing.ts'
 import { EFFECTS } from './effects/index.ts'
 import { type Fault, FaultSchema } from './schema.ts'
 import type { ServiceTransports } from './transports.ts'
@@ -166,16 +167,6 @@ describe('scenario files', () => {
   const real: ServiceTransports = Object.fromEntries(FAKES.map((f) => [f.name, f.transport]))
   const checkFaults = (faults: readonly Fault[]) => scenarioFaultIssues(faults, real)
 
-  function errorOf(fn: () => unknown): ScenarioError {
-    try {
-      fn()
-    } catch (err) {
-      if (err instanceof ScenarioError) return err
-      throw err
-    }
-    throw new Error('expected a ScenarioError')
-  }
-
   it('every committed scenario passes', () => {
     const dir = loadConfig({}).scenariosDir
     const loader = new ScenarioLoader(dir, FAKES, { checkFaults })
@@ -201,7 +192,7 @@ describe('scenario files', () => {
     )
     writeFileSync(join(dir, 'child.yaml'), 'name: child\nextends: bad\n')
     for (const name of ['bad', 'child']) {
-      const err = errorOf(() => new ScenarioLoader(dir, FAKES, { checkFaults }).load(name))
+      const err = scenarioErrorOf(() => new ScenarioLoader(dir, FAKES, { checkFaults }).load(name))
       expect(err.issues).toEqual([
         expect.objectContaining({ file: join(dir, 'bad.yaml'), path: 'faults.1.effect.type', line: 8 }),
         expect.objectContaining({ file: join(dir, 'bad.yaml'), path: 'faults.1.match.ws', line: 7 }),
@@ -217,10 +208,10 @@ describe('scenario files', () => {
     writeFileSync(join(dir, 'base.yaml'), `name: base\nfaults:\n${f}\n`)
     writeFileSync(join(dir, 'again.yaml'), `name: again\nextends: base\nfaults:\n${f}\n`)
     const loader = new ScenarioLoader(dir, FAKES, { checkFaults })
-    expect(errorOf(() => loader.load('again')).issues).toEqual([
+    expect(scenarioErrorOf(() => loader.load('again')).issues).toEqual([
       { file: join(dir, 'again.yaml'), path: 'faults.1.id', message: 'duplicate fault id "x"' },
     ])
-    const inline = errorOf(() =>
+    const inline = scenarioErrorOf(() =>
       loader.resolveInline({
         name: 'i',
         extends: 'base',

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { mergeScenario, ScenarioError, ScenarioLoader } from './scenario-loader.ts'
+import { mergeScenario, ScenarioLoader } from './scenario-loader.ts'
+import { scenarioErrorOf } from './testing.ts'
 
 const SCENARIOS = fileURLToPath(new URL('../../scenarios/', import.meta.url))
 
@@ -11,16 +12,6 @@ function tempDir(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'scenarios-'))
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text)
   return dir
-}
-
-function errorOf(fn: () => unknown): ScenarioError {
-  try {
-    fn()
-  } catch (err) {
-    if (err instanceof ScenarioError) return err
-    throw err
-  }
-  throw new Error('expected a ScenarioError')
 }
 
 const BASE = `name: base
@@ -89,7 +80,7 @@ faults:
 bogus: true
 `,
     })
-    const err = errorOf(() => new ScenarioLoader(dir).load('broken'))
+    const err = scenarioErrorOf(() => new ScenarioLoader(dir).load('broken'))
     const paths = err.issues.map((i) => i.path)
     expect(paths).toEqual(
       expect.arrayContaining([
@@ -111,7 +102,7 @@ bogus: true
 
   it('reports a broken parent against the parent file', () => {
     const dir = tempDir({ 'base.yaml': 'seed: nope\n', 'child.yaml': 'extends: base\n' })
-    const err = errorOf(() => new ScenarioLoader(dir).load('child'))
+    const err = scenarioErrorOf(() => new ScenarioLoader(dir).load('child'))
     expect(err.issues[0]?.file).toMatch(/base\.yaml$/)
     expect(err.issues[0]?.path).toBe('seed')
   })
@@ -126,7 +117,7 @@ media:
   files: [{ id: f1, fixture: media/x.png, owner: nobody }]
 `.replace('faults:\n  - { service: chat, effect: { type: latency, ms: 10 } }\n', ''),
     })
-    const err = errorOf(() => new ScenarioLoader(dir).load('refs'))
+    const err = scenarioErrorOf(() => new ScenarioLoader(dir).load('refs'))
     expect(err.issues.map((i) => i.path)).toEqual([
       'chat.messages.0.channel',
       'chat.messages.1.sender',
@@ -142,11 +133,11 @@ media:
       'wrong.yaml': 'name: other\n',
     })
     const loader = new ScenarioLoader(dir)
-    expect(errorOf(() => loader.load('missing')).message).toMatch(/Unknown scenario "missing"/)
-    expect(errorOf(() => loader.load('a')).issues[0]?.message).toMatch(/cycle: a -> b -> a/)
-    expect(errorOf(() => loader.load('bad')).message).toMatch(/not valid YAML/)
-    expect(errorOf(() => loader.load('wrong')).issues[0]?.message).toMatch(/must match the file name/)
-    expect(errorOf(() => loader.load('../etc/passwd')).issues[0]?.path).toBe('name')
+    expect(scenarioErrorOf(() => loader.load('missing')).message).toMatch(/Unknown scenario "missing"/)
+    expect(scenarioErrorOf(() => loader.load('a')).issues[0]?.message).toMatch(/cycle: a -> b -> a/)
+    expect(scenarioErrorOf(() => loader.load('bad')).message).toMatch(/not valid YAML/)
+    expect(scenarioErrorOf(() => loader.load('wrong')).issues[0]?.message).toMatch(/must match the file name/)
+    expect(scenarioErrorOf(() => loader.load('../etc/passwd')).issues[0]?.path).toBe('name')
   })
 
   it('resolves inline scenarios on top of a file', () => {
@@ -155,7 +146,7 @@ media:
     expect(s.seed).toBe(9)
     expect(s.auth.users).toHaveLength(2)
     expect(
-      errorOf(() => new ScenarioLoader(dir).resolveInline({ name: 'x', seed: 'no' })).issues[0]?.path,
+      scenarioErrorOf(() => new ScenarioLoader(dir).resolveInline({ name: 'x', seed: 'no' })).issues[0]?.path,
     ).toBe('seed')
   })
 

@@ -7,7 +7,7 @@ import { FaultEngine } from '../faults/engine.ts'
 import { FAKES } from '../registry.ts'
 import { type Env, loadConfig } from './config.ts'
 import { faultHost } from './fault-host.ts'
-import { ScenarioLoader } from './scenario-loader.ts'
+import { ScenarioError, ScenarioLoader } from './scenario-loader.ts'
 
 // The one in-process harness for tests beside the code: a fake under test (and, when it calls
 // another service, companions such as auth, served in-process too), their deps, a scenario
@@ -141,4 +141,15 @@ export async function inProcess<F extends FakeService>(
   }
   await harness.use(opts.scenario ?? 'default')
   return harness
+}
+
+/** The ScenarioError `fn` throws (tests of scenario loading); anything else is rethrown. */
+export function scenarioErrorOf(fn: () => unknown): ScenarioError {
+  try {
+    fn()
+  } catch (err) {
+    if (err instanceof ScenarioError) return err
+    throw err
+  }
+  throw new Error('expected a ScenarioError')
 }
