@@ -258,9 +258,8 @@ for (const pm of ['pnpm', 'npm'] as const) {
     }, 120_000)
 
     // The bin is one file whatever installed it: checked once (npm's project), to keep the run short.
-    it.runIf(pm === 'npm')(
-      'runs `npx devarno-mocks start` from the package (no checkout), commands through npx; Ctrl-C frees every port',
-      async () => {
+    if (pm === 'npm')
+      it('runs `npx devarno-mocks start` from the package (no checkout), commands through npx; Ctrl-C frees every port', async () => {
         const ports = await portsEnv()
         const env = cleanEnv(ports)
         const run = await startBin(app, env)
@@ -284,13 +283,10 @@ for (const pm of ['pnpm', 'npm'] as const) {
         // Nothing left behind once npx has returned: no process, no port.
         expect(run.alive()).toEqual([])
         await expectPortsFree(ports)
-      },
-      60_000,
-    )
+      }, 60_000)
 
-    it.runIf(pm === 'npm')(
-      'a SIGTERM to npx alone (a harness’s child.kill()) leaves no orphan holding the ports',
-      async () => {
+    if (pm === 'npm')
+      it('a SIGTERM to npx alone (a harness’s child.kill()) leaves no orphan holding the ports', async () => {
         const ports = await portsEnv()
         const run = await startBin(app, cleanEnv(ports))
         try {
@@ -306,9 +302,7 @@ for (const pm of ['pnpm', 'npm'] as const) {
         } finally {
           for (const pid of run.alive()) process.kill(pid, 'SIGKILL')
         }
-      },
-      60_000,
-    )
+      }, 60_000)
 
     it('runs the Playwright example against the bin, in Debian Chromium', async () => {
       const r = await sh(
