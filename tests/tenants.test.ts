@@ -402,6 +402,57 @@ describe('the tenant API', () => {
     await controlCall(`/tenants/${id}`, { method: 'DELETE' })
   })
 
+  it('a tenant deleted while chat or media waits on get-session: 404 in their envelope, not 503', async () => {
+    for (const target of [
+      { service: 'chat', path: '/api/v1/messages?channel=general' },
+      { service: 'media', path: '/api/v1/files/anything' },
+    ] as const) {
+      const id = (await createTenant()).body.id as string
+      const session = await cookieOf(id, 'usr_member')
+      await controlCall('/faults', {
+        method: 'POST',
+        tenant: id,
+        body: JSON.stringify({
+          service: 'auth',
+          match: { path: '/api/auth/get-session' },
+          effect: { type: 'hang' },
+        }),
+      })
+      const answer = fetch(`${t.url(target.service)}${target.path}`, {
+        headers: { cookie: `${session.header}; mocks_tenant=${id}` },
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as Body }))
+      // The service's request and its held get-session.
+      await expect.poll(() => t.mocks.tenant(id)?.inflight).toBe(2)
+      expect((await controlCall(`/tenants/${id}`, { method: 'DELETE' })).status).toBe(204)
+      const { status, body } = await answer
+      expect(status, target.service).toBe(404)
+      expect(body.error, target.service).toContain(`Unknown tenant "${id}"`)
+    }
+  })
+
+  it('signals that disagree are journaled (409) in the tenant the first signal names, nowhere else', async () => {
+    const a = (await createTenant()).body.id as string
+    const b = (await createTenant()).body.id as string
+    const bSession = await cookieOf(b, 'usr_member')
+    const res = await fetch(`${t.url('chat')}/api/v1/messages?channel=general&probe=${a}`, {
+      headers: { 'x-mocks-tenant': a, cookie: bSession.header },
+    })
+    expect(res.status).toBe(409)
+    expect(await res.json()).toMatchObject({ error: expect.stringContaining('Tenant signals disagree') })
+    const entries = (tenant: string | undefined) =>
+      controlCall('/journal', tenant ? { tenant } : {}).then(
+        async (r) =>
+          ((await r.json()) as Body).entries as { status: number; query: string; service: string }[],
+      )
+    const inA = (await entries(a)).filter((e) => e.query.includes(`probe=${a}`))
+    expect(inA).toEqual([
+      expect.objectContaining({ service: 'chat', status: 409, query: `?channel=general&probe=${a}` }),
+    ])
+    expect(JSON.stringify(await entries(b))).not.toContain(`probe=${a}`)
+    expect(JSON.stringify(await entries(undefined))).not.toContain(`probe=${a}`)
+    for (const id of [a, b]) await controlCall(`/tenants/${id}`, { method: 'DELETE' })
+  })
+
   it("a deleted tenant's journal stream says so and ends", async () => {
     const id = (await createTenant()).body.id as string
     const res = await fetch(`${control}/__mocks/journal/stream?tenant=${id}`)

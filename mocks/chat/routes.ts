@@ -173,6 +173,13 @@ export function chatCors(trusted: (origin: string | undefined) => boolean): Cors
 export function registerChatRoutes(app: Hono, r: ChatRouteDeps): void {
   const auth = createChatAuth(r)
   const fail = (c: Context, f: Refusal) => c.json({ error: f.message, code: f.code }, f.status)
+  // A tenant deleted while get-session ran: `stateOf` throws its 404, so the answer is neither a
+  // 503 for the cut get-session nor one from the deleted tenant's disposed state.
+  const restAuth = async (c: Context, state: ChatState) => {
+    const session = await auth.rest(requestHeaders(c), state)
+    r.stateOf(c)
+    return session
+  }
 
   const missingChannel = () =>
     refuse(400, 'missing_channel', 'Query parameter "channel" is required (?channel=<id>)')
@@ -190,7 +197,7 @@ export function registerChatRoutes(app: Hono, r: ChatRouteDeps): void {
   app.get('/api/v1/messages', async (c) => {
     const state = r.stateOf(c)
     const { store } = state
-    const session = await auth.rest(requestHeaders(c), state)
+    const session = await restAuth(c, state)
     if (!session.ok) return fail(c, session)
     const id = c.req.query('channel')
     if (!id) return fail(c, missingChannel())
@@ -239,7 +246,7 @@ export function registerChatRoutes(app: Hono, r: ChatRouteDeps): void {
   app.get('/api/v1/presence', async (c) => {
     const state = r.stateOf(c)
     const { store, hub } = state
-    const session = await auth.rest(requestHeaders(c), state)
+    const session = await restAuth(c, state)
     if (!session.ok) return fail(c, session)
     const id = c.req.query('channel')
     if (!id) return fail(c, missingChannel())
@@ -270,6 +277,7 @@ export function registerChatRoutes(app: Hono, r: ChatRouteDeps): void {
     // The socket belongs to the state its handshake reached: its store and its hub.
     const state = r.stateOf(c)
     const decision = await auth.upgrade(c.req.raw, state)
+    r.stateOf(c) // the tenant deleted meanwhile: its 404
     // Over Node the handshake is refused with the bare status (ws writes no body).
     if (!decision.ok) return fail(c, decision)
     const log = r.deps.logger

@@ -148,6 +148,8 @@ export function registerMediaRoutes(app: Hono, deps: FakeDeps, opts: MediaRouteO
       roleMapOf(opts.stateOf(c)),
       tenantOf(c),
     )
+    // A tenant deleted while get-session ran: `stateOf` throws its 404 (not a 503 for the cut call).
+    opts.stateOf(c)
     if (result.kind === 'unavailable') {
       return fail(c, 503, `Authentication service unavailable: ${result.reason}`, 'auth_unavailable')
     }

@@ -1,9 +1,9 @@
-import type { MiddlewareHandler } from 'hono'
+import type { Context, MiddlewareHandler } from 'hono'
 import type { ServiceName } from '../core/config.ts'
 import type { ErrorEnvelope } from '../core/envelope.ts'
-import { Journal } from '../core/journal.ts'
+import { Journal, recordHeaders } from '../core/journal.ts'
 import type { Logger } from '../core/logger.ts'
-import { type HeaderLookup, requestHeaders } from '../core/request-headers.ts'
+import { type HeaderLookup, type RequestHeaders, requestHeaders } from '../core/request-headers.ts'
 import {
   bindTenant,
   DEFAULT_TENANT,
@@ -128,7 +128,14 @@ export class Tenant {
 
 export type Resolution =
   | { ok: true; tenant: Tenant }
-  | { ok: false; status: 400 | 404 | 409; message: string; code: string }
+  | {
+      ok: false
+      status: 400 | 404 | 409
+      message: string
+      code: string
+      /** A conflict's first-named tenant, when live: the refusal goes into its journal. */
+      tenant?: Tenant
+    }
 
 export interface TenantRouterOptions {
   host: FaultHost
@@ -157,6 +164,28 @@ function deadPort(fallback: FaultPort): FaultPort {
     forTenant: () => port,
   }
   return port
+}
+
+/** A request refused before any tenant's fault pipeline saw it, journaled as it was answered. */
+function journalRefusal(
+  journal: Journal,
+  service: ServiceName,
+  c: Context,
+  headers: RequestHeaders,
+  status: number,
+) {
+  journal.record({
+    service,
+    kind: 'http',
+    method: c.req.method,
+    path: c.req.path,
+    route: c.req.path,
+    query: searchOf(c.req.url),
+    status,
+    durationMs: 0,
+    requestHeaders: recordHeaders(headers.entries()),
+    fault: null,
+  })
 }
 
 export class TenantRouter implements FaultPort {
@@ -274,7 +303,9 @@ export class TenantRouter implements FaultPort {
       }
       if (!chosen) chosen = s
       else if (chosen.value !== s.value) {
+        const first = this.tenants.get(chosen.value)
         return {
+          ...(first ? { tenant: first } : {}),
           ok: false,
           status: 409,
           code: 'tenant_conflict',
@@ -324,7 +355,12 @@ export class TenantRouter implements FaultPort {
         const body = envelope
           ? envelope.body(found.message, envelope.code(found.status))
           : { error: found.message, code: found.code }
-        return c.json(body, found.status)
+        const res = c.json(body, found.status)
+        // A conflict is journaled in the tenant its first signal names (the test that sent it
+        // sees why); a malformed or unknown tenant has no journal to go to (logged instead).
+        if (found.tenant) journalRefusal(found.tenant.journal, service, c, headers, res.status)
+        else this.opts.logger.debug({ service, path: c.req.path, status: found.status }, found.message)
+        return res
       }
       const { tenant } = found
       // Unbound requests read as the default tenant: the single world binds nothing.
