@@ -100,6 +100,10 @@ export interface ControlHost {
   createTenant(request: ScenarioRequest, id?: string): Promise<unknown>
   deleteTenant(id: string): Promise<void>
   listTenants(): unknown[]
+  /** Adds a runtime fault (validated: FaultValidationError); replicated mode goes through the log. */
+  addFault(tenant: string, input: unknown): Promise<unknown>
+  /** Removes faults by id; how many were installed. */
+  removeFaults(tenant: string, ids: string[]): Promise<number>
 }
 
 export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono {
@@ -339,9 +343,7 @@ export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono 
       ])
     }
     try {
-      const fault = tenant.engine.add(input)
-      await tenant.engine.settled()
-      return c.json(fault, 201)
+      return c.json(await mocks.addFault(tenant.id, input), 201)
     } catch (err) {
       if (err instanceof FaultValidationError)
         return controlError(c, 400, 'Invalid fault', 'invalid_fault', err.issues)
@@ -353,16 +355,16 @@ export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono 
     const id = c.req.param('id')
     const { engine } = target(c)
     const known = engine.list(scope).some((f) => f.id === id)
-    if (!known || !engine.remove(id)) return controlError(c, 404, `No fault with id "${id}"`, 'not_found')
-    await engine.settled()
+    if (!known || (await mocks.removeFaults(tenantOf(c), [id])) === 0)
+      return controlError(c, 404, `No fault with id "${id}"`, 'not_found')
     return c.body(null, 204)
   })
 
   app.delete('/faults', async (c) => {
     const source = c.req.query('source')
     const { engine } = target(c)
-    for (const f of engine.list(scope)) if (!source || f.source === source) engine.remove(f.id)
-    await engine.settled()
+    const ids = engine.list(scope).flatMap((f) => (!source || f.source === source ? [f.id] : []))
+    if (ids.length) await mocks.removeFaults(tenantOf(c), ids)
     return c.body(null, 204)
   })
 
