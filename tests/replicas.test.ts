@@ -2,6 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { FaultRegistry } from '../mocks/faults/registry.ts'
+import { FaultSchema } from '../mocks/faults/schema.ts'
+import { connectResult } from './helpers.ts'
 import { hasRedisServer, type RedisServer, startRedisServer } from './redis-server.ts'
 import {
   chatClient,
@@ -206,4 +209,75 @@ describe.runIf(run)('replicas through Redis', () => {
     expect(statuses.slice(3).every((s) => s === 200)).toBe(true)
     await fetch(`${a.url('v01t')}/__mocks/faults/rep-times`, { method: 'DELETE' })
   })
+
+  it('seeded probability: the n-th match anywhere in the cluster gets the n-th outcome of one process', async () => {
+    const spec = {
+      id: 'rep-coin',
+      service: 'v01t',
+      effect: { type: 'status', status: 503 },
+      probability: 0.5,
+    }
+    const { seed } = (await (await fetch(`${a.url('v01t')}/__mocks/scenario`)).json()) as { seed: number }
+    // One process's sequence: the registry's own draws, as a single replica makes them.
+    const single = new FaultRegistry()
+    single.install([], seed, 'default')
+    single.add(FaultSchema.parse(spec))
+    const target = { kind: 'http', method: 'GET', path: V01T_PATH, headers: { get: () => null } } as const
+    const expected = Array.from({ length: 16 }, () => single.fire('v01t', target, 'http').length === 1)
+    expect(expected).toContain(true)
+    expect(expected).toContain(false)
+    expect((await post(a.url('v01t'), '/__mocks/faults', spec)).status).toBe(201)
+    await eventually('the fault on b', async () =>
+      (await faultIds(b)).includes('rep-coin') ? true : undefined,
+    )
+    const seen: boolean[] = []
+    // Alternating replicas, one request at a time: cluster-wide match order is request order.
+    for (let i = 0; i < 16; i++)
+      seen.push((await fetch(`${(i % 3 ? b : a).url('v01t')}${V01T_PATH}`)).status === 503)
+    expect(seen).toEqual(expected)
+    await fetch(`${a.url('v01t')}/__mocks/faults/rep-coin`, { method: 'DELETE' })
+  })
+
+  it('a `replica:` down takes one replica down while the other serves; the journal is merged on both', async () => {
+    await fetch(`${a.url('v01t')}/__mocks/journal`, { method: 'DELETE' })
+    const spec = { id: 'b-down', effect: { type: 'down' }, replica: 'b' }
+    expect((await post(a.url('v01t'), '/__mocks/faults', spec)).status).toBe(201)
+    try {
+      await eventually('b refuses connections', async () =>
+        (await connectResult(b.url('v01t'))) === 'ECONNREFUSED' ? true : undefined,
+      )
+      expect((await fetch(`${a.url('v01t')}${V01T_PATH}`)).status).toBe(200)
+    } finally {
+      await fetch(`${a.url('v01t')}/__mocks/faults/b-down`, { method: 'DELETE' })
+    }
+    await eventually('b serves again', async () =>
+      (await fetch(`${b.url('v01t')}${V01T_PATH}`)).status === 200 ? true : undefined,
+    )
+    // Both replicas' requests, stamped, in the journal read through either replica.
+    for (const r of [a, b]) {
+      const replicas = await eventually(`the merged journal on ${r.name}`, async () => {
+        const { entries } = (await (await fetch(`${r.url('v01t')}/__mocks/journal`)).json()) as {
+          entries: { replica?: string; path: string }[]
+        }
+        const names = new Set(entries.filter((e) => e.path === V01T_PATH).map((e) => e.replica))
+        return names.has('a') && names.has('b') ? names : undefined
+      })
+      expect([...replicas].sort()).toEqual(['a', 'b'])
+    }
+  })
 })
+
+async function post(base: string, path: string, body: unknown): Promise<Response> {
+  return fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  })
+}
+
+async function faultIds(r: ReplicaProcess): Promise<string[]> {
+  const { faults } = (await (await fetch(`${r.url('v01t')}/__mocks/faults`)).json()) as {
+    faults: { id: string }[]
+  }
+  return faults.map((f) => f.id)
+}

@@ -31,6 +31,13 @@ export interface ClusterCounters {
   count(key: string): Promise<number>
   /** The log entry being applied while a fault is installed, if any. */
   epoch(): string | undefined
+  /** This replica's name: a fault naming another replica (`replica:`) does not act here. */
+  readonly replica: string
+}
+
+/** Whether a fault acts on this process: `replica:` names one replica (ignored in one process). */
+function here(f: ActiveFault, cluster: ClusterCounters | undefined): boolean {
+  return f.spec.replica === undefined || cluster === undefined || f.spec.replica === cluster.replica
 }
 
 /** A fault as the control API shows it. */
@@ -134,7 +141,7 @@ export class FaultRegistry {
     for (const c of this.index.candidates(service, target.path)) {
       const f = c.fault
       if (c.module.acts[on] === undefined) continue
-      if (faultState(f, now) !== 'active' || !c.matches(target)) continue
+      if (faultState(f, now) !== 'active' || !c.matches(target) || !here(f, cluster)) continue
       const key = `${f.epoch ?? 'start'}:${f.id}`
       if (f.spec.probability !== undefined) {
         const n = await cluster.count(`${key}:draws`)
@@ -163,6 +170,7 @@ export class FaultRegistry {
       const f = c.fault
       if (c.module.acts[on] === undefined) continue
       if (faultState(f, now) !== 'active' || !c.matches(target)) continue
+      if (f.spec.replica !== undefined && !here(f, this.cluster)) continue
       if (f.spec.probability !== undefined && !(this.random(f) < f.spec.probability)) continue
       f.fired++
       out.push(c)
@@ -177,6 +185,7 @@ export class FaultRegistry {
       (c) =>
         c.module.acts[on] !== undefined &&
         c.fault.spec.service === service &&
+        here(c.fault, this.cluster) &&
         faultState(c.fault, now) === 'active',
     )
   }

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import type { ReplicationSettings } from '../core/config.ts'
+import type { Journal, JournalEntry, JournalFilter } from '../core/journal.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Applying, Replication } from '../core/replication.ts'
 import type { ClusterCounters } from '../faults/engine.ts'
+import { JournalPublisher } from './journal.ts'
 
 // The world's ordered log (README "Replicas"): one Redis Stream. A write appends a command
 // (XADD) and is answered once this replica's own reader has applied that entry, in stream
@@ -48,6 +50,7 @@ export class RedisLog implements Replication {
   private running = false
   private loop: Promise<void> | undefined
   private readonly listeners = new Set<() => void>()
+  private readonly journals: JournalPublisher
 
   constructor(
     readonly settings: ReplicationSettings,
@@ -63,6 +66,7 @@ export class RedisLog implements Replication {
     }
     this.writer = new Redis(settings.url, options)
     this.reader = new Redis(settings.url, options)
+    this.journals = new JournalPublisher(this.writer, `${settings.prefix}journal`, this.replica, logger)
     let down = false
     for (const r of [this.writer, this.reader]) {
       r.on('error', (err: Error) => {
@@ -112,7 +116,21 @@ export class RedisLog implements Replication {
 
   /** A tenant's cluster-wide fault counters: keyed by tenant, the installing entry and the fault. */
   counters(tenant: string): ClusterCounters {
-    return { count: (key) => this.count(`${tenant}:${key}`), epoch: () => this.applying?.entry }
+    return {
+      count: (key) => this.count(`${tenant}:${key}`),
+      epoch: () => this.applying?.entry,
+      replica: this.replica,
+    }
+  }
+
+  /** Stamps a tenant's journal with this replica's name and publishes its entries (merged journal). */
+  watchJournal(tenant: string, journal: Journal): void {
+    this.journals.watch(tenant, journal)
+  }
+
+  /** Every replica's journal entries of a tenant, oldest first. */
+  mergedJournal(tenant: string, journal: Journal, filter: JournalFilter): Promise<JournalEntry[]> {
+    return this.journals.merged(tenant, journal, filter)
   }
 
   /** Called after each applied entry (tests, the bench: "has this replica caught up?"). */
@@ -200,6 +218,8 @@ export class RedisLog implements Replication {
   }
 
   async close(): Promise<void> {
+    this.journals.stop()
+    await this.journals.flush()
     this.running = false
     this.reader.disconnect()
     await this.loop?.catch(() => undefined)

@@ -4,7 +4,7 @@ import { type Context, Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import type { MocksConfig, ServiceName } from '../core/config.ts'
 import { controlEnvelope } from '../core/envelope.ts'
-import type { Journal, JournalFilter } from '../core/journal.ts'
+import type { Journal, JournalEntry, JournalFilter } from '../core/journal.ts'
 import type { Logger } from '../core/logger.ts'
 import {
   bindTenant,
@@ -104,6 +104,9 @@ export interface ControlHost {
   addFault(tenant: string, input: unknown): Promise<unknown>
   /** Removes faults by id; how many were installed. */
   removeFaults(tenant: string, ids: string[]): Promise<number>
+  /** A tenant's journal (replicated mode: every replica's, merged). */
+  journalOf(tenant: string, filter: JournalFilter): JournalEntry[] | Promise<JournalEntry[]>
+  clearJournal(tenant: string): Promise<void>
 }
 
 export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono {
@@ -373,14 +376,14 @@ export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono 
     return { service: scope ?? q.service, method: q.method, path: q.path, kind: q.kind }
   }
 
-  app.get('/journal', (c) => {
-    const { journal } = target(c)
-    const entries = journal.list(journalFilter(c))
+  app.get('/journal', async (c) => {
+    const { journal, id } = target(c)
+    const entries = await mocks.journalOf(id, journalFilter(c))
     return c.json({ entries, count: entries.length, limit: journal.limit })
   })
 
-  app.delete('/journal', (c) => {
-    target(c).journal.clear()
+  app.delete('/journal', async (c) => {
+    await mocks.clearJournal(target(c).id)
     return c.body(null, 204)
   })
 

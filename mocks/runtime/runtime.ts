@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { Hono } from 'hono'
 import { CONTROL_PORT, type MocksConfig, type ServiceName } from '../core/config.ts'
-import type { Journal } from '../core/journal.ts'
+import type { Journal, JournalEntry, JournalFilter } from '../core/journal.ts'
 import { createLogger, type Logger } from '../core/logger.ts'
 import type { Replication } from '../core/replication.ts'
 import { markStartup } from '../core/startup.ts'
@@ -76,6 +76,10 @@ export interface ReplicaLink extends Replication {
   counters(tenant: string): ClusterCounters
   /** Connects and replays the log up to its end (before the listeners open). */
   start(): Promise<void>
+  /** Stamps a tenant's journal with the replica's name and publishes its entries. */
+  watchJournal(tenant: string, journal: Journal): void
+  /** Every replica's entries of the tenant's journal (GET /__mocks/journal). */
+  mergedJournal(tenant: string, journal: Journal, filter: JournalFilter): Promise<JournalEntry[]>
   close(): Promise<void>
 }
 
@@ -115,7 +119,10 @@ export class Mocks {
       serviceSignals: serviceTenantSignals(fakes),
       ...(replica ? { cluster: (tenant: string) => replica.counters(tenant) } : {}),
     })
-    if (replica) this.replicate(replica)
+    if (replica) {
+      this.replicate(replica)
+      replica.watchJournal(DEFAULT_TENANT, this.router.default.journal)
+    }
     // Scenario faults get the checks runtime faults get (the loader imports no fault code).
     this.loader = new ScenarioLoader(config.scenariosDir, fakes, {
       checkFaults: (faults) => this.faults.checkScenarioFaults(faults),
@@ -207,6 +214,7 @@ export class Mocks {
     replica.handle('mocks.fault.add', (p: { tenant: string; fault: unknown }) =>
       this.addFaultHere(p.tenant, p.fault),
     )
+    replica.handle('mocks.journal.clear', (p: { tenant: string }) => this.need(p.tenant).journal.clear())
     replica.handle('mocks.fault.remove', (p: { tenant: string; ids: string[] }) =>
       this.removeFaultsHere(p.tenant, p.ids),
     )
@@ -332,6 +340,18 @@ export class Mocks {
     return [...this.router.tenants.values()].map((t) => t.view())
   }
 
+  /** Empties a tenant's journal (replicated: on every replica, at one point of the log). */
+  async clearJournal(tenantId: string): Promise<void> {
+    if (this.replica) await this.replica.submit('mocks.journal.clear', { tenant: tenantId })
+    else this.need(tenantId).journal.clear()
+  }
+
+  /** A tenant's journal entries; replicated, every replica's, merged. */
+  journalOf(tenantId: string, filter: JournalFilter): JournalEntry[] | Promise<JournalEntry[]> {
+    const { journal } = this.need(tenantId)
+    return this.replica ? this.replica.mergedJournal(tenantId, journal, filter) : journal.list(filter)
+  }
+
   /** Adds a runtime fault to a tenant (validated first: 400 with the issues). */
   async addFault(tenantId: string, input: unknown): Promise<FaultView> {
     if (!this.replica) return this.addFaultHere(tenantId, input)
@@ -389,6 +409,7 @@ export class Mocks {
       )
     const scenario = this.resolveRequest(request)
     const tenant = this.router.add(id ?? `t-${randomBytes(6).toString('hex')}`)
+    this.replica?.watchJournal(tenant.id, tenant.journal)
     try {
       for (const [name, entry] of this.services) {
         if (isHttpFake(entry.fake)) tenant.engine.attach(name, this.tenantControls(tenant, name))
