@@ -32,7 +32,8 @@ function freePort(): Promise<number> {
 export interface RedisServer {
   url: string
   port: number
-  stop(): void
+  /** SIGTERM by default; SIGKILL for a crash (nothing written after the last fsync). */
+  stop(signal?: NodeJS.Signals): void
   /** Resolves once the process has exited. */
   exited: Promise<void>
 }
@@ -72,5 +73,5 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
   } finally {
     probe.disconnect()
   }
-  return { url, port, stop: () => child.kill('SIGTERM'), exited }
+  return { url, port, stop: (signal = 'SIGTERM') => child.kill(signal), exited }
 }
