@@ -61,8 +61,8 @@ export class RedisLog implements Replication {
     const options = {
       // Wait for Redis (restarts included) rather than fail a write: an answer means applied.
       maxRetriesPerRequest: null,
+      // Connecting at once, retrying for ever: a replica started before Redis (dev:cluster) waits.
       retryStrategy: () => 100,
-      lazyConnect: true,
     }
     this.writer = new Redis(settings.url, options)
     this.reader = new Redis(settings.url, options)
@@ -144,7 +144,6 @@ export class RedisLog implements Replication {
    * replica catches up before it listens); then keeps reading.
    */
   async start(): Promise<void> {
-    await Promise.all([this.writer.connect(), this.reader.connect()])
     const tail = (
       (await this.writer.xrevrange(this.stream, '+', '-', 'COUNT', 1)) as [string, string[]][]
     )[0]?.[0]
@@ -219,12 +218,15 @@ export class RedisLog implements Replication {
 
   async close(): Promise<void> {
     this.journals.stop()
-    await this.journals.flush()
+    // Redis gone (shutting a cluster down): what is unpublished is dropped rather than waited for.
+    if (this.writer.status === 'ready')
+      await Promise.race([this.journals.flush(), new Promise((r) => setTimeout(r, 1000).unref())])
     this.running = false
     this.reader.disconnect()
     await this.loop?.catch(() => undefined)
     for (const p of this.pending.values()) p.reject(new Error('replica closed'))
     this.pending.clear()
-    await this.writer.quit().catch(() => this.writer.disconnect())
+    if (this.writer.status === 'ready') await this.writer.quit().catch(() => this.writer.disconnect())
+    else this.writer.disconnect()
   }
 }
