@@ -61,6 +61,7 @@ describe('pnpm bench (tiny mode)', () => {
         'reset-db',
         'reset-default',
         'reset-large',
+        'replica-propagation',
         'tenant-create',
         'tenant-resolution',
         'tenant-rss',

@@ -41,6 +41,10 @@ export interface ReplicaOptions {
   env?: Record<string, string>
   /** Ports to reuse (a restarted replica); default free ones. */
   ports?: Record<Service, number>
+  /** Its own loopback address (127.0.0.2 ...: replicas behind haproxy share port numbers). */
+  host?: string
+  /** Without MOCKS_REDIS_URL: one process, the single-world baseline. */
+  single?: boolean
 }
 
 export async function startReplica(opts: ReplicaOptions): Promise<ReplicaProcess> {
@@ -49,7 +53,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaProcess
     ({ auth: await freePort(), chat: await freePort(), v01t: await freePort() } as Record<Service, number>)
   const env: Record<string, string | undefined> = {
     ...process.env,
-    MOCKS_REDIS_URL: opts.redisUrl,
+    ...(opts.single ? {} : { MOCKS_REDIS_URL: opts.redisUrl }),
     MOCKS_REDIS_PREFIX: opts.prefix,
     MOCKS_REPLICA: opts.name,
     MOCKS_AUTH_PORT: String(ports.auth),
@@ -62,6 +66,12 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaProcess
   delete env.MOCKS_CONTROL_URL
   delete env.AUTH_SERVICE_URL
   delete env.MOCKS_HOST
+  if (opts.single) delete env.MOCKS_REDIS_URL
+  if (opts.host) {
+    env.MOCKS_HOST = opts.host
+    // Its own better-auth (the derived URL names 127.0.0.1, where a balancer may not be).
+    env.AUTH_SERVICE_URL = `http://${opts.host}:${ports.auth}`
+  }
   let out = ''
   const child: ChildProcess = spawn(TSX, [CLI, 'start', '--only', REPLICA_SERVICES.join(',')], {
     env,
@@ -76,7 +86,8 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaProcess
     out += d.toString()
   })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  const url = (service: Service) => `http://127.0.0.1:${ports[service]}`
+  const host = opts.host ?? '127.0.0.1'
+  const url = (service: Service) => `http://${host}:${ports[service]}`
   const replica: ReplicaProcess = {
     name: opts.name,
     ports,
