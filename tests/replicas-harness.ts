@@ -48,6 +48,18 @@ export interface ReplicaOptions {
 }
 
 export async function startReplica(opts: ReplicaOptions): Promise<ReplicaProcess> {
+  // A free port taken by another process between our probe and the replica's bind (other test
+  // files run meanwhile): new ports, up to three times, when the ports were ours to choose.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts)
+    } catch (err) {
+      if (opts.ports || attempt >= 3 || !/already in use/.test(String(err))) throw err
+    }
+  }
+}
+
+async function startOnce(opts: ReplicaOptions): Promise<ReplicaProcess> {
   const ports =
     opts.ports ??
     ({ auth: await freePort(), chat: await freePort(), v01t: await freePort() } as Record<Service, number>)
