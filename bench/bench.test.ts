@@ -61,6 +61,7 @@ describe('pnpm bench (tiny mode)', () => {
         'reset-db',
         'reset-default',
         'reset-large',
+        'replica-propagation',
         'tenant-create',
         'tenant-resolution',
         'tenant-rss',
@@ -113,7 +114,7 @@ describe('pnpm bench (tiny mode)', () => {
     expect(md).toContain('Written by `pnpm bench`')
     expect(md).toContain(report.machine.cpu)
     expect(md).toContain(report.machine.commit)
-    expect(md).toMatch(/## Targets \(\d+ of 19 met\)/)
+    expect(md).toMatch(/## Targets \(\d+ of 20 met\)/)
     for (const s of report.sections) expect(md).toContain(s.title)
     expect(existsSync(committed) ? statSync(committed).mtimeMs : undefined).toBe(committedBefore)
   })

@@ -5,6 +5,7 @@ import { dbResetBenchmark } from './db-reset.ts'
 import { latencyBenchmark } from './latency.ts'
 import { describeMachine } from './machine.ts'
 import { load1 } from './net.ts'
+import { replicasBenchmark } from './replicas.ts'
 import { type Report, renderMarkdown, type Section } from './report.ts'
 import { resetBenchmark } from './reset.ts'
 import { restBenchmark } from './rest.ts'
@@ -85,6 +86,7 @@ export const BENCHMARKS: Benchmark[] = [
   wsBenchmark,
   uploadBenchmark,
   coldStartBenchmark,
+  replicasBenchmark,
 ]
 
 export interface RunOptions {

@@ -7,7 +7,7 @@ import { PROFILE_DIR_ENV } from '../bench/rpc.ts'
 
 // `pnpm bench`: runs every benchmark against real servers on 127.0.0.1, prints a table and
 // writes BENCHMARKS.md (~8 min). `--quick`: a short run (~3 min); `--tiny`: a smoke run of
-// the harness; `--only rest,ws`: some sections (rest, latency, reset, tenants, db-reset, ws, upload, coldstart);
+// the harness; `--only rest,ws`: some sections (rest, latency, reset, tenants, db-reset, ws, upload, coldstart, replicas);
 // `--out file.md`: write elsewhere; `--cpu-prof dir`: V8 profiles of the server processes (the
 // whole run per process, plus each profiled workload's own). Peers (WireMock on Java, Mockoon)
 // run in the REST section when installed; a missing one is reported and skipped.

@@ -15,6 +15,8 @@ const LAYERS: Record<string, number> = {
   // Verdicts judge journal entries against declared rules: the kernel's journal only.
   verdicts: 1,
   fake: 2,
+  // Replicated mode's Redis log (the kernel's Replication, the engine's counters): loaded by the runtime.
+  replica: 2,
   demo: 3,
   'registry.ts': 4,
   runtime: 5,

@@ -31,17 +31,32 @@ function freePort(): Promise<number> {
 
 export interface RedisServer {
   url: string
-  stop(): void
+  port: number
+  /** SIGTERM by default; SIGKILL for a crash (nothing written after the last fsync). */
+  stop(signal?: NodeJS.Signals): void
+  /** Resolves once the process has exited. */
+  exited: Promise<void>
 }
 
-export async function startRedisServer(): Promise<RedisServer> {
-  const port = await freePort()
+export interface RedisServerOptions {
+  /** `appendonly yes` + `appendfsync always` in this folder (replicas: an answered write is on disk). */
+  persistDir?: string
+  /** A given port (a restart on the same one); default a free one. */
+  port?: number
+}
+
+export async function startRedisServer(opts: RedisServerOptions = {}): Promise<RedisServer> {
+  const port = opts.port ?? (await freePort())
   const url = `redis://127.0.0.1:${port}`
+  const persistence = opts.persistDir
+    ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', opts.persistDir]
+    : ['--appendonly', 'no']
   const child: ChildProcess = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence],
     { stdio: 'ignore' },
   )
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: null })
   probe.on('error', () => undefined) // refused until the server listens
   const deadline = Date.now() + 10_000
@@ -58,5 +73,5 @@ export async function startRedisServer(): Promise<RedisServer> {
   } finally {
     probe.disconnect()
   }
-  return { url, stop: () => child.kill('SIGTERM') }
+  return { url, port, stop: (signal = 'SIGTERM') => child.kill(signal), exited }
 }

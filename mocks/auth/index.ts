@@ -5,7 +5,17 @@ import { usersForControl } from '../fake/seeded.ts'
 import { authEnvelope } from './envelope.ts'
 import { createAuthApp } from './routes.ts'
 import { configureAuth } from './settings.ts'
-import { type AuthState, createAuthState } from './state.ts'
+import {
+  type AuthState,
+  addUser,
+  createAuthState,
+  endSession,
+  SESSION_ENDED,
+  SESSION_MADE,
+  type SessionRow,
+  storeSession,
+  type UserRow,
+} from './state.ts'
 
 export type { AuthState } from './state.ts'
 
@@ -18,6 +28,21 @@ export interface AuthFake extends FakeService {
 export function createAuthFake(deps: FakeDeps): AuthFake {
   const states = new TenantStates<AuthState>('auth')
   const app = createAuthApp(deps, states.stateOf)
+  // Replicated mode: sessions made or ended on any replica, applied here in the log's order.
+  const log = deps.replication
+  if (log) {
+    log.handle(SESSION_MADE, (p: { tenant: string; session: SessionRow; user?: UserRow }) => {
+      const state = states.peek(p.tenant)
+      if (!state) return
+      if (p.user) addUser(state, p.user)
+      const user = state.users.get(p.session.userId)
+      if (user) storeSession(state, deps.faults.forTenant(p.tenant), p.session, user)
+    })
+    log.handle(SESSION_ENDED, (p: { tenant: string; token: string }) => {
+      const state = states.peek(p.tenant)
+      if (state) endSession(state, deps.faults.forTenant(p.tenant), p.token)
+    })
+  }
   return {
     name: 'auth',
     app,

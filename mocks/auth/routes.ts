@@ -10,7 +10,17 @@ import { signWsToken } from '../core/ws-token.ts'
 import { createFakeApp } from '../fake/app.ts'
 import type { FakeDeps } from '../fake/descriptor.ts'
 import { authEnvelope } from './envelope.ts'
-import { type AuthState, addUser, type SessionRow, type UserRow, userByEmail } from './state.ts'
+import {
+  type AuthState,
+  addUser,
+  endSession,
+  SESSION_ENDED,
+  SESSION_MADE,
+  type SessionRow,
+  storeSession,
+  type UserRow,
+  userByEmail,
+} from './state.ts'
 
 // better-auth 1.7's email routes as family-hub mounts them under /api/auth, answered as the
 // real server answers them (the parity suite, tests/parity, compares the two side by side).
@@ -235,7 +245,7 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
     return { ok: true as const, data: parsed.data as z.infer<T> }
   }
 
-  const createSession = (c: Context, user: UserRow): SessionRow => {
+  const createSession = async (c: Context, user: UserRow, signUp = false): Promise<SessionRow> => {
     const state = stateOf(c)
     const now = new Date()
     const session: SessionRow = {
@@ -248,9 +258,14 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
       createdAt: now.toISOString(),
       updatedAt: now.toISOString(),
     }
-    state.sessions.set(session.token, session)
-    // The session belongs to this request's tenant: later calls carrying only its cookie land there.
-    deps.faults.forTenant(tenantOf(c)).registerSession(session.token, { userId: user.id, email: user.email })
+    const tenant = tenantOf(c)
+    // Replicated mode: every replica stores it (and a sign-up's user) from the world's log.
+    if (deps.replication) {
+      await deps.replication.submit(SESSION_MADE, { tenant, session, ...(signUp ? { user } : {}) })
+      return session
+    }
+    if (signUp) addUser(state, user)
+    storeSession(state, deps.faults.forTenant(tenant), session, user)
     return session
   }
 
@@ -318,7 +333,7 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
     const user = userByEmail(state, email)
     if (!user || user.password !== password) return fail(c, 401, 'INVALID_EMAIL_OR_PASSWORD')
     if (user.banned && state.adminPlugin) return fail(c, 403, 'BANNED_USER')
-    const session = createSession(c, user)
+    const session = await createSession(c, user)
     setSessionCookies(c, session.token, rememberMe)
     const { redirect, url } = redirectTo(c, callbackURL)
     return c.json({
@@ -352,8 +367,7 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
       updatedAt: now,
       password,
     }
-    addUser(state, user)
-    const session = createSession(c, user)
+    const session = await createSession(c, user, true)
     setSessionCookies(c, session.token, rememberMe)
     return c.json({ token: session.token, user: publicUser(user, state.adminPlugin) })
   })
@@ -365,10 +379,9 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
     if (problem) return problem
     const value = sessionCookieFrom(c.req.header('cookie'))
     const token = value ? verifyCookie(value) : null
-    if (token) {
-      stateOf(c).sessions.delete(token)
-      deps.faults.forTenant(tenantOf(c)).forgetSession(token)
-    }
+    if (token && deps.replication)
+      await deps.replication.submit(SESSION_ENDED, { tenant: tenantOf(c), token })
+    else if (token) endSession(stateOf(c), deps.faults.forTenant(tenantOf(c)), token)
     clearSessionCookies(c)
     return c.json({ success: true })
   })

@@ -2,6 +2,7 @@ import { DEFAULT_TENANT } from '../core/tenant.ts'
 import type { FakeDeps } from '../fake/descriptor.ts'
 import type { Scenario } from '../fake/scenario.ts'
 import { type SeededSessionRow, type SeededUserRow, seededUsers } from '../fake/seeded.ts'
+import type { FaultPort } from '../faults/engine.ts'
 
 // The fake better-auth's state as a value: users and sessions built from a scenario, plus the
 // scenario's answers. No app, no I/O: the app finds the state in force through `stateOf(c)`,
@@ -50,6 +51,26 @@ export function createAuthState(
 export function addUser(state: AuthState, user: UserRow): void {
   state.users.set(user.id, user)
   state.usersByEmail.set(user.email.toLowerCase(), user)
+}
+
+/** The log's command kinds for sessions (replicated mode): applied by `storeSession` / `endSession`. */
+export const SESSION_MADE = 'auth.session'
+export const SESSION_ENDED = 'auth.signout'
+
+/** Stores a new session; it belongs to the tenant whose port is given (its cookie lands there). */
+export function storeSession(
+  state: AuthState,
+  port: Pick<FaultPort, 'registerSession'>,
+  session: SessionRow,
+  user: Pick<UserRow, 'id' | 'email'>,
+): void {
+  state.sessions.set(session.token, session)
+  port.registerSession(session.token, { userId: user.id, email: user.email })
+}
+
+export function endSession(state: AuthState, port: Pick<FaultPort, 'forgetSession'>, token: string): void {
+  state.sessions.delete(token)
+  port.forgetSession(token)
 }
 
 export function userByEmail(state: AuthState, email: string): UserRow | undefined {

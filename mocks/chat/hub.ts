@@ -8,7 +8,7 @@ import {
   type ServerFrame,
   type WsErrorCode,
 } from './contract.ts'
-import { type ChannelRow, type ChatStore, codePoints, MAX_CONTENT_CHARS } from './store.ts'
+import { type ChannelRow, type ChatStore, codePoints, MAX_CONTENT_CHARS, type MessageRow } from './store.ts'
 
 // The realtime side of chat-service, transport-neutral: a socket is a WsPeer (the Node
 // server wraps `ws`; an msw ws.link adapter can wrap its client), and every socket goes
@@ -55,6 +55,39 @@ export interface HubDeps {
   logger: Logger
   /** The state this hub belongs to: one hub per chat state, never shared. */
   store: ChatStore
+  /**
+   * Replicated mode: hub events go through the world's log (chat/index.ts applies them on every
+   * replica with `applyMessage`, `applyTyping`, `applyPresence`). Absent in one process.
+   */
+  relay?: HubRelay
+}
+
+/** A message as the log carries it: its instant decided once, by the replica that took it. */
+export interface RelayedMessage {
+  channel: string
+  sender: string
+  content: string
+  at: number
+}
+
+export interface RelayedTyping {
+  channel: string
+  user: string
+  typing: boolean
+  /** The sending socket (not echoed to it on its own replica). */
+  conn: number
+}
+
+export interface RelayedPresence {
+  channel: string
+  user: string
+  online: boolean
+}
+
+export interface HubRelay {
+  message(m: RelayedMessage): Promise<void>
+  typing(t: RelayedTyping): void
+  presence(p: RelayedPresence): void
 }
 
 type Frames = { [K in ClientFrameType]: ReturnType<(typeof ClientFrameSchemas)[K]['parse']> }
@@ -63,6 +96,8 @@ export class ChatHub {
   private readonly conns = new Set<Conn>()
   private readonly byChannel = new Map<string, Set<Conn>>()
   private nextId = 1
+  /** Replicated mode: sockets joined on other replicas, by channel and user. */
+  private readonly remote = new Map<string, Map<string, number>>()
   /** Set once the state this hub belongs to is disposed: later sockets are closed at once. */
   private ended: { code: number; reason: string } | undefined
 
@@ -76,6 +111,7 @@ export class ChatHub {
   online(channel: string): Set<string> {
     const users = new Set<string>()
     for (const c of this.byChannel.get(channel) ?? []) users.add(c.userId)
+    for (const [user, n] of this.remote.get(channel) ?? []) if (n > 0) users.add(user)
     return users
   }
 
@@ -242,6 +278,7 @@ export class ChatHub {
       sockets.add(conn)
       // Others hear of a user once, when their first socket joins (not per tab).
       if (!wasOnline) this.broadcast(id, presence(conn.userId, true, id), conn)
+      this.deps.relay?.presence({ channel: id, user: conn.userId, online: true })
     }
     // The joiner gets who is online now, itself included (a repeated join repeats this).
     for (const user of this.online(id)) this.send(conn, presence(user, true, id))
@@ -263,8 +300,12 @@ export class ChatHub {
     const sockets = this.byChannel.get(id)
     sockets?.delete(conn)
     if (sockets?.size === 0) this.byChannel.delete(id)
-    if (conn.typing.delete(id)) this.broadcast(id, typingFrame(conn.userId, id, false))
+    if (conn.typing.delete(id)) {
+      this.broadcast(id, typingFrame(conn.userId, id, false))
+      this.deps.relay?.typing({ channel: id, user: conn.userId, typing: false, conn: conn.id })
+    }
     if (!this.online(id).has(conn.userId)) this.broadcast(id, presence(conn.userId, false, id))
+    this.deps.relay?.presence({ channel: id, user: conn.userId, online: false })
   }
 
   private typing(conn: Conn, frame: Frames['typing']): void {
@@ -272,6 +313,12 @@ export class ChatHub {
     if (frame.typing) conn.typing.add(frame.channel)
     else conn.typing.delete(frame.channel)
     this.broadcast(frame.channel, typingFrame(conn.userId, frame.channel, frame.typing), conn)
+    this.deps.relay?.typing({
+      channel: frame.channel,
+      user: conn.userId,
+      typing: frame.typing,
+      conn: conn.id,
+    })
   }
 
   private async message(conn: Conn, frame: Frames['message']): Promise<void> {
@@ -285,8 +332,43 @@ export class ChatHub {
       )
     }
     if (!this.joined(conn, frame.channel)) return
-    const row = await this.deps.store.addMessage(frame.channel, conn.userId, frame.content)
-    this.broadcast(frame.channel, {
+    const { relay } = this.deps
+    if (relay) {
+      // Stored and broadcast when the log's entry is applied, on every replica (this one too).
+      const m = { channel: frame.channel, sender: conn.userId, content: frame.content, at: Date.now() }
+      return relay.message(m)
+    }
+    this.deliver(await this.deps.store.addMessage(frame.channel, conn.userId, frame.content))
+  }
+
+  // ---- replicated mode: the log's hub events, applied on every replica ----
+
+  async applyMessage(m: RelayedMessage): Promise<void> {
+    if (!this.deps.store.channel(m.channel)) return
+    this.deliver(await this.deps.store.addMessage(m.channel, m.sender, m.content, m.at))
+  }
+
+  /** Typing on another replica (`mine`: this replica's own, already broadcast). */
+  applyTyping(t: RelayedTyping, mine: boolean): void {
+    if (!mine) this.broadcast(t.channel, typingFrame(t.user, t.channel, t.typing))
+  }
+
+  /** A socket joined or left on another replica: presence here follows. */
+  applyPresence(p: RelayedPresence, mine: boolean): void {
+    if (mine) return
+    const before = this.online(p.channel).has(p.user)
+    let users = this.remote.get(p.channel)
+    if (!users) {
+      users = new Map()
+      this.remote.set(p.channel, users)
+    }
+    users.set(p.user, Math.max(0, (users.get(p.user) ?? 0) + (p.online ? 1 : -1)))
+    const after = this.online(p.channel).has(p.user)
+    if (before !== after) this.broadcast(p.channel, presence(p.user, after, p.channel))
+  }
+
+  private deliver(row: MessageRow): void {
+    this.broadcast(row.channelId, {
       type: 'message',
       id: row.id,
       sender: row.senderId,

@@ -1,3 +1,4 @@
+import type { Replication } from '../core/replication.ts'
 import { TenantStates } from '../core/state.ts'
 import { rawQueryParam } from '../core/url.ts'
 import type { WsPeer } from '../core/ws.ts'
@@ -11,6 +12,7 @@ import {
   chatValidator,
   createChatApp,
 } from './app.ts'
+import type { HubRelay, RelayedMessage, RelayedPresence, RelayedTyping } from './hub.ts'
 import { WS_PATH } from './routes.ts'
 import { type ChatState, createChatState } from './state.ts'
 import type { ChatStore } from './store.ts'
@@ -45,6 +47,7 @@ export function createChatFake(deps: FakeDeps, options: ChatFakeOptions = {}): C
   const validate = chatValidator(deps, options)
   const app = createChatApp(chat, deps, states.stateOf, { validate })
   const acceptSocket = chatSocketAcceptor(deps, states.stateOf, { validate })
+  const relayFor = deps.replication ? replicateHub(deps.replication, states) : undefined
 
   return {
     name: 'chat',
@@ -56,7 +59,12 @@ export function createChatFake(deps: FakeDeps, options: ChatFakeOptions = {}): C
       const started = performance.now()
       const scope = scopeOf(deps, tenant)
       // The hub's sockets go through the tenant's own faults.
-      const next = await createChatState(scenario, { ...deps, faults: scope.faults, tenant: scope.id })
+      const next = await createChatState(scenario, {
+        ...deps,
+        faults: scope.faults,
+        tenant: scope.id,
+        ...(relayFor ? { relay: relayFor(scope.id) } : {}),
+      })
       // Sockets belong to the old state (joins, presence): clients reconnect into the new one.
       states.replace(scope.id, next)?.dispose()
       deps.logger.debug(
@@ -77,6 +85,25 @@ export function createChatFake(deps: FakeDeps, options: ChatFakeOptions = {}): C
       for (const s of states.values()) s.dispose(1001, 'server shutting down')
     },
   }
+}
+
+/**
+ * Replicated mode (README "Replicas"): messages, typing and presence go through the world's
+ * log and are applied by every replica to the hub of the tenant's state in force there.
+ */
+function replicateHub(log: Replication, states: TenantStates<ChatState>): (tenant: string) => HubRelay {
+  type In<T> = T & { tenant: string }
+  log.handle('chat.message', (p: In<RelayedMessage>) => states.peek(p.tenant)?.hub.applyMessage(p))
+  log.handle('chat.typing', (p: In<RelayedTyping>, at) => states.peek(p.tenant)?.hub.applyTyping(p, at.mine))
+  log.handle('chat.presence', (p: In<RelayedPresence>, at) =>
+    states.peek(p.tenant)?.hub.applyPresence(p, at.mine),
+  )
+  return (tenant) => ({
+    message: (m) => log.submit('chat.message', { ...m, tenant }),
+    // Ephemeral: nobody waits for them (a failed append is logged by the log).
+    typing: (t) => void log.submit('chat.typing', { ...t, tenant }).catch(() => undefined),
+    presence: (p) => void log.submit('chat.presence', { ...p, tenant }).catch(() => undefined),
+  })
 }
 
 /** Fake chat-service: its descriptor (mocks/fake/descriptor.ts), listed in mocks/registry.ts. */

@@ -4,7 +4,7 @@ import { DEFAULT_ROLE_MAP, type RoleMap } from '../core/roles.ts'
 import { DEFAULT_TENANT } from '../core/tenant.ts'
 import type { Scenario } from '../fake/scenario.ts'
 import type { FaultPort } from '../faults/engine.ts'
-import { ChatHub } from './hub.ts'
+import { ChatHub, type HubRelay } from './hub.ts'
 import { ChatStore } from './store.ts'
 
 // One chat world as a value: channels and messages (the store, with its history memo), and
@@ -22,6 +22,8 @@ export interface ChatStateDeps {
   config?: Pick<MocksConfig, 'authRoleMap'>
   /** The tenant the state serves (default: the default tenant). */
   tenant?: string
+  /** Replicated mode: the hub's events go through the world's log. */
+  relay?: HubRelay
 }
 
 /** What the socket's `?token=` may be (scenario `chat.wsAuth`) and who a user id is. */
@@ -49,7 +51,12 @@ export interface ChatState {
 
 export async function createChatState(scenario: Scenario, deps: ChatStateDeps): Promise<ChatState> {
   const store = await ChatStore.build(scenario, deps.logger)
-  const hub = new ChatHub({ faults: deps.faults, logger: deps.logger, store })
+  const hub = new ChatHub({
+    faults: deps.faults,
+    logger: deps.logger,
+    store,
+    ...(deps.relay ? { relay: deps.relay } : {}),
+  })
   const emails = new Map(scenario.auth.users.map((u) => [u.id, u.email]))
   return {
     tenant: deps.tenant ?? DEFAULT_TENANT,

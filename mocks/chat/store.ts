@@ -320,11 +320,17 @@ export class ChatStore {
    * channel's newest message (+1 ms), so a new message is always last in history and the
    * index stays sorted by appending. The collection write (schema-checked) comes first.
    */
-  async addMessage(channel: string, senderId: string, content: string): Promise<MessageRow> {
+  async addMessage(
+    channel: string,
+    senderId: string,
+    content: string,
+    now = Date.now(),
+  ): Promise<MessageRow> {
     const rows = this.index.get(channel)
     if (!rows) throw new Error(`unknown channel ${channel}`)
     // Reserved before the await, so concurrent sends get strictly increasing instants in call order.
-    const ms = Math.max(Date.now(), (this.newest.get(channel) ?? newestOf(rows)) + 1)
+    // (`now`: replicated mode passes the instant the taking replica read, so all derive one row.)
+    const ms = Math.max(now, (this.newest.get(channel) ?? newestOf(rows)) + 1)
     this.newest.set(channel, ms)
     const row = await this.messages.create({
       id: seededUuid(this.scenario.seed, `runtime-message:${++this.runtimeCount}`),

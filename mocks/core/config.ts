@@ -1,3 +1,4 @@
+import { hostname } from 'node:os'
 import { DEFAULT_WS_TOKEN_SECRET } from './ws-token.ts'
 
 // Environment configuration shared by every fake. Names follow the integration matrix and
@@ -91,6 +92,17 @@ export interface MocksConfig {
   maxTenants: number
   /** The verdict rules (the matrix's "Correct Behavior"): `MOCKS_VERDICTS_FILE`. */
   verdictsFile: string
+  /**
+   * Replicated mode (README "Replicas"): `MOCKS_REDIS_URL`, the key prefix
+   * (`MOCKS_REDIS_PREFIX`) and this replica's name (`MOCKS_REPLICA`); undefined: one process.
+   */
+  replication: ReplicationSettings | undefined
+}
+
+export interface ReplicationSettings {
+  url: string
+  prefix: string
+  name: string
 }
 // A fake's own settings are declared on MocksConfig by the fake (module augmentation) and read
 // from env by its descriptor's `configure` (mocks/media/settings.ts).
@@ -115,6 +127,7 @@ type KernelField =
   | 'tenantIdleMs'
   | 'maxTenants'
   | 'verdictsFile'
+  | 'replication'
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -190,6 +203,13 @@ export function readConfig(env: Env = process.env, opts: ReadConfigOptions = {})
     tenantIdleMs: intFromEnv(env, 'MOCKS_TENANT_IDLE_MS', 15 * 60_000, 1),
     maxTenants: intFromEnv(env, 'MOCKS_MAX_TENANTS', 64, 0),
     verdictsFile: env.MOCKS_VERDICTS_FILE || new URL('../../verdicts.yaml', import.meta.url).pathname,
+    replication: env.MOCKS_REDIS_URL
+      ? {
+          url: env.MOCKS_REDIS_URL,
+          prefix: env.MOCKS_REDIS_PREFIX || 'devarno-mocks:',
+          name: env.MOCKS_REPLICA || `${hostname()}-${process.pid}`,
+        }
+      : undefined,
   }
   return config as MocksConfig
 }

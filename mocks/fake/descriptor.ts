@@ -17,11 +17,13 @@
  * The list is injectable: `startMocks`, `loadConfig`, the scenario loader, the CLI, msw, the
  * testcontainers helper and the schema generator take `fakes` (default: `FAKES`).
  */
+
 import type { Context, Hono } from 'hono'
 import type { z } from 'zod'
 import type { Env, MocksConfig, PortSpec, ServiceName } from '../core/config.ts'
 import { type ErrorEnvelope, plainEnvelope } from '../core/envelope.ts'
 import type { Logger } from '../core/logger.ts'
+import type { Replication } from '../core/replication.ts'
 import type { HeaderLookup } from '../core/request-headers.ts'
 import { DEFAULT_TENANT } from '../core/tenant.ts'
 import type { Transport } from '../core/transport.ts'
@@ -41,6 +43,11 @@ export interface FakeDeps {
    * (CORS, faults, journal), so those never see a control path. Absent in unit tests.
    */
   control?: Hono
+  /**
+   * Replicated mode (README "Replicas"): the world's ordered log. A fake submits its state
+   * mutations through it and applies them in its handlers; absent in one process.
+   */
+  replication?: Replication
 }
 
 /** The tenant a state is built for, and the fault port serving it (its WS sockets, sessions). */

@@ -8,7 +8,7 @@ import { SwitchGate } from './gate.ts'
 import { faultPipeline } from './http.ts'
 import { type Identify, type Identity, SessionDirectory } from './identity.ts'
 import { journaled } from './journaling.ts'
-import { FaultRegistry, type FaultView } from './registry.ts'
+import { type ClusterCounters, FaultRegistry, type FaultView } from './registry.ts'
 import type { Fault } from './schema.ts'
 import { type TcpDecide, tcpDecide } from './tcp.ts'
 import type { ServiceTransports } from './transports.ts'
@@ -25,7 +25,7 @@ import { type WsLink, type WsMeta, wrapSocket } from './ws.ts'
 // them; effect modules say what they act on.
 
 export type { Identify, IdentifyRequest, Identity } from './identity.ts'
-export type { FaultView } from './registry.ts'
+export type { ClusterCounters, FaultView } from './registry.ts'
 export type { ChunkStage, TcpConnection, TcpDecide, TcpFiring, TcpMoment } from './tcp.ts'
 export type { ServiceTransports } from './transports.ts'
 export { type FaultIssue, FaultValidationError } from './validation.ts'
@@ -50,6 +50,8 @@ export interface FaultEngineOptions extends FaultHost {
    * the tenancy layer maps tokens to the tenant whose engine holds them.
    */
   onSession?: (token: string, identity: Identity | undefined) => void
+  /** Replicated mode: cluster-wide `times` and probability counters (see FaultRegistry). */
+  cluster?: ClusterCounters
 }
 
 /**
@@ -89,6 +91,7 @@ export class FaultEngine implements FaultPort {
     this.host = { services: opts.services, identify: opts.identify, errorBody: opts.errorBody }
     this.windows = new OutageWindows(this.registry, opts.logger)
     this.onSession = opts.onSession
+    this.registry.cluster = opts.cluster
   }
 
   forTenant(_tenant: string): FaultPort {

@@ -40,7 +40,10 @@ export function faultPipeline(deps: PipelineDeps, service: ServiceName): TracedH
       userEmail: identity?.email,
     }
     const on: Target = isUpgrade ? 'upgrade' : 'http'
-    const firing = deps.registry.fire(service, target, on)
+    // Replicated mode counts `times` and probability across replicas (one round trip per match).
+    const firing = deps.registry.cluster
+      ? await deps.registry.fireCounted(service, target, on)
+      : deps.registry.fire(service, target, on)
     // A service-wide fault in force with no listener to close (in-process): it answers first.
     const down = deps.windows.hasListener(service) ? undefined : deps.windows.inForce(service)
     // No fault acts (nearly every request): straight through, no effect chain to build.

@@ -18,6 +18,26 @@ export interface ActiveFault {
   fired: number
   /** Probability draws made so far (the index of the next seeded draw). */
   draws: number
+  /** Replicated mode: the log entry that installed it (its cluster counters' key), else `start`. */
+  epoch?: string
+}
+
+/**
+ * Replicated mode (mocks/replica): cluster-wide counters, so `times` and seeded `probability`
+ * count matches across every replica. Absent in one process (the synchronous `fire`).
+ */
+export interface ClusterCounters {
+  /** The n-th (1-based) count of a counter: one Redis round trip. */
+  count(key: string): Promise<number>
+  /** The log entry being applied while a fault is installed, if any. */
+  epoch(): string | undefined
+  /** This replica's name: a fault naming another replica (`replica:`) does not act here. */
+  readonly replica: string
+}
+
+/** Whether a fault acts on this process: `replica:` names one replica (ignored in one process). */
+function here(f: ActiveFault, cluster: ClusterCounters | undefined): boolean {
+  return f.spec.replica === undefined || cluster === undefined || f.spec.replica === cluster.replica
 }
 
 /** A fault as the control API shows it. */
@@ -52,6 +72,8 @@ export class FaultRegistry {
   }))
   private seed = 1
   private nextId = 1
+  /** Set in replicated mode: `fireCounted` then replaces `fire` on the HTTP path. */
+  cluster: ClusterCounters | undefined
 
   /** Every installed fault, in install order. */
   all(): readonly Compiled[] {
@@ -66,14 +88,14 @@ export class FaultRegistry {
   install(faults: readonly Fault[], seed: number, scenario: string): void {
     this.seed = seed
     this.nextId = 1
-    this.set(faults.map((f, i) => compile(f, 'scenario', f.id ?? `${scenario}-${i + 1}`)))
+    this.set(faults.map((f, i) => this.compile(f, 'scenario', f.id ?? `${scenario}-${i + 1}`)))
   }
 
   /** Adds a checked fault; without an id (or with a taken one) it gets `fault-<n>`. */
   add(spec: Fault): Compiled {
     let id = spec.id
     while (!id || this.has(id)) id = `fault-${this.nextId++}`
-    const compiled = compile(spec, 'runtime', id)
+    const compiled = this.compile(spec, 'runtime', id)
     this.set([...this.compiled, compiled])
     return compiled
   }
@@ -98,10 +120,43 @@ export class FaultRegistry {
 
   /** Seeded draw in [0, 1): the n-th draw of a fault depends only on the seed, its id and n. */
   random(f: ActiveFault): number {
-    const digest = createHmac('sha256', String(this.seed))
-      .update(`${f.id}:${f.draws++}`)
-      .digest()
+    return this.drawAt(f, f.draws++)
+  }
+
+  private drawAt(f: ActiveFault, n: number): number {
+    const digest = createHmac('sha256', String(this.seed)).update(`${f.id}:${n}`).digest()
     return digest.readUIntBE(0, 6) / 2 ** 48
+  }
+
+  /**
+   * `fire` counted across the cluster: a fault with `probability` takes its n-th draw from the
+   * cluster-wide n (so the n-th match anywhere gets the n-th outcome of one process), a fault
+   * with `times` fires while the cluster-wide firing count is at most `times`. Others as `fire`.
+   */
+  async fireCounted(service: ServiceName, target: MatchTarget, on: Target): Promise<Compiled[]> {
+    const cluster = this.cluster
+    if (!cluster) return this.fire(service, target, on)
+    const now = performance.now()
+    const out: Compiled[] = []
+    for (const c of this.index.candidates(service, target.path)) {
+      const f = c.fault
+      if (c.module.acts[on] === undefined) continue
+      if (faultState(f, now) !== 'active' || !c.matches(target) || !here(f, cluster)) continue
+      const key = `${f.epoch ?? 'start'}:${f.id}`
+      if (f.spec.probability !== undefined) {
+        const n = await cluster.count(`${key}:draws`)
+        f.draws = Math.max(f.draws, n)
+        if (!(this.drawAt(f, n - 1) < f.spec.probability)) continue
+      }
+      if (f.spec.times !== undefined) {
+        const n = await cluster.count(`${key}:fired`)
+        // Past the cluster's count: expired here too (no more round trips for it).
+        f.fired = Math.max(f.fired, Math.min(n, f.spec.times))
+        if (n > f.spec.times) continue
+      } else f.fired++
+      out.push(c)
+    }
+    return out
   }
 
   /**
@@ -115,6 +170,7 @@ export class FaultRegistry {
       const f = c.fault
       if (c.module.acts[on] === undefined) continue
       if (faultState(f, now) !== 'active' || !c.matches(target)) continue
+      if (f.spec.replica !== undefined && !here(f, this.cluster)) continue
       if (f.spec.probability !== undefined && !(this.random(f) < f.spec.probability)) continue
       f.fired++
       out.push(c)
@@ -129,8 +185,13 @@ export class FaultRegistry {
       (c) =>
         c.module.acts[on] !== undefined &&
         c.fault.spec.service === service &&
+        here(c.fault, this.cluster) &&
         faultState(c.fault, now) === 'active',
     )
+  }
+
+  private compile(spec: Fault, source: ActiveFault['source'], id: string): Compiled {
+    return compile(spec, source, id, this.cluster?.epoch())
   }
 
   private set(list: Compiled[]): void {
@@ -139,8 +200,9 @@ export class FaultRegistry {
   }
 }
 
-function compile(spec: Fault, source: ActiveFault['source'], id: string): Compiled {
+function compile(spec: Fault, source: ActiveFault['source'], id: string, epoch?: string): Compiled {
   const fault: ActiveFault = { id, spec, source, installedAt: performance.now(), fired: 0, draws: 0 }
+  if (epoch !== undefined) fault.epoch = epoch
   return { fault, module: effectModule(spec.effect.type), matches: compileMatch(spec.match) }
 }
 

@@ -44,6 +44,8 @@ export const FaultSchema = z.strictObject({
   probability: z.number().min(0).max(1).optional(),
   afterMs: z.number().int().min(0).optional(),
   forMs: z.number().int().min(1).optional(),
+  /** Replicated mode: the fault acts on this replica only (MOCKS_REPLICA), e.g. one `down` behind a balancer. */
+  replica: z.string().min(1).max(200).optional(),
 })
 
 export type FaultSpec = z.input<typeof FaultSchema>

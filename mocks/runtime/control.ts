@@ -4,7 +4,7 @@ import { type Context, Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import type { MocksConfig, ServiceName } from '../core/config.ts'
 import { controlEnvelope } from '../core/envelope.ts'
-import type { Journal, JournalFilter } from '../core/journal.ts'
+import type { Journal, JournalEntry, JournalFilter } from '../core/journal.ts'
 import type { Logger } from '../core/logger.ts'
 import {
   bindTenant,
@@ -100,6 +100,13 @@ export interface ControlHost {
   createTenant(request: ScenarioRequest, id?: string): Promise<unknown>
   deleteTenant(id: string): Promise<void>
   listTenants(): unknown[]
+  /** Adds a runtime fault (validated: FaultValidationError); replicated mode goes through the log. */
+  addFault(tenant: string, input: unknown): Promise<unknown>
+  /** Removes faults by id; how many were installed. */
+  removeFaults(tenant: string, ids: string[]): Promise<number>
+  /** A tenant's journal (replicated mode: every replica's, merged). */
+  journalOf(tenant: string, filter: JournalFilter): JournalEntry[] | Promise<JournalEntry[]>
+  clearJournal(tenant: string): Promise<void>
 }
 
 export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono {
@@ -339,9 +346,7 @@ export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono 
       ])
     }
     try {
-      const fault = tenant.engine.add(input)
-      await tenant.engine.settled()
-      return c.json(fault, 201)
+      return c.json(await mocks.addFault(tenant.id, input), 201)
     } catch (err) {
       if (err instanceof FaultValidationError)
         return controlError(c, 400, 'Invalid fault', 'invalid_fault', err.issues)
@@ -353,16 +358,16 @@ export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono 
     const id = c.req.param('id')
     const { engine } = target(c)
     const known = engine.list(scope).some((f) => f.id === id)
-    if (!known || !engine.remove(id)) return controlError(c, 404, `No fault with id "${id}"`, 'not_found')
-    await engine.settled()
+    if (!known || (await mocks.removeFaults(tenantOf(c), [id])) === 0)
+      return controlError(c, 404, `No fault with id "${id}"`, 'not_found')
     return c.body(null, 204)
   })
 
   app.delete('/faults', async (c) => {
     const source = c.req.query('source')
     const { engine } = target(c)
-    for (const f of engine.list(scope)) if (!source || f.source === source) engine.remove(f.id)
-    await engine.settled()
+    const ids = engine.list(scope).flatMap((f) => (!source || f.source === source ? [f.id] : []))
+    if (ids.length) await mocks.removeFaults(tenantOf(c), ids)
     return c.body(null, 204)
   })
 
@@ -371,14 +376,14 @@ export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono 
     return { service: scope ?? q.service, method: q.method, path: q.path, kind: q.kind }
   }
 
-  app.get('/journal', (c) => {
-    const { journal } = target(c)
-    const entries = journal.list(journalFilter(c))
+  app.get('/journal', async (c) => {
+    const { journal, id } = target(c)
+    const entries = await mocks.journalOf(id, journalFilter(c))
     return c.json({ entries, count: entries.length, limit: journal.limit })
   })
 
-  app.delete('/journal', (c) => {
-    target(c).journal.clear()
+  app.delete('/journal', async (c) => {
+    await mocks.clearJournal(target(c).id)
     return c.body(null, 204)
   })
 

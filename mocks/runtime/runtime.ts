@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import { Hono } from 'hono'
 import { CONTROL_PORT, type MocksConfig, type ServiceName } from '../core/config.ts'
-import type { Journal } from '../core/journal.ts'
+import type { Journal, JournalEntry, JournalFilter } from '../core/journal.ts'
 import { createLogger, type Logger } from '../core/logger.ts'
+import type { Replication } from '../core/replication.ts'
 import { markStartup } from '../core/startup.ts'
 import { DEFAULT_TENANT, isTenantId, TENANT_COOKIE, tenantIdProblem } from '../core/tenant.ts'
 import { createDemoApp } from '../demo/index.ts'
@@ -14,7 +15,7 @@ import {
 } from '../fake/descriptor.ts'
 import type { Scenario } from '../fake/scenario.ts'
 import { seededIdentities } from '../fake/seeded.ts'
-import type { FaultEngine, ServiceControls } from '../faults/engine.ts'
+import type { ClusterCounters, FaultEngine, FaultView, ServiceControls } from '../faults/engine.ts'
 import { FAKES } from '../registry.ts'
 import { refreshDerivedUrls } from './config.ts'
 import { createControlApp, type ScenarioRequest, TenantError } from './control.ts'
@@ -66,6 +67,22 @@ export interface TenantCreated {
   env: Record<string, string>
 }
 
+/**
+ * Replicated mode as the runtime drives it (mocks/replica's RedisLog, loaded only when
+ * MOCKS_REDIS_URL is set): control mutations go through the world's log (README "Replicas").
+ */
+export interface ReplicaLink extends Replication {
+  /** A tenant's cluster-wide fault counters (`times`, probability). */
+  counters(tenant: string): ClusterCounters
+  /** Connects and replays the log up to its end (before the listeners open). */
+  start(): Promise<void>
+  /** Stamps a tenant's journal with the replica's name and publishes its entries. */
+  watchJournal(tenant: string, journal: Journal): void
+  /** Every replica's entries of the tenant's journal (GET /__mocks/journal). */
+  mergedJournal(tenant: string, journal: Journal, filter: JournalFilter): Promise<JournalEntry[]>
+  close(): Promise<void>
+}
+
 export interface TenantSettings {
   /** Tenants idle (no request, no open socket) longer than this are removed. */
   idleMs: number
@@ -89,6 +106,8 @@ export class Mocks {
     journalLimit = 5000,
     /** Every fake known to this runtime (the registry unless injected). */
     readonly fakes: readonly FakeDescriptor[] = FAKES,
+    /** Replicated mode (undefined: one process, nothing goes through Redis). */
+    readonly replica?: ReplicaLink,
   ) {
     this.logger = createLogger('mocks')
     this.tenancy = { idleMs: config.tenantIdleMs, max: config.maxTenants }
@@ -98,7 +117,12 @@ export class Mocks {
       journalLimit,
       logger: createLogger('faults'),
       serviceSignals: serviceTenantSignals(fakes),
+      ...(replica ? { cluster: (tenant: string) => replica.counters(tenant) } : {}),
     })
+    if (replica) {
+      this.replicate(replica)
+      replica.watchJournal(DEFAULT_TENANT, this.router.default.journal)
+    }
     // Scenario faults get the checks runtime faults get (the loader imports no fault code).
     this.loader = new ScenarioLoader(config.scenariosDir, fakes, {
       checkFaults: (faults) => this.faults.checkScenarioFaults(faults),
@@ -175,8 +199,37 @@ export class Mocks {
     return 'name' in request ? this.loader.load(request.name) : this.loader.resolveInline(request.scenario)
   }
 
+  /**
+   * Replicated mode: every replica applies control mutations from the log, in its order; the
+   * replica that took the call answers with what applying it here gave (or threw).
+   */
+  private replicate(replica: ReplicaLink): void {
+    type Switch = { request: ScenarioRequest; tenant: string }
+    replica.handle('mocks.scenario', (p: Switch) => this.switchHere(p.request, p.tenant))
+    replica.handle('mocks.reset', (p: { tenant: string }) => this.resetHere(p.tenant))
+    replica.handle('mocks.tenant.create', (p: { request: ScenarioRequest; id: string }) =>
+      this.createTenantHere(p.request, p.id),
+    )
+    replica.handle('mocks.tenant.delete', (p: { id: string }) => this.deleteTenantHere(p.id))
+    replica.handle('mocks.fault.add', (p: { tenant: string; fault: unknown }) =>
+      this.addFaultHere(p.tenant, p.fault),
+    )
+    replica.handle('mocks.journal.clear', (p: { tenant: string }) => this.need(p.tenant).journal.clear())
+    replica.handle('mocks.fault.remove', (p: { tenant: string; ids: string[] }) =>
+      this.removeFaultsHere(p.tenant, p.ids),
+    )
+  }
+
   /** Apply a scenario by name or inline to a tenant (default: the default tenant); serialized per tenant. */
-  switchScenario(request: ScenarioRequest, tenantId: string = DEFAULT_TENANT): Promise<Scenario> {
+  async switchScenario(request: ScenarioRequest, tenantId: string = DEFAULT_TENANT): Promise<Scenario> {
+    if (!this.replica) return this.switchHere(request, tenantId)
+    this.need(tenantId)
+    this.resolveRequest(request) // refused here (404, 400) before it reaches the log
+    return this.replica.submit('mocks.scenario', { request, tenant: tenantId })
+  }
+
+  /** Applies here, now (start-up, and the log's entries in replicated mode). */
+  switchHere(request: ScenarioRequest, tenantId: string): Promise<Scenario> {
     const tenant = this.need(tenantId)
     return this.queued(tenant, async () => {
       const scenario = this.resolveRequest(request)
@@ -187,7 +240,13 @@ export class Mocks {
   }
 
   /** Back to the tenant's scenario's first state: reseed, scenario faults only, empty journal. */
-  reset(tenantId: string = DEFAULT_TENANT): Promise<Scenario> {
+  async reset(tenantId: string = DEFAULT_TENANT): Promise<Scenario> {
+    if (!this.replica) return this.resetHere(tenantId)
+    this.need(tenantId)
+    return this.replica.submit('mocks.reset', { tenant: tenantId })
+  }
+
+  private resetHere(tenantId: string): Promise<Scenario> {
     const tenant = this.need(tenantId)
     return this.queued(tenant, async () => {
       const scenario = this.scenarioOf(tenant.id)
@@ -281,8 +340,61 @@ export class Mocks {
     return [...this.router.tenants.values()].map((t) => t.view())
   }
 
+  /** Empties a tenant's journal (replicated: on every replica, at one point of the log). */
+  async clearJournal(tenantId: string): Promise<void> {
+    if (this.replica) await this.replica.submit('mocks.journal.clear', { tenant: tenantId })
+    else this.need(tenantId).journal.clear()
+  }
+
+  /** A tenant's journal entries; replicated, every replica's, merged. */
+  journalOf(tenantId: string, filter: JournalFilter): JournalEntry[] | Promise<JournalEntry[]> {
+    const { journal } = this.need(tenantId)
+    return this.replica ? this.replica.mergedJournal(tenantId, journal, filter) : journal.list(filter)
+  }
+
+  /** Adds a runtime fault to a tenant (validated first: 400 with the issues). */
+  async addFault(tenantId: string, input: unknown): Promise<FaultView> {
+    if (!this.replica) return this.addFaultHere(tenantId, input)
+    const fault = this.need(tenantId).engine.validate(input)
+    return this.replica.submit('mocks.fault.add', { tenant: tenantId, fault })
+  }
+
+  private async addFaultHere(tenantId: string, input: unknown): Promise<FaultView> {
+    const { engine } = this.need(tenantId)
+    const fault = engine.add(input)
+    await engine.settled()
+    return fault
+  }
+
+  /** Removes runtime or scenario faults of a tenant by id; how many were installed. */
+  async removeFaults(tenantId: string, ids: string[]): Promise<number> {
+    if (!this.replica) return this.removeFaultsHere(tenantId, ids)
+    this.need(tenantId)
+    return this.replica.submit('mocks.fault.remove', { tenant: tenantId, ids })
+  }
+
+  private async removeFaultsHere(tenantId: string, ids: string[]): Promise<number> {
+    const { engine } = this.need(tenantId)
+    const removed = ids.filter((id) => engine.remove(id)).length
+    await engine.settled()
+    return removed
+  }
+
   /** A new tenant seeded from a scenario (name or inline), with a given id or a fresh one. */
   async createTenant(request: ScenarioRequest, id?: string): Promise<TenantCreated> {
+    if (!this.replica) return this.createTenantHere(request, id)
+    if (id !== undefined && !isTenantId(id)) throw new TenantError(400, 'invalid_tenant', tenantIdProblem(id))
+    if (id !== undefined && this.router.get(id))
+      throw new TenantError(409, 'tenant_exists', `Tenant "${id}" exists: delete it first or pick another id`)
+    this.resolveRequest(request)
+    // The id is chosen once, here, and travels in the command: every replica makes the same tenant.
+    return this.replica.submit('mocks.tenant.create', {
+      request,
+      id: id ?? `t-${randomBytes(6).toString('hex')}`,
+    })
+  }
+
+  private async createTenantHere(request: ScenarioRequest, id?: string): Promise<TenantCreated> {
     if (id !== undefined && !isTenantId(id)) throw new TenantError(400, 'invalid_tenant', tenantIdProblem(id))
     if (id !== undefined && this.router.get(id))
       throw new TenantError(409, 'tenant_exists', `Tenant "${id}" exists: delete it first or pick another id`)
@@ -297,6 +409,7 @@ export class Mocks {
       )
     const scenario = this.resolveRequest(request)
     const tenant = this.router.add(id ?? `t-${randomBytes(6).toString('hex')}`)
+    this.replica?.watchJournal(tenant.id, tenant.journal)
     try {
       for (const [name, entry] of this.services) {
         if (isHttpFake(entry.fake)) tenant.engine.attach(name, this.tenantControls(tenant, name))
@@ -325,6 +438,14 @@ export class Mocks {
 
   /** Deletes a tenant and everything it held (sockets closed, held requests cut, files removed). */
   async deleteTenant(id: string): Promise<void> {
+    if (!this.replica) return this.deleteTenantHere(id)
+    if (id === DEFAULT_TENANT)
+      throw new TenantError(400, 'default_tenant', 'The default tenant cannot be deleted: reset it instead')
+    this.need(id)
+    return this.replica.submit('mocks.tenant.delete', { id })
+  }
+
+  private async deleteTenantHere(id: string): Promise<void> {
     if (id === DEFAULT_TENANT)
       throw new TenantError(400, 'default_tenant', 'The default tenant cannot be deleted: reset it instead')
     const tenant = this.need(id)
@@ -389,7 +510,9 @@ export class Mocks {
   }
 
   private scheduleSweep(): void {
-    const wanted = this.router.others().length > 0
+    // Replicated: idleness is per replica (requests spread over them), so no replica removes a
+    // tenant of the world on its own; tenants go by DELETE.
+    const wanted = this.router.others().length > 0 && !this.replica
     if (!wanted && this.sweeper) {
       clearInterval(this.sweeper)
       this.sweeper = undefined
@@ -455,6 +578,7 @@ export class Mocks {
   }
 
   async close(): Promise<void> {
+    await this.replica?.close()
     if (this.sweeper) clearInterval(this.sweeper)
     this.sweeper = undefined
     for (const t of this.router.others()) await this.dropTenant(t)
@@ -473,7 +597,11 @@ export class Mocks {
 export async function startMocks(opts: StartOptions): Promise<Mocks> {
   const { config } = opts
   const known = opts.fakes ?? FAKES
-  const mocks = new Mocks(config, opts.journalLimit, known)
+  // Replicated mode loads its module (and ioredis) only when MOCKS_REDIS_URL is set.
+  const replica = config.replication
+    ? (await import('../replica/index.ts')).createReplica(config.replication, createLogger('replica'))
+    : undefined
+  const mocks = new Mocks(config, opts.journalLimit, known, replica)
   for (const name of opts.only ?? []) {
     if (!known.some((f) => f.name === name))
       throw new Error(`No fake "${name}" (known: ${known.map((f) => f.name).join(', ')})`)
@@ -491,14 +619,22 @@ export async function startMocks(opts: StartOptions): Promise<Mocks> {
       logger: createLogger(name),
       faults: mocks.router,
       control: createControlApp(mocks, name),
+      ...(replica ? { replication: replica } : {}),
     })
     if (isHttpFake(fake) === (descriptor.transport === 'tcp'))
       throw new Error(`${name}: transport '${descriptor.transport}' does not match what create() returned`)
     mocks.services.set(name, { descriptor, fake, server: undefined })
   }
   markStartup('fakes-created')
-  await mocks.switchScenario({ name: config.scenario })
+  // The replica's own start-up scenario (not a command of the log); then the log replayed.
+  await mocks.switchHere({ name: config.scenario }, DEFAULT_TENANT)
   markStartup('seeded')
+  try {
+    await replica?.start()
+  } catch (err) {
+    await mocks.close()
+    throw err
+  }
   if (opts.listen === false) return mocks
   try {
     for (const [name, entry] of mocks.services) {
@@ -533,8 +669,10 @@ export async function startMocks(opts: StartOptions): Promise<Mocks> {
     await mocks.close()
     throw err
   }
-  // Scenario faults that take a listener down apply now that listeners exist.
-  mocks.faults.install(mocks.scenario.faults, mocks.scenario.seed, mocks.scenario.name)
+  // Scenario faults that take a listener down apply now that listeners exist. (Replicated: the
+  // faults came from the log, keyed by its entries; re-installing would give them new keys.)
+  if (replica) mocks.faults.refreshOutages()
+  else mocks.faults.install(mocks.scenario.faults, mocks.scenario.seed, mocks.scenario.name)
   await mocks.faults.settled()
   return mocks
 }

@@ -20,6 +20,7 @@ import { searchOf } from '../core/url.ts'
 import type { WsPeer } from '../core/ws.ts'
 import type { Scenario } from '../fake/scenario.ts'
 import {
+  type ClusterCounters,
   FaultEngine,
   type FaultHost,
   type FaultPort,
@@ -67,9 +68,16 @@ export class Tenant {
     journalLimit: number,
     logger: Logger,
     onSession: (token: string, identity: Identity | undefined) => void,
+    cluster?: ClusterCounters,
   ) {
     this.journal = new Journal(journalLimit)
-    this.engine = new FaultEngine({ ...host, journal: this.journal, logger, onSession })
+    this.engine = new FaultEngine({
+      ...host,
+      journal: this.journal,
+      logger,
+      onSession,
+      ...(cluster ? { cluster } : {}),
+    })
     const engine = this.engine
     this.port = {
       http: (service) => engine.http(service),
@@ -144,6 +152,8 @@ export interface TenantRouterOptions {
   logger: Logger
   /** A tenant named by a service's own credential (Upstash's token, chat's ephemeral WS token). */
   serviceSignals?: ReadonlyMap<ServiceName, (headers: HeaderLookup, search: string) => string | undefined>
+  /** Replicated mode: a tenant's cluster-wide fault counters (mocks/replica). */
+  cluster?: (tenant: string) => ClusterCounters
 }
 
 /** How many deleted tenants' session tokens are remembered (each answered 404). */
@@ -208,6 +218,7 @@ export class TenantRouter implements FaultPort {
         if (identity) this.owners.set(token, id)
         else if (this.owners.get(token) === id) this.owners.delete(token)
       },
+      this.opts.cluster?.(id),
     )
     this.tenants.set(id, tenant)
     return tenant

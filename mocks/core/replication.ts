@@ -1,0 +1,31 @@
+// Replicated mode (issue 22, README "Replicas"): the kernel's view of the world's ordered log.
+// A fake or the runtime submits a command and registers how every replica applies a kind of
+// command; the log (mocks/replica/, Redis Streams) gives one order to all replicas. Absent
+// (undefined) in one process: callers apply directly and pay nothing.
+
+/** Where and when an entry is being applied. */
+export interface Applying {
+  /** The log entry's id (Redis stream id). */
+  readonly entry: string
+  /** The replica that submitted it. */
+  readonly origin: string
+  /** Whether this replica submitted it (its answer waits on this application). */
+  readonly mine: boolean
+}
+
+export interface Replication {
+  /** This replica's name (MOCKS_REPLICA). */
+  readonly replica: string
+  /**
+   * Appends a command to the world's log; resolves with what applying it returned on this
+   * replica, once this replica's reader has applied it (in log order), or rejects with what it threw.
+   */
+  submit<T>(kind: string, payload: unknown): Promise<T>
+  /** How every replica applies a kind of command (one handler per kind). */
+  handle(kind: string, apply: (payload: never, at: Applying) => unknown): void
+  /**
+   * The n-th (1-based) count of a cluster-wide counter (`times`, probability draws): one round
+   * trip per call.
+   */
+  count(key: string): Promise<number>
+}

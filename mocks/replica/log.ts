@@ -1,0 +1,232 @@
+import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
+import type { ReplicationSettings } from '../core/config.ts'
+import type { Journal, JournalEntry, JournalFilter } from '../core/journal.ts'
+import type { Logger } from '../core/logger.ts'
+import type { Applying, Replication } from '../core/replication.ts'
+import type { ClusterCounters } from '../faults/engine.ts'
+import { JournalPublisher } from './journal.ts'
+
+// The world's ordered log (README "Replicas"): one Redis Stream. A write appends a command
+// (XADD) and is answered once this replica's own reader has applied that entry, in stream
+// order, as every replica does; so every replica applies one sequence and derives one state.
+// Entries carry a nonce: a command ioredis re-sent after a reconnect (its reply lost) is
+// applied once.
+
+type Handler = (payload: never, at: Applying) => unknown
+
+interface Pending {
+  resolve(value: unknown): void
+  reject(err: unknown): void
+}
+
+/** Stream ids compared as (ms, seq). */
+export function compareIds(a: string, b: string): number {
+  const [am = '0', as = '0'] = a.split('-')
+  const [bm = '0', bs = '0'] = b.split('-')
+  const ms = BigInt(am) - BigInt(bm)
+  if (ms !== 0n) return ms < 0n ? -1 : 1
+  const seq = BigInt(as) - BigInt(bs)
+  return seq === 0n ? 0 : seq < 0n ? -1 : 1
+}
+
+/** How many nonces of applied entries are remembered (a resent XADD arrives soon after). */
+const SEEN_NONCES = 10_000
+
+export class RedisLog implements Replication {
+  readonly replica: string
+  readonly stream: string
+  /** Commands (XADD, INCR, journal writes). Offline commands wait for Redis to come back. */
+  readonly writer: Redis
+  /** The blocking XREAD loop alone. */
+  private readonly reader: Redis
+  private readonly handlers = new Map<string, Handler>()
+  private readonly pending = new Map<string, Pending>()
+  private readonly seen = new Set<string>()
+  /** The last entry applied here. */
+  last = '0-0'
+  /** The entry being applied (its id keys the counters of faults it installs). */
+  applying: Applying | undefined
+  private running = false
+  private loop: Promise<void> | undefined
+  private readonly listeners = new Set<() => void>()
+  private readonly journals: JournalPublisher
+
+  constructor(
+    readonly settings: ReplicationSettings,
+    private readonly logger: Logger,
+  ) {
+    this.replica = settings.name
+    this.stream = `${settings.prefix}log`
+    const options = {
+      // Wait for Redis (restarts included) rather than fail a write: an answer means applied.
+      maxRetriesPerRequest: null,
+      // Connecting at once, retrying for ever: a replica started before Redis (dev:cluster) waits.
+      retryStrategy: () => 100,
+    }
+    this.writer = new Redis(settings.url, options)
+    this.reader = new Redis(settings.url, options)
+    this.journals = new JournalPublisher(this.writer, `${settings.prefix}journal`, this.replica, logger)
+    let down = false
+    for (const r of [this.writer, this.reader]) {
+      r.on('error', (err: Error) => {
+        if (!down)
+          logger.warn({ err: err.message, redis: settings.url }, 'replica: Redis unreachable, retrying')
+        down = true
+      })
+      r.on('ready', () => {
+        if (down) logger.info({ redis: settings.url }, 'replica: Redis back')
+        down = false
+      })
+    }
+  }
+
+  handle(kind: string, apply: Handler): void {
+    if (this.handlers.has(kind)) throw new Error(`replica: a handler for "${kind}" exists`)
+    this.handlers.set(kind, apply)
+  }
+
+  submit<T>(kind: string, payload: unknown): Promise<T> {
+    const nonce = randomBytes(9).toString('base64url')
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(nonce, { resolve: resolve as (v: unknown) => void, reject })
+      this.writer
+        .xadd(
+          this.stream,
+          '*',
+          'k',
+          kind,
+          'o',
+          this.replica,
+          'n',
+          nonce,
+          'p',
+          JSON.stringify(payload ?? null),
+        )
+        .catch((err: unknown) => {
+          this.pending.delete(nonce)
+          reject(err)
+        })
+    })
+  }
+
+  count(key: string): Promise<number> {
+    return this.writer.incr(`${this.settings.prefix}count:${key}`)
+  }
+
+  /** A tenant's cluster-wide fault counters: keyed by tenant, the installing entry and the fault. */
+  counters(tenant: string): ClusterCounters {
+    return {
+      count: (key) => this.count(`${tenant}:${key}`),
+      epoch: () => this.applying?.entry,
+      replica: this.replica,
+    }
+  }
+
+  /** Stamps a tenant's journal with this replica's name and publishes its entries (merged journal). */
+  watchJournal(tenant: string, journal: Journal): void {
+    this.journals.watch(tenant, journal)
+  }
+
+  /** Every replica's journal entries of a tenant, oldest first. */
+  mergedJournal(tenant: string, journal: Journal, filter: JournalFilter): Promise<JournalEntry[]> {
+    return this.journals.merged(tenant, journal, filter)
+  }
+
+  /** Called after each applied entry (tests, the bench: "has this replica caught up?"). */
+  onApplied(listener: () => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  /**
+   * Connects and replays the log from the start up to its end as of now (a late or restarted
+   * replica catches up before it listens); then keeps reading.
+   */
+  async start(): Promise<void> {
+    const tail = (
+      (await this.writer.xrevrange(this.stream, '+', '-', 'COUNT', 1)) as [string, string[]][]
+    )[0]?.[0]
+    this.running = true
+    this.loop = this.read()
+    if (tail) await this.until(tail)
+    this.logger.info({ replica: this.replica, replayedTo: this.last }, 'replica: caught up with the log')
+  }
+
+  /** Resolves once this replica has applied the entry `id` (or a later one). */
+  until(id: string): Promise<void> {
+    if (compareIds(this.last, id) >= 0) return Promise.resolve()
+    return new Promise((resolve) => {
+      const off = this.onApplied(() => {
+        if (compareIds(this.last, id) < 0) return
+        off()
+        resolve()
+      })
+    })
+  }
+
+  private async read(): Promise<void> {
+    while (this.running) {
+      let res: [string, [string, string[]][]][] | null
+      try {
+        res = (await this.reader.xread('COUNT', 500, 'BLOCK', 1000, 'STREAMS', this.stream, this.last)) as
+          | [string, [string, string[]][]][]
+          | null
+      } catch (err) {
+        if (!this.running) return
+        this.logger.debug({ err: (err as Error).message }, 'replica: log read failed, retrying')
+        await new Promise((r) => setTimeout(r, 100))
+        continue
+      }
+      for (const [, entries] of res ?? []) {
+        for (const [id, fields] of entries) {
+          await this.apply(id, fields)
+          this.last = id
+          for (const l of [...this.listeners]) l()
+        }
+      }
+    }
+  }
+
+  private async apply(id: string, fields: string[]): Promise<void> {
+    const f: Record<string, string> = {}
+    for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!
+    const { k: kind = '', o: origin = '', n: nonce = '', p = 'null' } = f
+    if (this.seen.has(nonce)) return
+    this.seen.add(nonce)
+    if (this.seen.size > SEEN_NONCES) this.seen.delete(this.seen.values().next().value as string)
+    const mine = origin === this.replica ? this.pending.get(nonce) : undefined
+    if (mine) this.pending.delete(nonce)
+    const handler = this.handlers.get(kind)
+    if (!handler) {
+      this.logger.warn({ kind, entry: id }, 'replica: no handler for a log entry (a newer replica wrote it?)')
+      mine?.reject(new Error(`no handler for ${kind}`))
+      return
+    }
+    this.applying = { entry: id, origin, mine: mine !== undefined }
+    try {
+      const result = await handler(JSON.parse(p) as never, this.applying)
+      mine?.resolve(result)
+    } catch (err) {
+      if (mine) mine.reject(err)
+      else
+        this.logger.debug({ kind, entry: id, err: (err as Error).message }, 'replica: entry refused here too')
+    } finally {
+      this.applying = undefined
+    }
+  }
+
+  async close(): Promise<void> {
+    this.journals.stop()
+    // Redis gone (shutting a cluster down): what is unpublished is dropped rather than waited for.
+    if (this.writer.status === 'ready')
+      await Promise.race([this.journals.flush(), new Promise((r) => setTimeout(r, 1000).unref())])
+    this.running = false
+    this.reader.disconnect()
+    await this.loop?.catch(() => undefined)
+    for (const p of this.pending.values()) p.reject(new Error('replica closed'))
+    this.pending.clear()
+    if (this.writer.status === 'ready') await this.writer.quit().catch(() => this.writer.disconnect())
+    else this.writer.disconnect()
+  }
+}

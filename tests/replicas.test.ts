@@ -1,0 +1,283 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { FaultRegistry } from '../mocks/faults/registry.ts'
+import { FaultSchema } from '../mocks/faults/schema.ts'
+import { connectResult } from './helpers.ts'
+import { hasRedisServer, type RedisServer, startRedisServer } from './redis-server.ts'
+import {
+  chatClient,
+  eventually,
+  type ReplicaProcess,
+  type SeededUser,
+  seededUsers,
+  startReplica,
+} from './replicas-harness.ts'
+
+// Issue 22: two replicas (separate processes, their own ports) share one world through a real
+// Redis (Debian's redis-server, appendonly + appendfsync always, in a temp folder).
+
+const run = hasRedisServer()
+const V01T_PATH = '/trace/devarno-ecosystem/node/'
+
+describe.runIf(run)('replicas through Redis', () => {
+  let redis: RedisServer
+  let dir: string
+  let a: ReplicaProcess
+  let b: ReplicaProcess
+  let users: SeededUser[]
+  let channel: string
+  const prefix = `test-${process.pid}-${Date.now()}:`
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'replicas-redis-'))
+    redis = await startRedisServer({ persistDir: dir })
+    ;[a, b] = await Promise.all([
+      startReplica({ name: 'a', redisUrl: redis.url, prefix }),
+      startReplica({ name: 'b', redisUrl: redis.url, prefix }),
+    ])
+    users = (await seededUsers(a.url('auth'))).filter((u) => u.cookieValue)
+    const res = await fetch(`${a.url('chat')}/__mocks/channels`)
+    const { channels } = (await res.json()) as { channels: { id: string; members: string[] }[] }
+    const open = channels.find((c) => users.every((u) => c.members.includes(u.id)))
+    channel = (open ?? channels[0]!).id
+  }, 120_000)
+
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()])
+    redis?.stop()
+    await redis?.exited
+    if (dir) rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('a message sent through one replica reaches a socket on the other within 2 s, and history on both', async () => {
+    const [alice, bob] = [users[0]!, users[1] ?? users[0]!]
+    const onA = await chatClient(a.url('chat'), alice.cookieValue!)
+    const onB = await chatClient(b.url('chat'), bob.cookieValue!)
+    try {
+      onA.send({ type: 'join', channel })
+      onB.send({ type: 'join', channel })
+      await onA.next((f) => f.type === 'presence')
+      await onB.next((f) => f.type === 'presence')
+      const content = `hello across replicas ${Date.now()}`
+      const sent = Date.now()
+      onA.send({ type: 'message', channel, content })
+      const got = await onB.next((f) => f.type === 'message' && f.content === content, 2000)
+      expect(Date.now() - sent).toBeLessThan(2000)
+      const own = await onA.next((f) => f.type === 'message' && f.content === content)
+      // One id, one instant on both replicas.
+      expect(got.id).toBe(own.id)
+      expect(got.timestamp).toBe(own.timestamp)
+      for (const r of [a, b]) {
+        const res = await fetch(`${r.url('chat')}/api/v1/messages?channel=${channel}&limit=5`, {
+          headers: { cookie: `${alice.cookieName}=${alice.cookieValue}` },
+        })
+        expect(res.status).toBe(200)
+        const body = (await res.json()) as { id: string; content: string }[]
+        expect(body.map((m) => m.id)).toContain(got.id)
+      }
+    } finally {
+      onA.close()
+      onB.close()
+    }
+  })
+
+  it('typing through one replica reaches the other, and so does presence', async () => {
+    const [alice, bob] = [users[0]!, users[1]!]
+    const onB = await chatClient(b.url('chat'), bob.cookieValue!)
+    onB.send({ type: 'join', channel })
+    await onB.next((f) => f.type === 'presence' && f.user_id === bob.id)
+    const onA = await chatClient(a.url('chat'), alice.cookieValue!)
+    try {
+      onA.send({ type: 'join', channel })
+      await onB.next((f) => f.type === 'presence' && f.user_id === alice.id && f.online === true)
+      onA.send({ type: 'typing', channel, typing: true })
+      await onB.next((f) => f.type === 'typing' && f.user_id === alice.id && f.typing === true)
+      const res = await fetch(`${b.url('chat')}/api/v1/presence?channel=${channel}`, {
+        headers: { cookie: `${bob.cookieName}=${bob.cookieValue}` },
+      })
+      expect(JSON.stringify(await res.json())).toContain(alice.id)
+    } finally {
+      onA.close()
+      onB.close()
+    }
+  })
+
+  it('a runtime fault added through one replica acts on the other within 2 s, and its removal too', async () => {
+    const add = await fetch(`${a.url('v01t')}/__mocks/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'rep-503', effect: { type: 'status', status: 503 } }),
+    })
+    expect(add.status).toBe(201)
+    await eventually('the fault in force on b', async () =>
+      (await fetch(`${b.url('v01t')}${V01T_PATH}`)).status === 503 ? true : undefined,
+    )
+    const listed = (await (await fetch(`${b.url('v01t')}/__mocks/faults`)).json()) as {
+      faults: { id: string }[]
+    }
+    expect(listed.faults.map((f) => f.id)).toContain('rep-503')
+    expect((await fetch(`${b.url('v01t')}/__mocks/faults/rep-503`, { method: 'DELETE' })).status).toBe(204)
+    await eventually('the fault gone on a', async () =>
+      (await fetch(`${a.url('v01t')}${V01T_PATH}`)).status === 200 ? true : undefined,
+    )
+  })
+
+  it('a scenario switch through one replica is in force on the other within 2 s', async () => {
+    const put = await fetch(`${b.url('v01t')}/__mocks/scenario`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'v01t-500' }),
+    })
+    expect(put.status).toBe(200)
+    try {
+      await eventually('v01t-500 in force on a', async () => {
+        const health = (await (await fetch(`${a.url('v01t')}/__mocks/health`)).json()) as { scenario: string }
+        return health.scenario === 'v01t-500' ? true : undefined
+      })
+      expect((await fetch(`${a.url('v01t')}${V01T_PATH}`)).status).toBe(500)
+    } finally {
+      await fetch(`${a.url('v01t')}/__mocks/scenario`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'default' }),
+      })
+    }
+  })
+
+  it('a session signed in on one replica is valid on the other, and signed out everywhere', async () => {
+    const user = users[0]!
+    const signIn = await fetch(`${a.url('auth')}/api/auth/sign-in/email`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: a.url('auth') },
+      body: JSON.stringify({ email: user.email, password: user.password }),
+    })
+    expect(signIn.status).toBe(200)
+    const cookie = signIn.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0])
+      .join('; ')
+    const here = await fetch(`${a.url('auth')}/api/auth/get-session`, { headers: { cookie } })
+    expect(here.status, `${cookie} ${await here.text()} ${a.output().slice(-3000)}`).toBe(200)
+    const onB = await fetch(`${b.url('auth')}/api/auth/get-session`, { headers: { cookie } })
+    expect(onB.status).toBe(200)
+    expect(((await onB.json()) as { user: { email: string } }).user.email).toBe(user.email)
+    const out = await fetch(`${b.url('auth')}/api/auth/sign-out`, {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/json', origin: b.url('auth') },
+      body: '{}',
+    })
+    expect(out.status).toBe(200)
+    const onA = await fetch(`${a.url('auth')}/api/auth/get-session`, { headers: { cookie } })
+    expect(onA.status).toBe(401)
+  })
+
+  it('a tenant created on one replica is usable on the other, and deleted everywhere', async () => {
+    const made = await fetch(`${a.url('v01t')}/__mocks/tenants`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'v01t-404' }),
+    })
+    expect(made.status).toBe(201)
+    const { id } = (await made.json()) as { id: string }
+    const onB = await fetch(`${b.url('v01t')}${V01T_PATH}`, { headers: { 'x-mocks-tenant': id } })
+    expect(onB.status).toBe(404) // the tenant's own scenario, not the default world's (200)
+    expect((await fetch(`${b.url('v01t')}/__mocks/tenants/${id}`, { method: 'DELETE' })).status).toBe(204)
+    const gone = await fetch(`${a.url('v01t')}${V01T_PATH}`, { headers: { 'x-mocks-tenant': id } })
+    expect(gone.status).toBe(404)
+    expect(JSON.stringify(await gone.json())).toMatch(/Unknown tenant/)
+  })
+
+  it('`times: N` fires N times across the cluster, not N per replica', async () => {
+    const add = await fetch(`${a.url('v01t')}/__mocks/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'rep-times', effect: { type: 'status', status: 502 }, times: 3 }),
+    })
+    expect(add.status).toBe(201)
+    await eventually('the fault listed on b', async () => {
+      const { faults } = (await (await fetch(`${b.url('v01t')}/__mocks/faults`)).json()) as {
+        faults: { id: string }[]
+      }
+      return faults.some((f) => f.id === 'rep-times') ? true : undefined
+    })
+    const statuses: number[] = []
+    for (let i = 0; i < 10; i++)
+      statuses.push((await fetch(`${(i % 2 ? b : a).url('v01t')}${V01T_PATH}`)).status)
+    expect(statuses.filter((s) => s === 502)).toHaveLength(3)
+    expect(statuses.slice(3).every((s) => s === 200)).toBe(true)
+    await fetch(`${a.url('v01t')}/__mocks/faults/rep-times`, { method: 'DELETE' })
+  })
+
+  it('seeded probability: the n-th match anywhere in the cluster gets the n-th outcome of one process', async () => {
+    const spec = {
+      id: 'rep-coin',
+      service: 'v01t',
+      effect: { type: 'status', status: 503 },
+      probability: 0.5,
+    }
+    const { seed } = (await (await fetch(`${a.url('v01t')}/__mocks/scenario`)).json()) as { seed: number }
+    // One process's sequence: the registry's own draws, as a single replica makes them.
+    const single = new FaultRegistry()
+    single.install([], seed, 'default')
+    single.add(FaultSchema.parse(spec))
+    const target = { kind: 'http', method: 'GET', path: V01T_PATH, headers: { get: () => null } } as const
+    const expected = Array.from({ length: 16 }, () => single.fire('v01t', target, 'http').length === 1)
+    expect(expected).toContain(true)
+    expect(expected).toContain(false)
+    expect((await post(a.url('v01t'), '/__mocks/faults', spec)).status).toBe(201)
+    await eventually('the fault on b', async () =>
+      (await faultIds(b)).includes('rep-coin') ? true : undefined,
+    )
+    const seen: boolean[] = []
+    // Alternating replicas, one request at a time: cluster-wide match order is request order.
+    for (let i = 0; i < 16; i++)
+      seen.push((await fetch(`${(i % 3 ? b : a).url('v01t')}${V01T_PATH}`)).status === 503)
+    expect(seen).toEqual(expected)
+    await fetch(`${a.url('v01t')}/__mocks/faults/rep-coin`, { method: 'DELETE' })
+  })
+
+  it('a `replica:` down takes one replica down while the other serves; the journal is merged on both', async () => {
+    await fetch(`${a.url('v01t')}/__mocks/journal`, { method: 'DELETE' })
+    const spec = { id: 'b-down', effect: { type: 'down' }, replica: 'b' }
+    expect((await post(a.url('v01t'), '/__mocks/faults', spec)).status).toBe(201)
+    try {
+      await eventually('b refuses connections', async () =>
+        (await connectResult(b.url('v01t'))) === 'ECONNREFUSED' ? true : undefined,
+      )
+      expect((await fetch(`${a.url('v01t')}${V01T_PATH}`)).status).toBe(200)
+    } finally {
+      await fetch(`${a.url('v01t')}/__mocks/faults/b-down`, { method: 'DELETE' })
+    }
+    await eventually('b serves again', async () =>
+      (await fetch(`${b.url('v01t')}${V01T_PATH}`)).status === 200 ? true : undefined,
+    )
+    // Both replicas' requests, stamped, in the journal read through either replica.
+    for (const r of [a, b]) {
+      const replicas = await eventually(`the merged journal on ${r.name}`, async () => {
+        const { entries } = (await (await fetch(`${r.url('v01t')}/__mocks/journal`)).json()) as {
+          entries: { replica?: string; path: string }[]
+        }
+        const names = new Set(entries.filter((e) => e.path === V01T_PATH).map((e) => e.replica))
+        return names.has('a') && names.has('b') ? names : undefined
+      })
+      expect([...replicas].sort()).toEqual(['a', 'b'])
+    }
+  })
+})
+
+async function post(base: string, path: string, body: unknown): Promise<Response> {
+  return fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  })
+}
+
+async function faultIds(r: ReplicaProcess): Promise<string[]> {
+  const { faults } = (await (await fetch(`${r.url('v01t')}/__mocks/faults`)).json()) as {
+    faults: { id: string }[]
+  }
+  return faults.map((f) => f.id)
+}
