@@ -43,6 +43,15 @@ const HIDDEN_HEADERS = new Set(['cookie', 'authorization'])
 /** WS entries carry no request headers (the handshake's are on the upgrade's entry). */
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({})
 
+/**
+ * A request's headers as the journal receives them, read only if an entry is read: an HTTP
+ * entry's `requestHeaders` record is built from them then (sorted names, cookie and
+ * authorization shortened), not on every request. Must not change after the request.
+ */
+export interface HeaderSource {
+  entries(): [string, string][]
+}
+
 /** Headers as recorded: cookie and authorization values are shortened, never stored whole. */
 export function recordHeaders(headers: Iterable<[string, string]>): Record<string, string> {
   const out: Record<string, string> = {}
@@ -75,10 +84,63 @@ export interface OpenRequest {
   fault: string | null
 }
 
+/** What the pipeline registers while a request is answered: its OpenRequest, made when read. */
+export interface OpenSource {
+  openRequest(): OpenRequest
+}
+
+/**
+ * The requests begun and not yet recorded. Iterating gives each one's `OpenRequest` as it is
+ * now; registering one per request costs no object beyond the request's own trace.
+ */
+export class OpenRequests implements Iterable<OpenRequest> {
+  private readonly items = new Set<OpenSource>()
+  add(source: OpenSource): void {
+    this.items.add(source)
+  }
+  delete(source: OpenSource): void {
+    this.items.delete(source)
+  }
+  get size(): number {
+    return this.items.size
+  }
+  *[Symbol.iterator](): Iterator<OpenRequest> {
+    for (const source of this.items) yield source.openRequest()
+  }
+}
+
+/** A stored entry: an HTTP entry's headers may still be their source (see `HeaderSource`). */
+type Stored = Omit<JournalEntry, 'requestHeaders'> & { requestHeaders: Record<string, string> | Pending }
+
+/** Headers not yet recorded; `materialize` replaces them with their record, once. */
+class Pending {
+  constructor(readonly source: HeaderSource) {}
+}
+
+/** The entry with its headers recorded (in place: later reads get the same object). */
+function materialize(e: Stored): JournalEntry {
+  if (e.requestHeaders instanceof Pending) e.requestHeaders = recordHeaders(e.requestHeaders.source.entries())
+  return e as JournalEntry
+}
+
+/** What `recordHttp` takes: an HTTP request's facts, its headers as a source. */
+export interface HttpRecord {
+  service: ServiceName
+  method: string
+  path: string
+  route: string
+  query: string
+  status: number | null
+  durationMs: number
+  headers: HeaderSource
+  fault: JournalEntry['fault']
+  userId: string | undefined
+}
+
 export class Journal {
-  private entries: JournalEntry[] = []
+  private entries: Stored[] = []
   /** Requests begun and not yet recorded. */
-  readonly open = new Set<OpenRequest>()
+  readonly open = new OpenRequests()
   private seq = 0
   private listeners = new Set<JournalListener>()
 
@@ -107,7 +169,33 @@ export class Journal {
     if (entry.connection !== undefined) full.connection = entry.connection
     if (entry.bytesIn !== undefined) full.bytesIn = entry.bytesIn
     if (entry.bytesOut !== undefined) full.bytesOut = entry.bytesOut
-    return this.add(full)
+    this.add(full)
+    return full
+  }
+
+  /**
+   * An HTTP request, the hot path's own `record`: the same entry, but its `requestHeaders`
+   * are recorded from `headers` only when the entry is read (listed, streamed, reported).
+   * Building and keeping a sorted copy of every request's headers was a visible share of a
+   * request's CPU and of the garbage collector's work (BENCHMARKS.md).
+   */
+  recordHttp(r: HttpRecord): void {
+    const full: Stored = {
+      seq: ++this.seq,
+      time: nowIso(),
+      service: r.service,
+      kind: 'http',
+      method: r.method,
+      path: r.path,
+      route: r.route,
+      query: r.query,
+      status: r.status,
+      durationMs: r.durationMs,
+      requestHeaders: new Pending(r.headers),
+      fault: r.fault,
+    }
+    if (r.userId !== undefined) full.userId = r.userId
+    this.add(full)
   }
 
   /**
@@ -142,10 +230,11 @@ export class Journal {
     if (code !== undefined) full.code = code
     if (userId !== undefined) full.userId = userId
     if (closedBy !== undefined) full.closedBy = closedBy
-    return this.add(full)
+    this.add(full)
+    return full
   }
 
-  private add(full: JournalEntry): JournalEntry {
+  private add(full: Stored): void {
     this.entries.push(full)
     // Trimmed in batches: dropping the oldest entry on every record (a splice at the front)
     // costs O(limit) once full, ~30 µs at 5,000 (a fifth of chat's CPU when a message fans
@@ -153,21 +242,23 @@ export class Journal {
     // `limit` entries only (`current()`).
     if (this.entries.length >= this.limit * 2)
       this.entries = this.entries.slice(this.entries.length - this.limit)
+    if (this.listeners.size === 0) return
+    const entry = materialize(full)
     for (const l of this.listeners) {
       try {
-        l(full)
+        l(entry)
       } catch {
         // A broken subscriber (a closed SSE stream) must not break request handling.
       }
     }
-    return full
   }
 
-  /** The newest `limit` entries, oldest first. */
+  /** The newest `limit` entries, oldest first, their headers recorded. */
   private current(): JournalEntry[] {
-    return this.entries.length > this.limit
-      ? this.entries.slice(this.entries.length - this.limit)
-      : this.entries
+    const window =
+      this.entries.length > this.limit ? this.entries.slice(this.entries.length - this.limit) : this.entries
+    for (const e of window) materialize(e)
+    return window as JournalEntry[]
   }
 
   list(filter: JournalFilter = {}): JournalEntry[] {
