@@ -144,20 +144,71 @@ describe('HTTP entries recorded with their headers as a source', () => {
 })
 
 describe('open requests', () => {
+  const source = (path: string) => {
+    let fault: string | null = null
+    return {
+      prevOpen: undefined,
+      nextOpen: undefined,
+      setFault: (f: string) => {
+        fault = f
+      },
+      openRequest: () => ({ service: 'v01t' as const, method: 'GET', path, startedAt: 5, fault }),
+    }
+  }
+
   it('each registered source is read as its OpenRequest when iterated, and gone once deleted', () => {
     const journal = new Journal()
-    let fault: string | null = null
-    const source = {
-      openRequest: () => ({ service: 'v01t' as const, method: 'GET', path: '/x', startedAt: 5, fault }),
-    }
-    journal.open.add(source)
+    const a = source('/x')
+    journal.open.add(a)
     expect([...journal.open]).toEqual([
       { service: 'v01t', method: 'GET', path: '/x', startedAt: 5, fault: null },
     ])
-    fault = 'f-2'
+    a.setFault('f-2')
     expect([...journal.open].map((o) => o.fault)).toEqual(['f-2'])
     expect(journal.open.size).toBe(1)
-    journal.open.delete(source)
+    journal.open.delete(a)
     expect([...journal.open]).toEqual([])
+    expect(journal.open.size).toBe(0)
+  })
+
+  it('keeps insertion order whatever is deleted, and ignores repeated adds and deletes', () => {
+    const journal = new Journal()
+    const all = ['/1', '/2', '/3', '/4', '/5'].map(source)
+    for (const s of all) journal.open.add(s)
+    journal.open.add(all[1]!)
+    const paths = () => [...journal.open].map((o) => o.path)
+    expect(paths()).toEqual(['/1', '/2', '/3', '/4', '/5'])
+    journal.open.delete(all[2]!)
+    journal.open.delete(all[2]!)
+    expect(paths()).toEqual(['/1', '/2', '/4', '/5'])
+    journal.open.delete(all[0]!)
+    journal.open.delete(all[4]!)
+    expect(paths()).toEqual(['/2', '/4'])
+    journal.open.add(all[0]!)
+    expect(paths()).toEqual(['/2', '/4', '/1'])
+    expect(journal.open.size).toBe(3)
+    for (const s of all) journal.open.delete(s)
+    expect(paths()).toEqual([])
+    expect(journal.open.size).toBe(0)
+  })
+})
+
+describe('recorded headers named like a source method', () => {
+  it('a request header called "entries" is recorded as a header, not taken for a source', () => {
+    const journal = new Journal()
+    journal.recordHttp({
+      service: 'v01t',
+      method: 'GET',
+      path: '/x',
+      route: '/x',
+      query: '',
+      status: 200,
+      durationMs: 1,
+      headers: { entries: () => [['entries', 'yes']] },
+      fault: null,
+      userId: undefined,
+    })
+    expect(journal.list()[0]?.requestHeaders).toEqual({ entries: 'yes' })
+    expect(journal.list()[0]?.requestHeaders).toEqual({ entries: 'yes' })
   })
 })

@@ -22,6 +22,8 @@ export class HttpTrace implements OpenSource {
   /** The fault credited with the answer, if one acted. */
   fault: Compiled | undefined = undefined
   userId: string | undefined = undefined
+  prevOpen: OpenSource | undefined = undefined
+  nextOpen: OpenSource | undefined = undefined
 
   constructor(
     readonly service: ServiceName,
