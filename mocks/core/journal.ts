@@ -1,4 +1,5 @@
 import type { ServiceName } from './config.ts'
+import { isoTime } from './iso-time.ts'
 
 // Every request and WS frame the fakes see, in a bounded ring buffer (oldest dropped first),
 // filterable, streamable, and able to report which calls lacked request-ID headers.
@@ -69,7 +70,7 @@ function nowIso(): string {
   const ms = Date.now()
   if (ms !== isoMs) {
     isoMs = ms
-    isoText = new Date(ms).toISOString()
+    isoText = isoTime(ms)
   }
   return isoText
 }
