@@ -57,13 +57,22 @@ export type TracedHandler = (c: Context, next: Next, trace: HttpTrace) => Promis
 
 /** Runs `inner` and journals the request when it ends, however it ends. */
 export function journaled(journal: Journal, service: ServiceName, inner: TracedHandler): MiddlewareHandler {
+  // The last path and query string seen, reused when the next request's are equal: each is a
+  // slice of the request's URL, and an entry keeping it keeps the whole URL string alive for as
+  // long as the journal keeps the entry (thousands of them: garbage collector work per request).
+  let lastPath = ''
+  let lastSearch = ''
   return async (c, next) => {
+    const path = c.req.path
+    if (path !== lastPath) lastPath = path
+    const search = searchOf(c.req.url)
+    if (search !== lastSearch) lastSearch = search
     const trace = new HttpTrace(
       service,
       c.req.method,
-      c.req.path,
+      lastPath,
       requestHeaders(c),
-      searchOf(c.req.url),
+      lastSearch,
       Date.now(),
       performance.now(),
     )
