@@ -99,9 +99,24 @@ const agents = {
   'https:': new https.Agent({ keepAlive: true }),
 }
 
+/**
+ * The parsed get-session URL, kept for the last URL seen (it is the same on every call):
+ * parsing it again per request was a visible share of a chat request's CPU. Passed to
+ * `http.request` as before (msw's interceptor reads the call the same way); nothing mutates it.
+ */
+let lastUrl: string | undefined
+let lastTarget: URL | undefined
+function targetOf(url: string): URL {
+  if (url !== lastUrl || !lastTarget) {
+    lastTarget = new URL(url)
+    lastUrl = url
+  }
+  return lastTarget
+}
+
 const httpTransport: Transport = (url, headers, timeoutMs) =>
   new Promise<Answer>((resolve, reject) => {
-    const target = new URL(url)
+    const target = targetOf(url)
     const isHttps = target.protocol === 'https:'
     // Never retried: a request auth has received is a request auth has seen (journaled, counted
     // by its faults), as with any client that does not retry a GET it has sent.

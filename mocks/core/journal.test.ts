@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { Journal, type JournalEntry } from './journal.ts'
+import { Journal, type JournalEntry, recordHeaders } from './journal.ts'
 
 // The journal is a bounded window of the newest entries; it trims in batches internally
 // (bench: a per-record splice cost a fifth of chat's CPU during a 500-socket fan-out).
@@ -81,5 +81,134 @@ describe('WebSocket entries', () => {
     expect(closed).toMatchObject({ kind: 'ws-close', code: 1006, fault: null, seq: 2 })
     expect('frame' in closed || 'userId' in closed).toBe(false)
     expect(b.list({ kind: 'ws-close' })).toEqual([closed])
+  })
+})
+
+describe('HTTP entries recorded with their headers as a source', () => {
+  const headers: [string, string][] = [
+    ['accept', 'application/json'],
+    ['cookie', 'better-auth.session_token=abcdefghijklmnopqrstuvwxyz0123456789'],
+    ['x-request-id', 'req-1'],
+  ]
+  const fields = {
+    service: 'v01t',
+    method: 'GET',
+    path: '/trace/a/b/',
+    route: '/trace/:app/:component/',
+    query: '?page_size=20',
+    status: 200,
+    durationMs: 1.25,
+    fault: { id: 'f-1', type: 'latency' },
+  } as const
+
+  it('recordHttp makes the entry record would make, headers recorded (cookie shortened) when read', () => {
+    const a = new Journal()
+    const b = new Journal()
+    const viaRecord = a.record({
+      ...fields,
+      kind: 'http',
+      requestHeaders: recordHeaders(headers),
+      userId: 'usr_member',
+    })
+    let reads = 0
+    b.recordHttp({
+      ...fields,
+      headers: {
+        entries: () => {
+          reads++
+          return headers
+        },
+      },
+      userId: 'usr_member',
+    })
+    expect(reads).toBe(0)
+    const [viaHttp] = b.list()
+    expect(reads).toBe(1)
+    expect(JSON.stringify({ ...viaHttp, time: '' })).toBe(JSON.stringify({ ...viaRecord, time: '' }))
+    expect(viaHttp?.requestHeaders.cookie).toBe('better-auth.session_toke…')
+    // Recorded once: later reads see the same entry object.
+    expect(b.list()[0]).toBe(viaHttp)
+    expect(reads).toBe(1)
+    expect(b.requestIdReport()).toEqual(a.requestIdReport())
+  })
+
+  it('a subscriber and the report see recorded headers too; no userId field when there is none', () => {
+    const journal = new Journal()
+    const seen: unknown[] = []
+    journal.subscribe((e) => seen.push(JSON.parse(JSON.stringify(e))))
+    journal.recordHttp({ ...fields, headers: { entries: () => headers }, userId: undefined })
+    expect(seen).toEqual([expect.objectContaining({ requestHeaders: recordHeaders(headers) })])
+    expect('userId' in (seen[0] as object)).toBe(false)
+    expect(journal.requestIdReport()).toMatchObject({ total: 1, missing: 1 })
+  })
+})
+
+describe('open requests', () => {
+  const source = (path: string) => {
+    let fault: string | null = null
+    return {
+      prevOpen: undefined,
+      nextOpen: undefined,
+      setFault: (f: string) => {
+        fault = f
+      },
+      openRequest: () => ({ service: 'v01t' as const, method: 'GET', path, startedAt: 5, fault }),
+    }
+  }
+
+  it('each registered source is read as its OpenRequest when iterated, and gone once deleted', () => {
+    const journal = new Journal()
+    const a = source('/x')
+    journal.open.add(a)
+    expect([...journal.open]).toEqual([
+      { service: 'v01t', method: 'GET', path: '/x', startedAt: 5, fault: null },
+    ])
+    a.setFault('f-2')
+    expect([...journal.open].map((o) => o.fault)).toEqual(['f-2'])
+    expect(journal.open.size).toBe(1)
+    journal.open.delete(a)
+    expect([...journal.open]).toEqual([])
+    expect(journal.open.size).toBe(0)
+  })
+
+  it('keeps insertion order whatever is deleted, and ignores repeated adds and deletes', () => {
+    const journal = new Journal()
+    const all = ['/1', '/2', '/3', '/4', '/5'].map(source)
+    for (const s of all) journal.open.add(s)
+    journal.open.add(all[1]!)
+    const paths = () => [...journal.open].map((o) => o.path)
+    expect(paths()).toEqual(['/1', '/2', '/3', '/4', '/5'])
+    journal.open.delete(all[2]!)
+    journal.open.delete(all[2]!)
+    expect(paths()).toEqual(['/1', '/2', '/4', '/5'])
+    journal.open.delete(all[0]!)
+    journal.open.delete(all[4]!)
+    expect(paths()).toEqual(['/2', '/4'])
+    journal.open.add(all[0]!)
+    expect(paths()).toEqual(['/2', '/4', '/1'])
+    expect(journal.open.size).toBe(3)
+    for (const s of all) journal.open.delete(s)
+    expect(paths()).toEqual([])
+    expect(journal.open.size).toBe(0)
+  })
+})
+
+describe('recorded headers named like a source method', () => {
+  it('a request header called "entries" is recorded as a header, not taken for a source', () => {
+    const journal = new Journal()
+    journal.recordHttp({
+      service: 'v01t',
+      method: 'GET',
+      path: '/x',
+      route: '/x',
+      query: '',
+      status: 200,
+      durationMs: 1,
+      headers: { entries: () => [['entries', 'yes']] },
+      fault: null,
+      userId: undefined,
+    })
+    expect(journal.list()[0]?.requestHeaders).toEqual({ entries: 'yes' })
+    expect(journal.list()[0]?.requestHeaders).toEqual({ entries: 'yes' })
   })
 })

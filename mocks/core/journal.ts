@@ -1,4 +1,5 @@
 import type { ServiceName } from './config.ts'
+import { isoTime } from './iso-time.ts'
 
 // Every request and WS frame the fakes see, in a bounded ring buffer (oldest dropped first),
 // filterable, streamable, and able to report which calls lacked request-ID headers.
@@ -45,6 +46,15 @@ const HIDDEN_HEADERS = new Set(['cookie', 'authorization'])
 /** WS entries carry no request headers (the handshake's are on the upgrade's entry). */
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({})
 
+/**
+ * A request's headers as the journal receives them, read only if an entry is read: an HTTP
+ * entry's `requestHeaders` record is built from them then (sorted names, cookie and
+ * authorization shortened), not on every request. Must not change after the request.
+ */
+export interface HeaderSource {
+  entries(): [string, string][]
+}
+
 /** Headers as recorded: cookie and authorization values are shortened, never stored whole. */
 export function recordHeaders(headers: Iterable<[string, string]>): Record<string, string> {
   const out: Record<string, string> = {}
@@ -62,7 +72,7 @@ function nowIso(): string {
   const ms = Date.now()
   if (ms !== isoMs) {
     isoMs = ms
-    isoText = new Date(ms).toISOString()
+    isoText = isoTime(ms)
   }
   return isoText
 }
@@ -77,10 +87,90 @@ export interface OpenRequest {
   fault: string | null
 }
 
+/**
+ * What the pipeline registers while a request is answered: its OpenRequest, made when read.
+ * The two links belong to `OpenRequests` (an intrusive list: no allocation, no hashing).
+ */
+export interface OpenSource {
+  openRequest(): OpenRequest
+  prevOpen: OpenSource | undefined
+  nextOpen: OpenSource | undefined
+}
+
+/**
+ * The requests begun and not yet recorded, oldest first. Iterating gives each one's
+ * `OpenRequest` as it is now. A linked list through the sources themselves: a Set's add and
+ * delete per request cost ~1 µs (its table is rebuilt as deleted slots fill it).
+ */
+export class OpenRequests implements Iterable<OpenRequest> {
+  private head: OpenSource | undefined = undefined
+  private tail: OpenSource | undefined = undefined
+  private count = 0
+
+  add(source: OpenSource): void {
+    if (source.prevOpen !== undefined || this.head === source) return
+    source.prevOpen = this.tail
+    source.nextOpen = undefined
+    if (this.tail) this.tail.nextOpen = source
+    else this.head = source
+    this.tail = source
+    this.count++
+  }
+
+  delete(source: OpenSource): void {
+    if (source.prevOpen === undefined && this.head !== source) return
+    if (source.prevOpen) source.prevOpen.nextOpen = source.nextOpen
+    else this.head = source.nextOpen
+    if (source.nextOpen) source.nextOpen.prevOpen = source.prevOpen
+    else this.tail = source.prevOpen
+    source.prevOpen = undefined
+    source.nextOpen = undefined
+    this.count--
+  }
+
+  get size(): number {
+    return this.count
+  }
+
+  *[Symbol.iterator](): Iterator<OpenRequest> {
+    for (let s = this.head; s; s = s.nextOpen) yield s.openRequest()
+  }
+}
+
+/**
+ * A stored entry: an HTTP entry's headers may still be their source (see `HeaderSource`),
+ * kept as it is (no wrapper object per request). A recorded header named `entries` holds a
+ * string, never a function, so the two cannot be confused.
+ */
+type Stored = Omit<JournalEntry, 'requestHeaders'> & { requestHeaders: Record<string, string> | HeaderSource }
+
+const isSource = (h: Stored['requestHeaders']): h is HeaderSource =>
+  typeof (h as HeaderSource).entries === 'function'
+
+/** The entry with its headers recorded (in place: later reads get the same object). */
+function materialize(e: Stored): JournalEntry {
+  if (isSource(e.requestHeaders)) e.requestHeaders = recordHeaders(e.requestHeaders.entries())
+  return e as JournalEntry
+}
+
+/** What `recordHttp` takes: an HTTP request's facts, its headers as a source. */
+export interface HttpRecord {
+  service: ServiceName
+  method: string
+  path: string
+  route: string
+  query: string
+  status: number | null
+  durationMs: number
+  headers: HeaderSource
+  fault: JournalEntry['fault']
+  userId: string | undefined
+}
+
 export class Journal {
-  private entries: JournalEntry[] = []
+  private entries: Stored[] = []
   /** Requests begun and not yet recorded. */
-  readonly open = new Set<OpenRequest>()
+  readonly open = new OpenRequests()
   private seq = 0
   private listeners = new Set<JournalListener>()
   /** Replicated mode: stamped on every entry (mocks/replica sets it). */
@@ -113,7 +203,33 @@ export class Journal {
     if (entry.connection !== undefined) full.connection = entry.connection
     if (entry.bytesIn !== undefined) full.bytesIn = entry.bytesIn
     if (entry.bytesOut !== undefined) full.bytesOut = entry.bytesOut
-    return this.add(full)
+    this.add(full)
+    return full
+  }
+
+  /**
+   * An HTTP request, the hot path's own `record`: the same entry, but its `requestHeaders`
+   * are recorded from `headers` only when the entry is read (listed, streamed, reported).
+   * Building and keeping a sorted copy of every request's headers was a visible share of a
+   * request's CPU and of the garbage collector's work (BENCHMARKS.md).
+   */
+  recordHttp(r: HttpRecord): void {
+    const full: Stored = {
+      seq: ++this.seq,
+      time: nowIso(),
+      service: r.service,
+      kind: 'http',
+      method: r.method,
+      path: r.path,
+      route: r.route,
+      query: r.query,
+      status: r.status,
+      durationMs: r.durationMs,
+      requestHeaders: r.headers,
+      fault: r.fault,
+    }
+    if (r.userId !== undefined) full.userId = r.userId
+    this.add(full)
   }
 
   /**
@@ -148,10 +264,11 @@ export class Journal {
     if (code !== undefined) full.code = code
     if (userId !== undefined) full.userId = userId
     if (closedBy !== undefined) full.closedBy = closedBy
-    return this.add(full)
+    this.add(full)
+    return full
   }
 
-  private add(full: JournalEntry): JournalEntry {
+  private add(full: Stored): void {
     if (this.replica !== undefined) full.replica = this.replica
     this.entries.push(full)
     // Trimmed in batches: dropping the oldest entry on every record (a splice at the front)
@@ -160,21 +277,23 @@ export class Journal {
     // `limit` entries only (`current()`).
     if (this.entries.length >= this.limit * 2)
       this.entries = this.entries.slice(this.entries.length - this.limit)
+    if (this.listeners.size === 0) return
+    const entry = materialize(full)
     for (const l of this.listeners) {
       try {
-        l(full)
+        l(entry)
       } catch {
         // A broken subscriber (a closed SSE stream) must not break request handling.
       }
     }
-    return full
   }
 
-  /** The newest `limit` entries, oldest first. */
+  /** The newest `limit` entries, oldest first, their headers recorded. */
   private current(): JournalEntry[] {
-    return this.entries.length > this.limit
-      ? this.entries.slice(this.entries.length - this.limit)
-      : this.entries
+    const window =
+      this.entries.length > this.limit ? this.entries.slice(this.entries.length - this.limit) : this.entries
+    for (const e of window) materialize(e)
+    return window as JournalEntry[]
   }
 
   list(filter: JournalFilter = {}): JournalEntry[] {

@@ -239,10 +239,10 @@ export class FaultEngine implements FaultPort {
         service,
       ),
     )
-    return async (c, next) => {
+    // Not an async function: a request that is not held goes on with no extra promise.
+    return (c, next) => {
       const held = this.gate.held
-      if (held) await held
-      return handler(c, next)
+      return held ? held.then(() => handler(c, next)) : handler(c, next)
     }
   }
 

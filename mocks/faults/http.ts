@@ -1,6 +1,7 @@
+import type { Context, Next } from 'hono'
 import type { ServiceName } from '../core/config.ts'
 import type { Identify, SessionDirectory } from './identity.ts'
-import type { TracedHandler } from './journaling.ts'
+import type { HttpTrace, TracedHandler } from './journaling.ts'
 import type { MatchTarget } from './match.ts'
 import type { Compiled, FaultRegistry } from './registry.ts'
 import type { HttpBehaviour, Target } from './types.ts'
@@ -24,7 +25,7 @@ type Step = HttpBehaviour<never>
 
 export function faultPipeline(deps: PipelineDeps, service: ServiceName): TracedHandler {
   const errorBody = (status: number) => deps.errorBody(service, status)
-  return async (c, next, trace) => {
+  return (c, next, trace) => {
     const { headers } = trace
     const isUpgrade = headers.get('upgrade')?.toLowerCase() === 'websocket'
     const token = deps.identify({ headers, search: trace.search, upgrade: isUpgrade })
@@ -40,19 +41,38 @@ export function faultPipeline(deps: PipelineDeps, service: ServiceName): TracedH
       userEmail: identity?.email,
     }
     const on: Target = isUpgrade ? 'upgrade' : 'http'
-    // Replicated mode counts `times` and probability across replicas (one round trip per match).
-    const firing = deps.registry.cluster
-      ? await deps.registry.fireCounted(service, target, on)
-      : deps.registry.fire(service, target, on)
-    // A service-wide fault in force with no listener to close (in-process): it answers first.
-    const down = deps.windows.hasListener(service) ? undefined : deps.windows.inForce(service)
-    // No fault acts (nearly every request): straight through, no effect chain to build.
-    if (firing.length === 0 && !down) {
-      trace.reachedFake = true
-      await next()
-      trace.res = c.res
-      return undefined
+    const decide = (firing: Compiled[]) => {
+      // A service-wide fault in force with no listener to close (in-process): it answers first.
+      const down = deps.windows.hasListener(service) ? undefined : deps.windows.inForce(service)
+      // No fault acts (nearly every request): the journaling layer goes straight on to the fake.
+      if (firing.length === 0 && !down) return null
+      return act(c, next, trace, firing, down, on)
     }
+    // Replicated mode counts `times` and probability across replicas (one round trip per match).
+    if (deps.registry.cluster) {
+      return deps.registry
+        .fireCounted(service, target, on)
+        .then((firing) => decide(firing) ?? passThrough(next, c, trace))
+    }
+    return decide(deps.registry.fire(service, target, on))
+  }
+
+  async function passThrough(next: Next, c: Context, trace: HttpTrace): Promise<undefined> {
+    trace.reachedFake = true
+    await next()
+    trace.res = c.res
+    return undefined
+  }
+
+  async function act(
+    c: Context,
+    next: Next,
+    trace: HttpTrace,
+    firing: Compiled[],
+    down: Compiled | undefined,
+    on: Target,
+  ): Promise<Response | undefined> {
+    const isUpgrade = on === 'upgrade'
     const steps: [Compiled, Step][] = firing.map((f) => [f, f.module.acts[on] as Step])
     if (down) steps.unshift([down, down.module.acts.service!.stray as Step])
     const proceed = async () => {

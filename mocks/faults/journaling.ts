@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler, Next } from 'hono'
 import { routePath } from 'hono/route'
 import type { ServiceName } from '../core/config.ts'
-import { type Journal, type JournalEntry, recordHeaders } from '../core/journal.ts'
+import type { Journal, JournalEntry, OpenRequest, OpenSource } from '../core/journal.ts'
 import { type RequestHeaders, requestHeaders } from '../core/request-headers.ts'
 import { searchOf } from '../core/url.ts'
 import type { Compiled } from './registry.ts'
@@ -9,59 +9,93 @@ import type { Compiled } from './registry.ts'
 // Journaling, apart from the faults: every HTTP request once, whatever acted on it, and each
 // WebSocket event. The fault pipeline notes on the request's trace what the journal records.
 
-/** What one request's journal entry needs beyond the request itself; the pipeline fills it. */
-export interface HttpTrace {
-  readonly headers: RequestHeaders
-  /** The query string as URL#search gives it. */
-  readonly search: string
+/**
+ * One request's trace: what its journal entry needs beyond the request itself (the pipeline
+ * fills it in) and, while it is answered, its entry in the journal's open requests. One
+ * object per request, its methods on the prototype: no closure or getter made per request.
+ */
+export class HttpTrace implements OpenSource {
   /** Whether the request went on to the fake (its route pattern is then known). */
-  reachedFake: boolean
+  reachedFake = false
   /** The answer, when there was one. */
-  res: Response | undefined
+  res: Response | undefined = undefined
   /** The fault credited with the answer, if one acted. */
-  fault: Compiled | undefined
-  userId: string | undefined
+  fault: Compiled | undefined = undefined
+  userId: string | undefined = undefined
+  prevOpen: OpenSource | undefined = undefined
+  nextOpen: OpenSource | undefined = undefined
+
+  constructor(
+    readonly service: ServiceName,
+    readonly method: string,
+    readonly path: string,
+    readonly headers: RequestHeaders,
+    /** The query string as URL#search gives it. */
+    readonly search: string,
+    readonly startedAt: number,
+    /** performance.now() when it began. */
+    readonly started: number,
+  ) {}
+
+  openRequest(): OpenRequest {
+    return {
+      service: this.service,
+      method: this.method,
+      path: this.path,
+      startedAt: this.startedAt,
+      fault: this.fault?.fault.id ?? null,
+    }
+  }
 }
 
-/** A middleware that is handed the request's trace to fill in. */
-export type TracedHandler = (c: Context, next: Next, trace: HttpTrace) => Promise<Response | undefined>
+/**
+ * The fault pipeline's part of a request: `null` when no fault acts on it (nearly every
+ * request: the caller then goes straight on to the fake, one async step fewer), else the
+ * promise of the answer it decided (`undefined`: the fake's answer stands).
+ */
+export type TracedHandler = (c: Context, next: Next, trace: HttpTrace) => Promise<Response | undefined> | null
 
 /** Runs `inner` and journals the request when it ends, however it ends. */
 export function journaled(journal: Journal, service: ServiceName, inner: TracedHandler): MiddlewareHandler {
+  // The last path and query string seen, reused when the next request's are equal: each is a
+  // slice of the request's URL, and an entry keeping it keeps the whole URL string alive for as
+  // long as the journal keeps the entry (thousands of them: garbage collector work per request).
+  let lastPath = ''
+  let lastSearch = ''
   return async (c, next) => {
-    const started = performance.now()
-    const trace: HttpTrace = {
-      headers: requestHeaders(c),
-      search: searchOf(c.req.url),
-      reachedFake: false,
-      res: undefined,
-      fault: undefined,
-      userId: undefined,
-    }
-    const open = {
+    const path = c.req.path
+    if (path !== lastPath) lastPath = path
+    const search = searchOf(c.req.url)
+    if (search !== lastSearch) lastSearch = search
+    const trace = new HttpTrace(
       service,
-      method: c.req.method,
-      path: c.req.path,
-      startedAt: Date.now(),
-      get fault() {
-        return trace.fault?.fault.id ?? null
-      },
-    }
-    journal.open.add(open)
+      c.req.method,
+      lastPath,
+      requestHeaders(c),
+      lastSearch,
+      Date.now(),
+      performance.now(),
+    )
+    journal.open.add(trace)
     try {
-      return await inner(c, next, trace)
+      const acting = inner(c, next, trace)
+      if (acting !== null) return await acting
+      trace.reachedFake = true
+      await next()
+      trace.res = c.res
+      return undefined
     } finally {
-      journal.open.delete(open)
-      journal.record({
+      journal.open.delete(trace)
+      journal.recordHttp({
         service,
-        kind: 'http',
-        method: c.req.method,
-        path: c.req.path,
-        route: trace.reachedFake ? safeRoutePath(c) : c.req.path,
+        method: trace.method,
+        path: trace.path,
+        route: trace.reachedFake ? safeRoutePath(c) : trace.path,
         query: trace.search,
         status: trace.res ? trace.res.status : null,
-        durationMs: Math.round((performance.now() - started) * 100) / 100,
-        requestHeaders: recordHeaders(trace.headers.entries()),
+        durationMs: Math.round((performance.now() - trace.started) * 100) / 100,
+        // Recorded (sorted, cookie and authorization shortened) only if the entry is read.
+        headers: trace.headers,
         fault: credit(trace.fault),
         userId: trace.userId,
       })

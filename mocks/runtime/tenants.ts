@@ -1,4 +1,4 @@
-import type { Context, MiddlewareHandler } from 'hono'
+import type { Context, MiddlewareHandler, Next } from 'hono'
 import type { ServiceName } from '../core/config.ts'
 import type { ErrorEnvelope } from '../core/envelope.ts'
 import { Journal, recordHeaders } from '../core/journal.ts'
@@ -343,22 +343,8 @@ export class TenantRouter implements FaultPort {
     const envelope = this.opts.envelopes.get(service)
     const single = this.default.engine.http(service)
     const signals = this.opts.serviceSignals?.has(service) === true
-    return async (c, next) => {
-      const headers = requestHeaders(c)
-      // The single world, nothing named: straight to the default engine (the default tenant is
-      // never swept, so it needs no bookkeeping). Once a tenant was deleted, cookies of its
-      // sessions must still be told apart (404): a request with a cookie (or a WebSocket
-      // handshake, which may carry its session in the query) then takes the full path.
-      const cookie = headers.get('cookie')
-      if (
-        this.tenants.size === 1 &&
-        !signals &&
-        headers.get(TENANT_HEADER) === null &&
-        !headers.get('baggage')?.includes(TENANT_BAGGAGE_KEY) &&
-        !cookie?.includes(TENANT_COOKIE) &&
-        (this.gone.size === 0 || (cookie === null && headers.get('upgrade') === null))
-      )
-        return single(c, next)
+    // Every request but the single world's takes this path (see below).
+    const routed = async (c: Context, next: Next, headers: RequestHeaders) => {
       const upgrade = headers.get('upgrade')?.toLowerCase() === 'websocket'
       const found = this.resolve(service, headers, () => searchOf(c.req.url), upgrade)
       if (!found.ok) {
@@ -388,6 +374,25 @@ export class TenantRouter implements FaultPort {
         tenant.inflight--
         tenant.lastSeen = Date.now()
       }
+    }
+    // Not an async function: the single world's requests go on with no promise of their own.
+    return (c, next) => {
+      const headers = requestHeaders(c)
+      // The single world, nothing named: straight to the default engine (the default tenant is
+      // never swept, so it needs no bookkeeping). Once a tenant was deleted, cookies of its
+      // sessions must still be told apart (404): a request with a cookie (or a WebSocket
+      // handshake, which may carry its session in the query) then takes the full path.
+      const cookie = headers.get('cookie')
+      if (
+        this.tenants.size === 1 &&
+        !signals &&
+        headers.get(TENANT_HEADER) === null &&
+        !headers.get('baggage')?.includes(TENANT_BAGGAGE_KEY) &&
+        !cookie?.includes(TENANT_COOKIE) &&
+        (this.gone.size === 0 || (cookie === null && headers.get('upgrade') === null))
+      )
+        return single(c, next)
+      return routed(c, next, headers)
     }
   }
 

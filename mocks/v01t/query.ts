@@ -1,3 +1,4 @@
+import { isoTime } from '../core/iso-time.ts'
 import type { ComponentView, Row, V01tRecord } from './store.ts'
 
 // The list query V01T's `/trace/{app}/{component}/` takes, with Django REST framework's
@@ -285,7 +286,7 @@ function memoFor(view: ComponentView, query: ListQuery): MemoBody {
 function bodyNow(memo: MemoBody): Uint8Array<ArrayBuffer> {
   const ms = Date.now()
   if (memo.ms !== ms) {
-    const tail = utf8.encode(`"${new Date(ms).toISOString()}"}`)
+    const tail = utf8.encode(`"${isoTime(ms)}"}`)
     const body = new Uint8Array(memo.head.length + tail.length)
     body.set(memo.head)
     body.set(tail, memo.head.length)
