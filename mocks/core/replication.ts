@@ -28,4 +28,6 @@ export interface Replication {
    * trip per call.
    */
   count(key: string): Promise<number>
+  /** The entry being applied right now (undefined outside an application): keys what it makes. */
+  readonly applying: Applying | undefined
 }
