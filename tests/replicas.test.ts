@@ -210,6 +210,21 @@ describe.runIf(run)('replicas through Redis', () => {
     }
   })
 
+  it('verdicts judge the merged journal: a 404 on one replica retried on the other is a retry', async () => {
+    expect((await fetch(`${a.url('v01t')}/__mocks/journal`, { method: 'DELETE' })).status).toBe(204)
+    const missing = '/trace/devarno-ecosystem/no-such-node-for-verdicts/'
+    expect((await fetch(`${a.url('v01t')}${missing}`)).status).toBe(404)
+    // The client behind a balancer retries: this time on the other replica.
+    expect((await fetch(`${b.url('v01t')}${missing}`)).status).toBe(404)
+    for (const r of [a, b]) {
+      await eventually(`v01t-404-no-retry fails on ${r.name}`, async () => {
+        const res = await fetch(`${r.url('v01t')}/__mocks/verdicts`)
+        const { verdicts } = (await res.json()) as { verdicts: { rule: string; status: string }[] }
+        return verdicts.find((v) => v.rule === 'v01t-404-no-retry')?.status === 'fail'
+      })
+    }
+  })
+
   it('a tenant created on one replica is usable on the other, and deleted everywhere', async () => {
     const made = await fetch(`${a.url('v01t')}/__mocks/tenants`, {
       method: 'POST',
