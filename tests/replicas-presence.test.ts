@@ -12,13 +12,17 @@ import {
   startReplica,
 } from './replicas-harness.ts'
 
-// Issue 22, presence of a dead replica: replicas heartbeat (a Redis key with a TTL); once one
-// stops (SIGKILL: no goodbye), the others drop its sockets' presence with the usual events.
+// Issue 22, liveness across replicas. Idle tenants: idleness judged cluster-wide (a tenant busy
+// on one replica stays; idle everywhere, it is deleted on all). Presence of a dead replica:
+// replicas heartbeat (a Redis key with a TTL); once one stops (SIGKILL: no goodbye), the others
+// drop its sockets' presence with the usual events.
 
 const run = hasRedisServer()
 const SERVICES = ['auth', 'chat'] as const
 
-describe.runIf(run)('replicas: presence of a replica that died', () => {
+const IDLE_MS = 2000
+
+describe.runIf(run)('replicas: idle tenants and the presence of a replica that died', () => {
   let redis: RedisServer
   let dir: string
   let a: ReplicaProcess
@@ -30,9 +34,10 @@ describe.runIf(run)('replicas: presence of a replica that died', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'replicas-presence-'))
     redis = await startRedisServer({ persistDir: dir })
+    const env = { MOCKS_TENANT_IDLE_MS: String(IDLE_MS) }
     ;[a, b] = await Promise.all([
-      startReplica({ name: 'a', redisUrl: redis.url, prefix, services: SERVICES }),
-      startReplica({ name: 'b', redisUrl: redis.url, prefix, services: SERVICES }),
+      startReplica({ name: 'a', redisUrl: redis.url, prefix, services: SERVICES, env }),
+      startReplica({ name: 'b', redisUrl: redis.url, prefix, services: SERVICES, env }),
     ])
     users = (await seededUsers(a.url('auth'))).filter((u) => u.cookieValue)
     const res = await fetch(`${a.url('chat')}/__mocks/channels`)
@@ -46,6 +51,34 @@ describe.runIf(run)('replicas: presence of a replica that died', () => {
     redis?.stop()
     await redis?.exited
     if (dir) rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('a tenant busy on one replica only is kept; idle on every replica, it is deleted on all', async () => {
+    const made = await fetch(`${a.url('chat')}/__mocks/tenants`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'default' }),
+    })
+    expect(made.status).toBe(201)
+    const { id } = (await made.json()) as { id: string }
+    const known = async (r: ReplicaProcess) => {
+      const res = await fetch(`${r.url('chat')}/__mocks/tenants`)
+      const body = (await res.json()) as { tenants: { id: string }[] }
+      return body.tenants.some((t) => t.id === id)
+    }
+    // Used through b only, for well over the idle time: a (which sees no request) keeps it.
+    const until = Date.now() + 2.5 * IDLE_MS
+    while (Date.now() < until) {
+      await fetch(`${b.url('chat')}/api/v1/messages?channel=${channel}`, {
+        headers: { 'x-mocks-tenant': id },
+      })
+      await new Promise((r) => setTimeout(r, 200))
+    }
+    expect(await known(a)).toBe(true)
+    expect(await known(b)).toBe(true)
+    // Idle everywhere: gone on both (one delete through the log).
+    for (const r of [a, b])
+      await eventually(`tenant gone on ${r.name}`, async () => !(await known(r)), 4 * IDLE_MS)
   })
 
   it('a SIGKILLed replica’s joined user goes offline on the others within a few seconds', async () => {

@@ -155,6 +155,18 @@ export class RedisLog implements Replication {
     })
   }
 
+  async tenantSeen(tenant: string, seenAt: number, keepMs: number): Promise<number> {
+    const key = `${this.settings.prefix}seen:${tenant}`
+    const res = await this.writer
+      .pipeline()
+      .hset(key, this.instance, String(seenAt))
+      .pexpire(key, keepMs)
+      .hvals(key)
+      .exec()
+    const values = (res?.[2]?.[1] as string[] | undefined) ?? []
+    return Math.max(seenAt, ...values.map(Number).filter(Number.isFinite))
+  }
+
   /** A tenant's cluster-wide fault counters: keyed by tenant, the installing entry and the fault. */
   counters(tenant: string): ClusterCounters {
     return {
