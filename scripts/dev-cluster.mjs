@@ -81,6 +81,8 @@ const replica = (host, i) => ({
     MOCKS_UPSTASH_PORT: ports.UPSTASH_PORT,
     MOCKS_DB_PORT: ports.DB_PORT,
     MOCKS_CONTROL_PORT: ports.CONTROL_PORT,
+    // One storage folder for both (uploads' bytes; their records go through the log).
+    STORAGE_PATH: env.STORAGE_PATH || path.join(data, 'storage'),
     // Chat and media validate sessions through the balancer (any replica knows every session).
     AUTH_SERVICE_URL: env.AUTH_SERVICE_URL || `http://127.0.0.1:${ports.AUTH_PORT}`,
   },

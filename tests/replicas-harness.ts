@@ -23,7 +23,8 @@ export function freePort(): Promise<number> {
 }
 
 export const REPLICA_SERVICES = ['auth', 'chat', 'v01t'] as const
-type Service = (typeof REPLICA_SERVICES)[number]
+/** Services a replica may run (media on request: `services`). */
+type Service = (typeof REPLICA_SERVICES)[number] | 'media'
 
 export interface ReplicaProcess {
   name: string
@@ -40,11 +41,13 @@ export interface ReplicaOptions {
   prefix: string
   env?: Record<string, string>
   /** Ports to reuse (a restarted replica); default free ones. */
-  ports?: Record<Service, number>
+  ports?: Record<(typeof REPLICA_SERVICES)[number], number> & { media?: number }
   /** Its own loopback address (127.0.0.2 ...: replicas behind haproxy share port numbers). */
   host?: string
   /** Without MOCKS_REDIS_URL: one process, the single-world baseline. */
   single?: boolean
+  /** The services it runs (default REPLICA_SERVICES). */
+  services?: readonly Service[]
 }
 
 export async function startReplica(opts: ReplicaOptions): Promise<ReplicaProcess> {
@@ -60,9 +63,15 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaProcess
 }
 
 async function startOnce(opts: ReplicaOptions): Promise<ReplicaProcess> {
-  const ports =
-    opts.ports ??
-    ({ auth: await freePort(), chat: await freePort(), v01t: await freePort() } as Record<Service, number>)
+  const ports = opts.ports
+    ? ({ ...opts.ports, media: opts.ports.media ?? (await freePort()) } as Record<Service, number>)
+    : ({
+        auth: await freePort(),
+        chat: await freePort(),
+        v01t: await freePort(),
+        media: await freePort(),
+      } as Record<Service, number>)
+  const services = opts.services ?? REPLICA_SERVICES
   const env: Record<string, string | undefined> = {
     ...process.env,
     ...(opts.single ? {} : { MOCKS_REDIS_URL: opts.redisUrl }),
@@ -71,6 +80,7 @@ async function startOnce(opts: ReplicaOptions): Promise<ReplicaProcess> {
     MOCKS_AUTH_PORT: String(ports.auth),
     MOCKS_CHAT_PORT: String(ports.chat),
     MOCKS_V01T_PORT: String(ports.v01t),
+    MOCKS_MEDIA_PORT: String(ports.media),
     MOCKS_LOG_LEVEL: 'warn',
     MOCKS_LOG_FORMAT: 'json',
     ...opts.env,
@@ -85,7 +95,7 @@ async function startOnce(opts: ReplicaOptions): Promise<ReplicaProcess> {
     env.AUTH_SERVICE_URL = `http://${opts.host}:${ports.auth}`
   }
   let out = ''
-  const child: ChildProcess = spawn(TSX, [CLI, 'start', '--only', REPLICA_SERVICES.join(',')], {
+  const child: ChildProcess = spawn(TSX, [CLI, 'start', '--only', services.join(',')], {
     env,
     cwd: ROOT,
     detached: true,
@@ -120,9 +130,7 @@ async function startOnce(opts: ReplicaOptions): Promise<ReplicaProcess> {
   for (;;) {
     if (child.exitCode !== null) throw new Error(`replica ${opts.name} exited early:\n${out}`)
     try {
-      const ok = await Promise.all(
-        REPLICA_SERVICES.map((s) => fetch(`${url(s)}/__mocks/health`).then((r) => r.ok)),
-      )
+      const ok = await Promise.all(services.map((s) => fetch(`${url(s)}/__mocks/health`).then((r) => r.ok)))
       if (ok.every(Boolean)) return replica
     } catch {
       // not listening yet

@@ -173,6 +173,58 @@ describe.runIf(run)('replicas through Redis', () => {
     expect(onA.status).toBe(401)
   })
 
+  it('two sign-ups with one email sent at once to both replicas: the first in the log wins, the other is refused as by one better-auth', async () => {
+    const signUp = (r: ReplicaProcess, email: string, password: string) =>
+      fetch(`${r.url('auth')}/api/auth/sign-up/email`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: r.url('auth') },
+        body: JSON.stringify({ name: password, email, password }),
+      })
+    const signIn = (r: ReplicaProcess, email: string, password: string) =>
+      fetch(`${r.url('auth')}/api/auth/sign-in/email`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: r.url('auth') },
+        body: JSON.stringify({ email, password }),
+      })
+    // Several rounds: each one's two requests race (both pass the local check before either is applied).
+    for (let round = 0; round < 4; round++) {
+      const email = `race-${Date.now()}-${round}@example.test`
+      const [ra, rb] = await Promise.all([signUp(a, email, 'password-a'), signUp(b, email, 'password-b')])
+      const statuses = [ra.status, rb.status].sort()
+      expect(statuses).toEqual([200, 422])
+      const [won, lost] = ra.status === 200 ? ['password-a', 'password-b'] : ['password-b', 'password-a']
+      const refused = ra.status === 422 ? ra : rb
+      // A duplicate on one replica alone is one better-auth's refusal: the same status and body.
+      const single = await signUp(a, email, 'password-c')
+      expect(single.status).toBe(422)
+      expect(await refused.json()).toEqual(await single.json())
+      // One user on both replicas: the winner's.
+      for (const r of [a, b]) {
+        const ok = await eventually(`the winner signs in on ${r.name}`, async () => {
+          const res = await signIn(r, email, won)
+          return res.status === 200 ? ((await res.json()) as { user: { name: string } }) : undefined
+        })
+        expect(ok.user.name).toBe(won)
+        expect((await signIn(r, email, lost)).status).toBe(401)
+      }
+    }
+  })
+
+  it('verdicts judge the merged journal: a 404 on one replica retried on the other is a retry', async () => {
+    expect((await fetch(`${a.url('v01t')}/__mocks/journal`, { method: 'DELETE' })).status).toBe(204)
+    const missing = '/trace/devarno-ecosystem/no-such-node-for-verdicts/'
+    expect((await fetch(`${a.url('v01t')}${missing}`)).status).toBe(404)
+    // The client behind a balancer retries: this time on the other replica.
+    expect((await fetch(`${b.url('v01t')}${missing}`)).status).toBe(404)
+    for (const r of [a, b]) {
+      await eventually(`v01t-404-no-retry fails on ${r.name}`, async () => {
+        const res = await fetch(`${r.url('v01t')}/__mocks/verdicts`)
+        const { verdicts } = (await res.json()) as { verdicts: { rule: string; status: string }[] }
+        return verdicts.find((v) => v.rule === 'v01t-404-no-retry')?.status === 'fail'
+      })
+    }
+  })
+
   it('a tenant created on one replica is usable on the other, and deleted everywhere', async () => {
     const made = await fetch(`${a.url('v01t')}/__mocks/tenants`, {
       method: 'POST',

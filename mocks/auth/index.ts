@@ -9,12 +9,14 @@ import {
   type AuthState,
   addUser,
   createAuthState,
+  EmailTakenError,
   endSession,
   SESSION_ENDED,
   SESSION_MADE,
   type SessionRow,
   storeSession,
   type UserRow,
+  userByEmail,
 } from './state.ts'
 
 export type { AuthState } from './state.ts'
@@ -34,7 +36,11 @@ export function createAuthFake(deps: FakeDeps): AuthFake {
     log.handle(SESSION_MADE, (p: { tenant: string; session: SessionRow; user?: UserRow }) => {
       const state = states.peek(p.tenant)
       if (!state) return
-      if (p.user) addUser(state, p.user)
+      if (p.user) {
+        // Applied in log order: the first sign-up with an email wins, the later one is refused.
+        if (userByEmail(state, p.user.email)) throw new EmailTakenError()
+        addUser(state, p.user)
+      }
       const user = state.users.get(p.session.userId)
       if (user) storeSession(state, deps.faults.forTenant(p.tenant), p.session, user)
     })

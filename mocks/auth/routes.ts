@@ -13,6 +13,7 @@ import { authEnvelope } from './envelope.ts'
 import {
   type AuthState,
   addUser,
+  EmailTakenError,
   endSession,
   SESSION_ENDED,
   SESSION_MADE,
@@ -367,7 +368,14 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
       updatedAt: now,
       password,
     }
-    const session = await createSession(c, user, true)
+    let session: SessionRow
+    try {
+      session = await createSession(c, user, true)
+    } catch (err) {
+      // Replicated: another replica's sign-up with this email came first in the log.
+      if (err instanceof EmailTakenError) return fail(c, 422, 'USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL')
+      throw err
+    }
     setSessionCookies(c, session.token, rememberMe)
     return c.json({ token: session.token, user: publicUser(user, state.adminPlugin) })
   })

@@ -53,6 +53,16 @@ export function addUser(state: AuthState, user: UserRow): void {
   state.usersByEmail.set(user.email.toLowerCase(), user)
 }
 
+/**
+ * Replicated mode: a sign-up whose email an earlier entry of the log already took (two sign-ups
+ * sent at once to two replicas); its submitter answers as one better-auth does, the others skip it.
+ */
+export class EmailTakenError extends Error {
+  constructor() {
+    super('USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL')
+  }
+}
+
 /** The log's command kinds for sessions (replicated mode): applied by `storeSession` / `endSession`. */
 export const SESSION_MADE = 'auth.session'
 export const SESSION_ENDED = 'auth.signout'

@@ -96,8 +96,8 @@ export class ChatHub {
   private readonly conns = new Set<Conn>()
   private readonly byChannel = new Map<string, Set<Conn>>()
   private nextId = 1
-  /** Replicated mode: sockets joined on other replicas, by channel and user. */
-  private readonly remote = new Map<string, Map<string, number>>()
+  /** Replicated mode: sockets joined on other replicas, by replica instance, channel and user. */
+  private readonly remote = new Map<string, Map<string, Map<string, number>>>()
   /** Set once the state this hub belongs to is disposed: later sockets are closed at once. */
   private ended: { code: number; reason: string } | undefined
 
@@ -111,7 +111,8 @@ export class ChatHub {
   online(channel: string): Set<string> {
     const users = new Set<string>()
     for (const c of this.byChannel.get(channel) ?? []) users.add(c.userId)
-    for (const [user, n] of this.remote.get(channel) ?? []) if (n > 0) users.add(user)
+    for (const channels of this.remote.values())
+      for (const [user, n] of channels.get(channel) ?? []) if (n > 0) users.add(user)
     return users
   }
 
@@ -354,17 +355,34 @@ export class ChatHub {
   }
 
   /** A socket joined or left on another replica: presence here follows. */
-  applyPresence(p: RelayedPresence, mine: boolean): void {
+  applyPresence(p: RelayedPresence, mine: boolean, instance = ''): void {
     if (mine) return
     const before = this.online(p.channel).has(p.user)
-    let users = this.remote.get(p.channel)
+    let channels = this.remote.get(instance)
+    if (!channels) {
+      channels = new Map()
+      this.remote.set(instance, channels)
+    }
+    let users = channels.get(p.channel)
     if (!users) {
       users = new Map()
-      this.remote.set(p.channel, users)
+      channels.set(p.channel, users)
     }
     users.set(p.user, Math.max(0, (users.get(p.user) ?? 0) + (p.online ? 1 : -1)))
     const after = this.online(p.channel).has(p.user)
     if (before !== after) this.broadcast(p.channel, presence(p.user, after, p.channel))
+  }
+
+  /** A replica instance stopped heartbeating: its sockets' users go offline here (if nowhere else). */
+  dropInstance(instance: string): void {
+    const channels = this.remote.get(instance)
+    if (!channels) return
+    const before = new Map([...channels.keys()].map((ch) => [ch, this.online(ch)]))
+    this.remote.delete(instance)
+    for (const [ch, was] of before) {
+      const now = this.online(ch)
+      for (const user of was) if (!now.has(user)) this.broadcast(ch, presence(user, false, ch))
+    }
   }
 
   private deliver(row: MessageRow): void {

@@ -95,14 +95,26 @@ function replicateHub(log: Replication, states: TenantStates<ChatState>): (tenan
   type In<T> = T & { tenant: string }
   log.handle('chat.message', (p: In<RelayedMessage>) => states.peek(p.tenant)?.hub.applyMessage(p))
   log.handle('chat.typing', (p: In<RelayedTyping>, at) => states.peek(p.tenant)?.hub.applyTyping(p, at.mine))
-  log.handle('chat.presence', (p: In<RelayedPresence>, at) =>
-    states.peek(p.tenant)?.hub.applyPresence(p, at.mine),
-  )
+  // Presence held for sockets of another replica instance lasts while it heartbeats.
+  const watched = new Set<string>()
+  const dropped = (instance: string) => () => {
+    watched.delete(instance)
+    for (const s of states.values()) s.hub.dropInstance(instance)
+  }
+  log.handle('chat.presence', (p: In<RelayedPresence> & { instance?: string }, at) => {
+    const instance = p.instance ?? at.origin
+    if (!at.mine && !watched.has(instance)) {
+      watched.add(instance)
+      log.watch(instance, dropped(instance))
+    }
+    states.peek(p.tenant)?.hub.applyPresence(p, at.mine, instance)
+  })
   return (tenant) => ({
     message: (m) => log.submit('chat.message', { ...m, tenant }),
     // Ephemeral: nobody waits for them (a failed append is logged by the log).
     typing: (t) => void log.submit('chat.typing', { ...t, tenant }).catch(() => undefined),
-    presence: (p) => void log.submit('chat.presence', { ...p, tenant }).catch(() => undefined),
+    presence: (p) =>
+      void log.submit('chat.presence', { ...p, tenant, instance: log.instance }).catch(() => undefined),
   })
 }
 

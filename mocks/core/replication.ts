@@ -28,4 +28,13 @@ export interface Replication {
    * trip per call.
    */
   count(key: string): Promise<number>
+  /** This process's incarnation (its name and a start nonce): it heartbeats under this id. */
+  readonly instance: string
+  /**
+   * Calls `gone` once `instance` has stopped heartbeating (a replica killed, or a previous
+   * incarnation of one): what it held for its sockets (presence) can go. Never for this one.
+   */
+  watch(instance: string, gone: () => void): void
+  /** The entry being applied right now (undefined outside an application): keys what it makes. */
+  readonly applying: Applying | undefined
 }

@@ -2,7 +2,7 @@ import type { Hono } from 'hono'
 import type { StateOf } from '../core/state.ts'
 import { createFakeApp, type FakeIdentity } from '../fake/app.ts'
 import type { FakeDeps } from '../fake/descriptor.ts'
-import { mediaCors, registerMediaRoutes, type UploadStats } from './routes.ts'
+import { type MediaReplication, mediaCors, registerMediaRoutes, type UploadStats } from './routes.ts'
 import type { MediaState } from './store.ts'
 
 export interface MediaAppOptions {
@@ -10,6 +10,8 @@ export interface MediaAppOptions {
   stats?: UploadStats
   /** get-session transport (in-process tests); defaults to global fetch. */
   fetch?: typeof fetch
+  /** Replicated mode: uploads and deletions through the world's log. */
+  replicate?: MediaReplication
 }
 
 /** media-service's app, created once: every route finds its files and storage through `stateOf`. */
@@ -26,6 +28,7 @@ export function createMediaApp(
     stateOf,
     stats: options.stats ?? { inFlight: 0 },
     ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.replicate ? { replicate: options.replicate } : {}),
   })
   return app
 }

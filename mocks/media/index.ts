@@ -1,12 +1,17 @@
+import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Replication } from '../core/replication.ts'
 import { TenantStates } from '../core/state.ts'
+import { tenantOf } from '../core/tenant.ts'
 import { defineFake, type FakeDeps, type FakeService, scopeOf, type TenantScope } from '../fake/descriptor.ts'
 import { mediaSection, type Scenario } from '../fake/scenario.ts'
 import { createMediaApp } from './app.ts'
-import { effectiveLimits, type UploadStats } from './routes.ts'
+import { effectiveLimits, type MediaReplication, type UploadStats } from './routes.ts'
 import { configureMedia } from './settings.ts'
 import { createMediaState } from './state.ts'
-import { sweepStorage } from './storage.ts'
-import type { MediaState } from './store.ts'
+import { type BlobRef, sweepStorage } from './storage.ts'
+import type { FileRow, MediaState } from './store.ts'
+import type { Thumbnail } from './thumbnail.ts'
 import type { UploadLimits } from './upload.ts'
 
 export { ALLOWED_TYPES } from './sniff.ts'
@@ -42,9 +47,17 @@ export interface MediaFake extends FakeService {
 export function createMediaFake(deps: FakeDeps, opts: MediaFakeOptions = {}): MediaFake {
   const states = new TenantStates<MediaState>('media')
   const stats: UploadStats = { inFlight: 0 }
+  // Replicated mode shares uploads only through a shared STORAGE_PATH (README "Replicas").
+  const { replication } = deps
+  const sharedDir =
+    replication && deps.config.storagePath ? join(deps.config.storagePath, 'replicated') : undefined
+  if (replication && !sharedDir)
+    deps.logger.warn('replicated mode without STORAGE_PATH: uploads stay on the replica that took them')
+  const replicate = replication && sharedDir ? replicateMedia(replication, states) : undefined
   const app = createMediaApp(media, deps, states.stateOf, {
     stats,
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
+    ...(replicate ? { replicate } : {}),
   })
   let swept = false
   return {
@@ -58,8 +71,11 @@ export function createMediaFake(deps: FakeDeps, opts: MediaFakeOptions = {}): Me
       }
       const next = await createMediaState(scenario, {
         storagePath: deps.config.storagePath,
+        sharedDir,
         ...(opts.fixturesDir ? { fixturesDir: opts.fixturesDir } : {}),
       })
+      // Replicated: the entry applying this switch names the state on every replica.
+      next.epoch = replication?.applying?.entry ?? 'start'
       // Runtime uploads of the old state go with it (they are not part of any scenario).
       await states.replace(scopeOf(deps, tenant).id, next)?.dispose()
     },
@@ -79,6 +95,52 @@ export function createMediaFake(deps: FakeDeps, opts: MediaFakeOptions = {}): Me
         stateDir: s.storage.dir,
         uploads: { ...stats, ...(stats.last ? { last: { ...stats.last } } : {}) },
       }
+    },
+  }
+}
+
+interface ReplicatedUpload {
+  tenant: string
+  /** The state the upload started in (its epoch): a reset in between drops the upload. */
+  epoch: string
+  row: FileRow
+  path: string
+  thumb: (Omit<Thumbnail, 'bytes'> & { bytes: string }) | null
+}
+
+/**
+ * Replicated mode with a shared STORAGE_PATH: the replica taking an upload commits its bytes
+ * to the shared folder, then submits the file row (and thumbnail) to the log; every replica
+ * adds it to the tenant's state in force, so reads and downloads work on any replica. A
+ * deletion goes through the log likewise (each replica removes the row; the bytes' removal is
+ * idempotent), and resets and tenant deletions are log entries already.
+ */
+function replicateMedia(log: Replication, states: TenantStates<MediaState>): MediaReplication {
+  log.handle('media.file.add', async (p: ReplicatedUpload) => {
+    const state = states.peek(p.tenant)
+    const blob: BlobRef = { kind: 'disk', path: p.path }
+    // Started in a state a reset has since replaced: its bytes go, as in one process.
+    if (!state || state.epoch !== p.epoch) return void (await rm(p.path, { force: true }))
+    const thumb = p.thumb ? { ...p.thumb, bytes: Buffer.from(p.thumb.bytes, 'base64') } : null
+    await state.add(p.row, blob, thumb)
+  })
+  log.handle('media.file.remove', async (p: { tenant: string; id: string }) => {
+    await states.peek(p.tenant)?.remove(p.id)
+  })
+  return {
+    async add(c, state, row, blob, thumb) {
+      if (blob.kind !== 'disk') throw new Error('replicated uploads need STORAGE_PATH')
+      const upload: ReplicatedUpload = {
+        tenant: tenantOf(c),
+        epoch: state.epoch,
+        row,
+        path: blob.path,
+        thumb: thumb ? { ...thumb, bytes: thumb.bytes.toString('base64') } : null,
+      }
+      await log.submit('media.file.add', upload)
+    },
+    async remove(c, _state, id) {
+      await log.submit('media.file.remove', { tenant: tenantOf(c), id })
     },
   }
 }

@@ -22,6 +22,7 @@ import {
   parseRange,
 } from './download.ts'
 import { IMAGE_TYPES } from './sniff.ts'
+import type { BlobRef } from './storage.ts'
 import type { FileRow, MediaState, StoredFile } from './store.ts'
 import { ImageDecodeError, makeThumbnail, type Thumbnail } from './thumbnail.ts'
 import {
@@ -54,6 +55,14 @@ export interface MediaRouteOptions {
   stateOf: StateOf<MediaState>
   stats: UploadStats
   fetch?: typeof fetch
+  /** Replicated mode: uploads and deletions recorded through the world's log (mocks/media/index.ts). */
+  replicate?: MediaReplication
+}
+
+export interface MediaReplication {
+  /** Records an upload whose bytes are already committed (on every replica, in log order). */
+  add(c: Context, state: MediaState, row: FileRow, blob: BlobRef, thumb: Thumbnail | null): Promise<void>
+  remove(c: Context, state: MediaState, id: string): Promise<void>
 }
 
 type Env = { Variables: { user: SessionUser } }
@@ -247,7 +256,8 @@ export function registerMediaRoutes(app: Hono, deps: FakeDeps, opts: MediaRouteO
         created_at: new Date().toISOString(),
         origin: 'upload',
       }
-      await state.add(row, blob, thumb)
+      if (opts.replicate) await opts.replicate.add(c, state, row, blob, thumb)
+      else await state.add(row, blob, thumb)
       last.status = 201
       deps.logger.debug({ id, size: file.size, type: file.contentType, kind: file.kind }, 'file uploaded')
       const { url, thumbnail_url } = urls(row, thumb !== null)
@@ -353,7 +363,8 @@ export function registerMediaRoutes(app: Hono, deps: FakeDeps, opts: MediaRouteO
     if (file.row.owner_id !== user.id && user.role !== 'admin') {
       return fail(c, 403, 'Only the owner of a file or an admin can delete it')
     }
-    await state.remove(file.row.id)
+    if (opts.replicate) await opts.replicate.remove(c, state, file.row.id)
+    else await state.remove(file.row.id)
     return c.body(null, 204)
   })
 }

@@ -16,11 +16,13 @@ export interface MediaStateDeps {
   storagePath: string | undefined
   /** Root that scenario `fixture` paths are relative to; defaults to the repo's fixtures/. */
   fixturesDir?: string
+  /** Replicated mode: the folder committed uploads go to, shared by every replica. */
+  sharedDir?: string | undefined
 }
 
 /** Builds a fresh state. Throws a ScenarioError (leaving nothing on disk) when fixtures are unusable. */
 export async function createMediaState(scenario: Scenario, deps: MediaStateDeps): Promise<MediaState> {
-  const storage = await createStateStorage(deps.storagePath)
+  const storage = await createStateStorage(deps.storagePath, deps.sharedDir)
   try {
     return await buildMediaState(scenario, deps.fixturesDir ?? DEFAULT_FIXTURES_DIR, storage)
   } catch (err) {

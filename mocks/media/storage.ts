@@ -116,7 +116,11 @@ const liveDirs = new Set<string>()
 let nextDir = 1
 
 /** Storage for one media state: in memory without STORAGE_PATH, else a folder of its own under it. */
-export async function createStateStorage(root: string | undefined): Promise<Storage> {
+/**
+ * `shared`: where committed uploads go instead of the state's folder (replicated mode: one
+ * folder every replica reads, never swept; removals arrive through the log).
+ */
+export async function createStateStorage(root: string | undefined, shared?: string): Promise<Storage> {
   if (!root) {
     return {
       dir: undefined,
@@ -158,7 +162,8 @@ export async function createStateStorage(root: string | undefined): Promise<Stor
     },
     async commit(blob, id) {
       if (blob.kind === 'memory') return blob
-      const path = join(dir, id)
+      if (shared) await mkdir(shared, { recursive: true })
+      const path = join(shared ?? dir, id)
       // On failure the caller discards the temp blob, which counts it out.
       await rename(blob.path, path)
       pending--

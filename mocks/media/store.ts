@@ -46,6 +46,11 @@ export class MediaState {
   private retired = false
 
   readonly limits: MediaLimits
+  /**
+   * Replicated mode: the log entry that made this state ('start': the start-up scenario), the
+   * same on every replica; an upload applies only to the state it started in.
+   */
+  epoch = 'start'
 
   constructor(
     readonly scenario: Scenario,

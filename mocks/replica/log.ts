@@ -32,9 +32,13 @@ export function compareIds(a: string, b: string): number {
 
 /** How many nonces of applied entries are remembered (a resent XADD arrives soon after). */
 const SEEN_NONCES = 10_000
+/** Heartbeat period and lifetime of the `alive:` key (a replica is gone once it has lapsed twice). */
+export const HEARTBEAT_MS = 1000
+const ALIVE_TTL_MS = 3000
 
 export class RedisLog implements Replication {
   readonly replica: string
+  readonly instance: string
   readonly stream: string
   /** Commands (XADD, INCR, journal writes). Offline commands wait for Redis to come back. */
   readonly writer: Redis
@@ -51,12 +55,16 @@ export class RedisLog implements Replication {
   private loop: Promise<void> | undefined
   private readonly listeners = new Set<() => void>()
   private readonly journals: JournalPublisher
+  /** Instances watched for their heartbeat: their `gone` callbacks and how many checks missed them. */
+  private readonly watched = new Map<string, { gone: (() => void)[]; missed: number }>()
+  private heartbeat: NodeJS.Timeout | undefined
 
   constructor(
     readonly settings: ReplicationSettings,
     private readonly logger: Logger,
   ) {
     this.replica = settings.name
+    this.instance = `${settings.name}~${randomBytes(6).toString('base64url')}`
     this.stream = `${settings.prefix}log`
     const options = {
       // Wait for Redis (restarts included) rather than fail a write: an answer means applied.
@@ -114,6 +122,51 @@ export class RedisLog implements Replication {
     return this.writer.incr(`${this.settings.prefix}count:${key}`)
   }
 
+  watch(instance: string, gone: () => void): void {
+    if (instance === this.instance) return
+    const w = this.watched.get(instance)
+    if (w) w.gone.push(gone)
+    else this.watched.set(instance, { gone: [gone], missed: 0 })
+  }
+
+  private alive(instance: string): string {
+    return `${this.settings.prefix}alive:${instance}`
+  }
+
+  /** One beat: this instance's key renewed; watched instances whose key lapsed twice are gone. */
+  private async beat(): Promise<void> {
+    // Sent before anything this instance submits (same connection): others see it alive first.
+    await this.writer.set(this.alive(this.instance), '1', 'PX', ALIVE_TTL_MS)
+    const ids = [...this.watched.keys()]
+    if (!ids.length) return
+    const pipeline = this.writer.pipeline()
+    for (const id of ids) pipeline.exists(this.alive(id))
+    const res = (await pipeline.exec()) ?? []
+    ids.forEach((id, i) => {
+      const [err, n] = res[i] ?? [null, 1]
+      const w = this.watched.get(id)
+      if (err || !w) return
+      // Twice absent: a Redis restarted without the keys gets a beat's time to see them renewed.
+      w.missed = n === 0 ? w.missed + 1 : 0
+      if (w.missed < 2) return
+      this.watched.delete(id)
+      this.logger.info({ instance: id }, 'replica: another replica stopped heartbeating')
+      for (const g of w.gone) g()
+    })
+  }
+
+  async tenantSeen(tenant: string, seenAt: number, keepMs: number): Promise<number> {
+    const key = `${this.settings.prefix}seen:${tenant}`
+    const res = await this.writer
+      .pipeline()
+      .hset(key, this.instance, String(seenAt))
+      .pexpire(key, keepMs)
+      .hvals(key)
+      .exec()
+    const values = (res?.[2]?.[1] as string[] | undefined) ?? []
+    return Math.max(seenAt, ...values.map(Number).filter(Number.isFinite))
+  }
+
   /** A tenant's cluster-wide fault counters: keyed by tenant, the installing entry and the fault. */
   counters(tenant: string): ClusterCounters {
     return {
@@ -148,6 +201,11 @@ export class RedisLog implements Replication {
       (await this.writer.xrevrange(this.stream, '+', '-', 'COUNT', 1)) as [string, string[]][]
     )[0]?.[0]
     this.running = true
+    await this.beat()
+    this.heartbeat = setInterval(() => {
+      this.beat().catch((err: Error) => this.logger.debug({ err: err.message }, 'replica: heartbeat failed'))
+    }, HEARTBEAT_MS)
+    this.heartbeat.unref()
     this.loop = this.read()
     if (tail) await this.until(tail)
     this.logger.info({ replica: this.replica, replayedTo: this.last }, 'replica: caught up with the log')
@@ -217,6 +275,7 @@ export class RedisLog implements Replication {
   }
 
   async close(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat)
     this.journals.stop()
     // Redis gone (shutting a cluster down): what is unpublished is dropped rather than waited for.
     if (this.writer.status === 'ready')
@@ -226,6 +285,9 @@ export class RedisLog implements Replication {
     await this.loop?.catch(() => undefined)
     for (const p of this.pending.values()) p.reject(new Error('replica closed'))
     this.pending.clear()
+    // Gone at once for the others (its sockets close with it; their presence goes there too).
+    if (this.writer.status === 'ready')
+      await this.writer.del(this.alive(this.instance)).catch(() => undefined)
     if (this.writer.status === 'ready') await this.writer.quit().catch(() => this.writer.disconnect())
     else this.writer.disconnect()
   }

@@ -294,7 +294,7 @@ export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono 
   // ---- verdicts (issue 21): the matrix's rules judged from the tenant's journal ----
 
   const rules = rulesLoader(mocks.config.verdictsFile)
-  app.get('/verdicts', (c) => {
+  app.get('/verdicts', async (c) => {
     let list: Rule[]
     try {
       list = rules()
@@ -304,8 +304,9 @@ export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono 
       throw err
     }
     const since = c.req.query('since')
-    const { journal } = target(c)
-    let entries = journal.list({})
+    const { journal, id } = target(c)
+    // Replicated: every replica's entries (a client behind a balancer retries across replicas).
+    let entries = await mocks.journalOf(id, {})
     if (since !== undefined) {
       const seq = /^\d+$/.test(since) ? Number(since) : undefined
       const at = seq === undefined ? Date.parse(since) : undefined

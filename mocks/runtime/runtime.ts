@@ -80,6 +80,11 @@ export interface ReplicaLink extends Replication {
   watchJournal(tenant: string, journal: Journal): void
   /** Every replica's entries of the tenant's journal (GET /__mocks/journal). */
   mergedJournal(tenant: string, journal: Journal, filter: JournalFilter): Promise<JournalEntry[]>
+  /**
+   * Notes when this replica last saw the tenant in use (`seenAt`) and answers the latest of
+   * every replica's notes (cluster-wide idleness; notes are kept `keepMs`).
+   */
+  tenantSeen(tenant: string, seenAt: number, keepMs: number): Promise<number>
   close(): Promise<void>
 }
 
@@ -510,9 +515,7 @@ export class Mocks {
   }
 
   private scheduleSweep(): void {
-    // Replicated: idleness is per replica (requests spread over them), so no replica removes a
-    // tenant of the world on its own; tenants go by DELETE.
-    const wanted = this.router.others().length > 0 && !this.replica
+    const wanted = this.router.others().length > 0
     if (!wanted && this.sweeper) {
       clearInterval(this.sweeper)
       this.sweeper = undefined
@@ -526,6 +529,7 @@ export class Mocks {
   /** Removes tenants idle longer than MOCKS_TENANT_IDLE_MS (no request, no open socket). */
   async sweepIdle(now = Date.now()): Promise<string[]> {
     if (this.sweeping) return []
+    if (this.replica) return this.sweepIdleCluster(this.replica)
     this.sweeping = true
     const removed: string[] = []
     try {
@@ -548,6 +552,40 @@ export class Mocks {
   }
 
   private sweeping = false
+
+  /**
+   * Replicated: requests spread over replicas, so idleness is judged cluster-wide. Each replica
+   * notes when it last saw each tenant in use (now, while busy here); a tenant none has seen for
+   * MOCKS_TENANT_IDLE_MS is deleted through the log, as a DELETE would be (every replica at one
+   * point). Two replicas deciding at once: the later delete is refused (the tenant is gone).
+   */
+  private async sweepIdleCluster(replica: ReplicaLink): Promise<string[]> {
+    this.sweeping = true
+    const removed: string[] = []
+    try {
+      for (const t of this.router.others()) {
+        const now = Date.now()
+        // Busy here: a request, a socket, a live stream (the replica's journal publisher is one
+        // subscriber of every tenant's journal, not a watcher).
+        const busy = t.inflight > 0 || t.sockets.size > 0 || t.journal.watchers > 1
+        const local = busy ? now : t.lastSeen
+        const seen = await replica.tenantSeen(t.id, local, 2 * this.tenancy.idleMs + 60_000)
+        if (now - seen < this.tenancy.idleMs || this.router.get(t.id) !== t) continue
+        try {
+          await replica.submit('mocks.tenant.delete', { id: t.id })
+          removed.push(t.id)
+        } catch {
+          // Another replica's sweep deleted it first.
+        }
+      }
+    } catch (err) {
+      this.logger.debug({ err: (err as Error).message }, 'replica: idle sweep skipped (Redis?)')
+    } finally {
+      this.sweeping = false
+    }
+    if (removed.length) this.logger.info({ tenants: removed }, 'idle tenants removed (cluster-wide)')
+    return removed
+  }
 
   /** Gives the real listener controls to the runtime (the default tenant drives them while alone). */
   attachListener(service: ServiceName, controls: ServiceControls): void {
