@@ -145,14 +145,19 @@ function byCall(list: readonly Attempt[]): Attempt[][] {
 const backoff: Judge<'backoff'> = (rule, entries) => {
   const gaps: { a: Attempt; gap: number }[] = []
   const problems: string[] = []
+  const pending: string[] = []
   for (const list of byCall(attempts(entries, rule.select, rule.after, rule.stableMs))) {
     // Retries: attempts that follow a failed one; a success that holds ends the streak.
     let streak: number[] = []
+    // A step that grew too little, forgiven once: one late timer makes the next gap look flat,
+    // while a fixed interval is flat at every step (two in a row fail).
+    let flat: string | undefined
     for (let i = 1; i < list.length; i++) {
       const prev = list[i - 1]!
       const cur = list[i]!
       if (prev.failedAt === undefined) {
         streak = []
+        flat = undefined
         continue
       }
       const gap = cur.start - prev.failedAt
@@ -166,19 +171,29 @@ const backoff: Judge<'backoff'> = (rule, entries) => {
       if (last !== undefined) {
         const ref = Math.max(rule.initialMs, last - rule.lateMs)
         const needed = Math.min(rule.capMs ?? Number.POSITIVE_INFINITY, ref * rule.minGrowth)
-        if (gap < needed)
-          problems.push(
-            `${call}: gap ${Math.round(gap)} ms after ${Math.round(last)} ms grew less than ${rule.minGrowth}x (needed ${Math.round(needed)} ms)`,
-          )
+        if (gap < needed) {
+          const step = `gap ${Math.round(gap)} ms after ${Math.round(last)} ms grew less than ${rule.minGrowth}x (needed ${Math.round(needed)} ms)`
+          if (flat) problems.push(`${call}: ${flat}, then ${step}: two steps in a row did not grow`)
+          flat = step
+        } else flat = undefined
       }
       if (rule.maxGapMs !== undefined && gap > rule.maxGapMs)
         problems.push(`${call}: gap ${Math.round(gap)} ms over the cap of ${rule.maxGapMs} ms`)
       streak.push(gap)
     }
+    // Still failing after a flat step: the next gap decides.
+    if (flat && list.at(-1)?.failedAt !== undefined)
+      pending.push(`${list.at(-1)!.e.method} ${list.at(-1)!.e.path}: ${flat}`)
   }
   gaps.sort((x, y) => x.a.start - y.a.start)
   const ev = gaps.map(({ a, gap }) => evidence(a.e, gap, 'since the failure it retries'))
   if (problems.length) return { status: 'fail', detail: problems.join('; '), evidence: ev }
+  if (pending.length)
+    return {
+      status: 'not-exercised',
+      detail: `undecided: ${pending.join('; ')}; the next retry decides (one flat step is forgiven, two fail)`,
+      evidence: ev,
+    }
   if (gaps.length < rule.minRetries)
     return {
       status: 'not-exercised',

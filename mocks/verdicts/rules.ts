@@ -46,9 +46,9 @@ export const RuleSchema = z.discriminatedUnion('kind', [
     stableMs: z.number().int().min(0).default(10_000),
     /**
      * What a busy machine may add to one timer: a gap is compared with the previous one less
-     * this much (never below `initialMs`), so one late timer does not fail the next gap's
-     * growth. Lower than a third of a fixed interval it must catch (a fixed 3 s retry fails
-     * with the default).
+     * this much (never below `initialMs`). Lower than a third of a fixed interval it must catch
+     * (a fixed 3 s retry fails with the default). One step that still does not grow is
+     * forgiven (a very late timer makes the next gap look flat); two in a row fail.
      */
     lateMs: z.number().int().min(0).default(700),
     /** The schedule's ceiling: a gap of at least this long needs not grow (a capped backoff). */
