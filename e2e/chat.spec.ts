@@ -31,7 +31,9 @@ test.describe('chat-down', () => {
     openClient,
     mocks,
   }) => {
-    test.setTimeout(45_000)
+    // 1 + 2 + 4 s of reconnects, then polls 4 s and 8 s apart: up to 23 s with the jitter, more
+    // on a loaded machine (every reconnect also asks for a token): generous budgets.
+    test.setTimeout(60_000)
     await recordChatStates(page)
     await openClient()
 
@@ -40,7 +42,7 @@ test.describe('chat-down', () => {
       mocks,
       { service: 'chat', method: 'GET', path: '/api/v1/messages' },
       3,
-      25_000,
+      40_000,
     )
     await expect(page.getByTestId('chat-state')).toHaveText('offline · polling every 16 s')
     await expect(page.getByTestId('chat-countdown')).toContainText('next poll in')
@@ -81,12 +83,13 @@ test.describe('chat-ws-flaky', () => {
     openClient,
     mocks,
   }) => {
-    test.setTimeout(45_000)
+    test.setTimeout(60_000)
     await recordChatStates(page)
     await openClient()
     await expect(page.getByTestId('messages')).toContainText('Welcome to casa! Say hi 👋')
-    // Sockets live 2 s at most, so the backoff never resets: after 4 failures, REST polling.
-    await expect(page.getByTestId('chat-state')).toHaveText('polling every 2 s', { timeout: 25_000 })
+    // Sockets live 2 s at most, so the backoff never resets: after 4 failures, REST polling
+    // (about 17 s with the jitter; more on a loaded machine).
+    await expect(page.getByTestId('chat-state')).toHaveText('polling every 2 s', { timeout: 35_000 })
     await expect(page.getByTestId('messages')).toContainText('Welcome to casa! Say hi 👋')
     await shot(page, 'chat-ws-flaky')
 

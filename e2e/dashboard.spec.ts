@@ -137,6 +137,53 @@ test.describe('dashboard', () => {
     expect((await mocks.faults()).faults).toEqual([])
   })
 
+  test('the verdicts panel turns rules green and red live as the presenter flips faults', async ({
+    page,
+    context,
+    signIn,
+    tenant,
+  }) => {
+    test.setTimeout(120_000)
+    await signIn(context, 'member')
+    // The client beside the panel behaves as family-hub does today (the matrix's "Current
+    // Behavior"): the panel shows which rules that breaks, as they break.
+    await page.goto(`/?tenant=${tenant.id}&behavior=current`)
+    await expect(page.getByTestId('behavior-select')).toHaveValue('current')
+    const client = page.frameLocator('#client')
+    await expect(client.getByTestId('behavior')).toHaveAttribute('data-behavior', 'current')
+    await expect(client.getByTestId('chat-state')).toHaveText('connected')
+    const verdict = (rule: string) => page.getByTestId(`verdict-${rule}`)
+    // No request ids today: red as soon as the client has called chat.
+    await expect(verdict('chat-request-ids')).toHaveAttribute('data-status', 'fail')
+    await expect(verdict('chat-request-ids')).toHaveClass('fail')
+    await expect(verdict('chat-request-ids')).toContainText('lack x-request-id or traceparent')
+    await expect(verdict('chat-ws-backoff')).toHaveAttribute('data-status', 'not-exercised')
+    await expect(verdict('chat-poll-backoff')).toHaveAttribute('data-status', 'not-exercised')
+    await expect(page.getByTestId('verdicts-summary')).toContainText('1 fail')
+
+    // chat 5xx and WS drop on; a keystroke sends a frame, which the drop cuts at once.
+    await page.getByRole('button', { name: 'chat 5xx' }).click()
+    await expect(page.getByRole('button', { name: 'chat 5xx' })).toHaveAttribute('aria-pressed', 'true')
+    await page.getByRole('button', { name: 'chat WS drop' }).click()
+    await expect(page.getByRole('button', { name: 'chat WS drop' })).toHaveAttribute('aria-pressed', 'true')
+    await client.getByRole('textbox', { name: 'Message' }).fill('x')
+    // Reconnects 1, 2, 4 s (today's client does that right): green.
+    await expect(verdict('chat-ws-backoff')).toHaveAttribute('data-status', 'pass', { timeout: 30_000 })
+    await expect(verdict('chat-ws-backoff')).toHaveClass('pass')
+    // Then history polled every 3 s whatever fails: red, with the measured gaps.
+    await expect(verdict('chat-poll-backoff')).toHaveAttribute('data-status', 'fail', { timeout: 40_000 })
+    await expect(verdict('chat-poll-backoff')).toHaveClass('fail')
+    await expect(verdict('chat-poll-backoff')).toContainText(/grew less than 1\.5x .* measured \d+, \d+/)
+    await expect(client.getByTestId('chat-state')).toHaveText('offline · polling every 3 s')
+    await shot(page, 'dashboard-verdicts')
+
+    // Reset clears the faults and the journal: polls answer again, and nothing fails to back off.
+    await page.getByRole('button', { name: 'Reset', exact: true }).click()
+    await expect(page.getByTestId('faults')).toHaveText('none: every service healthy')
+    await expect(verdict('chat-poll-backoff')).toHaveAttribute('data-status', 'not-exercised')
+    await expect(verdict('chat-poll-backoff')).toHaveClass('not-exercised')
+  })
+
   test('lists live tenants and watches any of them: its scenario, faults and journal, live', async ({
     page,
     tenant,

@@ -27,13 +27,14 @@ export const ARTIFACTS = process.env.UPDATE_ARTIFACTS === '1' ? 'e2e/artifacts' 
 /** The client's jitter bound: a retry waits [nominal, nominal × 1.2]. */
 export const JITTER = 0.2
 /**
- * What a retry may take beyond its timer, measured between two journal entries: the browser
- * noticing the failure, the same-origin token call, the handshake and chat's own get-session.
- * Measured at 20-120 ms on an idle 2-core machine and up to ~420 ms with other suites running
- * beside it (load 7); 700 ms with two workers (two browsers) on that machine. Still under what
- * would let a wrong schedule pass: a fixed 2 s interval would need gap 1 ≤ 1 s × 1.2 + slack.
+ * What a measured interval may take beyond the client's own timer, for upper bounds only: the
+ * browser noticing the failure, the same-origin token call, the handshake, chat's own
+ * get-session, and above all a timer firing late on a busy machine. 20-120 ms on an idle
+ * 2-core machine; ~760 ms seen with other suites beside it (the issue's chat-ws-flaky run);
+ * `stress-ng --cpu 2` beside the two workers is the load this must hold under. Generous on
+ * purpose: lower bounds (never early) and growth catch a wrong schedule, not this cap.
  */
-export const SLACK_MS = 700
+export const SLACK_MS = 1500
 
 /** A journal entry as the control API lists it. */
 export type Entry = JournalEntry
@@ -79,8 +80,13 @@ export function gaps(entries: Entry[]): number[] {
 }
 
 /**
- * Each measured gap must be the nominal delay plus at most 20 % jitter (and a little transport):
- * a fixed interval, no backoff, or a larger jitter fails.
+ * Backoff judged from the journal's own times, loose where a loaded machine is slow and strict
+ * where a client would be wrong:
+ * - lower bounds strict: each gap at least its nominal delay (never early; jitter only adds);
+ * - growth: each gap at least 1.5x the previous one, the previous taken at most at its own
+ *   jitter ceiling (a timer that fired late does not raise the bar for the next gap);
+ * - upper bounds loose: the nominal delay plus 20 % jitter plus SLACK_MS.
+ * A fixed interval, no backoff or an early retry fails.
  */
 export function expectBackoff(measured: number[], nominal: number[], label: string) {
   expect(measured.length, `${label}: gaps measured ${JSON.stringify(measured)}`).toBeGreaterThanOrEqual(
@@ -88,10 +94,13 @@ export function expectBackoff(measured: number[], nominal: number[], label: stri
   )
   nominal.forEach((d, i) => {
     const g = measured[i]!
-    expect(g, `${label}: gap ${i + 1} (${JSON.stringify(measured)})`).toBeGreaterThanOrEqual(d - 5)
-    expect(g, `${label}: gap ${i + 1} (${JSON.stringify(measured)})`).toBeLessThanOrEqual(
-      d * (1 + JITTER) + SLACK_MS,
-    )
+    const what = `${label}: gap ${i + 1} (${JSON.stringify(measured)}, nominal ${JSON.stringify(nominal)})`
+    expect(g, `${what} came early`).toBeGreaterThanOrEqual(d - 5)
+    if (i > 0) {
+      const prev = Math.min(measured[i - 1]!, nominal[i - 1]! * (1 + JITTER))
+      expect(g, `${what} grew less than 1.5x`).toBeGreaterThanOrEqual(1.5 * prev - 5)
+    }
+    expect(g, `${what} past the generous cap`).toBeLessThanOrEqual(d * (1 + JITTER) + SLACK_MS)
   })
 }
 

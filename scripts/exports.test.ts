@@ -91,7 +91,8 @@ console.log(JSON.stringify(out))`,
       rmSync(outdir, { recursive: true, force: true })
     }
     expect(exported.client).toEqual(expect.arrayContaining(['createControlClient', 'MocksNotRunningError']))
-    expect(exported.playwright).toEqual(expect.arrayContaining(['test', 'expect']))
+    // `expect` carries toPassVerdicts; the matchers alone extend a consumer's own expect.
+    expect(exported.playwright).toEqual(expect.arrayContaining(['test', 'expect', 'verdictMatchers']))
     expect(exported.msw).toContain('createMswMocks')
     expect(exported.testcontainers).toContain('startMocksContainer')
   }, 60_000)

@@ -46,6 +46,34 @@ describe('control client', () => {
   })
 })
 
+describe('control client on a stale kept-alive socket', () => {
+  const reset = () => Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNRESET' } })
+  it('sends an idempotent call once more after a reset; never a POST; a second reset is an error', async () => {
+    const calls: string[] = []
+    let failures = 1
+    const client = createControlClient({
+      baseUrl: 'http://control.test',
+      fetch: async (_url, init) => {
+        calls.push(init?.method ?? 'GET')
+        if (failures-- > 0) throw reset()
+        return Response.json({ users: [] })
+      },
+    })
+    expect(await client.users()).toEqual({ users: [] })
+    expect(calls).toEqual(['GET', 'GET'])
+
+    calls.length = 0
+    failures = 1
+    await expect(client.reset()).rejects.toThrow('not answering at http://control.test (ECONNRESET)')
+    expect(calls).toEqual(['POST'])
+
+    calls.length = 0
+    failures = 2
+    await expect(client.users()).rejects.toThrow('(ECONNRESET)')
+    expect(calls).toEqual(['GET', 'GET'])
+  })
+})
+
 describe('control client with a tenant', () => {
   it('names its tenant on every call (the stream too), and creates and deletes tenants', async () => {
     const sent: { method: string; url: string; tenant: string | null; body?: unknown }[] = []

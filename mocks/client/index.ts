@@ -52,6 +52,12 @@ export interface ControlClientOptions {
   tenant?: string
 }
 
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE'])
+/** What a request on a kept-alive socket the server had just closed fails with (undici). */
+const STALE_SOCKET = new Set(['ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE'])
+const errorCode = (err: unknown) =>
+  (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message
+
 export class MocksNotRunningError extends Error {
   override name = 'MocksNotRunningError'
 }
@@ -89,14 +95,23 @@ export function createControlClient(opts: ControlClientOptions = {}) {
     const headers = baseHeaders()
     if (body !== undefined) headers['content-type'] = 'application/json'
     let res: Response
-    try {
-      res = await doFetch(`${base}/__mocks${path}`, {
+    const send = () =>
+      doFetch(`${base}/__mocks${path}`, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
       })
+    try {
+      try {
+        res = await send()
+      } catch (err) {
+        // A kept-alive connection the server closed as this call went out (a race a loaded
+        // machine widens) fails with a reset: an idempotent call is sent once more.
+        if (!IDEMPOTENT.has(method) || !STALE_SOCKET.has(errorCode(err))) throw err
+        res = await send()
+      }
     } catch (err) {
-      const code = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message
+      const code = errorCode(err)
       throw new MocksNotRunningError(
         `The mocks are not answering at ${base} (${code}); that URL comes from ${found.source}. ` +
           'Point MOCKS_CONTROL_URL (or MOCKS_HOST / MOCKS_CONTROL_PORT, as the server reads them) at running mocks, ' +

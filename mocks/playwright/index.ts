@@ -7,10 +7,12 @@ import {
   type InlineScenario,
   type SeededUserInfo,
   type TenantCreated,
+  type VerdictReport,
 } from '../client/index.ts'
 import type { ServiceName } from '../core/config.ts'
 import { resolveControlUrl } from '../core/control-url.ts'
 import { DEFAULT_TENANT, TENANT_COOKIE } from '../core/tenant.ts'
+import { verdictMatchers } from './verdicts.ts'
 
 // Playwright fixtures (`devarno-mocks/playwright`): every test gets its own tenant (a complete,
 // isolated world on the one set of mocks, issue 16) created from its `scenario` option and
@@ -45,7 +47,11 @@ export interface MocksFixtures {
    * such tests must not run at once: keep them in one `test.describe.configure({ mode: 'serial' })`.
    */
   defaultTenant: boolean
-  /** The control client, acting on this test's tenant: faults, scenario, journal, users. */
+  /**
+   * The control client, acting on this test's tenant: faults, scenario, journal, users, and
+   * `verdicts({ since })` (the matrix's rules judged from this tenant's journal; or
+   * `await expect(mocks).toPassVerdicts()`).
+   */
   mocks: ControlClient
   /**
    * Put a seeded user's signed session cookie (this tenant's) and the tenant cookie into a
@@ -188,7 +194,20 @@ export const test = base.extend<MocksFixtures, MocksWorkerFixtures>({
   },
 })
 
-export const expect = playwrightExpect
+/**
+ * Playwright's `expect` with `toPassVerdicts`: `await expect(mocks).toPassVerdicts({ exclude })`
+ * judges the test's tenant's journal against verdicts.yaml (the matrix's rules).
+ */
+export const expect = playwrightExpect.extend(verdictMatchers)
+
+export {
+  describeVerdict,
+  judgedVerdicts,
+  notPassing,
+  type VerdictExpectation,
+  verdictMatchers,
+  verdictsMessage,
+} from './verdicts.ts'
 
 /** Service URLs of running mocks, for a page's config. */
 export async function serviceUrls(client: ControlClient): Promise<Partial<Record<ServiceName, string>>> {
@@ -196,4 +215,4 @@ export async function serviceUrls(client: ControlClient): Promise<Partial<Record
   return Object.fromEntries(Object.entries(services).flatMap(([k, v]) => (v.url ? [[k, v.url]] : [])))
 }
 
-export type { TenantCreated }
+export type { TenantCreated, VerdictReport }

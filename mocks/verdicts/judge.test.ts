@@ -100,6 +100,75 @@ describe('backoff', () => {
     const backingOff = [5, 1010, 3120, 7330].map((at) => http(at, { path, status: 500 }))
     expect(one(poll, backingOff).status).toBe('pass')
   })
+  it('under load: a late timer does not fail the next gap, yet a fixed 3 s interval still fails', () => {
+    // The issue's chat-ws-flaky run on a busy machine: the 1 s timer fired ~760 ms late.
+    const at = (gaps: number[]) => {
+      const out = [upgrade(0, 503)]
+      let t = 0
+      for (const g of gaps) {
+        t += g + 5
+        out.push(upgrade(t, 503))
+      }
+      return out
+    }
+    expect(one(wsBackoff, at([1964, 2070, 4482]))).toMatchObject({ status: 'pass' })
+    // Two late timers in a row, the second step still grows past the allowance: pass.
+    expect(one(wsBackoff, at([2300, 2000, 4100])).status).toBe('pass')
+    const fixed = one(wsBackoff, at([3000, 3000, 3000]))
+    expect(fixed).toMatchObject({ status: 'fail' })
+    expect(fixed.detail).toContain(
+      'gap 3000 ms after 3000 ms grew less than 1.5x (needed 3450 ms), then gap 3000 ms after 3000 ms grew less than 1.5x (needed 3450 ms): two steps in a row did not grow',
+    )
+    // One flat step while still failing is undecided until the next retry; after a success, forgiven.
+    expect(one(wsBackoff, at([3000, 3000]))).toMatchObject({
+      status: 'not-exercised',
+      detail: expect.stringContaining('undecided'),
+    })
+    expect(one(wsBackoff, [...at([1000, 1000, 2000]), upgrade(9000, 200)]).status).toBe('pass')
+    // Lower bounds stay strict: a first retry 10 ms early fails however loaded the machine.
+    expect(one(wsBackoff, at([990, 2000, 4000])).status).toBe('fail')
+    // Upper bound: a gap over maxGapMs fails.
+    expect(one(wsBackoff, at([1000, 2000, 31_000])).detail).toContain('over the cap of 30000 ms')
+  })
+  it('a capped schedule may stop growing at its cap; a fixed interval below it may not', () => {
+    const capped = rule({
+      id: 'capped',
+      description: 'd',
+      kind: 'backoff',
+      select: { service: 'chat', method: 'GET', route: '/api/v1/messages' },
+      initialMs: 1000,
+      capMs: 30_000,
+      maxGapMs: 60_000,
+    })
+    const path = '/api/v1/messages'
+    const series = (gaps: number[]) => {
+      const out = [http(0, { path, status: 503 })]
+      let t = 0
+      for (const g of gaps) {
+        t += g
+        out.push(http(t, { path, status: 503 }))
+      }
+      return out
+    }
+    expect(one(capped, series([4000, 8000, 16_000, 30_000, 31_000, 30_500])).status).toBe('pass')
+    expect(one(capped, series([4000, 8000, 16_000, 20_000, 20_000])).status).toBe('fail')
+  })
+  it('a retry repeats the same call: two lists loaded one after the other are two series', () => {
+    const v01t = rule({
+      id: 'v01t',
+      description: 'd',
+      kind: 'backoff',
+      select: { service: 'v01t', method: 'GET', route: '/trace/*' },
+      initialMs: 1000,
+    })
+    const get = (at: number, path: string) =>
+      http(at, { service: 'v01t', path, route: '/trace/:app/:kind/', status: 500 })
+    const a = '/trace/flight-path/artefact/'
+    const b = '/trace/devarno-ecosystem/node/'
+    // Articles 0, 1 s, 3 s; orgs at once after, 1 s, 2 s apart: each list backs off.
+    const entries = [get(0, a), get(1010, a), get(3030, a), get(3040, b), get(4050, b), get(6070, b)]
+    expect(one(v01t, entries)).toMatchObject({ status: 'pass', detail: expect.stringContaining('4 retries') })
+  })
 })
 
 describe('max-retries, timeout, headers, rate', () => {

@@ -126,34 +126,74 @@ type Judge<K extends Rule['kind']> = (
   now: number,
 ) => Pick<Verdict, 'status' | 'detail' | 'evidence'>
 
+/**
+ * A retry repeats the same call: the same method and path (V01T's articles and orgs share a
+ * route pattern, yet one list's retries are not the other's).
+ */
+const callOf = (a: Attempt) => `${a.e.method} ${a.e.path}`
+
+function byCall(list: readonly Attempt[]): Attempt[][] {
+  const groups = new Map<string, Attempt[]>()
+  for (const a of list) {
+    const g = groups.get(callOf(a))
+    if (g) g.push(a)
+    else groups.set(callOf(a), [a])
+  }
+  return [...groups.values()]
+}
+
 const backoff: Judge<'backoff'> = (rule, entries) => {
-  const list = attempts(entries, rule.select, rule.after, rule.stableMs)
-  // Retries: attempts that follow a failed one; a success that holds ends the streak.
   const gaps: { a: Attempt; gap: number }[] = []
   const problems: string[] = []
-  let streak: number[] = []
-  for (let i = 1; i < list.length; i++) {
-    const prev = list[i - 1]!
-    const cur = list[i]!
-    if (prev.failedAt === undefined) {
-      streak = []
-      continue
+  const pending: string[] = []
+  for (const list of byCall(attempts(entries, rule.select, rule.after, rule.stableMs))) {
+    // Retries: attempts that follow a failed one; a success that holds ends the streak.
+    let streak: number[] = []
+    // A step that grew too little, forgiven once: one late timer makes the next gap look flat,
+    // while a fixed interval is flat at every step (two in a row fail).
+    let flat: string | undefined
+    for (let i = 1; i < list.length; i++) {
+      const prev = list[i - 1]!
+      const cur = list[i]!
+      if (prev.failedAt === undefined) {
+        streak = []
+        flat = undefined
+        continue
+      }
+      const gap = cur.start - prev.failedAt
+      const call = `${cur.e.method} ${cur.e.path}`
+      gaps.push({ a: cur, gap })
+      // Lower bounds strict: never early.
+      if (streak.length === 0 && gap < rule.initialMs)
+        problems.push(`${call}: first retry after ${Math.round(gap)} ms, sooner than ${rule.initialMs} ms`)
+      // Growth loose: against the previous gap less what a late timer may have added to it.
+      const last = streak.at(-1)
+      if (last !== undefined) {
+        const ref = Math.max(rule.initialMs, last - rule.lateMs)
+        const needed = Math.min(rule.capMs ?? Number.POSITIVE_INFINITY, ref * rule.minGrowth)
+        if (gap < needed) {
+          const step = `gap ${Math.round(gap)} ms after ${Math.round(last)} ms grew less than ${rule.minGrowth}x (needed ${Math.round(needed)} ms)`
+          if (flat) problems.push(`${call}: ${flat}, then ${step}: two steps in a row did not grow`)
+          flat = step
+        } else flat = undefined
+      }
+      if (rule.maxGapMs !== undefined && gap > rule.maxGapMs)
+        problems.push(`${call}: gap ${Math.round(gap)} ms over the cap of ${rule.maxGapMs} ms`)
+      streak.push(gap)
     }
-    const gap = cur.start - prev.failedAt
-    gaps.push({ a: cur, gap })
-    if (streak.length === 0 && gap < rule.initialMs)
-      problems.push(`first retry after ${Math.round(gap)} ms, sooner than ${rule.initialMs} ms`)
-    const last = streak.at(-1)
-    if (last !== undefined && gap < last * rule.minGrowth)
-      problems.push(
-        `gap ${Math.round(gap)} ms after ${Math.round(last)} ms: grew less than ${rule.minGrowth}x`,
-      )
-    if (rule.maxGapMs !== undefined && gap > rule.maxGapMs)
-      problems.push(`gap ${Math.round(gap)} ms over the cap of ${rule.maxGapMs} ms`)
-    streak.push(gap)
+    // Still failing after a flat step: the next gap decides.
+    if (flat && list.at(-1)?.failedAt !== undefined)
+      pending.push(`${list.at(-1)!.e.method} ${list.at(-1)!.e.path}: ${flat}`)
   }
+  gaps.sort((x, y) => x.a.start - y.a.start)
   const ev = gaps.map(({ a, gap }) => evidence(a.e, gap, 'since the failure it retries'))
   if (problems.length) return { status: 'fail', detail: problems.join('; '), evidence: ev }
+  if (pending.length)
+    return {
+      status: 'not-exercised',
+      detail: `undecided: ${pending.join('; ')}; the next retry decides (one flat step is forgiven, two fail)`,
+      evidence: ev,
+    }
   if (gaps.length < rule.minRetries)
     return {
       status: 'not-exercised',
@@ -176,11 +216,7 @@ const maxRetries: Judge<'max-retries'> = (rule, entries) => {
   let worst = 0
   for (const f of failures) {
     const retries = list.filter(
-      (a) =>
-        a.start > f.end &&
-        a.start - f.end <= rule.windowMs &&
-        a.e.method === f.e.method &&
-        a.e.route === f.e.route,
+      (a) => a.start > f.end && a.start - f.end <= rule.windowMs && callOf(a) === callOf(f),
     )
     // Retries stop counting at the first success (a new attempt chain after it is a new request).
     const firstOk = retries.findIndex((a) => a.failedAt === undefined)
@@ -243,7 +279,8 @@ const timeout: Judge<'timeout'> = (rule, entries, open, now) => {
 }
 
 const headers: Judge<'headers'> = (rule, entries) => {
-  const list = entries.filter((e) => selects(rule.select, e) && !UPGRADE(e))
+  // Upgrades and CORS preflights are the browser's own: a page cannot set headers on them.
+  const list = entries.filter((e) => selects(rule.select, e) && !UPGRADE(e) && e.method !== 'OPTIONS')
   if (list.length === 0) return { status: 'not-exercised', detail: 'no request', evidence: [] }
   const wanted = rule.headers.map((h) => h.toLowerCase())
   const missing = list.flatMap((e) => {

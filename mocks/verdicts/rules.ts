@@ -44,6 +44,15 @@ export const RuleSchema = z.discriminatedUnion('kind', [
     minGrowth: z.number().min(1).default(1.5),
     /** An attempt whose socket opened counts as failed if it closed abnormally within this. */
     stableMs: z.number().int().min(0).default(10_000),
+    /**
+     * What a busy machine may add to one timer: a gap is compared with the previous one less
+     * this much (never below `initialMs`). Lower than a third of a fixed interval it must catch
+     * (a fixed 3 s retry fails with the default). One step that still does not grow is
+     * forgiven (a very late timer makes the next gap look flat); two in a row fail.
+     */
+    lateMs: z.number().int().min(0).default(700),
+    /** The schedule's ceiling: a gap of at least this long needs not grow (a capped backoff). */
+    capMs: z.number().int().min(1).optional(),
     /** No gap may exceed this (a generous cap: a loaded machine fires timers late). */
     maxGapMs: z.number().int().min(1).optional(),
     /** Retries to see before the rule is judged; fewer is not-exercised. */

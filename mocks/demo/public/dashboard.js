@@ -348,6 +348,61 @@ async function tail() {
   }
 }
 
+// ---- verdicts ----
+
+const MARK = { pass: 'pass', fail: 'FAIL', 'not-exercised': 'not exercised' }
+
+/** The rules of verdicts.yaml judged from the watched tenant's journal, polled with the rest. */
+async function refreshVerdicts() {
+  const tenant = state.tenant
+  let report
+  try {
+    report = await control('GET', '/verdicts')
+  } catch {
+    $('verdicts-summary').textContent = 'unavailable'
+    return
+  }
+  if (tenant !== state.tenant) return
+  const { pass, fail, notExercised } = report.summary
+  $('verdicts-summary').textContent = `${pass} pass · ${fail} fail · ${notExercised} not exercised`
+  $('verdicts').replaceChildren(
+    ...report.verdicts.map((v) => {
+      const li = document.createElement('li')
+      li.className = v.status
+      li.dataset.rule = v.rule
+      li.dataset.status = v.status
+      li.dataset.testid = `verdict-${v.rule}`
+      li.title = v.description
+      const mark = document.createElement('span')
+      mark.className = 'mark'
+      mark.textContent = MARK[v.status] ?? v.status
+      const rule = document.createElement('code')
+      rule.textContent = v.rule
+      const detail = document.createElement('span')
+      detail.className = 'detail'
+      // The evidence's measured intervals, where a rule has them (backoff gaps, held requests).
+      const ms = v.evidence.filter((e) => e.ms !== undefined).map((e) => e.ms)
+      detail.textContent = `${v.detail}${v.status === 'fail' && ms.length ? ` · measured ${ms.join(', ')} ms` : ''}`
+      li.append(mark, rule, detail)
+      return li
+    }),
+  )
+}
+
+// ---- the client's behaviour ----
+
+/** The client beside the panel: the matrix's "Correct Behavior" or, `current`, family-hub's today. */
+function setBehavior(behavior) {
+  const src = behavior === 'current' ? '/client.html?behavior=current' : '/client.html'
+  const frame = /** @type {HTMLIFrameElement} */ ($('client'))
+  if (frame.getAttribute('src') !== src) frame.setAttribute('src', src)
+  $('client-link').setAttribute('href', src)
+  const url = new URL(location.href)
+  if (behavior === 'current') url.searchParams.set('behavior', 'current')
+  else url.searchParams.delete('behavior')
+  history.replaceState(null, '', url)
+}
+
 // ---- tenants ----
 
 /** Watch (and drive) another tenant: its scenario, faults and journal, from now on. */
@@ -361,6 +416,8 @@ function watch(id) {
   streaming.abort()
   streaming = new AbortController()
   $('journal').replaceChildren()
+  $('verdicts').replaceChildren()
+  $('verdicts-summary').textContent = '…'
   $('journal-status').textContent = 'connecting…'
   void tail()
   state.picking = false
@@ -436,6 +493,7 @@ async function main() {
       await control('POST', '/reset')
       status('reset: scenario faults only, journal cleared')
     } finally {
+      void refreshVerdicts()
       await refresh()
     }
   })
@@ -449,13 +507,18 @@ async function main() {
   $('tenant-select').addEventListener('change', (e) =>
     watch(/** @type {HTMLSelectElement} */ (e.currentTarget).value),
   )
+  const behavior = /** @type {HTMLSelectElement} */ ($('behavior-select'))
+  behavior.value = new URLSearchParams(location.search).get('behavior') === 'current' ? 'current' : 'correct'
+  setBehavior(behavior.value)
+  behavior.addEventListener('change', () => setBehavior(behavior.value))
   renderTenants()
   void tail()
   await loadScenarios().catch(() => undefined)
-  await Promise.all([refresh(), refreshTenants()])
+  await Promise.all([refresh(), refreshTenants(), refreshVerdicts()])
   setInterval(() => {
     void refresh()
     void refreshTenants()
+    void refreshVerdicts()
   }, 2000)
 }
 

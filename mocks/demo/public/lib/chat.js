@@ -4,7 +4,12 @@
 // everything and asks the user to sign in again. History is (re)loaded on every connect, so
 // messages missed while disconnected show up.
 
+// `?behavior=current` (lib/behavior.js): today's family-hub instead: polling every 3 s whatever
+// fails, a failed history load retried in 3 s, and no session check after a failed WebSocket
+// (a 401 upgrade is retried like any other failure).
+
 import { backoffDelay, sleep } from './backoff.js'
+import { CURRENT, CURRENT_POLL_MS } from './behavior.js'
 import { call, describeOutcome } from './http.js'
 
 export const WS_BACKOFF = { baseMs: 1000 }
@@ -146,8 +151,9 @@ export class ChatClient extends EventTarget {
     }
     this.failures++
     // The browser hides the handshake's status: ask our own session endpoint whether a 401
-    // was the reason (then stop), while the reconnect timer already runs.
-    void this.verifySession()
+    // was the reason (then stop), while the reconnect timer already runs. (Today's family-hub
+    // does not: it keeps reconnecting.)
+    if (!CURRENT) void this.verifySession()
     if (this.failures <= WS_RETRIES) {
       const { nominalMs, delayMs } = backoffDelay(this.failures, WS_BACKOFF)
       this.setState({ name: 'reconnecting', attempt: this.failures, nominalMs, until: Date.now() + delayMs })
@@ -209,9 +215,11 @@ export class ChatClient extends EventTarget {
       this.pollFailures++
       this.setHistory({ status: 'error', text: `message history unavailable — ${describeOutcome(r)}` })
       this.opts.log(`poll failed: ${describeOutcome(r)}`, 'error')
-      if (r.kind === 'http' && r.status === 401) void this.verifySession()
+      if (r.kind === 'http' && r.status === 401 && !CURRENT) void this.verifySession()
     }
-    const { nominalMs, delayMs } = backoffDelay(this.pollFailures + 1, POLL)
+    const { nominalMs, delayMs } = CURRENT
+      ? { nominalMs: CURRENT_POLL_MS, delayMs: CURRENT_POLL_MS }
+      : backoffDelay(this.pollFailures + 1, POLL)
     this.setState({
       name: r.kind === 'ok' ? 'polling' : 'offline',
       nominalMs,
@@ -242,15 +250,15 @@ export class ChatClient extends EventTarget {
         return true
       }
       this.opts.log(`history: ${describeOutcome(r)}`, 'error')
-      if (r.kind === 'http' && r.status === 401) {
+      if (r.kind === 'http' && r.status === 401 && !CURRENT) {
         void this.verifySession()
         return false
       }
-      if (r.kind === 'http' && r.status < 500 && r.status !== 429) {
+      if (r.kind === 'http' && r.status < 500 && r.status !== 429 && !CURRENT) {
         this.setHistory({ status: 'error', text: `message history unavailable — ${describeOutcome(r)}` })
         return false
       }
-      const { delayMs } = backoffDelay(attempt, HISTORY_RETRY)
+      const { delayMs } = CURRENT ? { delayMs: CURRENT_POLL_MS } : backoffDelay(attempt, HISTORY_RETRY)
       this.setHistory({
         status: 'error',
         text: `message history unavailable — ${describeOutcome(r)}`,

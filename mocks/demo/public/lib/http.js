@@ -1,6 +1,9 @@
 // One way to call any service: every request carries X-Request-ID and a W3C traceparent (the
 // matrix's "No request IDs" gap), has an explicit timeout (its "No timeouts" gap), and never
-// throws: the caller gets an outcome it can map to a message.
+// throws: the caller gets an outcome it can map to a message. In the `current` behaviour
+// (lib/behavior.js) it sends neither header and sets no timeout, as family-hub does today.
+
+import { CURRENT } from './behavior.js'
 
 function hex(bytes) {
   const a = new Uint8Array(bytes)
@@ -58,16 +61,20 @@ export function errorFields(body) {
 export async function call(url, opts) {
   const id = requestId()
   const headers = new Headers(opts.headers ?? {})
-  headers.set('X-Request-ID', id)
-  headers.set('traceparent', traceparent())
+  if (!CURRENT) {
+    headers.set('X-Request-ID', id)
+    headers.set('traceparent', traceparent())
+  }
   if (tenantBaggage && !headers.has('baggage')) headers.set('baggage', tenantBaggage)
   let body = opts.body
   if (opts.json !== undefined) {
     headers.set('content-type', 'application/json')
     body = JSON.stringify(opts.json)
   }
-  const timeout = AbortSignal.timeout(opts.timeoutMs)
-  const signal = opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout
+  // Today's family-hub: no timeout at all (a hung call stays open until the server answers).
+  const timeout = CURRENT ? undefined : AbortSignal.timeout(opts.timeoutMs)
+  const signals = [timeout, opts.signal].filter((s) => s !== undefined)
+  const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0]
   const started = performance.now()
   const ms = () => Math.round(performance.now() - started)
   try {
@@ -90,7 +97,7 @@ export async function call(url, opts) {
     if (res.ok) return { kind: 'ok', status: res.status, data, ms: ms(), requestId: id }
     return { kind: 'http', status: res.status, ...errorFields(data), data, ms: ms(), requestId: id }
   } catch (err) {
-    if (timeout.aborted) return { kind: 'timeout', timeoutMs: opts.timeoutMs, ms: ms(), requestId: id }
+    if (timeout?.aborted) return { kind: 'timeout', timeoutMs: opts.timeoutMs, ms: ms(), requestId: id }
     if (opts.signal?.aborted) return { kind: 'aborted', ms: ms(), requestId: id }
     return {
       kind: 'network',

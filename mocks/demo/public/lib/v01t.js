@@ -4,7 +4,13 @@
 // falls back to the last good copy or the bundled static data, flagged as stale, and retries in
 // the background after 5 s (then 10, 20 ... 60 s).
 
+// A background retry is one call (no burst of fast retries each time): the retries of one
+// failure stay an exponential series, 1 s, 2 s, then 5, 10, 20 ... 60 s.
+// `?behavior=current` (lib/behavior.js): devarno-landing today, `try { fetch } catch { return
+// MOCK_ARTICLES }`: one call, no timeout, no retry, the bundled copy on any failure.
+
 import { backoffDelay, retrying } from './backoff.js'
+import { CURRENT } from './behavior.js'
 import { call, describeOutcome, formatSeconds } from './http.js'
 
 export const V01T_TIMEOUT_MS = 10_000
@@ -39,10 +45,11 @@ export class ListLoader extends EventTarget {
   /** A fresh load (page start, Reload button). */
   load() {
     this.background = 0
-    return this.run()
+    return this.run(false)
   }
 
-  async run() {
+  /** @param {boolean} background a background retry: one call */
+  async run(background) {
     const gen = ++this.gen
     clearTimeout(this.timer)
     if (this.state.status !== 'stale') this.set({ status: 'loading' })
@@ -51,6 +58,7 @@ export class ListLoader extends EventTarget {
     const get = (query) =>
       retrying(() => call(`${o.baseUrl}${o.path}${query ? `?${query}` : ''}`, { timeoutMs }), {
         ...FAST_RETRY,
+        attempts: background || CURRENT ? 1 : FAST_RETRY.attempts,
         shouldRetry: (r) => r.kind === 'http' && r.status >= 500,
         onRetry: ({ attempt, delayMs, result }) =>
           o.log(`${o.label}: ${describeOutcome(result)}; retry ${attempt} in ${delayMs} ms`, 'warn'),
@@ -90,8 +98,13 @@ export class ListLoader extends EventTarget {
     o.log(`${o.label}: ${reason}; showing cached data`, 'error')
     this.background++
     const { delayMs } = backoffDelay(this.background, BACKGROUND_RETRY)
-    this.set({ status: 'stale', ...this.fallback(), reason, retryAt: Date.now() + delayMs })
-    this.timer = setTimeout(() => void this.run(), delayMs)
+    this.set({
+      status: 'stale',
+      ...this.fallback(),
+      reason,
+      retryAt: CURRENT ? Number.POSITIVE_INFINITY : Date.now() + delayMs,
+    })
+    if (!CURRENT) this.timer = setTimeout(() => void this.run(true), delayMs)
   }
 
   fallback() {
