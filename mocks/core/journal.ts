@@ -39,6 +39,23 @@ export interface JournalFilter {
   kind?: string
 }
 
+/** Whether an entry passes `list`'s filter (a path matches itself, its route, or what is under it). */
+export function matchesFilter(
+  e: Pick<JournalEntry, 'service' | 'method' | 'path' | 'route' | 'kind'>,
+  filter: JournalFilter,
+): boolean {
+  const method = filter.method?.toUpperCase()
+  return (
+    (!filter.service || e.service === filter.service) &&
+    (!method || e.method === method) &&
+    (!filter.path ||
+      e.path === filter.path ||
+      e.route === filter.path ||
+      e.path.startsWith(filter.path.endsWith('/') ? filter.path : `${filter.path}/`)) &&
+    (!filter.kind || e.kind === filter.kind)
+  )
+}
+
 export type JournalListener = (entry: JournalEntry) => void
 
 const HIDDEN_HEADERS = new Set(['cookie', 'authorization'])
@@ -297,17 +314,7 @@ export class Journal {
   }
 
   list(filter: JournalFilter = {}): JournalEntry[] {
-    const method = filter.method?.toUpperCase()
-    return this.current().filter(
-      (e) =>
-        (!filter.service || e.service === filter.service) &&
-        (!method || e.method === method) &&
-        (!filter.path ||
-          e.path === filter.path ||
-          e.route === filter.path ||
-          e.path.startsWith(filter.path.endsWith('/') ? filter.path : `${filter.path}/`)) &&
-        (!filter.kind || e.kind === filter.kind),
-    )
+    return this.current().filter((e) => matchesFilter(e, filter))
   }
 
   get size(): number {

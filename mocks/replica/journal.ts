@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import type { Journal, JournalEntry, JournalFilter } from '../core/journal.ts'
+import { type Journal, type JournalEntry, type JournalFilter, matchesFilter } from '../core/journal.ts'
 import type { Logger } from '../core/logger.ts'
 
 // The merged journal of replicated mode: each replica stamps its entries with its name and
@@ -76,7 +76,7 @@ export class JournalPublisher {
       const entry = JSON.parse(f[5]) as JournalEntry
       if (entry.replica !== this.replica) others.push(entry)
     }
-    const all = [...journal.list({}), ...others].filter((e) => matches(e, filter))
+    const all = [...journal.list({}), ...others].filter((e) => matchesFilter(e, filter))
     all.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0))
     return all.slice(-journal.limit)
   }
@@ -85,18 +85,4 @@ export class JournalPublisher {
     if (this.timer) clearInterval(this.timer)
     this.timer = undefined
   }
-}
-
-/** Journal.list's filter, for entries from the stream. */
-function matches(e: JournalEntry, filter: JournalFilter): boolean {
-  const method = filter.method?.toUpperCase()
-  return (
-    (!filter.service || e.service === filter.service) &&
-    (!method || e.method === method) &&
-    (!filter.path ||
-      e.path === filter.path ||
-      e.route === filter.path ||
-      e.path.startsWith(filter.path.endsWith('/') ? filter.path : `${filter.path}/`)) &&
-    (!filter.kind || e.kind === filter.kind)
-  )
 }
