@@ -1,8 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
+import type { RedisServer } from './redis-server.ts'
 
 // Replicas as separate processes (the CLI under tsx), each on its own free ports, all sharing
 // one Redis: the harness of tests/replicas*.test.ts and bench/replicas.ts.
@@ -222,4 +224,23 @@ export interface SeededUser {
 export async function seededUsers(authUrl: string): Promise<SeededUser[]> {
   const res = await fetch(`${authUrl}/__mocks/users`)
   return ((await res.json()) as { users: SeededUser[] }).users
+}
+
+/** Stops a test file's replicas, then its Redis, and removes its folder. */
+export async function stopCluster(
+  replicas: (ReplicaProcess | undefined)[],
+  redis: RedisServer | undefined,
+  dir: string | undefined,
+): Promise<void> {
+  await Promise.all(replicas.map((r) => r?.stop()))
+  redis?.stop()
+  await redis?.exited
+  if (dir) rmSync(dir, { recursive: true, force: true })
+}
+
+/** A chat channel every given user belongs to (else the first channel). */
+export async function commonChannel(chatUrl: string, users: readonly { id: string }[]): Promise<string> {
+  const res = await fetch(`${chatUrl}/__mocks/channels`)
+  const { channels } = (await res.json()) as { channels: { id: string; members: string[] }[] }
+  return (channels.find((c) => users.every((u) => c.members.includes(u.id))) ?? channels[0]!).id
 }

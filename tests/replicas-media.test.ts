@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -9,6 +9,7 @@ import {
   type SeededUser,
   seededUsers,
   startReplica,
+  stopCluster,
 } from './replicas-harness.ts'
 
 // Issue 22, media: two replicas with one MOCKS_REDIS_URL and one STORAGE_PATH. An upload taken
@@ -40,12 +41,7 @@ describe.runIf(run)('replicas: media uploads through a shared STORAGE_PATH', () 
     user = users.find((u) => u.cookieValue && u.role !== 'child')!
   }, 120_000)
 
-  afterAll(async () => {
-    await Promise.all([a?.stop(), b?.stop()])
-    redis?.stop()
-    await redis?.exited
-    if (dir) rmSync(dir, { recursive: true, force: true })
-  })
+  afterAll(() => stopCluster([a, b], redis, dir))
 
   const headers = () => ({ cookie: `${user.cookieName}=${user.cookieValue}` })
   const upload = async (r: ReplicaProcess) => {

@@ -1,15 +1,17 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { hasRedisServer, type RedisServer, startRedisServer } from './redis-server.ts'
 import {
   chatClient,
+  commonChannel,
   eventually,
   type ReplicaProcess,
   type SeededUser,
   seededUsers,
   startReplica,
+  stopCluster,
 } from './replicas-harness.ts'
 
 // Issue 22, liveness across replicas. Idle tenants: idleness judged cluster-wide (a tenant busy
@@ -40,18 +42,10 @@ describe.runIf(run)('replicas: idle tenants and the presence of a replica that d
       startReplica({ name: 'b', redisUrl: redis.url, prefix, services: SERVICES, env }),
     ])
     users = (await seededUsers(a.url('auth'))).filter((u) => u.cookieValue)
-    const res = await fetch(`${a.url('chat')}/__mocks/channels`)
-    const { channels } = (await res.json()) as { channels: { id: string; members: string[] }[] }
-    const open = channels.find((c) => users.slice(0, 2).every((u) => c.members.includes(u.id)))
-    channel = (open ?? channels[0]!).id
+    channel = await commonChannel(a.url('chat'), users.slice(0, 2))
   }, 120_000)
 
-  afterAll(async () => {
-    await Promise.all([a?.stop(), b?.stop()])
-    redis?.stop()
-    await redis?.exited
-    if (dir) rmSync(dir, { recursive: true, force: true })
-  })
+  afterAll(() => stopCluster([a, b], redis, dir))
 
   it('a tenant busy on one replica only is kept; idle on every replica, it is deleted on all', async () => {
     const made = await fetch(`${a.url('chat')}/__mocks/tenants`, {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -6,11 +6,13 @@ import { hasRedisServer, type RedisServer, startRedisServer } from './redis-serv
 import {
   type ChatClient,
   chatClient,
+  commonChannel,
   eventually,
   type ReplicaProcess,
   type SeededUser,
   seededUsers,
   startReplica,
+  stopCluster,
 } from './replicas-harness.ts'
 
 // Issue 22: a replica joining late or restarted catches up from the log; Redis crashing
@@ -47,17 +49,10 @@ describe.runIf(run)('replicas: late join, restart, Redis restart', () => {
     redis = await startRedisServer({ persistDir: dir })
     a = await startReplica({ name: 'a', redisUrl: redis.url, prefix })
     users = (await seededUsers(a.url('auth'))).filter((u) => u.cookieValue)
-    const res = await fetch(`${a.url('chat')}/__mocks/channels`)
-    const { channels } = (await res.json()) as { channels: { id: string; members: string[] }[] }
-    channel = (channels.find((c) => users.every((u) => c.members.includes(u.id))) ?? channels[0]!).id
+    channel = await commonChannel(a.url('chat'), users)
   }, 120_000)
 
-  afterAll(async () => {
-    await Promise.all([a?.stop(), late?.stop()])
-    redis?.stop()
-    await redis?.exited
-    if (dir) rmSync(dir, { recursive: true, force: true })
-  })
+  afterAll(() => stopCluster([a, late], redis, dir))
 
   it('a replica started late has the world as it is; killed and restarted, it catches up', async () => {
     const onA = await chatClient(a.url('chat'), users[0]!.cookieValue!)

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -8,11 +8,13 @@ import { connectResult } from './helpers.ts'
 import { hasRedisServer, type RedisServer, startRedisServer } from './redis-server.ts'
 import {
   chatClient,
+  commonChannel,
   eventually,
   type ReplicaProcess,
   type SeededUser,
   seededUsers,
   startReplica,
+  stopCluster,
 } from './replicas-harness.ts'
 
 // Issue 22: two replicas (separate processes, their own ports) share one world through a real
@@ -38,18 +40,10 @@ describe.runIf(run)('replicas through Redis', () => {
       startReplica({ name: 'b', redisUrl: redis.url, prefix }),
     ])
     users = (await seededUsers(a.url('auth'))).filter((u) => u.cookieValue)
-    const res = await fetch(`${a.url('chat')}/__mocks/channels`)
-    const { channels } = (await res.json()) as { channels: { id: string; members: string[] }[] }
-    const open = channels.find((c) => users.every((u) => c.members.includes(u.id)))
-    channel = (open ?? channels[0]!).id
+    channel = await commonChannel(a.url('chat'), users)
   }, 120_000)
 
-  afterAll(async () => {
-    await Promise.all([a?.stop(), b?.stop()])
-    redis?.stop()
-    await redis?.exited
-    if (dir) rmSync(dir, { recursive: true, force: true })
-  })
+  afterAll(() => stopCluster([a, b], redis, dir))
 
   it('a message sent through one replica reaches a socket on the other within 2 s, and history on both', async () => {
     const [alice, bob] = [users[0]!, users[1] ?? users[0]!]
