@@ -344,7 +344,7 @@ export class TenantRouter implements FaultPort {
     const single = this.default.engine.http(service)
     const signals = this.opts.serviceSignals?.has(service) === true
     // Every request but the single world's takes this path (see below).
-    const routed = async (c: Context, next: Next, headers: RequestHeaders) => {
+    const routed = (c: Context, next: Next, headers: RequestHeaders): ReturnType<MiddlewareHandler> => {
       const upgrade = headers.get('upgrade')?.toLowerCase() === 'websocket'
       const found = this.resolve(service, headers, () => searchOf(c.req.url), upgrade)
       if (!found.ok) {
@@ -357,16 +357,21 @@ export class TenantRouter implements FaultPort {
         // sees why); a malformed or unknown tenant has no journal to go to (logged instead).
         if (found.tenant) journalRefusal(found.tenant.journal, service, c, headers, res.status)
         else this.opts.logger.debug({ service, path: c.req.path, status: found.status }, found.message)
-        return res
+        return Promise.resolve(res)
       }
       const { tenant } = found
-      // Unbound requests read as the default tenant: the single world binds nothing.
-      if (tenant !== this.default) bindTenant(c.req.raw, tenant.id)
+      // The default tenant is never swept: no bookkeeping and no async layer of its own (its
+      // requests read as the default tenant unbound, as in the single world).
+      if (tenant === this.default) return single(c, next)
+      bindTenant(c.req.raw, tenant.id)
       let handler = tenant.handlers.get(service)
       if (!handler) {
         handler = tenant.engine.http(service)
         tenant.handlers.set(service, handler)
       }
+      return counted(tenant, handler, c, next)
+    }
+    const counted = async (tenant: Tenant, handler: MiddlewareHandler, c: Context, next: Next) => {
       tenant.inflight++
       try {
         return await handler(c, next)
