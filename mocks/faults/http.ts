@@ -50,18 +50,9 @@ export function faultPipeline(deps: PipelineDeps, service: ServiceName): TracedH
     }
     // Replicated mode counts `times` and probability across replicas (one round trip per match).
     if (deps.registry.cluster) {
-      return deps.registry
-        .fireCounted(service, target, on)
-        .then((firing) => decide(firing) ?? passThrough(next, c, trace))
+      return deps.registry.fireCounted(service, target, on).then(decide)
     }
     return decide(deps.registry.fire(service, target, on))
-  }
-
-  async function passThrough(next: Next, c: Context, trace: HttpTrace): Promise<undefined> {
-    trace.reachedFake = true
-    await next()
-    trace.res = c.res
-    return undefined
   }
 
   async function act(

@@ -53,7 +53,12 @@ export class HttpTrace implements OpenSource {
  * request: the caller then goes straight on to the fake, one async step fewer), else the
  * promise of the answer it decided (`undefined`: the fake's answer stands).
  */
-export type TracedHandler = (c: Context, next: Next, trace: HttpTrace) => Promise<Response | undefined> | null
+/** `null` (or a promise of it): no fault acts, the journaling layer goes on to the fake itself. */
+export type TracedHandler = (
+  c: Context,
+  next: Next,
+  trace: HttpTrace,
+) => Promise<Response | undefined | null> | null
 
 /** Runs `inner` and journals the request when it ends, however it ends. */
 export function journaled(journal: Journal, service: ServiceName, inner: TracedHandler): MiddlewareHandler {
@@ -79,7 +84,10 @@ export function journaled(journal: Journal, service: ServiceName, inner: TracedH
     journal.open.add(trace)
     try {
       const acting = inner(c, next, trace)
-      if (acting !== null) return await acting
+      if (acting !== null) {
+        const res = await acting
+        if (res !== null) return res
+      }
       trace.reachedFake = true
       await next()
       trace.res = c.res

@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler, Next } from 'hono'
 import type { ServiceName } from '../core/config.ts'
 import type { ErrorEnvelope } from '../core/envelope.ts'
-import { Journal, recordHeaders } from '../core/journal.ts'
+import { Journal } from '../core/journal.ts'
 import type { Logger } from '../core/logger.ts'
 import { type HeaderLookup, type RequestHeaders, requestHeaders } from '../core/request-headers.ts'
 import {
@@ -184,17 +184,17 @@ function journalRefusal(
   headers: RequestHeaders,
   status: number,
 ) {
-  journal.record({
+  journal.recordHttp({
     service,
-    kind: 'http',
     method: c.req.method,
     path: c.req.path,
     route: c.req.path,
     query: searchOf(c.req.url),
     status,
     durationMs: 0,
-    requestHeaders: recordHeaders(headers.entries()),
+    headers,
     fault: null,
+    userId: undefined,
   })
 }
 
