@@ -50,10 +50,10 @@ export class HttpTrace implements OpenSource {
 
 /**
  * The fault pipeline's part of a request: `null` when no fault acts on it (nearly every
- * request: the caller then goes straight on to the fake, one async step fewer), else the
+ * request: the caller then goes straight on to the fake, one async step fewer; a promise of
+ * `null` when that is known only later, as with replicated mode's counted faults), else the
  * promise of the answer it decided (`undefined`: the fake's answer stands).
  */
-/** `null` (or a promise of it): no fault acts, the journaling layer goes on to the fake itself. */
 export type TracedHandler = (
   c: Context,
   next: Next,

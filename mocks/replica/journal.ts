@@ -77,7 +77,18 @@ export class JournalPublisher {
       if (entry.replica !== this.replica) others.push(entry)
     }
     const all = [...journal.list({}), ...others].filter((e) => matchesFilter(e, filter))
-    all.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0))
+    // Same millisecond: by replica, then each replica's own order (seq), never arrival order.
+    all.sort((a, b) =>
+      a.time !== b.time
+        ? a.time < b.time
+          ? -1
+          : 1
+        : a.replica !== b.replica
+          ? (a.replica ?? '') < (b.replica ?? '')
+            ? -1
+            : 1
+          : a.seq - b.seq,
+    )
     return all.slice(-journal.limit)
   }
 

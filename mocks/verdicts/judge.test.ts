@@ -248,6 +248,10 @@ describe('max-retries, timeout, headers, rate', () => {
       'fail',
     )
     expect(one(ids, [upgrade(5, 200)]).status).toBe('not-exercised')
+    // A CORS preflight is the browser's, never the client's code: exempt too.
+    const preflight = http(0, { path: '/api/v1/messages', method: 'OPTIONS' })
+    expect(one(ids, [preflight, http(5, { path: '/api/v1/messages', headers: both })]).status).toBe('pass')
+    expect(one(ids, [preflight]).status).toBe('not-exercised')
   })
   it('no storm: a burst against a failing service fails; paced attempts pass', () => {
     const storm = rule({

@@ -161,7 +161,7 @@ const backoff: Judge<'backoff'> = (rule, entries) => {
         continue
       }
       const gap = cur.start - prev.failedAt
-      const call = `${cur.e.method} ${cur.e.path}`
+      const call = callOf(cur)
       gaps.push({ a: cur, gap })
       // Lower bounds strict: never early.
       if (streak.length === 0 && gap < rule.initialMs)
@@ -182,8 +182,7 @@ const backoff: Judge<'backoff'> = (rule, entries) => {
       streak.push(gap)
     }
     // Still failing after a flat step: the next gap decides.
-    if (flat && list.at(-1)?.failedAt !== undefined)
-      pending.push(`${list.at(-1)!.e.method} ${list.at(-1)!.e.path}: ${flat}`)
+    if (flat && list.at(-1)?.failedAt !== undefined) pending.push(`${callOf(list.at(-1)!)}: ${flat}`)
   }
   gaps.sort((x, y) => x.a.start - y.a.start)
   const ev = gaps.map(({ a, gap }) => evidence(a.e, gap, 'since the failure it retries'))
