@@ -385,12 +385,22 @@ export class Mocks {
     return removed
   }
 
-  /** A new tenant seeded from a scenario (name or inline), with a given id or a fresh one. */
-  async createTenant(request: ScenarioRequest, id?: string): Promise<TenantCreated> {
-    if (!this.replica) return this.createTenantHere(request, id)
+  /** A requested id is well formed and free (checked where the command is taken and where applied). */
+  private checkNewId(id: string | undefined): void {
     if (id !== undefined && !isTenantId(id)) throw new TenantError(400, 'invalid_tenant', tenantIdProblem(id))
     if (id !== undefined && this.router.get(id))
       throw new TenantError(409, 'tenant_exists', `Tenant "${id}" exists: delete it first or pick another id`)
+  }
+
+  private checkDeletable(id: string): void {
+    if (id === DEFAULT_TENANT)
+      throw new TenantError(400, 'default_tenant', 'The default tenant cannot be deleted: reset it instead')
+  }
+
+  /** A new tenant seeded from a scenario (name or inline), with a given id or a fresh one. */
+  async createTenant(request: ScenarioRequest, id?: string): Promise<TenantCreated> {
+    if (!this.replica) return this.createTenantHere(request, id)
+    this.checkNewId(id)
     this.resolveRequest(request)
     // The id is chosen once, here, and travels in the command: every replica makes the same tenant.
     return this.replica.submit('mocks.tenant.create', {
@@ -400,9 +410,7 @@ export class Mocks {
   }
 
   private async createTenantHere(request: ScenarioRequest, id?: string): Promise<TenantCreated> {
-    if (id !== undefined && !isTenantId(id)) throw new TenantError(400, 'invalid_tenant', tenantIdProblem(id))
-    if (id !== undefined && this.router.get(id))
-      throw new TenantError(409, 'tenant_exists', `Tenant "${id}" exists: delete it first or pick another id`)
+    this.checkNewId(id)
     // Its states are removed by id: a new tenant of that id waits until the old one is gone.
     if (id !== undefined && this.dropping.has(id))
       throw new TenantError(409, 'tenant_exists', `Tenant "${id}" is being deleted: try again in a moment`)
@@ -444,15 +452,13 @@ export class Mocks {
   /** Deletes a tenant and everything it held (sockets closed, held requests cut, files removed). */
   async deleteTenant(id: string): Promise<void> {
     if (!this.replica) return this.deleteTenantHere(id)
-    if (id === DEFAULT_TENANT)
-      throw new TenantError(400, 'default_tenant', 'The default tenant cannot be deleted: reset it instead')
+    this.checkDeletable(id)
     this.need(id)
     return this.replica.submit('mocks.tenant.delete', { id })
   }
 
   private async deleteTenantHere(id: string): Promise<void> {
-    if (id === DEFAULT_TENANT)
-      throw new TenantError(400, 'default_tenant', 'The default tenant cannot be deleted: reset it instead')
+    this.checkDeletable(id)
     const tenant = this.need(id)
     await this.dropTenant(tenant)
     this.onTenantsChanged()
