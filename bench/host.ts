@@ -13,6 +13,7 @@ import {
   uploadSink,
   wsBroadcastServer,
 } from './baseline.ts'
+import { inProcessClient, type Served } from './inproc.ts'
 import { ROOT } from './machine.ts'
 import { type CpuProfile, startProfiling, summarise } from './profile.ts'
 import { PROFILE_DIR_ENV } from './rpc.ts'
@@ -96,6 +97,12 @@ function profiler(): Handlers {
   }
 }
 
+/** A measured block must time the route, not an error answer: anything but a 200 stops the run. */
+async function served200(answer: Promise<Served>): Promise<void> {
+  const { status } = await answer
+  if (status !== 200) throw new Error(`in-process request answered ${status}, not 200`)
+}
+
 async function mocksHandlers(services: string[] | undefined): Promise<Handlers> {
   const [{ loadConfig }, { startMocks }, { usersForControl }, { FAKES }, { scenarioRecords }] =
     await Promise.all([
@@ -128,15 +135,16 @@ async function mocksHandlers(services: string[] | undefined): Promise<Handlers> 
     }),
     /**
      * The fault engine's cost, in-process: `requests` V01T list requests through the fake's own
-     * `app.request()` (no sockets, so none of the machine's network noise), in `rounds` pairs
+     * Node listener without sockets (bench/inproc.ts: none of the machine's network noise), in `rounds` pairs
      * alternating with and without `faults` installed faults that match nothing. CPU µs per request.
      */
     'engine:cost': async (a: { path: string; faults: number; requests: number; rounds: number }) => {
-      const app = mocks.app('v01t')
+      const get = inProcessClient(mocks.app('v01t').fetch)
       // CPU time, not wall time: other work on a shared machine delays a block without making it cost more.
       const block = async () => {
+        for (let i = 0; i < a.requests / 4; i++) await served200(get(a.path))
         const started = process.cpuUsage()
-        for (let i = 0; i < a.requests; i++) await (await app.request(a.path)).arrayBuffer()
+        for (let i = 0; i < a.requests; i++) await served200(get(a.path))
         const used = process.cpuUsage(started)
         return (used.user + used.system) / a.requests
       }
@@ -150,14 +158,15 @@ async function mocksHandlers(services: string[] | undefined): Promise<Handlers> 
         )
       const withFaults: number[] = []
       const without: number[] = []
-      // Warm-up: the first blocks run before the JIT settles (several times slower).
+      // Warm-up: the first blocks run before the JIT settles (several times slower). Every block
+      // also starts with a quarter of its requests unmeasured, and no block follows a forced full
+      // GC: `gc()` shrinks the young generation, and the thousands of requests after it then cost
+      // several times more (scavenges until it has grown back), which swamped the few % measured.
       for (let i = 0; i < 3; i++) await block()
       for (let r = 0; r < a.rounds; r++) {
         const ids = install().map((f) => f.id)
-        gc?.()
         const w = await block()
         for (const id of ids) mocks.faults.remove(id)
-        gc?.()
         const o = await block()
         withFaults.push(w)
         without.push(o)
@@ -204,7 +213,7 @@ async function mocksHandlers(services: string[] | undefined): Promise<Handlers> 
       }
     },
     /**
-     * Tenant resolution's cost, in-process like engine:cost (V01T list through `app.request()`,
+     * Tenant resolution's cost, in-process like engine:cost (V01T list through the Node listener without sockets,
      * CPU µs per request), in alternating blocks: the default tenant alone (the single world),
      * the default tenant with `tenants` others live (sessions are then looked up), and one of
      * those tenants named by X-Mocks-Tenant.
@@ -227,9 +236,12 @@ async function mocksHandlers(services: string[] | undefined): Promise<Handlers> 
       })
       const bareFake = createV01tFake({ config, logger: createLogger('bench'), faults: engine })
       await bareFake.applyScenario(mocks.scenario)
+      const clients = new Map([app, bareFake.app].map((h) => [h, inProcessClient(h.fetch)]))
       const block = async (headers: Record<string, string>, on = app) => {
+        const get = clients.get(on)!
+        for (let i = 0; i < a.requests / 4; i++) await served200(get(a.path, headers))
         const started = process.cpuUsage()
-        for (let i = 0; i < a.requests; i++) await (await on.request(a.path, { headers })).arrayBuffer()
+        for (let i = 0; i < a.requests; i++) await served200(get(a.path, headers))
         const used = process.cpuUsage(started)
         return (used.user + used.system) / a.requests
       }
@@ -248,14 +260,12 @@ async function mocksHandlers(services: string[] | undefined): Promise<Handlers> 
       const rotate = <T>(items: T[], r: number) => items.map((_, i) => items[(i + r) % items.length]!)
       for (let r = 0; r < a.rounds; r++) {
         for (const which of rotate(['bare', 'alone'], r)) {
-          gc?.()
           if (which === 'bare') bare.push(await block({}, bareFake.app))
           else alone.push(await block({}))
         }
         const ids: string[] = []
         for (let i = 0; i < a.tenants; i++) ids.push((await mocks.createTenant({ name: 'default' })).id)
         for (const which of rotate(['bare', 'beside', 'named'], r)) {
-          gc?.()
           if (which === 'bare') bareLive.push(await block({}, bareFake.app))
           else if (which === 'beside') beside.push(await block({}))
           else named.push(await block({ 'x-mocks-tenant': ids[0]! }))

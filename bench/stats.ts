@@ -43,3 +43,22 @@ export function pairedRatio(candidate: readonly number[], baseline: readonly num
   if (n === 0) return Number.NaN
   return median(Array.from({ length: n }, (_, i) => ratio(candidate[i]!, baseline[i]!)))
 }
+
+/**
+ * Median of per-round differences (candidate − baseline): an extra cost in absolute units,
+ * each candidate round against the baseline round run next to it.
+ */
+export function pairedDifference(candidate: readonly number[], baseline: readonly number[]): number {
+  const n = Math.min(candidate.length, baseline.length)
+  if (n === 0) return Number.NaN
+  return median(Array.from({ length: n }, (_, i) => candidate[i]! - baseline[i]!))
+}
+
+/**
+ * What an extra CPU cost per request does to throughput: a CPU-bound server that spends
+ * `servedUs` per request and `extraUs` more serves `servedUs / (servedUs + extraUs)` of it.
+ * Returned as the cost (0.03 = 3 % fewer requests per second).
+ */
+export function throughputCost(extraUs: number, servedUs: number): number {
+  return 1 - servedUs / (servedUs + extraUs)
+}
