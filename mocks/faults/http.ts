@@ -41,18 +41,22 @@ export function faultPipeline(deps: PipelineDeps, service: ServiceName): TracedH
       userEmail: identity?.email,
     }
     const on: Target = isUpgrade ? 'upgrade' : 'http'
-    const decide = (firing: Compiled[]) => {
-      // A service-wide fault in force with no listener to close (in-process): it answers first.
-      const down = deps.windows.hasListener(service) ? undefined : deps.windows.inForce(service)
-      // No fault acts (nearly every request): the journaling layer goes straight on to the fake.
-      if (firing.length === 0 && !down) return null
-      return act(c, next, trace, firing, down, on)
-    }
     // Replicated mode counts `times` and probability across replicas (one round trip per match).
     if (deps.registry.cluster) {
-      return deps.registry.fireCounted(service, target, on).then(decide)
+      return deps.registry
+        .fireCounted(service, target, on)
+        .then((firing) => decide(c, next, trace, firing, on))
     }
-    return decide(deps.registry.fire(service, target, on))
+    return decide(c, next, trace, deps.registry.fire(service, target, on), on)
+  }
+
+  // A function, not a closure made per request.
+  function decide(c: Context, next: Next, trace: HttpTrace, firing: Compiled[], on: Target) {
+    // A service-wide fault in force with no listener to close (in-process): it answers first.
+    const down = deps.windows.hasListener(service) ? undefined : deps.windows.inForce(service)
+    // No fault acts (nearly every request): the journaling layer goes straight on to the fake.
+    if (firing.length === 0 && !down) return null
+    return act(c, next, trace, firing, down, on)
   }
 
   async function act(
