@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import type { ReplicationSettings } from '../core/config.ts'
-import type { Journal, JournalEntry, JournalFilter } from '../core/journal.ts'
+import type { Journal, JournalEntry, JournalFilter, OpenRequest } from '../core/journal.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Applying, Replication } from '../core/replication.ts'
 import type { ClusterCounters } from '../faults/engine.ts'
-import { JournalPublisher } from './journal.ts'
+import { type EntryListener, JournalPublisher } from './journal.ts'
 
 // The world's ordered log (README "Replicas"): one Redis Stream. A write appends a command
 // (XADD) and is answered once this replica's own reader has applied that entry, in stream
@@ -74,7 +74,14 @@ export class RedisLog implements Replication {
     }
     this.writer = new Redis(settings.url, options)
     this.reader = new Redis(settings.url, options)
-    this.journals = new JournalPublisher(this.writer, `${settings.prefix}journal`, this.replica, logger)
+    this.journals = new JournalPublisher(
+      this.writer,
+      settings.prefix,
+      this.replica,
+      this.instance,
+      () => this.applying?.entry,
+      logger,
+    )
     let down = false
     for (const r of [this.writer, this.reader]) {
       r.on('error', (err: Error) => {
@@ -186,6 +193,16 @@ export class RedisLog implements Replication {
     return this.journals.merged(tenant, journal, filter)
   }
 
+  /** Other replicas' entries of the tenant's current journal as they are published (live streams). */
+  followJournal(tenant: string, listener: EntryListener): () => void {
+    return this.journals.follow(tenant, listener)
+  }
+
+  /** The tenant's requests open on other replicas (the verdicts' timeout rule). */
+  othersOpen(tenant: string): Promise<OpenRequest[]> {
+    return this.journals.othersOpen(tenant)
+  }
+
   /** Called after each applied entry (tests, the bench: "has this replica caught up?"). */
   onApplied(listener: () => void): () => void {
     this.listeners.add(listener)
@@ -240,6 +257,7 @@ export class RedisLog implements Replication {
         for (const [id, fields] of entries) {
           await this.apply(id, fields)
           this.last = id
+          this.journals.noteApplied(id)
           for (const l of [...this.listeners]) l()
         }
       }
