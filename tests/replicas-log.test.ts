@@ -91,3 +91,97 @@ describe.runIf(hasRedisServer())('RedisLog on a real Redis', () => {
     expect(seenLate).toEqual(seenA)
   })
 })
+
+describe.runIf(hasRedisServer())('snapshots and trimming on a real Redis', () => {
+  let redis: RedisServer
+  const logs: RedisLog[] = []
+  const prefix = `snap-${process.pid}-${Date.now()}:`
+
+  beforeAll(async () => {
+    redis = await startRedisServer()
+  })
+  afterAll(async () => {
+    await Promise.all(logs.map((l) => l.close()))
+    redis?.stop()
+    await redis?.exited
+  })
+
+  /** A replica of a toy world: messages per tenant, emptied by a reset. */
+  const make = (name: string) => {
+    const log = new RedisLog({ url: redis.url, prefix, name, snapshotEvery: 4 }, createLogger('replica'))
+    logs.push(log)
+    const world = new Map<string, string[]>()
+    const applied: string[] = []
+    log.handle('chat.message', (p: { tenant: string; text: string }) => {
+      applied.push(p.text)
+      world.set(p.tenant, [...(world.get(p.tenant) ?? []), p.text])
+    })
+    log.handle('chat.typing', (p: { tenant: string }) => {
+      applied.push(`typing ${p.tenant}`)
+    })
+    log.handle('mocks.reset', (p: { tenant: string }) => {
+      applied.push(`reset ${p.tenant}`)
+      world.set(p.tenant, [])
+    })
+    return { log, world, applied }
+  }
+
+  it('a snapshot holds what the world still needs; the log is trimmed to it; a late reader loads it and reads only the tail', async () => {
+    const a = make('a')
+    await a.log.start()
+    for (const text of ['m1', 'm2', 'm3']) await a.log.submit('chat.message', { tenant: 'default', text })
+    await a.log.submit('chat.message', { tenant: 't1', text: 'kept: another tenant' })
+    await a.log.submit('chat.typing', { tenant: 'default' })
+    await a.log.submit('mocks.reset', { tenant: 'default' })
+    for (const text of ['m4', 'm5']) await a.log.submit('chat.message', { tenant: 'default', text })
+    // Eight entries: a snapshot after the fourth and the eighth; trims wait for a's position
+    // (noted every second), so four more after a beat make the third snapshot trim.
+    const snapshot = async () => {
+      const raw = await a.log.writer.hget(`${prefix}snapshot`, 'body')
+      return raw
+        ? (JSON.parse(raw) as { covers: string; entries: [string, string, string, string, string][] })
+        : undefined
+    }
+    const eighth = a.log.last
+    await new Promise((r) => setTimeout(r, 1200))
+    for (let i = 0; i < 4; i++) await a.log.submit('chat.message', { tenant: 'default', text: `filler ${i}` })
+    let snap = await snapshot()
+    for (let i = 0; i < 50 && snap?.covers !== a.log.last; i++) {
+      await new Promise((r) => setTimeout(r, 50))
+      snap = await snapshot()
+    }
+    expect(snap?.covers).toBe(a.log.last)
+    // Trimmed before a's noted position (the eighth entry or later): nothing older is left.
+    const first = (
+      (await a.log.writer.xrange(a.log.stream, '-', '+', 'COUNT', 1)) as [string, string[]][]
+    )[0]![0]
+    expect(compareIds(first, eighth)).toBeGreaterThanOrEqual(0)
+    expect(await a.log.writer.xlen(a.log.stream)).toBeLessThanOrEqual(5)
+    const kept = snap!.entries.map(
+      ([, kind, , , p]) => `${kind} ${(JSON.parse(p) as { text?: string }).text ?? ''}`,
+    )
+    // Before the reset: gone (m1..m3), except another tenant's; typing never kept.
+    expect(kept.slice(0, 4)).toEqual([
+      'chat.message kept: another tenant',
+      'mocks.reset ',
+      'chat.message m4',
+      'chat.message m5',
+    ])
+    expect(kept.join()).not.toMatch(/m1|m2|m3|typing/)
+
+    const late = make('late')
+    await late.log.start()
+    expect(late.applied).toEqual(
+      snap!.entries.map(([, kind, , , p]) => {
+        const v = JSON.parse(p) as { text?: string; tenant: string }
+        return kind === 'mocks.reset' ? `reset ${v.tenant}` : (v.text ?? '')
+      }),
+    )
+    expect(late.world).toEqual(a.world)
+    expect(late.log.last).toBe(a.log.last)
+    // And it goes on with the others from there.
+    await a.log.submit('chat.message', { tenant: 'default', text: 'after' })
+    await late.log.until(a.log.last)
+    expect(late.world).toEqual(a.world)
+  }, 20_000)
+})

@@ -1,6 +1,7 @@
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { hasRedisServer, type RedisServer, startRedisServer } from './redis-server.ts'
 import {
@@ -133,6 +134,211 @@ describe.runIf(run)('replicas: late join, restart, Redis restart', () => {
     } finally {
       onA.close()
       onOther.close()
+    }
+  }, 120_000)
+})
+
+describe.runIf(run)('replicas: snapshots, a trimmed log and a late replica', () => {
+  let redis: RedisServer
+  let dir: string
+  let a: ReplicaProcess
+  let b: ReplicaProcess
+  let c: ReplicaProcess | undefined
+  let users: SeededUser[]
+  let channel: string
+  let probe: Redis
+  const prefix = `snapshot-${process.pid}-${Date.now()}:`
+  const services = ['auth', 'chat', 'v01t', 'media'] as const
+  const png = readFileSync(new URL('../fixtures/media/sunset.png', import.meta.url))
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'replicas-snapshot-'))
+    redis = await startRedisServer({ persistDir: dir })
+    probe = new Redis(redis.url)
+    const env = { STORAGE_PATH: join(dir, 'storage'), MOCKS_SNAPSHOT_EVERY: '20' }
+    ;[a, b] = await Promise.all([
+      startReplica({ name: 'a', redisUrl: redis.url, prefix, env, services }),
+      startReplica({ name: 'b', redisUrl: redis.url, prefix, env, services }),
+    ])
+    users = (await seededUsers(a.url('auth'))).filter((u) => u.cookieValue)
+    channel = await commonChannel(a.url('chat'), users)
+  }, 120_000)
+
+  afterAll(async () => {
+    probe?.disconnect()
+    await stopCluster([a, b, c], redis, dir)
+  })
+
+  const json = async <T>(res: Response | Promise<Response>): Promise<T> => (await (await res).json()) as T
+  const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+    fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    })
+  /** The channel's whole history, page by page (older pages through `before`). */
+  const history = async (r: ReplicaProcess) => {
+    const u = users[0]!
+    const all: { id: string; content: string }[] = []
+    for (let before = ''; ; ) {
+      const page = await json<{ id: string; content: string }[]>(
+        fetch(`${r.url('chat')}/api/v1/messages?channel=${channel}&limit=100${before}`, {
+          headers: { cookie: `${u.cookieName}=${u.cookieValue}` },
+        }),
+      )
+      all.unshift(...page)
+      if (page.length < 100) return all
+      before = `&before=${encodeURIComponent(page[0]!.id)}`
+    }
+  }
+  const world = async (r: ReplicaProcess) => ({
+    messages: await history(r),
+    faults: (
+      await json<{ faults: { id: string; source: string }[] }>(fetch(`${r.url('v01t')}/__mocks/faults`))
+    ).faults,
+    // Each replica's own facts (creation time, journal size, sockets) aside.
+    tenants: (
+      await json<{ tenants: { id: string; scenario: string; faults: number }[] }>(
+        fetch(`${r.url('v01t')}/__mocks/tenants`),
+      )
+    ).tenants.map((t) => ({ id: t.id, scenario: t.scenario, faults: t.faults })),
+  })
+  const session = async (r: ReplicaProcess, cookie: string) =>
+    (await fetch(`${r.url('auth')}/api/auth/get-session`, { headers: { cookie } })).status
+
+  it('a replica joining after the log was trimmed loads the snapshot and has the same world', async () => {
+    const sendVia = async (client: ChatClient, content: string) => {
+      client.send({ type: 'message', channel, content })
+      return client.next((f) => f.type === 'message' && f.content === content)
+    }
+    // Before a reset of the world: gone after it, on every replica (and from the snapshot).
+    const early = await chatClient(a.url('chat'), users[0]!.cookieValue!)
+    early.send({ type: 'join', channel })
+    await sendVia(early, `before the reset ${Date.now()}`)
+    expect(
+      (
+        await post(`${b.url('v01t')}/__mocks/faults`, {
+          id: 'pre-reset',
+          effect: { type: 'status', status: 500 },
+          match: { method: 'DELETE' },
+        })
+      ).status,
+    ).toBe(201)
+    early.close()
+    expect((await fetch(`${a.url('v01t')}/__mocks/reset`, { method: 'POST' })).ok).toBe(true)
+
+    // The world after it: a tenant, another made and deleted, faults, sessions, a file, messages.
+    const tenant = await json<{ id: string }>(post(`${a.url('v01t')}/__mocks/tenants`, { name: 'v01t-404' }))
+    const gone = await json<{ id: string }>(post(`${b.url('v01t')}/__mocks/tenants`, { name: 'default' }))
+    expect((await fetch(`${a.url('v01t')}/__mocks/tenants/${gone.id}`, { method: 'DELETE' })).status).toBe(
+      204,
+    )
+    const fault = { id: 'snap-503', effect: { type: 'status', status: 503 }, match: { method: 'PUT' } }
+    expect((await post(`${b.url('v01t')}/__mocks/faults`, fault)).status).toBe(201)
+    expect(
+      (
+        await post(`${a.url('v01t')}/__mocks/faults`, {
+          id: 'removed',
+          effect: { type: 'status', status: 502 },
+        })
+      ).status,
+    ).toBe(201)
+    expect((await fetch(`${b.url('v01t')}/__mocks/faults/removed`, { method: 'DELETE' })).status).toBe(204)
+    const email = `snap-${Date.now()}@example.test`
+    const signUp = await post(
+      `${a.url('auth')}/api/auth/sign-up/email`,
+      { email, password: 'password-snapshot', name: 'Snap Shot' },
+      { origin: a.url('auth') },
+    )
+    expect(signUp.status).toBe(200)
+    const cookieOf = (res: Response) =>
+      res.headers
+        .getSetCookie()
+        .map((x) => x.split(';')[0])
+        .join('; ')
+    const signedUp = cookieOf(signUp)
+    const seeded = users[1] ?? users[0]!
+    const signIn = await post(
+      `${b.url('auth')}/api/auth/sign-in/email`,
+      { email: seeded.email, password: seeded.password },
+      { origin: b.url('auth') },
+    )
+    expect(signIn.status).toBe(200)
+    const signedIn = cookieOf(signIn)
+    const form = new FormData()
+    form.append('file', new Blob([new Uint8Array(png)], { type: 'image/png' }), 'sunset.png')
+    form.append('type', 'file')
+    const owner = users.find((u) => (u as SeededUser & { role?: string }).role !== 'child') ?? users[0]!
+    const fileHeaders = { cookie: `${owner.cookieName}=${owner.cookieValue}` }
+    const upload = await fetch(`${b.url('media')}/api/v1/upload`, {
+      method: 'POST',
+      headers: fileHeaders,
+      body: form,
+    })
+    expect(upload.status).toBe(201)
+    const file = await json<{ id: string; sha256: string }>(upload)
+
+    const onA = await chatClient(a.url('chat'), users[0]!.cookieValue!)
+    try {
+      onA.send({ type: 'join', channel })
+      for (let i = 0; i < 25; i++) await sendVia(onA, `kept ${i} ${Date.now()}`)
+      // Everything so far is trimmed once a snapshot after it is written and both replicas'
+      // positions (noted every second) are past it: more messages make the next snapshots.
+      const built = Date.now()
+      await eventually(
+        'the log trimmed past the world built',
+        async () => {
+          for (let i = 0; i < 5; i++) await sendVia(onA, `filler ${i} ${Date.now()}`)
+          const first = (
+            (await probe.xrange(`${prefix}log`, '-', '+', 'COUNT', 1)) as [string, string[]][]
+          )[0]
+          return first && Number(first[0].split('-')[0]) > built ? true : undefined
+        },
+        15_000,
+      )
+      expect(await probe.hget(`${prefix}snapshot`, 'covers')).toMatch(/^\d+-\d+$/)
+
+      c = await startReplica({
+        name: 'c',
+        redisUrl: redis.url,
+        prefix,
+        env: { STORAGE_PATH: join(dir, 'storage'), MOCKS_SNAPSHOT_EVERY: '20' },
+        services,
+      })
+      const [onAWorld, onCWorld] = [await world(a), await world(c)]
+      expect(onCWorld).toEqual(onAWorld)
+      expect(onCWorld.messages.some((m) => m.content.startsWith('before the reset'))).toBe(false)
+      expect(onCWorld.messages.filter((m) => m.content.startsWith('kept '))).toHaveLength(25)
+      expect(onCWorld.faults.map((f) => f.id)).toContain('snap-503')
+      expect(onCWorld.faults.map((f) => f.id)).not.toContain('pre-reset')
+      expect(onCWorld.faults.map((f) => f.id)).not.toContain('removed')
+      expect(JSON.stringify(onCWorld.tenants)).toContain(tenant.id)
+      expect(JSON.stringify(onCWorld.tenants)).not.toContain(gone.id)
+      // The tenant serves its own scenario on c.
+      expect(
+        (await fetch(`${c.url('v01t')}${V01T_PATH}`, { headers: { 'x-mocks-tenant': tenant.id } })).status,
+      ).toBe(404)
+      // Sessions made on a and b before the trim are valid on c.
+      expect(await session(c, signedUp)).toBe(200)
+      expect(await session(c, signedIn)).toBe(200)
+      // The file's record (and its bytes, shared) on c.
+      const meta = await json<{ sha256: string }>(
+        fetch(`${c.url('media')}/api/v1/files/${file.id}`, { headers: fileHeaders }),
+      )
+      expect(meta.sha256).toBe(file.sha256)
+      // And c goes on with the others: a message through it lands in a's history.
+      const onC = await chatClient(c.url('chat'), users[0]!.cookieValue!)
+      try {
+        onC.send({ type: 'join', channel })
+        const last = await sendVia(onC, `through c ${Date.now()}`)
+        await eventually('on a', async () =>
+          (await history(a)).some((m) => m.id === last.id) ? true : undefined,
+        )
+      } finally {
+        onC.close()
+      }
+    } finally {
+      onA.close()
     }
   }, 120_000)
 })

@@ -103,6 +103,8 @@ export interface ReplicationSettings {
   url: string
   prefix: string
   name: string
+  /** A snapshot of the world every this many log entries (`MOCKS_SNAPSHOT_EVERY`, default 1000). */
+  snapshotEvery?: number
 }
 // A fake's own settings are declared on MocksConfig by the fake (module augmentation) and read
 // from env by its descriptor's `configure` (mocks/media/settings.ts).
@@ -208,6 +210,7 @@ export function readConfig(env: Env = process.env, opts: ReadConfigOptions = {})
           url: env.MOCKS_REDIS_URL,
           prefix: env.MOCKS_REDIS_PREFIX || 'devarno-mocks:',
           name: env.MOCKS_REPLICA || `${hostname()}-${process.pid}`,
+          snapshotEvery: intFromEnv(env, 'MOCKS_SNAPSHOT_EVERY', 1000, 1),
         }
       : undefined,
   }

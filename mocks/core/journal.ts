@@ -30,6 +30,11 @@ export interface JournalEntry {
   bytesOut?: number
   /** Replicated mode only: the replica that answered (MOCKS_REPLICA). */
   replica?: string
+  /**
+   * Replicated mode only, in the merged journal: the entry's id in the shared journal stream,
+   * a cursor with one meaning on every replica (verdicts' `since`). Absent while unpublished.
+   */
+  cursor?: string
 }
 
 export interface JournalFilter {
@@ -351,58 +356,55 @@ export class Journal {
   private enders = new Set<() => void>()
 
   /** HTTP requests that lacked `X-Request-ID` or `traceparent` (the matrix's checklist), per service and route. */
-  requestIdReport(): {
-    total: number
-    missing: number
-    routes: {
-      service: string
-      method: string
-      route: string
-      requests: number
-      missingRequestId: number
-      missingTraceparent: number
-    }[]
-  } {
-    const rows = new Map<
-      string,
-      {
-        service: string
-        method: string
-        route: string
-        requests: number
-        missingRequestId: number
-        missingTraceparent: number
+  requestIdReport(): RequestIdReport {
+    return requestIdReport(this.current())
+  }
+}
+
+export interface RequestIdReport {
+  total: number
+  missing: number
+  routes: {
+    service: string
+    method: string
+    route: string
+    requests: number
+    missingRequestId: number
+    missingTraceparent: number
+  }[]
+}
+
+/** The request-ID report of some entries (one journal's, or replicated mode's merged ones). */
+export function requestIdReport(entries: Iterable<JournalEntry>): RequestIdReport {
+  const rows = new Map<string, RequestIdReport['routes'][number]>()
+  let total = 0
+  let missing = 0
+  for (const e of entries) {
+    if (e.kind !== 'http') continue
+    total++
+    const noId = !('x-request-id' in e.requestHeaders)
+    const noTrace = !('traceparent' in e.requestHeaders)
+    if (noId || noTrace) missing++
+    const key = `${e.service} ${e.method} ${e.route}`
+    let row = rows.get(key)
+    if (!row) {
+      row = {
+        service: e.service,
+        method: e.method,
+        route: e.route,
+        requests: 0,
+        missingRequestId: 0,
+        missingTraceparent: 0,
       }
-    >()
-    let total = 0
-    let missing = 0
-    for (const e of this.current()) {
-      if (e.kind !== 'http') continue
-      total++
-      const noId = !('x-request-id' in e.requestHeaders)
-      const noTrace = !('traceparent' in e.requestHeaders)
-      if (noId || noTrace) missing++
-      const key = `${e.service} ${e.method} ${e.route}`
-      let row = rows.get(key)
-      if (!row) {
-        row = {
-          service: e.service,
-          method: e.method,
-          route: e.route,
-          requests: 0,
-          missingRequestId: 0,
-          missingTraceparent: 0,
-        }
-        rows.set(key, row)
-      }
-      row.requests++
-      if (noId) row.missingRequestId++
-      if (noTrace) row.missingTraceparent++
+      rows.set(key, row)
     }
-    return {
-      total,
-      missing,
-      routes: [...rows.values()].filter((r) => r.missingRequestId || r.missingTraceparent),
-    }
+    row.requests++
+    if (noId) row.missingRequestId++
+    if (noTrace) row.missingTraceparent++
+  }
+  return {
+    total,
+    missing,
+    routes: [...rows.values()].filter((r) => r.missingRequestId || r.missingTraceparent),
   }
 }

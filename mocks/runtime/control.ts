@@ -4,7 +4,7 @@ import { type Context, Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import type { MocksConfig, ServiceName } from '../core/config.ts'
 import { controlEnvelope } from '../core/envelope.ts'
-import type { Journal, JournalEntry, JournalFilter } from '../core/journal.ts'
+import type { Journal, JournalEntry, JournalFilter, OpenRequest, RequestIdReport } from '../core/journal.ts'
 import type { Logger } from '../core/logger.ts'
 import {
   bindTenant,
@@ -107,6 +107,42 @@ export interface ControlHost {
   /** A tenant's journal (replicated mode: every replica's, merged). */
   journalOf(tenant: string, filter: JournalFilter): JournalEntry[] | Promise<JournalEntry[]>
   clearJournal(tenant: string): Promise<void>
+  /** A tenant's request-ID report (replicated mode: of every replica's entries). */
+  requestIdReportOf(tenant: string): Promise<RequestIdReport>
+  /** A tenant's requests still open (replicated mode: every replica's). */
+  openRequestsOf(tenant: string): Promise<OpenRequest[]>
+  /** Replicated mode: other replicas' journal entries as they come (live streams). */
+  followOthers(tenant: string, listener: (entry: JournalEntry) => void): () => void
+  /** Present in replicated mode only. */
+  readonly replica?: unknown
+}
+
+/**
+ * Verdicts' `since`: a journal seq or an ISO time in one process; in replicated mode an entry's
+ * `cursor` (a journal stream id, one order for the whole cluster) or an ISO time, since a seq
+ * is one replica's own count. A string says why `since` is refused.
+ */
+export function sinceFilter(since: string, replicated: boolean): ((e: JournalEntry) => boolean) | string {
+  if (/^\d+$/.test(since)) {
+    if (replicated)
+      return "since is an entry cursor (GET /__mocks/journal: entries[].cursor) or an ISO time in replicated mode: a seq is one replica's own count"
+    const seq = Number(since)
+    return (e) => e.seq > seq
+  }
+  if (replicated && /^\d+-\d+$/.test(since))
+    // Not yet published (no cursor): newer than any cursor a client has seen.
+    return (e) => e.cursor === undefined || compareIds(e.cursor, since) > 0
+  const at = Date.parse(since)
+  if (Number.isNaN(at))
+    return replicated ? 'since is a journal cursor or an ISO time' : 'since is a journal seq or an ISO time'
+  return (e) => Date.parse(e.time) >= at
+}
+
+/** Stream ids (`<ms>-<seq>`) compared as numbers. */
+function compareIds(a: string, b: string): number {
+  const [am = 0n, as = 0n] = a.split('-').map(BigInt)
+  const [bm = 0n, bs = 0n] = b.split('-').map(BigInt)
+  return am !== bm ? (am < bm ? -1 : 1) : as === bs ? 0 : as < bs ? -1 : 1
 }
 
 export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono {
@@ -304,22 +340,22 @@ export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono 
       throw err
     }
     const since = c.req.query('since')
-    const { journal, id } = target(c)
+    const { id } = target(c)
     // Replicated: every replica's entries (a client behind a balancer retries across replicas).
     let entries = await mocks.journalOf(id, {})
     if (since !== undefined) {
-      const seq = /^\d+$/.test(since) ? Number(since) : undefined
-      const at = seq === undefined ? Date.parse(since) : undefined
-      if (seq === undefined && Number.isNaN(at))
-        return controlError(c, 400, 'since is a journal seq or an ISO time', 'invalid_request', [
-          { path: 'since', message: 'expected a journal seq or an ISO time' },
+      const after = sinceFilter(since, mocks.replica !== undefined)
+      if (typeof after === 'string')
+        return controlError(c, 400, after, 'invalid_request', [
+          {
+            path: 'since',
+            message: mocks.replica ? after : 'expected a journal seq or an ISO time',
+          },
         ])
-      entries = entries.filter((e) =>
-        seq !== undefined ? e.seq > seq : Date.parse(e.time) >= (at as number),
-      )
+      entries = entries.filter(after)
     }
     const scoped = scope ? list.filter((r) => r.select.service === scope) : list
-    const verdicts = judge(scoped, entries, [...journal.open])
+    const verdicts = judge(scoped, entries, await mocks.openRequestsOf(id))
     const count = (s: string) => verdicts.filter((v) => v.status === s).length
     return c.json({
       tenant: tenantOf(c),
@@ -388,8 +424,8 @@ export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono 
     return c.body(null, 204)
   })
 
-  app.get('/journal/report', (c) => {
-    const report = target(c).journal.requestIdReport()
+  app.get('/journal/report', async (c) => {
+    const report = await mocks.requestIdReportOf(target(c).id)
     return c.json(scope ? { ...report, routes: report.routes.filter((r) => r.service === scope) } : report)
   })
 
@@ -401,12 +437,20 @@ export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono 
       const gone = new Promise<void>((resolve) => {
         ended = resolve
       })
+      const send = (entry: JournalEntry) => {
+        if (filter.service && entry.service !== filter.service) return
+        if (filter.method && entry.method !== filter.method.toUpperCase()) return
+        // Replicated: another replica's entry is named by its cluster-wide cursor.
+        void stream.writeSSE({
+          event: 'entry',
+          id: entry.cursor ?? String(entry.seq),
+          data: JSON.stringify(entry),
+        })
+      }
+      // Replicated: other replicas' entries too, as they publish them (any replica shows the cluster).
+      const unfollow = mocks.followOthers(tenant.id, send)
       const unsubscribe = tenant.journal.subscribe(
-        (entry) => {
-          if (filter.service && entry.service !== filter.service) return
-          if (filter.method && entry.method !== filter.method.toUpperCase()) return
-          void stream.writeSSE({ event: 'entry', id: String(entry.seq), data: JSON.stringify(entry) })
-        },
+        send,
         // The tenant was deleted: say so and end the stream.
         () => {
           void stream.writeSSE({
@@ -422,6 +466,7 @@ export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono 
       })
       await Promise.race([new Promise<void>((resolve) => stream.onAbort(resolve)), gone])
       unsubscribe()
+      unfollow()
     })
   })
 

@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto'
 import { Hono } from 'hono'
 import { CONTROL_PORT, type MocksConfig, type ServiceName } from '../core/config.ts'
-import type { Journal, JournalEntry, JournalFilter } from '../core/journal.ts'
+import {
+  type Journal,
+  type JournalEntry,
+  type JournalFilter,
+  type OpenRequest,
+  type RequestIdReport,
+  requestIdReport,
+} from '../core/journal.ts'
 import { createLogger, type Logger } from '../core/logger.ts'
 import type { Replication } from '../core/replication.ts'
 import { markStartup } from '../core/startup.ts'
@@ -80,6 +87,10 @@ export interface ReplicaLink extends Replication {
   watchJournal(tenant: string, journal: Journal): void
   /** Every replica's entries of the tenant's journal (GET /__mocks/journal). */
   mergedJournal(tenant: string, journal: Journal, filter: JournalFilter): Promise<JournalEntry[]>
+  /** Other replicas' entries of the tenant's journal as they are published (live streams). */
+  followJournal(tenant: string, listener: (entry: JournalEntry) => void): () => void
+  /** The tenant's requests open on other replicas (the verdicts' timeout rule). */
+  othersOpen(tenant: string): Promise<OpenRequest[]>
   /**
    * Notes when this replica last saw the tenant in use (`seenAt`) and answers the latest of
    * every replica's notes (cluster-wide idleness; notes are kept `keepMs`).
@@ -355,6 +366,25 @@ export class Mocks {
   journalOf(tenantId: string, filter: JournalFilter): JournalEntry[] | Promise<JournalEntry[]> {
     const { journal } = this.need(tenantId)
     return this.replica ? this.replica.mergedJournal(tenantId, journal, filter) : journal.list(filter)
+  }
+
+  /** A tenant's request-ID report; replicated, of every replica's entries. */
+  async requestIdReportOf(tenantId: string): Promise<RequestIdReport> {
+    const { journal } = this.need(tenantId)
+    if (!this.replica) return journal.requestIdReport()
+    return requestIdReport(await this.replica.mergedJournal(tenantId, journal, {}))
+  }
+
+  /** A tenant's requests still open; replicated, every replica's (as they published them last). */
+  async openRequestsOf(tenantId: string): Promise<OpenRequest[]> {
+    const { journal } = this.need(tenantId)
+    const own = [...journal.open]
+    return this.replica ? [...own, ...(await this.replica.othersOpen(tenantId))] : own
+  }
+
+  /** Replicated: other replicas' entries of a tenant's journal as they come (live streams); else nothing. */
+  followOthers(tenantId: string, listener: (entry: JournalEntry) => void): () => void {
+    return this.replica ? this.replica.followJournal(tenantId, listener) : () => undefined
   }
 
   /** Adds a runtime fault to a tenant (validated first: 400 with the issues). */

@@ -17,6 +17,9 @@ export interface Evidence {
   /** Since the failure the attempt answers (backoff), or how long it was held (timeout). */
   ms?: number
   note?: string
+  /** Replicated mode: the replica that answered, and the entry's cluster-wide cursor (`since`). */
+  replica?: string
+  cursor?: string
 }
 
 export interface Verdict {
@@ -85,6 +88,8 @@ function evidence(e: JournalEntry, ms?: number, note?: string): Evidence {
     fault: e.fault?.id ?? null,
     ...(ms === undefined ? {} : { ms: Math.round(ms) }),
     ...(note ? { note } : {}),
+    ...(e.replica === undefined ? {} : { replica: e.replica }),
+    ...(e.cursor === undefined ? {} : { cursor: e.cursor }),
   }
 }
 

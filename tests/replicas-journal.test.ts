@@ -1,0 +1,224 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { hasRedisServer, type RedisServer, startRedisServer } from './redis-server.ts'
+import { eventually, type ReplicaProcess, startReplica, stopCluster } from './replicas-harness.ts'
+
+// Issue 22 leftovers: the journal across replicas. A restarted replica still shows what its
+// previous run published; verdicts' `since` takes a cluster-wide cursor; the timeout rule sees
+// requests held on another replica; the live stream and the request-ID report of any replica
+// show the whole cluster's traffic. Separate processes on a real Redis (appendonly, fsync always).
+
+const run = hasRedisServer()
+const V01T_PATH = '/trace/devarno-ecosystem/node/'
+
+interface Entry {
+  seq: number
+  path: string
+  replica?: string
+  cursor?: string
+  status: number | null
+}
+
+const journal = async (r: ReplicaProcess): Promise<Entry[]> =>
+  ((await (await fetch(`${r.url('v01t')}/__mocks/journal`)).json()) as { entries: Entry[] }).entries
+
+interface VerdictReport {
+  verdicts: {
+    rule: string
+    status: string
+    detail: string
+    evidence: { replica?: string; cursor?: string }[]
+  }[]
+}
+const verdicts = async (r: ReplicaProcess, since?: string): Promise<VerdictReport> => {
+  const q = since === undefined ? '' : `?since=${encodeURIComponent(since)}`
+  const res = await fetch(`${r.url('v01t')}/__mocks/verdicts${q}`)
+  expect(res.status).toBe(200)
+  return (await res.json()) as VerdictReport
+}
+const status = (report: VerdictReport, rule: string) => report.verdicts.find((v) => v.rule === rule)
+
+describe.runIf(run)('replicas: the merged journal', () => {
+  let redis: RedisServer
+  let dir: string
+  let a: ReplicaProcess
+  let b: ReplicaProcess
+  const prefix = `journal-${process.pid}-${Date.now()}:`
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'replicas-journal-'))
+    // The matrix's 404 rule, and a timeout rule short enough to test (200 ms, no grace).
+    const rules = join(dir, 'verdicts.yaml')
+    writeFileSync(
+      rules,
+      `rules:
+  - id: v01t-404-no-retry
+    description: a 404 is not retried
+    kind: max-retries
+    select: { service: v01t, method: GET, route: /trace/* }
+    after: [404]
+    max: 0
+    windowMs: 10000
+  - id: v01t-quick-timeout
+    description: a V01T fetch gives up within 200 ms
+    kind: timeout
+    select: { service: v01t }
+    limitMs: 200
+    graceMs: 0
+`,
+    )
+    redis = await startRedisServer({ persistDir: dir })
+    const env = { MOCKS_VERDICTS_FILE: rules }
+    ;[a, b] = await Promise.all([
+      startReplica({ name: 'a', redisUrl: redis.url, prefix, env }),
+      startReplica({ name: 'b', redisUrl: redis.url, prefix, env }),
+    ])
+  }, 120_000)
+
+  afterAll(() => stopCluster([a, b], redis, dir))
+
+  it("a restarted replica's journal still shows what its previous run answered", async () => {
+    const path = `/trace/devarno-ecosystem/before-restart-${Date.now()}/`
+    await fetch(`${b.url('v01t')}${path}`)
+    await eventually('the entry published (seen on a)', async () =>
+      (await journal(a)).some((e) => e.path === path) ? true : undefined,
+    )
+    const ports = b.ports
+    await b.stop()
+    b = await startReplica({
+      name: 'b',
+      redisUrl: redis.url,
+      prefix,
+      ports,
+      env: { MOCKS_VERDICTS_FILE: join(dir, 'verdicts.yaml') },
+    })
+    const onB = (await journal(b)).filter((e) => e.path === path)
+    expect(onB).toHaveLength(1)
+    expect(onB[0]!.replica).toBe('b')
+    // And this run's own entries appear once (from memory, not again from the stream).
+    const now = `/trace/devarno-ecosystem/after-restart-${Date.now()}/`
+    await fetch(`${b.url('v01t')}${now}`)
+    await eventually('published', async () =>
+      (await journal(a)).some((e) => e.path === now) ? true : undefined,
+    )
+    expect((await journal(b)).filter((e) => e.path === now)).toHaveLength(1)
+  }, 120_000)
+
+  it('verdicts: `since` is a cursor with one meaning on every replica; a bare seq is refused', async () => {
+    const missing = `/trace/devarno-ecosystem/no-such-node-${Date.now()}/`
+    expect((await fetch(`${a.url('v01t')}${missing}`)).status).toBe(404)
+    expect((await fetch(`${b.url('v01t')}${missing}`)).status).toBe(404) // retried on the other
+    for (const r of [a, b])
+      await eventually(`the retry judged on ${r.name}`, async () =>
+        status(await verdicts(r), 'v01t-404-no-retry')?.status === 'fail' ? true : undefined,
+      )
+    // Every entry has a cursor (published), the same on both replicas.
+    const [onA, onB] = [await journal(a), await journal(b)]
+    const cursors = (list: Entry[]) => list.filter((e) => e.path === missing).map((e) => e.cursor)
+    expect(cursors(onA)).toHaveLength(2)
+    expect(cursors(onA).every((c) => /^\d+-\d+$/.test(c ?? ''))).toBe(true)
+    expect(cursors(onB)).toEqual(cursors(onA))
+    const evidence = status(await verdicts(a), 'v01t-404-no-retry')!.evidence
+    expect(new Set(evidence.map((e) => e.replica))).toEqual(new Set(['a', 'b']))
+
+    // Since the first 404: only the retry is left, nothing to judge, on either replica.
+    const first = cursors(onA)[0]!
+    for (const r of [a, b]) expect(status(await verdicts(r, first), 'v01t-404-no-retry')?.status).toBe('pass')
+    // Since just before it (its cursor minus one): the retry is judged again, on either replica.
+    const [ms, seq] = first.split('-').map(Number) as [number, number]
+    const before = seq > 0 ? `${ms}-${seq - 1}` : `${ms - 1}-99999`
+    for (const r of [a, b])
+      expect(status(await verdicts(r, before), 'v01t-404-no-retry')?.status).toBe('fail')
+
+    const bare = await fetch(`${a.url('v01t')}/__mocks/verdicts?since=3`)
+    expect(bare.status).toBe(400)
+    expect(JSON.stringify(await bare.json())).toMatch(/cursor/)
+    // An ISO time still works.
+    const iso = await fetch(`${b.url('v01t')}/__mocks/verdicts?since=${new Date().toISOString()}`)
+    expect(iso.status).toBe(200)
+  })
+
+  it('the timeout rule on one replica sees a request held on the other', async () => {
+    const spec = { id: 'hold-on-b', effect: { type: 'latency', ms: 3000 }, replica: 'b' }
+    const add = await fetch(`${a.url('v01t')}/__mocks/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(spec),
+    })
+    expect(add.status).toBe(201)
+    const held = fetch(`${b.url('v01t')}${V01T_PATH}`).then((r) => r.status)
+    try {
+      const verdict = await eventually(
+        'the held request judged on a',
+        async () => {
+          const v = status(await verdicts(a), 'v01t-quick-timeout')
+          return v?.status === 'fail' ? v : undefined
+        },
+        2500,
+      )
+      expect(verdict.detail).toMatch(/still open/)
+    } finally {
+      await fetch(`${a.url('v01t')}/__mocks/faults/hold-on-b`, { method: 'DELETE' })
+      await held
+    }
+  })
+
+  it('the live stream and the request-ID report of one replica show the other replica’s traffic', async () => {
+    const controller = new AbortController()
+    const res = await fetch(`${a.url('v01t')}/__mocks/journal/stream`, { signal: controller.signal })
+    expect(res.status).toBe(200)
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
+    let text = ''
+    const path = `/trace/devarno-ecosystem/live-${Date.now()}/`
+    try {
+      await reader.read() // hello: following from now on
+      const sent = Date.now()
+      await fetch(`${b.url('v01t')}${path}`)
+      for (;;) {
+        const { value, done } = await Promise.race([
+          reader.read(),
+          new Promise<never>((_, reject) =>
+            setTimeout(() => reject(new Error(`not streamed: ${text}`)), 2000),
+          ),
+        ])
+        if (done) break
+        text += value
+        if (text.includes(path)) break
+      }
+      expect(Date.now() - sent).toBeLessThan(2000)
+      const block = text.split('\n\n').find((b) => b.includes(path))!
+      const data = JSON.parse(/^data: (.*)$/m.exec(block)![1]!) as Entry
+      expect(data.replica).toBe('b')
+      expect(/^id: (.*)$/m.exec(block)![1]).toBe(data.cursor)
+    } finally {
+      controller.abort()
+      await reader.cancel().catch(() => undefined)
+    }
+
+    // Requests without X-Request-ID through b, counted in a's report.
+    const route = '/trace/*'
+    const report = async (r: ReplicaProcess) =>
+      (await (await fetch(`${r.url('v01t')}/__mocks/journal/report`)).json()) as {
+        total: number
+        routes: { service: string; route: string; requests: number; missingRequestId: number }[]
+      }
+    await fetch(`${a.url('v01t')}/__mocks/journal`, { method: 'DELETE' })
+    await fetch(`${b.url('v01t')}${V01T_PATH}`)
+    await fetch(`${b.url('v01t')}${V01T_PATH}`)
+    await fetch(`${a.url('v01t')}${V01T_PATH}`)
+    const row = await eventually('three requests in the report on a', async () => {
+      const r = (await report(a)).routes.find(
+        (x) => x.service === 'v01t' && x.route.startsWith(route.slice(0, 6)),
+      )
+      return r && r.requests === 3 ? r : undefined
+    })
+    expect(row.missingRequestId).toBe(3)
+    await eventually('the same report on b', async () =>
+      JSON.stringify((await report(b)).routes) === JSON.stringify((await report(a)).routes)
+        ? true
+        : undefined,
+    )
+  })
+})
