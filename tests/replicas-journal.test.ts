@@ -1,6 +1,9 @@
+import { execFile } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { hasRedisServer, type RedisServer, startRedisServer } from './redis-server.ts'
 import { eventually, type ReplicaProcess, startReplica, stopCluster } from './replicas-harness.ts'
@@ -105,6 +108,26 @@ describe.runIf(run)('replicas: the merged journal', () => {
     )
     expect((await journal(b)).filter((e) => e.path === now)).toHaveLength(1)
   }, 120_000)
+
+  it("the CLI's journal on one replica names the replica that answered each request", async () => {
+    const path = `/trace/devarno-ecosystem/cli-${Date.now()}/`
+    await fetch(`${b.url('v01t')}${path}`)
+    await eventually('published (seen on a)', async () =>
+      (await journal(a)).some((e) => e.path === path) ? true : undefined,
+    )
+    const root = fileURLToPath(new URL('..', import.meta.url))
+    const { stdout } = await promisify(execFile)(
+      join(root, 'node_modules/.bin/tsx'),
+      [join(root, 'mocks/cli/index.ts'), 'journal', '--path', path],
+      { env: { ...process.env, MOCKS_CONTROL_URL: a.url('v01t') } },
+    )
+    const lines = stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l.includes(path))
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatch(/ @b$/)
+  }, 60_000)
 
   it('verdicts: `since` is a cursor with one meaning on every replica; a bare seq is refused', async () => {
     const missing = `/trace/devarno-ecosystem/no-such-node-${Date.now()}/`

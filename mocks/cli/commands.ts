@@ -213,6 +213,9 @@ async function startUntilSignal(args: string[], opts: CliOptions) {
 }
 
 /** Runs one CLI command (`pnpm mocks <command>`). */
+/** Replicated mode: which replica answered, at the end of a journal line (nothing otherwise). */
+export const answeredBy = (e: { replica?: string | undefined }): string => (e.replica ? ` @${e.replica}` : '')
+
 export async function main(argv: string[], opts: CliOptions = {}): Promise<void> {
   // `--tenant <id>` anywhere: every control call acts on that tenant (X-Mocks-Tenant).
   const at = argv.indexOf('--tenant')
@@ -247,7 +250,7 @@ export async function main(argv: string[], opts: CliOptions = {}): Promise<void>
         options: { service: { type: 'string' }, method: { type: 'string' }, path: { type: 'string' } },
       })
       for (const e of (await client.journal(values)).entries)
-        out(`${e.seq} ${e.service} ${e.method} ${e.path} ${e.status ?? ''}`)
+        out(`${e.seq} ${e.service} ${e.method} ${e.path} ${e.status ?? ''}${answeredBy(e)}`)
       return
     }
     case 'tail':
@@ -256,7 +259,7 @@ export async function main(argv: string[], opts: CliOptions = {}): Promise<void>
       for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0))
       client.tail((e) =>
         out(
-          `${e.time} ${e.service} ${e.kind} ${e.method} ${e.path} ${e.status ?? ''}${e.fault ? ` [${e.fault.type}]` : ''}`,
+          `${e.time} ${e.service} ${e.kind} ${e.method} ${e.path} ${e.status ?? ''}${e.fault ? ` [${e.fault.type}]` : ''}${answeredBy(e)}`,
         ),
       )
       return new Promise(() => undefined)
