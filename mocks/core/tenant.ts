@@ -84,16 +84,18 @@ export function explicitTenantSignals(headers: HeaderLookup): TenantSignal[] {
 }
 
 // Which tenant a request was resolved to: set once by the runtime in front of the fault
-// engine, read by every `StateOf`. Keyed by the Request itself, so it holds for the whole
-// pipeline (routes, upgrade) and is gone with the request.
-const resolved = new WeakMap<Request, string>()
+// engine, read by every `StateOf`. Kept on the Request itself, so it holds for the whole
+// pipeline (routes, upgrade) and is gone with the request; a property, not a WeakMap entry
+// (an ephemeron the GC must track) per request.
+const RESOLVED = Symbol('mocks.tenant')
+type Bound = Request & { [RESOLVED]?: string }
 
 export function bindTenant(request: Request, tenant: string): void {
-  resolved.set(request, tenant)
+  ;(request as Bound)[RESOLVED] = tenant
 }
 
 export function tenantOfRequest(request: Request): string {
-  return resolved.get(request) ?? DEFAULT_TENANT
+  return (request as Bound)[RESOLVED] ?? DEFAULT_TENANT
 }
 
 export function tenantOf(c: Context): string {

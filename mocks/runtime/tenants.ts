@@ -346,7 +346,7 @@ export class TenantRouter implements FaultPort {
     // Every request but the single world's takes this path (see below).
     const routed = (c: Context, next: Next, headers: RequestHeaders): ReturnType<MiddlewareHandler> => {
       const upgrade = headers.get('upgrade')?.toLowerCase() === 'websocket'
-      const found = this.resolve(service, headers, () => searchOf(c.req.url), upgrade)
+      const found = this.resolve(service, headers, searchOf(c.req.url), upgrade)
       if (!found.ok) {
         // The service's own code for the status (better-auth's are UPPER_SNAKE); the message says why.
         const body = envelope
