@@ -1,0 +1,180 @@
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { pgClient, withPg } from './db-helpers.ts'
+import { hasRedisServer, type RedisServer, startRedisServer } from './redis-server.ts'
+import { eventually, type ReplicaProcess, startReplica, stopCluster } from './replicas-harness.ts'
+
+// Issue 22, the database: two replicas (separate processes) on one Redis serve one Postgres.
+// It lives on the replica holding the lease (`<prefix>db:holder`); each replica's db port
+// forwards to it, so `pg` (the vendor's client) sees the same rows through either. A reset
+// through either reseeds once, on the holder; a killed holder's lease lapses and the other
+// replica takes the database over, from the scenario's seed.
+
+const run = hasRedisServer()
+const HOUSEHOLDS = 'SELECT id, name FROM households ORDER BY id'
+const RESEEDED = 'db: reseeded (this replica holds the database)'
+
+const dbUrl = (r: ReplicaProcess) => `postgres://postgres:postgres@127.0.0.1:${r.ports.db}/postgres`
+
+async function households(r: ReplicaProcess): Promise<string[]> {
+  return withPg(dbUrl(r), async (c) => (await c.query<{ id: string }>(HOUSEHOLDS)).rows.map((row) => row.id))
+}
+
+/** Lines of a replica's JSON log whose `msg` is `msg`. */
+function logged(r: ReplicaProcess, msg: string): number {
+  return r
+    .output()
+    .split('\n')
+    .filter((line) => line.includes(`"msg":${JSON.stringify(msg)}`)).length
+}
+
+describe.runIf(run)('replicas share one database', () => {
+  let redis: RedisServer
+  let dir: string
+  let a: ReplicaProcess
+  let b: ReplicaProcess
+  let probe: Redis
+  const prefix = `test-db-${process.pid}-${Date.now()}:`
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'replicas-db-'))
+    redis = await startRedisServer({ persistDir: dir })
+    const opts = {
+      redisUrl: redis.url,
+      prefix,
+      services: ['v01t', 'db'] as const,
+      env: { MOCKS_SCENARIO: 'db-household', MOCKS_LOG_LEVEL: 'info' },
+    }
+    ;[a, b] = await Promise.all([startReplica({ ...opts, name: 'a' }), startReplica({ ...opts, name: 'b' })])
+    probe = new Redis(redis.url)
+  }, 120_000)
+
+  afterAll(async () => {
+    probe?.disconnect()
+    await stopCluster([a, b], redis, dir)
+  })
+
+  /** The replica holding the database, and the other one. */
+  async function roles(): Promise<[ReplicaProcess, ReplicaProcess]> {
+    const raw = await eventually('a holder', async () => (await probe.get(`${prefix}db:holder`)) ?? undefined)
+    const holder = (JSON.parse(raw) as { replica: string }).replica
+    return holder === a.name ? [a, b] : [b, a]
+  }
+
+  it('a row inserted through one replica is read through the other (wire protocol and Neon HTTP)', async () => {
+    const [holder, other] = await roles()
+    // Written through the replica that does NOT hold it: it forwards to the holder.
+    for (const [writer, reader, id] of [
+      [other, holder, 'hh_through_other'],
+      [holder, other, 'hh_through_holder'],
+    ] as const) {
+      await withPg(dbUrl(writer), (c) =>
+        c.query('INSERT INTO households VALUES ($1, $2)', [id, `written on ${writer.name}`]),
+      )
+      expect(await households(reader)).toContain(id)
+    }
+    // A transaction open through one replica is not seen through the other until it commits.
+    const tx = await pgClient(dbUrl(other))
+    try {
+      await tx.query('BEGIN')
+      await tx.query(`INSERT INTO households VALUES ('hh_tx', 'in a transaction')`)
+      const seen = pgClient(dbUrl(holder)).then(async (c) => {
+        try {
+          return (await c.query<{ id: string }>(HOUSEHOLDS)).rows.map((r) => r.id)
+        } finally {
+          await c.end()
+        }
+      })
+      await tx.query('COMMIT')
+      expect(await seen).toContain('hh_tx')
+    } finally {
+      await tx.end()
+    }
+    // Neon's SQL-over-HTTP on the other replica's port reads the same rows.
+    const res = await fetch(`http://127.0.0.1:${other.ports.db}/sql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'neon-array-mode': 'true' },
+      body: JSON.stringify({
+        query: 'SELECT id FROM households WHERE id = $1',
+        params: ['hh_through_holder'],
+      }),
+    })
+    expect(res.status).toBe(200)
+    expect(((await res.json()) as { rows: string[][] }).rows).toEqual([['hh_through_holder']])
+  })
+
+  it('a reset through either replica reseeds once, on the holder, and both see it when it is answered', async () => {
+    const [holder, other] = await roles()
+    for (const through of [other, holder]) {
+      await withPg(dbUrl(through), (c) =>
+        c.query(`INSERT INTO households VALUES ('hh_gone', 'before the reset')`),
+      )
+      const before = logged(holder, RESEEDED) + logged(other, RESEEDED)
+      const res = await fetch(`${through.url('v01t')}/__mocks/reset`, { method: 'POST' })
+      expect(res.status).toBe(200)
+      // Read at once, through both: the answer came after the holder's reseed.
+      expect(await households(other)).toEqual(['hh_casa'])
+      expect(await households(holder)).toEqual(['hh_casa'])
+      expect(logged(holder, RESEEDED) + logged(other, RESEEDED) - before).toBe(1)
+      expect(logged(other, RESEEDED)).toBe(0)
+    }
+  })
+
+  it('a `replica:` down on the db closes one replica’s port; the other serves the same database', async () => {
+    const [holder, other] = await roles()
+    const spec = { id: 'db-down-holder', service: 'db', effect: { type: 'down' }, replica: holder.name }
+    const add = await fetch(`${other.url('v01t')}/__mocks/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(spec),
+    })
+    expect(add.status).toBe(201)
+    try {
+      await eventually('the holder refuses db connections', async () =>
+        (await households(holder).then(
+          () => 'answered',
+          (err: NodeJS.ErrnoException) => err.code,
+        )) === 'ECONNREFUSED'
+          ? true
+          : undefined,
+      )
+      // Its listener is down, not its database: the other replica still reaches it.
+      expect(await households(other)).toEqual(['hh_casa'])
+    } finally {
+      // A fake's /__mocks slice lists only its own faults (v01t's here, no control plane with
+      // --only): a reset removes runtime faults everywhere.
+      expect((await fetch(`${other.url('v01t')}/__mocks/reset`, { method: 'POST' })).status).toBe(200)
+    }
+    await eventually('the holder serves again', async () =>
+      (await households(holder)).length ? true : undefined,
+    )
+  })
+
+  it('the holder killed: the other replica takes the database over within seconds, from the seed', async () => {
+    const [holder, other] = await roles()
+    await withPg(dbUrl(other), (c) =>
+      c.query(`INSERT INTO households VALUES ('hh_lost', 'lost with its holder')`),
+    )
+    const pool = await pgClient(dbUrl(other))
+    const killed = Date.now()
+    await holder.stop('SIGKILL')
+    // A connection open through the survivor to the dead holder ends (its upstream is gone).
+    await expect(pool.query('SELECT 1')).rejects.toThrow()
+    await pool.end().catch(() => undefined)
+    const rows = await eventually(
+      'the survivor answers from its own database',
+      async () => households(other).catch(() => undefined),
+      20_000,
+    )
+    const tookMs = Date.now() - killed
+    console.log(`db takeover after SIGKILL of the holder: answered in ${tookMs} ms`)
+    expect(tookMs).toBeLessThan(15_000)
+    // A database restart: the seed, and the rows written since the last reset are gone.
+    expect(rows).toEqual(['hh_casa'])
+    expect(JSON.parse((await probe.get(`${prefix}db:holder`))!).replica).toBe(other.name)
+    expect(other.output()).toContain('db: this replica took the database over')
+  }, 30_000)
+})
