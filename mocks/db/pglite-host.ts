@@ -78,6 +78,11 @@ export class PgliteHost {
     return this.db !== undefined
   }
 
+  /** True while PGlite exists or is starting (replicated mode: only on the holder). */
+  get active(): boolean {
+    return this.db !== undefined || this.starting !== undefined
+  }
+
   /** Clients connected now (for tests: nothing may leak after they leave). */
   get connections(): number {
     return this.sessions.size
