@@ -81,11 +81,6 @@ export class DbLease {
     return this.mine !== undefined
   }
 
-  /** The holder's replica name, as last seen (undefined: none known). */
-  get holderName(): string | undefined {
-    return this.seen?.replica
-  }
-
   /** Connects and campaigns at once (a cluster's first replica takes the lease without waiting). */
   async start(): Promise<void> {
     const { Redis } = await import('ioredis')
@@ -228,8 +223,12 @@ export class DbLease {
     await Promise.race([this.tick, new Promise((r) => setTimeout(r, 1000).unref())])
     const redis = this.redis
     if (!redis) return
-    if (this.mine && redis.status === 'ready')
-      await redis.eval(RELEASE, 1, this.keys.holder, this.mine).catch(() => undefined)
+    if (this.mine) {
+      // Closed before the lease is handed back: the next holder's probe finds the listener gone.
+      await this.opts.lost()
+      if (redis.status === 'ready')
+        await redis.eval(RELEASE, 1, this.keys.holder, this.mine).catch(() => undefined)
+    }
     this.mine = undefined
     if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect())
     else redis.disconnect()
