@@ -1,9 +1,16 @@
-import { mkdtempSync } from 'node:fs'
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { pgClient, withPg } from './db-helpers.ts'
+import {
+  debianPostgresMissing,
+  pgClient,
+  type RealPostgres,
+  startDebianPostgres,
+  withPg,
+} from './db-helpers.ts'
 import { hasRedisServer, type RedisServer, startRedisServer } from './redis-server.ts'
 import { eventually, type ReplicaProcess, startReplica, stopCluster } from './replicas-harness.ts'
 
@@ -14,6 +21,7 @@ import { eventually, type ReplicaProcess, startReplica, stopCluster } from './re
 // replica takes the database over, from the scenario's seed.
 
 const run = hasRedisServer()
+const SCENARIOS_DIR = fileURLToPath(new URL('../scenarios/', import.meta.url))
 const HOUSEHOLDS = 'SELECT id, name FROM households ORDER BY id'
 const RESEEDED = 'db: reseeded (this replica holds the database)'
 
@@ -276,4 +284,82 @@ describe.runIf(run)('replicas share one database', () => {
     // A lapse would take the lease's 3 s: handed back, it is taken within a round (0.5 s).
     expect(leaseMs).toBeLessThan(2500)
   }, 40_000)
+})
+
+// Each run of this seed adds one to a counter kept where a wipe does not reach (the database's
+// comment): how many times the seed ran on the one upstream.
+const COUNTED_SEED = `CREATE TABLE counted (id int);
+DO $$ DECLARE n int := coalesce(substring(shobj_description((SELECT oid FROM pg_database WHERE datname = current_database()), 'pg_database') from '^seeded:(\\d+)$'), '0')::int + 1;
+BEGIN EXECUTE format('COMMENT ON DATABASE %I IS %L', current_database(), 'seeded:' || n); END $$;`
+
+describe.runIf(run && !debianPostgresMissing)('replicas on one MOCKS_DB_UPSTREAM (Debian postgresql)', () => {
+  let redis: RedisServer
+  let dir: string
+  let postgres: RealPostgres
+  let a: ReplicaProcess
+  let b: ReplicaProcess
+  let probe: Redis
+  const prefix = `test-dbup-${process.pid}-${Date.now()}:`
+
+  const seeded = () =>
+    withPg(postgres.url, async (c) => {
+      const { rows } = await c.query<{ n: string | null }>(
+        `SELECT substring(shobj_description(oid, 'pg_database') from '^seeded:(\\d+)$') AS n FROM pg_database WHERE datname = current_database()`,
+      )
+      return Number(rows[0]?.n ?? 0)
+    })
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'replicas-dbup-'))
+    const scenarios = join(dir, 'scenarios')
+    cpSync(SCENARIOS_DIR, scenarios, { recursive: true })
+    writeFileSync(
+      join(scenarios, 'db-counted.yaml'),
+      `name: db-counted\nextends: default\ndb:\n  seed: |\n${COUNTED_SEED.replace(/^/gm, '    ')}\n`,
+    )
+    ;[redis, postgres] = await Promise.all([startRedisServer({ persistDir: dir }), startDebianPostgres()])
+    const opts = {
+      redisUrl: redis.url,
+      prefix,
+      services: ['v01t', 'db'] as const,
+      env: {
+        MOCKS_SCENARIO: 'db-counted',
+        MOCKS_SCENARIOS_DIR: scenarios,
+        MOCKS_DB_UPSTREAM: postgres.url,
+        MOCKS_LOG_LEVEL: 'info',
+      },
+    }
+    ;[a, b] = await Promise.all([startReplica({ ...opts, name: 'a' }), startReplica({ ...opts, name: 'b' })])
+    probe = new Redis(redis.url)
+  }, 120_000)
+
+  afterAll(async () => {
+    probe?.disconnect()
+    await stopCluster([a, b], redis, undefined)
+    await postgres?.stop()
+    if (dir) rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('the first holder seeds it once at start; a reset through either replica reseeds it once', async () => {
+    await eventually(
+      'the first holder seeded it',
+      async () => ((await seeded()) >= 1 ? true : undefined),
+      10_000,
+    )
+    const raw = await eventually('a holder', async () => (await probe.get(`${prefix}db:holder`)) ?? undefined)
+    const holderName = (JSON.parse(raw) as { replica: string }).replica
+    const other = holderName === a.name ? b : a
+    const holder = other === a ? b : a
+    expect(await seeded()).toBe(1)
+    let expected = 1
+    for (const through of [other, holder]) {
+      await withPg(dbUrl(through), (c) => c.query('INSERT INTO counted VALUES (1)'))
+      expect((await fetch(`${through.url('v01t')}/__mocks/reset`, { method: 'POST' })).status).toBe(200)
+      expected++
+      expect(await seeded()).toBe(expected)
+      // Wiped and reseeded once, seen through both replicas (each forwards to the upstream).
+      for (const r of [a, b])
+        expect(await withPg(dbUrl(r), async (c) => (await c.query('SELECT * FROM counted')).rowCount)).toBe(0)
+    }
+  }, 60_000)
 })

@@ -61,6 +61,8 @@ export class DbService {
   /** Replicated mode: who holds the database (undefined in one process). */
   readonly lease: DbLease | undefined
   private readonly logger: HostLogger
+  /** The scenario's seed SQL as last applied (replicated mode: for when this replica takes the lease). */
+  private seed: string | undefined
 
   constructor(private readonly opts: DbServiceOptions) {
     this.logger = opts.logger ?? noop
@@ -106,7 +108,16 @@ export class DbService {
         return { host: peerHost, port }
       },
       acquired: (takeover) => {
-        if (!takeover || !this.pglite) return
+        if (!this.pglite) {
+          // A real upstream outlives its holders: only the world's first holder seeds it, as
+          // one process does at its start (the replicas kept the seed while none held it).
+          if (!takeover)
+            this.resetHere(this.seed).catch((err: Error) =>
+              this.logger.error({ err: err.message }, 'db: seeding MOCKS_DB_UPSTREAM failed'),
+            )
+          return
+        }
+        if (!takeover) return
         this.logger.warn(
           { previous: takeover.previous },
           "db: this replica took the database over (its holder stopped renewing its lease): it starts again from the scenario's seed; rows written since the last reset are lost, as after a database restart",
@@ -157,6 +168,7 @@ export class DbService {
    */
   async reset(seedSql: string | undefined, at?: ResetAt): Promise<void> {
     this.proxy.cutHeld()
+    this.seed = seedSql
     if (this.lease && !this.lease.holding) {
       // Replicated, not the holder: the seed is kept for a takeover (PGlite is not started here).
       await this.pglite?.reset(seedSql)
