@@ -104,7 +104,7 @@ export class DbService {
       logger: this.logger,
       listen: async () => {
         if (!this.pglite) return undefined
-        const { port } = await this.pglite.listen(wildcard ? this.opts.host || '0.0.0.0' : this.opts.host)
+        const { port } = await this.pglite.listen(this.opts.host || '0.0.0.0')
         return { host: peerHost, port }
       },
       acquired: (takeover) => {
@@ -227,9 +227,9 @@ export class DbService {
       // Taken over by this replica meanwhile: its own listener.
       if (!lease.holding) return address
     }
-    const host = this.opts.host
-    const { port } = await this.pglite!.listen(isWildcard(host) ? host || '0.0.0.0' : host)
-    return { host: isWildcard(host) ? '127.0.0.1' : host, port }
+    // Bound where the public port is (other replicas reach it there); reached here on loopback.
+    const { port } = await this.pglite!.listen(this.opts.host || '0.0.0.0')
+    return { host: isWildcard(this.opts.host) ? '127.0.0.1' : this.opts.host, port }
   }
 
   private async dropPool(): Promise<void> {
