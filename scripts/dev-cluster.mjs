@@ -68,6 +68,7 @@ const replica = (host, i) => ({
   cwd: ROOT,
   prefixColor: i === 0 ? 'blue' : 'magenta',
   env: {
+    // Also where the other replica reaches this one's database when it holds it (mocks/db/README.md).
     MOCKS_HOST: host,
     MOCKS_REDIS_URL: redisUrl,
     MOCKS_REDIS_PREFIX: env.MOCKS_REDIS_PREFIX || 'devarno-mocks:',

@@ -41,6 +41,39 @@ describe('db: PGlite shared by many clients', () => {
     await lazy.close()
   })
 
+  it('closed and started again (replicated mode hands the database over): a fresh PGlite from the seed, old sessions gone', async () => {
+    const own = new PgliteHost()
+    try {
+      await own.reset('CREATE TABLE seeded (n int); INSERT INTO seeded VALUES (1);')
+      const first = await own.listen()
+      const old = await pgClient(`postgres://postgres@127.0.0.1:${first.port}/postgres`)
+      await old.query('INSERT INTO seeded VALUES (2)')
+      await old.query('BEGIN')
+      await old.query(`PREPARE held AS SELECT n FROM seeded`)
+      // One more client queued behind the open transaction when the host closes.
+      const queued = pgClient(`postgres://postgres@127.0.0.1:${first.port}/postgres`).then((c) =>
+        c.query('SELECT 1').finally(() => c.end().catch(() => undefined)),
+      )
+      await own.close()
+      await expect(old.query('SELECT 1')).rejects.toThrow()
+      await expect(queued).rejects.toThrow()
+      // The cut sessions clean up without starting a PGlite of their own (a replica that handed
+      // the database over runs none).
+      await new Promise((r) => setTimeout(r, 300))
+      expect(own.active).toBe(false)
+      const again = await own.listen()
+      const rows = await withPg(`postgres://postgres@127.0.0.1:${again.port}/postgres`, async (c) => {
+        // The old client's statement name is free again: nothing of the old session is left.
+        await c.query(`PREPARE held AS SELECT n FROM seeded`)
+        return (await c.query<{ n: number }>('SELECT n FROM seeded')).rows.map((r) => r.n)
+      })
+      expect(rows).toEqual([1])
+      expect(own.idle).toBe(true)
+    } finally {
+      await own.close()
+    }
+  }, 60_000)
+
   it('10 clients in concurrent transactions never see uncommitted rows nor interleave', async () => {
     const t = await client()
     await t.query('TRUNCATE rows')

@@ -2,6 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { withPg } from './db-helpers.ts'
 import { hasRedisServer } from './redis-server.ts'
 import { chatClient, eventually, freePort, seededUsers } from './replicas-harness.ts'
 
@@ -106,6 +107,22 @@ describe.runIf(run)('pnpm dev:cluster', () => {
     const health = await fetch(`http://127.0.0.1:${ports.CONTROL}/__mocks/health`)
     expect(health.status).toBe(200)
   })
+
+  it('one database through the balancer and through each replica (its own address, 127.0.0.2 and .3)', async () => {
+    const url = (host: string) => `postgres://postgres:postgres@${host}:${ports.DB}/postgres`
+    await withPg(url('127.0.0.2'), async (c) => {
+      await c.query('CREATE TABLE cluster_rows (id text PRIMARY KEY)')
+      await c.query(`INSERT INTO cluster_rows VALUES ('through r1')`)
+    })
+    await withPg(url('127.0.0.3'), (c) => c.query(`INSERT INTO cluster_rows VALUES ('through r2')`))
+    // The balancer spreads connections over both replicas: each sees both rows.
+    for (let i = 0; i < 3; i++) {
+      const rows = await withPg(url('127.0.0.1'), async (c) =>
+        (await c.query<{ id: string }>('SELECT id FROM cluster_rows ORDER BY id')).rows.map((r) => r.id),
+      )
+      expect(rows).toEqual(['through r1', 'through r2'])
+    }
+  }, 30_000)
 
   it('one Ctrl-C stops Redis, both replicas and haproxy, exit 0', async () => {
     process.kill(-child.pid!, 'SIGINT')

@@ -53,6 +53,8 @@ describe('the replicated cluster in compose', () => {
     expect([...urls][0]).toMatch(/^redis:\/\/redis:/)
     const names = replicas.map(([, s]) => s.environment?.MOCKS_REPLICA)
     expect(new Set(names).size).toBe(replicas.length)
+    // The replica holding the database is reached by its service name (mocks/db/README.md).
+    for (const [name, s] of replicas) expect(s.environment?.MOCKS_DB_PEER_HOST).toBe(name)
     expect(scale.services.redis?.environment).toBeUndefined()
     const published = (lb.ports ?? []).map((p) => Number(p.split(':').at(-1)?.split(' ')[0]))
     expect(published.sort((a, b) => a - b)).toEqual(Object.values(DEFAULT_PORTS).sort((a, b) => a - b))

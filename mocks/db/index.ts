@@ -5,7 +5,7 @@ import type { ServiceListener } from '../fake/descriptor.ts'
 import { defineFake, type FakeDeps, sectionOf, type TcpFakeService } from '../fake/descriptor.ts'
 import type { HostLogger } from './pglite-host.ts'
 import type { ConnectionEvent, Decide } from './proxy.ts'
-import { DbService } from './service.ts'
+import { type DbClusterOptions, DbService, type ResetAt } from './service.ts'
 import { configureDb, databaseUrl } from './settings.ts'
 
 // The db fake: family-hub's Postgres (DATABASE_URL), a real Postgres behind a TCP fault proxy.
@@ -61,6 +61,8 @@ export interface DbFakeOptions {
   decide: Decide
   record?: ((e: ConnectionEvent) => void) | undefined
   logger?: HostLogger | undefined
+  /** Replicated mode: one database for every replica (mocks/db/README.md "Replicated mode"). */
+  cluster?: DbClusterOptions | undefined
 }
 
 /** A db service configured from env: `MOCKS_DB_UPSTREAM`, `MOCKS_DB_DATA_DIR`, `MOCKS_DB_JOURNAL_QUERIES`. */
@@ -74,12 +76,16 @@ export function createDbFake(opts: DbFakeOptions) {
     decide: opts.decide,
     record: opts.record,
     logger: opts.logger,
+    cluster: opts.cluster,
   })
   return {
     service,
-    /** Reseed from the scenario's `db` section (PGlite not started yet: at its start). */
-    async applyScenario(section: DbSection | undefined): Promise<void> {
-      await service.reset(seedSql(section, opts.scenariosDir))
+    /**
+     * Reseed from the scenario's `db` section (PGlite not started yet: at its start). Replicated,
+     * `at` is the log entry being applied: the holder alone reseeds.
+     */
+    async applyScenario(section: DbSection | undefined, at?: ResetAt): Promise<void> {
+      await service.reset(seedSql(section, opts.scenariosDir), at)
     },
     close: () => service.close(),
   }
@@ -97,7 +103,7 @@ const dbSection = {
  * as `tcp-open` / `tcp-close` / `tcp-query` entries.
  */
 export function createDbService(deps: FakeDeps): TcpFakeService {
-  const { config, faults } = deps
+  const { config, faults, replication } = deps
   const fake = createDbFake({
     host: config.host,
     port: config.ports.db ?? DB_DEFAULT_PORT,
@@ -126,11 +132,28 @@ export function createDbService(deps: FakeDeps): TcpFakeService {
         ...(e.text === undefined ? {} : { frame: e.text }),
       }),
     logger: deps.logger,
+    ...(config.replication
+      ? {
+          cluster: {
+            url: config.replication.url,
+            prefix: config.replication.prefix,
+            replica: config.replication.name,
+            peerHost: config.db?.peerHost,
+          },
+        }
+      : {}),
   })
   const { service } = fake
   return {
     name: 'db',
-    applyScenario: (scenario) => fake.applyScenario(sectionOf(dbSection, scenario)),
+    // Read when called: the log entry being applied (undefined at start-up and in one process).
+    applyScenario: (scenario) => {
+      const at = replication?.applying
+      return fake.applyScenario(
+        sectionOf(dbSection, scenario),
+        at ? { entry: at.entry, mine: at.mine } : undefined,
+      )
+    },
     async listen({ port, host }): Promise<ServiceListener> {
       await service.start(port)
       return {

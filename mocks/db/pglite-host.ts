@@ -56,6 +56,11 @@ export class PgliteHost {
   private seedSql: string | undefined
   private nextId = 1
   private server: Server | undefined
+  /**
+   * Bumped by close(): sessions of an earlier PGlite (replicated mode stops it when this replica
+   * hands the database over, and may start a fresh one later) never touch the next one.
+   */
+  generation = 0
   private readonly logger: HostLogger
   /**
    * PGlite's answer to the first startup packet (AuthenticationOk, ParameterStatus, BackendKeyData,
@@ -73,6 +78,11 @@ export class PgliteHost {
     return this.db !== undefined
   }
 
+  /** True while PGlite exists or is starting (replicated mode: only on the holder). */
+  get active(): boolean {
+    return this.db !== undefined || this.starting !== undefined
+  }
+
   /** Clients connected now (for tests: nothing may leak after they leave). */
   get connections(): number {
     return this.sessions.size
@@ -83,19 +93,22 @@ export class PgliteHost {
     return this.owner === undefined && this.waiting.length === 0
   }
 
-  /** Listens on a loopback port of its own: the fault proxy (or a test) connects here. */
-  async listen(): Promise<{ host: string; port: number }> {
+  /**
+   * Listens on a port of its own (loopback unless `host` is given: in replicated mode the other
+   * replicas connect to it): the fault proxy (or a test) connects here.
+   */
+  async listen(host = '127.0.0.1'): Promise<{ host: string; port: number }> {
     if (!this.server) {
       const server = createServer((socket) => this.serve(socket))
       this.server = server
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject)
-        server.listen(0, '127.0.0.1', () => resolve())
+        server.listen(0, host, () => resolve())
       })
     }
     const address = this.server.address()
     if (!address || typeof address === 'string') throw new Error('PGlite host has no TCP address')
-    return { host: '127.0.0.1', port: address.port }
+    return { host, port: address.port }
   }
 
   /** Serves one client socket speaking the Postgres wire protocol. */
@@ -173,8 +186,20 @@ export class PgliteHost {
     }
   }
 
+  /**
+   * Closes the listener, every session and PGlite. The host may start again afterwards (a fresh
+   * PGlite from the remembered seed, on the next `listen` and connection): replicated mode does
+   * when this replica holds the database again.
+   */
   async close(): Promise<void> {
+    this.generation++
     for (const s of this.sessions) s.cut()
+    // Sessions queued for the old PGlite are let go: each sees it is stale and stops.
+    const waiting = this.waiting
+    this.waiting = []
+    this.owner = undefined
+    for (const w of waiting) w.grant()
+    this.startupAnswer = undefined
     const server = this.server
     this.server = undefined
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()))
@@ -195,6 +220,8 @@ class Session {
   private holds = false
   private closed = false
   private cleaned = false
+  /** The host's PGlite this session was served by (a later one is not its own). */
+  private readonly generation: number
 
   constructor(
     private readonly host: PgliteHost,
@@ -202,6 +229,7 @@ class Session {
     id: number,
   ) {
     this.prefix = `c${id}_`
+    this.generation = host.generation
     socket.setNoDelay(true)
     socket.on('data', (chunk: Buffer) => {
       for (const m of this.reader.push(chunk)) this.pending.push(m)
@@ -224,11 +252,16 @@ class Session {
     if (!this.socket.destroyed) this.socket.resetAndDestroy()
   }
 
+  /** Its client left, or its PGlite was closed (the socket's 'close' comes a tick later). */
+  private get stale(): boolean {
+    return this.closed || this.host.generation !== this.generation
+  }
+
   private async pump(): Promise<void> {
     if (this.busy) return
     this.busy = true
     try {
-      while (this.pending.length && !this.closed) {
+      while (this.pending.length && !this.stale) {
         const m = this.pending.shift()!
         if (m.kind === 'ssl' || m.kind === 'gssenc') {
           // No TLS on loopback: 'N' tells the client to go on in plain text.
@@ -262,7 +295,7 @@ class Session {
         if (!this.holds) {
           await this.host.lock(this)
           this.holds = true
-          if (this.closed) return
+          if (this.stale) return
         }
         const db = await this.host.instance()
         if (m.kind === 'startup') {
@@ -278,7 +311,7 @@ class Session {
       this.socket.destroy(err as Error)
     } finally {
       this.busy = false
-      if (this.closed) void this.cleanup()
+      if (this.stale) void this.cleanup()
     }
   }
 
@@ -311,11 +344,14 @@ class Session {
   private async cleanup(): Promise<void> {
     if (this.cleaned) return
     this.cleaned = true
+    // Its PGlite is gone: nothing of its own is left anywhere.
+    if (this.host.generation !== this.generation) return
     if (!this.holds && this.statements.size === 0) return
     try {
       if (!this.holds) {
         await this.host.lock(this)
         this.holds = true
+        if (this.host.generation !== this.generation) return
       }
       const db = await this.host.instance()
       if (this.scanner.status !== 'I') {

@@ -1,8 +1,10 @@
 import type { Server } from 'node:http'
 import { type AddressInfo, connect } from 'node:net'
+import { hostname } from 'node:os'
 import { createAdaptorServer } from '@hono/node-server'
 import pg from 'pg'
 import { type WebSocket, WebSocketServer } from 'ws'
+import { DbLease } from './lease.ts'
 import { createNeonHttpApp } from './neon-http.ts'
 import { type HostLogger, PgliteHost, WIPE_SQL } from './pglite-host.ts'
 import { type ConnectionEvent, type Decide, TcpFaultProxy, type Upstream } from './proxy.ts'
@@ -23,19 +25,59 @@ export interface DbServiceOptions {
   decide: Decide
   record?: ((e: ConnectionEvent) => void) | undefined
   logger?: HostLogger | undefined
+  /** Replicated mode (MOCKS_REDIS_URL): one database for every replica, held by one of them. */
+  cluster?: DbClusterOptions | undefined
 }
+
+export interface DbClusterOptions {
+  url: string
+  prefix: string
+  /** This replica's name (MOCKS_REPLICA). */
+  replica: string
+  /**
+   * Where the other replicas reach this one's internal database listener (MOCKS_DB_PEER_HOST);
+   * default the listening host, or this machine's hostname when that is 0.0.0.0 or ::.
+   */
+  peerHost?: string | undefined
+}
+
+/** A log entry being applied (replicated mode): a reset reseeds once, on the holder. */
+export interface ResetAt {
+  entry: string
+  /** This replica took the call: its answer waits for the holder's reseed. */
+  mine: boolean
+}
+
+const noop: HostLogger = { info() {}, warn() {}, error() {} }
 
 export class DbService {
   readonly pglite: PgliteHost | undefined
   readonly proxy: TcpFaultProxy
   private neonServer: Server | undefined
   private neonPool: pg.Pool | undefined
+  private neonPoolAt: string | undefined
   private pgliteAddress: Promise<Upstream> | undefined
   private readonly upstream: URL | undefined
+  /** Replicated mode: who holds the database (undefined in one process). */
+  readonly lease: DbLease | undefined
+  private readonly logger: HostLogger
+  /** The scenario's seed SQL as last applied (replicated mode: for when this replica takes the lease). */
+  private seed: string | undefined
 
   constructor(private readonly opts: DbServiceOptions) {
+    this.logger = opts.logger ?? noop
     this.upstream = opts.upstreamUrl ? parseUpstream(opts.upstreamUrl) : undefined
-    this.pglite = this.upstream ? undefined : new PgliteHost({ dataDir: opts.dataDir, logger: opts.logger })
+    let dataDir = opts.dataDir
+    if (opts.cluster && dataDir) {
+      // A replica taking the database over would load its own, older directory.
+      this.logger.warn(
+        { dataDir },
+        'db: MOCKS_DB_DATA_DIR is ignored in replicated mode (the database is in memory)',
+      )
+      dataDir = undefined
+    }
+    this.pglite = this.upstream ? undefined : new PgliteHost({ dataDir, logger: opts.logger })
+    this.lease = opts.cluster ? this.createLease(opts.cluster) : undefined
     this.proxy = new TcpFaultProxy({
       host: opts.host,
       port: opts.port,
@@ -49,6 +91,45 @@ export class DbService {
   /** Listens on the configured port, or on `port` when given (0: a free one). */
   async start(port?: number): Promise<void> {
     await this.proxy.start(port)
+    await this.lease?.start()
+  }
+
+  private createLease(cluster: DbClusterOptions): DbLease {
+    const wildcard = isWildcard(this.opts.host)
+    const peerHost = cluster.peerHost || (wildcard ? hostname() : this.opts.host)
+    return new DbLease({
+      url: cluster.url,
+      prefix: cluster.prefix,
+      replica: cluster.replica,
+      logger: this.logger,
+      listen: async () => {
+        if (!this.pglite) return undefined
+        const { port } = await this.pglite.listen(this.opts.host || '0.0.0.0')
+        return { host: peerHost, port }
+      },
+      acquired: (takeover) => {
+        if (!this.pglite) {
+          // A real upstream outlives its holders: only the world's first holder seeds it, as
+          // one process does at its start (the replicas kept the seed while none held it).
+          if (!takeover)
+            this.resetHere(this.seed).catch((err: Error) =>
+              this.logger.error({ err: err.message }, 'db: seeding MOCKS_DB_UPSTREAM failed'),
+            )
+          return
+        }
+        if (!takeover) return
+        this.logger.warn(
+          { previous: takeover.previous },
+          "db: this replica took the database over (its holder stopped renewing its lease): it starts again from the scenario's seed; rows written since the last reset are lost, as after a database restart",
+        )
+        // It existed before: started now rather than at the next client's connection.
+        void this.pglite.instance().catch(() => undefined)
+      },
+      lost: async () => {
+        await this.pglite?.close()
+        await this.dropPool()
+      },
+    })
   }
 
   get port(): number {
@@ -85,8 +166,23 @@ export class DbService {
    * only when the scenario gives seed SQL: without one, the mocks never touch your database.
    * Connections held by a fault are cut first, as held HTTP requests are.
    */
-  async reset(seedSql: string | undefined): Promise<void> {
+  async reset(seedSql: string | undefined, at?: ResetAt): Promise<void> {
     this.proxy.cutHeld()
+    this.seed = seedSql
+    if (this.lease && !this.lease.holding) {
+      // Replicated, not the holder: the seed is kept for a takeover (PGlite is not started here).
+      await this.pglite?.reset(seedSql)
+      if (at?.mine) await this.lease.waitSeeded(at.entry)
+      return
+    }
+    await this.resetHere(seedSql)
+    if (this.lease && at) {
+      this.logger.info({ entry: at.entry }, 'db: reseeded (this replica holds the database)')
+      await this.lease.markSeeded(at.entry)
+    }
+  }
+
+  private async resetHere(seedSql: string | undefined): Promise<void> {
     if (this.pglite) return this.pglite.reset(seedSql)
     if (!seedSql) return
     const client = new pg.Client({ connectionString: this.upstream!.href })
@@ -101,9 +197,10 @@ export class DbService {
   }
 
   async close(): Promise<void> {
+    // The lease first: another replica takes the database over within a round.
+    await this.lease?.close()
     await this.proxy.close()
-    await this.neonPool?.end().catch(() => undefined)
-    this.neonPool = undefined
+    await this.dropPool()
     const server = this.neonServer
     this.neonServer = undefined
     if (server) {
@@ -117,8 +214,29 @@ export class DbService {
     if (this.upstream) {
       return Promise.resolve({ host: this.upstream.hostname, port: Number(this.upstream.port || 5432) })
     }
+    if (this.lease) return this.holderAddress(this.lease)
     this.pgliteAddress ??= this.pglite!.listen()
     return this.pgliteAddress
+  }
+
+  /** Replicated: this replica's own PGlite while it holds the database, else the holder's. */
+  private async holderAddress(lease: DbLease): Promise<Upstream> {
+    if (!lease.holding) {
+      const { address } = await lease.holder()
+      if (!address) throw new Error('db: the holder publishes no address')
+      // Taken over by this replica meanwhile: its own listener.
+      if (!lease.holding) return address
+    }
+    // Bound where the public port is (other replicas reach it there); reached here on loopback.
+    const { port } = await this.pglite!.listen(this.opts.host || '0.0.0.0')
+    return { host: isWildcard(this.opts.host) ? '127.0.0.1' : this.opts.host, port }
+  }
+
+  private async dropPool(): Promise<void> {
+    const pool = this.neonPool
+    this.neonPool = undefined
+    this.neonPoolAt = undefined
+    await pool?.end().catch(() => undefined)
   }
 
   private async neonAddress(): Promise<Upstream> {
@@ -167,19 +285,26 @@ export class DbService {
   }
 
   private async pool(): Promise<pg.Pool> {
+    const connectionString = this.upstream
+      ? this.upstream.href
+      : await this.postgresAddress().then((a) => `postgres://postgres@${a.host}:${a.port}/postgres`)
+    // Replicated: the database moved to another replica; the old pool's connections go with it.
+    if (this.neonPool && this.neonPoolAt !== connectionString) void this.dropPool()
     if (!this.neonPool) {
-      const connectionString = this.upstream
-        ? this.upstream.href
-        : await this.postgresAddress().then((a) => `postgres://postgres@${a.host}:${a.port}/postgres`)
-      this.neonPool ??= new pg.Pool({ connectionString, max: 4 })
+      this.neonPool = new pg.Pool({ connectionString, max: 4 })
+      this.neonPoolAt = connectionString
       this.neonPool.on('error', () => {})
     }
     return this.neonPool
   }
 }
 
+function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === ''
+}
+
 function urlHost(host: string): string {
-  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1'
+  if (isWildcard(host)) return '127.0.0.1'
   return host.includes(':') ? `[${host}]` : host
 }
 

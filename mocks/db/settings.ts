@@ -12,6 +12,8 @@ declare module '../core/config.ts' {
       dataDir: string | undefined
       /** `MOCKS_DB_JOURNAL_QUERIES=1`: journal query text. */
       journalQueries: boolean
+      /** `MOCKS_DB_PEER_HOST`: replicated mode, where other replicas reach this one's database. */
+      peerHost: string | undefined
     }
   }
 }
@@ -21,6 +23,7 @@ export function configureDb(config: MocksConfig, env: Env): void {
     upstreamUrl: env.MOCKS_DB_UPSTREAM || undefined,
     dataDir: env.MOCKS_DB_DATA_DIR || undefined,
     journalQueries: env.MOCKS_DB_JOURNAL_QUERIES === '1',
+    peerHost: env.MOCKS_DB_PEER_HOST || undefined,
   }
 }
 
