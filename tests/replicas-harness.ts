@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { rmSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { connect, createServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
@@ -25,8 +25,8 @@ export function freePort(): Promise<number> {
 }
 
 export const REPLICA_SERVICES = ['auth', 'chat', 'v01t'] as const
-/** Services a replica may run (media on request: `services`). */
-type Service = (typeof REPLICA_SERVICES)[number] | 'media'
+/** Services a replica may run (media and db on request: `services`). */
+type Service = (typeof REPLICA_SERVICES)[number] | 'media' | 'db'
 
 export interface ReplicaProcess {
   name: string
@@ -43,7 +43,7 @@ export interface ReplicaOptions {
   prefix: string
   env?: Record<string, string>
   /** Ports to reuse (a restarted replica); default free ones. */
-  ports?: Record<(typeof REPLICA_SERVICES)[number], number> & { media?: number }
+  ports?: Record<(typeof REPLICA_SERVICES)[number], number> & { media?: number; db?: number }
   /** Its own loopback address (127.0.0.2 ...: replicas behind haproxy share port numbers). */
   host?: string
   /** Without MOCKS_REDIS_URL: one process, the single-world baseline. */
@@ -66,12 +66,17 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaProcess
 
 async function startOnce(opts: ReplicaOptions): Promise<ReplicaProcess> {
   const ports = opts.ports
-    ? ({ ...opts.ports, media: opts.ports.media ?? (await freePort()) } as Record<Service, number>)
+    ? ({
+        ...opts.ports,
+        media: opts.ports.media ?? (await freePort()),
+        db: opts.ports.db ?? (await freePort()),
+      } as Record<Service, number>)
     : ({
         auth: await freePort(),
         chat: await freePort(),
         v01t: await freePort(),
         media: await freePort(),
+        db: await freePort(),
       } as Record<Service, number>)
   const services = opts.services ?? REPLICA_SERVICES
   const env: Record<string, string | undefined> = {
@@ -83,6 +88,7 @@ async function startOnce(opts: ReplicaOptions): Promise<ReplicaProcess> {
     MOCKS_CHAT_PORT: String(ports.chat),
     MOCKS_V01T_PORT: String(ports.v01t),
     MOCKS_MEDIA_PORT: String(ports.media),
+    MOCKS_DB_PORT: String(ports.db),
     MOCKS_LOG_LEVEL: 'warn',
     MOCKS_LOG_FORMAT: 'json',
     ...opts.env,
@@ -132,7 +138,12 @@ async function startOnce(opts: ReplicaOptions): Promise<ReplicaProcess> {
   for (;;) {
     if (child.exitCode !== null) throw new Error(`replica ${opts.name} exited early:\n${out}`)
     try {
-      const ok = await Promise.all(services.map((s) => fetch(`${url(s)}/__mocks/health`).then((r) => r.ok)))
+      // The db port speaks TCP: it is up once it accepts a connection.
+      const ok = await Promise.all(
+        services.map((s) =>
+          s === 'db' ? accepts(host, ports.db) : fetch(`${url(s)}/__mocks/health`).then((r) => r.ok),
+        ),
+      )
       if (ok.every(Boolean)) return replica
     } catch {
       // not listening yet
@@ -143,6 +154,17 @@ async function startOnce(opts: ReplicaOptions): Promise<ReplicaProcess> {
     }
     await new Promise((r) => setTimeout(r, 100))
   }
+}
+
+function accepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, host)
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once('error', () => resolve(false))
+  })
 }
 
 /** Polls until `check` holds (or throws after `ms`, saying what was awaited). */

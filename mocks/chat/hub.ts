@@ -174,8 +174,7 @@ export class ChatHub {
     if (!conn.live) return
     if (typeof data !== 'string') {
       const bytes = data instanceof Blob ? data.size : data.byteLength
-      if (!conn.link.inbound('invalid', `<binary frame, ${bytes} bytes>`)) return
-      this.enqueue(conn, () =>
+      this.after(conn, conn.link.inbound('invalid', `<binary frame, ${bytes} bytes>`), () =>
         this.fail(conn, 'binary_not_supported', 'Binary frames are not supported; send JSON text frames'),
       )
       return
@@ -190,10 +189,20 @@ export class ChatHub {
     const typed = json && isRecord(parsed) && typeof parsed.type === 'string' && parsed.type !== ''
     const type = typed ? (parsed as { type: string }).type : 'invalid'
     // The fault engine sees every client frame first (journal, ws-silence, ws-drop on a type).
-    if (!conn.link.inbound(type, data)) return
     // `typed` (not the word 'invalid') decides the error: a frame whose type really is
     // "invalid" is an unknown type, not a malformed frame.
-    this.enqueue(conn, () => this.handle(conn, json, typed ? type : undefined, parsed))
+    this.after(conn, conn.link.inbound(type, data), () =>
+      this.handle(conn, json, typed ? type : undefined, parsed),
+    )
+  }
+
+  /**
+   * Handles a frame once the fault engine lets it through: at once (in one process), or once a
+   * replicated mode's counted decision is in (a promise; decisions resolve in frame order).
+   */
+  private after(conn: Conn, pass: boolean | Promise<boolean>, task: () => void | Promise<void>): void {
+    if (pass === true) this.enqueue(conn, task)
+    else if (pass !== false) this.enqueue(conn, async () => ((await pass) ? task() : undefined))
   }
 
   private enqueue(conn: Conn, task: () => void | Promise<void>): void {

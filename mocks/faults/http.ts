@@ -50,7 +50,8 @@ export function faultPipeline(deps: PipelineDeps, service: ServiceName): TracedH
     }
     // Replicated mode counts `times` and probability across replicas (one round trip per match).
     if (deps.registry.cluster) {
-      return deps.registry.fireCounted(service, target, on).then(decide)
+      const counted = deps.registry.fireCounted(service, target, on)
+      return Array.isArray(counted) ? decide(counted) : counted.then(decide)
     }
     return decide(deps.registry.fire(service, target, on))
   }

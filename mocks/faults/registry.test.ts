@@ -79,3 +79,44 @@ describe('FaultRegistry', () => {
     expect(faultState(f, 1150)).toBe('expired')
   })
 })
+
+describe('FaultRegistry with cluster counters (replicated mode, counters in a Map)', () => {
+  const cluster = () => {
+    const counts = new Map<string, number>()
+    const counters = {
+      counts,
+      replica: 'a',
+      epoch: () => 'e1',
+      count: async (key: string) => {
+        const n = (counts.get(key) ?? 0) + 1
+        counts.set(key, n)
+        return n
+      },
+    }
+    return counters
+  }
+
+  it('decides synchronously when no counted fault matches; counts when one does', async () => {
+    const r = new FaultRegistry()
+    const c = cluster()
+    r.cluster = c
+    r.add(fault({ id: 'plain' }))
+    const now = r.fireCounted('v01t', request(), 'http')
+    expect(Array.isArray(now)).toBe(true)
+    r.add(fault({ id: 'twice', times: 2 }))
+    // Another replica fired it once already: it fires once more here, then it is expired here too.
+    c.counts.set('e1:twice:fired', 1)
+    const counted = r.fireCounted('v01t', request(), 'http')
+    expect(counted).toBeInstanceOf(Promise)
+    expect((await counted).map((f) => f.fault.id)).toEqual(['plain', 'twice'])
+    const after = r.fireCounted('v01t', request(), 'http')
+    expect(Array.isArray(after) && after.map((f) => f.fault.id)).toEqual(['plain'])
+    expect(c.counts.get('e1:twice:fired')).toBe(2)
+    // Used up elsewhere: the count says so, it does not fire, and no more round trips here.
+    r.add(fault({ id: 'once', times: 1 }))
+    c.counts.set('e1:once:fired', 1)
+    expect((await r.fireCounted('v01t', request(), 'http')).map((f) => f.fault.id)).toEqual(['plain'])
+    expect(Array.isArray(r.fireCounted('v01t', request(), 'http'))).toBe(true)
+    expect(r.list().find((f) => f.id === 'once')?.state).toBe('expired')
+  })
+})
