@@ -25,6 +25,7 @@ import {
 
 const run = hasRedisServer()
 const SERVICES = ['auth', 'chat', 'v01t', 'db'] as const
+const V01T_PATH = '/trace/devarno-ecosystem/node/'
 
 describe.runIf(run)('replicas: WebSocket and TCP faults counted cluster-wide', () => {
   let redis: RedisServer
@@ -199,6 +200,84 @@ describe.runIf(run)('replicas: WebSocket and TCP faults counted cluster-wide', (
     const names = await keys.keys(`${prefix}count:default:*:${id}:${counter}`)
     const values = names.length ? await keys.mget(...names) : []
     return values.reduce((sum, v) => sum + Number(v ?? 0), 0)
+  }
+
+  it('a fault’s cluster counters carry a TTL and go when it is removed or the faults are cleared', async () => {
+    await addFault({
+      id: 'cnt-times',
+      service: 'v01t',
+      effect: { type: 'status', status: 503 },
+      times: 50,
+    })
+    await addFault({
+      id: 'cnt-coin',
+      service: 'v01t',
+      effect: { type: 'status', status: 503 },
+      probability: 0.01,
+    })
+    for (const r of [a, b, a]) await fetch(`${r.url('v01t')}${V01T_PATH}`)
+    const timesKey = await counterKey('default', 'cnt-times', 'fired')
+    const coinKey = await counterKey('default', 'cnt-coin', 'draws')
+    expect(Number(await keys.get(timesKey))).toBe(3)
+    for (const k of [timesKey, coinKey]) {
+      const ttl = await keys.pttl(k)
+      expect(ttl).toBeGreaterThan(3600_000)
+      expect(ttl).toBeLessThanOrEqual(24 * 3600_000)
+    }
+    expect((await removeFault('cnt-times')).status).toBe(204)
+    await eventually(
+      'the removed fault’s counter gone',
+      async () => ((await keys.exists(timesKey)) === 0 ? true : undefined),
+      6000,
+    )
+    expect(await keys.exists(coinKey)).toBe(1)
+    expect((await fetch(`${b.url('v01t')}/__mocks/faults`, { method: 'DELETE' })).status).toBe(204)
+    await eventually(
+      'the cleared fault’s counter gone',
+      async () => ((await keys.exists(coinKey)) === 0 ? true : undefined),
+      6000,
+    )
+  })
+
+  it('a reset, a scenario switch and a tenant’s deletion take the counters of the faults they remove', async () => {
+    const counted = async (tenant: string, headers: Record<string, string> = {}) => {
+      const id = `cnt-${Math.random().toString(36).slice(2, 8)}`
+      await addFault({ id, service: 'v01t', effect: { type: 'status', status: 503 }, times: 50 }, headers)
+      await fetch(`${b.url('v01t')}${V01T_PATH}`, { headers })
+      return counterKey(tenant, id, 'fired')
+    }
+    const gone = (what: string, key: string) =>
+      eventually(what, async () => ((await keys.exists(key)) === 0 ? true : undefined), 6000)
+
+    const beforeReset = await counted('default')
+    expect((await post(b.url('v01t'), '/__mocks/reset', {})).status).toBe(200)
+    await gone('counter gone after a reset', beforeReset)
+
+    const beforeSwitch = await counted('default')
+    const put = await fetch(`${a.url('v01t')}/__mocks/scenario`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'default' }),
+    })
+    expect(put.status).toBe(200)
+    await gone('counter gone after a switch', beforeSwitch)
+
+    const made = await post(a.url('v01t'), '/__mocks/tenants', { name: 'default' })
+    expect(made.status).toBe(201)
+    const { id: tenant } = (await made.json()) as { id: string }
+    const inTenant = await counted(tenant, { 'x-mocks-tenant': tenant })
+    expect((await fetch(`${b.url('v01t')}/__mocks/tenants/${tenant}`, { method: 'DELETE' })).status).toBe(204)
+    await gone('counter gone after the tenant’s deletion', inTenant)
+    expect(await keys.keys(`${prefix}count:*`)).toEqual([])
+  })
+
+  /** The one counter key of a fault (its installing entry is the log's, not known here). */
+  const counterKey = async (tenant: string, id: string, kind: 'fired' | 'draws') => {
+    const found = await eventually(`${id}'s counter`, async () => {
+      const list = await keys.keys(`${prefix}count:${tenant}:*:${id}:${kind}`)
+      return list.length === 1 ? list[0] : undefined
+    })
+    return found
   }
 })
 

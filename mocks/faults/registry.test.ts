@@ -83,8 +83,10 @@ describe('FaultRegistry', () => {
 describe('FaultRegistry with cluster counters (replicated mode, counters in a Map)', () => {
   const cluster = () => {
     const counts = new Map<string, number>()
+    const dropped: string[] = []
     const counters = {
       counts,
+      dropped,
       replica: 'a',
       epoch: () => 'e1',
       count: async (key: string) => {
@@ -92,6 +94,7 @@ describe('FaultRegistry with cluster counters (replicated mode, counters in a Ma
         counts.set(key, n)
         return n
       },
+      drop: (keys: readonly string[]) => dropped.push(...keys),
     }
     return counters
   }
@@ -118,5 +121,22 @@ describe('FaultRegistry with cluster counters (replicated mode, counters in a Ma
     expect((await r.fireCounted('v01t', request(), 'http')).map((f) => f.fault.id)).toEqual(['plain'])
     expect(Array.isArray(r.fireCounted('v01t', request(), 'http'))).toBe(true)
     expect(r.list().find((f) => f.id === 'once')?.state).toBe('expired')
+  })
+
+  it('drops the counters of faults that go: removed, cleared, replaced by an install', () => {
+    const r = new FaultRegistry()
+    const c = cluster()
+    r.cluster = c
+    r.add(fault({ id: 'a', times: 1 }))
+    r.add(fault({ id: 'b', probability: 0.5 }))
+    r.add(fault({ id: 'c' }))
+    r.remove('a')
+    expect(c.dropped).toEqual(['e1:a:fired'])
+    r.remove('c') // no counter
+    expect(c.dropped).toEqual(['e1:a:fired'])
+    r.install([fault({ id: 'd', times: 2, probability: 0.5 })], 1, 's')
+    expect(c.dropped).toEqual(['e1:a:fired', 'e1:b:draws'])
+    r.clear()
+    expect(c.dropped).toEqual(['e1:a:fired', 'e1:b:draws', 'e1:d:draws', 'e1:d:fired'])
   })
 })

@@ -33,6 +33,11 @@ export interface ClusterCounters {
   epoch(): string | undefined
   /** This replica's name: a fault naming another replica (`replica:`) does not act here. */
   readonly replica: string
+  /**
+   * Faults removed (by id, a clear, a reset, a switch or the tenant's deletion): their counters
+   * (keys as given to `count`) go. Called on every replica as it applies the removal.
+   */
+  drop(keys: readonly string[]): void
 }
 
 /** Whether a fault acts on this process: `replica:` names one replica (ignored in one process). */
@@ -222,8 +227,23 @@ export class FaultRegistry {
   }
 
   private set(list: Compiled[]): void {
+    let gone: Compiled[] = []
+    if (this.cluster) {
+      const kept = new Set(list)
+      gone = this.compiled.filter((c) => !kept.has(c))
+    }
     this.compiled = list
     this.index.set(list)
+    if (gone.length) this.dropCounters(gone)
+  }
+
+  /** Replicated mode: the cluster counters of faults no longer installed go (mocks/replica). */
+  private dropCounters(gone: readonly Compiled[]): void {
+    const keys = gone.flatMap(({ fault: f }) => [
+      ...(f.spec.probability !== undefined ? [`${counterKey(f)}:draws`] : []),
+      ...(f.spec.times !== undefined ? [`${counterKey(f)}:fired`] : []),
+    ])
+    if (keys.length) this.cluster?.drop(keys)
   }
 }
 

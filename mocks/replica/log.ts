@@ -5,6 +5,7 @@ import type { Journal, JournalEntry, JournalFilter } from '../core/journal.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Applying, Replication } from '../core/replication.ts'
 import type { ClusterCounters } from '../faults/engine.ts'
+import { countKey, tenantCounters } from './counters.ts'
 import { JournalPublisher } from './journal.ts'
 
 // The world's ordered log (README "Replicas"): one Redis Stream. A write appends a command
@@ -119,7 +120,7 @@ export class RedisLog implements Replication {
   }
 
   count(key: string): Promise<number> {
-    return this.writer.incr(`${this.settings.prefix}count:${key}`)
+    return countKey(this.writer, `${this.settings.prefix}count:${key}`)
   }
 
   watch(instance: string, gone: () => void): void {
@@ -169,11 +170,16 @@ export class RedisLog implements Replication {
 
   /** A tenant's cluster-wide fault counters: keyed by tenant, the installing entry and the fault. */
   counters(tenant: string): ClusterCounters {
-    return {
-      count: (key) => this.count(`${tenant}:${key}`),
-      epoch: () => this.applying?.entry,
-      replica: this.replica,
-    }
+    return tenantCounters(
+      {
+        writer: this.writer,
+        prefix: this.settings.prefix,
+        replica: this.replica,
+        logger: this.logger,
+        applying: () => this.applying,
+      },
+      tenant,
+    )
   }
 
   /** Stamps a tenant's journal with this replica's name and publishes its entries (merged journal). */
