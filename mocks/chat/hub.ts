@@ -85,6 +85,12 @@ export interface RelayedPresence {
 }
 
 export interface HubRelay {
+  /**
+   * The log entry that made this hub's state (a switch, reset or tenant creation; `start`
+   * before any), the same on every replica: presence is counted per hub, so a join its
+   * predecessor relays after the switch (it took the join first) never reaches it.
+   */
+  readonly epoch: string
   message(m: RelayedMessage): Promise<void>
   typing(t: RelayedTyping): void
   presence(p: RelayedPresence): void
@@ -105,6 +111,11 @@ export class ChatHub {
 
   get size(): number {
     return this.conns.size
+  }
+
+  /** Replicated mode: the log entry that made this hub's state (see HubRelay.epoch). */
+  get epoch(): string | undefined {
+    return this.deps.relay?.epoch
   }
 
   /** Users with at least one socket joined to the channel, in order of joining. */
