@@ -217,6 +217,13 @@ export class RedisLog implements Replication {
     this.logger.info({ replica: this.replica, replayedTo: this.last }, 'replica: caught up with the log')
   }
 
+  async caughtUp(): Promise<void> {
+    const tail = (
+      (await this.writer.xrevrange(this.stream, '+', '-', 'COUNT', 1)) as [string, string[]][]
+    )[0]?.[0]
+    if (tail) await this.until(tail)
+  }
+
   /** Resolves once this replica has applied the entry `id` (or a later one). */
   until(id: string): Promise<void> {
     if (compareIds(this.last, id) >= 0) return Promise.resolve()
