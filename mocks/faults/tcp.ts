@@ -47,7 +47,8 @@ export function tcpDecide(deps: { registry: FaultRegistry }, service: ServiceNam
     }))
   return () => {
     const fired = deps.registry.fireCounted(service, CONNECTION, 'tcp')
-    return Array.isArray(fired) ? firings(fired) : fired.then(firings)
+    // A count that fails (Redis closing) fires nothing: the connection goes on unfaulted.
+    return Array.isArray(fired) ? firings(fired) : fired.then(firings, () => [])
   }
 }
 

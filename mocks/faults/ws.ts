@@ -104,7 +104,11 @@ export function wrapSocket(
       }
     }
   }
-  const fire = (target: MatchTarget) => deps.registry.fireCounted(service, target, 'ws')
+  // A count that fails (Redis closing) fires nothing: the socket goes on unfaulted.
+  const fire = (target: MatchTarget): Compiled[] | Promise<Compiled[]> => {
+    const firing = deps.registry.fireCounted(service, target, 'ws')
+    return Array.isArray(firing) ? firing : firing.catch(() => [])
+  }
   let disposed = false
   // Replicated mode, while a counted decision is pending: later decisions, server frames and
   // the close wait behind it, in order (undefined: none pending, all at once as in one process).
