@@ -75,6 +75,42 @@ describe.runIf(run)('replicas: idle tenants and the presence of a replica that d
       await eventually(`tenant gone on ${r.name}`, async () => !(await known(r)), 4 * IDLE_MS)
   })
 
+  it('a join racing a scenario switch or reset never leaves its user online on another replica', async () => {
+    const [alice, bob] = [users[0]!, users[1]!]
+    const onB = async () => {
+      const res = await fetch(`${b.url('chat')}/api/v1/presence?channel=${channel}`, {
+        headers: { cookie: `${bob.cookieName}=${bob.cookieValue}` },
+      })
+      const rows = (await res.json()) as { user_id: string; online: boolean }[]
+      return rows.some((r) => r.user_id === alice.id && r.online)
+    }
+    // Each round: a is frozen while Alice's join reaches its socket and a switch made through b
+    // enters the log; let go, a reads both at once, so the old hub may take the join (its
+    // presence entry then follows the switch in the log) before the switch replaces it.
+    for (let round = 0; round < 6; round++) {
+      const onA = await chatClient(a.url('chat'), alice.cookieValue!)
+      const closed = new Promise<void>((resolve) => onA.ws.once('close', () => resolve()))
+      a.signal('SIGSTOP')
+      try {
+        onA.send({ type: 'join', channel })
+        // A switch, or a reset (the same replacement of every hub), in turns.
+        const replaced = await fetch(`${b.url('chat')}/__mocks/${round % 2 ? 'reset' : 'scenario'}`, {
+          method: round % 2 ? 'POST' : 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(round % 2 ? {} : { name: 'default' }),
+        })
+        expect(replaced.status).toBe(200)
+      } finally {
+        a.signal('SIGCONT')
+      }
+      // The switch closes Alice's socket (a client reconnects into the new world).
+      await closed
+      // Whatever a relayed for that socket is in the log by now; b has applied it.
+      await new Promise((r) => setTimeout(r, 300))
+      expect(await onB(), `round ${round}: Alice left online on b`).toBe(false)
+    }
+  })
+
   it('a SIGKILLed replica’s joined user goes offline on the others within a few seconds', async () => {
     const [alice, bob] = [users[0]!, users[1]!]
     const onA = await chatClient(a.url('chat'), alice.cookieValue!)

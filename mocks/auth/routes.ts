@@ -118,6 +118,9 @@ export function publicSession(s: SessionRow, adminPlugin: boolean) {
   }
 }
 
+/** Longest a replica waits to catch up with the log before calling a session unknown. */
+const CATCH_UP_MS = 2000
+
 /** The cookies better-auth clears when a session ends or is unknown (sign-out, get-session). */
 const SESSION_COOKIES = ['session_token', 'session_data', 'dont_remember'] as const
 
@@ -285,10 +288,28 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
 
   app.get('/api/auth/ok', (c) => c.json({ ok: true }))
 
-  app.get('/api/auth/get-session', (c) => {
-    noCache(c)
-    const state = stateOf(c)
+  /**
+   * Replicated mode: a signed cookie whose session is unknown here may be one another replica
+   * has just made (a sign-in answered there, this get-session sent here by a round-robin
+   * balancer): this replica first catches up with the log as it is now (bounded), then looks
+   * again. One round trip, only for an unknown session; none in one process.
+   */
+  const lookupSeen = (c: Context): Lookup | Promise<Lookup> => {
     const found = lookup(c)
+    const log = deps.replication
+    if (found.kind !== 'unknown' || !log) return found
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const bound = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, CATCH_UP_MS)
+    })
+    return Promise.race([log.caughtUp().catch(() => undefined), bound]).then(() => {
+      clearTimeout(timer)
+      return lookup(c)
+    })
+  }
+
+  const sessionAnswer = (c: Context, found: Lookup): Response => {
+    const state = stateOf(c)
     if (found.kind === 'live') {
       return c.json({
         session: publicSession(found.session, state.adminPlugin),
@@ -298,6 +319,14 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
     if (found.kind === 'unknown') clearSessionCookies(c)
     if (state.noSession === '200-null') return c.json(null)
     return c.json({ user: null, session: null }, 401)
+  }
+
+  app.get('/api/auth/get-session', (c): Response | Promise<Response> => {
+    noCache(c)
+    const found = lookupSeen(c)
+    // Only an unknown session in replicated mode waits (a promise): one process answers at once.
+    if (!(found instanceof Promise)) return sessionAnswer(c, found)
+    return found.then((f) => sessionAnswer(c, f))
   })
 
   // better-auth answers POST get-session only with deferSessionRefresh configured.
@@ -312,7 +341,7 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
     c.header('cache-control', 'no-store')
     const problem = originProblem(c, false)
     if (problem) return problem
-    const found = lookup(c)
+    const found = await lookupSeen(c)
     if (found.kind !== 'live') return fail(c, 401, 'UNAUTHORIZED')
     const tenant = tenantOf(c)
     const { token, expiresAt } = await signWsToken(

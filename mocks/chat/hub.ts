@@ -85,6 +85,12 @@ export interface RelayedPresence {
 }
 
 export interface HubRelay {
+  /**
+   * The log entry that made this hub's state (a switch, reset or tenant creation; `start`
+   * before any), the same on every replica: presence is counted per hub, so a join its
+   * predecessor relays after the switch (it took the join first) never reaches it.
+   */
+  readonly epoch: string
   message(m: RelayedMessage): Promise<void>
   typing(t: RelayedTyping): void
   presence(p: RelayedPresence): void
@@ -105,6 +111,11 @@ export class ChatHub {
 
   get size(): number {
     return this.conns.size
+  }
+
+  /** Replicated mode: the log entry that made this hub's state (see HubRelay.epoch). */
+  get epoch(): string | undefined {
+    return this.deps.relay?.epoch
   }
 
   /** Users with at least one socket joined to the channel, in order of joining. */
@@ -174,8 +185,7 @@ export class ChatHub {
     if (!conn.live) return
     if (typeof data !== 'string') {
       const bytes = data instanceof Blob ? data.size : data.byteLength
-      if (!conn.link.inbound('invalid', `<binary frame, ${bytes} bytes>`)) return
-      this.enqueue(conn, () =>
+      this.after(conn, conn.link.inbound('invalid', `<binary frame, ${bytes} bytes>`), () =>
         this.fail(conn, 'binary_not_supported', 'Binary frames are not supported; send JSON text frames'),
       )
       return
@@ -190,10 +200,20 @@ export class ChatHub {
     const typed = json && isRecord(parsed) && typeof parsed.type === 'string' && parsed.type !== ''
     const type = typed ? (parsed as { type: string }).type : 'invalid'
     // The fault engine sees every client frame first (journal, ws-silence, ws-drop on a type).
-    if (!conn.link.inbound(type, data)) return
     // `typed` (not the word 'invalid') decides the error: a frame whose type really is
     // "invalid" is an unknown type, not a malformed frame.
-    this.enqueue(conn, () => this.handle(conn, json, typed ? type : undefined, parsed))
+    this.after(conn, conn.link.inbound(type, data), () =>
+      this.handle(conn, json, typed ? type : undefined, parsed),
+    )
+  }
+
+  /**
+   * Handles a frame once the fault engine lets it through: at once (in one process), or once a
+   * replicated mode's counted decision is in (a promise; decisions resolve in frame order).
+   */
+  private after(conn: Conn, pass: boolean | Promise<boolean>, task: () => void | Promise<void>): void {
+    if (pass === true) this.enqueue(conn, task)
+    else if (pass !== false) this.enqueue(conn, async () => ((await pass) ? task() : undefined))
   }
 
   private enqueue(conn: Conn, task: () => void | Promise<void>): void {

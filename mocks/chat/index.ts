@@ -101,21 +101,34 @@ function replicateHub(log: Replication, states: TenantStates<ChatState>): (tenan
     watched.delete(instance)
     for (const s of states.values()) s.hub.dropInstance(instance)
   }
-  log.handle('chat.presence', (p: In<RelayedPresence> & { instance?: string }, at) => {
+  type Presence = In<RelayedPresence> & { instance?: string; epoch?: string }
+  log.handle('chat.presence', (p: Presence, at) => {
     const instance = p.instance ?? at.origin
     if (!at.mine && !watched.has(instance)) {
       watched.add(instance)
       log.watch(instance, dropped(instance))
     }
-    states.peek(p.tenant)?.hub.applyPresence(p, at.mine, instance)
+    const hub = states.peek(p.tenant)?.hub
+    // A socket of a hub a switch or reset has replaced (its join was taken just before the
+    // switch was applied there): its users are gone with that hub, on every replica. The old
+    // hub tells nobody when it closes its sockets, so its late join would stay counted here.
+    if (p.epoch !== undefined && hub?.epoch !== p.epoch) return
+    hub?.applyPresence(p, at.mine, instance)
   })
-  return (tenant) => ({
-    message: (m) => log.submit('chat.message', { ...m, tenant }),
-    // Ephemeral: nobody waits for them (a failed append is logged by the log).
-    typing: (t) => void log.submit('chat.typing', { ...t, tenant }).catch(() => undefined),
-    presence: (p) =>
-      void log.submit('chat.presence', { ...p, tenant, instance: log.instance }).catch(() => undefined),
-  })
+  return (tenant) => {
+    // The entry being applied while the state is made (its switch, reset or creation).
+    const epoch = log.applying?.entry ?? 'start'
+    return {
+      epoch,
+      message: (m) => log.submit('chat.message', { ...m, tenant }),
+      // Ephemeral: nobody waits for them (a failed append is logged by the log).
+      typing: (t) => void log.submit('chat.typing', { ...t, tenant }).catch(() => undefined),
+      presence: (p) =>
+        void log
+          .submit('chat.presence', { ...p, tenant, instance: log.instance, epoch })
+          .catch(() => undefined),
+    }
+  }
 }
 
 /** Fake chat-service: its descriptor (mocks/fake/descriptor.ts), listed in mocks/registry.ts. */

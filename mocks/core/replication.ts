@@ -37,4 +37,9 @@ export interface Replication {
   watch(instance: string, gone: () => void): void
   /** The entry being applied right now (undefined outside an application): keys what it makes. */
   readonly applying: Applying | undefined
+  /**
+   * Resolves once this replica has applied every entry the log held when called (one round
+   * trip, then the wait): a read that must see a write another replica has already answered.
+   */
+  caughtUp(): Promise<void>
 }

@@ -18,7 +18,11 @@ import { FrontendReader } from './wire.ts'
 
 export type Firing = TcpFiring
 
-export type Decide = (conn: { id: number; kind: UpstreamKind | undefined }, moment: TcpMoment) => Firing[]
+/** Which faults fire now: a promise while a cluster-wide count is asked (replicated mode). */
+export type Decide = (
+  conn: { id: number; kind: UpstreamKind | undefined },
+  moment: TcpMoment,
+) => Firing[] | Promise<Firing[]>
 
 export type UpstreamKind = 'postgres' | 'http'
 
@@ -159,6 +163,8 @@ class Proxied implements TcpConnection {
   /** Chunks now inside a fault's stage (delayed or throttled). */
   private delaying = 0
   private readonly queries: FrontendReader | undefined
+  /** Replicated mode: a decision across the cluster pending (later chunks wait behind it). */
+  private deciding: Promise<void> | undefined
 
   constructor(
     readonly id: number,
@@ -206,6 +212,16 @@ class Proxied implements TcpConnection {
     client.on('error', () => {})
     client.once('close', () => this.finish())
     const fault = this.apply('open')
+    if (fault instanceof Promise) {
+      // Decided across the cluster: the client's bytes wait in the socket meanwhile.
+      void fault.then((f) => this.opened(f))
+      return
+    }
+    this.opened(fault)
+  }
+
+  private opened(fault: ConnectionEvent['fault']): void {
+    const { client } = this
     this.record('open', fault)
     if (client.destroyed) return
     client.on('data', (chunk: Buffer) => this.fromClient(chunk))
@@ -218,8 +234,12 @@ class Proxied implements TcpConnection {
   }
 
   /** Asks which faults fire now and applies them; the per-message stages start afresh. */
-  private apply(moment: TcpMoment): ConnectionEvent['fault'] {
+  private apply(moment: TcpMoment): ConnectionEvent['fault'] | Promise<ConnectionEvent['fault']> {
     const firing = this.opts.decide({ id: this.id, kind: this.kind }, moment)
+    return Array.isArray(firing) ? this.act(firing) : firing.then((f) => this.act(f))
+  }
+
+  private act(firing: Firing[]): ConnectionEvent['fault'] {
     this.stages = []
     this.serverStages = []
     let first: ConnectionEvent['fault'] = null
@@ -237,12 +257,42 @@ class Proxied implements TcpConnection {
   private fromClient(chunk: Buffer): void {
     const arrivedAt = performance.now()
     this.bytesIn += chunk.length
+    // A decision across the cluster pending: this chunk waits its turn behind it.
+    if (this.deciding) {
+      this.track(this.deciding.then(() => this.take(chunk, arrivedAt)))
+      return
+    }
+    const now = this.take(chunk, arrivedAt)
+    if (now) this.track(now)
+  }
+
+  private track(p: Promise<void>): void {
+    const mine = p.catch(() => undefined)
+    this.deciding = mine
+    void mine.then(() => {
+      if (this.deciding === mine) this.deciding = undefined
+    })
+  }
+
+  /** A client chunk: the faults asked about it (after the first), then on its way. */
+  private take(chunk: Buffer, arrivedAt: number): Promise<void> | undefined {
     if (this.held || this.client.destroyed) return
     if (this.chunks++ > 0) {
       const fault = this.apply('message')
-      if (fault) this.record('query', fault)
-      if (this.held || this.client.destroyed) return
+      if (fault instanceof Promise) return fault.then((f) => this.decided(f, chunk, arrivedAt))
+      this.decided(fault, chunk, arrivedAt)
+      return
     }
+    this.forward(chunk, arrivedAt)
+  }
+
+  private decided(fault: ConnectionEvent['fault'], chunk: Buffer, arrivedAt: number): void {
+    if (fault) this.record('query', fault)
+    if (this.held || this.client.destroyed) return
+    this.forward(chunk, arrivedAt)
+  }
+
+  private forward(chunk: Buffer, arrivedAt: number): void {
     if (this.queries) this.journalQueries(chunk)
     if (this.kind === undefined) {
       this.kind = chunk[0] === 0 ? 'postgres' : 'http'

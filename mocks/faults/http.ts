@@ -43,9 +43,10 @@ export function faultPipeline(deps: PipelineDeps, service: ServiceName): TracedH
     const on: Target = isUpgrade ? 'upgrade' : 'http'
     // Replicated mode counts `times` and probability across replicas (one round trip per match).
     if (deps.registry.cluster) {
-      return deps.registry
-        .fireCounted(service, target, on)
-        .then((firing) => decide(c, next, trace, firing, on))
+      const counted = deps.registry.fireCounted(service, target, on)
+      return Array.isArray(counted)
+        ? decide(c, next, trace, counted, on)
+        : counted.then((firing) => decide(c, next, trace, firing, on))
     }
     return decide(c, next, trace, deps.registry.fire(service, target, on), on)
   }

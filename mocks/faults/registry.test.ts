@@ -79,3 +79,64 @@ describe('FaultRegistry', () => {
     expect(faultState(f, 1150)).toBe('expired')
   })
 })
+
+describe('FaultRegistry with cluster counters (replicated mode, counters in a Map)', () => {
+  const cluster = () => {
+    const counts = new Map<string, number>()
+    const dropped: string[] = []
+    const counters = {
+      counts,
+      dropped,
+      replica: 'a',
+      epoch: () => 'e1',
+      count: async (key: string) => {
+        const n = (counts.get(key) ?? 0) + 1
+        counts.set(key, n)
+        return n
+      },
+      drop: (keys: readonly string[]) => dropped.push(...keys),
+    }
+    return counters
+  }
+
+  it('decides synchronously when no counted fault matches; counts when one does', async () => {
+    const r = new FaultRegistry()
+    const c = cluster()
+    r.cluster = c
+    r.add(fault({ id: 'plain' }))
+    const now = r.fireCounted('v01t', request(), 'http')
+    expect(Array.isArray(now)).toBe(true)
+    r.add(fault({ id: 'twice', times: 2 }))
+    // Another replica fired it once already: it fires once more here, then it is expired here too.
+    c.counts.set('e1:twice:fired', 1)
+    const counted = r.fireCounted('v01t', request(), 'http')
+    expect(counted).toBeInstanceOf(Promise)
+    expect((await counted).map((f) => f.fault.id)).toEqual(['plain', 'twice'])
+    const after = r.fireCounted('v01t', request(), 'http')
+    expect(Array.isArray(after) && after.map((f) => f.fault.id)).toEqual(['plain'])
+    expect(c.counts.get('e1:twice:fired')).toBe(2)
+    // Used up elsewhere: the count says so, it does not fire, and no more round trips here.
+    r.add(fault({ id: 'once', times: 1 }))
+    c.counts.set('e1:once:fired', 1)
+    expect((await r.fireCounted('v01t', request(), 'http')).map((f) => f.fault.id)).toEqual(['plain'])
+    expect(Array.isArray(r.fireCounted('v01t', request(), 'http'))).toBe(true)
+    expect(r.list().find((f) => f.id === 'once')?.state).toBe('expired')
+  })
+
+  it('drops the counters of faults that go: removed, cleared, replaced by an install', () => {
+    const r = new FaultRegistry()
+    const c = cluster()
+    r.cluster = c
+    r.add(fault({ id: 'a', times: 1 }))
+    r.add(fault({ id: 'b', probability: 0.5 }))
+    r.add(fault({ id: 'c' }))
+    r.remove('a')
+    expect(c.dropped).toEqual(['e1:a:fired'])
+    r.remove('c') // no counter
+    expect(c.dropped).toEqual(['e1:a:fired'])
+    r.install([fault({ id: 'd', times: 2, probability: 0.5 })], 1, 's')
+    expect(c.dropped).toEqual(['e1:a:fired', 'e1:b:draws'])
+    r.clear()
+    expect(c.dropped).toEqual(['e1:a:fired', 'e1:b:draws', 'e1:d:draws', 'e1:d:fired'])
+  })
+})

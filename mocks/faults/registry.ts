@@ -33,6 +33,11 @@ export interface ClusterCounters {
   epoch(): string | undefined
   /** This replica's name: a fault naming another replica (`replica:`) does not act here. */
   readonly replica: string
+  /**
+   * Faults removed (by id, a clear, a reset, a switch or the tenant's deletion): their counters
+   * (keys as given to `count`) go. Called on every replica as it applies the removal.
+   */
+  drop(keys: readonly string[]): void
 }
 
 /** Whether a fault acts on this process: `replica:` names one replica (ignored in one process). */
@@ -72,7 +77,7 @@ export class FaultRegistry {
   }))
   private seed = 1
   private nextId = 1
-  /** Set in replicated mode: `fireCounted` then replaces `fire` on the HTTP path. */
+  /** Set in replicated mode: `fireCounted` then replaces `fire` (HTTP, WebSocket frames, TCP). */
   cluster: ClusterCounters | undefined
 
   /** Every installed fault, in install order. */
@@ -129,34 +134,17 @@ export class FaultRegistry {
   }
 
   /**
-   * `fire` counted across the cluster: a fault with `probability` takes its n-th draw from the
-   * cluster-wide n (so the n-th match anywhere gets the n-th outcome of one process), a fault
-   * with `times` fires while the cluster-wide firing count is at most `times`. Others as `fire`.
+   * Whether a fault (a candidate of the path index) acts on this target now: its effect acts on
+   * `on`, it is in force, its match holds and it is not another replica's. The filter `fire` and
+   * `fireCounted` share (the hot path: a plain method, inlined by V8).
    */
-  async fireCounted(service: ServiceName, target: MatchTarget, on: Target): Promise<Compiled[]> {
-    const cluster = this.cluster
-    if (!cluster) return this.fire(service, target, on)
-    const now = performance.now()
-    const out: Compiled[] = []
-    for (const c of this.index.candidates(service, target.path)) {
-      const f = c.fault
-      if (c.module.acts[on] === undefined) continue
-      if (faultState(f, now) !== 'active' || !c.matches(target) || !here(f, cluster)) continue
-      const key = `${f.epoch ?? 'start'}:${f.id}`
-      if (f.spec.probability !== undefined) {
-        const n = await cluster.count(`${key}:draws`)
-        f.draws = Math.max(f.draws, n)
-        if (!(this.drawAt(f, n - 1) < f.spec.probability)) continue
-      }
-      if (f.spec.times !== undefined) {
-        const n = await cluster.count(`${key}:fired`)
-        // Past the cluster's count: expired here too (no more round trips for it).
-        f.fired = Math.max(f.fired, Math.min(n, f.spec.times))
-        if (n > f.spec.times) continue
-      } else f.fired++
-      out.push(c)
-    }
-    return out
+  private eligible(c: Compiled, target: MatchTarget, on: Target, now: number): boolean {
+    return (
+      c.module.acts[on] !== undefined &&
+      faultState(c.fault, now) === 'active' &&
+      c.matches(target) &&
+      (c.fault.spec.replica === undefined || here(c.fault, this.cluster))
+    )
   }
 
   /**
@@ -167,15 +155,59 @@ export class FaultRegistry {
     const now = performance.now()
     const out: Compiled[] = []
     for (const c of this.index.candidates(service, target.path)) {
+      if (!this.eligible(c, target, on, now)) continue
       const f = c.fault
-      if (c.module.acts[on] === undefined) continue
-      if (faultState(f, now) !== 'active' || !c.matches(target)) continue
-      if (f.spec.replica !== undefined && !here(f, this.cluster)) continue
       if (f.spec.probability !== undefined && !(this.random(f) < f.spec.probability)) continue
       f.fired++
       out.push(c)
     }
     return out
+  }
+
+  /**
+   * `fire` counted across the cluster (replicated mode; `fire` itself in one process): a fault
+   * with `probability` takes its n-th draw from the cluster-wide n (so the n-th match anywhere
+   * gets the n-th outcome of one process), a fault with `times` fires while the cluster-wide
+   * firing count is at most `times`. Synchronous (an array) when no fault that fires needs a
+   * count; otherwise one round trip for all of them (two for a fault with both fields).
+   */
+  fireCounted(service: ServiceName, target: MatchTarget, on: Target): Compiled[] | Promise<Compiled[]> {
+    const cluster = this.cluster
+    if (!cluster) return this.fire(service, target, on)
+    const now = performance.now()
+    const matched: Compiled[] = []
+    let counted = false
+    for (const c of this.index.candidates(service, target.path)) {
+      if (!this.eligible(c, target, on, now)) continue
+      matched.push(c)
+      if (c.fault.spec.times !== undefined || c.fault.spec.probability !== undefined) counted = true
+    }
+    if (!counted) {
+      for (const c of matched) c.fault.fired++
+      return matched
+    }
+    // Every counter asked at once, in install order (ioredis pipelines them on one connection).
+    return Promise.all(matched.map((c) => this.counted(c, cluster))).then((fires) =>
+      matched.filter((_, i) => fires[i]),
+    )
+  }
+
+  private async counted(c: Compiled, cluster: ClusterCounters): Promise<boolean> {
+    const f = c.fault
+    const key = counterKey(f)
+    if (f.spec.probability !== undefined) {
+      const n = await cluster.count(`${key}:draws`)
+      f.draws = Math.max(f.draws, n)
+      if (!(this.drawAt(f, n - 1) < f.spec.probability)) return false
+    }
+    if (f.spec.times !== undefined) {
+      const n = await cluster.count(`${key}:fired`)
+      // Past the cluster's count: expired here too (no more round trips for it).
+      f.fired = Math.max(f.fired, Math.min(n, f.spec.times))
+      return n <= f.spec.times
+    }
+    f.fired++
+    return true
   }
 
   /** The first fault in force for the service whose effect acts on `on` (no match, no count). */
@@ -195,9 +227,29 @@ export class FaultRegistry {
   }
 
   private set(list: Compiled[]): void {
+    let gone: Compiled[] = []
+    if (this.cluster) {
+      const kept = new Set(list)
+      gone = this.compiled.filter((c) => !kept.has(c))
+    }
     this.compiled = list
     this.index.set(list)
+    if (gone.length) this.dropCounters(gone)
   }
+
+  /** Replicated mode: the cluster counters of faults no longer installed go (mocks/replica). */
+  private dropCounters(gone: readonly Compiled[]): void {
+    const keys = gone.flatMap(({ fault: f }) => [
+      ...(f.spec.probability !== undefined ? [`${counterKey(f)}:draws`] : []),
+      ...(f.spec.times !== undefined ? [`${counterKey(f)}:fired`] : []),
+    ])
+    if (keys.length) this.cluster?.drop(keys)
+  }
+}
+
+/** A fault's cluster counters: keyed by the log entry that installed it and its id. */
+function counterKey(f: ActiveFault): string {
+  return `${f.epoch ?? 'start'}:${f.id}`
 }
 
 function compile(spec: Fault, source: ActiveFault['source'], id: string, epoch?: string): Compiled {

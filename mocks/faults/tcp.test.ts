@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { Journal } from '../core/journal.ts'
 import { createLogger } from '../core/logger.ts'
 import { FaultEngine } from './engine.ts'
-import { actOnTcp, type ChunkStage, type TcpConnection } from './tcp.ts'
+import { actOnTcp, type ChunkStage, type TcpConnection, type TcpDecide, type TcpFiring } from './tcp.ts'
 
 // The engine's side of a raw-TCP service: which faults fire on a connection (only effects that
 // act on `tcp`, with times and probability as for HTTP), and each effect's behaviour run on the
@@ -16,6 +16,15 @@ function engine() {
     journal: new Journal(),
     logger: createLogger('faults'),
   })
+}
+
+/** In one process a decision is synchronous (a promise only in replicated mode). */
+function sync(decide: TcpDecide): () => TcpFiring[] {
+  return () => {
+    const firing = decide()
+    if (!Array.isArray(firing)) throw new Error('a decision without a cluster was asynchronous')
+    return firing
+  }
 }
 
 /** A connection that records what effects do to it. */
@@ -44,7 +53,7 @@ describe('tcp faults', () => {
     const faults = engine()
     faults.add({ id: 'r', service: 'pg', times: 2, effect: { type: 'reset' } })
     faults.add({ id: 'w', service: 'web', effect: { type: 'reset' } })
-    const decide = faults.tcp('pg')
+    const decide = sync(faults.tcp('pg'))
     expect(decide().map((f) => f.id)).toEqual(['r'])
     expect(decide().map((f) => f.id)).toEqual(['r'])
     expect(decide()).toEqual([])
@@ -55,7 +64,7 @@ describe('tcp faults', () => {
     const run = () => {
       const faults = engine()
       faults.install([{ service: 'pg', probability: 0.5, effect: { type: 'hang' } }], 7, 's')
-      const decide = faults.tcp('pg')
+      const decide = sync(faults.tcp('pg'))
       return Array.from({ length: 40 }, () => decide().length)
     }
     const first = run()

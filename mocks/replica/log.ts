@@ -6,6 +6,7 @@ import type { Logger } from '../core/logger.ts'
 import type { Applying, Replication } from '../core/replication.ts'
 import type { ClusterCounters } from '../faults/engine.ts'
 import { Compactor } from './compaction.ts'
+import { countKey, tenantCounters } from './counters.ts'
 import { type EntryListener, JournalPublisher } from './journal.ts'
 
 // The world's ordered log (README "Replicas"): one Redis Stream. A write appends a command
@@ -164,7 +165,7 @@ export class RedisLog implements Replication {
   }
 
   count(key: string): Promise<number> {
-    return this.writer.incr(`${this.settings.prefix}count:${key}`)
+    return countKey(this.writer, `${this.settings.prefix}count:${key}`)
   }
 
   watch(instance: string, gone: () => void): void {
@@ -229,11 +230,16 @@ export class RedisLog implements Replication {
 
   /** A tenant's cluster-wide fault counters: keyed by tenant, the installing entry and the fault. */
   counters(tenant: string): ClusterCounters {
-    return {
-      count: (key) => this.count(`${tenant}:${key}`),
-      epoch: () => this.applying?.entry,
-      replica: this.replica,
-    }
+    return tenantCounters(
+      {
+        writer: this.writer,
+        prefix: this.settings.prefix,
+        replica: this.replica,
+        logger: this.logger,
+        applying: () => this.applying,
+      },
+      tenant,
+    )
   }
 
   /** Stamps a tenant's journal with this replica's name and publishes its entries (merged journal). */
@@ -358,6 +364,13 @@ export class RedisLog implements Replication {
     if (min !== '0-0') pipeline.xtrim(this.stream, 'MINID', min).set(this.key('trimmed'), min)
     await pipeline.exec()
     this.logger.debug({ covers, trimmedTo: min }, 'replica: snapshot written, log trimmed')
+  }
+
+  async caughtUp(): Promise<void> {
+    const tail = (
+      (await this.writer.xrevrange(this.stream, '+', '-', 'COUNT', 1)) as [string, string[]][]
+    )[0]?.[0]
+    if (tail) await this.until(tail)
   }
 
   /** Resolves once this replica has applied the entry `id` (or a later one). */
