@@ -132,6 +132,12 @@ describe.runIf(run)('replicas: the merged journal', () => {
   it('verdicts: `since` is a cursor with one meaning on every replica; a bare seq is refused', async () => {
     const missing = `/trace/devarno-ecosystem/no-such-node-${Date.now()}/`
     expect((await fetch(`${a.url('v01t')}${missing}`)).status).toBe(404)
+    // Cursors follow publication (each replica publishes in 50 ms batches): the retry is sent
+    // once the first 404 is published, so its cursor comes after the first's however loaded
+    // the machine is.
+    await eventually('the first 404 published', async () =>
+      (await journal(a)).some((e) => e.path === missing && e.cursor) ? true : undefined,
+    )
     expect((await fetch(`${b.url('v01t')}${missing}`)).status).toBe(404) // retried on the other
     for (const r of [a, b])
       await eventually(`the retry judged on ${r.name}`, async () =>
