@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Redis } from 'ioredis'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createLogger } from '../mocks/core/logger.ts'
 import { compareIds, RedisLog } from '../mocks/replica/index.ts'
 import { loadConfig } from '../mocks/runtime/config.ts'
@@ -183,5 +184,133 @@ describe.runIf(hasRedisServer())('snapshots and trimming on a real Redis', () =>
     await a.log.submit('chat.message', { tenant: 'default', text: 'after' })
     await late.log.until(a.log.last)
     expect(late.world).toEqual(a.world)
+  }, 20_000)
+})
+
+describe.runIf(hasRedisServer())('positions and trimmed-past replicas on a real Redis', () => {
+  let redis: RedisServer
+  const logs: RedisLog[] = []
+  let n = 0
+  let prefix = ''
+
+  beforeAll(async () => {
+    redis = await startRedisServer()
+  })
+  beforeEach(() => {
+    prefix = `gap-${process.pid}-${Date.now()}-${n++}:`
+  })
+  afterEach(async () => {
+    vi.restoreAllMocks()
+    await Promise.all(logs.splice(0).map((l) => l.close()))
+  })
+  afterAll(async () => {
+    redis?.stop()
+    await redis?.exited
+  })
+
+  /** A replica of a list of texts; `slow` ms per entry applied (a long snapshot load). */
+  const make = (name: string, opts: { every?: number; graceMs?: number; slow?: number } = {}) => {
+    const log = new RedisLog(
+      { url: redis.url, prefix, name, snapshotEvery: opts.every ?? 5 },
+      createLogger('replica'),
+      opts.graceMs === undefined ? {} : { positionGraceMs: opts.graceMs },
+    )
+    logs.push(log)
+    const world: string[] = []
+    log.handle('chat.message', async (p: { text: string }) => {
+      if (opts.slow) await new Promise((r) => setTimeout(r, opts.slow))
+      world.push(p.text)
+    })
+    return { log, world }
+  }
+  type Inside = { heartbeat: NodeJS.Timeout; reader: Redis; beat(): Promise<void>; onTrimmedPast: () => void }
+  const inside = (log: RedisLog) => log as unknown as Inside
+  const snapshotOf = async (log: RedisLog) => {
+    const raw = await log.writer.hget(`${prefix}snapshot`, 'body')
+    return raw ? (JSON.parse(raw) as { covers: string; writer: string }) : undefined
+  }
+  const until = async (what: string, check: () => Promise<boolean> | boolean, ms = 5000) => {
+    const end = performance.now() + ms // Date.now may be skewed by the test
+    while (!(await check())) {
+      if (performance.now() > end) throw new Error(`not within ${ms} ms: ${what}`)
+      await new Promise((r) => setTimeout(r, 20))
+    }
+  }
+
+  it('a replica cut off and trimmed past notices before applying past the gap, writes no snapshot, and a late joiner misses nothing', async () => {
+    const a = make('a')
+    const b = make('b')
+    const cutOff: string[] = []
+    inside(b.log).onTrimmedPast = () => cutOff.push(b.log.last)
+    await a.log.start()
+    await b.log.start()
+    for (let i = 0; i < 3; i++) await a.log.submit('chat.message', { text: `m${i}` })
+    await b.log.until(a.log.last)
+    // b is cut off: no reader, no heartbeat, its noted position a minute old.
+    clearInterval(inside(b.log).heartbeat)
+    inside(b.log).reader.disconnect()
+    await a.log.writer.hset(`${prefix}applied`, b.log.instance, `${b.log.last} ${Date.now() - 60_000}`)
+    for (let i = 3; i < 30; i++) await a.log.submit('chat.message', { text: `m${i}` })
+    await new Promise((r) => setTimeout(r, 1300)) // a's own position renewed: the next snapshot trims
+    for (let i = 30; i < 40; i++) await a.log.submit('chat.message', { text: `m${i}` })
+    await until('a trimmed the log', async () => (await a.log.writer.xlen(a.log.stream)) < 20)
+    // b comes back.
+    await inside(b.log).reader.connect()
+    await until('b noticed, or caught up', () => cutOff.length > 0 || b.log.last === a.log.last)
+    await new Promise((r) => setTimeout(r, 300))
+    expect(cutOff).toHaveLength(1)
+    // What b applied is the log's beginning, without a gap.
+    expect(b.world).toEqual(a.world.slice(0, b.world.length))
+    expect(b.world.length).toBeLessThan(a.world.length)
+    // More entries: snapshots go on, never b's.
+    for (let i = 40; i < 55; i++) await a.log.submit('chat.message', { text: `m${i}` })
+    await until(
+      'a snapshot of the latest entries',
+      async () => (await snapshotOf(a.log))?.covers === a.log.last,
+    )
+    expect((await snapshotOf(a.log))?.writer).toBe(a.log.instance)
+    const c = make('c')
+    await c.log.start()
+    expect(c.world.length).toBeGreaterThan(0)
+    expect(new Set(c.world)).toEqual(new Set(a.world.filter((t) => c.world.includes(t))))
+    await c.log.until(a.log.last)
+    // c's world: the snapshot's messages (all of them: nothing replaced them) then the tail.
+    expect(c.world).toEqual(a.world)
+  }, 20_000)
+
+  it("judges positions on Redis's clock: a trimmer whose clock runs a minute ahead does not trim past a live replica", async () => {
+    const a = make('a')
+    const b = make('b')
+    await a.log.start()
+    await b.log.start()
+    for (let i = 0; i < 2; i++) await a.log.submit('chat.message', { text: `m${i}` })
+    await b.log.until(a.log.last)
+    // b notes its position now, then not again during the test (well within the 15 s grace).
+    clearInterval(inside(b.log).heartbeat)
+    await inside(b.log).beat()
+    const held = b.log.last
+    const real = Date.now.bind(Date)
+    vi.spyOn(Date, 'now').mockImplementation(() => real() + 60_000)
+    for (let i = 2; i < 15; i++) await a.log.submit('chat.message', { text: `m${i}` })
+    await until('a snapshot', async () => (await snapshotOf(a.log))?.covers === a.log.last)
+    await new Promise((r) => setTimeout(r, 200))
+    vi.restoreAllMocks()
+    const after = (await a.log.writer.xrange(a.log.stream, `(${held}`, '+')) as unknown[]
+    expect(after).toHaveLength(13)
+  }, 20_000)
+
+  it('a replica loading a snapshot slowly keeps its place: no trim passes it meanwhile', async () => {
+    const a = make('a', { every: 3, graceMs: 1500 })
+    await a.log.start()
+    for (let i = 0; i < 8; i++) await a.log.submit('chat.message', { text: `m${i}` })
+    await new Promise((r) => setTimeout(r, 1200)) // a's position noted at m7
+    // c loads the snapshot at 400 ms an entry (about 2.4 s), with no heartbeat before the fix.
+    const c = make('c', { every: 1000, graceMs: 1500, slow: 400 })
+    const started = c.log.start()
+    await new Promise((r) => setTimeout(r, 1900))
+    for (let i = 8; i < 11; i++) await a.log.submit('chat.message', { text: `m${i}` })
+    await started
+    await c.log.until(a.log.last)
+    expect(c.world).toEqual(a.world)
   }, 20_000)
 })

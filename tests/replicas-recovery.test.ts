@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { compareIds } from '../mocks/replica/index.ts'
 import { hasRedisServer, type RedisServer, startRedisServer } from './redis-server.ts'
 import {
   type ChatClient,
@@ -341,4 +342,58 @@ describe.runIf(run)('replicas: snapshots, a trimmed log and a late replica', () 
       onA.close()
     }
   }, 120_000)
+})
+
+describe.runIf(run)('replicas: a replica cut off and trimmed past', () => {
+  let redis: RedisServer
+  let a: ReplicaProcess | undefined
+  let b: ReplicaProcess | undefined
+  let db: Redis | undefined
+  const prefix = `trimmed-past-${process.pid}-${Date.now()}:`
+
+  beforeAll(async () => {
+    redis = await startRedisServer()
+    db = new Redis(redis.url)
+    const env = { MOCKS_SNAPSHOT_EVERY: '5' }
+    ;[a, b] = await Promise.all(
+      ['a', 'b'].map((name) => startReplica({ name, redisUrl: redis.url, prefix, env, services: ['v01t'] })),
+    )
+  }, 120_000)
+
+  afterAll(async () => {
+    db?.disconnect()
+    await stopCluster([a, b], redis, undefined)
+  })
+
+  it('stops applying at the gap, says so and exits with status 1 (for its supervisor to restart it)', async () => {
+    const clear = async () => {
+      const res = await fetch(`${a!.url('v01t')}/__mocks/journal`, { method: 'DELETE' })
+      expect(res.ok).toBe(true)
+    }
+    await clear()
+    // b stalls (SIGSTOP) and its noted position is a minute old: the next trims pass it.
+    const positions = await db!.hgetall(`${prefix}applied`)
+    const [instance, value] = Object.entries(positions).find(([i]) => i.startsWith('b~'))!
+    b!.signal('SIGSTOP')
+    try {
+      await db!.hset(`${prefix}applied`, instance, `${value.split(' ')[0]} ${Date.now() - 60_000}`)
+      for (let i = 0; i < 12; i++) await clear()
+      await new Promise((r) => setTimeout(r, 1300)) // a's own position renewed
+      for (let i = 0; i < 10; i++) await clear()
+      await eventually('a trimmed past b', async () => {
+        const cut = await db!.get(`${prefix}trimmed`)
+        return cut !== null && compareIds(cut, value.split(' ')[0]!) > 0
+      })
+    } finally {
+      b!.signal('SIGCONT')
+    }
+    const status = await Promise.race([
+      b!.exited,
+      new Promise((r) => setTimeout(() => r('still running'), 8000)),
+    ])
+    expect(status).toBe(1)
+    expect(b!.output()).toMatch(/the log was trimmed past this replica/)
+    // a serves on.
+    expect((await fetch(`${a!.url('v01t')}/__mocks/health`)).ok).toBe(true)
+  }, 60_000)
 })
