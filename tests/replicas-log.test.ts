@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createLogger } from '../mocks/core/logger.ts'
+import { untouched } from '../mocks/core/replication.ts'
 import { compareIds, RedisLog } from '../mocks/replica/index.ts'
 import { loadConfig } from '../mocks/runtime/config.ts'
 import { startMocks } from '../mocks/runtime/runtime.ts'
@@ -313,4 +314,53 @@ describe.runIf(hasRedisServer())('positions and trimmed-past replicas on a real 
     await c.log.until(a.log.last)
     expect(c.world).toEqual(a.world)
   }, 20_000)
+})
+
+describe.runIf(hasRedisServer())('refusals that touched nothing, on a real Redis', () => {
+  let redis: RedisServer
+  beforeAll(async () => {
+    redis = await startRedisServer()
+  })
+  afterAll(async () => {
+    redis?.stop()
+    await redis?.exited
+  })
+
+  it('are not kept by the compaction (replayed from a snapshot without what refused them, they could succeed)', async () => {
+    const log = new RedisLog(
+      { url: redis.url, prefix: `refused-${process.pid}:`, name: 'a' },
+      createLogger('replica'),
+    )
+    log.handle('mocks.scenario', (p: { refuse: 'untouched' | 'put back' }) => {
+      throw p.refuse === 'untouched' ? untouched(new Error('refused first')) : new Error('put back')
+    })
+    try {
+      await log.start()
+      await expect(log.submit('mocks.scenario', { tenant: 't', refuse: 'untouched' })).rejects.toThrow()
+      await expect(log.submit('mocks.scenario', { tenant: 't', refuse: 'put back' })).rejects.toThrow()
+      expect(log.compactor.entries().map((e) => JSON.parse(e.payload) as unknown)).toEqual([
+        { tenant: 't', refuse: 'put back' },
+      ])
+    } finally {
+      await log.close()
+    }
+  })
+
+  it("a tenant's refusal of a scenario (faults on a shared service) is such a refusal", async () => {
+    const config = loadConfig({
+      MOCKS_SCENARIO: 'default',
+      MOCKS_REDIS_URL: redis.url,
+      MOCKS_REDIS_PREFIX: `refused-runtime-${process.pid}:`,
+      MOCKS_REPLICA: 'a',
+    })
+    const mocks = await startMocks({ config, only: ['v01t'], listen: false })
+    try {
+      const tenant = await mocks.createTenant({ name: 'default' })
+      await expect(mocks.switchScenario({ name: 'db-down' }, tenant.id)).rejects.toThrow(/cannot be applied/)
+      const kept = (mocks.replica as unknown as RedisLog).compactor.entries().map((e) => e.kind)
+      expect(kept).toEqual(['mocks.tenant.create'])
+    } finally {
+      await mocks.close()
+    }
+  })
 })

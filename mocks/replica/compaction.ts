@@ -13,8 +13,9 @@ import { DEFAULT_TENANT } from '../core/tenant.ts'
 //             epoch, fault counter keys and the chat message count follow from its id);
 // - journal:  the latest reset, journal clear or creation (the merged journal's epoch);
 // - world:    what changed the state since (messages, presence, sessions, files, faults, and
-//             refused switches, which may have put the old scenario back): gone at the next
-//             boundary, since a switch or reset replaces the whole state.
+//             refused switches that put the old scenario back): gone at the next boundary,
+//             since a switch or reset replaces the whole state. A refusal that touched nothing
+//             (core/replication.ts `untouched`) is not kept.
 // Typing is never kept. A kind this file does not know is kept for ever (safe: applied again,
 // it does what it did).
 
@@ -51,10 +52,14 @@ const TRANSIENT = new Set(['chat.typing'])
 export class Compactor {
   private kept: Kept[] = []
 
-  /** An applied entry (`ok`: its handler did not refuse it here) and its parsed payload. */
-  note(entry: LogEntry, payload: unknown, ok: boolean): void {
+  /**
+   * An applied entry (`ok`: its handler did not refuse it here) and its parsed payload;
+   * `untouched`: refused before it changed anything (never kept: replayed from a snapshot without
+   * what refused it, it could succeed).
+   */
+  note(entry: LogEntry, payload: unknown, ok: boolean, untouched = false): void {
     const { kind } = entry
-    if (TRANSIENT.has(kind)) return
+    if (TRANSIENT.has(kind) || (!ok && untouched)) return
     const p = (payload ?? {}) as { tenant?: unknown; id?: unknown }
     const named = kind === 'mocks.tenant.create' || kind === 'mocks.tenant.delete' ? p.id : p.tenant
     const tenant = typeof named === 'string' ? named : undefined

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis'
 import type { ReplicationSettings } from '../core/config.ts'
 import type { Journal, JournalEntry, JournalFilter, OpenRequest } from '../core/journal.ts'
 import type { Logger } from '../core/logger.ts'
-import type { Applying, Replication } from '../core/replication.ts'
+import { type Applying, isUntouched, type Replication } from '../core/replication.ts'
 import type { ClusterCounters } from '../faults/engine.ts'
 import { Compactor } from './compaction.ts'
 import { type EntryListener, JournalPublisher } from './journal.ts'
@@ -510,11 +510,13 @@ export class RedisLog implements Replication {
     this.applying = { entry: id, origin, mine: mine !== undefined }
     const payload = JSON.parse(p) as unknown
     let ok = true
+    let refusedUntouched = false
     try {
       const result = await handler(payload as never, this.applying)
       mine?.resolve(result)
     } catch (err) {
       ok = false
+      refusedUntouched = isUntouched(err)
       if (mine) mine.reject(err)
       else
         this.logger.debug({ kind, entry: id, err: (err as Error).message }, 'replica: entry refused here too')
@@ -522,7 +524,7 @@ export class RedisLog implements Replication {
       this.applying = undefined
     }
     // With the entry noted, in the same synchronous step: a snapshot sees both or neither.
-    this.compactor.note({ id, kind, origin, nonce, payload: p }, payload, ok)
+    this.compactor.note({ id, kind, origin, nonce, payload: p }, payload, ok, refusedUntouched)
     this.last = id
   }
 
