@@ -4,7 +4,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Journal } from '../mocks/core/journal.ts'
+import { createLogger } from '../mocks/core/logger.ts'
+import { DEFAULT_TENANT } from '../mocks/core/tenant.ts'
+import { JournalPublisher } from '../mocks/replica/journal.ts'
 import { hasRedisServer, type RedisServer, startRedisServer } from './redis-server.ts'
 import { eventually, type ReplicaProcess, startReplica, stopCluster } from './replicas-harness.ts'
 
@@ -244,4 +249,59 @@ describe.runIf(run)('replicas: the merged journal', () => {
         : undefined,
     )
   })
+})
+
+describe.runIf(run)('the live stream of other replicas’ entries (JournalPublisher on a real Redis)', () => {
+  let redis: RedisServer
+  beforeAll(async () => {
+    redis = await startRedisServer()
+  })
+  afterAll(async () => {
+    redis?.stop()
+    await redis?.exited
+  })
+
+  it('misses no entry published between a blocking read timing out and the next one', async () => {
+    const prefix = `tail-${process.pid}:`
+    const db = new Redis(redis.url)
+    const publisher = new JournalPublisher(db, prefix, 'a', 'a~1', () => undefined, createLogger('replica'))
+    publisher.watch(DEFAULT_TENANT, new Journal(100))
+    // The tail's connection, slowed after each reply: the window between two XREADs made wide.
+    const tailer = db.duplicate()
+    const xread = tailer.xread.bind(tailer) as (...args: unknown[]) => Promise<unknown>
+    ;(tailer as unknown as { xread: (...args: unknown[]) => Promise<unknown> }).xread = async (...args) => {
+      const res = await xread(...args)
+      await new Promise((r) => setTimeout(r, 400))
+      return res
+    }
+    ;(publisher as unknown as { tailer: Redis }).tailer = tailer
+    const got: string[] = []
+    const off = publisher.follow(DEFAULT_TENANT, (e) => got.push(e.path))
+    try {
+      const publish = (path: string) =>
+        db.xadd(
+          `${prefix}journal`,
+          '*',
+          't',
+          DEFAULT_TENANT,
+          'g',
+          '0',
+          'i',
+          'b~1',
+          'e',
+          JSON.stringify({ path }),
+        )
+      // The first read blocks 500 ms and times out; this lands while the tail waits to read again.
+      await new Promise((r) => setTimeout(r, 700))
+      await publish('/in-the-gap')
+      await new Promise((r) => setTimeout(r, 1500))
+      await publish('/later')
+      await eventually('the later entry', async () => got.includes('/later') || undefined, 3000)
+      expect(got).toEqual(['/in-the-gap', '/later'])
+    } finally {
+      off()
+      publisher.stop()
+      db.disconnect()
+    }
+  }, 15_000)
 })

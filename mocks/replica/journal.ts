@@ -225,11 +225,16 @@ export class JournalPublisher {
       this.tailer.on('error', () => undefined) // the writer connection reports Redis being down
     }
     const reader = this.tailer
-    let last = '$'
+    // From the stream's latest entry as of now, then from each entry delivered: never `$` again
+    // (an entry published between a BLOCK's empty reply and the next XREAD would be skipped).
+    let last: string | undefined
     try {
       while (this.followers.size > 0 && !this.stopped) {
         let res: [string, [string, string[]][]][] | null
         try {
+          last ??=
+            ((await reader.xrevrange(this.stream, '+', '-', 'COUNT', 1)) as [string, string[]][])[0]?.[0] ??
+            '0-0'
           res = (await reader.xread('COUNT', 500, 'BLOCK', 500, 'STREAMS', this.stream, last)) as
             | [string, [string, string[]][]][]
             | null
