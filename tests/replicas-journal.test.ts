@@ -261,6 +261,57 @@ describe.runIf(run)('the live stream of other replicas’ entries (JournalPublis
     await redis?.exited
   })
 
+  it('never shows a request both recorded and still open (the timeout rule would count it twice)', async () => {
+    const prefix = `open-${process.pid}:`
+    const dbX = new Redis(redis.url)
+    const dbY = new Redis(redis.url)
+    const x = new JournalPublisher(dbX, prefix, 'x', 'x~1', () => undefined, createLogger('replica'))
+    const y = new JournalPublisher(dbY, prefix, 'y', 'y~1', () => undefined, createLogger('replica'))
+    const onX = new Journal(100)
+    const onY = new Journal(100)
+    x.watch(DEFAULT_TENANT, onX)
+    y.watch(DEFAULT_TENANT, onY)
+    await Promise.all([dbX.ping(), dbY.ping()]) // open lists are published once Redis is there
+    try {
+      const held = {
+        openRequest: () => ({
+          service: 'v01t' as const,
+          method: 'GET',
+          path: '/held',
+          startedAt: Date.now() - 900,
+          fault: 'slow',
+        }),
+        prevOpen: undefined,
+        nextOpen: undefined,
+      }
+      onX.open.add(held)
+      await (x as unknown as { publishOpen(): Promise<void> }).publishOpen()
+      expect((await y.othersOpen(DEFAULT_TENANT)).map((o) => o.path)).toEqual(['/held'])
+      // The client gives up: x records the request; its entry is published.
+      onX.open.delete(held)
+      onX.record({
+        service: 'v01t',
+        kind: 'http',
+        method: 'GET',
+        path: '/held',
+        route: '/held',
+        query: '',
+        status: null,
+        durationMs: 900,
+        requestHeaders: {},
+        fault: { id: 'slow', type: 'latency' },
+      })
+      await x.flush()
+      expect((await y.merged(DEFAULT_TENANT, onY, {})).map((e) => e.path)).toEqual(['/held'])
+      expect(await y.othersOpen(DEFAULT_TENANT)).toEqual([])
+    } finally {
+      x.stop()
+      y.stop()
+      dbX.disconnect()
+      dbY.disconnect()
+    }
+  })
+
   it('misses no entry published between a blocking read timing out and the next one', async () => {
     const prefix = `tail-${process.pid}:`
     const db = new Redis(redis.url)
