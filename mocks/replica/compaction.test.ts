@@ -60,6 +60,20 @@ describe('Compactor', () => {
     ).toEqual(['2-0 mocks.scenario', '3-0 mocks.journal.clear'])
   })
 
+  it("a deleted tenant's late entries (raced against its deletion) are not kept", () => {
+    expect(
+      run([
+        ['mocks.tenant.create', { id: 't1' }],
+        ['mocks.tenant.delete', { id: 't1' }],
+        ['auth.session', { tenant: 't1' }],
+        ['mocks.fault.add', { tenant: 't1' }],
+        ['chat.message', { tenant: 'default' }],
+        ['mocks.tenant.create', { id: 't1' }],
+        ['chat.message', { tenant: 't1' }],
+      ]),
+    ).toEqual(['5-0 chat.message', '6-0 mocks.tenant.create', '7-0 chat.message'])
+  })
+
   it('a refusal that touched nothing is not kept, whatever its kind', () => {
     expect(
       run([
