@@ -6,10 +6,11 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Journal } from '../mocks/core/journal.ts'
+import { Journal, type JournalEntry } from '../mocks/core/journal.ts'
 import { createLogger } from '../mocks/core/logger.ts'
 import { DEFAULT_TENANT } from '../mocks/core/tenant.ts'
 import { JournalPublisher } from '../mocks/replica/journal.ts'
+import { sinceFilter } from '../mocks/runtime/control.ts'
 import { hasRedisServer, type RedisServer, startRedisServer } from './redis-server.ts'
 import { eventually, type ReplicaProcess, startReplica, stopCluster } from './replicas-harness.ts'
 
@@ -355,4 +356,19 @@ describe.runIf(run)('the live stream of other replicas’ entries (JournalPublis
       db.disconnect()
     }
   }, 15_000)
+})
+
+describe("verdicts' since in replicated mode", () => {
+  it('takes a cursor, and a year-month as a time, not as a cursor', () => {
+    const entry = (time: string, cursor: string) => ({ time, cursor }) as JournalEntry
+    const byCursor = sinceFilter('1796400000000-1', true)
+    expect(typeof byCursor).toBe('function')
+    const isCursor = byCursor as (e: JournalEntry) => boolean
+    expect(isCursor(entry('2026-12-05T10:00:00.000Z', '1796400000000-2'))).toBe(true)
+    expect(isCursor(entry('2026-12-05T10:00:00.000Z', '1796400000000-0'))).toBe(false)
+    const month = sinceFilter('2026-12', true) as (e: JournalEntry) => boolean
+    expect(typeof month).toBe('function')
+    expect(month(entry('2026-12-05T10:00:00.000Z', '1000-0'))).toBe(true)
+    expect(month(entry('2026-11-30T10:00:00.000Z', '9999999999999-0'))).toBe(false)
+  })
 })
