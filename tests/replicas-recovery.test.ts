@@ -396,4 +396,37 @@ describe.runIf(run)('replicas: a replica cut off and trimmed past', () => {
     // a serves on.
     expect((await fetch(`${a!.url('v01t')}/__mocks/health`)).ok).toBe(true)
   }, 60_000)
+
+  it('a `times: N` fault goes on counting across the cluster on a replica loaded from a snapshot', async () => {
+    const add = await fetch(`${a!.url('v01t')}/__mocks/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'snap-times', effect: { type: 'status', status: 502 }, times: 3 }),
+    })
+    expect(add.status).toBe(201)
+    const added = ((await db!.xrevrange(`${prefix}log`, '+', '-', 'COUNT', 1)) as [string, string[]][])[0]![0]
+    const hit = async (r: ReplicaProcess) => (await fetch(`${r.url('v01t')}${V01T_PATH}`)).status
+    expect([await hit(a!), await hit(a!)]).toEqual([502, 502])
+    // The log trimmed past the fault's entry: a replica starting now has it from the snapshot.
+    const clear = () => fetch(`${a!.url('v01t')}/__mocks/journal`, { method: 'DELETE' })
+    for (let i = 0; i < 6; i++) await clear()
+    await new Promise((r) => setTimeout(r, 1300))
+    for (let i = 0; i < 6; i++) await clear()
+    await eventually('the log trimmed past the fault', async () => {
+      const first = ((await db!.xrange(`${prefix}log`, '-', '+', 'COUNT', 1)) as [string, string[]][])[0]
+      return first !== undefined && compareIds(first[0], added) > 0
+    })
+    const c = await startReplica({
+      name: 'c',
+      redisUrl: redis.url,
+      prefix,
+      env: { MOCKS_SNAPSHOT_EVERY: '5' },
+      services: ['v01t'],
+    })
+    try {
+      expect([await hit(c), await hit(c), await hit(a!)]).toEqual([502, 200, 200])
+    } finally {
+      await c.stop()
+    }
+  }, 90_000)
 })

@@ -431,7 +431,12 @@ export class RedisLog implements Replication {
     )
     for (const p of this.pending.values()) p.reject(new Error('replica: trimmed past, restarting'))
     this.pending.clear()
-    this.onTrimmedPast()
+    // Its position no longer holds trims back (nor for the grace after it exits).
+    if (this.heartbeat) clearInterval(this.heartbeat)
+    void Promise.race([
+      this.writer.hdel(this.key('applied'), this.instance).catch(() => undefined),
+      new Promise((r) => setTimeout(r, 1000).unref()),
+    ]).then(() => this.onTrimmedPast())
   }
 
   /** Resolves once this replica has applied the entry `id` (or a later one). */
