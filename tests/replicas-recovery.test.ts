@@ -429,4 +429,64 @@ describe.runIf(run)('replicas: a replica cut off and trimmed past', () => {
       await c.stop()
     }
   }, 90_000)
+
+  it('a replica loaded from a snapshot after a reset and a journal clear shows the same merged journal, and takes the same cursors as since', async () => {
+    type Listed = { path: string; query: string; seq: number; replica?: string; cursor?: string }
+    const listOf = async (r: ReplicaProcess) =>
+      ((await (await fetch(`${r.url('v01t')}/__mocks/journal`)).json()) as { entries: Listed[] }).entries
+    const control = (path: string, method: string, body?: unknown) =>
+      fetch(`${a!.url('v01t')}/__mocks${path}`, {
+        method,
+        headers: { 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      })
+    expect((await control('/reset', 'POST')).ok).toBe(true)
+    for (let i = 0; i < 2; i++) await fetch(`${a!.url('v01t')}${V01T_PATH}?before-the-clear=${i}`)
+    expect((await control('/journal', 'DELETE')).ok).toBe(true)
+    const cleared = (
+      (await db!.xrevrange(`${prefix}log`, '+', '-', 'COUNT', 1)) as [string, string[]][]
+    )[0]![0]
+    for (let i = 0; i < 3; i++) await fetch(`${a!.url('v01t')}${V01T_PATH}?after=${i}`)
+    // Entries that change neither the state's start nor the journal's: faults added, then removed.
+    for (let i = 0; i < 6; i++) {
+      const res = await control('/faults', 'POST', {
+        id: `idle-${i}`,
+        match: { path: '/nowhere' },
+        effect: { type: 'status', status: 500 },
+      })
+      expect(res.status, await res.text()).toBe(201)
+    }
+    await new Promise((r) => setTimeout(r, 1300))
+    for (let i = 0; i < 6; i++) await control(`/faults/idle-${i}`, 'DELETE')
+    await eventually('the log trimmed past the clear', async () => {
+      const first = ((await db!.xrange(`${prefix}log`, '-', '+', 'COUNT', 1)) as [string, string[]][])[0]
+      return first !== undefined && compareIds(first[0], cleared) > 0
+    })
+    const c = await startReplica({
+      name: 'c',
+      redisUrl: redis.url,
+      prefix,
+      env: { MOCKS_SNAPSHOT_EVERY: '5' },
+      services: ['v01t'],
+    })
+    try {
+      const onA = await eventually('a published its entries', async () => {
+        const list = await listOf(a!)
+        return list.every((e) => e.cursor) ? list : undefined
+      })
+      // The current journal: what came after the clear.
+      expect(onA.map((e) => e.query)).toEqual([0, 1, 2].map((i) => expect.stringContaining(`after=${i}`)))
+      const onC = await listOf(c)
+      expect(onC).toEqual(onA)
+      const since = onA[0]!.cursor!
+      const judged = async (r: ReplicaProcess) => {
+        const res = await fetch(`${r.url('v01t')}/__mocks/verdicts?since=${since}`)
+        expect(res.status).toBe(200)
+        return ((await res.json()) as { summary: unknown }).summary
+      }
+      expect(await judged(c)).toEqual(await judged(a!))
+    } finally {
+      await c.stop()
+    }
+  }, 90_000)
 })
