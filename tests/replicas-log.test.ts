@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis'
+import { Redis } from 'ioredis'
+import pino, { type Logger } from 'pino'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createLogger } from '../mocks/core/logger.ts'
 import { untouched } from '../mocks/core/replication.ts'
@@ -210,16 +211,20 @@ describe.runIf(hasRedisServer())('positions and trimmed-past replicas on a real 
   })
 
   /** A replica of a list of texts; `slow` ms per entry applied (a long snapshot load). */
-  const make = (name: string, opts: { every?: number; graceMs?: number; slow?: number } = {}) => {
+  const make = (
+    name: string,
+    opts: { every?: number; graceMs?: number; slow?: number; logger?: Logger; stuck?: Promise<void> } = {},
+  ) => {
     const log = new RedisLog(
       { url: redis.url, prefix, name, snapshotEvery: opts.every ?? 5 },
-      createLogger('replica'),
+      opts.logger ?? createLogger('replica'),
       opts.graceMs === undefined ? {} : { positionGraceMs: opts.graceMs },
     )
     logs.push(log)
     const world: string[] = []
     log.handle('chat.message', async (p: { text: string }) => {
       if (opts.slow) await new Promise((r) => setTimeout(r, opts.slow))
+      if (p.text === 'stuck') await opts.stuck
       world.push(p.text)
     })
     return { log, world }
@@ -304,6 +309,59 @@ describe.runIf(hasRedisServer())('positions and trimmed-past replicas on a real 
     for (let i = 7; i < 10; i++) await a.log.submit('chat.message', { text: `m${i}` })
     await until('the next snapshot', async () => (await snapshotOf(a.log))?.covers === a.log.last)
     await until('trimmed', async () => (await a.log.writer.xlen(a.log.stream)) < 10)
+  }, 20_000)
+
+  it('close() lets a snapshot being written finish: its lock released, the snapshot stored', async () => {
+    const a = make('a')
+    await a.log.start()
+    const evalOf = a.log.writer.eval.bind(a.log.writer) as (...args: unknown[]) => Promise<unknown>
+    ;(a.log.writer as unknown as { eval: (...args: unknown[]) => Promise<unknown> }).eval = async (
+      ...args
+    ) => {
+      if (String(args[0]).includes("'covers', ARGV[1]")) await new Promise((r) => setTimeout(r, 300))
+      return evalOf(...args)
+    }
+    for (let i = 0; i < 5; i++) await a.log.submit('chat.message', { text: `m${i}` })
+    const last = a.log.last
+    await new Promise((r) => setTimeout(r, 50)) // the snapshot is being written
+    logs.splice(logs.indexOf(a.log), 1)
+    await a.log.close()
+    const probe = new Redis(redis.url)
+    try {
+      expect(await probe.get(`${prefix}snapshot:lock`)).toBeNull()
+      expect(await probe.hget(`${prefix}snapshot`, 'covers')).toBe(last)
+    } finally {
+      probe.disconnect()
+    }
+  })
+
+  it('a live replica stuck on an entry holds trims back, and a warning says so', async () => {
+    const lines: string[] = []
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) })
+    let unstick = () => undefined as void
+    const stuck = new Promise<void>((r) => {
+      unstick = r
+    })
+    const a = make('a', { every: 3, logger })
+    const b = make('b', { every: 1000, stuck })
+    await a.log.start()
+    await b.log.start()
+    try {
+      await a.log.submit('chat.message', { text: 'm0' })
+      await a.log.submit('chat.message', { text: 'stuck' })
+      await b.log.until(
+        ((await a.log.writer.xrevrange(a.log.stream, '+', '-', 'COUNT', 2)) as [string, string[]][])[1]![0],
+      )
+      const held = b.log.last
+      await new Promise((r) => setTimeout(r, 1100)) // b's position noted there
+      for (let i = 0; i < 9; i++) await a.log.submit('chat.message', { text: `m${i + 1}` })
+      await until('the warning', () => lines.some((l) => l.includes('has not moved past this entry')))
+      expect(lines.filter((l) => l.includes('has not moved past'))).toHaveLength(1)
+      const after = (await a.log.writer.xrange(a.log.stream, `(${held}`, '+')) as unknown[]
+      expect(after).toHaveLength(10)
+    } finally {
+      unstick()
+    }
   }, 20_000)
 
   it("judges positions on Redis's clock: a trimmer whose clock runs a minute ahead does not trim past a live replica", async () => {

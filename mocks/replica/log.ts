@@ -50,6 +50,8 @@ const ALIVE_TTL_MS = 3000
 const POSITION_GRACE_MS = 15_000
 /** Nonces a snapshot carries (a re-sent XADD of an entry it covers is then still applied once). */
 const SNAPSHOT_NONCES = 2000
+/** Snapshots in a row held back by one unmoving position before a warning says so. */
+const HELD_SNAPSHOTS = 3
 /** How long one replica may hold the snapshot lock. */
 const SNAPSHOT_LOCK_MS = 30_000
 
@@ -84,7 +86,8 @@ return redis.call('GET', KEYS[2])`
  * Trims the log before the snapshot's entry and before every position noted in the last
  * ARGV[2] ms (Redis's clock), dropping older positions, all at once (a position renewed meanwhile
  * is never lost). KEYS: positions, log, trimmed. Notes in `trimmed` the last id it removed (a
- * replica whose applied entry is older has missed entries); answers it, or nil.
+ * replica whose applied entry is older has missed entries); answers [the position trimmed to,
+ * that id or ''].
  */
 const TRIM = `${LESS}
 local t = redis.call('TIME')
@@ -96,13 +99,13 @@ for i = 1, #pos, 2 do
   if not id or now - tonumber(at) > tonumber(ARGV[2]) then redis.call('HDEL', KEYS[1], pos[i])
   elseif less(id, min) then min = id end
 end
-if min == '0-0' then return false end
+if min == '0-0' then return {min, ''} end
 local gone = redis.call('XREVRANGE', KEYS[2], '(' .. min, '-', 'COUNT', 1)
-if #gone == 0 then return false end
+if #gone == 0 then return {min, ''} end
 redis.call('XTRIM', KEYS[2], 'MINID', min)
 local cur = redis.call('GET', KEYS[3])
 if not cur or less(cur, gone[1][1]) then redis.call('SET', KEYS[3], gone[1][1]) end
-return gone[1][1]`
+return {min, gone[1][1]}`
 /** Deletes the lock only if this instance still holds it. */
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`
 
@@ -140,6 +143,8 @@ export class RedisLog implements Replication {
   private snapshotting: Promise<void> | undefined
   /** A trim went past this replica's position (cut off from Redis too long): it stopped reading. */
   private behindTrim = false
+  /** A position that held this replica's trims back, and for how many snapshots in a row. */
+  private held: { at: string; times: number } | undefined
   /** The snapshot is loaded (before, `last` is not yet a position that a trim can pass). */
   private loaded = false
   /**
@@ -404,7 +409,7 @@ export class RedisLog implements Replication {
    */
   private async trim(covers: string): Promise<void> {
     const grace = this.tuning.positionGraceMs ?? POSITION_GRACE_MS
-    const removedTo = await this.writer.eval(
+    const [min = covers, removedTo] = (await this.writer.eval(
       TRIM,
       3,
       this.key('applied'),
@@ -412,8 +417,17 @@ export class RedisLog implements Replication {
       this.key('trimmed'),
       covers,
       grace,
-    )
-    this.logger.debug({ covers, removedTo }, 'replica: snapshot written, log trimmed')
+    )) as string[]
+    this.logger.debug({ covers, trimmedTo: min, removedTo }, 'replica: snapshot written, log trimmed')
+    // A live replica whose position stays put (a handler that never resolves) holds every trim
+    // back, for ever: said once it has for HELD_SNAPSHOTS snapshots in a row.
+    if (compareIds(min, covers) >= 0) this.held = undefined
+    else if (this.held?.at !== min) this.held = { at: min, times: 1 }
+    else if (++this.held.times === HELD_SNAPSHOTS)
+      this.logger.warn(
+        { position: min, covers },
+        'replica: a live replica has not moved past this entry for several snapshots (stuck applying it?): the log is not trimmed past it',
+      )
   }
 
   /**
