@@ -338,7 +338,7 @@ describe.runIf(hasRedisServer())('positions and trimmed-past replicas on a real 
   it('a live replica stuck on an entry holds trims back, and a warning says so', async () => {
     const lines: string[] = []
     const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) })
-    let unstick = () => undefined as void
+    let unstick: () => void = () => undefined
     const stuck = new Promise<void>((r) => {
       unstick = r
     })
