@@ -244,6 +244,11 @@ describe.runIf(run)('replicas: snapshots, a trimmed log and a late replica', () 
         })
       ).status,
     ).toBe(201)
+    // Answered once a applied it; b applies it a moment later (its DELETE checks its own list).
+    await eventually('the fault listed on b', async () => {
+      const listed = await json<{ faults: { id: string }[] }>(fetch(`${b.url('v01t')}/__mocks/faults`))
+      return listed.faults.some((f) => f.id === 'removed') || undefined
+    })
     expect((await fetch(`${b.url('v01t')}/__mocks/faults/removed`, { method: 'DELETE' })).status).toBe(204)
     const email = `snap-${Date.now()}@example.test`
     const signUp = await post(
