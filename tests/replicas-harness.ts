@@ -33,6 +33,10 @@ export interface ReplicaProcess {
   ports: Record<Service, number>
   url(service: Service): string
   output(): string
+  /** Sends a signal to its process group (SIGSTOP/SIGCONT: a replica stalled). */
+  signal(signal: NodeJS.Signals): void
+  /** Resolves with its exit status (null: killed by a signal) once it exited by itself or was stopped. */
+  exited: Promise<number | null>
   /** SIGTERM to its process group; resolves once it exited. */
   stop(signal?: NodeJS.Signals): Promise<void>
   /** A signal to its process group (SIGSTOP / SIGCONT: freeze it and let it go on). */
@@ -117,7 +121,7 @@ async function startOnce(opts: ReplicaOptions): Promise<ReplicaProcess> {
   child.stderr?.on('data', (d: Buffer) => {
     out += d.toString()
   })
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
   const host = opts.host ?? '127.0.0.1'
   const url = (service: Service) => `http://${host}:${ports[service]}`
   const replica: ReplicaProcess = {
@@ -125,6 +129,10 @@ async function startOnce(opts: ReplicaOptions): Promise<ReplicaProcess> {
     ports,
     url,
     output: () => out,
+    signal(signal) {
+      if (child.pid) process.kill(-child.pid, signal)
+    },
+    exited,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null && child.pid) {
         try {

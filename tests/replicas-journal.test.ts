@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Journal, type JournalEntry } from '../mocks/core/journal.ts'
+import { createLogger } from '../mocks/core/logger.ts'
+import { DEFAULT_TENANT } from '../mocks/core/tenant.ts'
+import { JournalPublisher } from '../mocks/replica/journal.ts'
+import { sinceFilter } from '../mocks/runtime/control.ts'
 import { hasRedisServer, type RedisServer, startRedisServer } from './redis-server.ts'
 import { eventually, type ReplicaProcess, startReplica, stopCluster } from './replicas-harness.ts'
 
@@ -249,5 +255,126 @@ describe.runIf(run)('replicas: the merged journal', () => {
         ? true
         : undefined,
     )
+  })
+})
+
+describe.runIf(run)('the live stream of other replicas’ entries (JournalPublisher on a real Redis)', () => {
+  let redis: RedisServer
+  beforeAll(async () => {
+    redis = await startRedisServer()
+  })
+  afterAll(async () => {
+    redis?.stop()
+    await redis?.exited
+  })
+
+  it('never shows a request both recorded and still open (the timeout rule would count it twice)', async () => {
+    const prefix = `open-${process.pid}:`
+    const dbX = new Redis(redis.url)
+    const dbY = new Redis(redis.url)
+    const x = new JournalPublisher(dbX, prefix, 'x', 'x~1', () => undefined, createLogger('replica'))
+    const y = new JournalPublisher(dbY, prefix, 'y', 'y~1', () => undefined, createLogger('replica'))
+    const onX = new Journal(100)
+    const onY = new Journal(100)
+    x.watch(DEFAULT_TENANT, onX)
+    y.watch(DEFAULT_TENANT, onY)
+    await Promise.all([dbX.ping(), dbY.ping()]) // open lists are published once Redis is there
+    try {
+      const held = {
+        openRequest: () => ({
+          service: 'v01t' as const,
+          method: 'GET',
+          path: '/held',
+          startedAt: Date.now() - 900,
+          fault: 'slow',
+        }),
+        prevOpen: undefined,
+        nextOpen: undefined,
+      }
+      onX.open.add(held)
+      await (x as unknown as { publishOpen(): Promise<void> }).publishOpen()
+      expect((await y.othersOpen(DEFAULT_TENANT)).map((o) => o.path)).toEqual(['/held'])
+      // The client gives up: x records the request; its entry is published.
+      onX.open.delete(held)
+      onX.record({
+        service: 'v01t',
+        kind: 'http',
+        method: 'GET',
+        path: '/held',
+        route: '/held',
+        query: '',
+        status: null,
+        durationMs: 900,
+        requestHeaders: {},
+        fault: { id: 'slow', type: 'latency' },
+      })
+      await x.flush()
+      expect((await y.merged(DEFAULT_TENANT, onY, {})).map((e) => e.path)).toEqual(['/held'])
+      expect(await y.othersOpen(DEFAULT_TENANT)).toEqual([])
+    } finally {
+      x.stop()
+      y.stop()
+      dbX.disconnect()
+      dbY.disconnect()
+    }
+  })
+
+  it('misses no entry published between a blocking read timing out and the next one', async () => {
+    const prefix = `tail-${process.pid}:`
+    const db = new Redis(redis.url)
+    const publisher = new JournalPublisher(db, prefix, 'a', 'a~1', () => undefined, createLogger('replica'))
+    publisher.watch(DEFAULT_TENANT, new Journal(100))
+    // The tail's connection, slowed after each reply: the window between two XREADs made wide.
+    const tailer = db.duplicate()
+    const xread = tailer.xread.bind(tailer) as (...args: unknown[]) => Promise<unknown>
+    ;(tailer as unknown as { xread: (...args: unknown[]) => Promise<unknown> }).xread = async (...args) => {
+      const res = await xread(...args)
+      await new Promise((r) => setTimeout(r, 400))
+      return res
+    }
+    ;(publisher as unknown as { tailer: Redis }).tailer = tailer
+    const got: string[] = []
+    const off = publisher.follow(DEFAULT_TENANT, (e) => got.push(e.path))
+    try {
+      const publish = (path: string) =>
+        db.xadd(
+          `${prefix}journal`,
+          '*',
+          't',
+          DEFAULT_TENANT,
+          'g',
+          '0',
+          'i',
+          'b~1',
+          'e',
+          JSON.stringify({ path }),
+        )
+      // The first read blocks 500 ms and times out; this lands while the tail waits to read again.
+      await new Promise((r) => setTimeout(r, 700))
+      await publish('/in-the-gap')
+      await new Promise((r) => setTimeout(r, 1500))
+      await publish('/later')
+      await eventually('the later entry', async () => got.includes('/later') || undefined, 3000)
+      expect(got).toEqual(['/in-the-gap', '/later'])
+    } finally {
+      off()
+      publisher.stop()
+      db.disconnect()
+    }
+  }, 15_000)
+})
+
+describe("verdicts' since in replicated mode", () => {
+  it('takes a cursor, and a year-month as a time, not as a cursor', () => {
+    const entry = (time: string, cursor: string) => ({ time, cursor }) as JournalEntry
+    const byCursor = sinceFilter('1796400000000-1', true)
+    expect(typeof byCursor).toBe('function')
+    const isCursor = byCursor as (e: JournalEntry) => boolean
+    expect(isCursor(entry('2026-12-05T10:00:00.000Z', '1796400000000-2'))).toBe(true)
+    expect(isCursor(entry('2026-12-05T10:00:00.000Z', '1796400000000-0'))).toBe(false)
+    const month = sinceFilter('2026-12', true) as (e: JournalEntry) => boolean
+    expect(typeof month).toBe('function')
+    expect(month(entry('2026-12-05T10:00:00.000Z', '1000-0'))).toBe(true)
+    expect(month(entry('2026-11-30T10:00:00.000Z', '9999999999999-0'))).toBe(false)
   })
 })

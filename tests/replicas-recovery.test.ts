@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { compareIds } from '../mocks/replica/index.ts'
 import { hasRedisServer, type RedisServer, startRedisServer } from './redis-server.ts'
 import {
   type ChatClient,
@@ -243,6 +244,11 @@ describe.runIf(run)('replicas: snapshots, a trimmed log and a late replica', () 
         })
       ).status,
     ).toBe(201)
+    // Answered once a applied it; b applies it a moment later (its DELETE checks its own list).
+    await eventually('the fault listed on b', async () => {
+      const listed = await json<{ faults: { id: string }[] }>(fetch(`${b.url('v01t')}/__mocks/faults`))
+      return listed.faults.some((f) => f.id === 'removed') || undefined
+    })
     expect((await fetch(`${b.url('v01t')}/__mocks/faults/removed`, { method: 'DELETE' })).status).toBe(204)
     const email = `snap-${Date.now()}@example.test`
     const signUp = await post(
@@ -341,4 +347,151 @@ describe.runIf(run)('replicas: snapshots, a trimmed log and a late replica', () 
       onA.close()
     }
   }, 120_000)
+})
+
+describe.runIf(run)('replicas: a replica cut off and trimmed past', () => {
+  let redis: RedisServer
+  let a: ReplicaProcess | undefined
+  let b: ReplicaProcess | undefined
+  let db: Redis | undefined
+  const prefix = `trimmed-past-${process.pid}-${Date.now()}:`
+
+  beforeAll(async () => {
+    redis = await startRedisServer()
+    db = new Redis(redis.url)
+    const env = { MOCKS_SNAPSHOT_EVERY: '5' }
+    ;[a, b] = await Promise.all(
+      ['a', 'b'].map((name) => startReplica({ name, redisUrl: redis.url, prefix, env, services: ['v01t'] })),
+    )
+  }, 120_000)
+
+  afterAll(async () => {
+    db?.disconnect()
+    await stopCluster([a, b], redis, undefined)
+  })
+
+  it('stops applying at the gap, says so and exits with status 1 (for its supervisor to restart it)', async () => {
+    const clear = async () => {
+      const res = await fetch(`${a!.url('v01t')}/__mocks/journal`, { method: 'DELETE' })
+      expect(res.ok).toBe(true)
+    }
+    await clear()
+    // b stalls (SIGSTOP) and its noted position is a minute old: the next trims pass it.
+    const positions = await db!.hgetall(`${prefix}applied`)
+    const [instance, value] = Object.entries(positions).find(([i]) => i.startsWith('b~'))!
+    b!.signal('SIGSTOP')
+    try {
+      await db!.hset(`${prefix}applied`, instance, `${value.split(' ')[0]} ${Date.now() - 60_000}`)
+      for (let i = 0; i < 12; i++) await clear()
+      await new Promise((r) => setTimeout(r, 1300)) // a's own position renewed
+      for (let i = 0; i < 10; i++) await clear()
+      await eventually('a trimmed past b', async () => {
+        const cut = await db!.get(`${prefix}trimmed`)
+        return cut !== null && compareIds(cut, value.split(' ')[0]!) > 0
+      })
+    } finally {
+      b!.signal('SIGCONT')
+    }
+    const status = await Promise.race([
+      b!.exited,
+      new Promise((r) => setTimeout(() => r('still running'), 8000)),
+    ])
+    expect(status).toBe(1)
+    expect(b!.output()).toMatch(/the log was trimmed past this replica/)
+    // a serves on.
+    expect((await fetch(`${a!.url('v01t')}/__mocks/health`)).ok).toBe(true)
+  }, 60_000)
+
+  it('a `times: N` fault goes on counting across the cluster on a replica loaded from a snapshot', async () => {
+    const add = await fetch(`${a!.url('v01t')}/__mocks/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'snap-times', effect: { type: 'status', status: 502 }, times: 3 }),
+    })
+    expect(add.status).toBe(201)
+    const added = ((await db!.xrevrange(`${prefix}log`, '+', '-', 'COUNT', 1)) as [string, string[]][])[0]![0]
+    const hit = async (r: ReplicaProcess) => (await fetch(`${r.url('v01t')}${V01T_PATH}`)).status
+    expect([await hit(a!), await hit(a!)]).toEqual([502, 502])
+    // The log trimmed past the fault's entry: a replica starting now has it from the snapshot.
+    const clear = () => fetch(`${a!.url('v01t')}/__mocks/journal`, { method: 'DELETE' })
+    for (let i = 0; i < 6; i++) await clear()
+    await new Promise((r) => setTimeout(r, 1300))
+    for (let i = 0; i < 6; i++) await clear()
+    await eventually('the log trimmed past the fault', async () => {
+      const first = ((await db!.xrange(`${prefix}log`, '-', '+', 'COUNT', 1)) as [string, string[]][])[0]
+      return first !== undefined && compareIds(first[0], added) > 0
+    })
+    const c = await startReplica({
+      name: 'c',
+      redisUrl: redis.url,
+      prefix,
+      env: { MOCKS_SNAPSHOT_EVERY: '5' },
+      services: ['v01t'],
+    })
+    try {
+      expect([await hit(c), await hit(c), await hit(a!)]).toEqual([502, 200, 200])
+    } finally {
+      await c.stop()
+    }
+  }, 90_000)
+
+  it('a replica loaded from a snapshot after a reset and a journal clear shows the same merged journal, and takes the same cursors as since', async () => {
+    type Listed = { path: string; query: string; seq: number; replica?: string; cursor?: string }
+    const listOf = async (r: ReplicaProcess) =>
+      ((await (await fetch(`${r.url('v01t')}/__mocks/journal`)).json()) as { entries: Listed[] }).entries
+    const control = (path: string, method: string, body?: unknown) =>
+      fetch(`${a!.url('v01t')}/__mocks${path}`, {
+        method,
+        headers: { 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      })
+    expect((await control('/reset', 'POST')).ok).toBe(true)
+    for (let i = 0; i < 2; i++) await fetch(`${a!.url('v01t')}${V01T_PATH}?before-the-clear=${i}`)
+    expect((await control('/journal', 'DELETE')).ok).toBe(true)
+    const cleared = (
+      (await db!.xrevrange(`${prefix}log`, '+', '-', 'COUNT', 1)) as [string, string[]][]
+    )[0]![0]
+    for (let i = 0; i < 3; i++) await fetch(`${a!.url('v01t')}${V01T_PATH}?after=${i}`)
+    // Entries that change neither the state's start nor the journal's: faults added, then removed.
+    for (let i = 0; i < 6; i++) {
+      const res = await control('/faults', 'POST', {
+        id: `idle-${i}`,
+        match: { path: '/nowhere' },
+        effect: { type: 'status', status: 500 },
+      })
+      expect(res.status, await res.text()).toBe(201)
+    }
+    await new Promise((r) => setTimeout(r, 1300))
+    for (let i = 0; i < 6; i++) await control(`/faults/idle-${i}`, 'DELETE')
+    await eventually('the log trimmed past the clear', async () => {
+      const first = ((await db!.xrange(`${prefix}log`, '-', '+', 'COUNT', 1)) as [string, string[]][])[0]
+      return first !== undefined && compareIds(first[0], cleared) > 0
+    })
+    const c = await startReplica({
+      name: 'c',
+      redisUrl: redis.url,
+      prefix,
+      env: { MOCKS_SNAPSHOT_EVERY: '5' },
+      services: ['v01t'],
+    })
+    try {
+      const onA = await eventually('a published its entries', async () => {
+        const list = await listOf(a!)
+        return list.every((e) => e.cursor) ? list : undefined
+      })
+      // The current journal: what came after the clear.
+      expect(onA.map((e) => e.query)).toEqual([0, 1, 2].map((i) => expect.stringContaining(`after=${i}`)))
+      const onC = await listOf(c)
+      expect(onC).toEqual(onA)
+      const since = onA[0]!.cursor!
+      const judged = async (r: ReplicaProcess) => {
+        const res = await fetch(`${r.url('v01t')}/__mocks/verdicts?since=${since}`)
+        expect(res.status).toBe(200)
+        return ((await res.json()) as { summary: unknown }).summary
+      }
+      expect(await judged(c)).toEqual(await judged(a!))
+    } finally {
+      await c.stop()
+    }
+  }, 90_000)
 })

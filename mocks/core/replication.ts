@@ -43,3 +43,19 @@ export interface Replication {
    */
   caughtUp(): Promise<void>
 }
+
+const UNTOUCHED = Symbol.for('devarno-mocks.replication.untouched')
+
+/**
+ * Marks an error a command's handler threw before it touched any state (an unknown scenario, a
+ * tenant refusing it): the log's compaction keeps no such entry, since what refused it (other
+ * tenants' state) may be gone for a replica replaying it from a snapshot. Returns the error.
+ */
+export function untouched<E>(err: E): E {
+  if (typeof err === 'object' && err !== null) (err as Record<symbol, unknown>)[UNTOUCHED] = true
+  return err
+}
+
+export function isUntouched(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[UNTOUCHED] === true
+}

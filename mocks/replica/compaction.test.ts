@@ -3,13 +3,16 @@ import { Compactor } from './compaction.ts'
 
 // What a snapshot keeps of the log: each entry while it still has a role (compaction.ts).
 
-function run(entries: [kind: string, payload: Record<string, unknown>, ok?: boolean][]): string[] {
+function run(
+  entries: [kind: string, payload: Record<string, unknown>, ok?: boolean | 'untouched'][],
+): string[] {
   const c = new Compactor()
   entries.forEach(([kind, payload, ok = true], i) => {
     c.note(
       { id: `${i + 1}-0`, kind, origin: 'a', nonce: String(i), payload: JSON.stringify(payload) },
       payload,
-      ok,
+      ok === true,
+      ok === 'untouched',
     )
   })
   return c.entries().map((e) => `${e.id} ${e.kind}`)
@@ -55,6 +58,32 @@ describe('Compactor', () => {
         ['mocks.journal.clear', { tenant: 'default' }],
       ]),
     ).toEqual(['2-0 mocks.scenario', '3-0 mocks.journal.clear'])
+  })
+
+  it("a deleted tenant's late entries (raced against its deletion) are not kept", () => {
+    expect(
+      run([
+        ['mocks.tenant.create', { id: 't1' }],
+        ['mocks.tenant.delete', { id: 't1' }],
+        ['auth.session', { tenant: 't1' }],
+        ['mocks.fault.add', { tenant: 't1' }],
+        ['chat.message', { tenant: 'default' }],
+        ['mocks.tenant.create', { id: 't1' }],
+        ['chat.message', { tenant: 't1' }],
+      ]),
+    ).toEqual(['5-0 chat.message', '6-0 mocks.tenant.create', '7-0 chat.message'])
+  })
+
+  it('a refusal that touched nothing is not kept, whatever its kind', () => {
+    expect(
+      run([
+        ['mocks.scenario', { tenant: 'default' }],
+        ['mocks.scenario', { tenant: 'default', request: { name: 'taken token' } }, 'untouched'],
+        ['mocks.reset', { tenant: 't1' }, 'untouched'],
+        ['mocks.fault.add', { tenant: 'gone' }, 'untouched'],
+        ['mocks.scenario', { tenant: 'default', request: { name: 'broken' } }, false],
+      ]),
+    ).toEqual(['1-0 mocks.scenario', '5-0 mocks.scenario'])
   })
 
   it('a deleted tenant leaves nothing; a refused creation is not kept; an unknown kind is kept', () => {

@@ -13,10 +13,12 @@ import { DEFAULT_TENANT } from '../core/tenant.ts'
 //             epoch, fault counter keys and the chat message count follow from its id);
 // - journal:  the latest reset, journal clear or creation (the merged journal's epoch);
 // - world:    what changed the state since (messages, presence, sessions, files, faults, and
-//             refused switches, which may have put the old scenario back): gone at the next
-//             boundary, since a switch or reset replaces the whole state.
-// Typing is never kept. A kind this file does not know is kept for ever (safe: applied again,
-// it does what it did).
+//             refused switches that put the old scenario back): gone at the next boundary,
+//             since a switch or reset replaces the whole state. A refusal that touched nothing
+//             (core/replication.ts `untouched`) is not kept.
+// Typing is never kept, nor an entry of a tenant deleted before it (late: raced against the
+// deletion). A kind this file does not know is kept for ever (safe: applied again, it does
+// what it did).
 
 export interface LogEntry {
   id: string
@@ -50,23 +52,35 @@ const TRANSIENT = new Set(['chat.typing'])
 
 export class Compactor {
   private kept: Kept[] = []
+  /** Tenants deleted (and not created again since). */
+  private readonly dead = new Set<string>()
 
-  /** An applied entry (`ok`: its handler did not refuse it here) and its parsed payload. */
-  note(entry: LogEntry, payload: unknown, ok: boolean): void {
+  /**
+   * An applied entry (`ok`: its handler did not refuse it here) and its parsed payload;
+   * `untouched`: refused before it changed anything (never kept: replayed from a snapshot without
+   * what refused it, it could succeed).
+   */
+  note(entry: LogEntry, payload: unknown, ok: boolean, untouched = false): void {
     const { kind } = entry
-    if (TRANSIENT.has(kind)) return
+    if (TRANSIENT.has(kind) || (!ok && untouched)) return
     const p = (payload ?? {}) as { tenant?: unknown; id?: unknown }
     const named = kind === 'mocks.tenant.create' || kind === 'mocks.tenant.delete' ? p.id : p.tenant
     const tenant = typeof named === 'string' ? named : undefined
+    // A late entry of a deleted tenant (raced against its deletion, applied all the same).
+    if (tenant !== undefined && kind !== 'mocks.tenant.create' && this.dead.has(tenant)) return
     const keep = (...roles: Role[]): void => {
       this.kept.push({ ...entry, tenant, roles: new Set(roles) })
     }
     switch (kind) {
       case 'mocks.tenant.create':
+        if (ok && tenant !== undefined) this.dead.delete(tenant)
         if (ok) keep('exists', 'scenario', 'boundary', 'journal')
         break
       case 'mocks.tenant.delete':
-        if (ok && tenant !== DEFAULT_TENANT) this.kept = this.kept.filter((k) => k.tenant !== tenant)
+        if (ok && tenant !== DEFAULT_TENANT) {
+          this.kept = this.kept.filter((k) => k.tenant !== tenant)
+          if (tenant !== undefined) this.dead.add(tenant)
+        }
         break
       case 'mocks.scenario':
         if (ok) this.supersede(tenant, ['scenario', 'boundary', 'world'])

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { ChainableCommander, Redis } from 'ioredis'
 import {
   type Journal,
   type JournalEntry,
@@ -135,7 +135,10 @@ export class JournalPublisher {
       return this.flushing
     }
     this.queue = []
-    const pipeline = this.redis.pipeline()
+    // One transaction: the entries, then the open lists of their tenants as of now (without the
+    // requests these entries record). A reader never sees a request both recorded and still
+    // open (the verdicts' timeout rule would count it twice, as open for too long).
+    const pipeline = this.redis.multi()
     for (const q of batch)
       pipeline.xadd(
         this.stream,
@@ -152,6 +155,10 @@ export class JournalPublisher {
         'e',
         JSON.stringify(q.entry),
       )
+    for (const tenant of new Set(batch.map((q) => q.tenant))) {
+      const w = this.watched.get(tenant)
+      if (w?.hadOpen) this.openInto(pipeline, tenant, w)
+    }
     this.flushing = this.flushing
       .then(() => pipeline.exec())
       .then(
@@ -225,11 +232,16 @@ export class JournalPublisher {
       this.tailer.on('error', () => undefined) // the writer connection reports Redis being down
     }
     const reader = this.tailer
-    let last = '$'
+    // From the stream's latest entry as of now, then from each entry delivered: never `$` again
+    // (an entry published between a BLOCK's empty reply and the next XREAD would be skipped).
+    let last: string | undefined
     try {
       while (this.followers.size > 0 && !this.stopped) {
         let res: [string, [string, string[]][]][] | null
         try {
+          last ??=
+            ((await reader.xrevrange(this.stream, '+', '-', 'COUNT', 1)) as [string, string[]][])[0]?.[0] ??
+            '0-0'
           res = (await reader.xread('COUNT', 500, 'BLOCK', 500, 'STREAMS', this.stream, last)) as
             | [string, [string, string[]][]][]
             | null
@@ -259,23 +271,28 @@ export class JournalPublisher {
     return `${this.prefix}open:${tenant}`
   }
 
+  /** Adds the tenant's open requests here, as of now, to a pipeline or transaction. */
+  private openInto(pipeline: ChainableCommander, tenant: string, w: Watched): void {
+    const open = [...w.journal.open]
+    w.hadOpen = open.length > 0
+    this.sync(w)
+    pipeline.hset(
+      this.openKey(tenant),
+      this.instance,
+      JSON.stringify({ at: Date.now(), epoch: w.epoch, open }),
+    )
+    pipeline.pexpire(this.openKey(tenant), OPEN_STALE_MS * 4)
+  }
+
   /** Publishes each tenant's open requests here (only while there are, and once when none are left). */
   private async publishOpen(): Promise<void> {
     if (this.redis.status !== 'ready') return
     const pipeline = this.redis.pipeline()
     let any = false
     for (const [tenant, w] of this.watched) {
-      const open = [...w.journal.open]
-      if (open.length === 0 && !w.hadOpen) continue
-      w.hadOpen = open.length > 0
-      this.sync(w)
+      if (!w.hadOpen && w.journal.open.size === 0) continue
+      this.openInto(pipeline, tenant, w)
       any = true
-      pipeline.hset(
-        this.openKey(tenant),
-        this.instance,
-        JSON.stringify({ at: Date.now(), epoch: w.epoch, open }),
-      )
-      pipeline.pexpire(this.openKey(tenant), OPEN_STALE_MS * 4)
     }
     if (!any) return
     await pipeline.exec().catch(() => undefined)

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis'
 import type { ReplicationSettings } from '../core/config.ts'
 import type { Journal, JournalEntry, JournalFilter, OpenRequest } from '../core/journal.ts'
 import type { Logger } from '../core/logger.ts'
-import type { Applying, Replication } from '../core/replication.ts'
+import { type Applying, isUntouched, type Replication } from '../core/replication.ts'
 import type { ClusterCounters } from '../faults/engine.ts'
 import { Compactor } from './compaction.ts'
 import { countKey, tenantCounters } from './counters.ts'
@@ -51,6 +51,8 @@ const ALIVE_TTL_MS = 3000
 const POSITION_GRACE_MS = 15_000
 /** Nonces a snapshot carries (a re-sent XADD of an entry it covers is then still applied once). */
 const SNAPSHOT_NONCES = 2000
+/** Snapshots in a row held back by one unmoving position before a warning says so. */
+const HELD_SNAPSHOTS = 3
 /** How long one replica may hold the snapshot lock. */
 const SNAPSHOT_LOCK_MS = 30_000
 
@@ -65,8 +67,53 @@ if cur then
 end
 redis.call('HSET', KEYS[1], 'covers', ARGV[1], 'body', ARGV[2])
 return 1`
+/** Lua: compares two stream ids (a < b). */
+const LESS = `
+local function less(a, b)
+  local am, as = string.match(a, '(%d+)-(%d+)')
+  local bm, bs = string.match(b, '(%d+)-(%d+)')
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am < bm or (am == bm and as < bs)
+end`
+/**
+ * Notes this instance's applied position stamped with Redis's clock (never the replica's own:
+ * a skewed one would make a live position look stale), and answers the last id trimmed away.
+ */
+const NOTE_POSITION = `
+local t = redis.call('TIME')
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. (t[1] * 1000 + math.floor(t[2] / 1000)))
+return redis.call('GET', KEYS[2])`
+/**
+ * Trims the log before the snapshot's entry and before every position noted in the last
+ * ARGV[2] ms (Redis's clock), dropping older positions, all at once (a position renewed meanwhile
+ * is never lost). KEYS: positions, log, trimmed. Notes in `trimmed` the last id it removed (a
+ * replica whose applied entry is older has missed entries); answers [the position trimmed to,
+ * that id or ''].
+ */
+const TRIM = `${LESS}
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local min = ARGV[1]
+local pos = redis.call('HGETALL', KEYS[1])
+for i = 1, #pos, 2 do
+  local id, at = string.match(pos[i + 1], '^(%S+) (%d+)$')
+  if not id or now - tonumber(at) > tonumber(ARGV[2]) then redis.call('HDEL', KEYS[1], pos[i])
+  elseif less(id, min) then min = id end
+end
+if min == '0-0' then return {min, ''} end
+local gone = redis.call('XREVRANGE', KEYS[2], '(' .. min, '-', 'COUNT', 1)
+if #gone == 0 then return {min, ''} end
+redis.call('XTRIM', KEYS[2], 'MINID', min)
+local cur = redis.call('GET', KEYS[3])
+if not cur or less(cur, gone[1][1]) then redis.call('SET', KEYS[3], gone[1][1]) end
+return {min, gone[1][1]}`
 /** Deletes the lock only if this instance still holds it. */
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`
+
+export interface RedisLogTuning {
+  /** How long a noted position holds trims back without being renewed (default 15 s; tests). */
+  positionGraceMs?: number
+}
 
 export class RedisLog implements Replication {
   readonly replica: string
@@ -95,12 +142,23 @@ export class RedisLog implements Replication {
   /** Entries applied since this replica last tried a snapshot; one is in progress. */
   private sinceSnapshot = 0
   private snapshotting: Promise<void> | undefined
-  /** A trim went past this replica's position (cut off from Redis too long): said once. */
+  /** A trim went past this replica's position (cut off from Redis too long): it stopped reading. */
   private behindTrim = false
+  /** A position that held this replica's trims back, and for how many snapshots in a row. */
+  private held: { at: string; times: number } | undefined
+  /** The snapshot is loaded (before, `last` is not yet a position that a trim can pass). */
+  private loaded = false
+  /**
+   * What a replica trimmed past does once it has stopped (README "Replicas"): exit with status
+   * 1, so its supervisor (compose's restart policy, concurrently, systemd) starts it again,
+   * and the new process loads the snapshot. Tests replace it.
+   */
+  onTrimmedPast: () => void = () => process.exit(1)
 
   constructor(
     readonly settings: ReplicationSettings,
     private readonly logger: Logger,
+    private readonly tuning: RedisLogTuning = {},
   ) {
     this.replica = settings.name
     this.instance = `${settings.name}~${randomBytes(6).toString('base64url')}`
@@ -183,21 +241,14 @@ export class RedisLog implements Replication {
   private async beat(): Promise<void> {
     // Sent before anything this instance submits (same connection): others see it alive first.
     // With it, where this replica is in the log (trims never pass it) and how far the log was trimmed.
-    const [, , trimmed] =
+    const [, noted] =
       (await this.writer
         .pipeline()
         .set(this.alive(this.instance), '1', 'PX', ALIVE_TTL_MS)
-        .hset(this.key('applied'), this.instance, `${this.last} ${Date.now()}`)
-        .get(this.key('trimmed'))
+        .eval(NOTE_POSITION, 2, this.key('applied'), this.key('trimmed'), this.instance, this.last)
         .exec()) ?? []
-    const cut = trimmed?.[1]
-    if (typeof cut === 'string' && compareIds(cut, this.last) > 0 && !this.behindTrim) {
-      this.behindTrim = true
-      this.logger.error(
-        { trimmedTo: cut, applied: this.last },
-        'replica: the log was trimmed past this replica (cut off from Redis too long): restart it to load the snapshot',
-      )
-    }
+    const cut = noted?.[1]
+    if (this.loaded && typeof cut === 'string' && compareIds(cut, this.last) > 0) this.trimmedPast(cut)
     const ids = [...this.watched.keys()]
     if (!ids.length) return
     const pipeline = this.writer.pipeline()
@@ -273,18 +324,28 @@ export class RedisLog implements Replication {
    * replica catches up before it listens); then keeps reading.
    */
   async start(): Promise<void> {
-    // Noted as having applied nothing yet: no trim passes this replica while it loads a snapshot.
-    await this.writer.hset(this.key('applied'), this.instance, `0-0 ${Date.now()}`)
-    await this.loadSnapshot()
-    const tail = (
-      (await this.writer.xrevrange(this.stream, '+', '-', 'COUNT', 1)) as [string, string[]][]
-    )[0]?.[0]
-    this.running = true
+    // Noted as having applied nothing yet, and renewed every beat while the snapshot loads
+    // (however long that takes): no trim passes this replica meanwhile.
     await this.beat()
     this.heartbeat = setInterval(() => {
       this.beat().catch((err: Error) => this.logger.debug({ err: err.message }, 'replica: heartbeat failed'))
     }, HEARTBEAT_MS)
     this.heartbeat.unref()
+    await this.loadSnapshot()
+    // Trimmed past what it covers all the same (Redis unreachable for the grace meanwhile):
+    // the state built so far cannot be completed, so this start fails (the process exits 1).
+    const cut = await this.writer.get(this.key('trimmed'))
+    if (cut && compareIds(cut, this.last) > 0) {
+      this.behindTrim = true
+      throw new Error(
+        `replica: the log was trimmed past the snapshot this replica loaded (trimmed to ${cut}, loaded to ${this.last}): start it again`,
+      )
+    }
+    this.loaded = true
+    const tail = (
+      (await this.writer.xrevrange(this.stream, '+', '-', 'COUNT', 1)) as [string, string[]][]
+    )[0]?.[0]
+    this.running = true
     this.loop = this.read()
     if (tail) await this.until(tail)
     this.logger.info({ replica: this.replica, replayedTo: this.last }, 'replica: caught up with the log')
@@ -317,23 +378,26 @@ export class RedisLog implements Replication {
   }
 
   /**
-   * Writes a snapshot of the world as of the entry just applied (its body is built now,
-   * synchronously), if no other replica is writing one, then trims the log up to it.
+   * If no other replica is writing one, writes a snapshot of the world as of the last entry
+   * applied (its body built once the lock is taken, synchronously, between two entries), then
+   * trims the log up to it. Never from a replica trimmed past (its world has a gap).
    */
   private async snapshot(): Promise<void> {
-    const covers = this.last
-    const body: SnapshotBody = {
-      covers,
-      writer: this.instance,
-      at: new Date().toISOString(),
-      nonces: [...this.seen].slice(-SNAPSHOT_NONCES),
-      entries: this.compactor.entries().map((e) => [e.id, e.kind, e.origin, e.nonce, e.payload]),
-    }
-    const json = JSON.stringify(body)
+    if (this.behindTrim) return
     const lock = this.key('snapshot:lock')
     try {
       if ((await this.writer.set(lock, this.instance, 'PX', SNAPSHOT_LOCK_MS, 'NX')) !== 'OK') return
       try {
+        if (this.behindTrim) return
+        const covers = this.last
+        const body: SnapshotBody = {
+          covers,
+          writer: this.instance,
+          at: new Date().toISOString(),
+          nonces: [...this.seen].slice(-SNAPSHOT_NONCES),
+          entries: this.compactor.entries().map((e) => [e.id, e.kind, e.origin, e.nonce, e.payload]),
+        }
+        const json = JSON.stringify(body)
         if ((await this.writer.eval(PUT_SNAPSHOT, 1, this.key('snapshot'), covers, json)) === 1)
           await this.trim(covers)
       } finally {
@@ -346,24 +410,53 @@ export class RedisLog implements Replication {
 
   /**
    * Trims the log before the snapshot's entry, and before the position of any replica noted in
-   * the last POSITION_GRACE_MS (one still reading, one loading a snapshot): none misses an entry.
+   * the last POSITION_GRACE_MS by Redis's clock (one still reading, one loading a snapshot):
+   * none misses an entry. One script (TRIM).
    */
   private async trim(covers: string): Promise<void> {
-    const key = this.key('applied')
-    const positions = await this.writer.hgetall(key)
-    const now = Date.now()
-    let min = covers
-    const stale: string[] = []
-    for (const [instance, value] of Object.entries(positions)) {
-      const [id = '0-0', at = '0'] = value.split(' ')
-      if (now - Number(at) > POSITION_GRACE_MS) stale.push(instance)
-      else if (compareIds(id, min) < 0) min = id
-    }
-    const pipeline = this.writer.pipeline()
-    if (stale.length) pipeline.hdel(key, ...stale)
-    if (min !== '0-0') pipeline.xtrim(this.stream, 'MINID', min).set(this.key('trimmed'), min)
-    await pipeline.exec()
-    this.logger.debug({ covers, trimmedTo: min }, 'replica: snapshot written, log trimmed')
+    const grace = this.tuning.positionGraceMs ?? POSITION_GRACE_MS
+    const [min = covers, removedTo] = (await this.writer.eval(
+      TRIM,
+      3,
+      this.key('applied'),
+      this.stream,
+      this.key('trimmed'),
+      covers,
+      grace,
+    )) as string[]
+    this.logger.debug({ covers, trimmedTo: min, removedTo }, 'replica: snapshot written, log trimmed')
+    // A live replica whose position stays put (a handler that never resolves) holds every trim
+    // back, for ever: said once it has for HELD_SNAPSHOTS snapshots in a row.
+    if (compareIds(min, covers) >= 0) this.held = undefined
+    else if (this.held?.at !== min) this.held = { at: min, times: 1 }
+    else if (++this.held.times === HELD_SNAPSHOTS)
+      this.logger.warn(
+        { position: min, covers },
+        'replica: a live replica has not moved past this entry for several snapshots (stuck applying it?): the log is not trimmed past it',
+      )
+  }
+
+  /**
+   * This replica missed entries a trim removed (cut off from Redis, or stalled, longer than the
+   * grace): it stops applying (its world would have a gap), never writes a snapshot, says so,
+   * and exits (onTrimmedPast) so that a restart loads the snapshot.
+   */
+  private trimmedPast(cut: string): void {
+    if (this.behindTrim) return
+    this.behindTrim = true
+    this.running = false
+    this.logger.error(
+      { trimmedTo: cut, applied: this.last },
+      'replica: the log was trimmed past this replica (cut off from Redis too long): it stopped applying the log and exits with status 1; restarted, it loads the snapshot',
+    )
+    for (const p of this.pending.values()) p.reject(new Error('replica: trimmed past, restarting'))
+    this.pending.clear()
+    // Its position no longer holds trims back (nor for the grace after it exits).
+    if (this.heartbeat) clearInterval(this.heartbeat)
+    void Promise.race([
+      this.writer.hdel(this.key('applied'), this.instance).catch(() => undefined),
+      new Promise((r) => setTimeout(r, 1000).unref()),
+    ]).then(() => this.onTrimmedPast())
   }
 
   async caughtUp(): Promise<void> {
@@ -398,10 +491,20 @@ export class RedisLog implements Replication {
         await new Promise((r) => setTimeout(r, 100))
         continue
       }
-      for (const [, entries] of res ?? []) {
+      if (!res?.length) continue
+      // Entries follow `last`, unless a trim removed some in between (this replica was cut off,
+      // or stalled, past the grace; a reconnected reader re-sends its XREAD at once): checked
+      // before applying any. (A trim is one script: it removed entries before this reply, or
+      // notes them after it and is seen here or at the next read.)
+      const cut = await this.writer.get(this.key('trimmed')).catch(() => null)
+      if (cut && compareIds(cut, this.last) > 0) {
+        this.trimmedPast(cut)
+        return
+      }
+      for (const [, entries] of res) {
         for (const [id, fields] of entries) {
+          if (!this.running) return
           await this.apply(id, fields)
-          this.last = id
           this.journals.noteApplied(id)
           if (++this.sinceSnapshot >= this.snapshotEvery && !this.snapshotting) {
             this.sinceSnapshot = 0
@@ -420,7 +523,10 @@ export class RedisLog implements Replication {
     const f: Record<string, string> = {}
     for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!
     const { k: kind = '', o: origin = '', n: nonce = '', p = 'null' } = f
-    if (this.seen.has(nonce)) return
+    if (this.seen.has(nonce)) {
+      this.last = id
+      return
+    }
     this.seen.add(nonce)
     if (this.seen.size > SEEN_NONCES) this.seen.delete(this.seen.values().next().value as string)
     const mine = origin === this.replica ? this.pending.get(nonce) : undefined
@@ -430,23 +536,28 @@ export class RedisLog implements Replication {
       this.logger.warn({ kind, entry: id }, 'replica: no handler for a log entry (a newer replica wrote it?)')
       mine?.reject(new Error(`no handler for ${kind}`))
       this.compactor.note({ id, kind, origin, nonce, payload: p }, null, true)
+      this.last = id
       return
     }
     this.applying = { entry: id, origin, mine: mine !== undefined }
     const payload = JSON.parse(p) as unknown
     let ok = true
+    let refusedUntouched = false
     try {
       const result = await handler(payload as never, this.applying)
       mine?.resolve(result)
     } catch (err) {
       ok = false
+      refusedUntouched = isUntouched(err)
       if (mine) mine.reject(err)
       else
         this.logger.debug({ kind, entry: id, err: (err as Error).message }, 'replica: entry refused here too')
     } finally {
       this.applying = undefined
     }
-    this.compactor.note({ id, kind, origin, nonce, payload: p }, payload, ok)
+    // With the entry noted, in the same synchronous step: a snapshot sees both or neither.
+    this.compactor.note({ id, kind, origin, nonce, payload: p }, payload, ok, refusedUntouched)
+    this.last = id
   }
 
   async close(): Promise<void> {
@@ -458,6 +569,9 @@ export class RedisLog implements Replication {
     this.running = false
     this.reader.disconnect()
     await this.loop?.catch(() => undefined)
+    // A snapshot being written finishes (its trim, its lock released) while Redis is there.
+    if (this.writer.status === 'ready')
+      await Promise.race([this.snapshotting, new Promise((r) => setTimeout(r, 2000).unref())])
     for (const p of this.pending.values()) p.reject(new Error('replica closed'))
     this.pending.clear()
     // Gone at once for the others (its sockets close with it; their presence goes there too),

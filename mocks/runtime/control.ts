@@ -129,7 +129,8 @@ export function sinceFilter(since: string, replicated: boolean): ((e: JournalEnt
     const seq = Number(since)
     return (e) => e.seq > seq
   }
-  if (replicated && /^\d+-\d+$/.test(since))
+  // A cursor's first part is a time in ms (13 digits): `2026-12` is a month, not a cursor.
+  if (replicated && /^\d{10,}-\d+$/.test(since))
     // Not yet published (no cursor): newer than any cursor a client has seen.
     return (e) => e.cursor === undefined || compareIds(e.cursor, since) > 0
   const at = Date.parse(since)

@@ -10,7 +10,7 @@ import {
   requestIdReport,
 } from '../core/journal.ts'
 import { createLogger, type Logger } from '../core/logger.ts'
-import type { Replication } from '../core/replication.ts'
+import { type Replication, untouched } from '../core/replication.ts'
 import { markStartup } from '../core/startup.ts'
 import { DEFAULT_TENANT, isTenantId, TENANT_COOKIE, tenantIdProblem } from '../core/tenant.ts'
 import { createDemoApp } from '../demo/index.ts'
@@ -180,7 +180,8 @@ export class Mocks {
 
   private need(id: string): Tenant {
     const tenant = this.router.get(id)
-    if (!tenant) throw new TenantError(404, 'unknown_tenant', `No tenant "${id}": never created, or deleted`)
+    if (!tenant)
+      throw untouched(new TenantError(404, 'unknown_tenant', `No tenant "${id}": never created, or deleted`))
     return tenant
   }
 
@@ -248,7 +249,12 @@ export class Mocks {
   switchHere(request: ScenarioRequest, tenantId: string): Promise<Scenario> {
     const tenant = this.need(tenantId)
     return this.queued(tenant, async () => {
-      const scenario = this.resolveRequest(request)
+      let scenario: Scenario
+      try {
+        scenario = this.resolveRequest(request)
+      } catch (err) {
+        throw untouched(err) // nothing changed (replicated: not kept by the log's compaction)
+      }
       markStartup('scenario-parsed')
       await this.apply(scenario, tenant)
       return scenario
@@ -300,9 +306,11 @@ export class Mocks {
     const started = performance.now()
     const problems = this.tenantProblems(scenario, tenant)
     if (problems.length)
-      throw new ScenarioError(
-        `Scenario ${scenario.name} cannot be applied to tenant ${tenant.id}`,
-        problems.map((p) => ({ file: scenario.name, ...p })),
+      throw untouched(
+        new ScenarioError(
+          `Scenario ${scenario.name} cannot be applied to tenant ${tenant.id}`,
+          problems.map((p) => ({ file: scenario.name, ...p })),
+        ),
       )
     const release = tenant.engine.pause()
     const scope = { id: tenant.id, faults: tenant.port }
