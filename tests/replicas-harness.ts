@@ -39,8 +39,6 @@ export interface ReplicaProcess {
   exited: Promise<number | null>
   /** SIGTERM to its process group; resolves once it exited. */
   stop(signal?: NodeJS.Signals): Promise<void>
-  /** A signal to its process group (SIGSTOP / SIGCONT: freeze it and let it go on). */
-  signal(signal: NodeJS.Signals): void
 }
 
 export interface ReplicaOptions {
@@ -142,9 +140,6 @@ async function startOnce(opts: ReplicaOptions): Promise<ReplicaProcess> {
         }
       }
       await exited
-    },
-    signal(signal) {
-      if (child.pid) process.kill(-child.pid, signal)
     },
   }
   const deadline = Date.now() + 60_000
