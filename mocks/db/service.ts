@@ -107,27 +107,38 @@ export class DbService {
         const { port } = await this.pglite.listen(this.opts.host || '0.0.0.0')
         return { host: peerHost, port }
       },
-      acquired: (takeover) => {
+      acquired: ({ cause, previous }) => {
         if (!this.pglite) {
           // A real upstream outlives its holders: only the world's first holder seeds it, as
-          // one process does at its start (the replicas kept the seed while none held it).
-          if (!takeover)
-            this.resetHere(this.seed).catch((err: Error) =>
-              this.logger.error({ err: err.message }, 'db: seeding MOCKS_DB_UPSTREAM failed'),
-            )
+          // one process does at its start (the replicas kept the seed while none held it). A
+          // holder after another (`db:last` in Redis) never wipes it.
+          if (cause !== 'first') return
+          this.resetHere(this.seed).catch((err: Error) =>
+            this.logger.error({ err: err.message }, 'db: seeding MOCKS_DB_UPSTREAM failed'),
+          )
           return
         }
-        if (!takeover) return
-        this.logger.warn(
-          { previous: takeover.previous },
-          "db: this replica took the database over (its holder stopped renewing its lease): it starts again from the scenario's seed; rows written since the last reset are lost, as after a database restart",
-        )
+        if (cause === 'first') return
+        if (cause === 'handover')
+          this.logger.info(
+            { previous },
+            "db: this replica took the database over (its holder handed it back on stopping): it starts again from the scenario's seed; rows written since the last reset are gone with it",
+          )
+        else
+          this.logger.warn(
+            { previous },
+            "db: this replica took the database over (its holder stopped renewing its lease): it starts again from the scenario's seed; rows written since the last reset are lost, as after a database restart",
+          )
         // It existed before: started now rather than at the next client's connection.
         void this.pglite.instance().catch(() => undefined)
       },
       lost: async () => {
         await this.pglite?.close()
         await this.dropPool()
+      },
+      // A lost campaign: only the listener was bound; the Neon pool (to the holder) stays.
+      unlisten: async () => {
+        await this.pglite?.close()
       },
     })
   }
