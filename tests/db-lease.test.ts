@@ -1,8 +1,10 @@
 import { createServer, type Server } from 'node:net'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
 import { type Acquired, DbLease, type LeaseOptions, type Liveness, probeListener } from '../mocks/db/lease.ts'
 import type { Upstream } from '../mocks/db/proxy.ts'
+import { DbService } from '../mocks/db/service.ts'
 import { hasRedisServer, type RedisServer, startRedisServer } from './redis-server.ts'
 
 // The db lease of replicated mode (mocks/db/lease.ts) against a real redis-server, its rounds
@@ -185,5 +187,26 @@ describe.runIf(run)('db lease (replicated mode)', () => {
     const started = Date.now()
     await b.lease.waitSeeded('e2', 5000)
     expect(Date.now() - started).toBeLessThan(1000)
+  })
+
+  it('a Neon WebSocket with no database to bridge to is closed, not an unhandled rejection', async () => {
+    // The holder runs MOCKS_DB_UPSTREAM (it publishes no address) and this replica does not.
+    await probe.set(key('db:holder'), JSON.stringify({ instance: 'x~1', replica: 'x' }), 'PX', 60_000)
+    const service = new DbService({
+      host: '127.0.0.1',
+      port: 0,
+      decide: () => [],
+      cluster: { url: redis.url, prefix, replica: 'b' },
+    })
+    await service.start()
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${service.port}/v2`)
+      const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)))
+      ws.once('error', () => undefined)
+      await closed
+      expect(service.lease!.holding).toBe(false)
+    } finally {
+      await service.close()
+    }
   })
 })
