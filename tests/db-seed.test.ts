@@ -72,7 +72,11 @@ describe('db: scenario seed', () => {
     const exec = PGlite.prototype.exec
     let reset: Promise<void> | undefined
     // The start's seed is running (the old one) when the switch to a new seed comes.
-    const spy = vi.spyOn(PGlite.prototype, 'exec').mockImplementation(function (this: PGlite, sql, opts) {
+    const spy = vi.spyOn(PGlite.prototype, 'exec').mockImplementation(function (
+      this: InstanceType<typeof PGlite>,
+      sql,
+      opts,
+    ) {
       reset ??= host.reset(`CREATE TABLE seeded (v text); INSERT INTO seeded VALUES ('new')`)
       return exec.call(this, sql, opts)
     })
