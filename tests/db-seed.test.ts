@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it, vi } from 'vitest'
 import { createDbFake, DbSectionSchema, seedSql } from '../mocks/db/index.ts'
 import { withPg } from './db-helpers.ts'
 
@@ -64,4 +64,31 @@ describe('db: scenario seed', () => {
     await expect(fake.applyScenario({ seed: 'CREATE TABLE broken (' })).rejects.toThrow(/syntax error/)
     await fake.close()
   }, 120_000)
+
+  it('a reset while PGlite runs its start seed waits for the start and leaves the new seed', async () => {
+    const { PgliteHost } = await import('../mocks/db/pglite-host.ts')
+    const { PGlite } = await import('@electric-sql/pglite')
+    const host = new PgliteHost()
+    const exec = PGlite.prototype.exec
+    let reset: Promise<void> | undefined
+    // The start's seed is running (the old one) when the switch to a new seed comes.
+    const spy = vi.spyOn(PGlite.prototype, 'exec').mockImplementation(function (
+      this: InstanceType<typeof PGlite>,
+      sql,
+      opts,
+    ) {
+      reset ??= host.reset(`CREATE TABLE seeded (v text); INSERT INTO seeded VALUES ('new')`)
+      return exec.call(this, sql, opts)
+    })
+    try {
+      await host.reset(`CREATE TABLE seeded (v text); INSERT INTO seeded VALUES ('old')`)
+      const db = await host.instance()
+      await reset
+      spy.mockRestore()
+      expect((await db.query('SELECT v FROM seeded')).rows).toEqual([{ v: 'new' }])
+    } finally {
+      spy.mockRestore()
+      await host.close()
+    }
+  }, 60_000)
 })

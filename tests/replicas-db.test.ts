@@ -39,6 +39,18 @@ function logged(r: ReplicaProcess, msg: string): number {
     .filter((line) => line.includes(`"msg":${JSON.stringify(msg)}`)).length
 }
 
+/** When (epoch ms, the replica's own log clock) each line whose `msg` is `msg` was logged. */
+function loggedAt(r: ReplicaProcess, msg: string): number[] {
+  return r
+    .output()
+    .split('\n')
+    .filter((line) => line.includes(`"msg":${JSON.stringify(msg)}`))
+    .map((line) => {
+      const { time } = JSON.parse(line) as { time: number | string }
+      return typeof time === 'number' ? time : Date.parse(time)
+    })
+}
+
 describe.runIf(run)('replicas share one database', () => {
   let redis: RedisServer
   let dir: string
@@ -129,8 +141,16 @@ describe.runIf(run)('replicas share one database', () => {
       )
       const before = logged(holder, RESEEDED) + logged(other, RESEEDED)
       const res = await fetch(`${through.url('v01t')}/__mocks/reset`, { method: 'POST' })
+      const answered = Date.now()
       expect(res.status).toBe(200)
-      // Read at once, through both: the answer came after the holder's reseed.
+      // The answer came after the holder's reseed (its log line's time; the same machine's clock).
+      const reseededAt = await eventually('the holder logs the reseed', async () =>
+        logged(holder, RESEEDED) + logged(other, RESEEDED) > before
+          ? loggedAt(holder, RESEEDED).at(-1)
+          : undefined,
+      )
+      expect(reseededAt).toBeLessThanOrEqual(answered)
+      // Read at once, through both.
       expect(await households(other)).toEqual(['hh_casa'])
       expect(await households(holder)).toEqual(['hh_casa'])
       expect(logged(holder, RESEEDED) + logged(other, RESEEDED) - before).toBe(1)
@@ -283,6 +303,9 @@ describe.runIf(run)('replicas share one database', () => {
     )
     // A lapse would take the lease's 3 s: handed back, it is taken within a round (0.5 s).
     expect(leaseMs).toBeLessThan(2500)
+    // Released in `db:last`: logged as a handover, not as a takeover of a holder that died.
+    expect(other.output()).toContain('its holder handed it back on stopping')
+    expect(other.output()).not.toContain('its holder stopped renewing its lease')
   }, 40_000)
 })
 

@@ -174,7 +174,10 @@ export class PgliteHost {
    */
   async reset(seedSql: string | undefined): Promise<void> {
     this.seedSql = seedSql
-    if (!this.db) return
+    // Starting: create() may have run the previous seed already; the reset waits for the start
+    // and reseeds (its caller, the holder in replicated mode, confirms only after it).
+    if (!this.db && this.starting) await this.starting.catch(() => undefined)
+    if (!this.db || this.seedSql !== seedSql) return
     for (const s of this.sessions) if (s.inTransaction) s.cut()
     const token = {}
     await this.lock(token, true)

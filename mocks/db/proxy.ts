@@ -333,6 +333,9 @@ class Proxied implements TcpConnection {
     const up = connect(target.port, target.host)
     this.upstream = up
     up.setNoDelay(true)
+    // Replicated, the upstream may be another replica's database: a holder that vanished without
+    // a FIN or RST (a host gone) is found by keepalive rather than never.
+    up.setKeepAlive(true, 5000)
     up.on('connect', () => {
       this.connected = true
       for (const c of this.waitingForUpstream) up.write(c)

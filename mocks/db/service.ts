@@ -63,6 +63,13 @@ export class DbService {
   private readonly logger: HostLogger
   /** The scenario's seed SQL as last applied (replicated mode: for when this replica takes the lease). */
   private seed: string | undefined
+  /** Wipes and seeds run one after another (a reset during the first holder's seed queues). */
+  private resets: Promise<void> = Promise.resolve()
+  /**
+   * Replicated with a real upstream: connections wait for the lease's start (the world's first
+   * holder seeds it before anyone is served).
+   */
+  private gate: Promise<void> | undefined
 
   constructor(private readonly opts: DbServiceOptions) {
     this.logger = opts.logger ?? noop
@@ -84,14 +91,24 @@ export class DbService {
       decide: opts.decide,
       record: opts.record,
       journalQueries: opts.journalQueries,
-      upstream: (kind) => (kind === 'http' ? this.neonAddress() : this.postgresAddress()),
+      upstream: async (kind) => {
+        if (this.gate) await this.gate
+        return kind === 'http' ? this.neonAddress() : this.postgresAddress()
+      },
     })
   }
 
   /** Listens on the configured port, or on `port` when given (0: a free one). */
   async start(port?: number): Promise<void> {
-    await this.proxy.start(port)
-    await this.lease?.start()
+    let open = () => {}
+    if (this.lease && this.upstream) this.gate = new Promise<void>((resolve) => (open = resolve))
+    try {
+      await this.proxy.start(port)
+      await this.lease?.start()
+    } finally {
+      open()
+      this.gate = undefined
+    }
   }
 
   private createLease(cluster: DbClusterOptions): DbLease {
@@ -107,27 +124,38 @@ export class DbService {
         const { port } = await this.pglite.listen(this.opts.host || '0.0.0.0')
         return { host: peerHost, port }
       },
-      acquired: (takeover) => {
+      acquired: ({ cause, previous }) => {
         if (!this.pglite) {
           // A real upstream outlives its holders: only the world's first holder seeds it, as
-          // one process does at its start (the replicas kept the seed while none held it).
-          if (!takeover)
-            this.resetHere(this.seed).catch((err: Error) =>
-              this.logger.error({ err: err.message }, 'db: seeding MOCKS_DB_UPSTREAM failed'),
-            )
-          return
+          // one process does at its start (the replicas kept the seed while none held it), and
+          // start() waits for it. A holder after another (`db:last` in Redis) never wipes it.
+          if (cause !== 'first') return
+          return this.resetHere(this.seed).catch((err: Error) =>
+            this.logger.error({ err: err.message }, 'db: seeding MOCKS_DB_UPSTREAM failed'),
+          )
         }
-        if (!takeover) return
-        this.logger.warn(
-          { previous: takeover.previous },
-          "db: this replica took the database over (its holder stopped renewing its lease): it starts again from the scenario's seed; rows written since the last reset are lost, as after a database restart",
-        )
+        if (cause === 'first') return
+        if (cause === 'handover')
+          this.logger.info(
+            { previous },
+            "db: this replica took the database over (its holder handed it back on stopping): it starts again from the scenario's seed; rows written since the last reset are gone with it",
+          )
+        else
+          this.logger.warn(
+            { previous },
+            "db: this replica took the database over (its holder stopped renewing its lease): it starts again from the scenario's seed; rows written since the last reset are lost, as after a database restart",
+          )
         // It existed before: started now rather than at the next client's connection.
         void this.pglite.instance().catch(() => undefined)
       },
       lost: async () => {
         await this.pglite?.close()
-        await this.dropPool()
+        // Not awaited: a pool's active query (an open transaction) must not stall the lease.
+        void this.dropPool()
+      },
+      // A lost campaign: only the listener was bound; the Neon pool (to the holder) stays.
+      unlisten: async () => {
+        await this.pglite?.close()
       },
     })
   }
@@ -182,7 +210,13 @@ export class DbService {
     }
   }
 
-  private async resetHere(seedSql: string | undefined): Promise<void> {
+  private resetHere(seedSql: string | undefined): Promise<void> {
+    const run = this.resets.then(() => this.wipeAndSeed(seedSql))
+    this.resets = run.catch(() => undefined)
+    return run
+  }
+
+  private async wipeAndSeed(seedSql: string | undefined): Promise<void> {
     if (this.pglite) return this.pglite.reset(seedSql)
     if (!seedSql) return
     const client = new pg.Client({ connectionString: this.upstream!.href })
@@ -200,7 +234,7 @@ export class DbService {
     // The lease first: another replica takes the database over within a round.
     await this.lease?.close()
     await this.proxy.close()
-    await this.dropPool()
+    await this.dropPool(true)
     const server = this.neonServer
     this.neonServer = undefined
     if (server) {
@@ -232,11 +266,18 @@ export class DbService {
     return { host: isWildcard(this.opts.host) ? '127.0.0.1' : this.opts.host, port }
   }
 
-  private async dropPool(): Promise<void> {
+  /**
+   * Retires the Neon HTTP pool (the database moved, or stopping). pg-pool neither serves nor
+   * rejects requests queued on a pool being ended, so it is ended only once none waits (those
+   * get a connection, or fail to reach the old holder within `connectionTimeoutMillis`).
+   */
+  private async dropPool(now = false): Promise<void> {
     const pool = this.neonPool
     this.neonPool = undefined
     this.neonPoolAt = undefined
-    await pool?.end().catch(() => undefined)
+    if (!pool) return
+    while (!now && pool.waitingCount > 0) await new Promise((r) => setTimeout(r, 50).unref())
+    await pool.end().catch(() => undefined)
   }
 
   private async neonAddress(): Promise<Upstream> {
@@ -260,7 +301,14 @@ export class DbService {
       const wss = new WebSocketServer({ noServer: true })
       server.on('upgrade', (req, socket, head) => {
         if (!req.url?.startsWith('/v2')) return socket.destroy()
-        wss.handleUpgrade(req, socket, head, (ws) => void this.bridge(ws))
+        wss.handleUpgrade(req, socket, head, (ws) =>
+          // No holder reachable (none elected in time, or it publishes no address): the
+          // WebSocket is closed, never an unhandled rejection.
+          this.bridge(ws).catch((err: Error) => {
+            this.logger.warn({ err: err.message }, 'db: Neon WebSocket closed: no database to bridge to')
+            ws.terminate()
+          }),
+        )
       })
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
     }
@@ -269,19 +317,25 @@ export class DbService {
   }
 
   private async bridge(ws: WebSocket): Promise<void> {
-    const target = await this.postgresAddress()
-    const up = connect(target.port, target.host)
-    up.setNoDelay(true)
+    // Frames that arrive while the holder is looked up are kept for the upstream.
     const early: Buffer[] = []
-    ws.on('message', (data: Buffer) => (up.connecting ? early.push(data) : up.write(data)))
-    up.on('connect', () => {
-      for (const d of early) up.write(d)
-    })
-    up.on('data', (d) => ws.send(d))
-    up.on('error', () => {})
-    up.on('close', () => ws.terminate())
+    let up: ReturnType<typeof connect> | undefined
+    ws.on('message', (data: Buffer) => (!up || up.connecting ? early.push(data) : up.write(data)))
     ws.on('error', () => {})
-    ws.on('close', () => up.destroy())
+    ws.on('close', () => up?.destroy())
+    const target = await this.postgresAddress()
+    if (ws.readyState !== ws.OPEN) return
+    const socket = connect(target.port, target.host)
+    up = socket
+    socket.setNoDelay(true)
+    socket.setKeepAlive(true, 5000)
+    socket.on('connect', () => {
+      for (const d of early) socket.write(d)
+      early.length = 0
+    })
+    socket.on('data', (d) => ws.send(d))
+    socket.on('error', () => {})
+    socket.on('close', () => ws.terminate())
   }
 
   private async pool(): Promise<pg.Pool> {
@@ -291,7 +345,8 @@ export class DbService {
     // Replicated: the database moved to another replica; the old pool's connections go with it.
     if (this.neonPool && this.neonPoolAt !== connectionString) void this.dropPool()
     if (!this.neonPool) {
-      this.neonPool = new pg.Pool({ connectionString, max: 4 })
+      // A connection never waits forever (PGlite's start, 2 to 9 s, happens inside one).
+      this.neonPool = new pg.Pool({ connectionString, max: 4, connectionTimeoutMillis: 30_000 })
       this.neonPoolAt = connectionString
       this.neonPool.on('error', () => {})
     }
