@@ -373,6 +373,8 @@ describe('the tenant API', () => {
       () => 'cut',
     )
     await expect.poll(() => t.mocks.tenant(id)?.inflight).toBe(1)
+    // A held request keeps its tenant alive however long it is held.
+    expect(await t.mocks.sweepIdle(Date.now() + t.mocks.tenancy.idleMs + 1)).not.toContain(id)
     expect((await controlCall(`/tenants/${id}`, { method: 'DELETE' })).status).toBe(204)
     expect(await held).toBe('cut')
   })

@@ -197,6 +197,8 @@ export class Journal {
   private listeners = new Set<JournalListener>()
   /** Replicated mode: stamped on every entry (mocks/replica sets it). */
   replica: string | undefined
+  /** When an entry was last recorded (epoch ms; 0: never): a tenant's idleness reads it. */
+  lastRecordedAt = 0
   /** Times cleared (a reset, DELETE): the merged journal of replicated mode shows the current one. */
   generation = 0
 
@@ -291,6 +293,8 @@ export class Journal {
   }
 
   private add(full: Stored): void {
+    // The entry's time (set by nowIso just before): when this journal last saw activity.
+    this.lastRecordedAt = isoMs
     if (this.replica !== undefined) full.replica = this.replica
     this.entries.push(full)
     // Trimmed in batches: dropping the oldest entry on every record (a splice at the front)

@@ -55,9 +55,24 @@ export class Tenant {
   scenario: Scenario | undefined
   /** Scenario switches and resets of this tenant, in order (other tenants never wait on them). */
   queue: Promise<unknown> = Promise.resolve()
-  lastSeen = Date.now()
-  /** Requests being answered (a held one keeps its tenant alive). */
-  inflight = 0
+  /** Set by control calls and socket closes; requests count through the journal (below). */
+  private touched = Date.now()
+  /**
+   * When the tenant was last in use: a control call, a socket closing, or any entry its journal
+   * recorded (every request is journaled when it ends). Read from the journal rather than
+   * stamped by a layer of its own around each request: that layer cost a named tenant's
+   * requests a promise and a clock read each.
+   */
+  get lastSeen(): number {
+    return Math.max(this.touched, this.journal.lastRecordedAt)
+  }
+  set lastSeen(ms: number) {
+    this.touched = ms
+  }
+  /** Requests being answered (a held one keeps its tenant alive): the journal's open requests. */
+  get inflight(): number {
+    return this.journal.open.size
+  }
   readonly sockets = new Map<WsLink, ServiceName>()
   readonly handlers = new Map<ServiceName, MiddlewareHandler>()
   deleted = false
@@ -369,16 +384,8 @@ export class TenantRouter implements FaultPort {
         handler = tenant.engine.http(service)
         tenant.handlers.set(service, handler)
       }
-      return counted(tenant, handler, c, next)
-    }
-    const counted = async (tenant: Tenant, handler: MiddlewareHandler, c: Context, next: Next) => {
-      tenant.inflight++
-      try {
-        return await handler(c, next)
-      } finally {
-        tenant.inflight--
-        tenant.lastSeen = Date.now()
-      }
+      // In flight and last seen are the tenant's journal's to tell (Tenant#inflight, #lastSeen).
+      return handler(c, next)
     }
     // Not an async function: the single world's requests go on with no promise of their own.
     return (c, next) => {
