@@ -296,14 +296,13 @@ export class TenantRouter implements FaultPort {
   resolve(
     service: ServiceName,
     headers: HeaderLookup,
-    search: string | (() => string),
+    /** The query string (`URL#search`). */
+    search: string,
     upgrade: boolean,
   ): Resolution {
     const signals: TenantSignal[] = explicitTenantSignals(headers)
-    let query: string | undefined
-    const searchOf = () => (query ??= typeof search === 'string' ? search : search())
     const signal = this.opts.serviceSignals?.get(service)
-    const own = signal?.(headers, searchOf())
+    const own = signal?.(headers, search)
     // A credential names a tenant only if it is live: a token that merely looks like one (an
     // `@` in an Upstash token) is the service's business, which refuses it if it is wrong.
     if (own !== undefined && (this.tenants.has(own) || this.goneIds.has(own)))
@@ -311,7 +310,7 @@ export class TenantRouter implements FaultPort {
     // Sessions place a request only when some tenant besides the default exists (or a signal
     // must be checked against the session): the single-world path reads no cookie here.
     if (signals.length > 0 || this.tenants.size > 1 || this.gone.size > 0) {
-      const token = this.opts.host.identify({ headers, search: searchOf(), upgrade })
+      const token = this.opts.host.identify({ headers, search, upgrade })
       const owner = token ? this.owners.get(token) : undefined
       if (owner !== undefined) signals.push({ source: 'session', value: owner })
       else if (token && this.gone.has(token))
