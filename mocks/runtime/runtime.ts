@@ -74,6 +74,18 @@ export interface TenantCreated {
   env: Record<string, string>
 }
 
+/** How long a request waits for this replica to catch up with the log before a tenant is called unknown. */
+const CATCH_UP_MS = 2000
+
+/** `replication.caughtUp()`, never failing and never longer than CATCH_UP_MS. */
+function boundedCatchUp(replication: Replication): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const bound = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, CATCH_UP_MS)
+  })
+  return Promise.race([replication.caughtUp().catch(() => undefined), bound]).then(() => clearTimeout(timer))
+}
+
 /**
  * Replicated mode as the runtime drives it (mocks/replica's RedisLog, loaded only when
  * MOCKS_REDIS_URL is set): control mutations go through the world's log (README "Replicas").
@@ -133,7 +145,12 @@ export class Mocks {
       journalLimit,
       logger: createLogger('faults'),
       serviceSignals: serviceTenantSignals(fakes),
-      ...(replica ? { cluster: (tenant: string) => replica.counters(tenant) } : {}),
+      ...(replica
+        ? {
+            cluster: (tenant: string) => replica.counters(tenant),
+            caughtUp: () => boundedCatchUp(replica),
+          }
+        : {}),
     })
     if (replica) {
       this.replicate(replica)

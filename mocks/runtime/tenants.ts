@@ -169,6 +169,11 @@ export interface TenantRouterOptions {
   serviceSignals?: ReadonlyMap<ServiceName, (headers: HeaderLookup, search: string) => string | undefined>
   /** Replicated mode: a tenant's cluster-wide fault counters (mocks/replica). */
   cluster?: (tenant: string) => ClusterCounters
+  /**
+   * Replicated mode: resolves once this replica has applied the log as it stands (bounded:
+   * it resolves anyway after a short wait), so a tenant created elsewhere is known.
+   */
+  caughtUp?: () => Promise<void>
 }
 
 /** How many deleted tenants' session tokens are remembered (each answered 404). */
@@ -360,7 +365,22 @@ export class TenantRouter implements FaultPort {
     // Every request but the single world's takes this path (see below).
     const routed = (c: Context, next: Next, headers: RequestHeaders): ReturnType<MiddlewareHandler> => {
       const upgrade = headers.get('upgrade')?.toLowerCase() === 'websocket'
-      const found = this.resolve(service, headers, searchOf(c.req.url), upgrade)
+      const search = searchOf(c.req.url)
+      const found = this.resolve(service, headers, search, upgrade)
+      // Replicated mode: a tenant just created through another replica may not be applied here
+      // yet. Before calling it unknown, catch up with the log (one round trip, bounded), then
+      // look again: a client creating a tenant through a balancer can use it at once.
+      const catchUp = this.opts.caughtUp
+      if (!found.ok && found.code === 'unknown_tenant' && catchUp)
+        return catchUp().then(() => answer(c, next, headers, this.resolve(service, headers, search, upgrade)))
+      return answer(c, next, headers, found)
+    }
+    const answer = (
+      c: Context,
+      next: Next,
+      headers: RequestHeaders,
+      found: Resolution,
+    ): ReturnType<MiddlewareHandler> => {
       if (!found.ok) {
         // The service's own code for the status (better-auth's are UPPER_SNAKE); the message says why.
         const body = envelope
