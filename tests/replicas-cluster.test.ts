@@ -54,8 +54,9 @@ describe.runIf(run)('pnpm dev:cluster', () => {
     exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)))
     // Both replicas up behind the balancer: requests reach each of them.
     await eventually(
-      `both replicas serving through the balancer; output so far:\n${output}`,
+      'both replicas serving through the balancer',
       async () => {
+        if (child.exitCode !== null) throw new Error(`dev:cluster exited (${child.exitCode}):\n${output}`)
         // Every backend has a replica up (haproxy's checks run every second).
         for (const name of ['V01T', 'MEDIA', 'CHAT', 'AUTH', 'UPSTASH', 'CONTROL']) {
           if (!(await fetch(`http://127.0.0.1:${ports[name]}/__mocks/health`)).ok) return undefined
@@ -71,7 +72,9 @@ describe.runIf(run)('pnpm dev:cluster', () => {
         return names.has('r1') && names.has('r2') ? true : undefined
       },
       110_000,
-    )
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\noutput so far:\n${output}`)
+    })
   }, 120_000)
 
   afterAll(async () => {

@@ -13,15 +13,21 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const TSX = join(ROOT, 'node_modules/.bin/tsx')
 const CLI = join(ROOT, 'mocks/cli/index.ts')
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number }
-      srv.close(() => resolve(port))
+/**
+ * A free port for a process that binds it seconds later, chosen below the kernel's ephemeral
+ * range (32768 and up here): a port-0 pick could meanwhile be handed to any other test's own
+ * port-0 listener or outgoing connection, which happens under a full parallel suite.
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const candidate = 20_000 + Math.floor(Math.random() * 10_000)
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = createServer()
+      srv.once('error', () => resolve(false))
+      srv.listen(candidate, '127.0.0.1', () => srv.close(() => resolve(true)))
     })
-  })
+    if (free) return candidate
+  }
 }
 
 export const REPLICA_SERVICES = ['auth', 'chat', 'v01t'] as const

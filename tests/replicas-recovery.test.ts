@@ -370,6 +370,25 @@ describe.runIf(run)('replicas: a replica cut off and trimmed past', () => {
     await stopCluster([a, b], redis, undefined)
   })
 
+  /** The id of the log's newest entry. */
+  const newest = async () =>
+    ((await db!.xrevrange(`${prefix}log`, '+', '-', 'COUNT', 1)) as [string, string[]][])[0]![0]
+  /** Resolves once the log's oldest entry is after `id` (a snapshot covers it, the log was trimmed). */
+  const trimmedPast = (what: string, id: string) =>
+    eventually(`the log trimmed past ${what}`, async () => {
+      const first = ((await db!.xrange(`${prefix}log`, '-', '+', 'COUNT', 1)) as [string, string[]][])[0]
+      return first !== undefined && compareIds(first[0], id) > 0
+    })
+  /** A third replica started now: it loads the snapshot and replays the rest. */
+  const lateReplica = () =>
+    startReplica({
+      name: 'c',
+      redisUrl: redis.url,
+      prefix,
+      env: { MOCKS_SNAPSHOT_EVERY: '5' },
+      services: ['v01t'],
+    })
+
   it('stops applying at the gap, says so and exits with status 1 (for its supervisor to restart it)', async () => {
     const clear = async () => {
       const res = await fetch(`${a!.url('v01t')}/__mocks/journal`, { method: 'DELETE' })
@@ -409,7 +428,7 @@ describe.runIf(run)('replicas: a replica cut off and trimmed past', () => {
       body: JSON.stringify({ id: 'snap-times', effect: { type: 'status', status: 502 }, times: 3 }),
     })
     expect(add.status).toBe(201)
-    const added = ((await db!.xrevrange(`${prefix}log`, '+', '-', 'COUNT', 1)) as [string, string[]][])[0]![0]
+    const added = await newest()
     const hit = async (r: ReplicaProcess) => (await fetch(`${r.url('v01t')}${V01T_PATH}`)).status
     expect([await hit(a!), await hit(a!)]).toEqual([502, 502])
     // The log trimmed past the fault's entry: a replica starting now has it from the snapshot.
@@ -417,17 +436,8 @@ describe.runIf(run)('replicas: a replica cut off and trimmed past', () => {
     for (let i = 0; i < 6; i++) await clear()
     await new Promise((r) => setTimeout(r, 1300))
     for (let i = 0; i < 6; i++) await clear()
-    await eventually('the log trimmed past the fault', async () => {
-      const first = ((await db!.xrange(`${prefix}log`, '-', '+', 'COUNT', 1)) as [string, string[]][])[0]
-      return first !== undefined && compareIds(first[0], added) > 0
-    })
-    const c = await startReplica({
-      name: 'c',
-      redisUrl: redis.url,
-      prefix,
-      env: { MOCKS_SNAPSHOT_EVERY: '5' },
-      services: ['v01t'],
-    })
+    await trimmedPast('the fault', added)
+    const c = await lateReplica()
     try {
       expect([await hit(c), await hit(c), await hit(a!)]).toEqual([502, 200, 200])
     } finally {
@@ -448,9 +458,7 @@ describe.runIf(run)('replicas: a replica cut off and trimmed past', () => {
     expect((await control('/reset', 'POST')).ok).toBe(true)
     for (let i = 0; i < 2; i++) await fetch(`${a!.url('v01t')}${V01T_PATH}?before-the-clear=${i}`)
     expect((await control('/journal', 'DELETE')).ok).toBe(true)
-    const cleared = (
-      (await db!.xrevrange(`${prefix}log`, '+', '-', 'COUNT', 1)) as [string, string[]][]
-    )[0]![0]
+    const cleared = await newest()
     for (let i = 0; i < 3; i++) await fetch(`${a!.url('v01t')}${V01T_PATH}?after=${i}`)
     // Entries that change neither the state's start nor the journal's: faults added, then removed.
     for (let i = 0; i < 6; i++) {
@@ -463,17 +471,8 @@ describe.runIf(run)('replicas: a replica cut off and trimmed past', () => {
     }
     await new Promise((r) => setTimeout(r, 1300))
     for (let i = 0; i < 6; i++) await control(`/faults/idle-${i}`, 'DELETE')
-    await eventually('the log trimmed past the clear', async () => {
-      const first = ((await db!.xrange(`${prefix}log`, '-', '+', 'COUNT', 1)) as [string, string[]][])[0]
-      return first !== undefined && compareIds(first[0], cleared) > 0
-    })
-    const c = await startReplica({
-      name: 'c',
-      redisUrl: redis.url,
-      prefix,
-      env: { MOCKS_SNAPSHOT_EVERY: '5' },
-      services: ['v01t'],
-    })
+    await trimmedPast('the clear', cleared)
+    const c = await lateReplica()
     try {
       const onA = await eventually('a published its entries', async () => {
         const list = await listOf(a!)
