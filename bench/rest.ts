@@ -5,7 +5,15 @@ import { type Peer, startPeer } from './peers.ts'
 import { layerGap, type ProfileSummary, topOf } from './profile.ts'
 import type { Figure, TargetResult } from './report.ts'
 import type { Host } from './rpc.ts'
-import { median, pairedDifference, pairedRatio, round, throughputCost } from './stats.ts'
+import {
+  median,
+  pairedDifference,
+  pairedRatio,
+  round,
+  signedShare,
+  signedUs,
+  throughputCost,
+} from './stats.ts'
 
 // 1. REST throughput with autocannon: fixed connections and duration per round, candidate
 // and baseline rounds alternating. The baseline is a bare node:http server answering the
@@ -88,12 +96,10 @@ async function alternate(ctx: Ctx, a: () => Promise<Run>, b: () => Promise<Run>)
   return [ra!, rb!]
 }
 
+/** A throughput cost as a signed change of throughput (a cost is fewer requests: `−0.8 %`). */
+const signedCost = (cost: number) => signedShare(-cost)
 /** A paired ratio as a signed percentage: `+3.1 %`, `−2 %`. */
-/** µs as a signed figure: `+0.4 µs`. */
-const signedUs = (us: number) => `${us >= 0 ? '+' : '−'}${round(Math.abs(us), 2)} µs`
-/** A throughput cost as a signed percentage. */
-const signedCost = (cost: number) => `${cost >= 0 ? '−' : '+'}${round(Math.abs(cost) * 100, 1)} %`
-const signed = (ratio: number) => `${ratio >= 1 ? '+' : '−'}${round(Math.abs(ratio - 1) * 100, 1)} %`
+const signed = (ratio: number) => signedShare(ratio - 1)
 
 const withoutTimestamp = (body: Buffer) => body.toString().replace(/"timestamp":"[^"]*"/, '"timestamp":""')
 

@@ -62,3 +62,14 @@ export function pairedDifference(candidate: readonly number[], baseline: readonl
 export function throughputCost(extraUs: number, servedUs: number): number {
   return 1 - servedUs / (servedUs + extraUs)
 }
+
+/** A magnitude with its sign in front (`+0.4 µs`, `−2 %`): the report printed `+-0.5` before. */
+export function signedFigure(value: number, unit: string, digits: number): string {
+  return `${value >= 0 ? '+' : '−'}${round(Math.abs(value), digits)} ${unit}`
+}
+
+/** Extra CPU per request: `+0.4 µs`. */
+export const signedUs = (us: number): string => signedFigure(us, 'µs', 2)
+
+/** A share as a signed percentage: `+3.1 %`. */
+export const signedShare = (share: number): string => signedFigure(share * 100, '%', 1)

@@ -2,12 +2,15 @@ import type { Benchmark } from './context.ts'
 import type { Figure } from './report.ts'
 import { largeScenario } from './reset.ts'
 import { cannon, hostServer, V01T_PATH } from './rest.ts'
-import { median, pairedDifference, pairedRatio, round, throughputCost } from './stats.ts'
-
-/** A cost as a signed percentage: `+3.1 %`, `−2 %` (the report printed `+-0.5 %` before). */
-const signed = (cost: number) => `${cost >= 0 ? '+' : '−'}${round(Math.abs(cost) * 100, 1)} %`
-/** µs as a signed figure: `+0.4 µs`. */
-const signedUs = (us: number) => `${us >= 0 ? '+' : '−'}${round(Math.abs(us), 2)} µs`
+import {
+  median,
+  pairedDifference,
+  pairedRatio,
+  round,
+  signedShare,
+  signedUs,
+  throughputCost,
+} from './stats.ts'
 
 // 7. Tenants (issue 16), timed in the server process: creating a tenant from the default
 // scenario and from the large one (resolves when every fake serves it), the memory each live
@@ -90,7 +93,7 @@ export const tenantsBenchmark: Benchmark = {
     const aloneCost = costOf(extra.alone)
     const besideCost = costOf(extra.beside)
     const namedCost = costOf(extra.named)
-    const inProcess = (a: number[], b: number[]) => signed(pairedRatio(a, b) - 1)
+    const inProcess = (a: number[], b: number[]) => signedShare(pairedRatio(a, b) - 1)
     return {
       id: 'tenants',
       title: 'Tenants',
@@ -162,7 +165,7 @@ export const tenantsBenchmark: Benchmark = {
         {
           id: 'tenant-resolution',
           text: 'V01T list with tenant resolution against the default tenant: under 5 % cost',
-          observed: `against no tenancy, extra CPU per request in-process: default tenant alone ${signedUs(extra.alone)}, with tenants live ${signedUs(extra.beside)}, a named tenant ${signedUs(extra.named)} (of the in-process request: ${inProcess(cost.alone, cost.bare)}, ${inProcess(cost.beside, cost.bareLive)}, ${inProcess(cost.named, cost.bareLive)}); against the ${round(servedUs, 1)} µs a request costs over sockets: ${signed(aloneCost)}, ${signed(besideCost)}, ${signed(namedCost)} of throughput`,
+          observed: `against no tenancy, extra CPU per request in-process: default tenant alone ${signedUs(extra.alone)}, with tenants live ${signedUs(extra.beside)}, a named tenant ${signedUs(extra.named)} (of the in-process request: ${inProcess(cost.alone, cost.bare)}, ${inProcess(cost.beside, cost.bareLive)}, ${inProcess(cost.named, cost.bareLive)}); against the ${round(servedUs, 1)} µs a request costs over sockets: ${signedShare(aloneCost)}, ${signedShare(besideCost)}, ${signedShare(namedCost)} of throughput`,
           met: aloneCost < 0.05 && besideCost < 0.05 && namedCost < 0.05,
         },
       ],

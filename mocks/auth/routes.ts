@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit'
 import { z } from 'zod'
 import { randomId } from '../core/ids.ts'
 import { configOriginMatcher } from '../core/origins.ts'
+import { caughtUpWithin } from '../core/replication.ts'
 import { requestHeaders } from '../core/request-headers.ts'
 import { cookieVerifier, sessionCookieFrom, signSessionToken } from '../core/session-cookie.ts'
 import { DEFAULT_TENANT, tenantOf } from '../core/tenant.ts'
@@ -117,9 +118,6 @@ export function publicSession(s: SessionRow, adminPlugin: boolean) {
     ...(adminPlugin ? { impersonatedBy: null } : {}),
   }
 }
-
-/** Longest a replica waits to catch up with the log before calling a session unknown. */
-const CATCH_UP_MS = 2000
 
 /** The cookies better-auth clears when a session ends or is unknown (sign-out, get-session). */
 const SESSION_COOKIES = ['session_token', 'session_data', 'dont_remember'] as const
@@ -298,14 +296,7 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
     const found = lookup(c)
     const log = deps.replication
     if (found.kind !== 'unknown' || !log) return found
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const bound = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, CATCH_UP_MS)
-    })
-    return Promise.race([log.caughtUp().catch(() => undefined), bound]).then(() => {
-      clearTimeout(timer)
-      return lookup(c)
-    })
+    return caughtUpWithin(log).then(() => lookup(c))
   }
 
   const sessionAnswer = (c: Context, found: Lookup): Response => {

@@ -44,6 +44,21 @@ export interface Replication {
   caughtUp(): Promise<void>
 }
 
+/** How long a read waits for this replica to catch up with the log before it answers anyway. */
+export const CATCH_UP_MS = 2000
+
+/**
+ * `replication.caughtUp()`, bounded: it never fails and never takes longer than `ms` (a read
+ * that would see another replica's write answers with what it has after that).
+ */
+export function caughtUpWithin(replication: Replication, ms = CATCH_UP_MS): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const bound = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms)
+  })
+  return Promise.race([replication.caughtUp().catch(() => undefined), bound]).then(() => clearTimeout(timer))
+}
+
 const UNTOUCHED = Symbol.for('devarno-mocks.replication.untouched')
 
 /**

@@ -10,7 +10,7 @@ import {
   requestIdReport,
 } from '../core/journal.ts'
 import { createLogger, type Logger } from '../core/logger.ts'
-import { type Replication, untouched } from '../core/replication.ts'
+import { caughtUpWithin, type Replication, untouched } from '../core/replication.ts'
 import { markStartup } from '../core/startup.ts'
 import { DEFAULT_TENANT, isTenantId, TENANT_COOKIE, tenantIdProblem } from '../core/tenant.ts'
 import { createDemoApp } from '../demo/index.ts'
@@ -72,18 +72,6 @@ export interface TenantCreated {
   cookie: { name: string; value: string }
   /** Env naming the tenant through a service's own credential (Upstash's token), by env name. */
   env: Record<string, string>
-}
-
-/** How long a request waits for this replica to catch up with the log before a tenant is called unknown. */
-const CATCH_UP_MS = 2000
-
-/** `replication.caughtUp()`, never failing and never longer than CATCH_UP_MS. */
-function boundedCatchUp(replication: Replication): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const bound = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, CATCH_UP_MS)
-  })
-  return Promise.race([replication.caughtUp().catch(() => undefined), bound]).then(() => clearTimeout(timer))
 }
 
 /**
@@ -148,7 +136,7 @@ export class Mocks {
       ...(replica
         ? {
             cluster: (tenant: string) => replica.counters(tenant),
-            caughtUp: () => boundedCatchUp(replica),
+            caughtUp: () => caughtUpWithin(replica),
           }
         : {}),
     })

@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest'
+import { pairedDifference, pairedRatio, signedShare, signedUs, throughputCost } from './stats.ts'
+
+describe('bench statistics', () => {
+  it('pairs each candidate round with the baseline round beside it', () => {
+    expect(pairedRatio([2, 4, 9], [1, 2, 3])).toBe(2)
+    expect(pairedDifference([12, 11, 30], [10, 10, 10])).toBe(2)
+    expect(pairedDifference([], [1])).toBeNaN()
+  })
+
+  it('turns extra CPU per request into the share of throughput it costs', () => {
+    expect(throughputCost(0, 50)).toBe(0)
+    // 50 µs a request, 2.5 µs more: 50 / 52.5 of the requests, 1/21 fewer.
+    expect(throughputCost(2.5, 50)).toBeCloseTo(1 / 21, 10)
+    expect(throughputCost(-2.5, 50)).toBeLessThan(0)
+  })
+
+  it('prints signed figures with a real minus sign', () => {
+    expect(signedUs(0.404)).toBe('+0.4 µs')
+    expect(signedUs(-1.234)).toBe('−1.23 µs')
+    expect(signedShare(0.031)).toBe('+3.1 %')
+    expect(signedShare(-0.02)).toBe('−2 %')
+  })
+})
