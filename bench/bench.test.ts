@@ -4,6 +4,7 @@ import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { BENCHMARKS, PRESETS, runAndWrite } from './harness.ts'
 import { ROOT } from './machine.ts'
+import { perfUnavailable } from './perf.ts'
 import type { Report } from './report.ts'
 
 // The harness in its tiny mode (1 round, 0.5 s runs, 20 WS clients, small scenarios) against
@@ -92,6 +93,19 @@ describe('pnpm bench (tiny mode)', () => {
     ]) {
       expect(p.samples, p.title).toBeGreaterThan(0)
       expect(p.files.length, p.title).toBeGreaterThan(0)
+    }
+    // The kernel-side breakdown (Linux perf) is measured, in REST and WS, or said to be missing.
+    const ws = report.sections.find((s) => s.id === 'ws')!
+    for (const section of [rest, ws]) {
+      const totals = section.figures.filter((f) => /\(perf, kernel included\), total$/.test(f.name))
+      if (perfUnavailable() === null) {
+        expect(totals.length, section.id).toBeGreaterThan(0)
+        for (const f of totals) expect(f.candidate, f.name).toBeGreaterThan(0)
+        expect(section.notes.some((n) => n.startsWith('Where the CPU goes'))).toBe(true)
+      } else
+        expect(
+          section.notes.some((n) => n.startsWith('Kernel-side breakdown (Linux perf) not measured')),
+        ).toBe(true)
     }
     // A peer is either measured or said to be missing.
     for (const name of PRESETS.tiny.rest.peers) {

@@ -2,6 +2,15 @@ import autocannon from 'autocannon'
 import { type Benchmark, type Ctx, cookieOf, userById } from './context.ts'
 import { type Captured, json, request } from './net.ts'
 import { type Peer, startPeer } from './peers.ts'
+import {
+  gapText,
+  type Part,
+  type PerfBreakdown,
+  perfDuring,
+  perfFigures,
+  perfUnavailable,
+  scaledTo,
+} from './perf.ts'
 import { layerGap, type ProfileSummary, topOf } from './profile.ts'
 import type { Figure, TargetResult } from './report.ts'
 import type { Host } from './rpc.ts'
@@ -162,6 +171,9 @@ function figures(label: string, cand: Run[], base: Run[], note?: string): Figure
 
 const rps = (r: Run) => r.rps
 const cpuOf = (runs: Run[]) => median(runs.map((r) => r.cpuUs))
+
+const WAKE_PART: Part = 'kernel: waking the client to read an answer'
+
 const ratioOf = (a: Run[], b: Run[]) => pairedRatio(a.map(rps), b.map(rps))
 
 /** The fake's throughput against another server's, paired by round (a peer: how many times faster). */
@@ -370,6 +382,31 @@ export const restBenchmark: Benchmark = {
         chatHeaders,
       )
 
+      // The same workloads under Linux perf, the kernel and every thread included: what the
+      // V8 profiles cannot see, and where the fake's extra CPU over sockets goes.
+      const perfWhy = perfUnavailable()
+      const sampled = (title: string, host: Host, url: string, headers: Record<string, string> = {}) =>
+        perfDuring(title, host.pid, async () => (await run(hostServer(host), url, low, headers)()).requests)
+      let kernelView:
+        | {
+            fake: PerfBreakdown
+            hono: PerfBreakdown
+            bare: PerfBreakdown
+            chat: PerfBreakdown
+            hop: PerfBreakdown
+          }
+        | undefined
+      if (perfWhy === null) {
+        ctx.log('rest: perf samples of the fake and its baselines (V01T list, chat history)')
+        kernelView = {
+          fake: await sampled('the fake', ctx.mocks, v01t + V01T_PATH),
+          hono: await sampled('bare Hono', ctx.baseline, floor.url + V01T_PATH),
+          bare: await sampled('bare node:http', ctx.baseline, v.url + V01T_PATH),
+          chat: await sampled('chat history', ctx.mocks, chat + CHAT_PATH, chatHeaders),
+          hop: await sampled('the auth-hop floor', ctx.baseline, hop.url + CHAT_PATH, chatHeaders),
+        }
+      }
+
       ctx.log(`rest: V01T list with ${rest.idleFaults} idle faults`)
       const install = async () => {
         for (let i = 0; i < rest.idleFaults; i++) {
@@ -465,6 +502,30 @@ export const restBenchmark: Benchmark = {
       notes.push(
         `chat history ${hr >= 0.8 ? 'meets' : 'misses'} 0.8 of its design's floor (${round(hr, 3)}). Each request is two full HTTP requests in the fake's process, chat's own (CORS, fault engine, journal, the route; the 50 messages' JSON is memoised per span) and get-session on the fake auth (the same layers and the session lookup), plus the HTTP client between them: ${round(cpuOf(hc), 1)} µs CPU per request against ${round(cpuOf(pc), 1)} µs for the floor (two bare servers and a keep-alive client, in one process) and ${round(cpuOf(hb), 1)} µs for bare node:http. get-session alone costs ${round(cpuOf(gc), 1)} µs (${round(ratioOf(gc, gb), 3)} of bare node:http serving its bytes). Sessions are never cached: the real services ask auth on every request, which is what lets an auth fault cascade. Where the time goes (profile below): ${topOf(chatProfile)}. Profiled busy time per request by layer (sampled on the wall clock: a loaded machine inflates it, so read it as shares): ${layerGap(chatProfile, 'the fake', [floorProfile, 'the floor'])}.`,
       )
+
+      if (kernelView) {
+        // Shares from perf, scaled to the CPU per request measured in the rounds (no perf).
+        const low0 = v01tByConnections[0]!
+        const k = {
+          fake: scaledTo(kernelView.fake, cpuOf(low0.fake)),
+          hono: scaledTo(kernelView.hono, cpuOf(low0.hono)),
+          bare: scaledTo(kernelView.bare, cpuOf(low0.bare)),
+          chat: scaledTo(kernelView.chat, cpuOf(hc)),
+          hop: scaledTo(kernelView.hop, cpuOf(pc)),
+        }
+        figs.push(
+          ...perfFigures(
+            `V01T list, ${low} connections, CPU per request`,
+            k.fake,
+            k.hono,
+            'baseline = the bare Hono floor',
+          ),
+          ...perfFigures('chat history, CPU per request', k.chat, k.hop, 'baseline = the auth-hop floor'),
+        )
+        notes.push(
+          `Where the CPU goes over sockets (Linux perf, every thread of the server process, kernel included; one more run of each, ${low} connections; the shares of each part, applied to the CPU per request measured in the rounds): a V01T list costs the fake ${k.fake.totalUs} µs per request, the bare Hono floor ${k.hono.totalUs} µs and bare node:http ${k.bare.totalUs} µs. The fake's extra ${round(k.fake.totalUs - k.hono.totalUs, 1)} µs over the floor: ${gapText(k.fake, k.hono)}. Part of the kernel's share is not the fake's code at all: a loopback send runs the client's receive path, and waking a client that had gone idle (${k.fake.parts[WAKE_PART]} µs per request for the fake, ${k.hono.parts[WAKE_PART]} µs for the floor, ${k.bare.parts[WAKE_PART]} µs for bare node:http) costs more the slower the server, since a client kept busy by a fast server is often still running when the answer comes. Chat history costs ${k.chat.totalUs} µs against the floor's ${k.hop.totalUs} µs: ${gapText(k.chat, k.hop)}.`,
+        )
+      } else notes.push(`Kernel-side breakdown (Linux perf) not measured: ${perfWhy}.`)
 
       // Peers: the fake against each, at every connection count; WireMock's target is 5x.
       const wiremockTarget = (runs: { c: number; ratio: number }[]) => {
@@ -564,6 +625,10 @@ export const restBenchmark: Benchmark = {
         'the extra CPU per request measured in-process (median of paired differences), as a share of the CPU a V01T list costs',
         'the server over sockets: throughput over sockets cannot resolve a few percent on a shared 2-core machine.',
         'Profiles: after the measured rounds, one more run of each fake workload with the V8 profiler on in the fake\u2019s process.',
+        'Where Linux perf can sample the kernel, one more run each of the fake, the bare Hono floor, bare node:http, chat',
+        'history and its floor under `perf record` (cpu-clock every 1 ms of CPU, call stacks, every thread of the server',
+        'process); each sample goes to one part by its stack, and each part\u2019s share is applied to the CPU per request',
+        'measured in the rounds (sampling costs the sampled process CPU itself).',
       ].join(' '),
       figures: figs,
       targets,

@@ -2,6 +2,7 @@ import WebSocket from 'ws'
 import { CHAT_MAX_FRAME_BYTES } from '../mocks/chat/index.ts'
 import { type Benchmark, type Ctx, cookieOf, type SeededUser } from './context.ts'
 import { request, sleep } from './net.ts'
+import { gapText, type PerfBreakdown, perfDuring, perfFigures, perfUnavailable, scaledTo } from './perf.ts'
 import { layerGap, type ProfileSummary, topOf } from './profile.ts'
 import type { Figure } from './report.ts'
 import type { Host } from './rpc.ts'
@@ -278,6 +279,22 @@ export const wsBenchmark: Benchmark = {
         `WS fan-out to ${o.clients} clients (a paced phase and a burst)`,
       )
       const bareProfile = await profiledRound(bare, 'bare ws')
+      // The same under Linux perf (every thread, kernel included), per delivered frame.
+      const perfWhy = perfUnavailable()
+      const sampledRound = (fleet: Fleet, title: string) =>
+        perfDuring(title, fleet.host.pid, async () => {
+          await round1(fleet, ctx)
+          return (o.pacedMessages + o.burstMessages) * fleet.receivers.length
+        })
+      let kernel: { chat: PerfBreakdown; bare: PerfBreakdown } | undefined
+      if (perfWhy === null) {
+        ctx.log('ws: perf samples of chat and bare ws (one more round each)')
+        // Shares from perf, scaled to the CPU per frame measured in the rounds (no perf).
+        kernel = {
+          chat: scaledTo(await sampledRound(cand, 'chat'), median(rc.map((r) => r.cpuPerFrameUs))),
+          bare: scaledTo(await sampledRound(bare, 'bare ws'), median(rb.map((r) => r.cpuPerFrameUs))),
+        }
+      }
       const fig = (name: string, unit: string, pick: (r: Round) => number, note?: string): Figure => {
         const c = median(rc.map(pick))
         const b = median(rb.map(pick))
@@ -306,6 +323,7 @@ export const wsBenchmark: Benchmark = {
           'another child process that answers join with the same presence frame and broadcasts each message in chat’s',
           `frame shape (\`{type,id,sender,content,channel,timestamp}\`, UUID and ISO timestamp), ${cand.frameBytes} bytes a`,
           'frame for both (checked). Chat also stores each message and journals every frame; the baseline does neither.',
+          'Where Linux perf can sample the kernel, one more round of each under `perf record` (as in the REST section).',
         ].join(' '),
         figures: [
           fps,
@@ -319,6 +337,14 @@ export const wsBenchmark: Benchmark = {
           fig('paced latency p99', 'ms', (r) => r.pacedP99),
           fig('burst latency p50', 'ms', (r) => r.burstP50, 'includes queueing'),
           fig('burst latency p99', 'ms', (r) => r.burstP99, 'includes queueing'),
+          ...(kernel
+            ? perfFigures(
+                'WS fan-out, CPU per delivered frame',
+                kernel.chat,
+                kernel.bare,
+                'baseline = bare ws',
+              )
+            : []),
           {
             name: `connect and join ${o.clients} clients`,
             unit: 'ms',
@@ -344,6 +370,9 @@ export const wsBenchmark: Benchmark = {
         ],
         notes: [
           `Fan-out ${(fps.ratio ?? 0) >= 0.85 ? 'meets' : 'misses'} 0.85 of bare ws (${round(fps.ratio ?? Number.NaN, 3)}): chat spends ${round(median(rc.map((r) => r.cpuPerFrameUs)), 2)} µs of CPU per delivered frame against ${round(median(rb.map((r) => r.cpuPerFrameUs)), 2)} µs for bare ws. Where chat's time goes (profile below, self time by file or package): ${topOf(profile)}. Profiled busy time per delivered frame by layer (sampled on the wall clock: a loaded machine inflates it, so read it as shares): ${layerGap(profile, 'chat', [bareProfile, 'bare ws'])}.`,
+          kernel
+            ? `Where the CPU goes, kernel included (Linux perf, every thread of the server process; one more round each, paced phase and burst; the shares of each part, applied to the burst's CPU per delivered frame measured in the rounds): chat ${kernel.chat.totalUs} µs per delivered frame, bare ws ${kernel.bare.totalUs} µs. Chat's extra ${round(kernel.chat.totalUs - kernel.bare.totalUs, 1)} µs: ${gapText(kernel.chat, kernel.bare)}.`
+            : `Kernel-side breakdown (Linux perf) not measured: ${perfWhy}.`,
         ],
         profiles: [profile],
       }
