@@ -3,11 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import autocannon from 'autocannon'
+import { freePort } from '../tests/ports.ts'
 import { hasRedisServer, type RedisServer, startRedisServer } from '../tests/redis-server.ts'
 import {
   type ChatClient,
   chatClient,
-  freePort,
   type ReplicaProcess,
   seededUsers,
   startReplica,

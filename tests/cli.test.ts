@@ -1,12 +1,12 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ChatTestClient } from '../mocks/chat/testing.ts'
 import { connectResult } from './helpers.ts'
+import { freePort } from './ports.ts'
 
 // The CLI as a user runs it: `pnpm dev:mocks` in a child process (its own process group, as a
 // terminal's foreground job), commands against it found through MOCKS_CONTROL_PORT alone
@@ -15,16 +15,6 @@ import { connectResult } from './helpers.ts'
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const TSX = join(ROOT, 'node_modules/.bin/tsx')
 const CLI = join(ROOT, 'mocks/cli/index.ts')
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer()
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number }
-      srv.close(() => resolve(port))
-    })
-  })
-}
 
 let child: ChildProcess
 let output = ''

@@ -1,10 +1,10 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { PROTOCOL_3 } from '../mocks/db/wire.ts'
+import { freePort } from './ports.ts'
 
 // Debian's `postgresql` as a real upstream for the db tests (CI installs it). initdb and postgres
 // refuse to run as root, so as root they run as the `postgres` user, in a temp dir, on a free
@@ -58,17 +58,6 @@ function binDir(): string | undefined {
 export const debianPostgresMissing: string | undefined = binDir()
   ? undefined
   : 'Debian postgresql is not installed (apt-get install -y postgresql): the real-Postgres upstream is NOT tested'
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address()
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0))
-    })
-  })
-}
 
 export async function startDebianPostgres(): Promise<RealPostgres> {
   const bin = binDir()

@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { createServer } from 'node:net'
 import { Redis } from 'ioredis'
+import { freePort } from './ports.ts'
 
 // Debian's redis-server for tests: started on a free port with no persistence, stopped after.
 // Absent locally, the tests that need it say so and do not run; in CI (CI set) that is an error,
@@ -16,17 +16,6 @@ export function hasRedisServer(): boolean {
     return false
   }
   return true
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number }
-      srv.close(() => resolve(port))
-    })
-  })
 }
 
 export interface RedisServer {

@@ -1,5 +1,5 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -15,6 +15,7 @@ import { writeScenarioJsonSchema } from '../scripts/scenario-schema.ts'
 import { echo } from './fixtures/echo-fake/index.ts'
 import { tcpEcho } from './fixtures/tcp-echo-fake/index.ts'
 import { connectResult } from './helpers.ts'
+import { freePort } from './ports.ts'
 
 // Adding a fake is a folder plus one line in a registry: a fifth fake defined under tests/
 // (fixtures/echo-fake), registered here only, is served, configured from env (its port env)
@@ -23,16 +24,6 @@ import { connectResult } from './helpers.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const REGISTRY = [...FAKES, echo]
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer()
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number }
-      srv.close(() => resolve(port))
-    })
-  })
-}
 
 let dir: string
 let env: Record<string, string>

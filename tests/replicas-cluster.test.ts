@@ -3,8 +3,9 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { withPg } from './db-helpers.ts'
+import { freePort } from './ports.ts'
 import { hasRedisServer } from './redis-server.ts'
-import { chatClient, eventually, freePort, seededUsers } from './replicas-harness.ts'
+import { chatClient, eventually, seededUsers } from './replicas-harness.ts'
 
 // `pnpm dev:cluster` (scripts/dev-cluster.mjs): Redis, two replicas and haproxy come up on the
 // given ports, the balancer serves from both replicas (REST and WebSocket), and one Ctrl-C

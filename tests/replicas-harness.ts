@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { rmSync } from 'node:fs'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
+import { freePort } from './ports.ts'
 import type { RedisServer } from './redis-server.ts'
 
 // Replicas as separate processes (the CLI under tsx), each on its own free ports, all sharing
@@ -12,23 +13,6 @@ import type { RedisServer } from './redis-server.ts'
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const TSX = join(ROOT, 'node_modules/.bin/tsx')
 const CLI = join(ROOT, 'mocks/cli/index.ts')
-
-/**
- * A free port for a process that binds it seconds later, chosen below the kernel's ephemeral
- * range (32768 and up here): a port-0 pick could meanwhile be handed to any other test's own
- * port-0 listener or outgoing connection, which happens under a full parallel suite.
- */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const candidate = 20_000 + Math.floor(Math.random() * 10_000)
-    const free = await new Promise<boolean>((resolve) => {
-      const srv = createServer()
-      srv.once('error', () => resolve(false))
-      srv.listen(candidate, '127.0.0.1', () => srv.close(() => resolve(true)))
-    })
-    if (free) return candidate
-  }
-}
 
 export const REPLICA_SERVICES = ['auth', 'chat', 'v01t'] as const
 /** Services a replica may run (media and db on request: `services`). */

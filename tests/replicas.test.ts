@@ -242,6 +242,39 @@ describe.runIf(run)('replicas through Redis', () => {
     })
   })
 
+  it('a tenant is usable through the other replica at once, even one that had not applied its creation', async () => {
+    // b is frozen (SIGSTOP) while a creates the tenant and a request naming it is sent to b;
+    // let go, b reads the log's news and the request at once, often the request first. It must
+    // catch up with the log before it calls the tenant unknown (without that, rounds get 404).
+    const failures: string[] = []
+    const made: string[] = []
+    try {
+      for (let round = 0; round < 8; round++) {
+        b.signal('SIGSTOP')
+        let there: Promise<Response>
+        try {
+          const res = await fetch(`${a.url('v01t')}/__mocks/tenants`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ name: 'default' }),
+          })
+          expect(res.status).toBe(201)
+          const { id } = (await res.json()) as { id: string }
+          made.push(id)
+          there = fetch(`${b.url('v01t')}${V01T_PATH}`, { headers: { 'x-mocks-tenant': id } })
+          await new Promise((r) => setTimeout(r, 100))
+        } finally {
+          b.signal('SIGCONT')
+        }
+        const res = await there
+        if (res.status !== 200) failures.push(`round ${round}: ${res.status} ${await res.text()}`)
+      }
+    } finally {
+      for (const id of made) await fetch(`${a.url('v01t')}/__mocks/tenants/${id}`, { method: 'DELETE' })
+    }
+    expect(failures).toEqual([])
+  })
+
   it('`times: N` fires N times across the cluster, not N per replica', async () => {
     const add = await fetch(`${a.url('v01t')}/__mocks/faults`, {
       method: 'POST',

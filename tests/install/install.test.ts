@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PORT_ENV } from '../../mocks/runtime/config.ts'
 import { commandsOf, readmeBlocks } from '../../scripts/readme-blocks.ts'
 import { connectResult } from '../helpers.ts'
-import { cleanEnv, freePorts, type GroupProcess, spawnGroup } from './process-group.ts'
+import { freePorts } from '../ports.ts'
+import { cleanEnv, type GroupProcess, spawnGroup } from './process-group.ts'
 
 // The documented install, as a new user does it from another repository: `pnpm pack` here,
 // then the README's own install command in a scratch pnpm project and a scratch npm project

@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { createServer } from 'node:net'
 import { groupProcesses } from '../../scripts/proc-group.ts'
 
 // A long-running command started as a terminal's foreground job: in its own process group, so
@@ -63,21 +62,4 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
     env[k] = v
   }
   return { ...env, CI: '1', NO_COLOR: '1', npm_config_update_notifier: 'false', ...extra }
-}
-
-/** `n` distinct free ports on 127.0.0.1 (each bound, read, released). */
-export function freePorts(n: number): Promise<number[]> {
-  return Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<number>((resolve) => {
-          const srv = createServer()
-          srv.listen(0, '127.0.0.1', () => {
-            const { port } = srv.address() as { port: number }
-            srv.close(() => resolve(port))
-          })
-        }),
-    ),
-  )
 }

@@ -8,7 +8,8 @@ import { FAKES } from '../../mocks/registry.ts'
 import { PORT_ENV } from '../../mocks/runtime/config.ts'
 import { ScenarioLoader } from '../../mocks/runtime/scenario-loader.ts'
 import { commandsOf, type ReadmeBlock, readmeBlocks } from '../../scripts/readme-blocks.ts'
-import { cleanEnv, freePorts, spawnGroup } from './process-group.ts'
+import { freePorts } from '../ports.ts'
+import { cleanEnv, spawnGroup } from './process-group.ts'
 
 // Every command and TypeScript (and YAML) block of the README runs somewhere, so the README
 // cannot drift from the code. Blocks are found by their language tag, commands one by one:
