@@ -19,6 +19,22 @@ const entry = (path: string, extra: Partial<JournalEntry> = {}): Omit<JournalEnt
 })
 
 describe('Journal bound', () => {
+  it('reuses its slots oldest first: entries read before and after wrapping stay whole', () => {
+    const journal = new Journal(3)
+    const seen: number[] = []
+    journal.subscribe((e) => seen.push(e.seq))
+    journal.record(entry('/a', { userId: 'u1', frame: 'f' }))
+    const first = journal.list()[0]
+    for (const p of ['/b', '/c', '/d']) journal.record(entry(p))
+    // The object read earlier is untouched by its slot's reuse.
+    expect(first).toMatchObject({ seq: 1, path: '/a', userId: 'u1', frame: 'f' })
+    const now = journal.list()
+    expect(now.map((e) => e.path)).toEqual(['/b', '/c', '/d'])
+    expect(now.every((e) => !('userId' in e) && !('frame' in e))).toBe(true)
+    expect(journal.list()[2]).toBe(now[2])
+    expect(seen).toEqual([1, 2, 3, 4])
+  })
+
   it('keeps exactly the newest `limit` entries, oldest first, however many were recorded', () => {
     const journal = new Journal(5)
     for (let n = 1; n <= 23; n++) {
@@ -71,16 +87,20 @@ describe('WebSocket entries', () => {
       frame: '{"type":"pong"}',
       userId: 'usr_member',
     })
-    const viaWs = b.recordWs('chat', 'ws-out', '/ws', '{"type":"pong"}', undefined, 'usr_member', {
+    b.recordWs('chat', 'ws-out', '/ws', '{"type":"pong"}', undefined, 'usr_member', {
       id: 'f-1',
       type: 'ws-drop',
     })
+    const [viaWs] = b.list()
     expect({ ...viaWs, time: '' }).toEqual({ ...viaRecord, time: '' })
-    expect(Object.keys(viaWs)).toEqual(Object.keys(viaRecord))
-    const closed = b.recordWs('chat', 'ws-close', '/ws', undefined, 1006, undefined, null)
-    expect(closed).toMatchObject({ kind: 'ws-close', code: 1006, fault: null, seq: 2 })
-    expect('frame' in closed || 'userId' in closed).toBe(false)
-    expect(b.list({ kind: 'ws-close' })).toEqual([closed])
+    expect(Object.keys(viaWs!)).toEqual(Object.keys(viaRecord))
+    b.recordWs('chat', 'ws-close', '/ws', undefined, 1006, undefined, null, 'client')
+    const [closed] = b.list({ kind: 'ws-close' })
+    expect(closed).toMatchObject({ kind: 'ws-close', code: 1006, fault: null, seq: 2, closedBy: 'client' })
+    expect('frame' in closed! || 'userId' in closed!).toBe(false)
+    // record() keeps every field it is given, closedBy too, in the same key order.
+    const viaRecordClose = a.record({ ...closed!, requestHeaders: {} })
+    expect(Object.keys(viaRecordClose)).toEqual(Object.keys(closed!))
   })
 })
 
