@@ -18,6 +18,9 @@ export interface WsPeer {
   readonly isOpen: boolean
 }
 
+/** Send options for a Buffer that is a text frame: one object, not one per frame of a fan-out. */
+const TEXT_FRAME = Object.freeze({ binary: false })
+
 /** Wraps a `ws` socket. The server is created with autoPong off so silence can really be silent. */
 export function nodePeer(ws: WebSocket): WsPeer {
   let autoPong = true
@@ -28,7 +31,7 @@ export function nodePeer(ws: WebSocket): WsPeer {
     send(text, bytes) {
       if (ws.readyState !== ws.OPEN) return
       // A Buffer is written as it is (ws never changes a Buffer it is given): still a text frame.
-      if (bytes) ws.send(bytes, { binary: false })
+      if (bytes) ws.send(bytes, TEXT_FRAME)
       else ws.send(text)
     },
     close(code = 1000, reason = '') {
