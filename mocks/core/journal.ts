@@ -159,14 +159,21 @@ export class OpenRequests implements Iterable<OpenRequest> {
   }
 }
 
-/** An entry's headers as stored: recorded, or still their source (see `HeaderSource`). */
-type StoredHeaders = Record<string, string> | HeaderSource
-
 /**
- * A recorded header named `entries` holds a string, never a function, so a record and a
- * source cannot be confused.
+ * A stored entry: an HTTP entry's headers may still be their source (see `HeaderSource`),
+ * kept as it is (no wrapper object per request). A recorded header named `entries` holds a
+ * string, never a function, so the two cannot be confused.
  */
-const isSource = (h: StoredHeaders): h is HeaderSource => typeof (h as HeaderSource).entries === 'function'
+type Stored = Omit<JournalEntry, 'requestHeaders'> & { requestHeaders: Record<string, string> | HeaderSource }
+
+const isSource = (h: Stored['requestHeaders']): h is HeaderSource =>
+  typeof (h as HeaderSource).entries === 'function'
+
+/** The entry with its headers recorded (in place: later reads get the same object). */
+function materialize(e: Stored): JournalEntry {
+  if (isSource(e.requestHeaders)) e.requestHeaders = recordHeaders(e.requestHeaders.entries())
+  return e as JournalEntry
+}
 
 /** What `recordHttp` takes: an HTTP request's facts, its headers as a source. */
 export interface HttpRecord {
@@ -182,45 +189,8 @@ export interface HttpRecord {
   userId: string | undefined
 }
 
-type Kind = JournalEntry['kind']
-
-/**
- * The window as columns: slot `i` of every array is one entry. Recording writes into the
- * arrays, no object per entry: the journal keeps thousands of entries, and an object per
- * request or per WebSocket frame (500 of them for one chat message fanned out) lived long
- * enough for the garbage collector to copy and promote each (BENCHMARKS.md's perf parts).
- * The arrays grow as entries come, up to `limit`, then slots are reused oldest first.
- */
-class Columns {
-  readonly seq: number[] = []
-  readonly time: string[] = []
-  readonly service: ServiceName[] = []
-  readonly kind: Kind[] = []
-  readonly method: string[] = []
-  readonly path: string[] = []
-  readonly route: string[] = []
-  readonly query: string[] = []
-  readonly status: (number | null)[] = []
-  readonly durationMs: (number | null)[] = []
-  readonly headers: StoredHeaders[] = []
-  readonly fault: JournalEntry['fault'][] = []
-  readonly frame: (string | undefined)[] = []
-  readonly code: (number | undefined)[] = []
-  readonly userId: (string | undefined)[] = []
-  readonly closedBy: JournalEntry['closedBy'][] = []
-  readonly connection: (number | undefined)[] = []
-  readonly bytesIn: (number | undefined)[] = []
-  readonly bytesOut: (number | undefined)[] = []
-  readonly replica: (string | undefined)[] = []
-  /** The entry object, once one was built (a read, a subscriber): later reads get the same. */
-  readonly built: (JournalEntry | undefined)[] = []
-}
-
 export class Journal {
-  private cols = new Columns()
-  /** The slot the next entry goes to, and how many slots hold an entry. */
-  private next = 0
-  private filled = 0
+  private entries: Stored[] = []
   /** Requests begun and not yet recorded. */
   readonly open = new OpenRequests()
   private seq = 0
@@ -234,59 +204,63 @@ export class Journal {
 
   constructor(readonly limit = 5000) {}
 
-  /** Any entry, as given (the hot paths have their own: `recordHttp`, `recordWs`). */
   record(entry: Omit<JournalEntry, 'seq' | 'time'>): JournalEntry {
-    const i = this.slot(
-      entry.service,
-      entry.kind,
-      entry.method,
-      entry.path,
-      entry.route,
-      entry.query,
-      entry.status,
-      entry.durationMs,
-      entry.requestHeaders,
-      entry.fault,
-      entry.frame,
-      entry.code,
-      entry.userId,
-      entry.closedBy,
-    )
-    if (i < 0) return this.build(-1, this.seq, nowIso(), entry)
-    const c = this.cols
-    c.connection[i] = entry.connection
-    c.bytesIn[i] = entry.bytesIn
-    c.bytesOut[i] = entry.bytesOut
-    this.publish(i)
-    return this.entryAt(i)
+    // Explicit fields, not a spread: one object shape for every entry (the journal records
+    // every request and WebSocket frame; a spread cost as much as the rest of record()).
+    const full: JournalEntry = {
+      seq: ++this.seq,
+      time: nowIso(),
+      service: entry.service,
+      kind: entry.kind,
+      method: entry.method,
+      path: entry.path,
+      route: entry.route,
+      query: entry.query,
+      status: entry.status,
+      durationMs: entry.durationMs,
+      requestHeaders: entry.requestHeaders,
+      fault: entry.fault,
+    }
+    if (entry.frame !== undefined) full.frame = entry.frame
+    if (entry.code !== undefined) full.code = entry.code
+    if (entry.userId !== undefined) full.userId = entry.userId
+    if (entry.closedBy !== undefined) full.closedBy = entry.closedBy
+    if (entry.connection !== undefined) full.connection = entry.connection
+    if (entry.bytesIn !== undefined) full.bytesIn = entry.bytesIn
+    if (entry.bytesOut !== undefined) full.bytesOut = entry.bytesOut
+    this.add(full)
+    return full
   }
 
   /**
-   * An HTTP request: its `requestHeaders` are recorded from `headers` only when the entry is
-   * read (listed, streamed, reported). Building a sorted copy of every request's headers was
-   * a visible share of a request's CPU and of the garbage collector's work.
+   * An HTTP request, the hot path's own `record`: the same entry, but its `requestHeaders`
+   * are recorded from `headers` only when the entry is read (listed, streamed, reported).
+   * Building and keeping a sorted copy of every request's headers was a visible share of a
+   * request's CPU and of the garbage collector's work (BENCHMARKS.md).
    */
   recordHttp(r: HttpRecord): void {
-    const i = this.slot(
-      r.service,
-      'http',
-      r.method,
-      r.path,
-      r.route,
-      r.query,
-      r.status,
-      r.durationMs,
-      r.headers,
-      r.fault,
-      undefined,
-      undefined,
-      r.userId,
-      undefined,
-    )
-    if (i >= 0) this.publish(i)
+    const full: Stored = {
+      seq: ++this.seq,
+      time: nowIso(),
+      service: r.service,
+      kind: 'http',
+      method: r.method,
+      path: r.path,
+      route: r.route,
+      query: r.query,
+      status: r.status,
+      durationMs: r.durationMs,
+      requestHeaders: r.headers,
+      fault: r.fault,
+    }
+    if (r.userId !== undefined) full.userId = r.userId
+    this.add(full)
   }
 
-  /** A WebSocket event: called for every socket's copy of a broadcast. */
+  /**
+   * A WebSocket event, built straight into its entry: called for every socket's copy of a
+   * broadcast, so no intermediate object (the same entry as `record` would make).
+   */
   recordWs(
     service: ServiceName,
     kind: 'ws-in' | 'ws-out' | 'ws-open' | 'ws-close',
@@ -296,80 +270,42 @@ export class Journal {
     userId: string | undefined,
     fault: JournalEntry['fault'],
     closedBy?: 'client' | 'server',
-  ): void {
-    const i = this.slot(
+  ): JournalEntry {
+    const full: JournalEntry = {
+      seq: ++this.seq,
+      time: nowIso(),
       service,
       kind,
-      'WS',
+      method: 'WS',
       path,
-      path,
-      '',
-      null,
-      null,
-      NO_HEADERS,
+      route: path,
+      query: '',
+      status: null,
+      durationMs: null,
+      requestHeaders: NO_HEADERS,
       fault,
-      frame,
-      code,
-      userId,
-      closedBy,
-    )
-    if (i >= 0) this.publish(i)
+    }
+    if (frame !== undefined) full.frame = frame
+    if (code !== undefined) full.code = code
+    if (userId !== undefined) full.userId = userId
+    if (closedBy !== undefined) full.closedBy = closedBy
+    this.add(full)
+    return full
   }
 
-  /** Writes the fields every entry has into the next slot; -1 when the journal keeps nothing. */
-  private slot(
-    service: ServiceName,
-    kind: Kind,
-    method: string,
-    path: string,
-    route: string,
-    query: string,
-    status: number | null,
-    durationMs: number | null,
-    headers: StoredHeaders,
-    fault: JournalEntry['fault'],
-    frame: string | undefined,
-    code: number | undefined,
-    userId: string | undefined,
-    closedBy: JournalEntry['closedBy'],
-  ): number {
-    const seq = ++this.seq
-    const time = nowIso()
-    // The entry's time (set by nowIso just now): when this journal last saw activity.
+  private add(full: Stored): void {
+    // The entry's time (set by nowIso just before): when this journal last saw activity.
     this.lastRecordedAt = isoMs
-    if (this.limit <= 0) return -1
-    const i = this.next
-    const c = this.cols
-    c.seq[i] = seq
-    c.time[i] = time
-    c.service[i] = service
-    c.kind[i] = kind
-    c.method[i] = method
-    c.path[i] = path
-    c.route[i] = route
-    c.query[i] = query
-    c.status[i] = status
-    c.durationMs[i] = durationMs
-    c.headers[i] = headers
-    c.fault[i] = fault
-    c.frame[i] = frame
-    c.code[i] = code
-    c.userId[i] = userId
-    c.closedBy[i] = closedBy
-    c.connection[i] = undefined
-    c.bytesIn[i] = undefined
-    c.bytesOut[i] = undefined
-    c.replica[i] = this.replica
-    c.built[i] = undefined
-    this.next = i + 1 === this.limit ? 0 : i + 1
-    if (this.filled < this.limit) this.filled++
-    return i
-  }
-
-  /** To live subscribers (a stream, replicated mode's publisher): the entry as an object. */
-  private publish(i: number): void {
+    if (this.replica !== undefined) full.replica = this.replica
+    this.entries.push(full)
+    // Trimmed in batches: dropping the oldest entry on every record (a splice at the front)
+    // costs O(limit) once full, ~30 µs at 5,000 (a fifth of chat's CPU when a message fans
+    // out to 500 sockets). Dropping `limit` at once is amortised O(1); readers see the newest
+    // `limit` entries only (`current()`).
+    if (this.entries.length >= this.limit * 2)
+      this.entries = this.entries.slice(this.entries.length - this.limit)
     if (this.listeners.size === 0) return
-    const entry = this.entryAt(i)
+    const entry = materialize(full)
     for (const l of this.listeners) {
       try {
         l(entry)
@@ -379,76 +315,12 @@ export class Journal {
     }
   }
 
-  /** Slot `i` as an entry object, its headers recorded: built once, then the same object. */
-  private entryAt(i: number): JournalEntry {
-    const c = this.cols
-    const built = c.built[i]
-    if (built) return built
-    let headers = c.headers[i]!
-    if (isSource(headers)) {
-      headers = recordHeaders(headers.entries())
-      c.headers[i] = headers
-    }
-    const entry = this.build(i, c.seq[i]!, c.time[i]!, {
-      service: c.service[i]!,
-      kind: c.kind[i]!,
-      method: c.method[i]!,
-      path: c.path[i]!,
-      route: c.route[i]!,
-      query: c.query[i]!,
-      status: c.status[i]!,
-      durationMs: c.durationMs[i]!,
-      requestHeaders: headers,
-      fault: c.fault[i]!,
-      frame: c.frame[i],
-      code: c.code[i],
-      userId: c.userId[i],
-      closedBy: c.closedBy[i],
-      connection: c.connection[i],
-      bytesIn: c.bytesIn[i],
-      bytesOut: c.bytesOut[i],
-    })
-    c.built[i] = entry
-    return entry
-  }
-
-  /** One key order for every entry; absent optional fields are left out, not undefined. */
-  private build(i: number, seq: number, time: string, e: Omit<JournalEntry, 'seq' | 'time'>): JournalEntry {
-    const full: JournalEntry = {
-      seq,
-      time,
-      service: e.service,
-      kind: e.kind,
-      method: e.method,
-      path: e.path,
-      route: e.route,
-      query: e.query,
-      status: e.status,
-      durationMs: e.durationMs,
-      requestHeaders: e.requestHeaders,
-      fault: e.fault,
-    }
-    if (e.frame !== undefined) full.frame = e.frame
-    if (e.code !== undefined) full.code = e.code
-    if (e.userId !== undefined) full.userId = e.userId
-    if (e.closedBy !== undefined) full.closedBy = e.closedBy
-    if (e.connection !== undefined) full.connection = e.connection
-    if (e.bytesIn !== undefined) full.bytesIn = e.bytesIn
-    if (e.bytesOut !== undefined) full.bytesOut = e.bytesOut
-    const replica = i >= 0 ? this.cols.replica[i] : this.replica
-    if (replica !== undefined) full.replica = replica
-    return full
-  }
-
   /** The newest `limit` entries, oldest first, their headers recorded. */
   private current(): JournalEntry[] {
-    const out: JournalEntry[] = []
-    const first = this.filled < this.limit ? 0 : this.next
-    for (let n = 0; n < this.filled; n++) {
-      const i = first + n
-      out.push(this.entryAt(i < this.limit ? i : i - this.limit))
-    }
-    return out
+    const window =
+      this.entries.length > this.limit ? this.entries.slice(this.entries.length - this.limit) : this.entries
+    for (const e of window) materialize(e)
+    return window as JournalEntry[]
   }
 
   list(filter: JournalFilter = {}): JournalEntry[] {
@@ -456,18 +328,12 @@ export class Journal {
   }
 
   get size(): number {
-    return this.filled
+    return Math.min(this.entries.length, this.limit)
   }
 
   clear(): void {
-    this.drop()
+    this.entries = []
     this.generation++
-  }
-
-  private drop(): void {
-    this.cols = new Columns()
-    this.next = 0
-    this.filled = 0
   }
 
   subscribe(listener: JournalListener, onEnd?: () => void): () => void {
@@ -489,7 +355,7 @@ export class Journal {
     for (const e of this.enders) e()
     this.enders.clear()
     this.listeners.clear()
-    this.drop()
+    this.entries = []
   }
 
   private enders = new Set<() => void>()
