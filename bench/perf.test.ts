@@ -44,6 +44,13 @@ describe('partOf', () => {
     expect(partOf(stack(['ep_poll', K], ['do_epoll_wait', K], ['epoll_pwait', '/lib/libc.so.6']))).toBe(
       'kernel: the event loop waiting (epoll)',
     )
+    // A collector's own kernel time (a page fault while it copies) is the collector's.
+    const gcFault = stack(
+      ['clear_page_erms', K],
+      ['asm_exc_page_fault', K],
+      ['v8::internal::Scavenger::Process', NODE],
+    )
+    expect(partOf(gcFault)).toBe('V8 garbage collection (all threads)')
     expect(partOf(stack(['pvm_irq_enable', K], ['handle_softirqs', K]))).toBe(
       'kernel: other (interrupts, timers, scheduling)',
     )

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -55,6 +56,8 @@ export function partOf(stack: readonly Frame[]): Part {
   const leaf = stack[0]
   if (!leaf) return 'other'
   const has = (re: RegExp) => stack.some((f) => re.test(f.sym))
+  // First: the kernel time of a collection (page faults, madvise) is the collector's too.
+  if (has(GC)) return 'V8 garbage collection (all threads)'
   if (leaf.dso === KERNEL_DSO) {
     // Delivery through loopback runs the client's receive path, wake-up included, inside the
     // server's send: a client that was idle costs the server its wake-up.
@@ -63,7 +66,6 @@ export function partOf(stack: readonly Frame[]): Part {
     if (has(POLL)) return 'kernel: the event loop waiting (epoll)'
     return 'kernel: other (interrupts, timers, scheduling)'
   }
-  if (has(GC)) return 'V8 garbage collection (all threads)'
   // JIT code has no symbols without a perf map (the hosts run without one, as in production).
   if (
     (leaf.sym === '[unknown]' && leaf.dso === '[unknown]') ||
@@ -136,6 +138,16 @@ export function scaledTo(b: PerfBreakdown, totalUs: number): PerfBreakdown {
 
 /** Why perf cannot be used here, or null when it can (it must sample the kernel too). */
 export function perfUnavailable(): string | null {
+  // Not allowed to sample the kernel, perf leaves it out and says so only in a warning:
+  // every kernel part would read 0 and the user-space parts would take all the CPU.
+  let paranoid = 2
+  try {
+    paranoid = Number(readFileSync('/proc/sys/kernel/perf_event_paranoid', 'utf8').trim())
+  } catch {
+    return 'no /proc/sys/kernel/perf_event_paranoid: not Linux, or perf events are not available'
+  }
+  if (paranoid > 1 && process.getuid?.() !== 0)
+    return `perf may not sample the kernel here (kernel.perf_event_paranoid is ${paranoid}; run as root or set it to 1)`
   const probe = spawnSync(
     'perf',
     ['record', '-q', '-e', 'cpu-clock', '-c', String(PERIOD_NS), '-g', '-o', '/dev/null', '--', 'true'],
@@ -146,10 +158,73 @@ export function perfUnavailable(): string | null {
   return null
 }
 
-function exited(child: ChildProcess): Promise<number | null> {
-  return child.exitCode !== null
-    ? Promise.resolve(child.exitCode)
-    : new Promise((resolve) => child.once('exit', (code) => resolve(code)))
+/** Resolves with the exit code once `child` has exited (null: by a signal); SIGKILL after `timeoutMs`. */
+function exited(child: ChildProcess, timeoutMs: number): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode)
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`perf did not finish within ${timeoutMs / 1000} s`))
+    }, timeoutMs)
+    timer.unref()
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      resolve(code)
+    })
+  })
+}
+
+export interface PerfRecording {
+  /** Stops sampling and breaks the CPU down over `requests` requests (or frames). */
+  stop(requests: number): Promise<PerfBreakdown>
+}
+
+/** Starts sampling process `pid` (every thread, kernel included). */
+export async function startPerf(title: string, pid: number): Promise<PerfRecording> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-perf-'))
+  const file = path.join(dir, 'perf.data')
+  let stderr = ''
+  let failed: Error | undefined
+  const rec = spawn(
+    'perf',
+    ['record', '-q', '-e', 'cpu-clock', '-c', String(PERIOD_NS), '-g', '-p', String(pid), '-o', file],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  )
+  rec.on('error', (e) => {
+    failed = e
+  })
+  rec.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-2000)
+  })
+  // perf attaches to every thread of the process before it samples.
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  return {
+    async stop(requests) {
+      try {
+        if (!failed) {
+          rec.kill('SIGINT')
+          await exited(rec, 30_000)
+        }
+        if (failed) throw new Error(`perf record failed for ${title}: ${failed.message}`)
+        const script = spawn('perf', ['script', '-i', file, '-F', 'ip,sym,dso'], {
+          stdio: ['ignore', 'pipe', 'ignore'],
+        })
+        let scriptFailed: Error | undefined
+        script.on('error', (e) => {
+          scriptFailed = e
+        })
+        const counts = await countParts(createInterface({ input: script.stdout! }))
+        const code = scriptFailed ? null : await exited(script, 120_000)
+        if (scriptFailed || code !== 0 || counts.size === 0)
+          throw new Error(
+            `perf gave no samples for ${title}${scriptFailed ? `: ${scriptFailed.message}` : stderr ? `: ${stderr.trim()}` : ''}`,
+          )
+        return breakdown(title, counts, requests)
+      } finally {
+        await rm(dir, { recursive: true, force: true })
+      }
+    },
+  }
 }
 
 /**
@@ -161,38 +236,15 @@ export async function perfDuring(
   pid: number,
   work: () => Promise<number>,
 ): Promise<PerfBreakdown> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-perf-'))
-  const file = path.join(dir, 'perf.data')
+  const recording = await startPerf(title, pid)
+  let requests: number
   try {
-    const rec = spawn(
-      'perf',
-      ['record', '-q', '-e', 'cpu-clock', '-c', String(PERIOD_NS), '-g', '-p', String(pid), '-o', file],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    )
-    let err = ''
-    rec.stderr?.on('data', (d: Buffer) => {
-      err = (err + d.toString()).slice(-2000)
-    })
-    // perf attaches to every thread of the process before it samples.
-    await new Promise((resolve) => setTimeout(resolve, 300))
-    let requests: number
-    try {
-      requests = await work()
-    } finally {
-      rec.kill('SIGINT')
-      await exited(rec)
-    }
-    const script = spawn('perf', ['script', '-i', file, '-F', 'ip,sym,dso'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    script.stderr?.resume()
-    const counts = await countParts(createInterface({ input: script.stdout! }))
-    if ((await exited(script)) !== 0 || counts.size === 0)
-      throw new Error(`perf gave no samples for ${title}${err ? `: ${err.trim()}` : ''}`)
-    return breakdown(title, counts, requests)
-  } finally {
-    await rm(dir, { recursive: true, force: true })
+    requests = await work()
+  } catch (e) {
+    await recording.stop(0).catch(() => undefined)
+    throw e
   }
+  return recording.stop(requests)
 }
 
 /** The parts where `a` spends more than `b` per request, largest first, as text. */

@@ -2,7 +2,15 @@ import WebSocket from 'ws'
 import { CHAT_MAX_FRAME_BYTES } from '../mocks/chat/index.ts'
 import { type Benchmark, type Ctx, cookieOf, type SeededUser } from './context.ts'
 import { request, sleep } from './net.ts'
-import { gapText, type PerfBreakdown, perfDuring, perfFigures, perfUnavailable, scaledTo } from './perf.ts'
+import {
+  gapText,
+  type PerfBreakdown,
+  type PerfRecording,
+  perfFigures,
+  perfUnavailable,
+  scaledTo,
+  startPerf,
+} from './perf.ts'
 import { layerGap, type ProfileSummary, topOf } from './profile.ts'
 import type { Figure } from './report.ts'
 import type { Host } from './rpc.ts'
@@ -143,7 +151,13 @@ interface Round {
   cpuPerFrameUs: number
 }
 
-async function round1(fleet: Fleet, ctx: Ctx): Promise<Round> {
+/** Called around a round's burst (perf samples only the burst, the phase the CPU is measured in). */
+interface BurstHooks {
+  start(): Promise<void>
+  stop(frames: number): Promise<void>
+}
+
+async function round1(fleet: Fleet, ctx: Ctx, hooks?: BurstHooks): Promise<Round> {
   const { pacedMessages, pacedIntervalMs, burstMessages, window } = ctx.opts.ws
   const n = fleet.receivers.length
   // Paced: latency without queueing behind earlier messages.
@@ -169,6 +183,7 @@ async function round1(fleet: Fleet, ctx: Ctx): Promise<Round> {
 
   // Burst: at most `window` messages not yet delivered to everyone.
   const burst = track(fleet)
+  await hooks?.start()
   const cpuBefore = await fleet.host.call<number>('cpu')
   const started = performance.now()
   const elapsed = await new Promise<number>((resolve, reject) => {
@@ -193,13 +208,15 @@ async function round1(fleet: Fleet, ctx: Ctx): Promise<Round> {
     }
     pump()
   })
+  const cpuPerFrameUs = ((await fleet.host.call<number>('cpu')) - cpuBefore) / (burstMessages * n)
+  await hooks?.stop(burstMessages * n)
   return {
     pacedP50: percentile(paced.latencies, 50),
     pacedP99: percentile(paced.latencies, 99),
     framesPerSec: (burstMessages * n) / (elapsed / 1000),
     burstP50: percentile(burst.latencies, 50),
     burstP99: percentile(burst.latencies, 99),
-    cpuPerFrameUs: ((await fleet.host.call<number>('cpu')) - cpuBefore) / (burstMessages * n),
+    cpuPerFrameUs,
   }
 }
 
@@ -281,11 +298,27 @@ export const wsBenchmark: Benchmark = {
       const bareProfile = await profiledRound(bare, 'bare ws')
       // The same under Linux perf (every thread, kernel included), per delivered frame.
       const perfWhy = perfUnavailable()
-      const sampledRound = (fleet: Fleet, title: string) =>
-        perfDuring(title, fleet.host.pid, async () => {
-          await round1(fleet, ctx)
-          return (o.pacedMessages + o.burstMessages) * fleet.receivers.length
-        })
+      // Only the burst is sampled: its CPU per frame is what the shares are applied to.
+      const sampledRound = async (fleet: Fleet, title: string): Promise<PerfBreakdown> => {
+        let recording: PerfRecording | undefined
+        let result: PerfBreakdown | undefined
+        try {
+          await round1(fleet, ctx, {
+            start: async () => {
+              recording = await startPerf(title, fleet.host.pid)
+            },
+            stop: async (frames) => {
+              const r = recording
+              recording = undefined
+              result = await r?.stop(frames)
+            },
+          })
+        } finally {
+          await recording?.stop(0).catch(() => undefined)
+        }
+        if (!result) throw new Error(`ws: no perf samples for ${title}`)
+        return result
+      }
       let kernel: { chat: PerfBreakdown; bare: PerfBreakdown } | undefined
       if (perfWhy === null) {
         ctx.log('ws: perf samples of chat and bare ws (one more round each)')
@@ -323,7 +356,7 @@ export const wsBenchmark: Benchmark = {
           'another child process that answers join with the same presence frame and broadcasts each message in chat’s',
           `frame shape (\`{type,id,sender,content,channel,timestamp}\`, UUID and ISO timestamp), ${cand.frameBytes} bytes a`,
           'frame for both (checked). Chat also stores each message and journals every frame; the baseline does neither.',
-          'Where Linux perf can sample the kernel, one more round of each under `perf record` (as in the REST section).',
+          'Where Linux perf can sample the kernel, the burst of one more round of each under `perf record` (as in the REST section).',
         ].join(' '),
         figures: [
           fps,
@@ -371,7 +404,7 @@ export const wsBenchmark: Benchmark = {
         notes: [
           `Fan-out ${(fps.ratio ?? 0) >= 0.85 ? 'meets' : 'misses'} 0.85 of bare ws (${round(fps.ratio ?? Number.NaN, 3)}): chat spends ${round(median(rc.map((r) => r.cpuPerFrameUs)), 2)} µs of CPU per delivered frame against ${round(median(rb.map((r) => r.cpuPerFrameUs)), 2)} µs for bare ws. Where chat's time goes (profile below, self time by file or package): ${topOf(profile)}. Profiled busy time per delivered frame by layer (sampled on the wall clock: a loaded machine inflates it, so read it as shares): ${layerGap(profile, 'chat', [bareProfile, 'bare ws'])}.`,
           kernel
-            ? `Where the CPU goes, kernel included (Linux perf, every thread of the server process; one more round each, paced phase and burst; the shares of each part, applied to the burst's CPU per delivered frame measured in the rounds): chat ${kernel.chat.totalUs} µs per delivered frame, bare ws ${kernel.bare.totalUs} µs. Chat's extra ${round(kernel.chat.totalUs - kernel.bare.totalUs, 1)} µs: ${gapText(kernel.chat, kernel.bare)}.`
+            ? `Where the CPU goes, kernel included (Linux perf, every thread of the server process; the burst of one more round each; the shares of each part, applied to the burst's CPU per delivered frame measured in the rounds): chat ${kernel.chat.totalUs} µs per delivered frame, bare ws ${kernel.bare.totalUs} µs. Chat's extra ${round(kernel.chat.totalUs - kernel.bare.totalUs, 1)} µs: ${gapText(kernel.chat, kernel.bare)}.`
             : `Kernel-side breakdown (Linux perf) not measured: ${perfWhy}.`,
         ],
         profiles: [profile],

@@ -5,11 +5,11 @@ import { createServer } from 'node:net'
 // (32768 and up), and can meanwhile be handed to any other test's port-0 listener or outgoing
 // connection: under a full parallel suite, that happens. So ports come from below that range,
 // each vitest worker from a slice of its own (two workers never pick the same port), and a
-// worker never hands the same port out twice.
+// worker never hands the same port out twice. Slices for up to 64 workers fit below 32768.
 
 const BASE = 20_000
-const SLICE = 1_000
-const WORKERS = 10
+const SLICE = 180
+const WORKERS = 64
 
 const pool = Number(process.env.VITEST_POOL_ID ?? 0) % WORKERS
 const start = BASE + pool * SLICE
