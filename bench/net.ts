@@ -1,5 +1,4 @@
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 
 // HTTP helpers for the load side: raw node:http (no fetch), so what is timed is the request.
@@ -59,23 +58,9 @@ export async function json<T>(
   return (res.body.length ? JSON.parse(res.body.toString()) : undefined) as T
 }
 
-/** Free TCP ports on 127.0.0.1 (bound together, then released). */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<http.Server>((resolve, reject) => {
-          const s = http.createServer()
-          s.once('error', reject)
-          s.listen(0, '127.0.0.1', () => resolve(s))
-        }),
-    ),
-  )
-  const ports = servers.map((s) => (s.address() as AddressInfo).port)
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))))
-  return ports
-}
+// Ports for servers the bench starts later (peers, cold starts): the tests' helper, below the
+// kernel's ephemeral range, so a port-0 pick cannot be taken meanwhile.
+export { freePorts } from '../tests/ports.ts'
 
 /** One GET that succeeds only with a 200, for start-up polling. */
 export function answers200(url: string): Promise<boolean> {

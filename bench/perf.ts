@@ -136,8 +136,15 @@ export function scaledTo(b: PerfBreakdown, totalUs: number): PerfBreakdown {
   return { ...b, parts, totalUs: round(totalUs, 2) }
 }
 
-/** Why perf cannot be used here, or null when it can (it must sample the kernel too). */
+let probed: string | null | undefined
+
+/** Why perf cannot be used here, or null when it can (it must sample the kernel too). Probed once. */
 export function perfUnavailable(): string | null {
+  if (probed === undefined) probed = probePerf()
+  return probed
+}
+
+function probePerf(): string | null {
   // Not allowed to sample the kernel, perf leaves it out and says so only in a warning:
   // every kernel part would read 0 and the user-space parts would take all the CPU.
   let paranoid = 2

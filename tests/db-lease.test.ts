@@ -5,7 +5,7 @@ import WebSocket from 'ws'
 import { type Acquired, DbLease, type LeaseOptions, type Liveness, probeListener } from '../mocks/db/lease.ts'
 import type { Upstream } from '../mocks/db/proxy.ts'
 import { DbService } from '../mocks/db/service.ts'
-import { hasRedisServer, type RedisServer, startRedisServer } from './redis-server.ts'
+import { hasRedisServer, useRedisServer } from './redis-server.ts'
 
 // The db lease of replicated mode (mocks/db/lease.ts) against a real redis-server, its rounds
 // driven by hand (a TTL long enough that no timer renews meanwhile): who may take a free lease,
@@ -22,21 +22,18 @@ async function listener(): Promise<{ server: Server; address: Upstream }> {
 }
 
 describe.runIf(run)('db lease (replicated mode)', () => {
-  let redis: RedisServer
+  const redis = useRedisServer()
   let probe: Redis
   let n = 0
   let prefix = ''
   const leases: DbLease[] = []
   const servers: Server[] = []
 
-  beforeAll(async () => {
-    redis = await startRedisServer()
+  beforeAll(() => {
     probe = new Redis(redis.url)
   })
-  afterAll(async () => {
+  afterAll(() => {
     probe?.disconnect()
-    redis?.stop()
-    await redis?.exited
   })
   afterEach(async () => {
     await Promise.all(leases.splice(0).map((l) => l.close()))

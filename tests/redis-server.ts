@@ -1,5 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { Redis } from 'ioredis'
+import { afterAll, beforeAll } from 'vitest'
 import { freePort } from './ports.ts'
 
 // Debian's redis-server for tests: started on a free port with no persistence, stopped after.
@@ -63,4 +64,33 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
     probe.disconnect()
   }
   return { url, port, stop: (signal = 'SIGTERM') => child.kill(signal), exited }
+}
+
+/**
+ * A redis-server for the enclosing `describe`: started before its tests, stopped (and awaited)
+ * after them, once the describe's own later `afterAll`s have run (hooks unwind as a stack).
+ * Read `url` and `port` from a hook or a test.
+ */
+export function useRedisServer(opts: RedisServerOptions = {}): Pick<RedisServer, 'url' | 'port'> {
+  let server: RedisServer | undefined
+  beforeAll(async () => {
+    server = await startRedisServer(opts)
+  })
+  afterAll(async () => {
+    server?.stop()
+    await server?.exited
+  })
+  const started = () => {
+    if (!server)
+      throw new Error('useRedisServer: read before the server started (use it in a hook or a test)')
+    return server
+  }
+  return {
+    get url() {
+      return started().url
+    },
+    get port() {
+      return started().port
+    },
+  }
 }

@@ -11,7 +11,7 @@ import { createLogger } from '../mocks/core/logger.ts'
 import { DEFAULT_TENANT } from '../mocks/core/tenant.ts'
 import { JournalPublisher } from '../mocks/replica/journal.ts'
 import { sinceFilter } from '../mocks/runtime/control.ts'
-import { hasRedisServer, type RedisServer, startRedisServer } from './redis-server.ts'
+import { hasRedisServer, type RedisServer, startRedisServer, useRedisServer } from './redis-server.ts'
 import { eventually, type ReplicaProcess, startReplica, stopCluster } from './replicas-harness.ts'
 
 // Issue 22 leftovers: the journal across replicas. A restarted replica still shows what its
@@ -259,14 +259,7 @@ describe.runIf(run)('replicas: the merged journal', () => {
 })
 
 describe.runIf(run)('the live stream of other replicas’ entries (JournalPublisher on a real Redis)', () => {
-  let redis: RedisServer
-  beforeAll(async () => {
-    redis = await startRedisServer()
-  })
-  afterAll(async () => {
-    redis?.stop()
-    await redis?.exited
-  })
+  const redis = useRedisServer()
 
   it('never shows a request both recorded and still open (the timeout rule would count it twice)', async () => {
     const prefix = `open-${process.pid}:`

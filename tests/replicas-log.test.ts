@@ -1,12 +1,12 @@
 import { Redis } from 'ioredis'
 import pino, { type Logger } from 'pino'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createLogger } from '../mocks/core/logger.ts'
 import { untouched } from '../mocks/core/replication.ts'
 import { compareIds, RedisLog } from '../mocks/replica/index.ts'
 import { loadConfig } from '../mocks/runtime/config.ts'
 import { startMocks } from '../mocks/runtime/runtime.ts'
-import { hasRedisServer, type RedisServer, startRedisServer } from './redis-server.ts'
+import { hasRedisServer, useRedisServer } from './redis-server.ts'
 
 // The log itself (mocks/replica/log.ts) on a real Redis, in-process: order, answers, a re-sent
 // XADD applied once, replay by a late reader; and one process without MOCKS_REDIS_URL pays
@@ -36,7 +36,7 @@ describe('one process without MOCKS_REDIS_URL', () => {
 })
 
 describe.runIf(hasRedisServer())('RedisLog on a real Redis', () => {
-  let redis: RedisServer
+  const redis = useRedisServer()
   const logs: RedisLog[] = []
   const prefix = `log-${process.pid}-${Date.now()}:`
   const make = (name: string) => {
@@ -45,13 +45,8 @@ describe.runIf(hasRedisServer())('RedisLog on a real Redis', () => {
     return log
   }
 
-  beforeAll(async () => {
-    redis = await startRedisServer()
-  })
   afterAll(async () => {
     await Promise.all(logs.map((l) => l.close()))
-    redis?.stop()
-    await redis?.exited
   })
 
   it('applies entries in log order on every reader, answers the submitter, applies a re-sent entry once, and replays to a late reader', async () => {
@@ -96,17 +91,12 @@ describe.runIf(hasRedisServer())('RedisLog on a real Redis', () => {
 })
 
 describe.runIf(hasRedisServer())('snapshots and trimming on a real Redis', () => {
-  let redis: RedisServer
+  const redis = useRedisServer()
   const logs: RedisLog[] = []
   const prefix = `snap-${process.pid}-${Date.now()}:`
 
-  beforeAll(async () => {
-    redis = await startRedisServer()
-  })
   afterAll(async () => {
     await Promise.all(logs.map((l) => l.close()))
-    redis?.stop()
-    await redis?.exited
   })
 
   /** A replica of a toy world: messages per tenant, emptied by a reset. */
@@ -190,24 +180,17 @@ describe.runIf(hasRedisServer())('snapshots and trimming on a real Redis', () =>
 })
 
 describe.runIf(hasRedisServer())('positions and trimmed-past replicas on a real Redis', () => {
-  let redis: RedisServer
+  const redis = useRedisServer()
   const logs: RedisLog[] = []
   let n = 0
   let prefix = ''
 
-  beforeAll(async () => {
-    redis = await startRedisServer()
-  })
   beforeEach(() => {
     prefix = `gap-${process.pid}-${Date.now()}-${n++}:`
   })
   afterEach(async () => {
     vi.restoreAllMocks()
     await Promise.all(logs.splice(0).map((l) => l.close()))
-  })
-  afterAll(async () => {
-    redis?.stop()
-    await redis?.exited
   })
 
   /** A replica of a list of texts; `slow` ms per entry applied (a long snapshot load). */
@@ -402,14 +385,7 @@ describe.runIf(hasRedisServer())('positions and trimmed-past replicas on a real 
 })
 
 describe.runIf(hasRedisServer())('refusals that touched nothing, on a real Redis', () => {
-  let redis: RedisServer
-  beforeAll(async () => {
-    redis = await startRedisServer()
-  })
-  afterAll(async () => {
-    redis?.stop()
-    await redis?.exited
-  })
+  const redis = useRedisServer()
 
   it('are not kept by the compaction (replayed from a snapshot without what refused them, they could succeed)', async () => {
     const log = new RedisLog(
