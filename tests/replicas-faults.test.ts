@@ -1,20 +1,17 @@
-import { mkdtempSync } from 'node:fs'
 import { connect } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import type { MatchTarget } from '../mocks/faults/match.ts'
 import { FaultRegistry } from '../mocks/faults/registry.ts'
 import { FaultSchema } from '../mocks/faults/schema.ts'
-import { hasRedisServer, type RedisServer, startRedisServer } from './redis-server.ts'
+import { hasRedisServer, type RedisServer } from './redis-server.ts'
 import {
   eventually,
   type ReplicaProcess,
   type SeededUser,
   seededUsers,
-  startReplica,
+  startPair,
   stopCluster,
 } from './replicas-harness.ts'
 
@@ -38,12 +35,7 @@ describe.runIf(run)('replicas: WebSocket and TCP faults counted cluster-wide', (
   const prefix = `faults-${process.pid}-${Date.now()}:`
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'replicas-faults-'))
-    redis = await startRedisServer({ persistDir: dir })
-    ;[a, b] = await Promise.all([
-      startReplica({ name: 'a', redisUrl: redis.url, prefix, services: SERVICES }),
-      startReplica({ name: 'b', redisUrl: redis.url, prefix, services: SERVICES }),
-    ])
+    ;({ a, b, redis, dir } = await startPair('replicas-faults', { prefix, services: SERVICES }))
     users = (await seededUsers(a.url('auth'))).filter((u) => u.cookieValue)
     keys = new Redis(redis.url)
   }, 120_000)

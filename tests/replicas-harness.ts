@@ -1,11 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
 import { freePort } from './ports.ts'
-import type { RedisServer } from './redis-server.ts'
+import { type RedisServer, startRedisServer } from './redis-server.ts'
 
 // Replicas as separate processes (the CLI under tsx), each on its own free ports, all sharing
 // one Redis: the harness of tests/replicas*.test.ts and bench/replicas.ts.
@@ -247,6 +248,35 @@ export async function seededUsers(authUrl: string): Promise<SeededUser[]> {
 }
 
 /** Stops a test file's replicas, then its Redis, and removes its folder. */
+export interface ReplicaPair {
+  a: ReplicaProcess
+  b: ReplicaProcess
+  redis: RedisServer
+  /** The temp folder holding Redis's append-only file (and whatever `env` put there). */
+  dir: string
+}
+
+/**
+ * Replicas a and b on a fresh redis-server that keeps every answered write on disk (appendonly,
+ * fsync always) in a new temp folder named after `label`; `env` may be made from that folder.
+ * End it with `stopCluster([a, b], redis, dir)`.
+ */
+export async function startPair(
+  label: string,
+  opts: Omit<ReplicaOptions, 'name' | 'redisUrl' | 'env'> & {
+    env?: Record<string, string> | ((dir: string) => Record<string, string>)
+  },
+): Promise<ReplicaPair> {
+  const dir = mkdtempSync(join(tmpdir(), `${label}-`))
+  const redis = await startRedisServer({ persistDir: dir })
+  const { env: given, ...rest } = opts
+  const env = typeof given === 'function' ? given(dir) : given
+  const [a, b] = await Promise.all(
+    ['a', 'b'].map((name) => startReplica({ ...rest, name, redisUrl: redis.url, ...(env ? { env } : {}) })),
+  )
+  return { a: a!, b: b!, redis, dir }
+}
+
 export async function stopCluster(
   replicas: (ReplicaProcess | undefined)[],
   redis: RedisServer | undefined,

@@ -1,14 +1,13 @@
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { hasRedisServer, type RedisServer, startRedisServer } from './redis-server.ts'
+import { hasRedisServer, type RedisServer } from './redis-server.ts'
 import {
   eventually,
   type ReplicaProcess,
   type SeededUser,
   seededUsers,
-  startReplica,
+  startPair,
   stopCluster,
 } from './replicas-harness.ts'
 
@@ -29,14 +28,14 @@ describe.runIf(run)('replicas: media uploads through a shared STORAGE_PATH', () 
   const png = readFileSync(new URL('../fixtures/media/sunset.png', import.meta.url))
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'replicas-media-'))
-    storage = join(dir, 'storage')
-    redis = await startRedisServer({ persistDir: dir })
-    const env = { STORAGE_PATH: storage }
-    ;[a, b] = await Promise.all([
-      startReplica({ name: 'a', redisUrl: redis.url, prefix, env, services: SERVICES }),
-      startReplica({ name: 'b', redisUrl: redis.url, prefix, env, services: SERVICES }),
-    ])
+    ;({ a, b, redis, dir } = await startPair('replicas-media', {
+      prefix,
+      services: SERVICES,
+      env: (folder) => {
+        storage = join(folder, 'storage')
+        return { STORAGE_PATH: storage }
+      },
+    }))
     const users = (await seededUsers(a.url('auth'))) as (SeededUser & { role?: string })[]
     user = users.find((u) => u.cookieValue && u.role !== 'child')!
   }, 120_000)

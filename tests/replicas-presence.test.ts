@@ -1,8 +1,5 @@
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { hasRedisServer, type RedisServer, startRedisServer } from './redis-server.ts'
+import { hasRedisServer, type RedisServer } from './redis-server.ts'
 import {
   chatClient,
   commonChannel,
@@ -10,7 +7,7 @@ import {
   type ReplicaProcess,
   type SeededUser,
   seededUsers,
-  startReplica,
+  startPair,
   stopCluster,
 } from './replicas-harness.ts'
 
@@ -34,13 +31,8 @@ describe.runIf(run)('replicas: idle tenants and the presence of a replica that d
   const prefix = `presence-${process.pid}-${Date.now()}:`
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'replicas-presence-'))
-    redis = await startRedisServer({ persistDir: dir })
     const env = { MOCKS_TENANT_IDLE_MS: String(IDLE_MS) }
-    ;[a, b] = await Promise.all([
-      startReplica({ name: 'a', redisUrl: redis.url, prefix, services: SERVICES, env }),
-      startReplica({ name: 'b', redisUrl: redis.url, prefix, services: SERVICES, env }),
-    ])
+    ;({ a, b, redis, dir } = await startPair('replicas-presence', { prefix, services: SERVICES, env }))
     users = (await seededUsers(a.url('auth'))).filter((u) => u.cookieValue)
     channel = await commonChannel(a.url('chat'), users.slice(0, 2))
   }, 120_000)

@@ -1,11 +1,8 @@
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FaultRegistry } from '../mocks/faults/registry.ts'
 import { FaultSchema } from '../mocks/faults/schema.ts'
 import { connectResult } from './helpers.ts'
-import { hasRedisServer, type RedisServer, startRedisServer } from './redis-server.ts'
+import { hasRedisServer, type RedisServer } from './redis-server.ts'
 import {
   chatClient,
   commonChannel,
@@ -13,7 +10,7 @@ import {
   type ReplicaProcess,
   type SeededUser,
   seededUsers,
-  startReplica,
+  startPair,
   stopCluster,
 } from './replicas-harness.ts'
 
@@ -33,12 +30,7 @@ describe.runIf(run)('replicas through Redis', () => {
   const prefix = `test-${process.pid}-${Date.now()}:`
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'replicas-redis-'))
-    redis = await startRedisServer({ persistDir: dir })
-    ;[a, b] = await Promise.all([
-      startReplica({ name: 'a', redisUrl: redis.url, prefix }),
-      startReplica({ name: 'b', redisUrl: redis.url, prefix }),
-    ])
+    ;({ a, b, redis, dir } = await startPair('replicas-redis', { prefix }))
     users = (await seededUsers(a.url('auth'))).filter((u) => u.cookieValue)
     channel = await commonChannel(a.url('chat'), users)
   }, 120_000)
