@@ -173,6 +173,14 @@ describe('control API', () => {
     await client.clearFaults()
   })
 
+  it("a fake's slice refuses another HTTP fake's faults, in the control envelope", async () => {
+    const other = await call('POST', '/faults', { service: 'chat', effect: { type: 'down' } }, t.url('auth'))
+    expect(other.status).toBe(400)
+    expect(ControlError.parse(other.body).issues?.[0]).toMatchObject({ path: 'service' })
+    expect(other.body.issues[0].message).toMatch(/chat's own \/__mocks\/faults or on the control plane/)
+    expect((await client.faults()).faults).toEqual([])
+  })
+
   it('unknown control routes answer in the control envelope', async () => {
     const res = await call('GET', '/nope')
     expect(res.status).toBe(404)
@@ -202,5 +210,40 @@ describe('control API', () => {
     await expect(dead.health()).rejects.toBeInstanceOf(MocksNotRunningError)
     await expect(dead.health()).rejects.toThrow(/pnpm dev:mocks/)
     await expect(client.useScenario('nope-nope')).rejects.toBeInstanceOf(ControlApiError)
+  })
+})
+
+describe("a fake's slice and a service with no slice of its own (the database)", () => {
+  let m: TestMocks
+  beforeAll(async () => {
+    m = await startTestMocks({ services: ['v01t', 'db'] })
+  })
+  afterAll(() => m.close())
+
+  it('adds, lists and removes db faults: without a control plane (--only, replicas) they are reachable nowhere else', async () => {
+    const slice = m.url('v01t')
+    const added = await call(
+      'POST',
+      '/faults',
+      { id: 'db-via-v01t', service: 'db', effect: { type: 'reset' } },
+      slice,
+    )
+    expect(added.status).toBe(201)
+    const own = await call(
+      'POST',
+      '/faults',
+      { id: 'v01t-own', effect: { type: 'status', status: 503 } },
+      slice,
+    )
+    expect(own.body.service).toBe('v01t')
+    const listed = await call('GET', '/faults', undefined, slice)
+    expect(listed.body.faults.map((f: { id: string }) => f.id).sort()).toEqual(['db-via-v01t', 'v01t-own'])
+    expect((await call('DELETE', '/faults/db-via-v01t', undefined, slice)).status).toBe(204)
+    expect(
+      (await call('GET', '/faults', undefined, m.controlUrl)).body.faults.map((f: { id: string }) => f.id),
+    ).toEqual(['v01t-own'])
+    await call('POST', '/faults', { id: 'db-again', service: 'db', effect: { type: 'reset' } }, slice)
+    expect((await call('DELETE', '/faults', undefined, slice)).status).toBe(204)
+    expect((await call('GET', '/faults', undefined, m.controlUrl)).body.faults).toEqual([])
   })
 })

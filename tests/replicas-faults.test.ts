@@ -49,10 +49,11 @@ describe.runIf(run)('replicas: WebSocket and TCP faults counted cluster-wide', (
   /**
    * Adds a fault through `a` and waits until both replicas have applied it: a v01t marker added
    * after it is listed on both (the log's order), then removed. (Each port's control API lists
-   * its own service's faults only, and db has no HTTP port.)
+   * its own service's faults, and the database's, which has no HTTP port.)
    */
   const addFault = async (spec: Record<string, unknown>, headers: Record<string, string> = {}) => {
-    const res = await post(a.url('v01t'), '/__mocks/faults', spec, headers)
+    const via = spec.service === 'chat' ? 'chat' : 'v01t'
+    const res = await post(a.url(via), '/__mocks/faults', spec, headers)
     expect(res.status, await res.clone().text()).toBe(201)
     const marker = `barrier-${++barriers}`
     const never = {
@@ -70,7 +71,7 @@ describe.runIf(run)('replicas: WebSocket and TCP faults counted cluster-wide', (
   }
   const removeFault = (id: string, service: 'chat' | 'v01t' = 'v01t') =>
     fetch(`${a.url(service)}/__mocks/faults/${id}`, { method: 'DELETE' })
-  /** Runtime faults of every service gone (db's cannot be named through a scoped control API). */
+  /** Runtime faults of every service gone. */
   const reset = () => post(a.url('v01t'), '/__mocks/reset', {})
 
   /** What one process draws for a fault: the outcome sequence of its first `n` matches. */

@@ -13,7 +13,8 @@ import type { Verdict } from '../verdicts/index.ts'
 
 /**
  * A fault as `POST /__mocks/faults` takes it (the fault schema's input). `service` names any
- * registered fake; on a fake's own `/__mocks` slice it defaults to that fake.
+ * registered fake; on a fake's own `/__mocks` slice it defaults to that fake, and there only that
+ * fake or a service with no slice of its own (the database) is accepted.
  */
 export type FaultInput = Omit<z.input<typeof FaultSchema>, 'service'> & { service?: string }
 

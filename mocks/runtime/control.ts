@@ -148,6 +148,15 @@ function compareIds(a: string, b: string): number {
 
 export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono {
   const app = new Hono()
+  // The faults a fake's slice lists, adds and removes: its own, and those of services with no
+  // slice of their own (a 'tcp' fake such as the database), which would otherwise be out of
+  // reach wherever no control plane runs (`--only`, replicas). Another HTTP fake's faults
+  // belong on that fake's slice or the control plane.
+  const covered = scope
+    ? new Set<string>([scope, ...mocks.fakes.filter((f) => f.transport === 'tcp').map((f) => f.name)])
+    : undefined
+  const faultsOf = (engine: ControlTenant['engine']) =>
+    engine.list().filter((f) => !covered || covered.has(f.service))
 
   // Beyond loopback (compose), the control API needs the bearer token.
   app.use('*', async (c, next) => {
@@ -365,7 +374,7 @@ export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono 
     })
   })
 
-  app.get('/faults', (c) => c.json({ faults: target(c).engine.list(scope) }))
+  app.get('/faults', (c) => c.json({ faults: faultsOf(target(c).engine) }))
 
   app.post('/faults', async (c) => {
     const body = await readBody(c)
@@ -375,6 +384,19 @@ export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono 
       input = { ...input, service: scope }
     const tenant = target(c)
     const service = (input as { service?: unknown } | null)?.service
+    if (
+      covered &&
+      typeof service === 'string' &&
+      !covered.has(service) &&
+      mocks.fakes.some((f) => f.name === service)
+    ) {
+      return controlError(c, 400, 'Invalid fault', 'invalid_fault', [
+        {
+          path: 'service',
+          message: `this is ${scope}'s control slice: add ${service}'s faults on ${service}'s own /__mocks/faults or on the control plane`,
+        },
+      ])
+    }
     if (tenant.id !== DEFAULT_TENANT && typeof service === 'string' && mocks.isSharedService(service)) {
       return controlError(c, 400, 'Invalid fault', 'invalid_fault', [
         {
@@ -395,7 +417,7 @@ export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono 
   app.delete('/faults/:id', async (c) => {
     const id = c.req.param('id')
     const { engine } = target(c)
-    const known = engine.list(scope).some((f) => f.id === id)
+    const known = faultsOf(engine).some((f) => f.id === id)
     if (!known || (await mocks.removeFaults(tenantOf(c), [id])) === 0)
       return controlError(c, 404, `No fault with id "${id}"`, 'not_found')
     return c.body(null, 204)
@@ -404,7 +426,7 @@ export function createControlApp(mocks: ControlHost, scope?: ServiceName): Hono 
   app.delete('/faults', async (c) => {
     const source = c.req.query('source')
     const { engine } = target(c)
-    const ids = engine.list(scope).flatMap((f) => (!source || f.source === source ? [f.id] : []))
+    const ids = faultsOf(engine).flatMap((f) => (!source || f.source === source ? [f.id] : []))
     if (ids.length) await mocks.removeFaults(tenantOf(c), ids)
     return c.body(null, 204)
   })
