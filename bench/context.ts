@@ -15,6 +15,12 @@ export interface BenchOptions {
     peers: PeerName[]
     /** Extra warm-up of each peer (WireMock's JVM needs it to reach its pace). */
     peerWarmupSec: number
+    /**
+     * Rounds of the REST runs (its own count: short runs, many of them). This machine's speed
+     * changes within seconds, so a long run's pair often straddles a change; many short pairs
+     * leave most pairs within one state, and their median ratio moves less between runs.
+     */
+    rounds: number
     durationSec: number
     warmupSec: number
     idleFaults: number
@@ -38,6 +44,8 @@ export interface BenchOptions {
     /** Throughput phase: messages sent with at most `window` not yet delivered to everyone. */
     burstMessages: number
     window: number
+    /** Alternating chat/bare rounds (more than the other sections': see rest.rounds). */
+    rounds: number
   }
   /** freshProcesses: each round in new server processes (no heap left from earlier work). */
   upload: { rounds: number; oversizeBytes: number; freshProcesses: boolean }

@@ -17,6 +17,7 @@ import type { Host } from './rpc.ts'
 import {
   median,
   pairedDifference,
+  pairedQuartilesText,
   pairedRatio,
   round,
   signedShare,
@@ -91,7 +92,7 @@ export async function cannon(
  */
 async function rotate(ctx: Ctx, runners: (() => Promise<Run>)[]): Promise<Run[][]> {
   const out = runners.map((): Run[] => [])
-  for (let i = 0; i < ctx.opts.rounds; i++) {
+  for (let i = 0; i < ctx.opts.rest.rounds; i++) {
     const order = runners.map((_, j) => (j + i) % runners.length)
     if (i % 2) order.reverse()
     for (const j of order) out[j]!.push(await runners[j]!())
@@ -175,6 +176,7 @@ const cpuOf = (runs: Run[]) => median(runs.map((r) => r.cpuUs))
 const WAKE_PART: Part = 'kernel: waking the client to read an answer'
 
 const ratioOf = (a: Run[], b: Run[]) => pairedRatio(a.map(rps), b.map(rps))
+const quartilesOf = (a: Run[], b: Run[]) => pairedQuartilesText(a.map(rps), b.map(rps))
 
 /** The fake's throughput against another server's, paired by round (a peer: how many times faster). */
 function versus(label: string, fake: Run[], other: Run[], note: string): Figure {
@@ -240,7 +242,7 @@ export const restBenchmark: Benchmark = {
       await host.call('profile:start')
       let requests: number
       try {
-        requests = (await run(hostServer(host), url, connections, headers)()).requests
+        requests = (await run(hostServer(host), url, connections, headers, sampleSec)()).requests
       } catch (err) {
         await host.call('profile:stop', title).catch(() => {})
         throw err
@@ -251,6 +253,8 @@ export const restBenchmark: Benchmark = {
       return withCount
     }
     const low = rest.connections[0]!
+    // Profiles and perf samples run longer than a measured round: enough samples per workload.
+    const sampleSec = ctx.opts.mode === 'full' ? 3 : rest.durationSec
 
     // Peers serving the same V01T bytes, started once (both at a time).
     ctx.log(`rest: starting the peers (${rest.peers.join(', ') || 'none'})`)
@@ -386,7 +390,11 @@ export const restBenchmark: Benchmark = {
       // V8 profiles cannot see, and where the fake's extra CPU over sockets goes.
       const perfWhy = perfUnavailable()
       const sampled = (title: string, host: Host, url: string, headers: Record<string, string> = {}) =>
-        perfDuring(title, host.pid, async () => (await run(hostServer(host), url, low, headers)()).requests)
+        perfDuring(
+          title,
+          host.pid,
+          async () => (await run(hostServer(host), url, low, headers, sampleSec)()).requests,
+        )
       let kernelView:
         | {
             fake: PerfBreakdown
@@ -472,7 +480,7 @@ export const restBenchmark: Benchmark = {
         targets.push({
           id: `v01t-throughput-${c}`,
           text: `V01T list throughput at ${c} connections >= 0.75 of a bare node:http server serving the same bytes`,
-          observed: `ratio ${round(vr, 3)} (bare Hono floor ${round(fr, 3)}; the fake at ${round(ratioOf(r.fake, r.hono), 3)} of the floor)`,
+          observed: `ratio ${round(vr, 3)}${quartilesOf(r.fake, r.bare)} (bare Hono floor ${round(fr, 3)}; the fake at ${round(ratioOf(r.fake, r.hono), 3)} of the floor)`,
           met: vr >= 0.75,
         })
         const prof = v01tProfiles.get(c)
@@ -496,7 +504,7 @@ export const restBenchmark: Benchmark = {
       targets.push({
         id: 'chat-history-throughput',
         text: "chat history (with the get-session hop to the fake auth, no session cache) >= 0.8 of the design's own floor (bare node:http asking a bare get-session server)",
-        observed: `ratio ${round(hr, 3)} of the floor (the fake ${round(ratioOf(hc, hb), 3)} of bare node:http, the floor ${round(ratioOf(pc, hb), 3)})`,
+        observed: `ratio ${round(hr, 3)} of the floor${quartilesOf(hc, pc)} (the fake ${round(ratioOf(hc, hb), 3)} of bare node:http, the floor ${round(ratioOf(pc, hb), 3)})`,
         met: hr >= 0.8,
       })
       notes.push(
@@ -606,8 +614,10 @@ export const restBenchmark: Benchmark = {
       title: 'REST throughput',
       method: [
         `autocannon (in the parent process), ${rest.connections.join(' and ')} connections for V01T, ${low} for chat and get-session,`,
-        `${rest.durationSec} s per run, ${ctx.opts.rounds} rounds; in each round every server of a group runs once, back to back,`,
-        'the order rotated and reversed every other round; each ratio is the median of per-round ratios.',
+        `${rest.durationSec} s per run, ${rest.rounds} rounds; in each round every server of a group runs once, back to back,`,
+        'the order rotated and reversed every other round; each ratio is the median of per-round ratios (targets give their',
+        "quartiles too). Short runs, many of them: this machine's speed changes within seconds (a bare server's throughput",
+        'can double from one 1 s run to the next), and a pair that straddles a change says nothing about the servers.',
         `${rest.warmupSec ? `Every server is warmed up ${rest.warmupSec} s at the same connections first. ` : ''}`,
         `V01T: \`GET ${V01T_PATH}\` (${v.captured.body.length} body bytes), from the fake, a bare \`node:http\` server and a bare Hono`,
         'app on @hono/node-server (one route, no middleware: the floor of a Hono fake), both in another child process and',

@@ -1,11 +1,26 @@
 import { describe, expect, it } from 'vitest'
-import { pairedDifference, pairedRatio, signedShare, signedUs, throughputCost } from './stats.ts'
+import {
+  pairedDifference,
+  pairedQuartilesText,
+  pairedRatio,
+  signedShare,
+  signedUs,
+  throughputCost,
+} from './stats.ts'
 
 describe('bench statistics', () => {
   it('pairs each candidate round with the baseline round beside it', () => {
     expect(pairedRatio([2, 4, 9], [1, 2, 3])).toBe(2)
     expect(pairedDifference([12, 11, 30], [10, 10, 10])).toBe(2)
     expect(pairedDifference([], [1])).toBeNaN()
+  })
+
+  it("gives the per-round ratios' quartiles, paired as the median is, from four pairs on", () => {
+    // Ratios 0.5, 0.6, 0.7, 0.8, 2 (a pair that straddled a change of the machine's speed).
+    expect(pairedQuartilesText([5, 6, 7, 8, 20], [10, 10, 10, 10, 10])).toBe(
+      ", per-round ratios' quartiles 0.6–0.8",
+    )
+    expect(pairedQuartilesText([1, 2, 3], [1, 1, 1])).toBe('')
   })
 
   it('turns extra CPU per request into the share of throughput it costs', () => {

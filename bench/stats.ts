@@ -45,6 +45,17 @@ export function pairedRatio(candidate: readonly number[], baseline: readonly num
 }
 
 /**
+ * The quartiles of the per-round ratios (`pairedRatio` is their median), as text for a target:
+ * how far one run's figure can be trusted. Empty below four pairs.
+ */
+export function pairedQuartilesText(candidate: readonly number[], baseline: readonly number[]): string {
+  const n = Math.min(candidate.length, baseline.length)
+  if (n < 4) return ''
+  const r = Array.from({ length: n }, (_, i) => ratio(candidate[i]!, baseline[i]!))
+  return `, per-round ratios' quartiles ${round(percentile(r, 25), 3)}–${round(percentile(r, 75), 3)}`
+}
+
+/**
  * Median of per-round differences (candidate − baseline): an extra cost in absolute units,
  * each candidate round against the baseline round run next to it.
  */

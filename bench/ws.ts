@@ -14,7 +14,7 @@ import {
 import { layerGap, type ProfileSummary, topOf } from './profile.ts'
 import type { Figure } from './report.ts'
 import type { Host } from './rpc.ts'
-import { median, pairedRatio, percentile, ratio, round } from './stats.ts'
+import { median, pairedQuartilesText, pairedRatio, percentile, ratio, round } from './stats.ts'
 
 // 4. WebSocket fan-out: N clients joined to `general`, one sender. Paced phase: p50/p99 from
 // send to receipt at every client; burst phase: delivered frames per second with a bounded
@@ -267,7 +267,7 @@ export const wsBenchmark: Benchmark = {
       }
       const rc: Round[] = []
       const rb: Round[] = []
-      for (let i = 0; i < ctx.opts.rounds; i++) {
+      for (let i = 0; i < o.rounds; i++) {
         ctx.log(`ws: round ${i + 1}`)
         if (i % 2 === 0) {
           rc.push(await round1(cand, ctx))
@@ -352,7 +352,7 @@ export const wsBenchmark: Benchmark = {
           `joins too. Per round: a paced phase of ${o.pacedMessages} messages, one every ${o.pacedIntervalMs} ms (latency from`,
           'send to receipt at every client, all samples), then a burst of',
           `${o.burstMessages} messages with at most ${o.window} not yet delivered to every client (frames/s = messages ×`,
-          `clients / elapsed). ${ctx.opts.rounds} rounds alternating candidate and baseline. Baseline: a bare \`ws\` server in`,
+          `clients / elapsed). ${o.rounds} rounds alternating candidate and baseline. Baseline: a bare \`ws\` server in`,
           'another child process that answers join with the same presence frame and broadcasts each message in chat’s',
           `frame shape (\`{type,id,sender,content,channel,timestamp}\`, UUID and ISO timestamp), ${cand.frameBytes} bytes a`,
           'frame for both (checked). Chat also stores each message and journals every frame; the baseline does neither.',
@@ -391,7 +391,10 @@ export const wsBenchmark: Benchmark = {
           {
             id: 'ws-fanout',
             text: 'WS fan-out >= 0.85 of a bare ws broadcast server',
-            observed: `ratio ${round(fps.ratio ?? Number.NaN, 3)} (${o.clients} clients)`,
+            observed: `ratio ${round(fps.ratio ?? Number.NaN, 3)}${pairedQuartilesText(
+              rc.map((r) => r.framesPerSec),
+              rb.map((r) => r.framesPerSec),
+            )} (${o.clients} clients)`,
             met: (fps.ratio ?? 0) >= 0.85,
           },
           {
