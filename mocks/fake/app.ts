@@ -1,9 +1,10 @@
-import { Hono } from 'hono'
+import { type ErrorHandler, Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ServiceName } from '../core/config.ts'
 import { type CorsOptions, corsMiddleware } from '../core/cors.ts'
 import { type ErrorEnvelope, reasonFor } from '../core/envelope.ts'
 import type { FakeDeps } from './descriptor.ts'
+import { chainRouter } from './sync-compose.ts'
 
 // The Hono app every HTTP fake starts from, in the one order that keeps the control API apart:
 // first its `/__mocks` slice (a catch-all answers every control path, so nothing registered
@@ -25,14 +26,7 @@ export interface FakeIdentity {
 
 export function createFakeApp(service: FakeIdentity, deps: FakeDeps, opts: FakeAppOptions = {}): Hono {
   const { name, envelope } = service
-  const app = new Hono()
-  if (deps.control) app.route('/__mocks', deps.control)
-  if (opts.cors) app.use('*', corsMiddleware(opts.cors))
-  app.use('*', deps.faults.http(name))
-  app.notFound((c) =>
-    c.json(envelope.body(`No route for ${c.req.method} ${c.req.path}`, envelope.code(404)), 404),
-  )
-  app.onError((err, c) => {
+  const onError: ErrorHandler = (err, c) => {
     if (err instanceof HTTPException) {
       const status = err.status
       return c.json(envelope.body(err.message || reasonFor(status), envelope.code(status)), status)
@@ -42,6 +36,16 @@ export function createFakeApp(service: FakeIdentity, deps: FakeDeps, opts: FakeA
       'unhandled error',
     )
     return c.json(envelope.body('Internal server error', envelope.code(500)), 500)
-  })
+  }
+  // Each request's chain (control slice or CORS, faults, route) as one handler: synchronous
+  // whenever every step is (sync-compose.ts).
+  const app = new Hono({ router: chainRouter(() => onError) })
+  if (deps.control) app.route('/__mocks', deps.control)
+  if (opts.cors) app.use('*', corsMiddleware(opts.cors))
+  app.use('*', deps.faults.http(name))
+  app.notFound((c) =>
+    c.json(envelope.body(`No route for ${c.req.method} ${c.req.path}`, envelope.code(404)), 404),
+  )
+  app.onError(onError)
   return app
 }

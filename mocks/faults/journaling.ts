@@ -60,14 +60,62 @@ export type TracedHandler = (
   trace: HttpTrace,
 ) => Promise<Response | undefined | null> | null
 
-/** Runs `inner` and journals the request when it ends, however it ends. */
+/**
+ * Runs `inner` and journals the request when it ends, however it ends. Not an async function:
+ * when no fault acts and the fake answers synchronously (nearly every request), the request is
+ * answered and journaled with no promise at all (see mocks/fake/sync-compose.ts).
+ */
 export function journaled(journal: Journal, service: ServiceName, inner: TracedHandler): MiddlewareHandler {
   // The last path and query string seen, reused when the next request's are equal: each is a
   // slice of the request's URL, and an entry keeping it keeps the whole URL string alive for as
   // long as the journal keeps the entry (thousands of them: garbage collector work per request).
   let lastPath = ''
   let lastSearch = ''
-  return async (c, next) => {
+  const done = (c: Context, trace: HttpTrace) => {
+    journal.open.delete(trace)
+    journal.recordHttp({
+      service,
+      method: trace.method,
+      path: trace.path,
+      route: trace.reachedFake ? safeRoutePath(c) : trace.path,
+      query: trace.search,
+      status: trace.res ? trace.res.status : null,
+      durationMs: Math.round((performance.now() - trace.started) * 100) / 100,
+      // Recorded (sorted, cookie and authorization shortened) only if the entry is read.
+      headers: trace.headers,
+      fault: credit(trace.fault),
+      userId: trace.userId,
+    })
+  }
+  /** The fake's turn: its answer is the request's. */
+  const toFake = (c: Context, next: Next, trace: HttpTrace): void | Promise<void> => {
+    trace.reachedFake = true
+    const ran = next() as unknown
+    if (isThenable(ran)) {
+      return ran.then(() => {
+        trace.res = c.res
+      })
+    }
+    trace.res = c.res
+  }
+  /** A fault acts, or may (known only once `acting` settles). */
+  const withFault = async (
+    c: Context,
+    next: Next,
+    trace: HttpTrace,
+    acting: Promise<Response | undefined | null>,
+  ): Promise<Response | undefined> => {
+    try {
+      const res = await acting
+      if (res !== null) return res
+      await toFake(c, next, trace)
+      return undefined
+    } finally {
+      done(c, trace)
+    }
+  }
+  // Hono's type wants a promise back; its compose and sync-compose's take a plain value too.
+  const middleware = (c: Context, next: Next): Promise<Response | undefined> | Promise<void> | undefined => {
     const path = c.req.path
     if (path !== lastPath) lastPath = path
     const search = searchOf(c.req.url)
@@ -82,34 +130,32 @@ export function journaled(journal: Journal, service: ServiceName, inner: TracedH
       performance.now(),
     )
     journal.open.add(trace)
+    let ran: void | Promise<void>
     try {
       const acting = inner(c, next, trace)
-      if (acting !== null) {
-        const res = await acting
-        if (res !== null) return res
-      }
-      trace.reachedFake = true
-      await next()
-      trace.res = c.res
-      return undefined
-    } finally {
-      journal.open.delete(trace)
-      journal.recordHttp({
-        service,
-        method: trace.method,
-        path: trace.path,
-        route: trace.reachedFake ? safeRoutePath(c) : trace.path,
-        query: trace.search,
-        status: trace.res ? trace.res.status : null,
-        durationMs: Math.round((performance.now() - trace.started) * 100) / 100,
-        // Recorded (sorted, cookie and authorization shortened) only if the entry is read.
-        headers: trace.headers,
-        fault: credit(trace.fault),
-        userId: trace.userId,
-      })
+      if (acting !== null) return withFault(c, next, trace, acting)
+      ran = toFake(c, next, trace)
+    } catch (err) {
+      done(c, trace)
+      throw err
     }
+    if (!ran) {
+      done(c, trace)
+      return undefined
+    }
+    return ran.then(
+      () => done(c, trace),
+      (err: unknown) => {
+        done(c, trace)
+        throw err
+      },
+    )
   }
+  return middleware as unknown as MiddlewareHandler
 }
+
+const isThenable = (v: unknown): v is Promise<unknown> =>
+  typeof (v as { then?: unknown } | null | undefined)?.then === 'function'
 
 export type WsEvent = 'ws-in' | 'ws-out' | 'ws-open' | 'ws-close'
 

@@ -1,0 +1,104 @@
+import { type ErrorHandler, Hono } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import { routePath } from 'hono/route'
+import { describe, expect, it } from 'vitest'
+import { chainRouter } from './sync-compose.ts'
+
+// The chain router must change nothing but when promises are made: the same app built on
+// Hono's own router and on this one answers every request the same.
+
+const onError: ErrorHandler = (err, c) =>
+  err instanceof HTTPException
+    ? c.text(`http ${err.message}`, err.status)
+    : c.text(`error ${err.message}`, 500)
+
+/** One app's routes, built on a given Hono. `seen` records what the layers observed. */
+function build(app: Hono, seen: string[]): Hono {
+  app.onError(onError)
+  app.notFound((c) => c.text(`no route ${c.req.path}`, 404))
+  // A sync layer that passes on, then reads the answer (as CORS and the journal do).
+  app.use('*', (c, next) => {
+    const out = next()
+    const after = () => {
+      seen.push(`outer saw ${c.res.status} for ${routePath(c, -1)}`)
+    }
+    if (out instanceof Promise) return out.then(after)
+    after()
+    return out
+  })
+  // An async layer, as a tenant's or a held request's.
+  app.use('/slow/*', async (_c, next) => {
+    await new Promise((r) => setTimeout(r, 1))
+    await next()
+  })
+  app.use('/items/:id/*', async (c, next) => {
+    seen.push(`mw id ${c.req.param('id')}`)
+    await next()
+  })
+  app.get('/items/:id/detail', (c) => c.json({ id: c.req.param('id'), route: routePath(c, -1) }))
+  // A middleware naming the parameter otherwise: left to Hono's compose.
+  app.use('/named/:x/*', async (c, next) => {
+    seen.push(`x ${c.req.param('x')}`)
+    await next()
+  })
+  app.get('/named/:y/leaf', (c) => c.text(`y ${c.req.param('y')}`))
+  app.get('/slow/answer', async (c) => c.text('slow'))
+  app.get('/throws', () => {
+    throw new Error('boom')
+  })
+  app.get('/rejects', async () => {
+    throw new HTTPException(418, { message: 'teapot' })
+  })
+  app.get('/passes', (_c, next) => next())
+  app.use('/twice/*', async (_c, next) => {
+    await next()
+    await next()
+  })
+  app.get('/twice/x', (c) => c.text('once'))
+  app.use('/silent/*', async () => undefined)
+  app.get('/silent/x', (c) => c.text('never'))
+  app.get('/sync', (c) => c.text('sync'))
+  return app
+}
+
+const PATHS = [
+  '/sync',
+  '/items/7/detail',
+  '/named/a/leaf',
+  '/slow/answer',
+  '/throws',
+  '/rejects',
+  '/passes',
+  '/twice/x',
+  '/silent/x',
+  '/nothing/here',
+]
+
+async function answer(app: Hono, path: string) {
+  const res = await app.request(path)
+  return { status: res.status, body: await res.text() }
+}
+
+describe('chainRouter', () => {
+  it('answers every request as Hono’s own router does: order, parameters, errors, not found', async () => {
+    for (const path of PATHS) {
+      const seenHono: string[] = []
+      const seenChain: string[] = []
+      const hono = build(new Hono(), seenHono)
+      const chain = build(new Hono({ router: chainRouter(() => onError) }), seenChain)
+      const expected = await answer(hono, path)
+      expect(await answer(chain, path), path).toEqual(expected)
+      expect(seenChain, path).toEqual(seenHono)
+    }
+  })
+
+  it('answers synchronously when every step does, and through a promise once one does not', async () => {
+    const app = build(new Hono({ router: chainRouter(() => onError) }), [])
+    const sync = app.fetch(new Request('http://x/sync'))
+    expect(sync).toBeInstanceOf(Response)
+    expect(await (sync as Response).text()).toBe('sync')
+    const slow = app.fetch(new Request('http://x/slow/answer'))
+    expect(slow).toBeInstanceOf(Promise)
+    expect(await (await slow).text()).toBe('slow')
+  })
+})

@@ -1,0 +1,121 @@
+import type { Context, ErrorHandler, Next } from 'hono'
+import type { Result, Router } from 'hono/router'
+import { RegExpRouter } from 'hono/router/reg-exp-router'
+import { SmartRouter } from 'hono/router/smart-router'
+import { TrieRouter } from 'hono/router/trie-router'
+
+// Hono runs a request that matches one handler straight through, and a chain of several
+// (every fake's: CORS, the tenancy layer and the fault engine's journal in front of the route)
+// through its compose, where every step is an async function awaiting the next. Over sockets
+// that costs a fake a large share of a request's CPU (measured with a bare Hono app: three
+// trivial middlewares in front of the route against none). This router hands Hono each chain
+// as one handler that keeps compose's rules but stays synchronous as long as every step
+// answers synchronously; a step that returns a promise makes the rest asynchronous, as before.
+
+type Handler = (c: Context, next: Next) => unknown
+type Entry<T> = Result<T>[0][number]
+
+const isThenable = (v: unknown): v is PromiseLike<unknown> =>
+  typeof (v as { then?: unknown } | null | undefined)?.then === 'function'
+
+const NOT_FINALIZED =
+  'Context is not finalized. Did you forget to return a Response object or `await next()`?'
+
+/**
+ * Runs `handlers` in order as Hono's compose does: each gets a `next` that runs the rest (the
+ * last one's runs `next`), a thrown error goes to `onError` and its answer stands, an answer
+ * returned while the context holds none becomes `c.res`. Returns the context, or a promise of
+ * it once a step was asynchronous.
+ */
+export function runChain(
+  handlers: readonly Handler[],
+  c: Context,
+  next: Next,
+  onError: ErrorHandler,
+): Context | Promise<Context> {
+  let index = -1
+  const settle = (res: unknown, isError: boolean): Context => {
+    if (res && (c.finalized === false || isError)) c.res = res as Response
+    return c
+  }
+  const failed = (err: unknown): Context | Promise<Context> => {
+    if (!(err instanceof Error)) throw err
+    c.error = err
+    const res = onError(err, c)
+    return isThenable(res) ? Promise.resolve(res).then((r) => settle(r, true)) : settle(res, true)
+  }
+  const dispatch = (i: number): Context | Promise<Context> => {
+    // A rejection, as compose's async step gives it.
+    if (i <= index) return Promise.reject(new Error('next() called multiple times'))
+    index = i
+    const handler: Handler | undefined =
+      i < handlers.length ? handlers[i] : i === handlers.length ? next : undefined
+    if (!handler) return c
+    let res: unknown
+    try {
+      res = handler(c, () => dispatch(i + 1) as unknown as Promise<void>)
+    } catch (err) {
+      return failed(err)
+    }
+    return isThenable(res)
+      ? Promise.resolve(res).then(
+          (r) => settle(r, false),
+          (err) => failed(err),
+        )
+      : settle(res, false)
+  }
+  return dispatch(0)
+}
+
+/** Whether every entry reads its parameters as the last one does: one map serves the chain. */
+function sameParams<T>(entries: readonly Entry<T>[]): boolean {
+  const last = entries[entries.length - 1]![1] as Record<string, unknown>
+  const keys = Object.keys(last)
+  return entries.every(([, params]) => {
+    const own = Object.keys(params)
+    return (
+      own.length === 0 ||
+      (own.length === keys.length && own.every((k) => (params as Record<string, unknown>)[k] === last[k]))
+    )
+  })
+}
+
+/**
+ * Hono's default router (RegExpRouter, else TrieRouter) giving every matched chain as one
+ * handler. The chain's route (its last entry) names the match: `routePath(c, -1)` and the
+ * parameters are the route's. A chain whose entries read parameters under different names is
+ * left to Hono's compose. `onError` must be the app's error handler (`app.onError`).
+ */
+export function chainRouter<T extends [Handler, unknown]>(onError: () => ErrorHandler): Router<T> {
+  const inner = new SmartRouter<T>({ routers: [new RegExpRouter(), new TrieRouter()] })
+  // RegExpRouter gives the same array for the same chain: each is fused once.
+  const fused = new WeakMap<readonly Entry<T>[], Entry<T>[]>()
+  const fuse = (entries: readonly Entry<T>[]): Entry<T>[] => {
+    const handlers = entries.map(([[h]]) => h)
+    const [[, route], params] = entries[entries.length - 1]!
+    const chain: Handler = (c, next) => {
+      const done = runChain(handlers, c, next, onError())
+      const answer = () => {
+        if (!c.finalized) throw new Error(NOT_FINALIZED)
+        return c.res
+      }
+      return isThenable(done) ? done.then(answer) : answer()
+    }
+    return [[[chain, route] as unknown as T, params]] as Entry<T>[]
+  }
+  return {
+    name: `chain(${inner.name})`,
+    add: (method, path, handler) => inner.add(method, path, handler),
+    match(method, path) {
+      const result = inner.match(method, path)
+      const entries = result[0] as Entry<T>[]
+      if (entries.length < 2 || !sameParams(entries)) return result
+      let one = fused.get(entries)
+      if (!one) {
+        one = fuse(entries)
+        fused.set(entries, one)
+      }
+      return (result.length === 2 ? [one, result[1]] : [one]) as Result<T>
+    },
+  }
+}
