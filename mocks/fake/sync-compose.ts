@@ -22,49 +22,61 @@ const NOT_FINALIZED =
   'Context is not finalized. Did you forget to return a Response object or `await next()`?'
 
 /**
- * Runs `handlers` in order as Hono's compose does: each gets a `next` that runs the rest (the
- * last one's runs `next`), a thrown error goes to `onError` and its answer stands, an answer
- * returned while the context holds none becomes `c.res`. Returns the context, or a promise of
- * it once a step was asynchronous.
+ * One request's run of a chain, as Hono's compose runs it: each handler gets a `next` that runs
+ * the rest (the last one's runs the `next` Hono gave), a thrown error goes to `onError` and its
+ * answer stands, an answer returned while the context holds none becomes `c.res`. A class, its
+ * steps methods: closures made per request would each cost a `__name` property under tsx.
  */
-export function runChain(
-  handlers: readonly Handler[],
-  c: Context,
-  next: Next,
-  onError: ErrorHandler,
-): Context | Promise<Context> {
-  let index = -1
-  const settle = (res: unknown, isError: boolean): Context => {
-    if (res && (c.finalized === false || isError)) c.res = res as Response
-    return c
-  }
-  const failed = (err: unknown): Context | Promise<Context> => {
-    if (!(err instanceof Error)) throw err
-    c.error = err
-    const res = onError(err, c)
-    return isThenable(res) ? Promise.resolve(res).then((r) => settle(r, true)) : settle(res, true)
-  }
-  const dispatch = (i: number): Context | Promise<Context> => {
+class ChainRun {
+  private index = -1
+
+  constructor(
+    private readonly handlers: readonly Handler[],
+    private readonly c: Context,
+    private readonly last: Next,
+    private readonly onError: ErrorHandler,
+  ) {}
+
+  /** The context once the chain ran, or a promise of it once a step was asynchronous. */
+  dispatch(i: number): Context | Promise<Context> {
     // A rejection, as compose's async step gives it.
-    if (i <= index) return Promise.reject(new Error('next() called multiple times'))
-    index = i
+    if (i <= this.index) return Promise.reject(new Error('next() called multiple times'))
+    this.index = i
+    const { handlers } = this
     const handler: Handler | undefined =
-      i < handlers.length ? handlers[i] : i === handlers.length ? next : undefined
-    if (!handler) return c
+      i < handlers.length ? handlers[i] : i === handlers.length ? this.last : undefined
+    if (!handler) return this.c
     let res: unknown
     try {
-      res = handler(c, () => dispatch(i + 1) as unknown as Promise<void>)
+      res = handler(this.c, () => this.dispatch(i + 1) as unknown as Promise<void>)
     } catch (err) {
-      return failed(err)
+      return this.failed(err)
     }
-    return isThenable(res)
-      ? Promise.resolve(res).then(
-          (r) => settle(r, false),
-          (err) => failed(err),
-        )
-      : settle(res, false)
+    if (!isThenable(res)) return this.settle(res, false)
+    return Promise.resolve(res).then(
+      (r) => this.settle(r, false),
+      (err) => this.failed(err),
+    )
   }
-  return dispatch(0)
+
+  /** The chain's answer: Hono's own error when no step gave one. */
+  answer(): Response {
+    if (!this.c.finalized) throw new Error(NOT_FINALIZED)
+    return this.c.res
+  }
+
+  private settle(res: unknown, isError: boolean): Context {
+    if (res && (this.c.finalized === false || isError)) this.c.res = res as Response
+    return this.c
+  }
+
+  private failed(err: unknown): Context | Promise<Context> {
+    if (!(err instanceof Error)) throw err
+    this.c.error = err
+    const res = this.onError(err, this.c)
+    if (!isThenable(res)) return this.settle(res, true)
+    return Promise.resolve(res).then((r) => this.settle(r, true))
+  }
 }
 
 /** Whether every entry reads its parameters as the last one does: one map serves the chain. */
@@ -88,18 +100,16 @@ function sameParams<T>(entries: readonly Entry<T>[]): boolean {
  */
 export function chainRouter<T extends [Handler, unknown]>(onError: () => ErrorHandler): Router<T> {
   const inner = new SmartRouter<T>({ routers: [new RegExpRouter(), new TrieRouter()] })
-  // RegExpRouter gives the same array for the same chain: each is fused once.
-  const fused = new WeakMap<readonly Entry<T>[], Entry<T>[]>()
-  const fuse = (entries: readonly Entry<T>[]): Entry<T>[] => {
+  // RegExpRouter gives the same array for the same chain: each is fused (or found unfit) once.
+  const fused = new WeakMap<readonly Entry<T>[], Entry<T>[] | null>()
+  const fuse = (entries: readonly Entry<T>[]): Entry<T>[] | null => {
+    if (!sameParams(entries)) return null
     const handlers = entries.map(([[h]]) => h)
     const [[, route], params] = entries[entries.length - 1]!
     const chain: Handler = (c, next) => {
-      const done = runChain(handlers, c, next, onError())
-      const answer = () => {
-        if (!c.finalized) throw new Error(NOT_FINALIZED)
-        return c.res
-      }
-      return isThenable(done) ? done.then(answer) : answer()
+      const run = new ChainRun(handlers, c, next, onError())
+      const done = run.dispatch(0)
+      return isThenable(done) ? done.then(() => run.answer()) : run.answer()
     }
     return [[[chain, route] as unknown as T, params]] as Entry<T>[]
   }
@@ -109,12 +119,13 @@ export function chainRouter<T extends [Handler, unknown]>(onError: () => ErrorHa
     match(method, path) {
       const result = inner.match(method, path)
       const entries = result[0] as Entry<T>[]
-      if (entries.length < 2 || !sameParams(entries)) return result
+      if (entries.length < 2) return result
       let one = fused.get(entries)
-      if (!one) {
+      if (one === undefined) {
         one = fuse(entries)
         fused.set(entries, one)
       }
+      if (one === null) return result
       return (result.length === 2 ? [one, result[1]] : [one]) as Result<T>
     },
   }
