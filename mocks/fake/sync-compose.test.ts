@@ -58,6 +58,11 @@ function build(app: Hono, seen: string[]): Hono {
   app.use('/silent/*', async () => undefined)
   app.get('/silent/x', (c) => c.text('never'))
   app.get('/sync', (c) => c.text('sync'))
+  // Answered before passing on, with no route after it: not found must not replace it.
+  app.use('/fin/*', async (c, next) => {
+    c.res = c.text('early', 201)
+    await next()
+  })
   return app
 }
 
@@ -72,6 +77,7 @@ const PATHS = [
   '/twice/x',
   '/silent/x',
   '/nothing/here',
+  '/fin/x',
 ]
 
 async function answer(app: Hono, path: string) {

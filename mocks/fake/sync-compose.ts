@@ -11,6 +11,10 @@ import { TrieRouter } from 'hono/router/trie-router'
 // trivial middlewares in front of the route against none). This router hands Hono each chain
 // as one handler that keeps compose's rules but stays synchronous as long as every step
 // answers synchronously; a step that returns a promise makes the rest asynchronous, as before.
+// What differs from compose: a step's `next()` may return the context itself rather than a
+// promise (await it, or return it; never call `.then` on it), and every step of a fused chain
+// reads the route's match: `c.req.param()` and `routePath(c)` are the route's (a chain whose
+// steps name parameters otherwise is left to compose; `routePath(c, -1)` is the same).
 
 type Handler = (c: Context, next: Next) => unknown
 type Entry<T> = Result<T>[0][number]
@@ -43,8 +47,10 @@ class ChainRun {
     if (i <= this.index) return Promise.reject(new Error('next() called multiple times'))
     this.index = i
     const { handlers } = this
+    // Past the last handler Hono's `next` answers not found, which compose asks only of a
+    // context still without an answer.
     const handler: Handler | undefined =
-      i < handlers.length ? handlers[i] : i === handlers.length ? this.last : undefined
+      i < handlers.length ? handlers[i] : i === handlers.length && !this.c.finalized ? this.last : undefined
     if (!handler) return this.c
     let res: unknown
     try {

@@ -380,7 +380,8 @@ function connectClient(d: ClientDeps): void {
     else for (const data of pending.splice(0)) socket.receive(data)
     return new Response(null)
   }
-  Promise.resolve(d.gate.fetch(request, { accept }))
+  // A promise however the app answers: synchronously, or by throwing.
+  new Promise<Response>((resolve) => resolve(d.gate.fetch(request, { accept })))
     .then(async (res) => {
       if (socket || closedWith !== undefined) return
       const detail =

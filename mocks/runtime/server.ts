@@ -28,25 +28,37 @@ type Fetch = Hono['fetch']
  * the body is read here and written with the status line the adapter sends on the raw socket.
  */
 function withRefusalBodies(fetch: Fetch): Fetch {
-  return async (request, env, ctx) => {
-    const res = await fetch(request, env, ctx)
+  // Not an async function: a request that is no upgrade is answered as the app answers it
+  // (synchronously when it can, see mocks/fake/sync-compose.ts).
+  return (request, env, ctx) => {
     const node = env as { incoming?: IncomingMessage; outgoing?: unknown } | undefined
-    // Upgrades only: there the adapter gives no `outgoing`. 101 is an accepted handshake.
-    if (!node?.incoming || node.outgoing !== undefined || res.status < 300 || !res.body) return res
-    const body = Buffer.from(await res.arrayBuffer())
-    const socket = node.incoming.socket
-    const end = socket.end
-    // One call: the adapter's refusal, `HTTP/1.1 <status> ...Content-Length: 0...\r\n\r\n`.
-    socket.end = ((chunk: unknown, ...rest: unknown[]) => {
-      socket.end = end
-      if (typeof chunk === 'string' && chunk.startsWith('HTTP/1.1 ')) {
-        const head = chunk.replace(/\r\nContent-Length: 0\r\n/i, `\r\nContent-Length: ${body.length}\r\n`)
-        return end.call(socket, Buffer.concat([Buffer.from(head, 'latin1'), body]))
-      }
-      return (end as (...a: unknown[]) => unknown).call(socket, chunk, ...rest)
-    }) as typeof socket.end
-    return new Response(null, { status: res.status, headers: res.headers })
+    // Upgrades only: there the adapter gives no `outgoing`.
+    if (!node?.incoming || node.outgoing !== undefined) return fetch(request, env, ctx)
+    const incoming = node.incoming
+    // A promise even when the app throws, as the adapter's upgrade path expects.
+    return new Promise<Response>((resolve) => resolve(fetch(request, env, ctx))).then((res) =>
+      withBody(res, incoming),
+    )
   }
+}
+
+/** A refused handshake's answer, its body written with the status line the adapter sends. */
+async function withBody(res: Response, incoming: IncomingMessage): Promise<Response> {
+  // 101 is an accepted handshake.
+  if (res.status < 300 || !res.body) return res
+  const body = Buffer.from(await res.arrayBuffer())
+  const socket = incoming.socket
+  const end = socket.end
+  // One call: the adapter's refusal, `HTTP/1.1 <status> ...Content-Length: 0...\r\n\r\n`.
+  socket.end = ((chunk: unknown, ...rest: unknown[]) => {
+    socket.end = end
+    if (typeof chunk === 'string' && chunk.startsWith('HTTP/1.1 ')) {
+      const head = chunk.replace(/\r\nContent-Length: 0\r\n/i, `\r\nContent-Length: ${body.length}\r\n`)
+      return end.call(socket, Buffer.concat([Buffer.from(head, 'latin1'), body]))
+    }
+    return (end as (...a: unknown[]) => unknown).call(socket, chunk, ...rest)
+  }) as typeof socket.end
+  return new Response(null, { status: res.status, headers: res.headers })
 }
 
 function build(opts: ServeOptions): Server {

@@ -116,10 +116,11 @@ export async function inProcess<F extends FakeService>(
     tokenFor,
     request(path, init = {}) {
       const { as, ...rest } = init
-      if (as === undefined) return Promise.resolve(fake.app.request(path, rest))
+      // A promise however the app answers: synchronously, or by throwing (a non-Error thrown).
+      if (as === undefined) return new Promise<Response>((resolve) => resolve(fake.app.request(path, rest)))
       const headers = new Headers(rest.headers)
       headers.set('cookie', cookieFor(as))
-      return Promise.resolve(fake.app.request(path, { ...rest, headers }))
+      return new Promise<Response>((resolve) => resolve(fake.app.request(path, { ...rest, headers })))
     },
     async use(s) {
       const resolved = typeof s === 'string' ? loader.load(s) : s
