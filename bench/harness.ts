@@ -18,7 +18,7 @@ export type { BenchOptions } from './context.ts'
 
 const MiB = 1024 * 1024
 
-/** full: `pnpm bench` (~8 min); quick: `--quick` (~3 min); tiny: the harness test. */
+/** full: `pnpm bench` (~9 min); quick: `--quick` (~3 min); tiny: the harness test. */
 export const PRESETS: Record<'full' | 'quick' | 'tiny', BenchOptions> = {
   full: {
     mode: 'full',
