@@ -247,7 +247,6 @@ export async function seededUsers(authUrl: string): Promise<SeededUser[]> {
   return ((await res.json()) as { users: SeededUser[] }).users
 }
 
-/** Stops a test file's replicas, then its Redis, and removes its folder. */
 export interface ReplicaPair {
   a: ReplicaProcess
   b: ReplicaProcess
@@ -277,6 +276,7 @@ export async function startPair(
   return { a: a!, b: b!, redis, dir }
 }
 
+/** Stops a test file's replicas, then its Redis, and removes its folder. */
 export async function stopCluster(
   replicas: (ReplicaProcess | undefined)[],
   redis: RedisServer | undefined,
@@ -286,6 +286,15 @@ export async function stopCluster(
   redis?.stop()
   await redis?.exited
   if (dir) rmSync(dir, { recursive: true, force: true })
+}
+
+/** Creates a tenant through one replica's `/__mocks/tenants`: the response, to be checked (201). */
+export function createTenant(serviceUrl: string, scenario: string): Promise<Response> {
+  return fetch(`${serviceUrl}/__mocks/tenants`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: scenario }),
+  })
 }
 
 /** A chat channel every given user belongs to (else the first channel). */

@@ -3,6 +3,7 @@ import { hasRedisServer, type RedisServer } from './redis-server.ts'
 import {
   chatClient,
   commonChannel,
+  createTenant,
   eventually,
   type ReplicaProcess,
   type SeededUser,
@@ -40,11 +41,7 @@ describe.runIf(run)('replicas: idle tenants and the presence of a replica that d
   afterAll(() => stopCluster([a, b], redis, dir))
 
   it('a tenant busy on one replica only is kept; idle on every replica, it is deleted on all', async () => {
-    const made = await fetch(`${a.url('chat')}/__mocks/tenants`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'default' }),
-    })
+    const made = await createTenant(a.url('chat'), 'default')
     expect(made.status).toBe(201)
     const { id } = (await made.json()) as { id: string }
     const known = async (r: ReplicaProcess) => {

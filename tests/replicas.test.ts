@@ -6,6 +6,7 @@ import { hasRedisServer, type RedisServer } from './redis-server.ts'
 import {
   chatClient,
   commonChannel,
+  createTenant,
   eventually,
   type ReplicaProcess,
   type SeededUser,
@@ -212,11 +213,7 @@ describe.runIf(run)('replicas through Redis', () => {
   })
 
   it('a tenant created on one replica is usable on the other, and deleted everywhere', async () => {
-    const made = await fetch(`${a.url('v01t')}/__mocks/tenants`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'v01t-404' }),
-    })
+    const made = await createTenant(a.url('v01t'), 'v01t-404')
     expect(made.status).toBe(201)
     const { id } = (await made.json()) as { id: string }
     // At once on the other replica: one not yet caught up with the log catches up before it
@@ -245,11 +242,7 @@ describe.runIf(run)('replicas through Redis', () => {
         b.signal('SIGSTOP')
         let there: Promise<Response>
         try {
-          const res = await fetch(`${a.url('v01t')}/__mocks/tenants`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ name: 'default' }),
-          })
+          const res = await createTenant(a.url('v01t'), 'default')
           expect(res.status).toBe(201)
           const { id } = (await res.json()) as { id: string }
           made.push(id)
