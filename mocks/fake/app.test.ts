@@ -1,3 +1,5 @@
+import { IncomingMessage, ServerResponse } from 'node:http'
+import { Socket } from 'node:net'
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import { plainEnvelope } from '../core/envelope.ts'
@@ -41,5 +43,29 @@ describe('createFakeApp', () => {
     expect(faulted.status).toBe(503)
     expect(faulted.headers.get('access-control-allow-origin')).toBe('*')
     expect(journal.list({}).map((e) => e.path)).toEqual(['/x'])
+  })
+
+  it('answers and journals a request with no promise when no fault acts and the route is synchronous', () => {
+    const config = loadConfig({})
+    const journal = new Journal()
+    const faults = new FaultEngine({ ...faultHost(config), journal, logger: createLogger('faults') })
+    const app = createFakeApp(
+      { name: 'v01t', envelope: plainEnvelope },
+      { config, logger: createLogger('t'), faults },
+      { cors: { origin: '*', allowMethods: ['GET'] } },
+    )
+    app.get('/x/:id', (c) => c.text(`ok ${c.req.param('id')}`))
+    // As @hono/node-server calls it: Node's request and response in the env.
+    const incoming = new IncomingMessage(new Socket())
+    incoming.headers = { host: 'localhost', origin: 'https://casa.devarno.cloud' }
+    const outgoing = new ServerResponse(incoming)
+    const answer = app.fetch(new Request('http://localhost/x/7'), { incoming, outgoing })
+    expect(answer).toBeInstanceOf(Response)
+    expect((answer as Response).status).toBe(200)
+    expect(outgoing.getHeader('access-control-allow-origin')).toBe('*')
+    expect(journal.list({}).map((e) => [e.route, e.status])).toEqual([['/x/:id', 200]])
+    // A fault acting: the same request through a promise, still journaled once.
+    faults.add({ service: 'v01t', effect: { type: 'status', status: 503 } })
+    expect(app.fetch(new Request('http://localhost/x/8'), { incoming, outgoing })).toBeInstanceOf(Promise)
   })
 })
