@@ -13,15 +13,17 @@ import { createFakeApp } from './app.ts'
 // Faults, journal and CORS are kept off `/__mocks/*` by how the app is mounted: the control
 // slice first, with a catch-all, so nothing registered after it ever sees a control path.
 
+/** A fault engine and its journal, as the runtime gives a fake. */
+function engine() {
+  const config = loadConfig({})
+  const journal = new Journal()
+  const faults = new FaultEngine({ ...faultHost(config), journal, logger: createLogger('faults') })
+  return { config, journal, faults }
+}
+
 describe('createFakeApp', () => {
   it('serves the control slice ahead of CORS, faults and the journal', async () => {
-    const config = loadConfig({})
-    const journal = new Journal()
-    const faults = new FaultEngine({
-      ...faultHost(config),
-      journal,
-      logger: createLogger('faults'),
-    })
+    const { config, journal, faults } = engine()
     const control = new Hono()
     control.get('/health', (c) => c.json({ ok: true }))
     control.all('*', (c) => c.json({ error: 'no control route', code: 'not_found' }, 404))
@@ -46,9 +48,7 @@ describe('createFakeApp', () => {
   })
 
   it('answers and journals a request with no promise when no fault acts and the route is synchronous', () => {
-    const config = loadConfig({})
-    const journal = new Journal()
-    const faults = new FaultEngine({ ...faultHost(config), journal, logger: createLogger('faults') })
+    const { config, journal, faults } = engine()
     const app = createFakeApp(
       { name: 'v01t', envelope: plainEnvelope },
       { config, logger: createLogger('t'), faults },
