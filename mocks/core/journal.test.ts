@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { Journal, type JournalEntry, recordHeaders } from './journal.ts'
 
 // The journal is a bounded window of the newest entries; it trims in batches internally
@@ -102,6 +103,117 @@ describe('WebSocket entries', () => {
     // record() keeps every field it is given, closedBy too, in the same key order.
     const viaRecordClose = a.record({ ...closed!, requestHeaders: {} })
     expect(Object.keys(viaRecordClose)).toEqual(Object.keys(closed!))
+  })
+})
+
+describe('copies of one frame to several sockets (stored as a run)', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  // The same calls on a journal that stores runs and on one that cannot (a subscriber makes
+  // every copy a whole entry): whatever is read must be the same.
+  type Op =
+    | { op: 'out'; frame: number; user: number; faulted: boolean }
+    | { op: 'broadcast'; frame: number; sockets: number }
+    | { op: 'in' | 'http' | 'read' | 'clear' | 'tick' }
+    | { op: 'replica'; name: string | undefined }
+  const opArb: fc.Arbitrary<Op> = fc.oneof(
+    {
+      weight: 12,
+      arbitrary: fc.record({
+        op: fc.constant('out' as const),
+        frame: fc.nat(2),
+        user: fc.nat(3),
+        faulted: fc.boolean(),
+      }),
+    },
+    {
+      weight: 3,
+      arbitrary: fc.record({
+        op: fc.constant('broadcast' as const),
+        frame: fc.nat(2),
+        sockets: fc.integer({ min: 1, max: 40 }),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({ op: fc.constantFrom('in' as const, 'http' as const, 'read' as const) }),
+    },
+    { weight: 1, arbitrary: fc.record({ op: fc.constantFrom('tick' as const, 'clear' as const) }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        op: fc.constant('replica' as const),
+        name: fc.constantFrom(undefined, 'a', 'b'),
+      }),
+    },
+  )
+  const frames = ['{"type":"message","id":"1"}', '{"type":"message","id":"2"}', '{"type":"typing"}']
+  const users = ['usr_a', 'usr_b', undefined, 'usr_c']
+
+  const apply = (j: Journal, o: Op) => {
+    if (o.op === 'out')
+      j.recordWs(
+        'chat',
+        'ws-out',
+        '/ws',
+        frames[o.frame],
+        undefined,
+        users[o.user],
+        o.faulted ? { id: 'f', type: 'ws-delay' } : null,
+      )
+    else if (o.op === 'broadcast')
+      for (let i = 0; i < o.sockets; i++)
+        j.recordWs('chat', 'ws-out', '/ws', frames[o.frame], undefined, users[i % users.length], null)
+    else if (o.op === 'in') j.recordWs('chat', 'ws-in', '/ws', frames[0], undefined, 'usr_a', null)
+    else if (o.op === 'http') j.record(entry('/h'))
+    else if (o.op === 'read') j.list()
+    else if (o.op === 'clear') j.clear()
+    else if (o.op === 'replica') j.replica = o.name
+  }
+
+  it('reads back exactly what whole entries would, in any order of calls, at any bound', () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 120 }), fc.nat(12), (ops, limit) => {
+        vi.setSystemTime(Date.UTC(2026, 0, 1))
+        const runs = new Journal(limit)
+        const whole = new Journal(limit)
+        const streamed: JournalEntry[] = []
+        whole.subscribe((e) => streamed.push(e))
+        for (const o of ops) {
+          if (o.op === 'tick') vi.setSystemTime(Date.now() + 1)
+          else {
+            apply(runs, o)
+            apply(whole, o)
+          }
+          expect(runs.size).toBe(whole.size)
+        }
+        const got = runs.list()
+        expect(got).toEqual(whole.list())
+        for (const e of got)
+          expect(Object.keys(e)).toEqual(Object.keys(whole.list().find((w) => w.seq === e.seq)!))
+        // Reading again gives the same objects (a run is expanded once).
+        const again = runs.list()
+        expect(again.every((e, i) => e === got[i])).toBe(true)
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it('a broadcast to many sockets reads as one entry per socket, each with its own seq and user', () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(Date.UTC(2026, 0, 1))
+    const j = new Journal(100)
+    const frame = '{"type":"message"}'
+    for (let i = 0; i < 30; i++) j.recordWs('chat', 'ws-out', '/ws', frame, undefined, `usr_${i}`, null)
+    j.recordWs('chat', 'ws-in', '/ws', '{"type":"ping"}', undefined, 'usr_0', null)
+    const list = j.list({ kind: 'ws-out' })
+    expect(list.map((e) => e.seq)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1))
+    expect(list.map((e) => e.userId)).toEqual(Array.from({ length: 30 }, (_, i) => `usr_${i}`))
+    expect(new Set(list.map((e) => e.time))).toEqual(new Set(['2026-01-01T00:00:00.000Z']))
+    expect(j.size).toBe(31)
   })
 })
 

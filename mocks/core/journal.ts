@@ -189,8 +189,114 @@ export interface HttpRecord {
   userId: string | undefined
 }
 
+/**
+ * A WebSocket entry, built straight from its fields: one object shape for every WS entry
+ * (`recordWs`, and the copies a `FrameRun` gives back when read).
+ */
+function wsEntry(
+  seq: number,
+  time: string,
+  service: ServiceName,
+  kind: 'ws-in' | 'ws-out' | 'ws-open' | 'ws-close',
+  path: string,
+  frame: string | undefined,
+  code: number | undefined,
+  userId: string | undefined,
+  fault: JournalEntry['fault'],
+  closedBy: 'client' | 'server' | undefined,
+): JournalEntry {
+  const full: JournalEntry = {
+    seq,
+    time,
+    service,
+    kind,
+    method: 'WS',
+    path,
+    route: path,
+    query: '',
+    status: null,
+    durationMs: null,
+    requestHeaders: NO_HEADERS,
+    fault,
+  }
+  if (frame !== undefined) full.frame = frame
+  if (code !== undefined) full.code = code
+  if (userId !== undefined) full.userId = userId
+  if (closedBy !== undefined) full.closedBy = closedBy
+  return full
+}
+
+/**
+ * Copies of one server frame sent to several sockets one after another, in the same
+ * millisecond, with no fault acting: the first copy's entry and each later copy's user. A
+ * broadcast journals one copy per socket, and keeping a whole entry per copy was most of the
+ * garbage collector's work in a fan-out (BENCHMARKS.md). Read as the entries it stands for.
+ */
+class FrameRun {
+  /** The user of each copy after the first (the entry's seq follows the head's). */
+  readonly users: (string | undefined)[] = []
+  constructor(readonly head: JournalEntry) {}
+
+  get size(): number {
+    return 1 + this.users.length
+  }
+
+  /** Whether the next entry, a copy of `frame` at `time`, belongs to this run. */
+  takes(
+    seq: number,
+    time: string,
+    service: ServiceName,
+    path: string,
+    frame: string,
+    replica: string | undefined,
+  ) {
+    const h = this.head
+    return (
+      h.seq + this.size === seq &&
+      h.frame === frame &&
+      h.time === time &&
+      h.service === service &&
+      h.path === path &&
+      h.replica === replica
+    )
+  }
+
+  expandInto(out: Stored[]): void {
+    const h = this.head
+    out.push(h)
+    for (let i = 0; i < this.users.length; i++) {
+      const e = wsEntry(
+        h.seq + 1 + i,
+        h.time,
+        h.service,
+        'ws-out',
+        h.path,
+        h.frame,
+        undefined,
+        this.users[i],
+        null,
+        undefined,
+      )
+      if (h.replica !== undefined) e.replica = h.replica
+      out.push(e)
+    }
+  }
+}
+
+/** Whether an entry can start a run: a server frame no fault acted on. */
+const runnable = (e: Stored | FrameRun | undefined): e is JournalEntry =>
+  e !== undefined &&
+  !(e instanceof FrameRun) &&
+  e.kind === 'ws-out' &&
+  e.fault === null &&
+  e.code === undefined
+
 export class Journal {
-  private entries: Stored[] = []
+  /** Oldest first; `count` entries in all, a `FrameRun` standing for several. */
+  private entries: (Stored | FrameRun)[] = []
+  private count = 0
+  /** Runs among `entries` (none: the array holds entries only). */
+  private runs = 0
   /** Requests begun and not yet recorded. */
   readonly open = new OpenRequests()
   private seq = 0
@@ -270,40 +376,31 @@ export class Journal {
     userId: string | undefined,
     fault: JournalEntry['fault'],
     closedBy?: 'client' | 'server',
-  ): JournalEntry {
-    const full: JournalEntry = {
-      seq: ++this.seq,
-      time: nowIso(),
-      service,
-      kind,
-      method: 'WS',
-      path,
-      route: path,
-      query: '',
-      status: null,
-      durationMs: null,
-      requestHeaders: NO_HEADERS,
-      fault,
+  ): void {
+    const seq = ++this.seq
+    const time = nowIso()
+    // Another socket's copy of the frame just journaled: one more user on the run. Subscribers
+    // get whole entries, so while there are any every copy is stored whole too.
+    if (kind === 'ws-out' && fault === null && frame !== undefined && this.listeners.size === 0) {
+      const last = this.entries[this.entries.length - 1]
+      const run = last instanceof FrameRun ? last : runnable(last) ? new FrameRun(last) : undefined
+      if (run?.takes(seq, time, service, path, frame, this.replica)) {
+        run.users.push(userId)
+        if (run !== last) {
+          this.entries[this.entries.length - 1] = run
+          this.runs++
+        }
+        this.added(1)
+        return
+      }
     }
-    if (frame !== undefined) full.frame = frame
-    if (code !== undefined) full.code = code
-    if (userId !== undefined) full.userId = userId
-    if (closedBy !== undefined) full.closedBy = closedBy
-    this.add(full)
-    return full
+    this.add(wsEntry(seq, time, service, kind, path, frame, code, userId, fault, closedBy))
   }
 
   private add(full: Stored): void {
-    // The entry's time (set by nowIso just before): when this journal last saw activity.
-    this.lastRecordedAt = isoMs
     if (this.replica !== undefined) full.replica = this.replica
     this.entries.push(full)
-    // Trimmed in batches: dropping the oldest entry on every record (a splice at the front)
-    // costs O(limit) once full, ~30 µs at 5,000 (a fifth of chat's CPU when a message fans
-    // out to 500 sockets). Dropping `limit` at once is amortised O(1); readers see the newest
-    // `limit` entries only (`current()`).
-    if (this.entries.length >= this.limit * 2)
-      this.entries = this.entries.slice(this.entries.length - this.limit)
+    this.added(1)
     if (this.listeners.size === 0) return
     const entry = materialize(full)
     for (const l of this.listeners) {
@@ -315,10 +412,45 @@ export class Journal {
     }
   }
 
+  /** `n` entries stored: the bookkeeping every record shares. */
+  private added(n: number): void {
+    // The entry's time (set by nowIso just before): when this journal last saw activity.
+    this.lastRecordedAt = isoMs
+    this.count += n
+    // Trimmed in batches: dropping the oldest entry on every record (a splice at the front)
+    // costs O(limit) once full, ~30 µs at 5,000 (a fifth of chat's CPU when a message fans
+    // out to 500 sockets). Dropping down to `limit` at once is amortised O(1); readers see the
+    // newest `limit` entries only (`current()`).
+    if (this.count >= this.limit * 2) this.trim()
+  }
+
+  /** Keeps the newest items holding at least `limit` entries (a run is kept or dropped whole). */
+  private trim(): void {
+    let kept = 0
+    let from = this.entries.length
+    while (from > 0 && kept < this.limit) {
+      const item = this.entries[--from] as Stored | FrameRun
+      kept += item instanceof FrameRun ? item.size : 1
+    }
+    if (this.runs > 0) for (let i = 0; i < from; i++) if (this.entries[i] instanceof FrameRun) this.runs--
+    this.entries = this.entries.slice(from)
+    this.count = kept
+  }
+
   /** The newest `limit` entries, oldest first, their headers recorded. */
   private current(): JournalEntry[] {
-    const window =
-      this.entries.length > this.limit ? this.entries.slice(this.entries.length - this.limit) : this.entries
+    // Runs are expanded for good on the first read: later reads get the same entry objects.
+    if (this.runs > 0) {
+      const flat: Stored[] = []
+      for (const item of this.entries) {
+        if (item instanceof FrameRun) item.expandInto(flat)
+        else flat.push(item)
+      }
+      this.entries = flat
+      this.runs = 0
+    }
+    const all = this.entries as Stored[]
+    const window = all.length > this.limit ? all.slice(all.length - this.limit) : all
     for (const e of window) materialize(e)
     return window as JournalEntry[]
   }
@@ -328,11 +460,13 @@ export class Journal {
   }
 
   get size(): number {
-    return Math.min(this.entries.length, this.limit)
+    return Math.min(this.count, this.limit)
   }
 
   clear(): void {
     this.entries = []
+    this.count = 0
+    this.runs = 0
     this.generation++
   }
 
@@ -356,6 +490,8 @@ export class Journal {
     this.enders.clear()
     this.listeners.clear()
     this.entries = []
+    this.count = 0
+    this.runs = 0
   }
 
   private enders = new Set<() => void>()
