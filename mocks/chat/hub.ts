@@ -41,6 +41,8 @@ interface Conn {
   readonly id: number
   readonly userId: string
   readonly link: WsLink
+  /** `link.peer`, read once: a broadcast writes to every socket's. */
+  readonly peer: WsPeer
   readonly channels: Set<string>
   /** Channels where this socket last said typing: true. */
   readonly typing: Set<string>
@@ -150,6 +152,7 @@ export class ChatHub {
       id: this.nextId++,
       userId: session.userId,
       link,
+      peer: link.peer,
       channels: new Set(),
       typing: new Set(),
       live: true,
@@ -173,7 +176,7 @@ export class ChatHub {
   disconnectAll(code: number, reason: string): void {
     for (const conn of this.conns) {
       conn.live = false
-      conn.link.peer.close(code, reason)
+      conn.peer.close(code, reason)
     }
     this.conns.clear()
     this.byChannel.clear()
@@ -419,7 +422,7 @@ export class ChatHub {
   // ---- frames out ----
 
   private send(conn: Conn, frame: ServerFrame): void {
-    if (conn.live) conn.link.peer.send(JSON.stringify(frame))
+    if (conn.live) conn.peer.send(JSON.stringify(frame))
   }
 
   private fail(conn: Conn, code: WsErrorCode, message: string): void {
@@ -431,7 +434,7 @@ export class ChatHub {
     const text = JSON.stringify(frame)
     const bytes = Buffer.from(text)
     for (const c of this.byChannel.get(channel) ?? []) {
-      if (c !== except && c.live) c.link.peer.send(text, bytes)
+      if (c !== except && c.live) c.peer.send(text, bytes)
     }
   }
 

@@ -23,28 +23,42 @@ const TEXT_FRAME = Object.freeze({ binary: false })
 
 /** Wraps a `ws` socket. The server is created with autoPong off so silence can really be silent. */
 export function nodePeer(ws: WebSocket): WsPeer {
-  let autoPong = true
-  ws.on('ping', (data) => {
-    if (autoPong && ws.readyState === ws.OPEN) ws.pong(data)
-  })
-  return {
-    send(text, bytes) {
-      if (ws.readyState !== ws.OPEN) return
-      // A Buffer is written as it is (ws never changes a Buffer it is given): still a text frame.
-      if (bytes) ws.send(bytes, TEXT_FRAME)
-      else ws.send(text)
-    },
-    close(code = 1000, reason = '') {
-      if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason)
-    },
-    terminate() {
-      ws.terminate()
-    },
-    setAutoPong(on) {
-      autoPong = on
-    },
-    get isOpen() {
-      return ws.readyState === ws.OPEN
-    },
+  return new NodePeer(ws)
+}
+
+// A class, not an object literal with a getter (a dictionary-mode object): a broadcast reads
+// every socket's peer.
+class NodePeer implements WsPeer {
+  private autoPong = true
+
+  constructor(private readonly ws: WebSocket) {
+    ws.on('ping', (data) => {
+      if (this.autoPong && ws.readyState === ws.OPEN) ws.pong(data)
+    })
+  }
+
+  send(text: string, bytes?: Buffer): void {
+    const ws = this.ws
+    if (ws.readyState !== ws.OPEN) return
+    // A Buffer is written as it is (ws never changes a Buffer it is given): still a text frame.
+    if (bytes) ws.send(bytes, TEXT_FRAME)
+    else ws.send(text)
+  }
+
+  close(code = 1000, reason = ''): void {
+    const ws = this.ws
+    if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason)
+  }
+
+  terminate(): void {
+    this.ws.terminate()
+  }
+
+  setAutoPong(on: boolean): void {
+    this.autoPong = on
+  }
+
+  get isOpen(): boolean {
+    return this.ws.readyState === this.ws.OPEN
   }
 }

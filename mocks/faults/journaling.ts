@@ -160,27 +160,30 @@ const isThenable = (v: unknown): v is Promise<unknown> =>
 export type WsEvent = 'ws-in' | 'ws-out' | 'ws-open' | 'ws-close'
 
 /**
- * Journals one socket's events. Called for every frame, each socket's copy of a broadcast
+ * Journals one of a socket's events. Called for every frame, each socket's copy of a broadcast
  * included: the entry is built straight from these arguments.
  */
-export function wsJournal(journal: Journal, service: ServiceName, path: string, userId: string | undefined) {
-  return (
-    kind: WsEvent,
-    frame: string | undefined,
-    code: number | undefined,
-    fault?: Compiled,
-    closedBy?: 'client' | 'server',
-  ) =>
-    journal.recordWs(
-      service,
-      kind,
-      path,
-      frame === undefined ? undefined : clip(frame),
-      code,
-      userId,
-      credit(fault),
-      closedBy,
-    )
+export function journalWs(
+  journal: Journal,
+  service: ServiceName,
+  path: string,
+  userId: string | undefined,
+  kind: WsEvent,
+  frame: string | undefined,
+  code: number | undefined,
+  fault?: Compiled,
+  closedBy?: 'client' | 'server',
+): void {
+  journal.recordWs(
+    service,
+    kind,
+    path,
+    frame === undefined ? undefined : clip(frame),
+    code,
+    userId,
+    credit(fault),
+    closedBy,
+  )
 }
 
 function credit(c: Compiled | undefined): JournalEntry['fault'] {

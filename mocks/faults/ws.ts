@@ -1,7 +1,7 @@
 import type { ServiceName } from '../core/config.ts'
 import type { Journal } from '../core/journal.ts'
 import type { WsPeer } from '../core/ws.ts'
-import { wsJournal } from './journaling.ts'
+import { journalWs, type WsEvent } from './journaling.ts'
 import type { MatchTarget } from './match.ts'
 import type { Compiled, FaultRegistry } from './registry.ts'
 import type { WsConnection } from './types.ts'
@@ -11,6 +11,11 @@ import type { WsConnection } from './types.ts'
 // Replicated mode counts `times` and seeded probability across the cluster (one Redis round trip
 // when a counted fault matches): meanwhile the socket's server frames wait, and its client
 // frames are decided in arrival order; otherwise everything stays synchronous, as in one process.
+//
+// Classes, not object literals with closures: a broadcast sends through every socket's wrapper,
+// and an object literal with a getter is a dictionary-mode object (every property read a hash
+// lookup), its closures more objects to reach; a socket's copy of a frame touches as little
+// memory as it can (BENCHMARKS.md, WebSocket fan-out).
 
 export interface WsMeta {
   path: string
@@ -39,142 +44,243 @@ export function wrapSocket(
   meta: WsMeta,
   peer: WsPeer,
 ): WsLink {
-  const timers = new Set<ReturnType<typeof setTimeout>>()
-  const frameListeners: (() => void)[] = []
-  const closeListeners: (() => void)[] = []
+  return new FaultedSocket(deps.registry, deps.journal, service, meta, peer)
+}
+
+const pass = (): boolean => true
+
+/** The socket as the fault effects see it (`WsConnection`): its filters live on the socket. */
+class EffectView implements WsConnection {
+  readonly raw: WsPeer
+  constructor(private readonly s: FaultedSocket) {
+    this.raw = new RawPeer(s)
+  }
+  get service(): ServiceName {
+    return this.s.service
+  }
+  get outbound(): (text: string) => boolean {
+    return this.s.outFilter
+  }
+  set outbound(f: (text: string) => boolean) {
+    this.s.outFilter = f
+  }
+  get inbound(): (type: string) => boolean {
+    return this.s.inFilter
+  }
+  set inbound(f: (type: string) => boolean) {
+    this.s.inFilter = f
+  }
+  onServerFrame(listener: () => void): void {
+    this.s.frameListeners ??= []
+    this.s.frameListeners.push(listener)
+  }
+  onClose(listener: () => void): void {
+    this.s.closeListeners.push(listener)
+  }
+  setTimer(fn: () => void, ms: number): void {
+    this.s.setTimer(fn, ms)
+  }
+}
+
+/** The real socket for effects: frames go out unfiltered and unjournaled; a close is the server's. */
+class RawPeer implements WsPeer {
+  constructor(private readonly s: FaultedSocket) {}
+  send(text: string, bytes?: Buffer): void {
+    this.s.inner.send(text, bytes)
+  }
+  close(code?: number, reason?: string): void {
+    this.s.close(code, reason)
+  }
+  terminate(): void {
+    this.s.terminate()
+  }
+  setAutoPong(on: boolean): void {
+    this.s.inner.setAutoPong(on)
+  }
+  get isOpen(): boolean {
+    return this.s.inner.isOpen
+  }
+}
+
+class FaultedSocket implements WsLink, WsPeer {
+  /** The hub writes to the socket through its faults. */
+  readonly peer: WsPeer = this
+  /** The effects' filters of server frames and client frames (`WsConnection`'s). */
+  outFilter: (text: string) => boolean = pass
+  inFilter: (type: string) => boolean = pass
+  /** Made when an effect first listens: a frame sent reads nothing more until then. */
+  frameListeners: (() => void)[] | undefined = undefined
+  readonly closeListeners: (() => void)[] = []
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>()
   // Who ended the socket (the verdicts need it): the server when it, or a fault acting on the
   // socket, closed or cut it; the client otherwise. The fault acting now, credited with a close.
-  let acting: Compiled | undefined
-  let closedBy: { fault: Compiled | undefined } | undefined
-  const byServer = () => {
-    closedBy ??= { fault: acting }
+  private acting: Compiled | undefined = undefined
+  private closedBy: { fault: Compiled | undefined } | undefined = undefined
+  private disposed = false
+  // Replicated mode, while a counted decision is pending: later decisions, server frames and
+  // the close wait behind it, in order (undefined: none pending, all at once as in one process).
+  private pending: Promise<unknown> | undefined = undefined
+  private readonly conn: EffectView
+  private readonly path: string
+  private readonly userId: string | undefined
+  private readonly base: Omit<MatchTarget, 'kind' | 'frameType'>
+
+  constructor(
+    private readonly registry: FaultRegistry,
+    private readonly journal: Journal,
+    readonly service: ServiceName,
+    meta: WsMeta,
+    readonly inner: WsPeer,
+  ) {
+    this.path = meta.path
+    this.userId = meta.userId
+    this.base = {
+      path: meta.path,
+      headers: meta.headers,
+      method: 'GET',
+      sessionToken: meta.sessionToken,
+      userId: meta.userId,
+      userEmail: meta.userEmail,
+    }
+    this.conn = new EffectView(this)
+    const atOpen = this.fire({ ...this.base, kind: 'upgrade' })
+    if (Array.isArray(atOpen)) this.opened(atOpen)
+    else this.track(atOpen.then((firing) => this.opened(firing)))
   }
-  const raw: WsPeer = {
-    send: (text, bytes) => peer.send(text, bytes),
-    close: (code, reason) => {
-      byServer()
-      peer.close(code, reason)
-    },
-    terminate: () => {
-      byServer()
-      peer.terminate()
-    },
-    setAutoPong: (on) => peer.setAutoPong(on),
-    get isOpen() {
-      return peer.isOpen
-    },
+
+  // ---- the hub's peer: server frames through the faults ----
+
+  send(text: string, bytes?: Buffer): void {
+    if (this.pending) this.later(() => this.deliver(text, bytes))
+    else this.deliver(text, bytes)
   }
-  const conn: WsConnection = {
-    service,
-    raw,
-    outbound: () => true,
-    inbound: () => true,
-    onServerFrame: (l) => frameListeners.push(l),
-    onClose: (l) => closeListeners.push(l),
-    setTimer: (fn, ms) => {
-      const by = acting
-      const t = setTimeout(() => {
-        timers.delete(t)
-        acting = by
-        try {
-          fn()
-        } finally {
-          acting = undefined
-        }
-      }, ms)
-      timers.add(t)
-    },
+
+  close(code?: number, reason?: string): void {
+    this.byServer()
+    this.inner.close(code, reason)
   }
-  const base = {
-    path: meta.path,
-    headers: meta.headers,
-    method: 'GET',
-    sessionToken: meta.sessionToken,
-    userId: meta.userId,
-    userEmail: meta.userEmail,
+
+  terminate(): void {
+    this.byServer()
+    this.inner.terminate()
   }
-  const record = wsJournal(deps.journal, service, meta.path, meta.userId)
-  const apply = (list: Compiled[]) => {
-    for (const f of list) {
-      acting = f
+
+  setAutoPong(on: boolean): void {
+    this.inner.setAutoPong(on)
+  }
+
+  get isOpen(): boolean {
+    return this.inner.isOpen
+  }
+
+  // ---- the hub's link: client frames and the end ----
+
+  // A frame that waited for a decision which cut the socket is gone with it (as in one
+  // process, where a cut socket reads no more frames): neither counted nor journaled.
+  inbound(type: string, text: string): boolean | Promise<boolean> {
+    const pending = this.pending
+    if (pending) return this.track(pending.then(() => (this.inner.isOpen ? this.frame(type, text) : false)))
+    return this.settle(this.frame(type, text))
+  }
+
+  dispose(code: number): void {
+    this.disposed = true
+    // After its last decision (ws-in journaled before ws-close).
+    if (this.pending) this.later(() => this.end(code))
+    else this.end(code)
+  }
+
+  setTimer(fn: () => void, ms: number): void {
+    const by = this.acting
+    const t = setTimeout(() => {
+      this.timers.delete(t)
+      this.acting = by
       try {
-        f.module.acts.ws?.(conn, f.fault.spec.effect, f.fault)
+        fn()
       } finally {
-        acting = undefined
+        this.acting = undefined
+      }
+    }, ms)
+    this.timers.add(t)
+  }
+
+  private deliver(text: string, bytes: Buffer | undefined): void {
+    if (!this.inner.isOpen || !this.outFilter(text)) return
+    this.inner.send(text, bytes)
+    this.record('ws-out', text, undefined)
+    if (this.frameListeners) for (const l of this.frameListeners) l()
+  }
+
+  private byServer(): void {
+    this.closedBy ??= { fault: this.acting }
+  }
+
+  private record(
+    kind: WsEvent,
+    frame: string | undefined,
+    code: number | undefined,
+    fault?: Compiled,
+    closedBy?: 'client' | 'server',
+  ): void {
+    journalWs(this.journal, this.service, this.path, this.userId, kind, frame, code, fault, closedBy)
+  }
+
+  private apply(list: Compiled[]): void {
+    for (const f of list) {
+      this.acting = f
+      try {
+        f.module.acts.ws?.(this.conn, f.fault.spec.effect, f.fault)
+      } finally {
+        this.acting = undefined
       }
     }
   }
+
   // A count that fails (Redis closing) fires nothing: the socket goes on unfaulted.
-  const fire = (target: MatchTarget): Compiled[] | Promise<Compiled[]> => {
-    const firing = deps.registry.fireCounted(service, target, 'ws')
+  private fire(target: MatchTarget): Compiled[] | Promise<Compiled[]> {
+    const firing = this.registry.fireCounted(this.service, target, 'ws')
     return Array.isArray(firing) ? firing : firing.catch(() => [])
   }
-  let disposed = false
-  // Replicated mode, while a counted decision is pending: later decisions, server frames and
-  // the close wait behind it, in order (undefined: none pending, all at once as in one process).
-  let pending: Promise<unknown> | undefined
-  const track = <T>(p: Promise<T>): Promise<T> => {
+
+  private track<T>(p: Promise<T>): Promise<T> {
     const mine = p.catch(() => undefined)
-    pending = mine
+    this.pending = mine
     void mine.then(() => {
-      if (pending === mine) pending = undefined
+      if (this.pending === mine) this.pending = undefined
     })
     return p
   }
-  const settle = <T>(r: T | Promise<T>): T | Promise<T> => (r instanceof Promise ? track(r) : r)
-  const later = (step: () => unknown) => void track((pending ?? Promise.resolve()).then(step))
 
-  const opened = (atOpen: Compiled[]) => {
-    record('ws-open', undefined, undefined, atOpen[0])
-    if (!disposed) apply(atOpen)
+  private settle<T>(r: T | Promise<T>): T | Promise<T> {
+    return r instanceof Promise ? this.track(r) : r
   }
-  const atOpen = fire({ ...base, kind: 'upgrade' })
-  if (Array.isArray(atOpen)) opened(atOpen)
-  else track(atOpen.then(opened))
 
-  const send = (text: string, bytes?: Buffer) => {
-    if (!peer.isOpen || !conn.outbound(text)) return
-    peer.send(text, bytes)
-    record('ws-out', text, undefined)
-    for (const l of frameListeners) l()
+  private later(step: () => unknown): void {
+    void this.track((this.pending ?? Promise.resolve()).then(step))
   }
-  const wrapped: WsPeer = {
-    send: (text, bytes) => (pending ? later(() => send(text, bytes)) : send(text, bytes)),
-    close: raw.close,
-    terminate: raw.terminate,
-    setAutoPong: (on) => peer.setAutoPong(on),
-    get isOpen() {
-      return peer.isOpen
-    },
+
+  private opened(atOpen: Compiled[]): void {
+    this.record('ws-open', undefined, undefined, atOpen[0])
+    if (!this.disposed) this.apply(atOpen)
   }
-  const received = (type: string, text: string, firing: Compiled[]) => {
-    record('ws-in', text, undefined, firing[0])
-    apply(firing)
-    return conn.inbound(type)
+
+  private received(type: string, text: string, firing: Compiled[]): boolean {
+    this.record('ws-in', text, undefined, firing[0])
+    this.apply(firing)
+    return this.inFilter(type)
   }
-  const frame = (type: string, text: string): boolean | Promise<boolean> => {
-    const firing = fire({ ...base, kind: 'frame', frameType: type })
-    return Array.isArray(firing) ? received(type, text, firing) : firing.then((f) => received(type, text, f))
+
+  private frame(type: string, text: string): boolean | Promise<boolean> {
+    const firing = this.fire({ ...this.base, kind: 'frame', frameType: type })
+    return Array.isArray(firing)
+      ? this.received(type, text, firing)
+      : firing.then((f) => this.received(type, text, f))
   }
-  const end = (code: number) => {
-    for (const t of timers) clearTimeout(t)
-    timers.clear()
-    for (const l of closeListeners) l()
-    record('ws-close', undefined, code, closedBy?.fault, closedBy ? 'server' : 'client')
-  }
-  return {
-    peer: wrapped,
-    // A frame that waited for a decision which cut the socket is gone with it (as in one
-    // process, where a cut socket reads no more frames): neither counted nor journaled.
-    inbound: (type, text) =>
-      pending
-        ? track(pending.then(() => (peer.isOpen ? frame(type, text) : false)))
-        : settle(frame(type, text)),
-    dispose: (code) => {
-      disposed = true
-      // After its last decision (ws-in journaled before ws-close).
-      if (pending) later(() => end(code))
-      else end(code)
-    },
+
+  private end(code: number): void {
+    for (const t of this.timers) clearTimeout(t)
+    this.timers.clear()
+    for (const l of this.closeListeners) l()
+    this.record('ws-close', undefined, code, this.closedBy?.fault, this.closedBy ? 'server' : 'client')
   }
 }
