@@ -116,7 +116,7 @@ describe('copies of one frame to several sockets (stored as a run)', () => {
   type Op =
     | { op: 'out'; frame: number; user: number; faulted: boolean }
     | { op: 'broadcast'; frame: number; sockets: number }
-    | { op: 'in' | 'http' | 'read' | 'clear' | 'tick' }
+    | { op: 'in' | 'http' | 'read' | 'clear' | 'tick' | 'subscribe' }
     | { op: 'replica'; name: string | undefined }
   const opArb: fc.Arbitrary<Op> = fc.oneof(
     {
@@ -180,15 +180,23 @@ describe('copies of one frame to several sockets (stored as a run)', () => {
         vi.setSystemTime(Date.UTC(2026, 0, 1))
         const runs = new Journal(limit)
         const whole = new Journal(limit)
-        const streamed: JournalEntry[] = []
-        whole.subscribe((e) => streamed.push(e))
+        whole.subscribe(() => undefined)
+        // A subscriber on the run journal now and then: copies are stored whole meanwhile.
+        let unsubscribe: (() => void) | undefined
         for (const o of ops) {
           if (o.op === 'tick') vi.setSystemTime(Date.now() + 1)
-          else {
+          else if (o.op === 'subscribe') {
+            if (unsubscribe) {
+              unsubscribe()
+              unsubscribe = undefined
+            } else unsubscribe = runs.subscribe(() => undefined)
+          } else {
             apply(runs, o)
             apply(whole, o)
           }
           expect(runs.size).toBe(whole.size)
+          // What memory holds stays bounded, runs or not.
+          expect(runs.held).toBeLessThan(Math.max(2 * limit, 1))
         }
         const got = runs.list()
         expect(got).toEqual(whole.list())
@@ -200,6 +208,26 @@ describe('copies of one frame to several sockets (stored as a run)', () => {
       }),
       { numRuns: 300 },
     )
+  })
+
+  it('a run never holds more than the bound: a long broadcast at a small limit keeps memory bounded', () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(Date.UTC(2026, 0, 1))
+    const j = new Journal(50)
+    for (let i = 0; i < 10_000; i++) {
+      j.recordWs('chat', 'ws-out', '/ws', '{"type":"message"}', undefined, `usr_${i}`, null)
+      expect(j.held).toBeLessThan(100)
+    }
+    expect(j.list().map((e) => e.userId)).toEqual(Array.from({ length: 50 }, (_, i) => `usr_${9950 + i}`))
+  })
+
+  it('a ws-out with a close code or a closer is its own entry, with them', () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(Date.UTC(2026, 0, 1))
+    const j = new Journal(10)
+    j.recordWs('chat', 'ws-out', '/ws', 'x', undefined, 'a', null)
+    j.recordWs('chat', 'ws-out', '/ws', 'x', 1000, 'b', null, 'server')
+    expect(j.list()[1]).toMatchObject({ userId: 'b', code: 1000, closedBy: 'server' })
   })
 
   it('a broadcast to many sockets reads as one entry per socket, each with its own seq and user', () => {

@@ -381,10 +381,22 @@ export class Journal {
     const time = nowIso()
     // Another socket's copy of the frame just journaled: one more user on the run. Subscribers
     // get whole entries, so while there are any every copy is stored whole too.
-    if (kind === 'ws-out' && fault === null && frame !== undefined && this.listeners.size === 0) {
+    // A run holds at most `limit` entries: trimmed whole, a longer one would outgrow the bound.
+    if (
+      kind === 'ws-out' &&
+      fault === null &&
+      frame !== undefined &&
+      code === undefined &&
+      closedBy === undefined &&
+      this.listeners.size === 0
+    ) {
       const last = this.entries[this.entries.length - 1]
       const run = last instanceof FrameRun ? last : runnable(last) ? new FrameRun(last) : undefined
-      if (run?.takes(seq, time, service, path, frame, this.replica)) {
+      if (
+        run !== undefined &&
+        run.size < this.limit &&
+        run.takes(seq, time, service, path, frame, this.replica)
+      ) {
         run.users.push(userId)
         if (run !== last) {
           this.entries[this.entries.length - 1] = run
@@ -461,6 +473,11 @@ export class Journal {
 
   get size(): number {
     return Math.min(this.count, this.limit)
+  }
+
+  /** Entries held, the oldest beyond `limit` included (under `2 × limit`): what memory holds. */
+  get held(): number {
+    return this.count
   }
 
   clear(): void {

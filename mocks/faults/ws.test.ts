@@ -3,6 +3,9 @@ import { Journal } from '../core/journal.ts'
 import { createLogger } from '../core/logger.ts'
 import type { WsPeer } from '../core/ws.ts'
 import { FaultEngine } from './engine.ts'
+import type { Compiled, FaultRegistry } from './registry.ts'
+import type { WsConnection } from './types.ts'
+import { wrapSocket } from './ws.ts'
 
 // The WebSocket wrapper with a recording peer: effects that act on open sockets fire at open
 // and per client frame; ws-drop 1006 terminates (no close frame), silence stops pongs and frames.
@@ -79,6 +82,72 @@ describe('WebSocket wrapper', () => {
       ['ws-in', null, null],
       ['ws-in', 'hush', null],
       ['ws-close', null, 1000],
+    ])
+  })
+
+  it("an effect's filters are called on its view of the socket, and its methods work passed on", () => {
+    const { connect } = setup()
+    const seen: boolean[] = []
+    const { link } = connect()
+    // The view an effect got: reach it through a filter set the way an effect sets one.
+    const view = (link as unknown as { conn: WsConnection }).conn
+    view.outbound = function (this: unknown) {
+      seen.push(this === view)
+      return true
+    }
+    view.inbound = function (this: unknown) {
+      seen.push(this === view)
+      return true
+    }
+    link.peer.send('x')
+    link.inbound('message', '{}')
+    expect(seen).toEqual([true, true])
+    const { terminate } = view.raw
+    const { onClose } = view
+    const closed: string[] = []
+    onClose(() => closed.push('closed'))
+    terminate()
+    link.dispose(1006)
+    expect(closed).toEqual(['closed'])
+  })
+})
+
+// Replicated mode: a counted decision is a promise. Meanwhile the socket's server frames, later
+// client-frame decisions and its close wait behind it, in order.
+describe('WebSocket wrapper while a counted decision is pending', () => {
+  function pendingRegistry() {
+    const waiting: ((firing: Compiled[]) => void)[] = []
+    const registry = {
+      fireCounted: () => new Promise<Compiled[]>((resolve) => waiting.push(resolve)),
+    } as unknown as FaultRegistry
+    return { registry, decide: () => waiting.shift()?.([]), waiting }
+  }
+
+  it('server frames, client frames and the close keep their order behind the decisions', async () => {
+    const journal = new Journal()
+    const { registry, decide, waiting } = pendingRegistry()
+    const { p, log } = peer()
+    const link = wrapSocket({ registry, journal }, 'hub' as never, { path: '/ws', headers: new Headers() }, p)
+    link.peer.send('a')
+    const first = link.inbound('message', 'm1')
+    link.peer.send('b')
+    link.dispose(1000)
+    // Nothing goes out or is journaled while the open's decision is pending.
+    expect(log).toEqual([])
+    expect(journal.list()).toEqual([])
+    decide()
+    await new Promise((r) => setTimeout(r, 0))
+    expect(waiting.length).toBe(1)
+    decide()
+    expect(await first).toBe(true)
+    await new Promise((r) => setTimeout(r, 0))
+    expect(log).toEqual(['send a', 'send b'])
+    expect(journal.list().map((e) => [e.kind, e.frame ?? e.code])).toEqual([
+      ['ws-open', undefined],
+      ['ws-out', 'a'],
+      ['ws-in', 'm1'],
+      ['ws-out', 'b'],
+      ['ws-close', 1000],
     ])
   })
 })

@@ -70,14 +70,15 @@ class EffectView implements WsConnection {
   set inbound(f: (type: string) => boolean) {
     this.s.inFilter = f
   }
-  onServerFrame(listener: () => void): void {
+  // Arrow properties, as the view's methods were: an effect may pass one on as a callback.
+  readonly onServerFrame = (listener: () => void): void => {
     this.s.frameListeners ??= []
     this.s.frameListeners.push(listener)
   }
-  onClose(listener: () => void): void {
+  readonly onClose = (listener: () => void): void => {
     this.s.closeListeners.push(listener)
   }
-  setTimer(fn: () => void, ms: number): void {
+  readonly setTimer = (fn: () => void, ms: number): void => {
     this.s.setTimer(fn, ms)
   }
 }
@@ -85,18 +86,10 @@ class EffectView implements WsConnection {
 /** The real socket for effects: frames go out unfiltered and unjournaled; a close is the server's. */
 class RawPeer implements WsPeer {
   constructor(private readonly s: FaultedSocket) {}
-  send(text: string, bytes?: Buffer): void {
-    this.s.inner.send(text, bytes)
-  }
-  close(code?: number, reason?: string): void {
-    this.s.close(code, reason)
-  }
-  terminate(): void {
-    this.s.terminate()
-  }
-  setAutoPong(on: boolean): void {
-    this.s.inner.setAutoPong(on)
-  }
+  readonly send = (text: string, bytes?: Buffer): void => this.s.inner.send(text, bytes)
+  readonly close = (code?: number, reason?: string): void => this.s.close(code, reason)
+  readonly terminate = (): void => this.s.terminate()
+  readonly setAutoPong = (on: boolean): void => this.s.inner.setAutoPong(on)
   get isOpen(): boolean {
     return this.s.inner.isOpen
   }
@@ -205,7 +198,7 @@ class FaultedSocket implements WsLink, WsPeer {
   }
 
   private deliver(text: string, bytes: Buffer | undefined): void {
-    if (!this.inner.isOpen || !this.outFilter(text)) return
+    if (!this.inner.isOpen || !this.outFilter.call(this.conn, text)) return
     this.inner.send(text, bytes)
     this.record('ws-out', text, undefined)
     if (this.frameListeners) for (const l of this.frameListeners) l()
@@ -267,7 +260,7 @@ class FaultedSocket implements WsLink, WsPeer {
   private received(type: string, text: string, firing: Compiled[]): boolean {
     this.record('ws-in', text, undefined, firing[0])
     this.apply(firing)
-    return this.inFilter(type)
+    return this.inFilter.call(this.conn, type)
   }
 
   private frame(type: string, text: string): boolean | Promise<boolean> {
