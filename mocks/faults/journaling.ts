@@ -159,39 +159,13 @@ const isThenable = (v: unknown): v is Promise<unknown> =>
 
 export type WsEvent = 'ws-in' | 'ws-out' | 'ws-open' | 'ws-close'
 
-/**
- * Journals one of a socket's events. Called for every frame, each socket's copy of a broadcast
- * included: the entry is built straight from these arguments.
- */
-export function journalWs(
-  journal: Journal,
-  service: ServiceName,
-  path: string,
-  userId: string | undefined,
-  kind: WsEvent,
-  frame: string | undefined,
-  code: number | undefined,
-  fault?: Compiled,
-  closedBy?: 'client' | 'server',
-): void {
-  journal.recordWs(
-    service,
-    kind,
-    path,
-    frame === undefined ? undefined : clip(frame),
-    code,
-    userId,
-    credit(fault),
-    closedBy,
-  )
-}
-
-function credit(c: Compiled | undefined): JournalEntry['fault'] {
+/** How an entry names the fault that acted. */
+export function credit(c: Compiled | undefined): JournalEntry['fault'] {
   return c ? { id: c.fault.id, type: c.fault.spec.effect.type } : null
 }
 
 /** A frame as journaled: the first 2,000 characters. */
-const clip = (text: string) => (text.length > 2000 ? `${text.slice(0, 2000)}…` : text)
+export const clip = (text: string) => (text.length > 2000 ? `${text.slice(0, 2000)}…` : text)
 
 function safeRoutePath(c: Parameters<typeof routePath>[0]): string {
   try {

@@ -1,7 +1,7 @@
 import type { ServiceName } from '../core/config.ts'
 import type { Journal } from '../core/journal.ts'
 import type { WsPeer } from '../core/ws.ts'
-import { journalWs, type WsEvent } from './journaling.ts'
+import { clip, credit, type WsEvent } from './journaling.ts'
 import type { MatchTarget } from './match.ts'
 import type { Compiled, FaultRegistry } from './registry.ts'
 import type { WsConnection } from './types.ts'
@@ -215,7 +215,17 @@ class FaultedSocket implements WsLink, WsPeer {
     fault?: Compiled,
     closedBy?: 'client' | 'server',
   ): void {
-    journalWs(this.journal, this.service, this.path, this.userId, kind, frame, code, fault, closedBy)
+    // Every frame, each socket's copy of a broadcast included: the entry is built straight from these.
+    this.journal.recordWs(
+      this.service,
+      kind,
+      this.path,
+      frame === undefined ? undefined : clip(frame),
+      code,
+      this.userId,
+      credit(fault),
+      closedBy,
+    )
   }
 
   private apply(list: Compiled[]): void {
