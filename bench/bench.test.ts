@@ -87,6 +87,11 @@ describe('pnpm bench (tiny mode)', () => {
       rest.notes.filter((n) => /^(V01T list at \d+ connections|chat history) (meets|misses)/.test(n)),
     ).toHaveLength(connections + 1)
     expect(rest.profiles?.map((p) => p.title)).toHaveLength(connections + 1)
+    // Chat's cost split in-process: with the fake auth and with a bare get-session server.
+    const split = rest.figures.find((f) => f.name.startsWith('chat history in-process'))
+    expect(split?.candidate).toBeGreaterThan(0)
+    expect(split?.baseline).toBeGreaterThan(0)
+    expect(rest.notes.some((n) => /fake auth's get-session costs a chat request [+−-]/.test(n))).toBe(true)
     for (const p of [
       ...(rest.profiles ?? []),
       ...(report.sections.find((s) => s.id === 'ws')!.profiles ?? []),

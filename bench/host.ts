@@ -175,6 +175,46 @@ async function mocksHandlers(services: string[] | undefined): Promise<Handlers> 
       return { withFaults, without }
     },
     /**
+     * Chat history's cost split, in-process: `requests` chat history requests through chat's own
+     * Node listener without sockets, in `rounds` pairs alternating the get-session hop between the
+     * fake auth and a bare server in this process answering the fake auth's own get-session bytes
+     * (over loopback either way). CPU µs per request: their difference is the fake auth's share.
+     */
+    'chat:split': async (a: { path: string; cookie: string; requests: number; rounds: number }) => {
+      const fakeAuth = mocks.config.authServiceUrl
+      const captured = await fetch(`${fakeAuth}/api/auth/get-session`, { headers: { cookie: a.cookie } })
+      const headers: Record<string, string> = {}
+      captured.headers.forEach((v, k) => {
+        if (k !== 'date' && k !== 'connection' && k !== 'keep-alive') headers[k] = v
+      })
+      const session = bytesServer(captured.status, headers, Buffer.from(await captured.arrayBuffer()))
+      const bareAuth = await listen(session)
+      const get = inProcessClient(mocks.app('chat').fetch)
+      const block = async (authUrl: string) => {
+        mocks.config.authServiceUrl = authUrl
+        for (let i = 0; i < a.requests / 4; i++) await served200(get(a.path, { cookie: a.cookie }))
+        const started = process.cpuUsage()
+        for (let i = 0; i < a.requests; i++) await served200(get(a.path, { cookie: a.cookie }))
+        const used = process.cpuUsage(started)
+        return (used.user + used.system) / a.requests
+      }
+      const withFake: number[] = []
+      const withBare: number[] = []
+      try {
+        for (let i = 0; i < 2; i++) await block(fakeAuth)
+        for (let r = 0; r < a.rounds; r++) {
+          const order = r % 2 ? [bareAuth, fakeAuth] : [fakeAuth, bareAuth]
+          for (const url of order) (url === fakeAuth ? withFake : withBare).push(await block(url))
+        }
+      } finally {
+        mocks.config.authServiceUrl = fakeAuth
+        session.closeAllConnections()
+        await new Promise((resolve) => session.close(resolve))
+        mocks.journal.clear()
+      }
+      return { withFake, withBare }
+    },
+    /**
      * Tenant creation timed in the server process (`mocks.createTenant`, which resolves once every
      * fake serves the tenant), `n` times, each deleted after; the first `warm` are not returned.
      */
