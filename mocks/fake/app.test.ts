@@ -47,7 +47,7 @@ describe('createFakeApp', () => {
     expect(journal.list({}).map((e) => e.path)).toEqual(['/x'])
   })
 
-  it('answers and journals a request with no promise when no fault acts and the route is synchronous', () => {
+  it('answers and journals a request with no promise when no fault acts and the route is synchronous', async () => {
     const { config, journal, faults } = engine()
     const app = createFakeApp(
       { name: 'v01t', envelope: plainEnvelope },
@@ -66,6 +66,34 @@ describe('createFakeApp', () => {
     expect(journal.list({}).map((e) => [e.route, e.status])).toEqual([['/x/:id', 200]])
     // A fault acting: the same request through a promise, still journaled once.
     faults.add({ service: 'v01t', effect: { type: 'status', status: 503 } })
-    expect(app.fetch(new Request('http://localhost/x/8'), { incoming, outgoing })).toBeInstanceOf(Promise)
+    const faulted = app.fetch(new Request('http://localhost/x/8'), { incoming, outgoing })
+    expect(faulted).toBeInstanceOf(Promise)
+    expect((await faulted).status).toBe(503)
+    expect(journal.list({}).map((e) => [e.path, e.status])).toEqual([
+      ['/x/7', 200],
+      ['/x/8', 503],
+    ])
+  })
+  it('journals a route that throws, synchronously or by rejecting, once, with the error answer', async () => {
+    const { config, journal, faults } = engine()
+    const app = createFakeApp(
+      { name: 'v01t', envelope: plainEnvelope },
+      { config, logger: createLogger('t'), faults },
+      {},
+    )
+    app.get('/sync', () => {
+      throw new Error('boom')
+    })
+    app.get('/async', async () => {
+      await Promise.resolve()
+      throw new Error('boom')
+    })
+    expect((await app.request('/sync')).status).toBe(500)
+    expect((await app.request('/async')).status).toBe(500)
+    expect(journal.list({}).map((e) => [e.path, e.status])).toEqual([
+      ['/sync', 500],
+      ['/async', 500],
+    ])
+    expect(journal.open.size).toBe(0)
   })
 })

@@ -39,7 +39,7 @@ export function createFakeApp(service: FakeIdentity, deps: FakeDeps, opts: FakeA
   }
   // Each request's chain (control slice or CORS, faults, route) as one handler: synchronous
   // whenever every step is (sync-compose.ts).
-  const app = new Hono({ router: chainRouter(() => onError) })
+  const app = new Hono({ router: chainRouter(onError) })
   if (deps.control) app.route('/__mocks', deps.control)
   if (opts.cors) app.use('*', corsMiddleware(opts.cors))
   app.use('*', deps.faults.http(name))

@@ -91,7 +91,7 @@ describe('chainRouter', () => {
       const seenHono: string[] = []
       const seenChain: string[] = []
       const hono = build(new Hono(), seenHono)
-      const chain = build(new Hono({ router: chainRouter(() => onError) }), seenChain)
+      const chain = build(new Hono({ router: chainRouter(onError) }), seenChain)
       const expected = await answer(hono, path)
       expect(await answer(chain, path), path).toEqual(expected)
       expect(seenChain, path).toEqual(seenHono)
@@ -99,7 +99,7 @@ describe('chainRouter', () => {
   })
 
   it('answers synchronously when every step does, and through a promise once one does not', async () => {
-    const app = build(new Hono({ router: chainRouter(() => onError) }), [])
+    const app = build(new Hono({ router: chainRouter(onError) }), [])
     const sync = app.fetch(new Request('http://x/sync'))
     expect(sync).toBeInstanceOf(Response)
     expect(await (sync as Response).text()).toBe('sync')

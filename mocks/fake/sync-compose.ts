@@ -3,6 +3,7 @@ import type { Result, Router } from 'hono/router'
 import { RegExpRouter } from 'hono/router/reg-exp-router'
 import { SmartRouter } from 'hono/router/smart-router'
 import { TrieRouter } from 'hono/router/trie-router'
+import { isThenable } from '../core/promises.ts'
 
 // Hono runs a request that matches one handler straight through, and a chain of several
 // (every fake's: CORS, the tenancy layer and the fault engine's journal in front of the route)
@@ -18,9 +19,6 @@ import { TrieRouter } from 'hono/router/trie-router'
 
 type Handler = (c: Context, next: Next) => unknown
 type Entry<T> = Result<T>[0][number]
-
-const isThenable = (v: unknown): v is PromiseLike<unknown> =>
-  typeof (v as { then?: unknown } | null | undefined)?.then === 'function'
 
 const NOT_FINALIZED =
   'Context is not finalized. Did you forget to return a Response object or `await next()`?'
@@ -104,7 +102,7 @@ function sameParams<T>(entries: readonly Entry<T>[]): boolean {
  * parameters are the route's. A chain whose entries read parameters under different names is
  * left to Hono's compose. `onError` must be the app's error handler (`app.onError`).
  */
-export function chainRouter<T extends [Handler, unknown]>(onError: () => ErrorHandler): Router<T> {
+export function chainRouter<T extends [Handler, unknown]>(onError: ErrorHandler): Router<T> {
   const inner = new SmartRouter<T>({ routers: [new RegExpRouter(), new TrieRouter()] })
   // RegExpRouter gives the same array for the same chain: each is fused (or found unfit) once.
   const fused = new WeakMap<readonly Entry<T>[], Entry<T>[] | null>()
@@ -113,7 +111,7 @@ export function chainRouter<T extends [Handler, unknown]>(onError: () => ErrorHa
     const handlers = entries.map(([[h]]) => h)
     const [[, route], params] = entries[entries.length - 1]!
     const chain: Handler = (c, next) => {
-      const run = new ChainRun(handlers, c, next, onError())
+      const run = new ChainRun(handlers, c, next, onError)
       const done = run.dispatch(0)
       return isThenable(done) ? done.then(() => run.answer()) : run.answer()
     }

@@ -2,6 +2,7 @@ import type { Context, MiddlewareHandler, Next } from 'hono'
 import { routePath } from 'hono/route'
 import type { ServiceName } from '../core/config.ts'
 import type { Journal, JournalEntry, OpenRequest, OpenSource } from '../core/journal.ts'
+import { isThenable } from '../core/promises.ts'
 import { type RequestHeaders, requestHeaders } from '../core/request-headers.ts'
 import { searchOf } from '../core/url.ts'
 import type { Compiled } from './registry.ts'
@@ -91,8 +92,9 @@ export function journaled(journal: Journal, service: ServiceName, inner: TracedH
   const toFake = (c: Context, next: Next, trace: HttpTrace): void | Promise<void> => {
     trace.reachedFake = true
     const ran = next() as unknown
+    // Hono's next() gives a real promise when it gives one (sync-compose.ts: a ChainRun's).
     if (isThenable(ran)) {
-      return ran.then(() => {
+      return (ran as Promise<unknown>).then(() => {
         trace.res = c.res
       })
     }
@@ -143,19 +145,10 @@ export function journaled(journal: Journal, service: ServiceName, inner: TracedH
       done(c, trace)
       return undefined
     }
-    return ran.then(
-      () => done(c, trace),
-      (err: unknown) => {
-        done(c, trace)
-        throw err
-      },
-    )
+    return ran.finally(() => done(c, trace))
   }
   return middleware as unknown as MiddlewareHandler
 }
-
-const isThenable = (v: unknown): v is Promise<unknown> =>
-  typeof (v as { then?: unknown } | null | undefined)?.then === 'function'
 
 export type WsEvent = 'ws-in' | 'ws-out' | 'ws-open' | 'ws-close'
 

@@ -114,6 +114,7 @@ class FaultedSocket implements WsLink, WsPeer {
   // the close wait behind it, in order (undefined: none pending, all at once as in one process).
   private pending: Promise<unknown> | undefined = undefined
   private readonly conn: EffectView
+  // `base`'s path and user, kept on the socket itself: every copy of a broadcast journals them.
   private readonly path: string
   private readonly userId: string | undefined
   private readonly base: Omit<MatchTarget, 'kind' | 'frameType'>

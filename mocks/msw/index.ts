@@ -7,6 +7,7 @@ import {
   ws,
 } from 'msw'
 import { createLogger } from '../core/logger.ts'
+import { promiseOf } from '../core/promises.ts'
 import type { WsPeer } from '../core/ws.ts'
 import { createFakeApp } from '../fake/app.ts'
 import type { FakeDescriptor, FakeService } from '../fake/descriptor.ts'
@@ -381,7 +382,7 @@ function connectClient(d: ClientDeps): void {
     return new Response(null)
   }
   // A promise however the app answers: synchronously, or by throwing.
-  new Promise<Response>((resolve) => resolve(d.gate.fetch(request, { accept })))
+  promiseOf(() => d.gate.fetch(request, { accept }))
     .then(async (res) => {
       if (socket || closedWith !== undefined) return
       const detail =

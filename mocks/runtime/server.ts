@@ -4,6 +4,7 @@ import { createAdaptorServer } from '@hono/node-server'
 import type { Hono } from 'hono'
 import { WebSocketServer } from 'ws'
 import type { Logger } from '../core/logger.ts'
+import { promiseOf } from '../core/promises.ts'
 import type { ServiceListener } from '../fake/descriptor.ts'
 import { serviceListener } from '../fake/listener.ts'
 
@@ -36,9 +37,7 @@ function withRefusalBodies(fetch: Fetch): Fetch {
     if (!node?.incoming || node.outgoing !== undefined) return fetch(request, env, ctx)
     const incoming = node.incoming
     // A promise even when the app throws, as the adapter's upgrade path expects.
-    return new Promise<Response>((resolve) => resolve(fetch(request, env, ctx))).then((res) =>
-      withBody(res, incoming),
-    )
+    return promiseOf(() => fetch(request, env, ctx)).then((res) => withBody(res, incoming))
   }
 }
 

@@ -1,5 +1,6 @@
 import { Journal } from '../core/journal.ts'
 import { createLogger } from '../core/logger.ts'
+import { promiseOf } from '../core/promises.ts'
 import type { FakeDeps, FakeService } from '../fake/descriptor.ts'
 import type { Scenario } from '../fake/scenario.ts'
 import { seededIdentities, usersForControl } from '../fake/seeded.ts'
@@ -117,10 +118,10 @@ export async function inProcess<F extends FakeService>(
     request(path, init = {}) {
       const { as, ...rest } = init
       // A promise however the app answers: synchronously, or by throwing (a non-Error thrown).
-      if (as === undefined) return new Promise<Response>((resolve) => resolve(fake.app.request(path, rest)))
+      if (as === undefined) return promiseOf(() => fake.app.request(path, rest))
       const headers = new Headers(rest.headers)
       headers.set('cookie', cookieFor(as))
-      return new Promise<Response>((resolve) => resolve(fake.app.request(path, { ...rest, headers })))
+      return promiseOf(() => fake.app.request(path, { ...rest, headers }))
     },
     async use(s) {
       const resolved = typeof s === 'string' ? loader.load(s) : s
