@@ -103,6 +103,19 @@ async function served200(answer: Promise<Served>): Promise<void> {
   if (status !== 200) throw new Error(`in-process request answered ${status}, not 200`)
 }
 
+/**
+ * CPU µs per request of `requests` in-process requests (`get` then checks each is a 200), after
+ * a quarter as many unmeasured. CPU time, not wall time: other work on a shared machine delays
+ * a block without making it cost more.
+ */
+async function cpuPerRequest(requests: number, get: () => Promise<Served>): Promise<number> {
+  for (let i = 0; i < requests / 4; i++) await served200(get())
+  const started = process.cpuUsage()
+  for (let i = 0; i < requests; i++) await served200(get())
+  const used = process.cpuUsage(started)
+  return (used.user + used.system) / requests
+}
+
 async function mocksHandlers(services: string[] | undefined): Promise<Handlers> {
   const [{ loadConfig }, { startMocks }, { usersForControl }, { FAKES }, { scenarioRecords }] =
     await Promise.all([
@@ -140,14 +153,7 @@ async function mocksHandlers(services: string[] | undefined): Promise<Handlers> 
      */
     'engine:cost': async (a: { path: string; faults: number; requests: number; rounds: number }) => {
       const get = inProcessClient(mocks.app('v01t').fetch)
-      // CPU time, not wall time: other work on a shared machine delays a block without making it cost more.
-      const block = async () => {
-        for (let i = 0; i < a.requests / 4; i++) await served200(get(a.path))
-        const started = process.cpuUsage()
-        for (let i = 0; i < a.requests; i++) await served200(get(a.path))
-        const used = process.cpuUsage(started)
-        return (used.user + used.system) / a.requests
-      }
+      const block = () => cpuPerRequest(a.requests, () => get(a.path))
       const install = () =>
         Array.from({ length: a.faults }, (_, i) =>
           mocks.faults.add({
@@ -180,23 +186,21 @@ async function mocksHandlers(services: string[] | undefined): Promise<Handlers> 
      * fake auth and a bare server in this process answering the fake auth's own get-session bytes
      * (over loopback either way). CPU µs per request: their difference is the fake auth's share.
      */
-    'chat:split': async (a: { path: string; cookie: string; requests: number; rounds: number }) => {
+    'chat:split': async (a: {
+      path: string
+      cookie: string
+      requests: number
+      rounds: number
+      /** The fake auth's get-session answer to `cookie`, captured by the caller (body base64). */
+      session: { status: number; headers: Record<string, string>; body: string }
+    }) => {
       const fakeAuth = mocks.config.authServiceUrl
-      const captured = await fetch(`${fakeAuth}/api/auth/get-session`, { headers: { cookie: a.cookie } })
-      const headers: Record<string, string> = {}
-      captured.headers.forEach((v, k) => {
-        if (k !== 'date' && k !== 'connection' && k !== 'keep-alive') headers[k] = v
-      })
-      const session = bytesServer(captured.status, headers, Buffer.from(await captured.arrayBuffer()))
+      const session = bytesServer(a.session.status, a.session.headers, Buffer.from(a.session.body, 'base64'))
       const bareAuth = await listen(session)
       const get = inProcessClient(mocks.app('chat').fetch)
-      const block = async (authUrl: string) => {
+      const block = (authUrl: string) => {
         mocks.config.authServiceUrl = authUrl
-        for (let i = 0; i < a.requests / 4; i++) await served200(get(a.path, { cookie: a.cookie }))
-        const started = process.cpuUsage()
-        for (let i = 0; i < a.requests; i++) await served200(get(a.path, { cookie: a.cookie }))
-        const used = process.cpuUsage(started)
-        return (used.user + used.system) / a.requests
+        return cpuPerRequest(a.requests, () => get(a.path, { cookie: a.cookie }))
       }
       const withFake: number[] = []
       const withBare: number[] = []
@@ -277,13 +281,9 @@ async function mocksHandlers(services: string[] | undefined): Promise<Handlers> 
       const bareFake = createV01tFake({ config, logger: createLogger('bench'), faults: engine })
       await bareFake.applyScenario(mocks.scenario)
       const clients = new Map([app, bareFake.app].map((h) => [h, inProcessClient(h.fetch)]))
-      const block = async (headers: Record<string, string>, on = app) => {
+      const block = (headers: Record<string, string>, on = app) => {
         const get = clients.get(on)!
-        for (let i = 0; i < a.requests / 4; i++) await served200(get(a.path, headers))
-        const started = process.cpuUsage()
-        for (let i = 0; i < a.requests; i++) await served200(get(a.path, headers))
-        const used = process.cpuUsage(started)
-        return (used.user + used.system) / a.requests
+        return cpuPerRequest(a.requests, () => get(a.path, headers))
       }
       // Each candidate block is paired with a baseline block run next to it, in the same
       // conditions (the same live tenants in the process, so the same heap for the GC to walk),

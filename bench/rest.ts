@@ -455,7 +455,9 @@ export const restBenchmark: Benchmark = {
         path: CHAT_PATH,
         cookie: chatHeaders.cookie,
         requests: Math.max(100, Math.round(rest.engineRequests / 8)),
+        // As many rounds as the REST runs: chat's blocks are short and its hop's syscalls noisy.
         rounds: rest.rounds,
+        session: { ...g.captured, body: g.captured.body.toString('base64') },
       })
       const ec = pairedRatio(engine.withFaults, engine.without)
       // The target is judged on the extra CPU the faults cost a request, measured in-process

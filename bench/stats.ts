@@ -33,15 +33,20 @@ export function round(value: number, digits = 2): number {
   return Math.round(value * f) / f
 }
 
+/** Each candidate round against the baseline round run next to it: their ratios, in order. */
+function pairedRatios(candidate: readonly number[], baseline: readonly number[]): number[] {
+  const n = Math.min(candidate.length, baseline.length)
+  return Array.from({ length: n }, (_, i) => ratio(candidate[i]!, baseline[i]!))
+}
+
 /**
  * Median of per-round ratios: each candidate round against the baseline round run next to it.
  * On a shared machine this resists a load spike that hits one round more than a ratio of
  * medians does.
  */
 export function pairedRatio(candidate: readonly number[], baseline: readonly number[]): number {
-  const n = Math.min(candidate.length, baseline.length)
-  if (n === 0) return Number.NaN
-  return median(Array.from({ length: n }, (_, i) => ratio(candidate[i]!, baseline[i]!)))
+  const r = pairedRatios(candidate, baseline)
+  return r.length === 0 ? Number.NaN : median(r)
 }
 
 /**
@@ -49,9 +54,8 @@ export function pairedRatio(candidate: readonly number[], baseline: readonly num
  * how far one run's figure can be trusted. Empty below four pairs.
  */
 export function pairedQuartilesText(candidate: readonly number[], baseline: readonly number[]): string {
-  const n = Math.min(candidate.length, baseline.length)
-  if (n < 4) return ''
-  const r = Array.from({ length: n }, (_, i) => ratio(candidate[i]!, baseline[i]!))
+  const r = pairedRatios(candidate, baseline)
+  if (r.length < 4) return ''
   return `, per-round ratios' quartiles ${round(percentile(r, 25), 3)}–${round(percentile(r, 75), 3)}`
 }
 
