@@ -31,10 +31,15 @@ export function bytesServer(status: number, headers: Record<string, string>, bod
  * middleware): the floor any fake has, since every fake is a Hono app (DESIGN).
  */
 export function honoBytesServer(status: number, headers: Record<string, string>, body: Buffer): http.Server {
+  return createAdaptorServer({ fetch: honoBytesApp(status, headers, body).fetch }) as http.Server
+}
+
+/** The floor's app: one route answering the captured response (in-process figures serve it too). */
+export function honoBytesApp(status: number, headers: Record<string, string>, body: Uint8Array): Hono {
   const app = new Hono()
   const bytes = new Uint8Array(body)
   app.all('*', () => new Response(bytes, { status, headers }))
-  return createAdaptorServer({ fetch: app.fetch }) as http.Server
+  return app
 }
 
 /**

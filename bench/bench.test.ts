@@ -87,6 +87,18 @@ describe('pnpm bench (tiny mode)', () => {
       rest.notes.filter((n) => /^(V01T list at \d+ connections|chat history) (meets|misses)/.test(n)),
     ).toHaveLength(connections + 1)
     expect(rest.profiles?.map((p) => p.title)).toHaveLength(connections + 1)
+    // V01T by layer in-process: the fake against the floor, each layer's share in the note.
+    const layers = rest.figures.find((f) =>
+      f.name.startsWith(
+        'V01T list in-process (the Node listener without sockets), CPU per request, the fake',
+      ),
+    )
+    expect(layers?.candidate).toBeGreaterThan(0)
+    expect(layers?.baseline).toBeGreaterThan(0)
+    expect(layers?.note).toMatch(
+      /frame [+−-][\d.]+ µs, CORS [+−-][\d.]+ µs, fault engine and journal [+−-][\d.]+ µs, route [+−-][\d.]+ µs/,
+    )
+    expect(rest.notes.some((n) => n.startsWith('V01T list by layer, in-process'))).toBe(true)
     // Chat's cost split in-process: with the fake auth and with a bare get-session server.
     const split = rest.figures.find((f) => f.name.startsWith('chat history in-process'))
     expect(split?.candidate).toBeGreaterThan(0)

@@ -1,12 +1,15 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import type http from 'node:http'
 import path from 'node:path'
+import type { MiddlewareHandler } from 'hono'
 import type { ChatFake } from '../mocks/chat/index.ts'
+import type { FaultPort } from '../mocks/faults/engine.ts'
 import type { MediaFake } from '../mocks/media/index.ts'
 import type { ScenarioRequest } from '../mocks/runtime/runtime.ts'
 import {
   bytesServer,
   delayServer,
+  honoBytesApp,
   honoBytesServer,
   hopServer,
   listen,
@@ -217,6 +220,69 @@ async function mocksHandlers(services: string[] | undefined): Promise<Handlers> 
         mocks.journal.clear()
       }
       return { withFake, withBare }
+    },
+    /**
+     * V01T list's cost by layer, in-process (as engine:cost), in `rounds` rounds (the order
+     * rotated each round): apps built up one layer at a time, each answering the fake's own
+     * answer to `path` (status, headers, bytes) until the last. `floor`: a bare Hono app (the
+     * REST section's floor); `frame`: the fake app's frame (createFakeApp: control slice, chain
+     * router, envelopes) with a fault port that lets every request through and a route answering
+     * the bytes as V01T's does; `cors`: that with V01T's CORS; `faults`: that with the fault engine
+     * and journal the fake runs on; `fake`: the fake itself (its route computes the page). CPU
+     * µs per request of each, per round.
+     */
+    'v01t:layers': async (a: { path: string; requests: number; rounds: number }) => {
+      const [{ createFakeApp }, { v01t }, { V01T_CORS }, { createControlApp }, { createLogger }] =
+        await Promise.all([
+          import('../mocks/fake/app.ts'),
+          import('../mocks/v01t/index.ts'),
+          import('../mocks/v01t/app.ts'),
+          import('../mocks/runtime/control.ts'),
+          import('../mocks/core/logger.ts'),
+        ])
+      const fake = mocks.app('v01t')
+      const answer = await fake.request(a.path)
+      const body = new Uint8Array(await answer.arrayBuffer())
+      const headers: Record<string, string> = {}
+      answer.headers.forEach((value, name) => {
+        headers[name] = value
+      })
+      const through: MiddlewareHandler = (_c, next) => next()
+      // The runtime's own port, but letting every request through untouched and unjournaled.
+      const passing = Object.assign(Object.create(mocks.router) as FaultPort, { http: () => through })
+      const built = (faults: FaultPort, cors: boolean) => {
+        const app = createFakeApp(
+          v01t,
+          { config, logger: createLogger('bench'), faults, control: createControlApp(mocks, 'v01t') },
+          cors ? { cors: V01T_CORS } : {},
+        )
+        app.get('/trace/:app/:component/', (c) =>
+          c.body(body, 200, { 'content-type': headers['content-type'] ?? 'application/json' }),
+        )
+        return app
+      }
+      const apps = {
+        floor: honoBytesApp(answer.status, headers, body),
+        frame: built(passing, false),
+        cors: built(passing, true),
+        faults: built(mocks.router, true),
+        fake,
+      }
+      const names = Object.keys(apps) as (keyof typeof apps)[]
+      const clients = names.map((n) => [n, inProcessClient(apps[n].fetch)] as const)
+      const out = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<
+        keyof typeof apps,
+        number[]
+      >
+      for (const [, get] of clients) await cpuPerRequest(a.requests, () => get(a.path))
+      for (let r = 0; r < a.rounds; r++) {
+        for (let i = 0; i < clients.length; i++) {
+          const [name, get] = clients[(i + r) % clients.length]!
+          out[name].push(await cpuPerRequest(a.requests, () => get(a.path)))
+        }
+      }
+      mocks.journal.clear()
+      return out
     },
     /**
      * Tenant creation timed in the server process (`mocks.createTenant`, which resolves once every

@@ -459,6 +459,11 @@ export const restBenchmark: Benchmark = {
         rounds: rest.rounds,
         session: { ...g.captured, body: g.captured.body.toString('base64') },
       })
+      ctx.log('rest: V01T list in-process, layer by layer')
+      const layers = await ctx.mocks.call<Record<'floor' | 'frame' | 'cors' | 'faults' | 'fake', number[]>>(
+        'v01t:layers',
+        { path: V01T_PATH, requests: rest.engineRequests, rounds: ctx.opts.rounds },
+      )
       const ec = pairedRatio(engine.withFaults, engine.without)
       // The target is judged on the extra CPU the faults cost a request, measured in-process
       // where a microsecond shows, against what a V01T list costs the server over sockets.
@@ -498,6 +503,29 @@ export const restBenchmark: Benchmark = {
         )
       }
 
+      // What each layer adds in-process, and how much more the fake's extra work costs over sockets.
+      const low0 = v01tByConnections[0]!
+      const layerUs = {
+        frame: pairedDifference(layers.frame, layers.floor),
+        cors: pairedDifference(layers.cors, layers.frame),
+        faults: pairedDifference(layers.faults, layers.cors),
+        route: pairedDifference(layers.fake, layers.faults),
+      }
+      const inProcessExtra = pairedDifference(layers.fake, layers.floor)
+      const socketsExtra = cpuOf(low0.fake) - cpuOf(low0.hono)
+      figs.push({
+        name: 'V01T list in-process (the Node listener without sockets), CPU per request, the fake against the bare Hono floor',
+        unit: 'µs',
+        candidate: median(layers.fake),
+        baseline: median(layers.floor),
+        ratio: pairedRatio(layers.fake, layers.floor),
+        rounds: { candidate: layers.fake, baseline: layers.floor },
+        note: `baseline = the floor's app in the fake's process; layers (paired differences): frame ${signedUs(layerUs.frame)}, CORS ${signedUs(layerUs.cors)}, fault engine and journal ${signedUs(layerUs.faults)}, route ${signedUs(layerUs.route)}`,
+      })
+      notes.push(
+        `V01T list by layer, in-process (the fake's process, each app behind the Node listener without sockets, ${ctx.opts.rounds} rounds, paired differences): the bare Hono floor costs ${round(median(layers.floor), 2)} µs a request; the fake app's frame (control slice, chain router, envelopes; a route answering the same bytes) adds ${signedUs(layerUs.frame)}, V01T's CORS ${signedUs(layerUs.cors)}, the fault engine and journal (no fault installed) ${signedUs(layerUs.faults)}, and the route's own work (the page from its memo, the timestamp) ${signedUs(layerUs.route)}: the fake costs ${round(median(layers.fake), 2)} µs, ${signedUs(inProcessExtra)} over the floor. Over sockets (${low0.connections} connections) the same extra work costs ${round(socketsExtra, 1)} µs a request${inProcessExtra > 0 ? `, ${round(socketsExtra / inProcessExtra, 1)}× its in-process cost` : ''}, and the floor's own request ${round(cpuOf(low0.hono) / median(layers.floor), 1)}× its in-process cost (that includes the kernel and the HTTP parser, which the in-process figure leaves out).`,
+      )
+
       figs.push(
         ...figures('chat history', hc, hb),
         ...figures(HOP_FLOOR, pc, hb),
@@ -532,7 +560,6 @@ export const restBenchmark: Benchmark = {
 
       if (kernelView) {
         // Shares from perf, scaled to the CPU per request measured in the rounds (no perf).
-        const low0 = v01tByConnections[0]!
         const k = {
           fake: scaledTo(kernelView.fake, cpuOf(low0.fake)),
           hono: scaledTo(kernelView.hono, cpuOf(low0.hono)),
@@ -655,6 +682,10 @@ export const restBenchmark: Benchmark = {
         `of the fake runs as over TCP, the kernel's part is left out; ${rest.engineRequests} requests a round). The target is judged on`,
         'the extra CPU per request measured in-process (median of paired differences), as a share of the CPU a V01T list costs',
         'the server over sockets: throughput over sockets cannot resolve a few percent on a shared 2-core machine.',
+        'Layers: in-process the same way, in the fake\u2019s process, apps built up one layer at a time and each answering the',
+        'fake\u2019s own V01T answer: the bare Hono floor; the fake app\u2019s frame (createFakeApp with its control slice, a fault',
+        'port letting every request through, a route answering the bytes as V01T\u2019s does); that with V01T\u2019s CORS; that',
+        'with the fault engine and journal; the fake itself; every app once a round, the order rotated.',
         'Profiles: after the measured rounds, one more run of each fake workload with the V8 profiler on in the fake\u2019s process.',
         'Where Linux perf can sample the kernel, one more run each of the fake, the bare Hono floor, bare node:http, chat',
         'history and its floor under `perf record` (cpu-clock every 1 ms of CPU, call stacks, every thread of the server',
