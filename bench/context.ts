@@ -22,6 +22,8 @@ export interface BenchOptions {
      */
     rounds: number
     durationSec: number
+    /** Seconds of each profiled (V8 or perf) run: longer than a round, for enough samples. */
+    sampleSec: number
     warmupSec: number
     idleFaults: number
     engineRequests: number

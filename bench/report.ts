@@ -1,6 +1,6 @@
 import type { Machine } from './machine.ts'
 import type { ProfileSummary } from './profile.ts'
-import { round } from './stats.ts'
+import { median, pairedRatio, round } from './stats.ts'
 
 // The report a run produces: JSON-shaped (the test checks it), rendered to BENCHMARKS.md and
 // to a console table. Every figure carries its per-round values, so spread stays visible.
@@ -18,6 +18,28 @@ export interface Figure {
   /** Values per round (or per sample when few), candidate and baseline. */
   rounds?: { candidate: number[]; baseline?: number[] }
   note?: string
+}
+
+/**
+ * A figure from paired rounds (round i of each measured next to the other): the medians, and
+ * the median of the per-round ratios.
+ */
+export function pairedFigure(
+  name: string,
+  unit: string,
+  candidate: number[],
+  baseline: number[],
+  note?: string,
+): Figure {
+  return {
+    name,
+    unit,
+    candidate: median(candidate),
+    baseline: median(baseline),
+    ratio: pairedRatio(candidate, baseline),
+    rounds: { candidate, baseline },
+    ...(note === undefined ? {} : { note }),
+  }
 }
 
 export interface TargetResult {

@@ -12,7 +12,7 @@ import {
   scaledTo,
 } from './perf.ts'
 import { layerGap, type ProfileSummary, topOf } from './profile.ts'
-import type { Figure, TargetResult } from './report.ts'
+import { type Figure, pairedFigure, type TargetResult } from './report.ts'
 import type { Host } from './rpc.ts'
 import {
   median,
@@ -253,8 +253,7 @@ export const restBenchmark: Benchmark = {
       return withCount
     }
     const low = rest.connections[0]!
-    // Profiles and perf samples run longer than a measured round: enough samples per workload.
-    const sampleSec = ctx.opts.mode === 'full' ? 3 : rest.durationSec
+    const sampleSec = rest.sampleSec
 
     // Peers serving the same V01T bytes, started once (both at a time).
     ctx.log(`rest: starting the peers (${rest.peers.join(', ') || 'none'})`)
@@ -513,15 +512,15 @@ export const restBenchmark: Benchmark = {
       }
       const inProcessExtra = pairedDifference(layers.fake, layers.floor)
       const socketsExtra = cpuOf(low0.fake) - cpuOf(low0.hono)
-      figs.push({
-        name: 'V01T list in-process (the Node listener without sockets), CPU per request, the fake against the bare Hono floor',
-        unit: 'µs',
-        candidate: median(layers.fake),
-        baseline: median(layers.floor),
-        ratio: pairedRatio(layers.fake, layers.floor),
-        rounds: { candidate: layers.fake, baseline: layers.floor },
-        note: `baseline = the floor's app in the fake's process; layers (paired differences): frame ${signedUs(layerUs.frame)}, CORS ${signedUs(layerUs.cors)}, fault engine and journal ${signedUs(layerUs.faults)}, route ${signedUs(layerUs.route)}`,
-      })
+      figs.push(
+        pairedFigure(
+          'V01T list in-process (the Node listener without sockets), CPU per request, the fake against the bare Hono floor',
+          'µs',
+          layers.fake,
+          layers.floor,
+          `baseline = the floor's app in the fake's process; layers (paired differences): frame ${signedUs(layerUs.frame)}, CORS ${signedUs(layerUs.cors)}, fault engine and journal ${signedUs(layerUs.faults)}, route ${signedUs(layerUs.route)}`,
+        ),
+      )
       notes.push(
         `V01T list by layer, in-process (the fake's process, each app behind the Node listener without sockets, ${ctx.opts.rounds} rounds, paired differences): the bare Hono floor costs ${round(median(layers.floor), 2)} µs a request; the fake app's frame (control slice, chain router, envelopes; a route answering the same bytes) adds ${signedUs(layerUs.frame)}, V01T's CORS ${signedUs(layerUs.cors)}, the fault engine and journal (no fault installed) ${signedUs(layerUs.faults)}, and the route's own work (the page from its memo, the timestamp) ${signedUs(layerUs.route)}: the fake costs ${round(median(layers.fake), 2)} µs, ${signedUs(inProcessExtra)} over the floor. Over sockets (${low0.connections} connections) the same extra work costs ${round(socketsExtra, 1)} µs a request${inProcessExtra > 0 ? `, ${round(socketsExtra / inProcessExtra, 1)}× its in-process cost` : ''}, and the floor's own request ${round(cpuOf(low0.hono) / median(layers.floor), 1)}× its in-process cost (that includes the kernel and the HTTP parser, which the in-process figure leaves out).`,
       )
@@ -536,15 +535,13 @@ export const restBenchmark: Benchmark = {
           'candidate = the fake, baseline = the floor of its design; the target ratio',
         ),
         ...figures(`get-session alone (${g.captured.body.length} body bytes)`, gc, gb),
-        {
-          name: 'chat history in-process (chat\u2019s Node listener without sockets; the get-session hop over loopback), CPU per request, get-session from the fake auth',
-          unit: 'µs',
-          candidate: median(split.withFake),
-          baseline: median(split.withBare),
-          ratio: pairedRatio(split.withFake, split.withBare),
-          rounds: { candidate: split.withFake, baseline: split.withBare },
-          note: 'baseline = the same, get-session from a bare server answering the fake auth\u2019s own bytes',
-        },
+        pairedFigure(
+          'chat history in-process (chat\u2019s Node listener without sockets; the get-session hop over loopback), CPU per request, get-session from the fake auth',
+          'µs',
+          split.withFake,
+          split.withBare,
+          'baseline = the same, get-session from a bare server answering the fake auth\u2019s own bytes',
+        ),
       )
       const authShareUs = pairedDifference(split.withFake, split.withBare)
       const hr = ratioOf(hc, pc)
@@ -625,15 +622,13 @@ export const restBenchmark: Benchmark = {
           fo,
           'baseline = same fake, no faults',
         ),
-        {
-          name: `V01T list in-process (the Node listener without sockets) with ${rest.idleFaults} idle faults, CPU per request`,
-          unit: 'µs',
-          candidate: median(engine.withFaults),
-          baseline: median(engine.without),
-          ratio: ec,
-          rounds: { candidate: engine.withFaults, baseline: engine.without },
-          note: 'baseline = same fake, no faults',
-        },
+        pairedFigure(
+          `V01T list in-process (the Node listener without sockets) with ${rest.idleFaults} idle faults, CPU per request`,
+          'µs',
+          engine.withFaults,
+          engine.without,
+          'baseline = same fake, no faults',
+        ),
       )
       targets.push({
         id: 'idle-faults-cost',

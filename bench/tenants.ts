@@ -1,5 +1,5 @@
 import type { Benchmark } from './context.ts'
-import type { Figure } from './report.ts'
+import { type Figure, pairedFigure } from './report.ts'
 import { largeScenario } from './reset.ts'
 import { cannon, hostServer, V01T_PATH } from './rest.ts'
 import {
@@ -74,14 +74,8 @@ export const tenantsBenchmark: Benchmark = {
       ...(note ? { note } : {}),
     })
     // Each candidate against the baseline blocks run beside it (median of per-round ratios).
-    const us = (name: string, values: number[], baseline: number[]): Figure => ({
-      name,
-      unit: 'µs CPU/request',
-      candidate: median(values),
-      baseline: median(baseline),
-      ratio: pairedRatio(values, baseline),
-      rounds: { candidate: values, baseline },
-    })
+    const us = (name: string, values: number[], baseline: number[]): Figure =>
+      pairedFigure(name, 'µs CPU/request', values, baseline)
     // Extra CPU per request (median of paired differences) and what it costs throughput when a
     // request costs the server `servedUs` over sockets.
     const extra = {
