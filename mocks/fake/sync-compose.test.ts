@@ -2,6 +2,7 @@ import { type ErrorHandler, Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { routePath } from 'hono/route'
 import { describe, expect, it } from 'vitest'
+import { promiseOf } from '../core/promises.ts'
 import { chainRouter } from './sync-compose.ts'
 
 // The chain router must change nothing but when promises are made: the same app built on
@@ -106,5 +107,74 @@ describe('chainRouter', () => {
     const slow = app.fetch(new Request('http://x/slow/answer'))
     expect(slow).toBeInstanceOf(Promise)
     expect(await (await slow).text()).toBe('slow')
+  })
+})
+
+describe('chainRouter: what is not an Error, and an asynchronous error handler', () => {
+  /**
+   * Two layers and a route (a fused chain), the route given; the error handler given. The
+   * outer layer notes the status it reads after the rest ran, as the journal does.
+   */
+  function chained(
+    router: 'hono' | 'chain',
+    handler: ErrorHandler,
+    route: () => unknown,
+    seen: unknown[] = [],
+  ): Hono {
+    const app = new Hono(router === 'chain' ? { router: chainRouter(handler) } : {})
+    app.onError(handler)
+    app.use('*', async (c, next) => {
+      await next()
+      seen.push(c.res.status)
+    })
+    app.use('*', (_c, next) => next())
+    app.get('/x', route as never)
+    return app
+  }
+
+  it('passes a thrown non-Error on to the caller, as a rejection wherever a promise is asked for', async () => {
+    const routes = {
+      throws: () => {
+        throw 'plain string'
+      },
+      rejects: async () => {
+        throw 42
+      },
+    }
+    for (const [name, route] of Object.entries(routes)) {
+      const thrown = name === 'throws' ? 'plain string' : 42
+      for (const router of ['hono', 'chain'] as const) {
+        const app = chained(router, onError, route)
+        // As the test kit and msw call a fake (promiseOf): never an answer made up from it.
+        await expect(
+          promiseOf(() => app.fetch(new Request('http://x/x'))),
+          `${router} ${name}`,
+        ).rejects.toBe(thrown)
+      }
+    }
+  })
+
+  it('waits for an asynchronous error handler, its answer standing, as Hono’s compose does', async () => {
+    const later: ErrorHandler = async (err, c) => {
+      await new Promise((r) => setTimeout(r, 1))
+      return c.text(`later ${err.message}`, err instanceof HTTPException ? err.status : 500)
+    }
+    const routes = {
+      throws: () => {
+        throw new Error('sync boom')
+      },
+      rejects: async () => {
+        throw new HTTPException(418, { message: 'teapot' })
+      },
+    }
+    for (const [name, route] of Object.entries(routes)) {
+      const seenHono: unknown[] = []
+      const seenChain: unknown[] = []
+      const expected = await answer(chained('hono', later, route, seenHono), '/x')
+      expect(expected.body).toMatch(/^later /)
+      expect(seenHono).toEqual([expected.status])
+      expect(await answer(chained('chain', later, route, seenChain), '/x'), name).toEqual(expected)
+      expect(seenChain, name).toEqual(seenHono)
+    }
   })
 })
