@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { plainEnvelope } from '../core/envelope.ts'
 import { Journal } from '../core/journal.ts'
 import { createLogger } from '../core/logger.ts'
+import { promiseOf } from '../core/promises.ts'
 import { FaultEngine } from '../faults/engine.ts'
 import { loadConfig } from '../runtime/config.ts'
 import { faultHost } from '../runtime/fault-host.ts'
@@ -93,6 +94,36 @@ describe('createFakeApp', () => {
     expect(journal.list({}).map((e) => [e.path, e.status])).toEqual([
       ['/sync', 500],
       ['/async', 500],
+    ])
+    expect(journal.open.size).toBe(0)
+  })
+
+  it('journals a route that throws what is not an Error once, and passes it on to the caller', async () => {
+    const { config, journal, faults } = engine()
+    const app = createFakeApp(
+      { name: 'v01t', envelope: plainEnvelope },
+      { config, logger: createLogger('t'), faults },
+      {},
+    )
+    app.get('/sync', () => {
+      throw 'plain'
+    })
+    app.get('/async', async () => {
+      await Promise.resolve()
+      throw 'plain'
+    })
+    // Never an answer made up from it: the caller gets it (a Node server answers 500).
+    const call = (path: string) => promiseOf(() => app.fetch(new Request(`http://localhost${path}`)))
+    await expect(call('/sync')).rejects.toBe('plain')
+    await expect(call('/async')).rejects.toBe('plain')
+    // The same behind a fault that acts and lets the request through (the journal's async path).
+    faults.add({ service: 'v01t', effect: { type: 'latency', ms: 1 } })
+    await expect(call('/async')).rejects.toBe('plain')
+    // Each journaled once, with no answer from the fake, and none left open.
+    expect(journal.list({}).map((e) => [e.path, e.status, e.fault?.type ?? null])).toEqual([
+      ['/sync', null, null],
+      ['/async', null, null],
+      ['/async', null, 'latency'],
     ])
     expect(journal.open.size).toBe(0)
   })
