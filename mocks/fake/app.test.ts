@@ -22,6 +22,23 @@ function engine() {
   return { config, journal, faults }
 }
 
+/** A fake app whose `/sync` route throws `thrown` and whose `/async` route rejects with it. */
+function throwing(thrown: unknown) {
+  const { config, journal, faults } = engine()
+  const app = createFakeApp(
+    { name: 'v01t', envelope: plainEnvelope },
+    { config, logger: createLogger('t'), faults },
+  )
+  app.get('/sync', () => {
+    throw thrown
+  })
+  app.get('/async', async () => {
+    await Promise.resolve()
+    throw thrown
+  })
+  return { app, journal, faults }
+}
+
 describe('createFakeApp', () => {
   it('serves the control slice ahead of CORS, faults and the journal', async () => {
     const { config, journal, faults } = engine()
@@ -76,19 +93,7 @@ describe('createFakeApp', () => {
     ])
   })
   it('journals a route that throws, synchronously or by rejecting, once, with the error answer', async () => {
-    const { config, journal, faults } = engine()
-    const app = createFakeApp(
-      { name: 'v01t', envelope: plainEnvelope },
-      { config, logger: createLogger('t'), faults },
-      {},
-    )
-    app.get('/sync', () => {
-      throw new Error('boom')
-    })
-    app.get('/async', async () => {
-      await Promise.resolve()
-      throw new Error('boom')
-    })
+    const { app, journal } = throwing(new Error('boom'))
     expect((await app.request('/sync')).status).toBe(500)
     expect((await app.request('/async')).status).toBe(500)
     expect(journal.list({}).map((e) => [e.path, e.status])).toEqual([
@@ -99,19 +104,7 @@ describe('createFakeApp', () => {
   })
 
   it('journals a route that throws what is not an Error once, and passes it on to the caller', async () => {
-    const { config, journal, faults } = engine()
-    const app = createFakeApp(
-      { name: 'v01t', envelope: plainEnvelope },
-      { config, logger: createLogger('t'), faults },
-      {},
-    )
-    app.get('/sync', () => {
-      throw 'plain'
-    })
-    app.get('/async', async () => {
-      await Promise.resolve()
-      throw 'plain'
-    })
+    const { app, journal, faults } = throwing('plain')
     // Never an answer made up from it: the caller gets it (a Node server answers 500).
     const call = (path: string) => promiseOf(() => app.fetch(new Request(`http://localhost${path}`)))
     await expect(call('/sync')).rejects.toBe('plain')
