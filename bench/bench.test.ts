@@ -96,7 +96,7 @@ describe('pnpm bench (tiny mode)', () => {
     expect(layers?.candidate).toBeGreaterThan(0)
     expect(layers?.baseline).toBeGreaterThan(0)
     expect(layers?.note).toMatch(
-      /frame [+−-][\d.]+ µs, CORS [+−-][\d.]+ µs, fault engine and journal [+−-][\d.]+ µs, route [+−-][\d.]+ µs/,
+      /frame [+−-][\d.]+ µs, CORS [+−-][\d.]+ µs, tenancy check, fault engine and journal [+−-][\d.]+ µs, route [+−-][\d.]+ µs/,
     )
     expect(rest.notes.some((n) => n.startsWith('V01T list by layer, in-process'))).toBe(true)
     // Chat's cost split in-process: with the fake auth and with a bare get-session server.

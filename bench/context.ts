@@ -22,7 +22,7 @@ export interface BenchOptions {
      */
     rounds: number
     durationSec: number
-    /** Seconds of each profiled (V8 or perf) run: longer than a round, for enough samples. */
+    /** Seconds of each profiled (V8 or perf) run: at least a round's, longer in full runs for enough samples. */
     sampleSec: number
     warmupSec: number
     idleFaults: number

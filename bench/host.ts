@@ -20,6 +20,7 @@ import { inProcessClient, type Served } from './inproc.ts'
 import { ROOT } from './machine.ts'
 import { type CpuProfile, startProfiling, summarise } from './profile.ts'
 import { PROFILE_DIR_ENV } from './rpc.ts'
+import { roundOrder } from './stats.ts'
 
 // Child-process entry (bench/rpc.ts forks it): `mocks` runs the real fakes and control plane
 // on ephemeral 127.0.0.1 ports; `baseline` runs the bare servers. Both answer IPC commands and
@@ -222,14 +223,15 @@ async function mocksHandlers(services: string[] | undefined): Promise<Handlers> 
       return { withFake, withBare }
     },
     /**
-     * V01T list's cost by layer, in-process (as engine:cost), in `rounds` rounds (the order
-     * rotated each round): apps built up one layer at a time, each answering the fake's own
-     * answer to `path` (status, headers, bytes) until the last. `floor`: a bare Hono app (the
-     * REST section's floor); `frame`: the fake app's frame (createFakeApp: control slice, chain
-     * router, envelopes) with a fault port that lets every request through and a route answering
-     * the bytes as V01T's does; `cors`: that with V01T's CORS; `faults`: that with the fault engine
-     * and journal the fake runs on; `fake`: the fake itself (its route computes the page). CPU
-     * µs per request of each, per round.
+     * V01T list's cost by layer, in-process (as engine:cost), in `rounds` rounds (every app once
+     * a round, the order rotated and reversed every other round). Apps built up one layer at a
+     * time: `floor`, a bare Hono app answering the fake's captured answer to `path` (status,
+     * headers, bytes: the REST section's floor); `frame`, the fake app's frame (createFakeApp:
+     * control slice, chain router, envelopes) with a fault port that lets every request through
+     * and a route answering those bytes as V01T's route does (200, its content type); `cors`,
+     * that with V01T's CORS; `faults`, that with the tenancy check, fault engine and journal the
+     * fake runs on; `fake`, the fake itself. Every app but the frame (no CORS header) writes the
+     * same bytes per answer, checked. CPU µs per request of each, per round.
      */
     'v01t:layers': async (a: { path: string; requests: number; rounds: number }) => {
       const [{ createFakeApp }, { v01t }, { V01T_CORS }, { createControlApp }, { createLogger }] =
@@ -242,6 +244,7 @@ async function mocksHandlers(services: string[] | undefined): Promise<Handlers> 
         ])
       const fake = mocks.app('v01t')
       const answer = await fake.request(a.path)
+      if (answer.status !== 200) throw new Error(`v01t:layers: ${a.path} answered ${answer.status}, not 200`)
       const body = new Uint8Array(await answer.arrayBuffer())
       const headers: Record<string, string> = {}
       answer.headers.forEach((value, name) => {
@@ -269,19 +272,30 @@ async function mocksHandlers(services: string[] | undefined): Promise<Handlers> 
         fake,
       }
       const names = Object.keys(apps) as (keyof typeof apps)[]
-      const clients = names.map((n) => [n, inProcessClient(apps[n].fetch)] as const)
+      const clients = new Map(names.map((n) => [n, inProcessClient(apps[n].fetch)]))
       const out = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<
         keyof typeof apps,
         number[]
       >
-      for (const [, get] of clients) await cpuPerRequest(a.requests, () => get(a.path))
-      for (let r = 0; r < a.rounds; r++) {
-        for (let i = 0; i < clients.length; i++) {
-          const [name, get] = clients[(i + r) % clients.length]!
-          out[name].push(await cpuPerRequest(a.requests, () => get(a.path)))
+      try {
+        // The same answer from each (the frame's lacks only the CORS header), then warmed up.
+        const written = new Map<string, number>()
+        for (const [name, get] of clients) written.set(name, (await get(a.path)).bytes)
+        const floorBytes = written.get('floor')
+        for (const name of ['cors', 'faults', 'fake']) {
+          if (written.get(name) !== floorBytes)
+            throw new Error(`v01t:layers: ${name} wrote ${written.get(name)} bytes, the floor ${floorBytes}`)
         }
+        for (const get of clients.values()) await cpuPerRequest(a.requests, () => get(a.path))
+        for (let r = 0; r < a.rounds; r++) {
+          for (const name of roundOrder(names, r)) {
+            const get = clients.get(name)!
+            out[name].push(await cpuPerRequest(a.requests, () => get(a.path)))
+          }
+        }
+      } finally {
+        mocks.journal.clear()
       }
-      mocks.journal.clear()
       return out
     },
     /**
@@ -363,15 +377,14 @@ async function mocksHandlers(services: string[] | undefined): Promise<Handlers> 
       const bareLive: number[] = []
       const beside: number[] = []
       const named: number[] = []
-      const rotate = <T>(items: T[], r: number) => items.map((_, i) => items[(i + r) % items.length]!)
       for (let r = 0; r < a.rounds; r++) {
-        for (const which of rotate(['bare', 'alone'], r)) {
+        for (const which of roundOrder(['bare', 'alone'], r)) {
           if (which === 'bare') bare.push(await block({}, bareFake.app))
           else alone.push(await block({}))
         }
         const ids: string[] = []
         for (let i = 0; i < a.tenants; i++) ids.push((await mocks.createTenant({ name: 'default' })).id)
-        for (const which of rotate(['bare', 'beside', 'named'], r)) {
+        for (const which of roundOrder(['bare', 'beside', 'named'], r)) {
           if (which === 'bare') bareLive.push(await block({}, bareFake.app))
           else if (which === 'beside') beside.push(await block({}))
           else named.push(await block({ 'x-mocks-tenant': ids[0]! }))

@@ -20,6 +20,7 @@ import {
   pairedQuartilesText,
   pairedRatio,
   round,
+  roundOrder,
   signedShare,
   signedUs,
   throughputCost,
@@ -86,16 +87,14 @@ export async function cannon(
 }
 
 /**
- * Rounds of several servers back to back: each round runs every one once, the order rotated
- * (and reversed every other round), so drift on a shared machine hits them all evenly and
- * each ratio pairs runs seconds apart.
+ * Rounds of several servers back to back: each round runs every one once, in `roundOrder`, so
+ * drift on a shared machine hits them all evenly and each ratio pairs runs seconds apart.
  */
 async function rotate(ctx: Ctx, runners: (() => Promise<Run>)[]): Promise<Run[][]> {
   const out = runners.map((): Run[] => [])
+  const indexes = runners.map((_, j) => j)
   for (let i = 0; i < ctx.opts.rest.rounds; i++) {
-    const order = runners.map((_, j) => (j + i) % runners.length)
-    if (i % 2) order.reverse()
-    for (const j of order) out[j]!.push(await runners[j]!())
+    for (const j of roundOrder(indexes, i)) out[j]!.push(await runners[j]!())
   }
   return out
 }
@@ -242,7 +241,7 @@ export const restBenchmark: Benchmark = {
       await host.call('profile:start')
       let requests: number
       try {
-        requests = (await run(hostServer(host), url, connections, headers, sampleSec)()).requests
+        requests = (await run(hostServer(host), url, connections, headers, rest.sampleSec)()).requests
       } catch (err) {
         await host.call('profile:stop', title).catch(() => {})
         throw err
@@ -253,7 +252,6 @@ export const restBenchmark: Benchmark = {
       return withCount
     }
     const low = rest.connections[0]!
-    const sampleSec = rest.sampleSec
 
     // Peers serving the same V01T bytes, started once (both at a time).
     ctx.log(`rest: starting the peers (${rest.peers.join(', ') || 'none'})`)
@@ -392,7 +390,7 @@ export const restBenchmark: Benchmark = {
         perfDuring(
           title,
           host.pid,
-          async () => (await run(hostServer(host), url, low, headers, sampleSec)()).requests,
+          async () => (await run(hostServer(host), url, low, headers, rest.sampleSec)()).requests,
         )
       let kernelView:
         | {
@@ -461,7 +459,7 @@ export const restBenchmark: Benchmark = {
       ctx.log('rest: V01T list in-process, layer by layer')
       const layers = await ctx.mocks.call<Record<'floor' | 'frame' | 'cors' | 'faults' | 'fake', number[]>>(
         'v01t:layers',
-        { path: V01T_PATH, requests: rest.engineRequests, rounds: ctx.opts.rounds },
+        { path: V01T_PATH, requests: rest.engineRequests, rounds: rest.rounds },
       )
       const ec = pairedRatio(engine.withFaults, engine.without)
       // The target is judged on the extra CPU the faults cost a request, measured in-process
@@ -502,7 +500,8 @@ export const restBenchmark: Benchmark = {
         )
       }
 
-      // What each layer adds in-process, and how much more the fake's extra work costs over sockets.
+      // What each layer adds in-process, and how the fake's extra CPU over the floor compares
+      // over sockets (paired per round there too: the two ran in the same rounds).
       const low0 = v01tByConnections[0]!
       const layerUs = {
         frame: pairedDifference(layers.frame, layers.floor),
@@ -511,18 +510,27 @@ export const restBenchmark: Benchmark = {
         route: pairedDifference(layers.fake, layers.faults),
       }
       const inProcessExtra = pairedDifference(layers.fake, layers.floor)
-      const socketsExtra = cpuOf(low0.fake) - cpuOf(low0.hono)
+      const socketsExtra = pairedDifference(
+        low0.fake.map((r) => r.cpuUs),
+        low0.hono.map((r) => r.cpuUs),
+      )
+      const layerRounds = layers.fake.length
+      // A factor from one or two rounds says more about the machine than the fake.
+      const factors =
+        layerRounds >= 3 && inProcessExtra > 0 && socketsExtra > 0
+          ? `, ${round(socketsExtra / inProcessExtra, 1)}× the in-process gap; the floor's own request costs ${round(cpuOf(low0.hono) / median(layers.floor), 1)}× its in-process cost there (the kernel, the HTTP parser, wake-ups and the process's heap included)`
+          : ''
       figs.push(
         pairedFigure(
           'V01T list in-process (the Node listener without sockets), CPU per request, the fake against the bare Hono floor',
           'µs',
           layers.fake,
           layers.floor,
-          `baseline = the floor's app in the fake's process; layers (paired differences): frame ${signedUs(layerUs.frame)}, CORS ${signedUs(layerUs.cors)}, fault engine and journal ${signedUs(layerUs.faults)}, route ${signedUs(layerUs.route)}`,
+          `baseline = the floor's app in the fake's process; layers (medians of per-round differences): frame ${signedUs(layerUs.frame)}, CORS ${signedUs(layerUs.cors)}, tenancy check, fault engine and journal ${signedUs(layerUs.faults)}, route ${signedUs(layerUs.route)}`,
         ),
       )
       notes.push(
-        `V01T list by layer, in-process (the fake's process, each app behind the Node listener without sockets, ${ctx.opts.rounds} rounds, paired differences): the bare Hono floor costs ${round(median(layers.floor), 2)} µs a request; the fake app's frame (control slice, chain router, envelopes; a route answering the same bytes) adds ${signedUs(layerUs.frame)}, V01T's CORS ${signedUs(layerUs.cors)}, the fault engine and journal (no fault installed) ${signedUs(layerUs.faults)}, and the route's own work (the page from its memo, the timestamp) ${signedUs(layerUs.route)}: the fake costs ${round(median(layers.fake), 2)} µs, ${signedUs(inProcessExtra)} over the floor. Over sockets (${low0.connections} connections) the same extra work costs ${round(socketsExtra, 1)} µs a request${inProcessExtra > 0 ? `, ${round(socketsExtra / inProcessExtra, 1)}× its in-process cost` : ''}, and the floor's own request ${round(cpuOf(low0.hono) / median(layers.floor), 1)}× its in-process cost (that includes the kernel and the HTTP parser, which the in-process figure leaves out).`,
+        `V01T list by layer, in-process (the fake's process, each app behind the Node listener without sockets, ${layerRounds} ${layerRounds === 1 ? 'round' : 'rounds'}; medians of per-round differences, which need not add up): the bare Hono floor costs ${round(median(layers.floor), 2)} µs a request; the fake app's frame (control slice, chain router, envelopes; a route answering the same bytes) adds ${signedUs(layerUs.frame)}, V01T's CORS ${signedUs(layerUs.cors)} (with the request's header view, built by whichever layer asks first), the tenancy check, fault engine and journal (no fault installed) ${signedUs(layerUs.faults)}, and the route's own work (its matching, the page from its memo, the timestamp) ${signedUs(layerUs.route)}: the fake costs ${round(median(layers.fake), 2)} µs, ${signedUs(inProcessExtra)} over the floor. Over sockets (${low0.connections} connections) the fake's CPU per request exceeds the floor's by ${signedUs(socketsExtra)}${factors}.`,
       )
 
       figs.push(
@@ -680,7 +688,8 @@ export const restBenchmark: Benchmark = {
         'Layers: in-process the same way, in the fake\u2019s process, apps built up one layer at a time and each answering the',
         'fake\u2019s own V01T answer: the bare Hono floor; the fake app\u2019s frame (createFakeApp with its control slice, a fault',
         'port letting every request through, a route answering the bytes as V01T\u2019s does); that with V01T\u2019s CORS; that',
-        'with the fault engine and journal; the fake itself; every app once a round, the order rotated.',
+        'with the tenancy check, fault engine and journal; the fake itself; every app once a round, in as many rounds as the',
+        'REST runs, the order rotated and reversed as theirs; every app but the frame writes the same bytes per answer.',
         'Profiles: after the measured rounds, one more run of each fake workload with the V8 profiler on in the fake\u2019s process.',
         'Where Linux perf can sample the kernel, one more run each of the fake, the bare Hono floor, bare node:http, chat',
         'history and its floor under `perf record` (cpu-clock every 1 ms of CPU, call stacks, every thread of the server',

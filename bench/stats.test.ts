@@ -3,6 +3,7 @@ import {
   pairedDifference,
   pairedQuartilesText,
   pairedRatio,
+  roundOrder,
   signedShare,
   signedUs,
   throughputCost,
@@ -35,5 +36,24 @@ describe('bench statistics', () => {
     expect(signedUs(-1.234)).toBe('−1.23 µs')
     expect(signedShare(0.031)).toBe('+3.1 %')
     expect(signedShare(-0.02)).toBe('−2 %')
+  })
+
+  it('orders paired blocks so that each runs first, and before each other, equally often', () => {
+    for (let n = 2; n <= 5; n++) {
+      const items = Array.from({ length: n }, (_, i) => i)
+      const first = new Array(n).fill(0)
+      const before = new Map<string, number>()
+      for (let r = 0; r < 2 * n; r++) {
+        const order = roundOrder(items, r)
+        expect([...order].sort()).toEqual(items)
+        first[order[0]!]++
+        order.forEach((a, i) => {
+          for (const b of order.slice(i + 1)) before.set(`${a}<${b}`, (before.get(`${a}<${b}`) ?? 0) + 1)
+        })
+      }
+      expect(first, `n=${n}`).toEqual(new Array(n).fill(2))
+      for (const a of items)
+        for (const b of items) if (a !== b) expect(before.get(`${a}<${b}`), `n=${n} ${a}<${b}`).toBe(n)
+    }
   })
 })

@@ -88,3 +88,15 @@ export const signedUs = (us: number): string => signedFigure(us, 'µs', 2)
 
 /** A share as a signed percentage: `+3.1 %`. */
 export const signedShare = (share: number): string => signedFigure(share * 100, '%', 1)
+
+/**
+ * Round `r`'s order of blocks measured back to back: rotated every other round and reversed
+ * every other round, so over 2 × n rounds each block runs first, and before each other block,
+ * equally often (with a rotation per round the reversal would undo it for a pair: the same
+ * order every round).
+ */
+export function roundOrder<T>(items: readonly T[], r: number): T[] {
+  const shift = Math.floor(r / 2)
+  const order = items.map((_, i) => items[(i + shift) % items.length]!)
+  return r % 2 ? order.reverse() : order
+}
