@@ -211,8 +211,8 @@ async function mocksHandlers(services: string[] | undefined): Promise<Handlers> 
       try {
         for (let i = 0; i < 2; i++) await block(fakeAuth)
         for (let r = 0; r < a.rounds; r++) {
-          const order = r % 2 ? [bareAuth, fakeAuth] : [fakeAuth, bareAuth]
-          for (const url of order) (url === fakeAuth ? withFake : withBare).push(await block(url))
+          for (const url of roundOrder([fakeAuth, bareAuth], r))
+            (url === fakeAuth ? withFake : withBare).push(await block(url))
         }
       } finally {
         mocks.config.authServiceUrl = fakeAuth
@@ -230,8 +230,8 @@ async function mocksHandlers(services: string[] | undefined): Promise<Handlers> 
      * control slice, chain router, envelopes) with a fault port that lets every request through
      * and a route answering those bytes as V01T's route does (200, its content type); `cors`,
      * that with V01T's CORS; `faults`, that with the tenancy check, fault engine and journal the
-     * fake runs on; `fake`, the fake itself. Every app but the frame (no CORS header) writes the
-     * same bytes per answer, checked. CPU µs per request of each, per round.
+     * fake runs on; `fake`, the fake itself. Every app but the frame (no CORS header) writes as
+     * many bytes per answer, checked. CPU µs per request of each, per round.
      */
     'v01t:layers': async (a: { path: string; requests: number; rounds: number }) => {
       const [{ createFakeApp }, { v01t }, { V01T_CORS }, { createControlApp }, { createLogger }] =
@@ -367,7 +367,7 @@ async function mocksHandlers(services: string[] | undefined): Promise<Handlers> 
       }
       // Each candidate block is paired with a baseline block run next to it, in the same
       // conditions (the same live tenants in the process, so the same heap for the GC to walk),
-      // the order rotated every round: the figure is the median of the per-round ratios, as in
+      // in roundOrder: the figure is the median of the per-round ratios, as in
       // the REST section. (Before, the two candidates with tenants live ran after the tenants
       // were created while every baseline block ran before, so the cost of a heap holding 8
       // more worlds was charged to resolution, and one ratio of medians let a load spike on a

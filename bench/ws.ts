@@ -12,9 +12,9 @@ import {
   startPerf,
 } from './perf.ts'
 import { layerGap, type ProfileSummary, topOf } from './profile.ts'
-import type { Figure } from './report.ts'
+import { type Figure, pairedFigure } from './report.ts'
 import type { Host } from './rpc.ts'
-import { median, pairedQuartilesText, pairedRatio, percentile, ratio, round } from './stats.ts'
+import { median, pairedQuartilesText, percentile, ratio, round } from './stats.ts'
 
 // 4. WebSocket fan-out: N clients joined to `general`, one sender. Paced phase: p50/p99 from
 // send to receipt at every client; burst phase: delivered frames per second with a bounded
@@ -328,19 +328,8 @@ export const wsBenchmark: Benchmark = {
           bare: scaledTo(await sampledRound(bare, 'bare ws'), median(rb.map((r) => r.cpuPerFrameUs))),
         }
       }
-      const fig = (name: string, unit: string, pick: (r: Round) => number, note?: string): Figure => {
-        const c = median(rc.map(pick))
-        const b = median(rb.map(pick))
-        return {
-          name,
-          unit,
-          candidate: c,
-          baseline: b,
-          ratio: pairedRatio(rc.map(pick), rb.map(pick)),
-          rounds: { candidate: rc.map(pick), baseline: rb.map(pick) },
-          ...(note ? { note } : {}),
-        }
-      }
+      const fig = (name: string, unit: string, pick: (r: Round) => number, note?: string): Figure =>
+        pairedFigure(name, unit, rc.map(pick), rb.map(pick), note)
       const fps = fig('fan-out, delivered frames per second (burst)', 'frames/s', (r) => r.framesPerSec)
       const p99 = median(rc.map((r) => r.pacedP99))
       return {

@@ -141,6 +141,7 @@ describe('copies of one frame to several sockets (stored as a run)', () => {
       arbitrary: fc.record({ op: fc.constantFrom('in' as const, 'http' as const, 'read' as const) }),
     },
     { weight: 1, arbitrary: fc.record({ op: fc.constantFrom('tick' as const, 'clear' as const) }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('subscribe' as const) }) },
     {
       weight: 1,
       arbitrary: fc.record({

@@ -61,6 +61,9 @@ export function matchesFilter(
   )
 }
 
+/** The kinds of a WebSocket entry. */
+export type WsEvent = 'ws-in' | 'ws-out' | 'ws-open' | 'ws-close'
+
 export type JournalListener = (entry: JournalEntry) => void
 
 const HIDDEN_HEADERS = new Set(['cookie', 'authorization'])
@@ -197,7 +200,7 @@ function wsEntry(
   seq: number,
   time: string,
   service: ServiceName,
-  kind: 'ws-in' | 'ws-out' | 'ws-open' | 'ws-close',
+  kind: WsEvent,
   path: string,
   frame: string | undefined,
   code: number | undefined,
@@ -369,7 +372,7 @@ export class Journal {
    */
   recordWs(
     service: ServiceName,
-    kind: 'ws-in' | 'ws-out' | 'ws-open' | 'ws-close',
+    kind: WsEvent,
     path: string,
     frame: string | undefined,
     code: number | undefined,

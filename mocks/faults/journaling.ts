@@ -145,20 +145,40 @@ export function journaled(journal: Journal, service: ServiceName, inner: TracedH
       done(c, trace)
       return undefined
     }
-    return ran.finally(() => done(c, trace))
+    // Not `finally`: it makes more promises, and every asynchronous request takes this path.
+    return ran.then(
+      () => done(c, trace),
+      (err: unknown) => {
+        done(c, trace)
+        throw err
+      },
+    )
   }
   return middleware as unknown as MiddlewareHandler
 }
-
-export type WsEvent = 'ws-in' | 'ws-out' | 'ws-open' | 'ws-close'
 
 /** How an entry names the fault that acted. */
 export function credit(c: Compiled | undefined): JournalEntry['fault'] {
   return c ? { id: c.fault.id, type: c.fault.spec.effect.type } : null
 }
 
-/** A frame as journaled: the first 2,000 characters. */
-export const clip = (text: string) => (text.length > 2000 ? `${text.slice(0, 2000)}…` : text)
+let clippedFrom = ''
+let clipped = ''
+
+/**
+ * A frame as journaled: the first 2,000 characters. A broadcast journals the same string for
+ * every socket: the last one clipped is remembered, so a long frame is cut once, not once per
+ * socket, and every copy holds the same string (the journal's run check compares them, which
+ * V8 answers at once for the same string and character by character for equal ones).
+ */
+export function clip(text: string): string {
+  if (text.length <= 2000) return text
+  if (text !== clippedFrom) {
+    clippedFrom = text
+    clipped = `${text.slice(0, 2000)}…`
+  }
+  return clipped
+}
 
 function safeRoutePath(c: Parameters<typeof routePath>[0]): string {
   try {

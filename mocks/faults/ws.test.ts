@@ -49,6 +49,16 @@ function setup() {
 }
 
 describe('WebSocket wrapper', () => {
+  it('journals each socket’s copy of a long broadcast frame, clipped', () => {
+    const { journal, connect } = setup()
+    const links = [connect(), connect(), connect()].map((c) => c.link)
+    const frame = JSON.stringify({ type: 'message', text: 'x'.repeat(3000) })
+    for (const link of links) link.peer.send(frame)
+    const out = journal.list().filter((e) => e.kind === 'ws-out')
+    expect(out).toHaveLength(3)
+    for (const e of out) expect(e.frame).toBe(`${frame.slice(0, 2000)}…`)
+  })
+
   it('ws-drop 1006 at open terminates, and the open is journaled with the fault', () => {
     const { faults, journal, connect } = setup()
     faults.add({ id: 'drop', service: 'hub', effect: { type: 'ws-drop' } })
