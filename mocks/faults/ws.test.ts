@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { Journal } from '../core/journal.ts'
 import { createLogger } from '../core/logger.ts'
 import type { WsPeer } from '../core/ws.ts'
@@ -92,6 +92,32 @@ describe('WebSocket wrapper', () => {
       ['ws-in', null, null],
       ['ws-in', 'hush', null],
       ['ws-close', null, 1000],
+    ])
+  })
+
+  it('journals who closed the socket, and credits the fault that cut it', async () => {
+    const { faults, journal, connect } = setup()
+    const closes = () =>
+      journal
+        .list()
+        .filter((e) => e.kind === 'ws-close')
+        .map((e) => [e.closedBy, e.fault?.id ?? null, e.code])
+    // The client went away: nobody on the server side closed it.
+    connect().link.dispose(1001)
+    // The server (the hub) closed it itself: no fault credited.
+    const served = connect()
+    served.link.peer.close(1000)
+    served.link.dispose(1000)
+    // A ws-drop's timer cut it: the server, and that fault.
+    faults.add({ id: 'late', service: 'hub', effect: { type: 'ws-drop', afterMs: 5, code: 4001 } })
+    const dropped = connect()
+    // Polled, not slept: a loaded machine may run the timer late.
+    await vi.waitFor(() => expect(dropped.log).toEqual(['close 4001']), { timeout: 5000 })
+    dropped.link.dispose(4001)
+    expect(closes()).toEqual([
+      ['client', null, 1001],
+      ['server', null, 1000],
+      ['server', 'late', 4001],
     ])
   })
 
