@@ -3,7 +3,8 @@ import { Journal } from '../core/journal.ts'
 import { createLogger } from '../core/logger.ts'
 import type { WsPeer } from '../core/ws.ts'
 import { FaultEngine } from './engine.ts'
-import type { Compiled, FaultRegistry } from './registry.ts'
+import { type Compiled, FaultRegistry } from './registry.ts'
+import { FaultSchema } from './schema.ts'
 import type { WsConnection } from './types.ts'
 import { wrapSocket } from './ws.ts'
 
@@ -156,8 +157,31 @@ describe('WebSocket wrapper while a counted decision is pending', () => {
     const registry = {
       fireCounted: () => new Promise<Compiled[]>((resolve) => waiting.push(resolve)),
     } as unknown as FaultRegistry
-    return { registry, decide: () => waiting.shift()?.([]), waiting }
+    return { registry, decide: (firing: Compiled[] = []) => waiting.shift()?.(firing), waiting }
   }
+
+  it('a client frame queued behind a decision that cut the socket is neither counted nor journaled', async () => {
+    const journal = new Journal()
+    const { registry, decide, waiting } = pendingRegistry()
+    const { p, log } = peer()
+    const link = wrapSocket({ registry, journal }, 'hub' as never, { path: '/ws', headers: new Headers() }, p)
+    const queued = link.inbound('message', 'm1')
+    // The open's decision: a ws-drop, which cuts the socket at once.
+    const drop = new FaultRegistry().add(
+      FaultSchema.parse({ id: 'cut', service: 'hub', effect: { type: 'ws-drop', code: 4002 } }),
+    )
+    decide([drop])
+    expect(await queued).toBe(false)
+    // No decision was asked for the frame, and it left no entry.
+    expect(waiting).toEqual([])
+    link.dispose(4002)
+    await new Promise((r) => setTimeout(r, 0))
+    expect(log).toEqual(['close 4002'])
+    expect(journal.list().map((e) => [e.kind, e.fault?.id ?? null, e.closedBy ?? null])).toEqual([
+      ['ws-open', 'cut', null],
+      ['ws-close', 'cut', 'server'],
+    ])
+  })
 
   it('server frames, client frames and the close keep their order behind the decisions', async () => {
     const journal = new Journal()
