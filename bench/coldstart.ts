@@ -10,14 +10,15 @@ import type { Benchmark, Ctx } from './context.ts'
 import { ROOT } from './machine.ts'
 import { answers200, freePorts, sleep } from './net.ts'
 import type { Figure } from './report.ts'
-import { median, pairedRatio, round } from './stats.ts'
+import { median, pairedRatio, round, roundOrder } from './stats.ts'
 
 // 2. Cold start: from spawning the process to every fake and the control plane answering
 // `GET /__mocks/health` with 200, on free high ports. `pnpm dev:mocks` itself (pnpm's own start
 // included), the production bundle with node (`pnpm start`), and the sources under tsx,
-// against a bare Node http server started with `node -e` and polled the same way. Runs rotate
-// the order. Where the time goes comes from the process: it logs its start-up marks at debug
-// level (mocks/core/startup.ts), and the spawn instant is compared with its timeOrigin.
+// against a bare Node http server started with `node -e` and polled the same way. Runs vary
+// the order (rotated and reversed, as the REST rounds). Where the time goes comes from the
+// process: it logs its start-up marks at debug level (mocks/core/startup.ts), and the spawn
+// instant is compared with its timeOrigin.
 
 const BARE = "require('node:http').createServer((q,s)=>s.end('ok')).listen(+process.env.PORT,'127.0.0.1')"
 const POLL_MS = 5
@@ -279,12 +280,11 @@ export const coldStartBenchmark: Benchmark = {
     }
     // An untimed start of each: fills the thumbnail cache and the OS file cache as set-up would.
     for (const m of modes) await withFreshPorts(() => mocksStart(commands[m]))
-    const order: ('bare' | Mode)[] = ['bare', ...modes]
+    const blocks: ('bare' | Mode)[] = ['bare', ...modes]
     for (let i = 0; i < runs; i++) {
       ctx.log(`coldstart: run ${i + 1}`)
-      // Rotate which goes first: the machine's state drifts.
-      for (let k = 0; k < order.length; k++) {
-        const which = order[(i + k) % order.length]!
+      // Vary which goes first and what follows what: the machine's state drifts.
+      for (const which of roundOrder(blocks, i)) {
         const start = await withFreshPorts(() =>
           which === 'bare' ? bareStart() : mocksStart(commands[which]),
         )
@@ -364,7 +364,7 @@ export const coldStartBenchmark: Benchmark = {
         `bundle: \`node ${bundleOutfile} start\`; tsx: \`tsx mocks/cli/index.ts start\`. Bundles built first by this run${buildText ? ` (${buildText})` : ''}, as set-up does: not counted.`,
         'Phases come from the process: it logs its start-up marks (mocks/core/startup.ts) at debug level; the launch phase',
         "compares the bench's spawn instant with the process's `performance.timeOrigin`. Idle RSS: every process of the tree",
-        `${IDLE_MS} ms after healthy. Baseline: \`node -e\` starting a bare http server on one port, polled the same way. Runs rotate the order.`,
+        `${IDLE_MS} ms after healthy. Baseline: \`node -e\` starting a bare http server on one port, polled the same way. Runs vary the order (rotated and reversed, as the REST rounds).`,
       ].join(' '),
       figures,
       targets: [

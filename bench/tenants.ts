@@ -101,7 +101,7 @@ export const tenantsBenchmark: Benchmark = {
         'fake built on a bare fault engine (no tenancy at all); candidates: the running fake with the default tenant alone,',
         'with 8 other tenants live (sessions are then looked up), and one of them named by `X-Mocks-Tenant`. Each',
         'round runs the baseline next to each candidate, in the same conditions (with the 8 tenants live for the last',
-        'two, so their heap weighs on both sides), order rotated; a ratio is the median of the per-round ratios. The target',
+        'two, so their heap weighs on both sides), order rotated and reversed as the REST rounds; a ratio is the median of the per-round ratios. The target',
         'is judged on the extra CPU per request (median of the per-round differences) as a share of the CPU a V01T list of the',
         `default tenant costs the server over sockets (autocannon, 10 connections, median of ${Math.max(1, ctx.opts.rounds)} runs):`,
         'a CPU-bound server loses that share of its throughput. Throughput over sockets cannot resolve a few percent on a',
