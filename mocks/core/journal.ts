@@ -244,26 +244,6 @@ class FrameRun {
     return 1 + this.users.length
   }
 
-  /** Whether the next entry, a copy of `frame` at `time`, belongs to this run. */
-  takes(
-    seq: number,
-    time: string,
-    service: ServiceName,
-    path: string,
-    frame: string,
-    replica: string | undefined,
-  ) {
-    const h = this.head
-    return (
-      h.seq + this.size === seq &&
-      h.frame === frame &&
-      h.time === time &&
-      h.service === service &&
-      h.path === path &&
-      h.replica === replica
-    )
-  }
-
   expandInto(out: Stored[]): void {
     const h = this.head
     out.push(h)
@@ -284,6 +264,30 @@ class FrameRun {
       out.push(e)
     }
   }
+}
+
+/**
+ * Whether the next entry, a copy of `frame` at `time`, continues the run of `size` copies that
+ * `head` starts (checked before a run is made for it: an unlike neighbour costs nothing).
+ */
+function continues(
+  head: JournalEntry,
+  size: number,
+  seq: number,
+  time: string,
+  service: ServiceName,
+  path: string,
+  frame: string,
+  replica: string | undefined,
+): boolean {
+  return (
+    head.seq + size === seq &&
+    head.frame === frame &&
+    head.time === time &&
+    head.service === service &&
+    head.path === path &&
+    head.replica === replica
+  )
 }
 
 /** Whether an entry can start a run: a server frame no fault acted on. */
@@ -394,14 +398,17 @@ export class Journal {
       this.listeners.size === 0
     ) {
       const last = this.entries[this.entries.length - 1]
-      const run = last instanceof FrameRun ? last : runnable(last) ? new FrameRun(last) : undefined
+      const head = last instanceof FrameRun ? last.head : runnable(last) ? last : undefined
+      const size = last instanceof FrameRun ? last.size : 1
       if (
-        run !== undefined &&
-        run.size < this.limit &&
-        run.takes(seq, time, service, path, frame, this.replica)
+        head !== undefined &&
+        size < this.limit &&
+        continues(head, size, seq, time, service, path, frame, this.replica)
       ) {
-        run.users.push(userId)
-        if (run !== last) {
+        if (last instanceof FrameRun) last.users.push(userId)
+        else {
+          const run = new FrameRun(head)
+          run.users.push(userId)
           this.entries[this.entries.length - 1] = run
           this.runs++
         }
@@ -455,7 +462,9 @@ export class Journal {
   /** The newest `limit` entries, oldest first, their headers recorded. */
   private current(): JournalEntry[] {
     // Runs are expanded for good on the first read: later reads get the same entry objects.
+    // Only items a reader can see are: the older ones go now, as the next trim would drop them.
     if (this.runs > 0) {
+      this.trim()
       const flat: Stored[] = []
       for (const item of this.entries) {
         if (item instanceof FrameRun) item.expandInto(flat)
