@@ -261,9 +261,16 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
       updatedAt: now.toISOString(),
     }
     const tenant = tenantOf(c)
-    // Replicated mode: every replica stores it (and a sign-up's user) from the world's log.
+    // Replicated mode: every replica stores it (and a sign-up's user) from the world's log. A
+    // sign-up is answered once every replica has its user (a sign-in with that email may go to
+    // any of them); a session alone need not wait, since a replica that does not know it
+    // catches up before it answers (`lookupSeen`).
     if (deps.replication) {
-      await deps.replication.submit(SESSION_MADE, { tenant, session, ...(signUp ? { user } : {}) })
+      await deps.replication.submit(
+        SESSION_MADE,
+        { tenant, session, ...(signUp ? { user } : {}) },
+        { everywhere: signUp },
+      )
       return session
     }
     if (signUp) addUser(state, user)
@@ -408,7 +415,7 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
     const value = sessionCookieFrom(c.req.header('cookie'))
     const token = value ? verifyCookie(value) : null
     if (token && deps.replication)
-      await deps.replication.submit(SESSION_ENDED, { tenant: tenantOf(c), token })
+      await deps.replication.submit(SESSION_ENDED, { tenant: tenantOf(c), token }, { everywhere: true })
     else if (token) endSession(stateOf(c), deps.faults.forTenant(tenantOf(c)), token)
     clearSessionCookies(c)
     return c.json({ success: true })

@@ -120,7 +120,7 @@ function replicateHub(log: Replication, states: TenantStates<ChatState>): (tenan
     const epoch = log.applying?.entry ?? 'start'
     return {
       epoch,
-      message: (m) => log.submit('chat.message', { ...m, tenant }),
+      message: (m) => log.submit('chat.message', { ...m, tenant }, { everywhere: true }),
       // Ephemeral: nobody waits for them (a failed append is logged by the log).
       typing: (t) => void log.submit('chat.typing', { ...t, tenant }).catch(() => undefined),
       presence: (p) =>

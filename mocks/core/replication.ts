@@ -13,14 +13,24 @@ export interface Applying {
   readonly mine: boolean
 }
 
+export interface SubmitOptions {
+  /**
+   * Answer once every live replica has applied the command, not only this one: a write whose
+   * next read may go to another replica (a balancer's round robin) and find it stale there.
+   */
+  everywhere?: boolean
+}
+
 export interface Replication {
   /** This replica's name (MOCKS_REPLICA). */
   readonly replica: string
   /**
    * Appends a command to the world's log; resolves with what applying it returned on this
-   * replica, once this replica's reader has applied it (in log order), or rejects with what it threw.
+   * replica, once this replica's reader has applied it (in log order), or rejects with what it
+   * threw. With `everywhere`, a success resolves only once every other live replica has applied
+   * it too (bounded by `CATCH_UP_MS`): what the answer says is then true on every replica.
    */
-  submit<T>(kind: string, payload: unknown): Promise<T>
+  submit<T>(kind: string, payload: unknown, opts?: SubmitOptions): Promise<T>
   /** How every replica applies a kind of command (one handler per kind). */
   handle(kind: string, apply: (payload: never, at: Applying) => unknown): void
   /**
@@ -44,7 +54,10 @@ export interface Replication {
   caughtUp(): Promise<void>
 }
 
-/** How long a read waits for this replica to catch up with the log before it answers anyway. */
+/**
+ * How long a read waits for this replica to catch up with the log, and a write for the others
+ * to apply it, before it answers anyway (a replica cut off from Redis must not stall the rest).
+ */
 export const CATCH_UP_MS = 2000
 
 /**

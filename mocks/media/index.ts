@@ -137,10 +137,10 @@ function replicateMedia(log: Replication, states: TenantStates<MediaState>): Med
         path: blob.path,
         thumb: thumb ? { ...thumb, bytes: thumb.bytes.toString('base64') } : null,
       }
-      await log.submit('media.file.add', upload)
+      await log.submit('media.file.add', upload, { everywhere: true })
     },
     async remove(c, _state, id) {
-      await log.submit('media.file.remove', { tenant: tenantOf(c), id })
+      await log.submit('media.file.remove', { tenant: tenantOf(c), id }, { everywhere: true })
     },
   }
 }

@@ -3,7 +3,13 @@ import { Redis } from 'ioredis'
 import type { ReplicationSettings } from '../core/config.ts'
 import type { Journal, JournalEntry, JournalFilter, OpenRequest } from '../core/journal.ts'
 import type { Logger } from '../core/logger.ts'
-import { type Applying, isUntouched, type Replication } from '../core/replication.ts'
+import {
+  type Applying,
+  CATCH_UP_MS,
+  isUntouched,
+  type Replication,
+  type SubmitOptions,
+} from '../core/replication.ts'
 import type { ClusterCounters } from '../faults/engine.ts'
 import { Compactor } from './compaction.ts'
 import { countKey, tenantCounters } from './counters.ts'
@@ -21,6 +27,9 @@ interface Pending {
   resolve(value: unknown): void
   reject(err: unknown): void
 }
+
+/** How often a write waiting for every replica re-reads their noted positions. */
+const EVERYWHERE_POLL_MS = 2
 
 /** A snapshot as stored (`<prefix>snapshot`, field `body`; field `covers` its last entry). */
 interface SnapshotBody {
@@ -198,28 +207,72 @@ export class RedisLog implements Replication {
     this.handlers.set(kind, apply)
   }
 
-  submit<T>(kind: string, payload: unknown): Promise<T> {
+  submit<T>(kind: string, payload: unknown, opts: SubmitOptions = {}): Promise<T> {
     const nonce = randomBytes(9).toString('base64url')
-    return new Promise<T>((resolve, reject) => {
+    const fields = ['k', kind, 'o', this.replica, 'n', nonce, 'p', JSON.stringify(payload ?? null)]
+    // Every replica applying an entry marked `w` notes its position at once (its heartbeat
+    // would take up to a second): what the submitter waits for.
+    if (opts.everywhere) fields.push('w', '1')
+    let added: Promise<string | null> | undefined
+    const applied = new Promise<T>((resolve, reject) => {
       this.pending.set(nonce, { resolve: resolve as (v: unknown) => void, reject })
-      this.writer
-        .xadd(
-          this.stream,
-          '*',
-          'k',
-          kind,
-          'o',
-          this.replica,
-          'n',
-          nonce,
-          'p',
-          JSON.stringify(payload ?? null),
-        )
-        .catch((err: unknown) => {
-          this.pending.delete(nonce)
-          reject(err)
-        })
+      added = this.writer.xadd(this.stream, '*', ...fields)
+      added.catch((err: unknown) => {
+        this.pending.delete(nonce)
+        reject(err)
+      })
     })
+    if (!opts.everywhere) return applied
+    return applied.then(async (result) => {
+      const id = await added
+      if (id) await this.appliedEverywhere(id)
+      return result
+    })
+  }
+
+  /**
+   * Resolves once every other live instance (heartbeating now) has noted a position at or past
+   * `id`, or after `ms`: one that is cut off from Redis, or stopped without its key lapsing
+   * yet, delays an answer by the bound at most, never fails it.
+   */
+  async appliedEverywhere(id: string, ms = CATCH_UP_MS): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    let done = false
+    let waiting: string[] = []
+    const bound = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), ms)
+    })
+    const wait = async () => {
+      waiting = (await this.liveInstances()).filter((i) => i !== this.instance)
+      while (waiting.length > 0) {
+        const noted = await this.writer.hmget(this.key('applied'), ...waiting)
+        waiting = waiting.filter((_, i) => {
+          const at = noted[i]?.split(' ')[0]
+          return !at || compareIds(at, id) < 0
+        })
+        if (waiting.length === 0 || done) return
+        await new Promise((r) => setTimeout(r, EVERYWHERE_POLL_MS))
+      }
+    }
+    const outcome = await Promise.race([wait().catch(() => 'late' as const), bound])
+    clearTimeout(timer)
+    done = true
+    if (outcome === 'late')
+      this.logger.debug({ entry: id, waiting }, 'replica: answered before every replica applied the entry')
+  }
+
+  /** Instances whose heartbeat key is live now (this one included). */
+  private async liveInstances(): Promise<string[]> {
+    const prefix = this.alive('')
+    const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`
+    const found: string[] = []
+    let cursor = '0'
+    do {
+      const [next, keys] = await this.writer.scan(cursor, 'MATCH', pattern, 'COUNT', 100)
+      for (const k of keys) found.push(k.slice(prefix.length))
+      cursor = next
+    } while (cursor !== '0')
+    return found
   }
 
   count(key: string): Promise<number> {
@@ -235,6 +288,13 @@ export class RedisLog implements Replication {
 
   private alive(instance: string): string {
     return `${this.settings.prefix}alive:${instance}`
+  }
+
+  /** Where this replica is in the log, noted now (a submitter waiting for every replica reads it). */
+  private notePosition(): void {
+    this.writer
+      .eval(NOTE_POSITION, 2, this.key('applied'), this.key('trimmed'), this.instance, this.last)
+      .catch(() => undefined)
   }
 
   /** One beat: this instance's key renewed; watched instances whose key lapsed twice are gone. */
@@ -504,7 +564,7 @@ export class RedisLog implements Replication {
       for (const [, entries] of res) {
         for (const [id, fields] of entries) {
           if (!this.running) return
-          await this.apply(id, fields)
+          if (await this.apply(id, fields)) this.notePosition()
           this.journals.noteApplied(id)
           if (++this.sinceSnapshot >= this.snapshotEvery && !this.snapshotting) {
             this.sinceSnapshot = 0
@@ -519,13 +579,15 @@ export class RedisLog implements Replication {
     }
   }
 
-  private async apply(id: string, fields: string[]): Promise<void> {
+  /** Applies one entry here; answers whether its submitter waits for every replica (`w`). */
+  private async apply(id: string, fields: string[]): Promise<boolean> {
     const f: Record<string, string> = {}
     for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!
     const { k: kind = '', o: origin = '', n: nonce = '', p = 'null' } = f
+    const marked = f.w === '1'
     if (this.seen.has(nonce)) {
       this.last = id
-      return
+      return marked
     }
     this.seen.add(nonce)
     if (this.seen.size > SEEN_NONCES) this.seen.delete(this.seen.values().next().value as string)
@@ -537,7 +599,7 @@ export class RedisLog implements Replication {
       mine?.reject(new Error(`no handler for ${kind}`))
       this.compactor.note({ id, kind, origin, nonce, payload: p }, null, true)
       this.last = id
-      return
+      return marked
     }
     this.applying = { entry: id, origin, mine: mine !== undefined }
     const payload = JSON.parse(p) as unknown
@@ -558,6 +620,7 @@ export class RedisLog implements Replication {
     // With the entry noted, in the same synchronous step: a snapshot sees both or neither.
     this.compactor.note({ id, kind, origin, nonce, payload: p }, payload, ok, refusedUntouched)
     this.last = id
+    return marked
   }
 
   async close(): Promise<void> {

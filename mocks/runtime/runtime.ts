@@ -247,7 +247,7 @@ export class Mocks {
     if (!this.replica) return this.switchHere(request, tenantId)
     this.need(tenantId)
     this.resolveRequest(request) // refused here (404, 400) before it reaches the log
-    return this.replica.submit('mocks.scenario', { request, tenant: tenantId })
+    return this.replica.submit('mocks.scenario', { request, tenant: tenantId }, { everywhere: true })
   }
 
   /** Applies here, now (start-up, and the log's entries in replicated mode). */
@@ -270,7 +270,7 @@ export class Mocks {
   async reset(tenantId: string = DEFAULT_TENANT): Promise<Scenario> {
     if (!this.replica) return this.resetHere(tenantId)
     this.need(tenantId)
-    return this.replica.submit('mocks.reset', { tenant: tenantId })
+    return this.replica.submit('mocks.reset', { tenant: tenantId }, { everywhere: true })
   }
 
   private resetHere(tenantId: string): Promise<Scenario> {
@@ -371,7 +371,8 @@ export class Mocks {
 
   /** Empties a tenant's journal (replicated: on every replica, at one point of the log). */
   async clearJournal(tenantId: string): Promise<void> {
-    if (this.replica) await this.replica.submit('mocks.journal.clear', { tenant: tenantId })
+    if (this.replica)
+      await this.replica.submit('mocks.journal.clear', { tenant: tenantId }, { everywhere: true })
     else this.need(tenantId).journal.clear()
   }
 
@@ -404,7 +405,7 @@ export class Mocks {
   async addFault(tenantId: string, input: unknown): Promise<FaultView> {
     if (!this.replica) return this.addFaultHere(tenantId, input)
     const fault = this.need(tenantId).engine.validate(input)
-    return this.replica.submit('mocks.fault.add', { tenant: tenantId, fault })
+    return this.replica.submit('mocks.fault.add', { tenant: tenantId, fault }, { everywhere: true })
   }
 
   private async addFaultHere(tenantId: string, input: unknown): Promise<FaultView> {
@@ -418,7 +419,7 @@ export class Mocks {
   async removeFaults(tenantId: string, ids: string[]): Promise<number> {
     if (!this.replica) return this.removeFaultsHere(tenantId, ids)
     this.need(tenantId)
-    return this.replica.submit('mocks.fault.remove', { tenant: tenantId, ids })
+    return this.replica.submit('mocks.fault.remove', { tenant: tenantId, ids }, { everywhere: true })
   }
 
   private async removeFaultsHere(tenantId: string, ids: string[]): Promise<number> {
@@ -446,10 +447,11 @@ export class Mocks {
     this.checkNewId(id)
     this.resolveRequest(request)
     // The id is chosen once, here, and travels in the command: every replica makes the same tenant.
-    return this.replica.submit('mocks.tenant.create', {
-      request,
-      id: id ?? `t-${randomBytes(6).toString('hex')}`,
-    })
+    return this.replica.submit(
+      'mocks.tenant.create',
+      { request, id: id ?? `t-${randomBytes(6).toString('hex')}` },
+      { everywhere: true },
+    )
   }
 
   private async createTenantHere(request: ScenarioRequest, id?: string): Promise<TenantCreated> {
@@ -497,7 +499,7 @@ export class Mocks {
     if (!this.replica) return this.deleteTenantHere(id)
     this.checkDeletable(id)
     this.need(id)
-    return this.replica.submit('mocks.tenant.delete', { id })
+    return this.replica.submit('mocks.tenant.delete', { id }, { everywhere: true })
   }
 
   private async deleteTenantHere(id: string): Promise<void> {
