@@ -455,6 +455,67 @@ describe('the tenant API', () => {
     for (const id of [a, b]) await controlCall(`/tenants/${id}`, { method: 'DELETE' })
   })
 
+  it('a session signed out, or its tenant reset, stays in its tenant: the client’s 401s are journaled there, never in the default world', async () => {
+    const entries = async (tenant: string | undefined) =>
+      ((await (await controlCall('/journal', tenant ? { tenant } : {})).json()) as Body).entries as {
+        status: number
+        query: string
+      }[]
+    for (const end of ['sign-out', 'reset'] as const) {
+      const id = (await createTenant()).body.id as string
+      const { users } = (await (await controlCall('/users', { tenant: id })).json()) as {
+        users: { id: string; email: string; password: string }[]
+      }
+      const user = users.find((u) => u.id === 'usr_member')!
+      // Signed in at run time (a reset drops such sessions; seeded ones come back with it).
+      const signIn = await fetch(`${t.url('auth')}/api/auth/sign-in/email`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          origin: 'http://localhost:3000',
+          'x-mocks-tenant': id,
+        },
+        body: JSON.stringify({ email: user.email, password: user.password }),
+      })
+      expect(signIn.status).toBe(200)
+      const session = {
+        header: signIn.headers
+          .getSetCookie()
+          .map((c) => c.split(';')[0])
+          .join('; '),
+      }
+      // Placed by its session alone (no tenant header, baggage or cookie).
+      const poll = (probe: string) =>
+        fetch(`${t.url('chat')}/api/v1/messages?channel=general&probe=${probe}`, {
+          headers: { cookie: session.header },
+        })
+      expect((await poll(`${id}-before`)).status).toBe(200)
+      if (end === 'sign-out') {
+        const out = await fetch(`${t.url('auth')}/api/auth/sign-out`, {
+          method: 'POST',
+          headers: {
+            cookie: session.header,
+            origin: 'http://localhost:3000',
+            'content-type': 'application/json',
+          },
+          body: '{}',
+        })
+        expect(out.status).toBe(200)
+      } else expect((await controlCall('/reset', { method: 'POST', tenant: id })).status).toBe(200)
+      const after = await poll(`${id}-after`)
+      expect(after.status).toBe(401)
+      expect((await entries(id)).filter((e) => e.query.includes(`probe=${id}-after`))).toEqual([
+        expect.objectContaining({ status: 401 }),
+      ])
+      expect(JSON.stringify(await entries(undefined))).not.toContain(`probe=${id}`)
+      // Deleted, the tenant's ended sessions are a 404 like its live ones were.
+      expect((await controlCall(`/tenants/${id}`, { method: 'DELETE' })).status).toBe(204)
+      const gone = await poll(`${id}-gone`)
+      expect(gone.status).toBe(404)
+      expect(await gone.json()).toMatchObject({ error: expect.stringContaining(id) })
+    }
+  })
+
   it("a deleted tenant's journal stream says so and ends", async () => {
     const id = (await createTenant()).body.id as string
     const res = await fetch(`${control}/__mocks/journal/stream?tenant=${id}`)
@@ -570,6 +631,26 @@ describe('ephemeral WS tokens name their tenant', () => {
         w.once('unexpected-response', (_req, res) => reject(new Error(String(res.statusCode))))
       }),
     ).rejects.toThrow('409')
+    // A token of the default tenant (no tnt) beside a tenant's header: refused too, never a
+    // socket in that tenant.
+    const defaultSession = await cookieOf('default', 'usr_member2')
+    const fromDefault = await fetch(`${t.url('auth')}/api/auth/ws-token`, {
+      method: 'POST',
+      headers: { cookie: defaultSession.header, origin: 'http://localhost:3000' },
+    })
+    expect(fromDefault.status).toBe(200)
+    const plain = ((await fromDefault.json()) as { token: string }).token
+    expect(decodeJwt(plain).tnt).toBeUndefined()
+    await expect(
+      new Promise((resolve, reject) => {
+        const w = new WebSocket(`${t.url('chat').replace(/^http/, 'ws')}/ws?token=${plain}`, {
+          headers: { 'x-mocks-tenant': id },
+        })
+        w.once('open', () => resolve('open'))
+        w.once('unexpected-response', (_req, res) => reject(new Error(String(res.statusCode))))
+      }),
+    ).rejects.toThrow('409')
+    expect(t.mocks.tenant(id)?.sockets.size ?? 0).toBe(0)
     for (const x of [id, other]) await controlCall(`/tenants/${x}`, { method: 'DELETE' })
   })
 })

@@ -8,7 +8,7 @@ import { configOriginMatcher } from '../core/origins.ts'
 import { type HeaderLookup, requestHeaders } from '../core/request-headers.ts'
 import { SECURE_SESSION_COOKIE, SESSION_COOKIE } from '../core/session-cookie.ts'
 import type { StateOf } from '../core/state.ts'
-import { TENANT_CORS_HEADERS } from '../core/tenant.ts'
+import { DEFAULT_TENANT, TENANT_CORS_HEADERS } from '../core/tenant.ts'
 import { rawQueryParam, searchOf } from '../core/url.ts'
 import { nodePeer } from '../core/ws.ts'
 import { looksLikeJwt, verifyWsToken } from '../core/ws-token.ts'
@@ -26,7 +26,7 @@ export const DEFAULT_LIMIT = 50
 export const MAX_LIMIT = 100
 export const WS_PATH = '/ws'
 
-type ErrorStatus = 400 | 401 | 403 | 404 | 426 | 503
+type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 426 | 503
 
 export interface Refusal {
   ok: false
@@ -117,6 +117,17 @@ export function createChatAuth(r: Pick<ChatRouteDeps, 'deps' | 'validate'>) {
           401,
           checked.reason === 'expired' ? 'ws_token_expired' : 'ws_token_invalid',
           checked.message,
+        )
+      }
+      // A token belongs to the tenant that issued it (no `tnt`: the default one). The router
+      // placed this request by its other signals; one naming another tenant is refused as any
+      // disagreeing signals are, never a socket opened in a world the session is not from.
+      const issuedIn = checked.claims.tnt ?? DEFAULT_TENANT
+      if (issuedIn !== state.tenant) {
+        return refuse(
+          409,
+          'tenant_conflict',
+          `Tenant signals disagree: the WS token was issued in "${issuedIn}", the request names "${state.tenant}"`,
         )
       }
       state.store.noteUser(checked.claims.sub)

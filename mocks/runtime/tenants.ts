@@ -218,6 +218,13 @@ function journalRefusal(
   })
 }
 
+/** Notes a token's tenant in a bounded memory, dropping the oldest past `GONE_SESSIONS`. */
+function remember(memory: Map<string, string>, token: string, tenant: string): void {
+  memory.delete(token)
+  memory.set(token, tenant)
+  if (memory.size > GONE_SESSIONS) memory.delete(memory.keys().next().value as string)
+}
+
 export class TenantRouter implements FaultPort {
   readonly tenants = new Map<string, Tenant>()
   /** Session token -> the tenant whose auth state holds it. */
@@ -235,8 +242,15 @@ export class TenantRouter implements FaultPort {
       this.opts.journalLimit,
       this.opts.logger,
       (token, identity) => {
-        if (identity) this.owners.set(token, id)
-        else if (this.owners.get(token) === id) this.owners.delete(token)
+        if (identity) {
+          this.owners.set(token, id)
+          this.ended.delete(token)
+        } else if (this.owners.get(token) === id) {
+          this.owners.delete(token)
+          // Signed out, or its tenant reset: a client that keeps sending the cookie is still
+          // that tenant's (its 401s journaled there), never the default world's.
+          if (id !== DEFAULT_TENANT) remember(this.ended, token, id)
+        }
       },
       this.opts.cluster?.(id),
     )
@@ -261,11 +275,12 @@ export class TenantRouter implements FaultPort {
     for (const token of tenant.engine.sessionTokens()) {
       if (this.owners.get(token) !== tenant.id) continue
       this.owners.delete(token)
-      this.gone.set(token, tenant.id)
+      remember(this.gone, token, tenant.id)
     }
-    for (const token of this.gone.keys()) {
-      if (this.gone.size <= GONE_SESSIONS) break
-      this.gone.delete(token)
+    for (const [token, id] of this.ended) {
+      if (id !== tenant.id) continue
+      this.ended.delete(token)
+      remember(this.gone, token, id)
     }
     this.goneIds.add(tenant.id)
     for (const id of this.goneIds) {
@@ -277,6 +292,8 @@ export class TenantRouter implements FaultPort {
 
   /** Session tokens of deleted tenants (oldest first), so their cookies get 404, not the default world. */
   private readonly gone = new Map<string, string>()
+  /** Ended sessions of live tenants (oldest first, bounded), so their cookies stay in their tenant. */
+  private readonly ended = new Map<string, string>()
   /** Ids of deleted tenants (bounded): a service credential naming one gets 404 too. */
   private readonly goneIds = new Set<string>()
 
@@ -316,10 +333,10 @@ export class TenantRouter implements FaultPort {
     // must be checked against the session): the single-world path reads no cookie here.
     if (signals.length > 0 || this.tenants.size > 1 || this.gone.size > 0) {
       const token = this.opts.host.identify({ headers, search, upgrade })
-      const owner = token ? this.owners.get(token) : undefined
+      const owner = token
+        ? (this.owners.get(token) ?? this.ended.get(token) ?? this.gone.get(token))
+        : undefined
       if (owner !== undefined) signals.push({ source: 'session', value: owner })
-      else if (token && this.gone.has(token))
-        signals.push({ source: 'session', value: this.gone.get(token)! })
     }
     let chosen: TenantSignal | undefined
     for (const s of signals) {
