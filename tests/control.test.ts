@@ -247,3 +247,20 @@ describe("a fake's slice and a service with no slice of its own (the database)",
     expect((await call('GET', '/faults', undefined, m.controlUrl)).body.faults).toEqual([])
   })
 })
+
+describe('a slice and the journal', () => {
+  let m: TestMocks
+  beforeAll(async () => {
+    m = await startTestMocks({ services: ['auth', 'v01t'] })
+  })
+  afterAll(() => m.close())
+
+  it("a slice lists its own fake's journal only, and its DELETE empties the tenant's one journal (README)", async () => {
+    expect((await fetch(`${m.url('auth')}/api/auth/ok`)).status).toBe(200)
+    expect((await fetch(`${m.url('v01t')}/trace/devarno-ecosystem/node/`)).status).toBe(200)
+    const listed = await call('GET', '/journal', undefined, m.url('auth'))
+    expect((listed.body.entries as { service: string }[]).map((e) => e.service)).toEqual(['auth'])
+    expect((await call('DELETE', '/journal', undefined, m.url('auth'))).status).toBe(204)
+    expect((await call('GET', '/journal', undefined, m.controlUrl)).body.entries).toEqual([])
+  })
+})

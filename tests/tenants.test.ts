@@ -516,6 +516,25 @@ describe('the tenant API', () => {
     }
   })
 
+  it('media’s upload bookkeeping (inspect) is each tenant’s own', async () => {
+    const media = t.mocks.services.get('media')!.fake as unknown as {
+      inspect(tenant?: string): { uploads: { inFlight: number; last?: { status: number } } }
+    }
+    const [a, b] = [(await createTenant()).body.id as string, (await createTenant()).body.id as string]
+    const session = await cookieOf(a, 'usr_member')
+    const form = new FormData()
+    form.append('file', new Blob([readFileSync('fixtures/media/sunset.png')], { type: 'image/png' }), 'a.png')
+    const upload = await fetch(`${t.url('media')}/api/v1/upload`, {
+      method: 'POST',
+      headers: { cookie: session.header },
+      body: form,
+    })
+    expect(upload.status).toBe(201)
+    expect(media.inspect(a).uploads).toMatchObject({ inFlight: 0, last: { status: 201 } })
+    expect(media.inspect(b).uploads).toEqual({ inFlight: 0 })
+    for (const id of [a, b]) await controlCall(`/tenants/${id}`, { method: 'DELETE' })
+  })
+
   it("a deleted tenant's journal stream says so and ends", async () => {
     const id = (await createTenant()).body.id as string
     const res = await fetch(`${control}/__mocks/journal/stream?tenant=${id}`)

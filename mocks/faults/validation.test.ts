@@ -118,6 +118,21 @@ describe('faultIssues', () => {
     ])
   })
 
+  it('a status or ws-reject status is a final one (200-599): a 1xx would only look like a cut connection', () => {
+    for (const effect of [
+      { type: 'status', status: 101 },
+      { type: 'ws-reject', status: 100 },
+    ]) {
+      const parsed = FaultSchema.safeParse({ service: 'auth', effect })
+      expect(parsed.success, effect.type).toBe(false)
+      expect(JSON.stringify(parsed.error?.issues)).toContain('1xx are interim responses')
+    }
+    for (const status of [200, 204, 599])
+      expect(FaultSchema.safeParse({ service: 'auth', effect: { type: 'status', status } }).success).toBe(
+        true,
+      )
+  })
+
   it('every effect module acts on something and says what it does', () => {
     for (const m of EFFECTS) {
       expect(targetsOf(m).length, m.type).toBeGreaterThan(0)

@@ -1,4 +1,4 @@
-import type { Hono } from 'hono'
+import type { Context, Hono } from 'hono'
 import type { StateOf } from '../core/state.ts'
 import { createFakeApp, type FakeIdentity } from '../fake/app.ts'
 import type { FakeDeps } from '../fake/descriptor.ts'
@@ -6,12 +6,18 @@ import { type MediaReplication, mediaCors, registerMediaRoutes, type UploadStats
 import type { MediaState } from './store.ts'
 
 export interface MediaAppOptions {
-  /** Upload bookkeeping for inspection (per app, across states). */
-  stats?: UploadStats
+  /** Upload bookkeeping for inspection: the request's tenant's (across its states). */
+  statsOf?: (c: Context) => UploadStats
   /** get-session transport (in-process tests); defaults to global fetch. */
   fetch?: typeof fetch
   /** Replicated mode: uploads and deletions through the world's log. */
   replicate?: MediaReplication
+}
+
+/** One bookkeeping for every request (an app built alone, in tests). */
+function oneStats(): (c: Context) => UploadStats {
+  const stats: UploadStats = { inFlight: 0 }
+  return () => stats
 }
 
 /** media-service's app, created once: every route finds its files and storage through `stateOf`. */
@@ -26,7 +32,7 @@ export function createMediaApp(
   const app = createFakeApp(service, deps, { cors: mediaCors(deps) })
   registerMediaRoutes(app, deps, {
     stateOf,
-    stats: options.stats ?? { inFlight: 0 },
+    statsOf: options.statsOf ?? oneStats(),
     ...(options.fetch ? { fetch: options.fetch } : {}),
     ...(options.replicate ? { replicate: options.replicate } : {}),
   })

@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Replication } from '../core/replication.ts'
 import { TenantStates } from '../core/state.ts'
-import { tenantOf } from '../core/tenant.ts'
+import { DEFAULT_TENANT, tenantOf } from '../core/tenant.ts'
 import { defineFake, type FakeDeps, type FakeService, scopeOf, type TenantScope } from '../fake/descriptor.ts'
 import { mediaSection, type Scenario } from '../fake/scenario.ts'
 import { createMediaApp } from './app.ts'
@@ -46,7 +46,15 @@ export interface MediaFake extends FakeService {
 /** Fake media-service (Go/Gin), port 8081 by default. */
 export function createMediaFake(deps: FakeDeps, opts: MediaFakeOptions = {}): MediaFake {
   const states = new TenantStates<MediaState>('media')
-  const stats: UploadStats = { inFlight: 0 }
+  // Per tenant, across its states (a reset keeps the count of uploads still being read).
+  const stats = new Map<string, UploadStats>()
+  const statsOf = (tenant: string): UploadStats => {
+    const known = stats.get(tenant)
+    if (known) return known
+    const fresh: UploadStats = { inFlight: 0 }
+    stats.set(tenant, fresh)
+    return fresh
+  }
   // Replicated mode shares uploads only through a shared STORAGE_PATH (README "Replicas").
   const { replication } = deps
   const sharedDir =
@@ -55,7 +63,7 @@ export function createMediaFake(deps: FakeDeps, opts: MediaFakeOptions = {}): Me
     deps.logger.warn('replicated mode without STORAGE_PATH: uploads stay on the replica that took them')
   const replicate = replication && sharedDir ? replicateMedia(replication, states) : undefined
   const app = createMediaApp(media, deps, states.stateOf, {
-    stats,
+    statsOf: (c) => statsOf(tenantOf(c)),
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
     ...(replicate ? { replicate } : {}),
   })
@@ -82,12 +90,14 @@ export function createMediaFake(deps: FakeDeps, opts: MediaFakeOptions = {}): Me
     async dropTenant(tenant) {
       // Its folder (seeded and uploaded files) goes with it.
       await states.remove(tenant)?.dispose()
+      stats.delete(tenant)
     },
     async close() {
       await Promise.all([...states.values()].map((s) => s.dispose()))
     },
     inspect(tenant) {
       const s = states.get(tenant)
+      const stats = statsOf(tenant ?? DEFAULT_TENANT)
       return {
         fileIds: s.files.all().map((f) => f.id),
         limits: effectiveLimits(s, deps),

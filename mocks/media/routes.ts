@@ -53,7 +53,8 @@ export interface UploadStats {
 export interface MediaRouteOptions {
   /** The request's media state (files, bytes, storage); the routes hold none of their own. */
   stateOf: StateOf<MediaState>
-  stats: UploadStats
+  /** The request's tenant's upload bookkeeping (a tenant never sees another's uploads). */
+  statsOf: (c: Context) => UploadStats
   fetch?: typeof fetch
   /** Replicated mode: uploads and deletions recorded through the world's log (mocks/media/index.ts). */
   replicate?: MediaReplication
@@ -182,8 +183,9 @@ export function registerMediaRoutes(app: Hono, deps: FakeDeps, opts: MediaRouteO
     const { storage } = state
     const limits = effectiveLimits(state, deps)
     const incoming = nodeIncoming(c)
+    const stats = opts.statsOf(c)
     const last = { status: 0, bytesRead: 0, drained: 0, aborted: false }
-    opts.stats.last = last
+    stats.last = last
     const linger = (source: Readable) =>
       lingerAfterRefusal(source, {
         capBytes: DRAIN_CAP_BYTES,
@@ -214,7 +216,7 @@ export function registerMediaRoutes(app: Hono, deps: FakeDeps, opts: MediaRouteO
     }
 
     const source = incoming ?? bodySource(c)
-    opts.stats.inFlight++
+    stats.inFlight++
     let result: ReceiveResult
     try {
       result = await receiveUpload({ source, contentType, limits, createSink: storage.createSink })
@@ -264,7 +266,7 @@ export function registerMediaRoutes(app: Hono, deps: FakeDeps, opts: MediaRouteO
       c.header('location', `${base()}/api/v1/files/${encodeURIComponent(id)}`)
       return c.json({ id, url, thumbnail_url, sha256: file.sha256, size_bytes: file.size }, 201)
     } finally {
-      opts.stats.inFlight--
+      stats.inFlight--
     }
   })
 

@@ -4,8 +4,7 @@ import { defineEffect, type HttpEffectContext } from '../types.ts'
 // Answer with a status instead of the fake; the body defaults to the service's own envelope
 // (the host's errorBody: the engine knows no service's error shape).
 async function answer(ctx: HttpEffectContext, effect: { status: number; body?: unknown }): Promise<Response> {
-  if (effect.status === 204 || effect.status === 304 || effect.status < 200)
-    return new Response(null, { status: effect.status })
+  if (effect.status === 204 || effect.status === 304) return new Response(null, { status: effect.status })
   const body = effect.body === undefined ? ctx.errorBody(effect.status) : effect.body
   return new Response(typeof body === 'string' ? body : JSON.stringify(body), {
     status: effect.status,
@@ -15,7 +14,16 @@ async function answer(ctx: HttpEffectContext, effect: { status: number; body?: u
   })
 }
 
-export const httpStatus = z.number().int().min(100).max(599)
+// A final status: a 1xx is an interim response, which no client reads as an answer (the
+// connection would just look cut; `reset` says that plainly).
+export const httpStatus = z
+  .number()
+  .int()
+  .min(
+    200,
+    'a status from 200 to 599 (1xx are interim responses, never an answer: use reset to cut the connection)',
+  )
+  .max(599, 'a status from 200 to 599')
 
 export const status = defineEffect({
   type: 'status',
