@@ -127,6 +127,32 @@ describe('sessions (validated by get-session on every call)', () => {
     }
   })
 
+  it('a known path asked with another method is 405 with Allow (as Axum), an unknown one 404', async () => {
+    for (const [method, path] of [
+      ['POST', '/api/v1/messages'],
+      ['DELETE', '/api/v1/messages'],
+      ['PUT', '/api/v1/presence'],
+      ['POST', '/ws'],
+    ] as const) {
+      const res = await h.chat.app.request(path, { method, headers: { cookie: h.cookie('usr_member') } })
+      expect(res.status, `${method} ${path}`).toBe(405)
+      expect(res.headers.get('allow')).toBe('GET,HEAD')
+      const body = await json<Record<string, unknown>>(res)
+      expect(Object.keys(body).sort()).toEqual(['code', 'error'])
+      expect(body.code).toBe('method_not_allowed')
+    }
+    // HEAD is a GET without its body; an unknown path stays a 404.
+    expect(
+      (
+        await h.chat.app.request('/api/v1/messages?channel=general', {
+          method: 'HEAD',
+          headers: { cookie: h.cookie('usr_member') },
+        })
+      ).status,
+    ).toBe(200)
+    expect((await h.chat.app.request('/api/v1/nope', { method: 'POST' })).status).toBe(404)
+  })
+
   it('treats better-auth’s own "200 null" as no session too', async () => {
     const h2 = await harness({
       scenario: variant('null-session', {}, { auth: { ...base.auth, noSession: '200-null' } }),

@@ -26,7 +26,7 @@ export const DEFAULT_LIMIT = 50
 export const MAX_LIMIT = 100
 export const WS_PATH = '/ws'
 
-type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 426 | 503
+type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 426 | 503
 
 export interface Refusal {
   ok: false
@@ -309,4 +309,16 @@ export function registerChatRoutes(app: Hono, r: ChatRouteDeps): void {
       { onError: (err) => log.error({ err: String(err) }, 'chat socket handler failed') },
     )
   })
+
+  // Axum's MethodRouter: a known path asked with another method is 405 with the methods it
+  // takes in Allow (a GET route takes HEAD too), not the 404 of an unknown path.
+  for (const path of ['/api/v1/messages', '/api/v1/presence', WS_PATH]) {
+    app.all(path, (c) => {
+      c.header('allow', 'GET,HEAD')
+      return fail(
+        c,
+        refuse(405, 'method_not_allowed', `Method ${c.req.method} is not allowed on ${path}: GET`),
+      )
+    })
+  }
 }
