@@ -171,7 +171,7 @@ test.describe('v01t-400', () => {
   test('400 falls back to default parameters once, then to the stale copy', async ({ page, mocks }) => {
     await page.goto('/client.html')
     await expect(page.getByTestId('articles-status')).toHaveText(
-      'showing cached data (built-in copy): V01T HTTP 400 invalid_params: Invalid page_size: must be an integer between 1 and 100',
+      'showing cached data (built-in copy): V01T HTTP 400 invalid_params: Invalid page_size "500": expected a whole number from 1 to 100',
     )
     await shot(page, 'v01t-400')
     const tries = await journal(mocks, ARTICLES)

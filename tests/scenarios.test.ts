@@ -214,6 +214,12 @@ describe('scenario catalogue', () => {
       expect(body).toMatchObject({ success: false, code })
       expect(typeof body.error).toBe('string')
     }
+    // The injected 400 is the fake's own answer to a bad page_size, shape and words.
+    await use('default')
+    const own = await fetch(`${t.url('v01t')}/trace/devarno-ecosystem/node/?page_size=500`)
+    expect(own.status).toBe(400)
+    await use('v01t-400')
+    expect(await (await v01tList()).json()).toEqual(await own.json())
   })
 
   it('flaky-retry: idempotent GETs fail exactly twice, then succeed', async () => {
