@@ -55,6 +55,22 @@ function openSocket(url: string): Promise<WebSocket> {
   })
 }
 
+/** A WebSocket handshake naming a tenant by header: 'open', or the status it was refused with. */
+function handshake(url: string, tenant: string): Promise<'open' | number> {
+  return new Promise((resolve, reject) => {
+    const w = new WebSocket(url, { headers: { 'x-mocks-tenant': tenant } })
+    w.once('open', () => {
+      w.close()
+      resolve('open')
+    })
+    w.once('unexpected-response', (req, res) => {
+      req.destroy()
+      resolve(res.statusCode ?? 0)
+    })
+    w.once('error', reject)
+  })
+}
+
 // Users who may upload (a child may not).
 const USERS = ['usr_admin', 'usr_member', 'usr_member2']
 
@@ -641,15 +657,7 @@ describe('ephemeral WS tokens name their tenant', () => {
     ws.close()
     // The same token beside another tenant's header: refused in the handshake.
     const other = (await createTenant()).body.id as string
-    await expect(
-      new Promise((resolve, reject) => {
-        const w = new WebSocket(`${t.url('chat').replace(/^http/, 'ws')}/ws?token=${token}`, {
-          headers: { 'x-mocks-tenant': other },
-        })
-        w.once('open', () => resolve('open'))
-        w.once('unexpected-response', (_req, res) => reject(new Error(String(res.statusCode))))
-      }),
-    ).rejects.toThrow('409')
+    expect(await handshake(`${t.url('chat').replace(/^http/, 'ws')}/ws?token=${token}`, other)).toBe(409)
     // A token of the default tenant (no tnt) beside a tenant's header: refused too, never a
     // socket in that tenant.
     const defaultSession = await cookieOf('default', 'usr_member2')
@@ -660,15 +668,7 @@ describe('ephemeral WS tokens name their tenant', () => {
     expect(fromDefault.status).toBe(200)
     const plain = ((await fromDefault.json()) as { token: string }).token
     expect(decodeJwt(plain).tnt).toBeUndefined()
-    await expect(
-      new Promise((resolve, reject) => {
-        const w = new WebSocket(`${t.url('chat').replace(/^http/, 'ws')}/ws?token=${plain}`, {
-          headers: { 'x-mocks-tenant': id },
-        })
-        w.once('open', () => resolve('open'))
-        w.once('unexpected-response', (_req, res) => reject(new Error(String(res.statusCode))))
-      }),
-    ).rejects.toThrow('409')
+    expect(await handshake(`${t.url('chat').replace(/^http/, 'ws')}/ws?token=${plain}`, id)).toBe(409)
     expect(t.mocks.tenant(id)?.sockets.size ?? 0).toBe(0)
     for (const x of [id, other]) await controlCall(`/tenants/${x}`, { method: 'DELETE' })
   })
