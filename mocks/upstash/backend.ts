@@ -3,7 +3,8 @@ import { getKeyIndexes, exists as isKnownCommand } from '@ioredis/commands'
 import type { Redis } from 'ioredis'
 
 // The Redis behind the Upstash REST layer. One code path drives either backend through the
-// ioredis API: an embedded ioredis-mock (default; in memory, one world per backend) or a real
+// ioredis API: an embedded ioredis-mock (default; in memory, a world of its own per backend,
+// so per tenant) or a real
 // Redis (`MOCKS_UPSTASH_REDIS_URL`) through ioredis. Both run under a key prefix with ioredis's
 // `keyPrefix`, which prefixes the key arguments of every command (ioredis's own command table
 // says which arguments are keys). What `keyPrefix` does NOT cover is handled here:
@@ -292,7 +293,10 @@ export interface BackendOptions {
   url?: string
   /** Every key lives under it. Letters, digits and `:_.-` only (it is used in SCAN patterns). */
   prefix: string
-  /** Embedded only: backends with the same host share one embedded Redis (apart by prefix). */
+  /**
+   * Embedded only: ioredis-mock keys its worlds by host. The backend must be the only one on
+   * its host: `clear()` (reset, FLUSHDB) empties the whole world.
+   */
   embeddedHost?: string
 }
 
@@ -304,6 +308,8 @@ export class RedisBackend {
   private readonly client: Redis
   /** Embedded only: one command or transaction at a time, so a transaction is atomic. */
   private lock: Promise<unknown> = Promise.resolve()
+  /** Set by dispose(): a request that still holds this backend is refused, never written. */
+  private disposed = false
 
   /**
    * ioredis and ioredis-mock are imported here, not at module load: each costs ~0.5 s, which
@@ -334,8 +340,8 @@ export class RedisBackend {
     }
     const { default: RedisMock } = await import('ioredis-mock')
     // ioredis-mock shares one world between instances with the same host and port, and keeps
-    // every host's world for the life of the process: backends of one fake (its tenants) share
-    // a host and are kept apart by their prefixes, as on a real Redis.
+    // every host's world for the life of the process: each backend gets a host of its own
+    // (the fake hands a deleted tenant's emptied host to the next tenant).
     const client = new RedisMock({
       keyPrefix: opts.prefix,
       host: opts.embeddedHost ?? `embedded-${crypto.randomUUID()}`,
@@ -369,6 +375,7 @@ export class RedisBackend {
    */
   async transaction(commands: readonly (readonly string[])[]): Promise<Outcome[]> {
     const names = commands.map((c) => checkCommand(c))
+    this.checkLive()
     if (this.kind === 'embedded') {
       return this.serial(async () => {
         const out: Outcome[] = []
@@ -396,8 +403,9 @@ export class RedisBackend {
   /** Deletes every key under the prefix (SCAN + DEL), never anything else. */
   async clear(): Promise<number> {
     if (this.kind === 'embedded') {
-      // The embedded world holds this backend's keys only (its own host), so FLUSHALL is the
-      // prefix; ioredis-mock's DEL also refuses an empty key name that SCAN+DEL would meet.
+      // The embedded world holds this backend's keys only (a host of its own, see create), so
+      // FLUSHALL is the prefix; ioredis-mock's DEL also refuses an empty key name that SCAN+DEL
+      // would meet.
       const n = await this.client.dbsize()
       await this.client.flushall()
       return n
@@ -413,6 +421,23 @@ export class RedisBackend {
       if (own.length) deleted += await this.client.del(...own)
     } while (cursor !== '0')
     return deleted
+  }
+
+  /**
+   * A deleted tenant's end: every key under the prefix deleted, then commands that still hold
+   * this backend are refused. On the embedded Redis the clear waits for the commands queued
+   * before it, and nothing can write after it, so its world is empty for the next owner.
+   */
+  async dispose(): Promise<void> {
+    if (this.kind === 'embedded') {
+      await this.serial(async () => {
+        this.disposed = true
+        await this.clear()
+      })
+    } else {
+      this.disposed = true
+      await this.clear()
+    }
   }
 
   async close(): Promise<void> {
@@ -435,7 +460,12 @@ export class RedisBackend {
     }
   }
 
+  private checkLive(): void {
+    if (this.disposed) throw new RedisCommandError('ERR this tenant was deleted; its keys are gone')
+  }
+
   private async run(name: string, args: readonly string[]): Promise<Reply> {
+    this.checkLive()
     const rest = args.slice(1)
     switch (name) {
       case 'keys':

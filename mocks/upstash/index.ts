@@ -53,16 +53,30 @@ export function createUpstashFake(deps: FakeDeps, options: UpstashFakeOptions = 
   // Ends in ':' so no tenant's prefix (`<base>-t-<id>:`) ever falls inside the default's.
   const configured = options.prefix ?? deps.config.upstashPrefix
   const basePrefix = configured.endsWith(':') ? configured : `${configured}:`
-  const embeddedHost = `embedded-${crypto.randomUUID()}`
+  // Embedded: each tenant has a world of its own (ioredis-mock keys worlds by host), so a
+  // tenant's reset, FLUSHDB or deletion can only ever empty its own keys. ioredis-mock keeps a
+  // host's world for the life of the process: a deleted tenant's host, once emptied, goes to
+  // the next tenant rather than a new one leaking per tenant.
+  const baseHost = `embedded-${crypto.randomUUID()}`
+  const hosts = new Map<string, string>()
+  const spareHosts: string[] = []
+  let hostsMade = 0
+  const hostOf = (tenant: string) => {
+    let host = hosts.get(tenant)
+    if (!host) {
+      host = tenant === DEFAULT_TENANT ? baseHost : (spareHosts.pop() ?? `${baseHost}-${++hostsMade}`)
+      hosts.set(tenant, host)
+    }
+    return host
+  }
   const prefixOf = (tenant: string) =>
     tenant === DEFAULT_TENANT ? basePrefix : `${basePrefix.replace(/:+$/, '')}-t-${tenant}:`
   const getBackend = (tenant: string) => {
     let backend = backends.get(tenant)
     if (!backend) {
       backend = RedisBackend.create({
-        ...(redisUrl ? { url: redisUrl } : {}),
+        ...(redisUrl ? { url: redisUrl } : { embeddedHost: hostOf(tenant) }),
         prefix: prefixOf(tenant),
-        embeddedHost,
       }).catch((err: unknown) => {
         backends.delete(tenant) // the next scenario tries again
         throw err
@@ -114,11 +128,19 @@ export function createUpstashFake(deps: FakeDeps, options: UpstashFakeOptions = 
       states.remove(tenant)
       const backend = backends.get(tenant)
       backends.delete(tenant)
+      const host = hosts.get(tenant)
+      hosts.delete(tenant)
       const redis = await backend?.catch(() => undefined)
-      if (!redis) return
-      // Nothing of a deleted tenant stays behind in a real Redis either.
-      await redis.clear().catch(() => undefined)
-      await redis.close()
+      // Nothing of a deleted tenant stays behind, in a real Redis or in the embedded world
+      // handed to the next tenant (a world that could not be emptied is not handed on).
+      const emptied = redis
+        ? await redis.dispose().then(
+            () => true,
+            () => false,
+          )
+        : true
+      await redis?.close()
+      if (host && emptied && tenant !== DEFAULT_TENANT) spareHosts.push(host)
     },
     close: async () => {
       const all = await Promise.allSettled(backends.values())
