@@ -260,6 +260,37 @@ export function embeddedArgs(name: string, rest: readonly string[]): string[] {
 }
 
 const WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value'
+const NOT_INTEGER = 'ERR value is not an integer or out of range'
+const NOT_FLOAT = 'ERR value is not a valid float'
+const INT64_MAX = 2n ** 63n - 1n
+const INT64_MIN = -(2n ** 63n)
+
+// Increments checked before the embedded Redis runs them (see checkIncrement; ZINCRBY there
+// too). DECR/DECRBY
+// subtract; HINCRBY* take a field before the increment.
+const INCREMENTS: Record<string, { float?: true; decrement?: true; hash?: true }> = {
+  incr: {},
+  incrby: {},
+  decr: { decrement: true },
+  decrby: { decrement: true },
+  incrbyfloat: { float: true },
+  hincrby: { hash: true },
+  hincrbyfloat: { hash: true, float: true },
+}
+
+/** A string Redis reads as a 64-bit integer (its string2ll: no sign '+', spaces or leading zeros). */
+export function redisInteger(s: string): bigint | undefined {
+  if (!/^(0|-?[1-9][0-9]{0,18})$/.test(s)) return undefined
+  const n = BigInt(s)
+  return n > INT64_MAX || n < INT64_MIN ? undefined : n
+}
+
+/** A string Redis reads as a float (its strtold, no surrounding spaces; hex floats not taken). */
+export function redisFloat(s: string): number | undefined {
+  if (/^[+-]?inf(inity)?$/i.test(s)) return s.startsWith('-') ? -Infinity : Infinity
+  if (!/^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)(e[+-]?[0-9]+)?$/i.test(s)) return undefined
+  return Number(s)
+}
 
 function unknownCommand(args: readonly string[]): RedisCommandError {
   const rest = args
@@ -481,6 +512,7 @@ export class RedisBackend {
     }
     if (this.kind === 'embedded') {
       await this.checkTypes(name, rest)
+      await this.checkIncrement(name, rest)
       if (name === 'zadd') {
         const incr = await this.zaddIncr(embeddedArgs(name, rest))
         if (incr !== undefined) return incr
@@ -541,6 +573,49 @@ export class RedisBackend {
     if (old !== undefined && flags.has('GT') && !(old + step > old)) return null
     if (old !== undefined && flags.has('LT') && !(old + step < old)) return null
     return String(await this.client.zincrby(key, step, member))
+  }
+
+  /**
+   * ioredis-mock increments with JS numbers: a non-number value or increment is stored back as
+   * "NaN" (a NaN score for ZINCRBY; the fake then answered the error), "1.5" counts as an
+   * integer, and int64 overflow goes unnoticed. Redis refuses all of these and leaves the value
+   * untouched, so the embedded backend checks the stored value, the increment and the result
+   * first (valid integers beyond 2^53 still lose precision in ioredis-mock).
+   */
+  private async checkIncrement(name: string, rest: readonly string[]): Promise<void> {
+    if (name === 'zincrby') {
+      const [key, by, member] = rest as [string, string, string]
+      const step = redisFloat(by)
+      if (step === undefined) throw new RedisCommandError(NOT_FLOAT)
+      const old = await this.client.zscore(key, member)
+      if (Number.isNaN((old === null ? 0 : Number(old)) + step))
+        throw new RedisCommandError('ERR resulting score is not a number (NaN)')
+      return
+    }
+    const spec = INCREMENTS[name]
+    if (!spec) return
+    const [key, a, b] = rest as [string, string | undefined, string | undefined]
+    const by = spec.hash ? b : a
+    const stored = spec.hash ? await this.client.hget(key, a ?? '') : await this.client.get(key)
+    const valueError = spec.hash
+      ? `ERR hash value is not ${spec.float ? 'a float' : 'an integer'}`
+      : undefined
+    if (spec.float) {
+      const step = by === undefined ? 0 : redisFloat(by)
+      if (step === undefined) throw new RedisCommandError(NOT_FLOAT)
+      const old = stored === null ? 0 : redisFloat(stored)
+      if (old === undefined) throw new RedisCommandError(valueError ?? NOT_FLOAT)
+      if (!Number.isFinite(old + step))
+        throw new RedisCommandError('ERR increment would produce NaN or Infinity')
+      return
+    }
+    const step = by === undefined ? 1n : redisInteger(by)
+    if (step === undefined) throw new RedisCommandError(NOT_INTEGER)
+    const old = stored === null ? 0n : redisInteger(stored)
+    if (old === undefined) throw new RedisCommandError(valueError ?? NOT_INTEGER)
+    const next = spec.decrement ? old - step : old + step
+    if (next > INT64_MAX || next < INT64_MIN)
+      throw new RedisCommandError('ERR increment or decrement would overflow')
   }
 
   private async checkTypes(name: string, rest: readonly string[]): Promise<void> {
