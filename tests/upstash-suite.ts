@@ -187,6 +187,57 @@ export function upstashClientSuite(label: string, env: () => Record<string, stri
       expect(await r.decr('absent')).toBe(-1)
     })
 
+    it("scan filters by TYPE, lists types with Upstash's WITHTYPE, refuses a bad cursor or COUNT", async () => {
+      const r = client(true)
+      await r.mset({ 'k:1': 'a', 'k:2': 'b' })
+      await r.hset('k:h', { f: 'v' })
+      await r.sadd('k:s', 'm')
+      await r.zadd('k:z', { score: 1, member: 'm' })
+      await r.rpush('k:l', 'x')
+      await r.hset('other:h', { f: 'v' })
+      const all = async (opts: Parameters<typeof r.scan>[1]) => {
+        const found: unknown[] = []
+        let cursor = '0'
+        do {
+          const [next, keys] = await r.scan(cursor, opts)
+          found.push(...keys)
+          cursor = String(next)
+        } while (cursor !== '0')
+        return found
+      }
+      expect(await all({ match: 'k:*', type: 'hash' })).toEqual(['k:h'])
+      expect((await all({ match: 'k:*', type: 'string', count: 1 })).sort()).toEqual(['k:1', 'k:2'])
+      expect((await all({ type: 'HASH' })).sort()).toEqual(['k:h', 'other:h'])
+      expect(await all({ match: 'k:*', type: 'zset' })).toEqual(['k:z'])
+      expect(await all({ match: 'nothing:*', type: 'list' })).toEqual([])
+      const typed = (await all({ match: 'k:*', withType: true })) as { key: string; type: string }[]
+      expect(typed.sort((a, b) => a.key.localeCompare(b.key))).toEqual([
+        { key: 'k:1', type: 'string' },
+        { key: 'k:2', type: 'string' },
+        { key: 'k:h', type: 'hash' },
+        { key: 'k:l', type: 'list' },
+        { key: 'k:s', type: 'set' },
+        { key: 'k:z', type: 'zset' },
+      ])
+      await expect(r.scan('abc' as unknown as number)).rejects.toThrow(/ERR invalid cursor/)
+      await expect(r.scan('1.5' as unknown as number)).rejects.toThrow(/ERR invalid cursor/)
+      await expect(r.scan(0, { count: 0 })).rejects.toThrow(/ERR syntax error/)
+      // Over the wire: 400 in Upstash's envelope, never a 500.
+      for (const [cmd, error] of [
+        [['SCAN', 'abc'], 'ERR invalid cursor'],
+        [['SCAN', '0', 'COUNT', 'x'], 'ERR value is not an integer or out of range'],
+        [['SCAN', '0', 'TYPE'], 'ERR syntax error'],
+        [['SCAN', '0', 'BOGUS', '1'], 'ERR syntax error'],
+      ] as const) {
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${DEFAULT_UPSTASH_TOKEN}` },
+          body: JSON.stringify(cmd),
+        })
+        expect([res.status, await res.json()], cmd.join(' ')).toEqual([400, { error }])
+      }
+    })
+
     it('keys and scan see only the prefix, without it', async () => {
       const r = client(true)
       await r.mset({ 'k:1': 1, 'k:2': 2, other: 3 })

@@ -535,21 +535,51 @@ export class RedisBackend {
     return found.map((k) => k.slice(this.prefix.length)).sort()
   }
 
+  /**
+   * SCAN within the prefix: MATCH, COUNT and TYPE as Redis reads them, and Upstash's own
+   * WITHTYPE (each key followed by its type, what `@upstash/redis`'s `withType` asks). TYPE is
+   * applied here to each batch, as Redis applies it (ioredis-mock knows no TYPE), so both
+   * backends take one path.
+   */
   private async scan(rest: readonly string[]): Promise<Reply> {
     const cursor = rest[0] ?? '0'
+    // Redis reads the cursor as an unsigned 64-bit integer.
+    if (!/^[0-9]{1,20}$/.test(cursor) || BigInt(cursor) >= 2n ** 64n)
+      throw new RedisCommandError('ERR invalid cursor')
     const opts: string[] = []
     let match = '*'
-    for (let i = 1; i < rest.length; i += 2) {
+    let type: string | undefined
+    let withType = false
+    for (let i = 1; i < rest.length; i++) {
       const opt = rest[i]!.toLowerCase()
-      const value = rest[i + 1]
+      if (opt === 'withtype') {
+        withType = true
+        continue
+      }
+      const value = rest[++i]
       if (value === undefined) throw new RedisCommandError('ERR syntax error')
       if (opt === 'match') match = value
-      else if (opt === 'count' || opt === 'type') opts.push(opt, value)
-      else throw new RedisCommandError('ERR syntax error')
+      else if (opt === 'type') type = value.toLowerCase()
+      else if (opt === 'count') {
+        const n = redisInteger(value)
+        if (n === undefined) throw new RedisCommandError(NOT_INTEGER)
+        if (n < 1n) throw new RedisCommandError('ERR syntax error')
+        opts.push('COUNT', value)
+      } else throw new RedisCommandError('ERR syntax error')
     }
     const client = this.client as unknown as { scan(...a: string[]): Promise<[string, string[]]> }
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${this.prefix}${match}`, ...opts)
-    return [next, keys.map((k) => k.slice(this.prefix.length))]
+    let next: string
+    let found: string[]
+    try {
+      ;[next, found] = await client.scan(cursor, 'MATCH', `${this.prefix}${match}`, ...opts)
+    } catch (err) {
+      throw new RedisCommandError(redisMessage(err))
+    }
+    const keys = found.map((k) => k.slice(this.prefix.length))
+    if (type === undefined && !withType) return [next, keys]
+    const types = await Promise.all(keys.map((k) => this.client.type(k)))
+    const kept = keys.flatMap((k, i) => (type === undefined || types[i] === type ? [[k, types[i]!]] : []))
+    return [next, withType ? kept.flat() : kept.map(([k]) => k!)]
   }
 
   /**
