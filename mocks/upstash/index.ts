@@ -149,6 +149,11 @@ export function createUpstashFake(deps: FakeDeps, options: UpstashFakeOptions = 
   }
 }
 
+/** The token a scenario sets (`upstash.token`), if it sets one. */
+function scenarioToken(scenario: Scenario | undefined): string | undefined {
+  return (scenario as { upstash?: { token?: string } } | undefined)?.upstash?.token
+}
+
 /** Fake Upstash Redis REST: its descriptor (mocks/fake/descriptor.ts), listed in mocks/registry.ts. */
 export const upstash = defineFake({
   name: 'upstash',
@@ -158,22 +163,18 @@ export const upstash = defineFake({
   transport: 'http',
   envelope: upstashEnvelope,
   scenario: { key: 'upstash', schema: upstashSection },
-  // What @upstash/redis's Redis.fromEnv() reads. The token is the configured one; a scenario
-  // with its own `upstash.token` replaces it while in force.
+  // What @upstash/redis's Redis.fromEnv() reads: the token in force, the scenario's own
+  // `upstash.token` when it sets one (the banner passes the scenario), else the configured one.
   frontend: {
     urls: ['UPSTASH_REDIS_REST_URL'],
-    extra: ({ env }) => ({
-      UPSTASH_REDIS_REST_TOKEN: env.MOCKS_UPSTASH_TOKEN || DEFAULT_TOKEN,
+    extra: ({ env, scenario }) => ({
+      UPSTASH_REDIS_REST_TOKEN: scenarioToken(scenario) ?? (env.MOCKS_UPSTASH_TOKEN || DEFAULT_TOKEN),
     }),
   },
   configure: configureUpstash,
-  // Each tenant's own token names it (`<token>@<tenant>`).
-  // The tenant's own token, from the token its scenario puts in force.
+  // Each tenant's own token names it (`<token>@<tenant>`), from the token its scenario puts in force.
   tenantEnv: (tenant, scenario, config) => ({
-    UPSTASH_REDIS_REST_TOKEN: tenantToken(
-      (scenario as { upstash?: { token?: string } }).upstash?.token ?? config.upstashToken,
-      tenant,
-    ),
+    UPSTASH_REDIS_REST_TOKEN: tenantToken(scenarioToken(scenario) ?? config.upstashToken, tenant),
   }),
   tenantSignal: (headers, search) => tokenTenant(tokenOf(headers.get('authorization') ?? undefined, search)),
   create: (deps) => createUpstashFake(deps),
