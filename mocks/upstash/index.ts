@@ -1,7 +1,7 @@
 import type { ErrorEnvelope } from '../core/envelope.ts'
 import { codeForStatus } from '../core/envelope.ts'
 import { TenantStates } from '../core/state.ts'
-import { DEFAULT_TENANT, TENANT_CORS_HEADERS } from '../core/tenant.ts'
+import { DEFAULT_TENANT } from '../core/tenant.ts'
 import { createFakeApp } from '../fake/app.ts'
 import {
   defineFake,
@@ -85,18 +85,15 @@ export function createUpstashFake(deps: FakeDeps, options: UpstashFakeOptions = 
     }
     return backend
   }
-  // Browsers call Upstash directly too (its REST API answers CORS for any origin).
+  // Browsers call Upstash directly too (its REST API answers CORS for any origin). The
+  // preflight allows whatever headers it is asked for (no allowHeaders: hono/cors reflects
+  // them, with Vary): @upstash/redis sends Content-Type, authorization, Upstash-Encoding,
+  // upstash-sync-token and Upstash-Telemetry-Runtime/-Platform/-Sdk (-Retry on a retry), more
+  // with each release, and a browser names its tenant with X-Mocks-Tenant or baggage.
   const app = createFakeApp(upstash, deps, {
     cors: {
       origin: '*',
       allowMethods: ['HEAD', 'GET', 'POST', 'PUT', 'OPTIONS'],
-      allowHeaders: [
-        'authorization',
-        'content-type',
-        'upstash-encoding',
-        'upstash-sync-token',
-        ...TENANT_CORS_HEADERS,
-      ],
       maxAge: 86400,
     },
   })
