@@ -636,6 +636,52 @@ describe('Upstash per tenant, with its own client', () => {
     await expect(ra.get('who')).rejects.toThrow(/Unknown tenant/)
     await controlCall(`/tenants/${b.id}`, { method: 'DELETE' })
   })
+
+  it("creating, resetting, flushing or deleting one tenant never touches another's keys", async () => {
+    const { Redis } = await import('@upstash/redis')
+    const client = (token: string) =>
+      new Redis({ url: t.url('upstash'), token, retry: false, enableTelemetry: false })
+    const a = (await createTenant()).body
+    const b = (await createTenant()).body
+    const rd = client('devarno-mocks-upstash-development-token')
+    const ra = client(a.env.UPSTASH_REDIS_REST_TOKEN)
+    const rb = client(b.env.UPSTASH_REDIS_REST_TOKEN)
+    await rd.set('own', 'default')
+    await ra.set('own', 'a')
+    await rb.hset('own-hash', { f: 'b' })
+    const survivors = async (when: string) => {
+      expect([await rd.get('own'), await ra.get('own'), await rb.hget('own-hash', 'f')], when).toEqual([
+        'default',
+        'a',
+        'b',
+      ])
+    }
+    // A third tenant comes and goes, as a parallel test's fixture makes it.
+    const c = (await createTenant()).body
+    await survivors('after another tenant was created')
+    const rc = client(c.env.UPSTASH_REDIS_REST_TOKEN)
+    await rc.set('left-behind', 'c')
+    expect((await controlCall('/reset', { method: 'POST', tenant: c.id })).status).toBe(200)
+    await survivors("after another tenant's reset")
+    await rc.set('left-behind', 'c')
+    expect(await rc.flushdb()).toBe('OK')
+    expect(await rc.flushall()).toBe('OK')
+    await survivors('after another tenant sent FLUSHDB and FLUSHALL')
+    await rc.set('left-behind', 'c')
+    expect((await controlCall(`/tenants/${c.id}`, { method: 'DELETE' })).status).toBe(204)
+    await survivors('after another tenant was deleted')
+    // A tenant made after it starts empty: nothing of the deleted one is handed on.
+    const d = (await createTenant()).body
+    const rdd = client(d.env.UPSTASH_REDIS_REST_TOKEN)
+    expect([await rdd.dbsize(), await rdd.keys('*')]).toEqual([0, []])
+    // A tenant's own FLUSHDB empties it alone.
+    expect(await ra.flushdb()).toBe('OK')
+    expect(await ra.dbsize()).toBe(0)
+    expect([await rd.get('own'), await rb.hget('own-hash', 'f')]).toEqual(['default', 'b'])
+    expect((await controlCall('/reset', { method: 'POST' })).status).toBe(200)
+    expect(await rb.hget('own-hash', 'f')).toBe('b')
+    for (const id of [a.id, b.id, d.id]) await controlCall(`/tenants/${id}`, { method: 'DELETE' })
+  })
 })
 
 describe('ephemeral WS tokens name their tenant', () => {

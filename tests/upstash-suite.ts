@@ -113,6 +113,131 @@ export function upstashClientSuite(label: string, env: () => Record<string, stri
       })
     }
 
+    it('a failed increment answers the error and leaves the value as it was', async () => {
+      // Raw strings back (no JSON parsing of "9223372036854775807" into a float).
+      const r = new Redis({
+        url,
+        token: DEFAULT_UPSTASH_TOKEN,
+        retry: false,
+        enableTelemetry: false,
+        automaticDeserialization: false,
+      })
+      const notInt = /ERR value is not an integer or out of range/
+      const notFloat = /ERR value is not a valid float/
+      await r.mset({
+        s: 'hello',
+        c: '5',
+        f: '1.5',
+        spaced: ' 5',
+        zeros: '007',
+        big: '9223372036854775807',
+        huge: '1e308',
+      })
+      await r.hset('h', { word: 'abc', n: '5' })
+      await r.zadd('z', { score: 1, member: 'a' })
+      // The stored value is no number (or not the kind the command needs).
+      const refused: [string, () => Promise<unknown>, RegExp][] = [
+        ['INCR s', () => r.incr('s'), notInt],
+        ['DECR s', () => r.decr('s'), notInt],
+        ['INCRBY s 2', () => r.incrby('s', 2), notInt],
+        ['DECRBY s 2', () => r.decrby('s', 2), notInt],
+        ['INCRBYFLOAT s 1', () => r.incrbyfloat('s', 1), notFloat],
+        ['INCR f', () => r.incr('f'), notInt],
+        ['INCR spaced', () => r.incr('spaced'), notInt],
+        ['INCR zeros', () => r.incr('zeros'), notInt],
+        ['HINCRBY h word 1', () => r.hincrby('h', 'word', 1), /ERR hash value is not an integer/],
+        ['HINCRBYFLOAT h word 1', () => r.hincrbyfloat('h', 'word', 1), /ERR hash value is not a float/],
+        // The increment is no number of the kind the command needs.
+        ['INCRBY c 1.5', () => r.incrby('c', 1.5), notInt],
+        ['DECRBY c 1.5', () => r.decrby('c', 1.5), notInt],
+        ['INCRBY c x', () => r.incrby('c', 'x' as unknown as number), notInt],
+        ['INCRBYFLOAT c abc', () => r.incrbyfloat('c', 'abc' as unknown as number), notFloat],
+        ['HINCRBY h n 1.5', () => r.hincrby('h', 'n', 1.5), notInt],
+        ['HINCRBYFLOAT h n x', () => r.hincrbyfloat('h', 'n', 'x' as unknown as number), notFloat],
+        ['ZINCRBY z x a', () => r.zincrby('z', 'x' as unknown as number, 'a'), notFloat],
+        // The result would not fit.
+        ['INCR big', () => r.incr('big'), /ERR increment or decrement would overflow/],
+        [
+          'INCRBY c max',
+          () => r.incrby('c', '9223372036854775807' as unknown as number),
+          /ERR increment or decrement would overflow/,
+        ],
+        [
+          'INCRBYFLOAT huge inf',
+          () => r.incrbyfloat('huge', 'inf' as unknown as number),
+          /ERR increment would produce NaN or Infinity/,
+        ],
+      ]
+      for (const [what, call, error] of refused) await expect(call(), what).rejects.toThrow(error)
+      expect(await r.mget('s', 'c', 'f', 'spaced', 'zeros', 'big', 'huge')).toEqual([
+        'hello',
+        '5',
+        '1.5',
+        ' 5',
+        '007',
+        '9223372036854775807',
+        '1e308',
+      ])
+      expect(await r.hgetall('h')).toEqual(['word', 'abc', 'n', '5'])
+      expect(await r.zscore('z', 'a')).toBe('1')
+      // Valid ones still count, from the untouched values.
+      expect(await r.incrby('c', -7)).toBe(-2)
+      expect(await r.hincrby('h', 'n', 2)).toBe(7)
+      expect(Number(await r.incrbyfloat('f', 0.25))).toBe(1.75)
+      expect(await r.decr('absent')).toBe(-1)
+    })
+
+    it("scan filters by TYPE, lists types with Upstash's WITHTYPE, refuses a bad cursor or COUNT", async () => {
+      const r = client(true)
+      await r.mset({ 'k:1': 'a', 'k:2': 'b' })
+      await r.hset('k:h', { f: 'v' })
+      await r.sadd('k:s', 'm')
+      await r.zadd('k:z', { score: 1, member: 'm' })
+      await r.rpush('k:l', 'x')
+      await r.hset('other:h', { f: 'v' })
+      const all = async (opts: Parameters<typeof r.scan>[1]) => {
+        const found: unknown[] = []
+        let cursor = '0'
+        do {
+          const [next, keys] = await r.scan(cursor, opts)
+          found.push(...keys)
+          cursor = String(next)
+        } while (cursor !== '0')
+        return found
+      }
+      expect(await all({ match: 'k:*', type: 'hash' })).toEqual(['k:h'])
+      expect((await all({ match: 'k:*', type: 'string', count: 1 })).sort()).toEqual(['k:1', 'k:2'])
+      expect((await all({ type: 'HASH' })).sort()).toEqual(['k:h', 'other:h'])
+      expect(await all({ match: 'k:*', type: 'zset' })).toEqual(['k:z'])
+      expect(await all({ match: 'nothing:*', type: 'list' })).toEqual([])
+      const typed = (await all({ match: 'k:*', withType: true })) as { key: string; type: string }[]
+      expect(typed.sort((a, b) => a.key.localeCompare(b.key))).toEqual([
+        { key: 'k:1', type: 'string' },
+        { key: 'k:2', type: 'string' },
+        { key: 'k:h', type: 'hash' },
+        { key: 'k:l', type: 'list' },
+        { key: 'k:s', type: 'set' },
+        { key: 'k:z', type: 'zset' },
+      ])
+      await expect(r.scan('abc' as unknown as number)).rejects.toThrow(/ERR invalid cursor/)
+      await expect(r.scan('1.5' as unknown as number)).rejects.toThrow(/ERR invalid cursor/)
+      await expect(r.scan(0, { count: 0 })).rejects.toThrow(/ERR syntax error/)
+      // Over the wire: 400 in Upstash's envelope, never a 500.
+      for (const [cmd, error] of [
+        [['SCAN', 'abc'], 'ERR invalid cursor'],
+        [['SCAN', '0', 'COUNT', 'x'], 'ERR value is not an integer or out of range'],
+        [['SCAN', '0', 'TYPE'], 'ERR syntax error'],
+        [['SCAN', '0', 'BOGUS', '1'], 'ERR syntax error'],
+      ] as const) {
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${DEFAULT_UPSTASH_TOKEN}` },
+          body: JSON.stringify(cmd),
+        })
+        expect([res.status, await res.json()], cmd.join(' ')).toEqual([400, { error }])
+      }
+    })
+
     it('keys and scan see only the prefix, without it', async () => {
       const r = client(true)
       await r.mset({ 'k:1': 1, 'k:2': 2, other: 3 })

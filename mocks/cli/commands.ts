@@ -71,7 +71,7 @@ export function banner(mocks: Mocks, env: Env = process.env): string {
   lines.push('', originBanner(mocks.config))
   lines.push('', '# paste into family-hub .env.local / devarno-landing .env.local')
   for (const f of running) {
-    for (const [name, value] of Object.entries(frontendEnvOf(f, url(f.name) ?? '', env)))
+    for (const [name, value] of Object.entries(frontendEnvOf(f, url(f.name) ?? '', env, mocks.scenario)))
       lines.push(`${name}=${value}`)
   }
   // AUTH_SERVICE_URL as chat and media use it: one set in env (a real better-auth) wins.

@@ -118,10 +118,17 @@ export interface FrontendEnv {
   /** Env names whose value is the URL with a ws:// scheme ('http+ws' only). */
   readonly wsUrls?: readonly string[]
   /**
-   * Anything else (a token, a `postgres://` URL), from where the service is reached and the env
-   * the mocks were configured from (the process's, or a container's).
+   * Anything else (a token, a `postgres://` URL), from where the service is reached, the env
+   * the mocks were configured from (the process's, or a container's) and, when the caller knows
+   * it (the banner), the scenario in force: a value a scenario can set must be the one it set.
    */
-  extra?(ctx: { url: string; host: string; port: number; env: Env }): Record<string, string>
+  extra?(ctx: {
+    url: string
+    host: string
+    port: number
+    env: Env
+    scenario?: Scenario
+  }): Record<string, string>
 }
 
 export interface FakeDescriptor<F extends AnyFakeService = AnyFakeService> extends PortSpec {

@@ -3,7 +3,8 @@ import { getKeyIndexes, exists as isKnownCommand } from '@ioredis/commands'
 import type { Redis } from 'ioredis'
 
 // The Redis behind the Upstash REST layer. One code path drives either backend through the
-// ioredis API: an embedded ioredis-mock (default; in memory, one world per backend) or a real
+// ioredis API: an embedded ioredis-mock (default; in memory, a world of its own per backend,
+// so per tenant) or a real
 // Redis (`MOCKS_UPSTASH_REDIS_URL`) through ioredis. Both run under a key prefix with ioredis's
 // `keyPrefix`, which prefixes the key arguments of every command (ioredis's own command table
 // says which arguments are keys). What `keyPrefix` does NOT cover is handled here:
@@ -259,6 +260,37 @@ export function embeddedArgs(name: string, rest: readonly string[]): string[] {
 }
 
 const WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value'
+const NOT_INTEGER = 'ERR value is not an integer or out of range'
+const NOT_FLOAT = 'ERR value is not a valid float'
+const INT64_MAX = 2n ** 63n - 1n
+const INT64_MIN = -(2n ** 63n)
+
+// Increments checked before the embedded Redis runs them (see checkIncrement; ZINCRBY there
+// too). DECR/DECRBY
+// subtract; HINCRBY* take a field before the increment.
+const INCREMENTS: Record<string, { float?: true; decrement?: true; hash?: true }> = {
+  incr: {},
+  incrby: {},
+  decr: { decrement: true },
+  decrby: { decrement: true },
+  incrbyfloat: { float: true },
+  hincrby: { hash: true },
+  hincrbyfloat: { hash: true, float: true },
+}
+
+/** A string Redis reads as a 64-bit integer (its string2ll: no sign '+', spaces or leading zeros). */
+export function redisInteger(s: string): bigint | undefined {
+  if (!/^(0|-?[1-9][0-9]{0,18})$/.test(s)) return undefined
+  const n = BigInt(s)
+  return n > INT64_MAX || n < INT64_MIN ? undefined : n
+}
+
+/** A string Redis reads as a float (its strtold, no surrounding spaces; hex floats not taken). */
+export function redisFloat(s: string): number | undefined {
+  if (/^[+-]?inf(inity)?$/i.test(s)) return s.startsWith('-') ? -Infinity : Infinity
+  if (!/^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)(e[+-]?[0-9]+)?$/i.test(s)) return undefined
+  return Number(s)
+}
 
 function unknownCommand(args: readonly string[]): RedisCommandError {
   const rest = args
@@ -292,7 +324,10 @@ export interface BackendOptions {
   url?: string
   /** Every key lives under it. Letters, digits and `:_.-` only (it is used in SCAN patterns). */
   prefix: string
-  /** Embedded only: backends with the same host share one embedded Redis (apart by prefix). */
+  /**
+   * Embedded only: ioredis-mock keys its worlds by host. The backend must be the only one on
+   * its host: `clear()` (reset, FLUSHDB) empties the whole world.
+   */
   embeddedHost?: string
 }
 
@@ -304,6 +339,8 @@ export class RedisBackend {
   private readonly client: Redis
   /** Embedded only: one command or transaction at a time, so a transaction is atomic. */
   private lock: Promise<unknown> = Promise.resolve()
+  /** Set by dispose(): a request that still holds this backend is refused, never written. */
+  private disposed = false
 
   /**
    * ioredis and ioredis-mock are imported here, not at module load: each costs ~0.5 s, which
@@ -334,8 +371,8 @@ export class RedisBackend {
     }
     const { default: RedisMock } = await import('ioredis-mock')
     // ioredis-mock shares one world between instances with the same host and port, and keeps
-    // every host's world for the life of the process: backends of one fake (its tenants) share
-    // a host and are kept apart by their prefixes, as on a real Redis.
+    // every host's world for the life of the process: each backend gets a host of its own
+    // (the fake hands a deleted tenant's emptied host to the next tenant).
     const client = new RedisMock({
       keyPrefix: opts.prefix,
       host: opts.embeddedHost ?? `embedded-${crypto.randomUUID()}`,
@@ -369,6 +406,7 @@ export class RedisBackend {
    */
   async transaction(commands: readonly (readonly string[])[]): Promise<Outcome[]> {
     const names = commands.map((c) => checkCommand(c))
+    this.checkLive()
     if (this.kind === 'embedded') {
       return this.serial(async () => {
         const out: Outcome[] = []
@@ -396,8 +434,9 @@ export class RedisBackend {
   /** Deletes every key under the prefix (SCAN + DEL), never anything else. */
   async clear(): Promise<number> {
     if (this.kind === 'embedded') {
-      // The embedded world holds this backend's keys only (its own host), so FLUSHALL is the
-      // prefix; ioredis-mock's DEL also refuses an empty key name that SCAN+DEL would meet.
+      // The embedded world holds this backend's keys only (a host of its own, see create), so
+      // FLUSHALL is the prefix; ioredis-mock's DEL also refuses an empty key name that SCAN+DEL
+      // would meet.
       const n = await this.client.dbsize()
       await this.client.flushall()
       return n
@@ -413,6 +452,23 @@ export class RedisBackend {
       if (own.length) deleted += await this.client.del(...own)
     } while (cursor !== '0')
     return deleted
+  }
+
+  /**
+   * A deleted tenant's end: every key under the prefix deleted, then commands that still hold
+   * this backend are refused. On the embedded Redis the clear waits for the commands queued
+   * before it, and nothing can write after it, so its world is empty for the next owner.
+   */
+  async dispose(): Promise<void> {
+    if (this.kind === 'embedded') {
+      await this.serial(async () => {
+        this.disposed = true
+        await this.clear()
+      })
+    } else {
+      this.disposed = true
+      await this.clear()
+    }
   }
 
   async close(): Promise<void> {
@@ -435,7 +491,12 @@ export class RedisBackend {
     }
   }
 
+  private checkLive(): void {
+    if (this.disposed) throw new RedisCommandError('ERR this tenant was deleted; its keys are gone')
+  }
+
   private async run(name: string, args: readonly string[]): Promise<Reply> {
+    this.checkLive()
     const rest = args.slice(1)
     switch (name) {
       case 'keys':
@@ -451,6 +512,7 @@ export class RedisBackend {
     }
     if (this.kind === 'embedded') {
       await this.checkTypes(name, rest)
+      await this.checkIncrement(name, rest)
       if (name === 'zadd') {
         const incr = await this.zaddIncr(embeddedArgs(name, rest))
         if (incr !== undefined) return incr
@@ -473,21 +535,51 @@ export class RedisBackend {
     return found.map((k) => k.slice(this.prefix.length)).sort()
   }
 
+  /**
+   * SCAN within the prefix: MATCH, COUNT and TYPE as Redis reads them, and Upstash's own
+   * WITHTYPE (each key followed by its type, what `@upstash/redis`'s `withType` asks). TYPE is
+   * applied here to each batch, as Redis applies it (ioredis-mock knows no TYPE), so both
+   * backends take one path.
+   */
   private async scan(rest: readonly string[]): Promise<Reply> {
     const cursor = rest[0] ?? '0'
+    // Redis reads the cursor as an unsigned 64-bit integer.
+    if (!/^[0-9]{1,20}$/.test(cursor) || BigInt(cursor) >= 2n ** 64n)
+      throw new RedisCommandError('ERR invalid cursor')
     const opts: string[] = []
     let match = '*'
-    for (let i = 1; i < rest.length; i += 2) {
+    let type: string | undefined
+    let withType = false
+    for (let i = 1; i < rest.length; i++) {
       const opt = rest[i]!.toLowerCase()
-      const value = rest[i + 1]
+      if (opt === 'withtype') {
+        withType = true
+        continue
+      }
+      const value = rest[++i]
       if (value === undefined) throw new RedisCommandError('ERR syntax error')
       if (opt === 'match') match = value
-      else if (opt === 'count' || opt === 'type') opts.push(opt, value)
-      else throw new RedisCommandError('ERR syntax error')
+      else if (opt === 'type') type = value.toLowerCase()
+      else if (opt === 'count') {
+        const n = redisInteger(value)
+        if (n === undefined) throw new RedisCommandError(NOT_INTEGER)
+        if (n < 1n) throw new RedisCommandError('ERR syntax error')
+        opts.push('COUNT', value)
+      } else throw new RedisCommandError('ERR syntax error')
     }
     const client = this.client as unknown as { scan(...a: string[]): Promise<[string, string[]]> }
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${this.prefix}${match}`, ...opts)
-    return [next, keys.map((k) => k.slice(this.prefix.length))]
+    let next: string
+    let found: string[]
+    try {
+      ;[next, found] = await client.scan(cursor, 'MATCH', `${this.prefix}${match}`, ...opts)
+    } catch (err) {
+      throw new RedisCommandError(redisMessage(err))
+    }
+    const keys = found.map((k) => k.slice(this.prefix.length))
+    if (type === undefined && !withType) return [next, keys]
+    const types = await Promise.all(keys.map((k) => this.client.type(k)))
+    const kept = keys.flatMap((k, i) => (type === undefined || types[i] === type ? [[k, types[i]!]] : []))
+    return [next, withType ? kept.flat() : kept.map(([k]) => k!)]
   }
 
   /**
@@ -511,6 +603,49 @@ export class RedisBackend {
     if (old !== undefined && flags.has('GT') && !(old + step > old)) return null
     if (old !== undefined && flags.has('LT') && !(old + step < old)) return null
     return String(await this.client.zincrby(key, step, member))
+  }
+
+  /**
+   * ioredis-mock increments with JS numbers: a non-number value or increment is stored back as
+   * "NaN" (a NaN score for ZINCRBY; the fake then answered the error), "1.5" counts as an
+   * integer, and int64 overflow goes unnoticed. Redis refuses all of these and leaves the value
+   * untouched, so the embedded backend checks the stored value, the increment and the result
+   * first (valid integers beyond 2^53 still lose precision in ioredis-mock).
+   */
+  private async checkIncrement(name: string, rest: readonly string[]): Promise<void> {
+    if (name === 'zincrby') {
+      const [key, by, member] = rest as [string, string, string]
+      const step = redisFloat(by)
+      if (step === undefined) throw new RedisCommandError(NOT_FLOAT)
+      const old = await this.client.zscore(key, member)
+      if (Number.isNaN((old === null ? 0 : Number(old)) + step))
+        throw new RedisCommandError('ERR resulting score is not a number (NaN)')
+      return
+    }
+    const spec = INCREMENTS[name]
+    if (!spec) return
+    const [key, a, b] = rest as [string, string | undefined, string | undefined]
+    const by = spec.hash ? b : a
+    const stored = spec.hash ? await this.client.hget(key, a ?? '') : await this.client.get(key)
+    const valueError = spec.hash
+      ? `ERR hash value is not ${spec.float ? 'a float' : 'an integer'}`
+      : undefined
+    if (spec.float) {
+      const step = by === undefined ? 0 : redisFloat(by)
+      if (step === undefined) throw new RedisCommandError(NOT_FLOAT)
+      const old = stored === null ? 0 : redisFloat(stored)
+      if (old === undefined) throw new RedisCommandError(valueError ?? NOT_FLOAT)
+      if (!Number.isFinite(old + step))
+        throw new RedisCommandError('ERR increment would produce NaN or Infinity')
+      return
+    }
+    const step = by === undefined ? 1n : redisInteger(by)
+    if (step === undefined) throw new RedisCommandError(NOT_INTEGER)
+    const old = stored === null ? 0n : redisInteger(stored)
+    if (old === undefined) throw new RedisCommandError(valueError ?? NOT_INTEGER)
+    const next = spec.decrement ? old - step : old + step
+    if (next > INT64_MAX || next < INT64_MIN)
+      throw new RedisCommandError('ERR increment or decrement would overflow')
   }
 
   private async checkTypes(name: string, rest: readonly string[]): Promise<void> {

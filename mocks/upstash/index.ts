@@ -1,7 +1,7 @@
 import type { ErrorEnvelope } from '../core/envelope.ts'
 import { codeForStatus } from '../core/envelope.ts'
 import { TenantStates } from '../core/state.ts'
-import { DEFAULT_TENANT, TENANT_CORS_HEADERS } from '../core/tenant.ts'
+import { DEFAULT_TENANT } from '../core/tenant.ts'
 import { createFakeApp } from '../fake/app.ts'
 import {
   defineFake,
@@ -53,16 +53,30 @@ export function createUpstashFake(deps: FakeDeps, options: UpstashFakeOptions = 
   // Ends in ':' so no tenant's prefix (`<base>-t-<id>:`) ever falls inside the default's.
   const configured = options.prefix ?? deps.config.upstashPrefix
   const basePrefix = configured.endsWith(':') ? configured : `${configured}:`
-  const embeddedHost = `embedded-${crypto.randomUUID()}`
+  // Embedded: each tenant has a world of its own (ioredis-mock keys worlds by host), so a
+  // tenant's reset, FLUSHDB or deletion can only ever empty its own keys. ioredis-mock keeps a
+  // host's world for the life of the process: a deleted tenant's host, once emptied, goes to
+  // the next tenant rather than a new one leaking per tenant.
+  const baseHost = `embedded-${crypto.randomUUID()}`
+  const hosts = new Map<string, string>()
+  const spareHosts: string[] = []
+  let hostsMade = 0
+  const hostOf = (tenant: string) => {
+    let host = hosts.get(tenant)
+    if (!host) {
+      host = tenant === DEFAULT_TENANT ? baseHost : (spareHosts.pop() ?? `${baseHost}-${++hostsMade}`)
+      hosts.set(tenant, host)
+    }
+    return host
+  }
   const prefixOf = (tenant: string) =>
     tenant === DEFAULT_TENANT ? basePrefix : `${basePrefix.replace(/:+$/, '')}-t-${tenant}:`
   const getBackend = (tenant: string) => {
     let backend = backends.get(tenant)
     if (!backend) {
       backend = RedisBackend.create({
-        ...(redisUrl ? { url: redisUrl } : {}),
+        ...(redisUrl ? { url: redisUrl } : { embeddedHost: hostOf(tenant) }),
         prefix: prefixOf(tenant),
-        embeddedHost,
       }).catch((err: unknown) => {
         backends.delete(tenant) // the next scenario tries again
         throw err
@@ -71,18 +85,15 @@ export function createUpstashFake(deps: FakeDeps, options: UpstashFakeOptions = 
     }
     return backend
   }
-  // Browsers call Upstash directly too (its REST API answers CORS for any origin).
+  // Browsers call Upstash directly too (its REST API answers CORS for any origin). The
+  // preflight allows whatever headers it is asked for (no allowHeaders: hono/cors reflects
+  // them, with Vary): @upstash/redis sends Content-Type, authorization, Upstash-Encoding,
+  // upstash-sync-token and Upstash-Telemetry-Runtime/-Platform/-Sdk (-Retry on a retry), more
+  // with each release, and a browser names its tenant with X-Mocks-Tenant or baggage.
   const app = createFakeApp(upstash, deps, {
     cors: {
       origin: '*',
       allowMethods: ['HEAD', 'GET', 'POST', 'PUT', 'OPTIONS'],
-      allowHeaders: [
-        'authorization',
-        'content-type',
-        'upstash-encoding',
-        'upstash-sync-token',
-        ...TENANT_CORS_HEADERS,
-      ],
       maxAge: 86400,
     },
   })
@@ -114,17 +125,30 @@ export function createUpstashFake(deps: FakeDeps, options: UpstashFakeOptions = 
       states.remove(tenant)
       const backend = backends.get(tenant)
       backends.delete(tenant)
+      const host = hosts.get(tenant)
+      hosts.delete(tenant)
       const redis = await backend?.catch(() => undefined)
-      if (!redis) return
-      // Nothing of a deleted tenant stays behind in a real Redis either.
-      await redis.clear().catch(() => undefined)
-      await redis.close()
+      // Nothing of a deleted tenant stays behind, in a real Redis or in the embedded world
+      // handed to the next tenant (a world that could not be emptied is not handed on).
+      const emptied = redis
+        ? await redis.dispose().then(
+            () => true,
+            () => false,
+          )
+        : true
+      await redis?.close()
+      if (host && emptied && tenant !== DEFAULT_TENANT) spareHosts.push(host)
     },
     close: async () => {
       const all = await Promise.allSettled(backends.values())
       await Promise.all(all.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)))
     },
   }
+}
+
+/** The token a scenario sets (`upstash.token`), if it sets one. */
+function scenarioToken(scenario: Scenario | undefined): string | undefined {
+  return (scenario as { upstash?: { token?: string } } | undefined)?.upstash?.token
 }
 
 /** Fake Upstash Redis REST: its descriptor (mocks/fake/descriptor.ts), listed in mocks/registry.ts. */
@@ -136,22 +160,18 @@ export const upstash = defineFake({
   transport: 'http',
   envelope: upstashEnvelope,
   scenario: { key: 'upstash', schema: upstashSection },
-  // What @upstash/redis's Redis.fromEnv() reads. The token is the configured one; a scenario
-  // with its own `upstash.token` replaces it while in force.
+  // What @upstash/redis's Redis.fromEnv() reads: the token in force, the scenario's own
+  // `upstash.token` when it sets one (the banner passes the scenario), else the configured one.
   frontend: {
     urls: ['UPSTASH_REDIS_REST_URL'],
-    extra: ({ env }) => ({
-      UPSTASH_REDIS_REST_TOKEN: env.MOCKS_UPSTASH_TOKEN || DEFAULT_TOKEN,
+    extra: ({ env, scenario }) => ({
+      UPSTASH_REDIS_REST_TOKEN: scenarioToken(scenario) ?? (env.MOCKS_UPSTASH_TOKEN || DEFAULT_TOKEN),
     }),
   },
   configure: configureUpstash,
-  // Each tenant's own token names it (`<token>@<tenant>`).
-  // The tenant's own token, from the token its scenario puts in force.
+  // Each tenant's own token names it (`<token>@<tenant>`), from the token its scenario puts in force.
   tenantEnv: (tenant, scenario, config) => ({
-    UPSTASH_REDIS_REST_TOKEN: tenantToken(
-      (scenario as { upstash?: { token?: string } }).upstash?.token ?? config.upstashToken,
-      tenant,
-    ),
+    UPSTASH_REDIS_REST_TOKEN: tenantToken(scenarioToken(scenario) ?? config.upstashToken, tenant),
   }),
   tenantSignal: (headers, search) => tokenTenant(tokenOf(headers.get('authorization') ?? undefined, search)),
   create: (deps) => createUpstashFake(deps),

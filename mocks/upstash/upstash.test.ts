@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest'
 import { FAKES } from '../registry.ts'
 import { scenarioSchemaFor } from '../runtime/scenario-schema.ts'
 import { inProcess } from '../runtime/testing.ts'
-import { embeddedArgs } from './backend.ts'
+import { embeddedArgs, RedisBackend } from './backend.ts'
 import { createUpstashFake, type UpstashFake } from './index.ts'
 import { DEFAULT_UPSTASH_TOKEN } from './settings.ts'
 
@@ -216,6 +216,23 @@ describe('scenario seeding and reset', () => {
   it('upper-cases option keywords for the embedded Redis, never keys or values', () => {
     expect(embeddedArgs('set', ['px', 'px', 'px', '10'])).toEqual(['px', 'px', 'PX', '10'])
     expect(embeddedArgs('zadd', ['k', 'nx', 'ch', '1', 'ch'])).toEqual(['k', 'NX', 'CH', '1', 'ch'])
+  })
+})
+
+describe("a deleted tenant's embedded world", () => {
+  it('is emptied behind the commands queued before it, and refuses the ones after', async () => {
+    const host = `dispose-${crypto.randomUUID()}`
+    const gone = await RedisBackend.create({ prefix: 'p:', embeddedHost: host })
+    await gone.command(['SET', 'k', 'v'])
+    const queued = gone.command(['SET', 'queued', 'v'])
+    await gone.dispose()
+    expect(String(await queued)).toBe('OK')
+    await expect(gone.command(['SET', 'late', 'v'])).rejects.toThrow(/^ERR this tenant was deleted/)
+    await gone.close()
+    // The next owner of the host (same prefix, the worst case) finds nothing left.
+    const next = await RedisBackend.create({ prefix: 'p:', embeddedHost: host })
+    expect(await next.command(['KEYS', '*'])).toEqual([])
+    await next.close()
   })
 })
 

@@ -174,6 +174,119 @@ describe('Upstash REST: hostile bodies and commands', () => {
   })
 })
 
+describe('Upstash tenants: any sequence of writes, flushes, resets, creations and deletions', () => {
+  // Slot 0 is the default tenant; slots 1-3 hold tenants made and deleted along the way. A model
+  // (each slot's keys) says what every live tenant must hold after each step: nothing one tenant
+  // does may add to, or take from, another tenant's keys.
+  type Op =
+    | { op: 'set'; slot: number; key: string; value: string }
+    | { op: 'flushdb' | 'flushall' | 'reset' | 'create' | 'delete'; slot: number }
+  const opArb: fc.Arbitrary<Op> = fc.oneof(
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        op: fc.constant('set' as const),
+        slot: fc.nat({ max: 3 }),
+        key: fc.constantFrom('a', 'b', 'c'),
+        value: fc.string({ maxLength: 8 }),
+      }),
+    },
+    fc.record({
+      op: fc.constantFrom('flushdb' as const, 'flushall' as const, 'reset' as const),
+      slot: fc.nat({ max: 3 }),
+    }),
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        op: fc.constantFrom('create' as const, 'delete' as const),
+        slot: fc.integer({ min: 1, max: 3 }),
+      }),
+    },
+  )
+  const control = (m: TestMocks, path: string, init: { method: string; tenant?: string; body?: string }) =>
+    http(m.controlUrl, {
+      method: init.method,
+      path: `/__mocks${path}`,
+      headers: {
+        ...(init.tenant ? { 'x-mocks-tenant': init.tenant } : {}),
+        ...(init.body ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(init.body ? { body: init.body } : {}),
+    })
+
+  const property = (which: () => TestMocks) => async () => {
+    const m = which()
+    await fc.assert(
+      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 12 }), async (ops) => {
+        const ids: (string | undefined)[] = ['', undefined, undefined, undefined]
+        const model: (Map<string, string> | undefined)[] = [new Map(), undefined, undefined, undefined]
+        const auth = (slot: number) => ({
+          authorization: `Bearer ${DEFAULT_UPSTASH_TOKEN}${slot === 0 ? '' : `@${ids[slot]}`}`,
+        })
+        const redis = async (slot: number, cmd: string[]) => {
+          const a = await post(m.url('upstash'), '/', JSON.stringify(cmd), auth(slot))
+          expect(a.status, `${cmd.join(' ')} in slot ${slot}: ${a.text}`).toBe(200)
+          return (JSON.parse(a.text) as { result: unknown }).result
+        }
+        expect((await control(m, '/reset', { method: 'POST' })).status).toBe(200)
+        try {
+          for (const step of ops) {
+            const live = model[step.slot]
+            if (step.op === 'create') {
+              if (live) continue
+              const made = await control(m, '/tenants', {
+                method: 'POST',
+                body: JSON.stringify({ name: 'default' }),
+              })
+              expect(made.status, made.text).toBe(201)
+              ids[step.slot] = (JSON.parse(made.text) as { id: string }).id
+              model[step.slot] = new Map()
+            } else if (!live) {
+              continue
+            } else if (step.op === 'delete') {
+              expect((await control(m, `/tenants/${ids[step.slot]}`, { method: 'DELETE' })).status).toBe(204)
+              model[step.slot] = undefined
+            } else if (step.op === 'set') {
+              await redis(step.slot, ['SET', step.key, step.value])
+              live.set(step.key, step.value)
+            } else if (step.op === 'reset') {
+              const tenant = ids[step.slot]
+              expect(
+                (await control(m, '/reset', { method: 'POST', ...(tenant ? { tenant } : {}) })).status,
+              ).toBe(200)
+              live.clear()
+            } else {
+              expect(await redis(step.slot, [step.op.toUpperCase()])).toBe('OK')
+              live.clear()
+            }
+            for (const [slot, keys] of model.entries()) {
+              if (!keys) continue
+              const want = [...keys.keys()].sort()
+              expect(await redis(slot, ['KEYS', '*']), `slot ${slot} after ${JSON.stringify(step)}`).toEqual(
+                want,
+              )
+              if (want.length)
+                expect(await redis(slot, ['MGET', ...want])).toEqual(want.map((k) => keys.get(k)))
+            }
+          }
+        } finally {
+          for (const [slot, id] of ids.entries())
+            if (slot > 0 && model[slot]) await control(m, `/tenants/${id}`, { method: 'DELETE' })
+        }
+      }),
+      params,
+    )
+  }
+  it(
+    'every live tenant holds exactly its own keys after every step (embedded Redis)',
+    property(() => t),
+  )
+  it.skipIf(!withRedis)(
+    'every live tenant holds exactly its own keys after every step (real redis-server)',
+    property(() => real!),
+  )
+})
+
 describe.skipIf(!withRedis)('embedded Redis against a real redis-server (differential)', () => {
   const seed = [
     ['SET', 's', 'text'],
