@@ -347,6 +347,39 @@ describe('sign-in, sign-up, sign-out', () => {
     expect(await cb.json()).toMatchObject({ redirect: true, url: '/welcome' })
   })
 
+  // As a fetch Request (msw, app.request) every body counts, as better-call's getBody sees one
+  // outside Node: bytes with no Content-Type are refused (the parity suite covers Node's view).
+  it('checks Content-Type as better-call does: 415, form-encoded parsed, JSON only on sign-out', async () => {
+    const { req } = await setup()
+    const creds = { email: 'member@casa.test', password: 'member-password-1' }
+    const post = (path: string, body: BodyInit, headers: Record<string, string> = {}) =>
+      req(path, { method: 'POST', headers, body })
+    const plain = await post('/api/auth/sign-up/email', JSON.stringify({ ...creds, name: 'P' }))
+    expect(plain.status).toBe(415)
+    expect(await plain.json()).toEqual({
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+      message:
+        'Content-Type "text/plain;charset=UTF-8" is not allowed. Allowed types: application/x-www-form-urlencoded, application/json',
+    })
+    const bytes = await post('/api/auth/sign-in/email', new TextEncoder().encode(JSON.stringify(creds)))
+    expect(bytes.status).toBe(415)
+    expect((await bytes.json()).message).toBe(
+      'Content-Type is required. Allowed types: application/x-www-form-urlencoded, application/json',
+    )
+    const form = await post('/api/auth/sign-in/email', new URLSearchParams(creds).toString(), {
+      'content-type': 'application/x-www-form-urlencoded',
+    })
+    expect(form.status).toBe(200)
+    expect((await form.json()).user.email).toBe('member@casa.test')
+    const out = await post('/api/auth/sign-out', 'a=b', {
+      'content-type': 'application/x-www-form-urlencoded',
+    })
+    expect(out.status).toBe(415)
+    expect((await out.json()).message).toBe(
+      'Content-Type "application/x-www-form-urlencoded" is not allowed. Allowed types: application/json',
+    )
+  })
+
   it('answers invalid JSON as better-auth: 400 BAD_REQUEST', async () => {
     const { req } = await setup()
     const res = await req('/api/auth/sign-in/email', json('{"email":'))

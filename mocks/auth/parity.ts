@@ -53,6 +53,8 @@ interface Req {
   path: string
   headers?: Record<string, string>
   body?: string | object
+  /** Send the body with no Content-Type at all (the default is JSON's). */
+  noContentType?: boolean
 }
 
 /** What one side offers a case. */
@@ -96,7 +98,10 @@ function request(base: string, req: Req): Promise<Answer> {
   const url = new URL(req.path, base)
   const body =
     req.body === undefined ? undefined : typeof req.body === 'string' ? req.body : JSON.stringify(req.body)
-  const headers: Record<string, string> = { ...(body !== undefined ? JSON_TYPE : {}), ...req.headers }
+  const headers: Record<string, string> = {
+    ...(body !== undefined && !req.noContentType ? JSON_TYPE : {}),
+    ...req.headers,
+  }
   if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body))
   return new Promise((resolve, reject) => {
     const r = (url.protocol === 'https:' ? https : http).request(
@@ -466,6 +471,167 @@ export const PARITY_CASES: readonly ParityCase[] = [
   {
     name: 'sign-in with a JSON array',
     run: (x) => x.send({ path: SIGN_IN, headers: { origin: x.origin, ...JSON_TYPE }, body: '[]' }),
+  },
+  // Bodies as better-call reads them: the endpoint's allowed Content-Types (else 415), JSON or
+  // form-encoded, the router's origin and callbackURL checks before the schema, every issue.
+  {
+    name: 'sign-in with a string body sent by fetch without a Content-Type (text/plain)',
+    run: (x) =>
+      x.send({
+        path: SIGN_IN,
+        headers: { origin: x.origin, 'content-type': 'text/plain;charset=UTF-8' },
+        body: signInBody(x),
+      }),
+  },
+  {
+    name: 'sign-in with a JSON body and no Content-Type header',
+    run: (x) =>
+      x.send({ path: SIGN_IN, headers: { origin: x.origin }, body: signInBody(x), noContentType: true }),
+  },
+  {
+    name: 'sign-in with a vendor JSON type (application/vnd.api+json)',
+    run: (x) =>
+      x.send({
+        path: SIGN_IN,
+        headers: { origin: x.origin, 'content-type': 'application/vnd.api+json' },
+        body: signInBody(x),
+      }),
+  },
+  {
+    name: 'sign-in form-encoded (an HTML form)',
+    run: (x) =>
+      x.send({
+        path: SIGN_IN,
+        headers: { origin: x.origin, 'content-type': 'application/x-www-form-urlencoded; charset=UTF-8' },
+        body: new URLSearchParams({ ...signInBody(x), callbackURL: '/welcome' }).toString(),
+      }),
+  },
+  {
+    name: 'sign-in form-encoded with a wrong password and rememberMe=false (a string)',
+    run: (x) =>
+      x.send({
+        path: SIGN_IN,
+        headers: { origin: x.origin, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          email: x.account.email,
+          password: 'wrong',
+          rememberMe: 'false',
+        }).toString(),
+      }),
+  },
+  {
+    name: 'sign-in form-encoded with a wrong password',
+    run: (x) =>
+      x.send({
+        path: SIGN_IN,
+        headers: { origin: x.origin, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ email: x.account.email, password: 'wrong-password-9' }).toString(),
+      }),
+  },
+  {
+    name: 'sign-in as multipart/form-data',
+    run: (x) =>
+      x.send({
+        path: SIGN_IN,
+        headers: { origin: x.origin, 'content-type': 'multipart/form-data; boundary=parity' },
+        body: `--parity\r\nContent-Disposition: form-data; name="email"\r\n\r\n${x.account.email}\r\n--parity--\r\n`,
+      }),
+  },
+  {
+    name: 'sign-in with an empty JSON object (every issue listed)',
+    run: (x) => x.send({ path: SIGN_IN, headers: { origin: x.origin }, body: {} }),
+  },
+  {
+    name: 'sign-in with a cookie, no Origin and an invalid body (origin checked first)',
+    run: (x) => x.send({ path: SIGN_IN, headers: { cookie: 'theme=dark' }, body: {} }),
+  },
+  {
+    name: 'sign-in with a foreign callbackURL and an invalid body (callbackURL checked first)',
+    run: (x) =>
+      x.send({ path: SIGN_IN, headers: NODE_FETCH, body: { callbackURL: 'https://evil.example/' } }),
+  },
+  {
+    name: 'sign-in with a callbackURL that is not a string',
+    run: (x) =>
+      x.send({ path: SIGN_IN, headers: { origin: x.origin }, body: signInBody(x, { callbackURL: 5 }) }),
+  },
+  {
+    name: 'sign-in with a foreign callbackURL in the query',
+    run: (x) =>
+      x.send({
+        path: `${SIGN_IN}?callbackURL=${encodeURIComponent('https://evil.example/')}`,
+        headers: { origin: x.origin },
+        body: signInBody(x),
+      }),
+  },
+  {
+    name: 'sign-up with a text/plain body',
+    needs: ['createUsers'],
+    run: (x) =>
+      x.send({
+        path: SIGN_UP,
+        headers: { origin: x.origin, 'content-type': 'text/plain;charset=UTF-8' },
+        body: { name: 'Plain', email: `parity-${x.run}-plain@casa.test`, password: 'parity-password-1' },
+      }),
+  },
+  {
+    name: 'sign-up form-encoded',
+    needs: ['createUsers'],
+    run: (x) =>
+      x.send({
+        path: SIGN_UP,
+        headers: { origin: x.origin, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          name: 'Form New',
+          email: `parity-${x.run}-form@casa.test`,
+          password: 'parity-password-1',
+          image: 'https://casa.test/a.png',
+        }).toString(),
+      }),
+  },
+  {
+    name: 'sign-up with an empty JSON object (every issue listed)',
+    needs: ['createUsers'],
+    run: (x) => x.send({ path: SIGN_UP, headers: { origin: x.origin }, body: {} }),
+  },
+  {
+    name: 'sign-up with an empty password',
+    needs: ['createUsers'],
+    run: (x) =>
+      x.send({
+        path: SIGN_UP,
+        headers: { origin: x.origin },
+        body: { name: 'Empty', email: `parity-${x.run}-empty@casa.test`, password: '' },
+      }),
+  },
+  {
+    name: 'sign-out form-encoded (JSON only)',
+    run: async (x) =>
+      x.send({
+        path: SIGN_OUT,
+        headers: {
+          cookie: await x.signIn(),
+          origin: x.origin,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: 'a=b',
+      }),
+  },
+  {
+    name: 'get-session after a text/plain sign-out (the session survives)',
+    run: async (x) => {
+      const cookie = await x.signIn()
+      await x.send({
+        path: SIGN_OUT,
+        headers: { cookie, origin: x.origin, 'content-type': 'text/plain' },
+        body: {},
+      })
+      return x.send({ path: GET_SESSION, headers: { cookie } })
+    },
+  },
+  {
+    name: 'sign-out with invalid JSON and no Content-Type (the body is not read)',
+    run: (x) => x.send({ path: SIGN_OUT, headers: { origin: x.origin }, body: '{"x":', noContentType: true }),
   },
   {
     name: 'sign-in with rememberMe: false',

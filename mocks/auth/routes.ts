@@ -10,6 +10,7 @@ import { DEFAULT_TENANT, tenantOf } from '../core/tenant.ts'
 import { signWsToken } from '../core/ws-token.ts'
 import { createFakeApp } from '../fake/app.ts'
 import type { FakeDeps } from '../fake/descriptor.ts'
+import { FORM_OR_JSON, JSON_ONLY, readBody, validationMessage } from './body.ts'
 import { authEnvelope } from './envelope.ts'
 import {
   type AuthState,
@@ -47,36 +48,40 @@ const MESSAGES = {
     'POST method requires deferSessionRefresh to be enabled in session config',
   PAYLOAD_TOO_LARGE: 'Request body too large',
   UNAUTHORIZED: 'Unauthorized',
+  UNSUPPORTED_MEDIA_TYPE: 'Unsupported Media Type',
 } as const
 
 type Code = keyof typeof MESSAGES
 
 function fail(
   c: Context,
-  status: 400 | 401 | 403 | 405 | 413 | 422,
+  status: 400 | 401 | 403 | 405 | 413 | 415 | 422,
   code: Code,
   message: string = MESSAGES[code],
 ) {
   return c.json({ message, code }, status)
 }
 
-// As better-auth's endpoint schemas (zod 4, the same messages): sign-up checks the email
-// format in its schema (VALIDATION_ERROR), sign-in in its handler (INVALID_EMAIL).
+// better-auth's endpoint schemas (zod 4, the same keys in the same order, so the same issues in
+// the same order): sign-up checks the email format in its schema (VALIDATION_ERROR), sign-in in
+// its handler (INVALID_EMAIL); sign-up keeps unknown keys (the record) for its field checks.
 const SignInBody = z.object({
   email: z.string(),
   password: z.string(),
-  rememberMe: z.boolean().optional(),
   callbackURL: z.string().optional(),
+  rememberMe: z.boolean().default(true).optional(),
 })
 
-const SignUpBody = z.object({
-  name: z.string(),
-  email: z.email(),
-  password: z.string(),
-  image: z.string().optional(),
-  rememberMe: z.boolean().optional(),
-  callbackURL: z.string().optional(),
-})
+const SignUpBody = z
+  .object({
+    name: z.string(),
+    email: z.email(),
+    password: z.string().nonempty(),
+    image: z.string().optional(),
+    callbackURL: z.string().optional(),
+    rememberMe: z.boolean().optional(),
+  })
+  .and(z.record(z.string(), z.any()))
 
 const SignOutBody = z
   .object({
@@ -218,32 +223,34 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
   }
 
   /** A callbackURL must be relative or on a trusted origin. */
-  const callbackProblem = (c: Context, callbackURL: string | undefined) => {
+  const callbackProblem = (c: Context, callbackURL: unknown) => {
     if (!callbackURL) return null
+    // better-auth's APIError.fromStatus here: a message and no code.
+    if (typeof callbackURL !== 'string')
+      return c.json({ message: 'Invalid callbackURL: expected a string' }, 400)
     if (callbackURL.startsWith('/') && !callbackURL.startsWith('//')) return null
     if (isTrusted(c, callbackURL)) return null
     return fail(c, 403, 'INVALID_CALLBACK_URL')
   }
 
-  const readJson = async <T extends z.ZodType>(c: Context, schema: T) => {
-    const text = await c.req.text()
-    let raw: unknown
-    if (text.trim()) {
-      try {
-        raw = JSON.parse(text)
-      } catch {
-        return { ok: false as const, res: fail(c, 400, 'BAD_REQUEST') }
-      }
-    }
-    const parsed = schema.safeParse(raw)
-    if (!parsed.success) {
-      const first = parsed.error.issues[0]
-      const where = first?.path.length ? `[body.${first.path.join('.')}] ` : '[body] '
+  /**
+   * A POST's body in better-auth's order: better-call reads it (415 for a Content-Type the
+   * endpoint does not allow, 400 for bad JSON); the router's origin check (a cookie-bearing
+   * request's Origin, then the raw body's or query's callbackURL); only then the zod schema.
+   */
+  const readChecked = async <T extends z.ZodType>(c: Context, schema: T, allowed: readonly string[]) => {
+    const read = await readBody(c, allowed)
+    if (!read.ok) return { ok: false as const, res: fail(c, read.status, read.code, read.message) }
+    const raw = read.body as { callbackURL?: unknown } | null | undefined
+    const problem =
+      originProblem(c, false) ?? callbackProblem(c, raw?.callbackURL || c.req.query('callbackURL'))
+    if (problem) return { ok: false as const, res: problem }
+    const parsed = schema.safeParse(read.body)
+    if (!parsed.success)
       return {
         ok: false as const,
-        res: fail(c, 400, 'VALIDATION_ERROR', `${where}${first?.message ?? MESSAGES.VALIDATION_ERROR}`),
+        res: fail(c, 400, 'VALIDATION_ERROR', validationMessage(parsed.error.issues)),
       }
-    }
     return { ok: true as const, data: parsed.data as z.infer<T> }
   }
 
@@ -351,9 +358,9 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
   })
 
   app.post('/api/auth/sign-in/email', limit, async (c) => {
-    const body = await readJson(c, SignInBody)
+    const body = await readChecked(c, SignInBody, FORM_OR_JSON)
     if (!body.ok) return body.res
-    const problem = csrfProblem(c) ?? callbackProblem(c, body.data.callbackURL)
+    const problem = csrfProblem(c)
     if (problem) return problem
     const { email, password, rememberMe, callbackURL } = body.data
     if (!z.email().safeParse(email).success) return fail(c, 400, 'INVALID_EMAIL')
@@ -373,9 +380,9 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
   })
 
   app.post('/api/auth/sign-up/email', limit, async (c) => {
-    const body = await readJson(c, SignUpBody)
+    const body = await readChecked(c, SignUpBody, FORM_OR_JSON)
     if (!body.ok) return body.res
-    const problem = csrfProblem(c) ?? callbackProblem(c, body.data.callbackURL)
+    const problem = csrfProblem(c)
     if (problem) return problem
     const { name, email, password, image, rememberMe } = body.data
     if (password.length < 8) return fail(c, 400, 'PASSWORD_TOO_SHORT')
@@ -408,10 +415,8 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
   })
 
   app.post('/api/auth/sign-out', limit, async (c) => {
-    const body = await readJson(c, SignOutBody)
+    const body = await readChecked(c, SignOutBody, JSON_ONLY)
     if (!body.ok) return body.res
-    const problem = originProblem(c, false) ?? callbackProblem(c, body.data?.callbackURL)
-    if (problem) return problem
     const value = sessionCookieFrom(c.req.header('cookie'))
     const token = value ? verifyCookie(value) : null
     if (token && deps.replication)
