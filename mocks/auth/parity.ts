@@ -46,6 +46,8 @@ interface Answer {
   status: number
   headers: http.IncomingHttpHeaders
   text: string
+  /** Values a case derives and compares (shapes alone would not show them), e.g. a lifetime. */
+  facts?: Record<string, string>
 }
 
 interface Req {
@@ -214,6 +216,7 @@ export function observe(a: Answer): Map<string, string> {
     const v = a.headers[h]
     out.set(`header ${h}`, v === undefined ? '(none)' : String(v).toLowerCase().replace(/\s+/g, ''))
   }
+  for (const [name, value] of Object.entries(a.facts ?? {})) out.set(`fact ${name}`, value)
   const cookies = (a.headers['set-cookie'] ?? []).map(describeCookie)
   out.set('set-cookie names', cookies.map(([n]) => n).join(', ') || '(none)')
   for (const [name, desc] of cookies) out.set(`set-cookie ${name}`, desc)
@@ -314,6 +317,30 @@ const BROWSER = (origin: string) => ({
 })
 /** A token in better-auth's alphabet, signed by nobody. */
 const STRANGER = 'ParityStrangerToken0000000000001'
+
+/**
+ * A get-session answer with its session's remaining lifetime in whole hours (24 for a
+ * rememberMe:false session, 168 for a week): both sides are asked at the same moment.
+ */
+function withLifetime(a: Answer): Answer {
+  let hours = '(no session)'
+  try {
+    const expiresAt = (JSON.parse(a.text) as { session?: { expiresAt?: string } } | null)?.session?.expiresAt
+    if (expiresAt) hours = `${Math.round((Date.parse(expiresAt) - Date.now()) / 3_600_000)}h`
+  } catch {}
+  return { ...a, facts: { ...a.facts, 'session lifetime': hours } }
+}
+
+/** Signs in with rememberMe: false; the Cookie header pairs it set (session_token, dont_remember). */
+async function signInForgetful(x: CaseContext): Promise<string> {
+  const res = await x.send({
+    path: SIGN_IN,
+    headers: { origin: x.origin },
+    body: { email: x.account.email, password: x.account.password, rememberMe: false },
+  })
+  if (res.status !== 200) throw new Error(`sign-in with rememberMe: false answered ${res.status} ${res.text}`)
+  return cookiePairs(res.headers)
+}
 
 const signInBody = (ctx: CaseContext, extra: Record<string, unknown> = {}) => ({
   email: ctx.account.email,
@@ -637,6 +664,62 @@ export const PARITY_CASES: readonly ParityCase[] = [
     name: 'sign-in with rememberMe: false',
     run: (x) =>
       x.send({ path: SIGN_IN, headers: { origin: x.origin }, body: signInBody(x, { rememberMe: false }) }),
+  },
+  {
+    name: 'get-session signed in (its lifetime)',
+    run: async (x) =>
+      withLifetime(await x.send({ path: GET_SESSION, headers: { cookie: await x.signIn() } })),
+  },
+  {
+    name: 'get-session of a rememberMe: false session, with its dont_remember cookie (one day)',
+    run: async (x) =>
+      withLifetime(await x.send({ path: GET_SESSION, headers: { cookie: await signInForgetful(x) } })),
+  },
+  {
+    name: 'get-session of a rememberMe: false session without dont_remember (refreshed to a week)',
+    run: async (x) => {
+      const token = (await signInForgetful(x)).split('; ').filter((p) => p.includes('session_token='))
+      const first = withLifetime(await x.send({ path: GET_SESSION, headers: { cookie: token.join('; ') } }))
+      // Asked again: the stored session itself now lasts a week.
+      const again = withLifetime(await x.send({ path: GET_SESSION, headers: { cookie: token.join('; ') } }))
+      return { ...first, facts: { ...first.facts, 'then lifetime': again.facts!['session lifetime']! } }
+    },
+  },
+  {
+    name: 'get-session of a rememberMe: false session without dont_remember, ?disableRefresh=true',
+    run: async (x) => {
+      const token = (await signInForgetful(x)).split('; ').filter((p) => p.includes('session_token='))
+      return withLifetime(
+        await x.send({ path: `${GET_SESSION}?disableRefresh=true`, headers: { cookie: token.join('; ') } }),
+      )
+    },
+  },
+  {
+    name: 'sign-in remembered, carrying an earlier dont_remember cookie (cleared)',
+    run: async (x) =>
+      x.send({
+        path: SIGN_IN,
+        headers: { origin: x.origin, cookie: await signInForgetful(x) },
+        body: signInBody(x),
+      }),
+  },
+  {
+    name: 'sign-up with rememberMe: false, then get-session (one day)',
+    needs: ['createUsers'],
+    run: async (x) => {
+      const res = await x.send({
+        path: SIGN_UP,
+        headers: { origin: x.origin },
+        body: {
+          name: 'Forgetful',
+          email: `parity-${x.run}-forgetful@casa.test`,
+          password: 'parity-password-1',
+          rememberMe: false,
+        },
+      })
+      if (res.status !== 200) return res
+      return withLifetime(await x.send({ path: GET_SESSION, headers: { cookie: cookiePairs(res.headers) } }))
+    },
   },
   {
     name: 'sign-in with a trusted callbackURL',

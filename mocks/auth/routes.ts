@@ -5,7 +5,12 @@ import { randomId } from '../core/ids.ts'
 import { configOriginMatcher } from '../core/origins.ts'
 import { caughtUpWithin } from '../core/replication.ts'
 import { requestHeaders } from '../core/request-headers.ts'
-import { cookieVerifier, sessionCookieFrom, signSessionToken } from '../core/session-cookie.ts'
+import {
+  cookieVerifier,
+  parseCookieHeader,
+  sessionCookieFrom,
+  signSessionToken,
+} from '../core/session-cookie.ts'
 import { DEFAULT_TENANT, tenantOf } from '../core/tenant.ts'
 import { signWsToken } from '../core/ws-token.ts'
 import { createFakeApp } from '../fake/app.ts'
@@ -124,6 +129,10 @@ export function publicSession(s: SessionRow, adminPlugin: boolean) {
   }
 }
 
+/** better-auth's `dontRememberMe` session lifetime (internal adapter) and default `updateAge`. */
+const DONT_REMEMBER_SECONDS = 86_400
+const UPDATE_AGE_SECONDS = 86_400
+
 /** The cookies better-auth clears when a session ends or is unknown (sign-out, get-session). */
 const SESSION_COOKIES = ['session_token', 'session_data', 'dont_remember'] as const
 
@@ -153,11 +162,21 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
   const clearSessionCookies = (c: Context) => {
     for (const name of SESSION_COOKIES) setCookie(c, name, '', 0)
   }
+  /** One of better-auth's cookies from the request, by the name its scheme gives it. */
+  const requestCookie = (c: Context, name: string) =>
+    parseCookieHeader(requestHeaders(c).get('cookie')).get(cookieName(c, name))
+  /** A validly signed `dont_remember` cookie: the session is one not to be remembered. */
+  const dontRemember = (c: Context) => {
+    const value = requestCookie(c, 'dont_remember')
+    return value !== undefined && verifyCookie(value) !== null
+  }
   const setSessionCookies = (c: Context, token: string, rememberMe: boolean | undefined) => {
     const remember = rememberMe !== false
     setCookie(c, 'session_token', signSessionToken(token, secret), remember ? ttlSeconds(c) : undefined)
-    // better-auth marks a session not to be remembered with a signed `true`, a browser-session cookie.
+    // better-auth marks a session not to be remembered with a signed `true`, a browser-session
+    // cookie; a remembered sign-in clears one left by an earlier session.
     if (!remember) setCookie(c, 'dont_remember', signSessionToken('true', secret))
+    else if (dontRemember(c)) setCookie(c, 'dont_remember', '', 0)
   }
   const ttlSeconds = (c: Context) => stateOf(c).sessionTtlDays * 86_400
 
@@ -254,14 +273,20 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
     return { ok: true as const, data: parsed.data as z.infer<T> }
   }
 
-  const createSession = async (c: Context, user: UserRow, signUp = false): Promise<SessionRow> => {
-    const state = stateOf(c)
+  const createSession = async (
+    c: Context,
+    user: UserRow,
+    opts: { signUp?: boolean; rememberMe?: boolean | undefined },
+  ): Promise<SessionRow> => {
+    const signUp = opts.signUp === true
     const now = new Date()
+    // better-auth's internal adapter: a session not to be remembered lasts one day.
+    const lifetime = opts.rememberMe === false ? DONT_REMEMBER_SECONDS : ttlSeconds(c)
     const session: SessionRow = {
       id: randomId(32),
       token: randomId(32),
       userId: user.id,
-      expiresAt: new Date(now.getTime() + state.sessionTtlDays * 86_400_000).toISOString(),
+      expiresAt: new Date(now.getTime() + lifetime * 1000).toISOString(),
       ipAddress: c.req.header('x-forwarded-for')?.split(',')[0]?.trim() || '127.0.0.1',
       userAgent: c.req.header('user-agent') ?? '',
       createdAt: now.toISOString(),
@@ -280,9 +305,33 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
       )
       return session
     }
+    const state = stateOf(c)
     if (signUp) addUser(state, user)
     storeSession(state, deps.faults.forTenant(tenant), session, user)
     return session
+  }
+
+  /**
+   * better-auth's get-session refresh: a session within `sessionTtl - 1 day` of its expiry (so
+   * older than a day, or a one-day rememberMe:false one) gets a full lifetime again and a new
+   * cookie, unless the request carries the dont_remember cookie or `?disableRefresh`.
+   */
+  const refreshed = (c: Context, session: SessionRow, user: UserRow): SessionRow | Promise<SessionRow> => {
+    const ttl = ttlSeconds(c) * 1000
+    const now = Date.now()
+    // Checked first: the common case (a fresh session) reads no cookie and no query.
+    if (Date.parse(session.expiresAt) - ttl + UPDATE_AGE_SECONDS * 1000 > now) return session
+    // z.coerce.boolean in better-auth's query schema: any non-empty value disables it.
+    if (dontRemember(c) || c.req.queries('disableRefresh')?.some((v) => v !== '')) return session
+    const stamp = new Date(now).toISOString()
+    const next: SessionRow = { ...session, expiresAt: new Date(now + ttl).toISOString(), updatedAt: stamp }
+    setCookie(c, 'session_token', signSessionToken(next.token, secret), ttlSeconds(c))
+    const tenant = tenantOf(c)
+    // Replicated mode: every replica stores it from the log, as a new session is.
+    if (deps.replication)
+      return deps.replication.submit(SESSION_MADE, { tenant, session: next }).then(() => next)
+    storeSession(stateOf(c), deps.faults.forTenant(tenant), next, user)
+    return next
   }
 
   /** A trusted callbackURL: `redirect: true`, its `url`, and a Location header on the 200. */
@@ -313,13 +362,16 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
     return caughtUpWithin(log).then(() => lookup(c))
   }
 
-  const sessionAnswer = (c: Context, found: Lookup): Response => {
+  const sessionAnswer = (c: Context, found: Lookup): Response | Promise<Response> => {
     const state = stateOf(c)
     if (found.kind === 'live') {
-      return c.json({
-        session: publicSession(found.session, state.adminPlugin),
-        user: publicUser(found.user, state.adminPlugin),
-      })
+      const answer = (session: SessionRow) =>
+        c.json({
+          session: publicSession(session, state.adminPlugin),
+          user: publicUser(found.user, state.adminPlugin),
+        })
+      const session = refreshed(c, found.session, found.user)
+      return session instanceof Promise ? session.then(answer) : answer(session)
     }
     if (found.kind === 'unknown') clearSessionCookies(c)
     if (state.noSession === '200-null') return c.json(null)
@@ -368,7 +420,7 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
     const user = userByEmail(state, email)
     if (!user || user.password !== password) return fail(c, 401, 'INVALID_EMAIL_OR_PASSWORD')
     if (user.banned && state.adminPlugin) return fail(c, 403, 'BANNED_USER')
-    const session = await createSession(c, user)
+    const session = await createSession(c, user, { rememberMe })
     setSessionCookies(c, session.token, rememberMe)
     const { redirect, url } = redirectTo(c, callbackURL)
     return c.json({
@@ -404,7 +456,7 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
     }
     let session: SessionRow
     try {
-      session = await createSession(c, user, true)
+      session = await createSession(c, user, { signUp: true, rememberMe })
     } catch (err) {
       // Replicated: another replica's sign-up with this email came first in the log.
       if (err instanceof EmailTakenError) return fail(c, 422, 'USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL')
