@@ -240,6 +240,23 @@ describe('sign-in, sign-up, sign-out', () => {
     expect(await long.json()).toEqual({ message: 'Password too long', code: 'PASSWORD_TOO_LONG' })
   })
 
+  // The admin plugin's role is `input: false` (the parity suite compares it with the real
+  // server); a stock better-auth has no such field and ignores one sent.
+  it("refuses a sign-up that sets the admin plugin's role; without the plugin it is ignored", async () => {
+    const { h, req } = await setup()
+    const kid = { name: 'K', email: 'kid@casa.test', password: 'kid-password', role: 'child' }
+    const refused = await req('/api/auth/sign-up/email', json(kid))
+    expect(refused.status).toBe(400)
+    expect(await refused.json()).toEqual({
+      message: 'role is not allowed to be set',
+      code: 'FIELD_NOT_ALLOWED',
+    })
+    await h.use({ ...h.scenario, auth: { ...h.scenario.auth, adminPlugin: false } })
+    const stock = await req('/api/auth/sign-up/email', json(kid))
+    expect(stock.status).toBe(200)
+    expect((await stock.json()).user.role).toBeUndefined()
+  })
+
   it('refuses cookie-bearing POSTs with no Origin or a foreign one, as better-auth does', async () => {
     const { h, req } = await setup()
     const cookie = h.cookieFor('usr_member')

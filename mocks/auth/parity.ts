@@ -827,6 +827,62 @@ export const PARITY_CASES: readonly ParityCase[] = [
         body: { email: `parity-${x.run}-noname@casa.test`, password: 'parity-password-1' },
       }),
   },
+  // The admin plugin's `input: false` user fields: a truthy one is refused before the email is
+  // looked up, a falsy one (and `banned`, which has a default) ignored.
+  ...(
+    [
+      ['role: "admin"', { role: 'admin' }],
+      ['role: "member" (the default, still refused)', { role: 'member' }],
+      ['role: "child", form-encoded', { role: 'child' }, true],
+      ['role: "" (falsy, ignored)', { role: '' }],
+      ['role: null', { role: null }],
+      ['role: false', { role: false }],
+      ['banReason', { banReason: 'spam' }],
+      ['banExpires', { banExpires: '2030-01-01T00:00:00.000Z' }],
+      ['banned: true (defaulted)', { banned: true }],
+      ['role and banReason (role first)', { banReason: 'spam', role: 'admin' }],
+    ] as const
+  ).map(
+    ([label, extra, form], i): ParityCase => ({
+      name: `sign-up with ${label}`,
+      needs: ['createUsers', 'admin'],
+      run: (x) => {
+        const body = {
+          name: 'Field',
+          email: `parity-${x.run}-field${i}@casa.test`,
+          password: 'parity-password-1',
+        }
+        return form
+          ? x.send({
+              path: SIGN_UP,
+              headers: { origin: x.origin, 'content-type': 'application/x-www-form-urlencoded' },
+              body: new URLSearchParams({ ...body, ...(extra as Record<string, string>) }).toString(),
+            })
+          : x.send({ path: SIGN_UP, headers: { origin: x.origin }, body: { ...body, ...extra } })
+      },
+    }),
+  ),
+  {
+    name: 'sign-up with role: "admin" and an existing email (refused for the role first)',
+    needs: ['createUsers', 'admin'],
+    run: (x) =>
+      x.send({ path: SIGN_UP, headers: { origin: x.origin }, body: { ...x.account, role: 'admin' } }),
+  },
+  {
+    name: 'sign-up with role: "admin" and a short password (the password first)',
+    needs: ['createUsers', 'admin'],
+    run: (x) =>
+      x.send({
+        path: SIGN_UP,
+        headers: { origin: x.origin },
+        body: {
+          name: 'Short',
+          email: `parity-${x.run}-shortrole@casa.test`,
+          password: 'short',
+          role: 'admin',
+        },
+      }),
+  },
   {
     name: 'sign-up from Node fetch without Origin',
     needs: ['createUsers'],

@@ -54,6 +54,7 @@ const MESSAGES = {
   PAYLOAD_TOO_LARGE: 'Request body too large',
   UNAUTHORIZED: 'Unauthorized',
   UNSUPPORTED_MEDIA_TYPE: 'Unsupported Media Type',
+  FIELD_NOT_ALLOWED: 'Field not allowed to be set',
 } as const
 
 type Code = keyof typeof MESSAGES
@@ -95,6 +96,17 @@ const SignOutBody = z
     state: z.string().optional(),
   })
   .optional()
+
+/**
+ * The admin plugin's user fields a sign-up body may not set (better-auth's parseUserInput, in
+ * the plugin schema's order): `input: false` without a default, refused when truthy; `banned`
+ * has a default, so a sent value is ignored, as a falsy value of the others is.
+ */
+const ADMIN_INPUT_FALSE = ['role', 'banReason', 'banExpires'] as const
+
+function adminFieldSet(body: Record<string, unknown>): string | undefined {
+  return ADMIN_INPUT_FALSE.find((key) => Boolean(body[key]))
+}
 
 /**
  * The public user object (no password) with better-auth's core fields, plus the admin plugin's
@@ -440,6 +452,8 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
     if (password.length < 8) return fail(c, 400, 'PASSWORD_TOO_SHORT')
     if (password.length > 128) return fail(c, 400, 'PASSWORD_TOO_LONG')
     const state = stateOf(c)
+    const notAllowed = state.adminPlugin ? adminFieldSet(body.data) : undefined
+    if (notAllowed) return fail(c, 400, 'FIELD_NOT_ALLOWED', `${notAllowed} is not allowed to be set`)
     if (userByEmail(state, email)) return fail(c, 422, 'USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL')
     const now = new Date().toISOString()
     const user: UserRow = {
