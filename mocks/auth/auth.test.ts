@@ -310,11 +310,34 @@ describe('sign-in, sign-up, sign-out', () => {
     expect((await req('/api/auth/get-session', { headers: { cookie } })).status).toBe(200)
   })
 
-  it("unknown /api/auth routes get better-auth's bare 404; other paths the envelope", async () => {
-    const { req } = await setup()
-    const res = await req('/api/auth/nope')
-    expect(res.status).toBe(404)
-    expect(await res.text()).toBe('')
+  // better-auth reads the one cookie name its scheme gives it (the parity suite checks http).
+  it('over https only the __Secure- session cookie is read; over http only the plain one', async () => {
+    const { h } = await setup()
+    const plain = h.cookieFor('usr_member')
+    const secure = `__Secure-${plain}`
+    const get = async (scheme: string, cookie: string) => {
+      const res = await h.fake.app.request(`${scheme}://localhost:8083/api/auth/get-session`, {
+        headers: { cookie },
+      })
+      return res.status === 200 ? ((await res.json()) as { user: { id: string } }).user.id : res.status
+    }
+    expect(await get('https', secure)).toBe('usr_member')
+    expect(await get('https', plain)).toBe(401)
+    expect(await get('http', plain)).toBe('usr_member')
+    expect(await get('http', secure)).toBe(401)
+  })
+
+  it("unknown /api/auth routes, /api/auth itself and HEAD get better-auth's bare 404; other paths the envelope", async () => {
+    const { h, req } = await setup()
+    for (const res of [
+      await req('/api/auth/nope'),
+      await req('/api/auth'),
+      await req('/api/auth/get-session', { method: 'HEAD', headers: { cookie: h.cookieFor('usr_member') } }),
+    ]) {
+      expect(res.status).toBe(404)
+      expect(res.headers.get('content-type')).toBeNull()
+      expect(await res.text()).toBe('')
+    }
     const other = await req('/nope')
     expect(other.status).toBe(404)
     expect(ErrorBody.parse(await other.json()).code).toBe('NOT_FOUND')
@@ -355,6 +378,16 @@ describe('sign-in, sign-up, sign-out', () => {
     expect(dontRemember).toBe(
       `better-auth.dont_remember=${signSessionToken('true', h.deps.config.betterAuthSecret)}; Path=/; HttpOnly; SameSite=Lax`,
     )
+    // A backslash after the slash is `//evil.example` to a browser: refused, never a Location.
+    const evil = await req(
+      '/api/auth/sign-in/email',
+      json(
+        { email: 'member@casa.test', password: 'member-password-1', callbackURL: '/\\evil.example' },
+        ORIGIN,
+      ),
+    )
+    expect(evil.status).toBe(403)
+    expect(evil.headers.get('location')).toBeNull()
     const cb = await req(
       '/api/auth/sign-in/email',
       json({ email: 'member@casa.test', password: 'member-password-1', callbackURL: '/welcome' }),

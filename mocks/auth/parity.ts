@@ -944,4 +944,44 @@ export const PARITY_CASES: readonly ParityCase[] = [
       }),
   },
   { name: 'an unknown auth route', run: (x) => x.send({ path: '/api/auth/no-such-route' }) },
+  { name: 'GET /api/auth (no trailing path)', run: (x) => x.send({ path: '/api/auth' }) },
+  {
+    name: 'HEAD get-session signed in',
+    run: async (x) => x.send({ method: 'HEAD', path: GET_SESSION, headers: { cookie: await x.signIn() } }),
+  },
+  { name: 'HEAD /ok', run: (x) => x.send({ method: 'HEAD', path: '/api/auth/ok' }) },
+  // Over http better-auth reads only the plain cookie name: a `__Secure-` one is no session.
+  {
+    name: 'get-session with a __Secure- session cookie over http',
+    run: async (x) => x.send({ path: GET_SESSION, headers: { cookie: `__Secure-${await x.signIn()}` } }),
+  },
+  {
+    name: 'get-session after a sign-out that sent a __Secure- cookie over http (the session survives)',
+    run: async (x) => {
+      const cookie = await x.signIn()
+      await x.send({ path: SIGN_OUT, headers: { cookie: `__Secure-${cookie}`, origin: x.origin }, body: {} })
+      return x.send({ path: GET_SESSION, headers: { cookie } })
+    },
+  },
+  // Root-relative callbackURLs a browser could read as another host (better-auth's isSafeRelativeURL).
+  ...(
+    [
+      ['a backslash after the slash', '/\\evil.example'],
+      ['an encoded backslash', '/%5Cevil.example'],
+      ['an encoded slash in the path', '/a%2Fb'],
+      ['a tab', '/\t/evil.example'],
+      ['a space, query and fragment (allowed)', '/a b?x=%2F#f'],
+    ] as const
+  ).map(
+    ([label, callbackURL]): ParityCase => ({
+      name: `sign-in with a relative callbackURL with ${label}`,
+      run: (x) =>
+        x.send({ path: SIGN_IN, headers: { origin: x.origin }, body: signInBody(x, { callbackURL }) }),
+    }),
+  ),
+  {
+    name: 'sign-out with a callbackURL with a backslash',
+    run: (x) =>
+      x.send({ path: SIGN_OUT, headers: { origin: x.origin }, body: { callbackURL: '/\\evil.example' } }),
+  },
 ]

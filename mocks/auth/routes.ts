@@ -5,12 +5,7 @@ import { randomId } from '../core/ids.ts'
 import { configOriginMatcher } from '../core/origins.ts'
 import { caughtUpWithin } from '../core/replication.ts'
 import { requestHeaders } from '../core/request-headers.ts'
-import {
-  cookieVerifier,
-  parseCookieHeader,
-  sessionCookieFrom,
-  signSessionToken,
-} from '../core/session-cookie.ts'
+import { cookieVerifier, parseCookieHeader, signSessionToken } from '../core/session-cookie.ts'
 import { DEFAULT_TENANT, tenantOf } from '../core/tenant.ts'
 import { signWsToken } from '../core/ws-token.ts'
 import { createFakeApp } from '../fake/app.ts'
@@ -202,7 +197,9 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
   const lookup = (c: Context): Lookup => {
     // Node's parsed headers (requestHeaders), not c.req.header(): that builds a WHATWG Headers
     // on every get-session, which every chat and media request makes.
-    const value = sessionCookieFrom(requestHeaders(c).get('cookie') ?? undefined)
+    // Only the name the request's scheme gives it, as better-auth reads its one configured name:
+    // a `__Secure-` cookie sent over http (or a plain one over https) is no session.
+    const value = requestCookie(c, 'session_token')
     if (!value) return { kind: 'none' }
     const token = verifyCookie(value)
     if (!token) return { kind: 'none' }
@@ -259,7 +256,8 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
     // better-auth's APIError.fromStatus here: a message and no code.
     if (typeof callbackURL !== 'string')
       return c.json({ message: 'Invalid callbackURL: expected a string' }, 400)
-    if (callbackURL.startsWith('/') && !callbackURL.startsWith('//')) return null
+    if (callbackURL.startsWith('/'))
+      return isSafeRelativeURL(callbackURL) ? null : fail(c, 403, 'INVALID_CALLBACK_URL')
     if (isTrusted(c, callbackURL)) return null
     return fail(c, 403, 'INVALID_CALLBACK_URL')
   }
@@ -359,7 +357,10 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
     c.header('pragma', 'no-cache')
   }
 
-  app.get('/api/auth/ok', (c) => c.json({ ok: true }))
+  // better-call routes GET alone: a HEAD is a bare 404 (Hono would answer it with the GET route).
+  const isHead = (c: Context) => c.req.method === 'HEAD'
+
+  app.get('/api/auth/ok', (c) => (isHead(c) ? c.body(null, 404) : c.json({ ok: true })))
 
   /**
    * Replicated mode: a signed cookie whose session is unknown here may be one another replica
@@ -391,6 +392,7 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
   }
 
   app.get('/api/auth/get-session', (c): Response | Promise<Response> => {
+    if (isHead(c)) return c.body(null, 404)
     noCache(c)
     const found = lookupSeen(c)
     // Only an unknown session in replicated mode waits (a promise): one process answers at once.
@@ -483,7 +485,7 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
   app.post('/api/auth/sign-out', limit, async (c) => {
     const body = await readChecked(c, SignOutBody, JSON_ONLY)
     if (!body.ok) return body.res
-    const value = sessionCookieFrom(c.req.header('cookie'))
+    const value = requestCookie(c, 'session_token')
     const token = value ? verifyCookie(value) : null
     if (token && deps.replication)
       await deps.replication.submit(SESSION_ENDED, { tenant: tenantOf(c), token }, { everywhere: true })
@@ -492,13 +494,32 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
     return c.json({ success: true })
   })
 
-  // better-auth's router answers a path under /api/auth it does not know with a bare 404 (a
-  // notFound handler, not a catch-all route: the journal names the route that served).
+  // better-auth's router answers a path under /api/auth it does not know, and /api/auth itself,
+  // with a bare 404 (a notFound handler, not a catch-all route: the journal names the route).
   app.notFound((c) =>
-    c.req.path.startsWith('/api/auth/')
+    c.req.path === '/api/auth' || c.req.path.startsWith('/api/auth/')
       ? c.body(null, 404)
       : c.json({ message: `No route for ${c.req.method} ${c.req.path}`, code: 'NOT_FOUND' }, 404),
   )
+}
+
+/**
+ * better-auth's isSafeRelativeURL (trusted-origins): a root-relative callbackURL that no browser
+ * or router can read as another host: no `//`, no backslash, no control character, no encoded
+ * path separator, and it resolves to the same origin.
+ */
+function isSafeRelativeURL(value: string): boolean {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses.
+  if (value.startsWith('//') || value.includes('\\') || /[\u0000-\u001f\u007f-\u009f]/.test(value))
+    return false
+  const pathEnd = value.search(/[?#]/)
+  if (/%2[fF]|%5[cC]/.test(pathEnd === -1 ? value : value.slice(0, pathEnd))) return false
+  const base = 'https://better-auth.invalid'
+  try {
+    return new URL(value, base).origin === base
+  } catch {
+    return false
+  }
 }
 
 function safeOrigin(url: string): string {
