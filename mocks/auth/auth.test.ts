@@ -240,6 +240,23 @@ describe('sign-in, sign-up, sign-out', () => {
     expect(await long.json()).toEqual({ message: 'Password too long', code: 'PASSWORD_TOO_LONG' })
   })
 
+  // The admin plugin's role is `input: false` (the parity suite compares it with the real
+  // server); a stock better-auth has no such field and ignores one sent.
+  it("refuses a sign-up that sets the admin plugin's role; without the plugin it is ignored", async () => {
+    const { h, req } = await setup()
+    const kid = { name: 'K', email: 'kid@casa.test', password: 'kid-password', role: 'child' }
+    const refused = await req('/api/auth/sign-up/email', json(kid))
+    expect(refused.status).toBe(400)
+    expect(await refused.json()).toEqual({
+      message: 'role is not allowed to be set',
+      code: 'FIELD_NOT_ALLOWED',
+    })
+    await h.use({ ...h.scenario, auth: { ...h.scenario.auth, adminPlugin: false } })
+    const stock = await req('/api/auth/sign-up/email', json(kid))
+    expect(stock.status).toBe(200)
+    expect((await stock.json()).user.role).toBeUndefined()
+  })
+
   it('refuses cookie-bearing POSTs with no Origin or a foreign one, as better-auth does', async () => {
     const { h, req } = await setup()
     const cookie = h.cookieFor('usr_member')
@@ -293,11 +310,34 @@ describe('sign-in, sign-up, sign-out', () => {
     expect((await req('/api/auth/get-session', { headers: { cookie } })).status).toBe(200)
   })
 
-  it("unknown /api/auth routes get better-auth's bare 404; other paths the envelope", async () => {
-    const { req } = await setup()
-    const res = await req('/api/auth/nope')
-    expect(res.status).toBe(404)
-    expect(await res.text()).toBe('')
+  // better-auth reads the one cookie name its scheme gives it (the parity suite checks http).
+  it('over https only the __Secure- session cookie is read; over http only the plain one', async () => {
+    const { h } = await setup()
+    const plain = h.cookieFor('usr_member')
+    const secure = `__Secure-${plain}`
+    const get = async (scheme: string, cookie: string) => {
+      const res = await h.fake.app.request(`${scheme}://localhost:8083/api/auth/get-session`, {
+        headers: { cookie },
+      })
+      return res.status === 200 ? ((await res.json()) as { user: { id: string } }).user.id : res.status
+    }
+    expect(await get('https', secure)).toBe('usr_member')
+    expect(await get('https', plain)).toBe(401)
+    expect(await get('http', plain)).toBe('usr_member')
+    expect(await get('http', secure)).toBe(401)
+  })
+
+  it("unknown /api/auth routes, /api/auth itself and HEAD get better-auth's bare 404; other paths the envelope", async () => {
+    const { h, req } = await setup()
+    for (const res of [
+      await req('/api/auth/nope'),
+      await req('/api/auth'),
+      await req('/api/auth/get-session', { method: 'HEAD', headers: { cookie: h.cookieFor('usr_member') } }),
+    ]) {
+      expect(res.status).toBe(404)
+      expect(res.headers.get('content-type')).toBeNull()
+      expect(await res.text()).toBe('')
+    }
     const other = await req('/nope')
     expect(other.status).toBe(404)
     expect(ErrorBody.parse(await other.json()).code).toBe('NOT_FOUND')
@@ -338,6 +378,16 @@ describe('sign-in, sign-up, sign-out', () => {
     expect(dontRemember).toBe(
       `better-auth.dont_remember=${signSessionToken('true', h.deps.config.betterAuthSecret)}; Path=/; HttpOnly; SameSite=Lax`,
     )
+    // A backslash after the slash is `//evil.example` to a browser: refused, never a Location.
+    const evil = await req(
+      '/api/auth/sign-in/email',
+      json(
+        { email: 'member@casa.test', password: 'member-password-1', callbackURL: '/\\evil.example' },
+        ORIGIN,
+      ),
+    )
+    expect(evil.status).toBe(403)
+    expect(evil.headers.get('location')).toBeNull()
     const cb = await req(
       '/api/auth/sign-in/email',
       json({ email: 'member@casa.test', password: 'member-password-1', callbackURL: '/welcome' }),
@@ -345,6 +395,39 @@ describe('sign-in, sign-up, sign-out', () => {
     expect(cb.status).toBe(200)
     expect(cb.headers.get('location')).toBe('/welcome')
     expect(await cb.json()).toMatchObject({ redirect: true, url: '/welcome' })
+  })
+
+  // As a fetch Request (msw, app.request) every body counts, as better-call's getBody sees one
+  // outside Node: bytes with no Content-Type are refused (the parity suite covers Node's view).
+  it('checks Content-Type as better-call does: 415, form-encoded parsed, JSON only on sign-out', async () => {
+    const { req } = await setup()
+    const creds = { email: 'member@casa.test', password: 'member-password-1' }
+    const post = (path: string, body: BodyInit, headers: Record<string, string> = {}) =>
+      req(path, { method: 'POST', headers, body })
+    const plain = await post('/api/auth/sign-up/email', JSON.stringify({ ...creds, name: 'P' }))
+    expect(plain.status).toBe(415)
+    expect(await plain.json()).toEqual({
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+      message:
+        'Content-Type "text/plain;charset=UTF-8" is not allowed. Allowed types: application/x-www-form-urlencoded, application/json',
+    })
+    const bytes = await post('/api/auth/sign-in/email', new TextEncoder().encode(JSON.stringify(creds)))
+    expect(bytes.status).toBe(415)
+    expect((await bytes.json()).message).toBe(
+      'Content-Type is required. Allowed types: application/x-www-form-urlencoded, application/json',
+    )
+    const form = await post('/api/auth/sign-in/email', new URLSearchParams(creds).toString(), {
+      'content-type': 'application/x-www-form-urlencoded',
+    })
+    expect(form.status).toBe(200)
+    expect((await form.json()).user.email).toBe('member@casa.test')
+    const out = await post('/api/auth/sign-out', 'a=b', {
+      'content-type': 'application/x-www-form-urlencoded',
+    })
+    expect(out.status).toBe(415)
+    expect((await out.json()).message).toBe(
+      'Content-Type "application/x-www-form-urlencoded" is not allowed. Allowed types: application/json',
+    )
   })
 
   it('answers invalid JSON as better-auth: 400 BAD_REQUEST', async () => {

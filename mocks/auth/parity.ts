@@ -46,6 +46,8 @@ interface Answer {
   status: number
   headers: http.IncomingHttpHeaders
   text: string
+  /** Values a case derives and compares (shapes alone would not show them), e.g. a lifetime. */
+  facts?: Record<string, string>
 }
 
 interface Req {
@@ -53,6 +55,8 @@ interface Req {
   path: string
   headers?: Record<string, string>
   body?: string | object
+  /** Send the body with no Content-Type at all (the default is JSON's). */
+  noContentType?: boolean
 }
 
 /** What one side offers a case. */
@@ -96,7 +100,10 @@ function request(base: string, req: Req): Promise<Answer> {
   const url = new URL(req.path, base)
   const body =
     req.body === undefined ? undefined : typeof req.body === 'string' ? req.body : JSON.stringify(req.body)
-  const headers: Record<string, string> = { ...(body !== undefined ? JSON_TYPE : {}), ...req.headers }
+  const headers: Record<string, string> = {
+    ...(body !== undefined && !req.noContentType ? JSON_TYPE : {}),
+    ...req.headers,
+  }
   if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body))
   return new Promise((resolve, reject) => {
     const r = (url.protocol === 'https:' ? https : http).request(
@@ -209,6 +216,7 @@ export function observe(a: Answer): Map<string, string> {
     const v = a.headers[h]
     out.set(`header ${h}`, v === undefined ? '(none)' : String(v).toLowerCase().replace(/\s+/g, ''))
   }
+  for (const [name, value] of Object.entries(a.facts ?? {})) out.set(`fact ${name}`, value)
   const cookies = (a.headers['set-cookie'] ?? []).map(describeCookie)
   out.set('set-cookie names', cookies.map(([n]) => n).join(', ') || '(none)')
   for (const [name, desc] of cookies) out.set(`set-cookie ${name}`, desc)
@@ -309,6 +317,30 @@ const BROWSER = (origin: string) => ({
 })
 /** A token in better-auth's alphabet, signed by nobody. */
 const STRANGER = 'ParityStrangerToken0000000000001'
+
+/**
+ * A get-session answer with its session's remaining lifetime in whole hours (24 for a
+ * rememberMe:false session, 168 for a week): both sides are asked at the same moment.
+ */
+function withLifetime(a: Answer): Answer {
+  let hours = '(no session)'
+  try {
+    const expiresAt = (JSON.parse(a.text) as { session?: { expiresAt?: string } } | null)?.session?.expiresAt
+    if (expiresAt) hours = `${Math.round((Date.parse(expiresAt) - Date.now()) / 3_600_000)}h`
+  } catch {}
+  return { ...a, facts: { ...a.facts, 'session lifetime': hours } }
+}
+
+/** Signs in with rememberMe: false; the Cookie header pairs it set (session_token, dont_remember). */
+async function signInForgetful(x: CaseContext): Promise<string> {
+  const res = await x.send({
+    path: SIGN_IN,
+    headers: { origin: x.origin },
+    body: { email: x.account.email, password: x.account.password, rememberMe: false },
+  })
+  if (res.status !== 200) throw new Error(`sign-in with rememberMe: false answered ${res.status} ${res.text}`)
+  return cookiePairs(res.headers)
+}
 
 const signInBody = (ctx: CaseContext, extra: Record<string, unknown> = {}) => ({
   email: ctx.account.email,
@@ -467,10 +499,227 @@ export const PARITY_CASES: readonly ParityCase[] = [
     name: 'sign-in with a JSON array',
     run: (x) => x.send({ path: SIGN_IN, headers: { origin: x.origin, ...JSON_TYPE }, body: '[]' }),
   },
+  // Bodies as better-call reads them: the endpoint's allowed Content-Types (else 415), JSON or
+  // form-encoded, the router's origin and callbackURL checks before the schema, every issue.
+  {
+    name: 'sign-in with a string body sent by fetch without a Content-Type (text/plain)',
+    run: (x) =>
+      x.send({
+        path: SIGN_IN,
+        headers: { origin: x.origin, 'content-type': 'text/plain;charset=UTF-8' },
+        body: signInBody(x),
+      }),
+  },
+  {
+    name: 'sign-in with a JSON body and no Content-Type header',
+    run: (x) =>
+      x.send({ path: SIGN_IN, headers: { origin: x.origin }, body: signInBody(x), noContentType: true }),
+  },
+  {
+    name: 'sign-in with a vendor JSON type (application/vnd.api+json)',
+    run: (x) =>
+      x.send({
+        path: SIGN_IN,
+        headers: { origin: x.origin, 'content-type': 'application/vnd.api+json' },
+        body: signInBody(x),
+      }),
+  },
+  {
+    name: 'sign-in form-encoded (an HTML form)',
+    run: (x) =>
+      x.send({
+        path: SIGN_IN,
+        headers: { origin: x.origin, 'content-type': 'application/x-www-form-urlencoded; charset=UTF-8' },
+        body: new URLSearchParams({ ...signInBody(x), callbackURL: '/welcome' }).toString(),
+      }),
+  },
+  {
+    name: 'sign-in form-encoded with a wrong password and rememberMe=false (a string)',
+    run: (x) =>
+      x.send({
+        path: SIGN_IN,
+        headers: { origin: x.origin, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          email: x.account.email,
+          password: 'wrong',
+          rememberMe: 'false',
+        }).toString(),
+      }),
+  },
+  {
+    name: 'sign-in form-encoded with a wrong password',
+    run: (x) =>
+      x.send({
+        path: SIGN_IN,
+        headers: { origin: x.origin, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ email: x.account.email, password: 'wrong-password-9' }).toString(),
+      }),
+  },
+  {
+    name: 'sign-in as multipart/form-data',
+    run: (x) =>
+      x.send({
+        path: SIGN_IN,
+        headers: { origin: x.origin, 'content-type': 'multipart/form-data; boundary=parity' },
+        body: `--parity\r\nContent-Disposition: form-data; name="email"\r\n\r\n${x.account.email}\r\n--parity--\r\n`,
+      }),
+  },
+  {
+    name: 'sign-in with an empty JSON object (every issue listed)',
+    run: (x) => x.send({ path: SIGN_IN, headers: { origin: x.origin }, body: {} }),
+  },
+  {
+    name: 'sign-in with a cookie, no Origin and an invalid body (origin checked first)',
+    run: (x) => x.send({ path: SIGN_IN, headers: { cookie: 'theme=dark' }, body: {} }),
+  },
+  {
+    name: 'sign-in with a foreign callbackURL and an invalid body (callbackURL checked first)',
+    run: (x) =>
+      x.send({ path: SIGN_IN, headers: NODE_FETCH, body: { callbackURL: 'https://evil.example/' } }),
+  },
+  {
+    name: 'sign-in with a callbackURL that is not a string',
+    run: (x) =>
+      x.send({ path: SIGN_IN, headers: { origin: x.origin }, body: signInBody(x, { callbackURL: 5 }) }),
+  },
+  {
+    name: 'sign-in with a foreign callbackURL in the query',
+    run: (x) =>
+      x.send({
+        path: `${SIGN_IN}?callbackURL=${encodeURIComponent('https://evil.example/')}`,
+        headers: { origin: x.origin },
+        body: signInBody(x),
+      }),
+  },
+  {
+    name: 'sign-up with a text/plain body',
+    needs: ['createUsers'],
+    run: (x) =>
+      x.send({
+        path: SIGN_UP,
+        headers: { origin: x.origin, 'content-type': 'text/plain;charset=UTF-8' },
+        body: { name: 'Plain', email: `parity-${x.run}-plain@casa.test`, password: 'parity-password-1' },
+      }),
+  },
+  {
+    name: 'sign-up form-encoded',
+    needs: ['createUsers'],
+    run: (x) =>
+      x.send({
+        path: SIGN_UP,
+        headers: { origin: x.origin, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          name: 'Form New',
+          email: `parity-${x.run}-form@casa.test`,
+          password: 'parity-password-1',
+          image: 'https://casa.test/a.png',
+        }).toString(),
+      }),
+  },
+  {
+    name: 'sign-up with an empty JSON object (every issue listed)',
+    needs: ['createUsers'],
+    run: (x) => x.send({ path: SIGN_UP, headers: { origin: x.origin }, body: {} }),
+  },
+  {
+    name: 'sign-up with an empty password',
+    needs: ['createUsers'],
+    run: (x) =>
+      x.send({
+        path: SIGN_UP,
+        headers: { origin: x.origin },
+        body: { name: 'Empty', email: `parity-${x.run}-empty@casa.test`, password: '' },
+      }),
+  },
+  {
+    name: 'sign-out form-encoded (JSON only)',
+    run: async (x) =>
+      x.send({
+        path: SIGN_OUT,
+        headers: {
+          cookie: await x.signIn(),
+          origin: x.origin,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: 'a=b',
+      }),
+  },
+  {
+    name: 'get-session after a text/plain sign-out (the session survives)',
+    run: async (x) => {
+      const cookie = await x.signIn()
+      await x.send({
+        path: SIGN_OUT,
+        headers: { cookie, origin: x.origin, 'content-type': 'text/plain' },
+        body: {},
+      })
+      return x.send({ path: GET_SESSION, headers: { cookie } })
+    },
+  },
+  {
+    name: 'sign-out with invalid JSON and no Content-Type (the body is not read)',
+    run: (x) => x.send({ path: SIGN_OUT, headers: { origin: x.origin }, body: '{"x":', noContentType: true }),
+  },
   {
     name: 'sign-in with rememberMe: false',
     run: (x) =>
       x.send({ path: SIGN_IN, headers: { origin: x.origin }, body: signInBody(x, { rememberMe: false }) }),
+  },
+  {
+    name: 'get-session signed in (its lifetime)',
+    run: async (x) =>
+      withLifetime(await x.send({ path: GET_SESSION, headers: { cookie: await x.signIn() } })),
+  },
+  {
+    name: 'get-session of a rememberMe: false session, with its dont_remember cookie (one day)',
+    run: async (x) =>
+      withLifetime(await x.send({ path: GET_SESSION, headers: { cookie: await signInForgetful(x) } })),
+  },
+  {
+    name: 'get-session of a rememberMe: false session without dont_remember (refreshed to a week)',
+    run: async (x) => {
+      const token = (await signInForgetful(x)).split('; ').filter((p) => p.includes('session_token='))
+      const first = withLifetime(await x.send({ path: GET_SESSION, headers: { cookie: token.join('; ') } }))
+      // Asked again: the stored session itself now lasts a week.
+      const again = withLifetime(await x.send({ path: GET_SESSION, headers: { cookie: token.join('; ') } }))
+      return { ...first, facts: { ...first.facts, 'then lifetime': again.facts!['session lifetime']! } }
+    },
+  },
+  {
+    name: 'get-session of a rememberMe: false session without dont_remember, ?disableRefresh=true',
+    run: async (x) => {
+      const token = (await signInForgetful(x)).split('; ').filter((p) => p.includes('session_token='))
+      return withLifetime(
+        await x.send({ path: `${GET_SESSION}?disableRefresh=true`, headers: { cookie: token.join('; ') } }),
+      )
+    },
+  },
+  {
+    name: 'sign-in remembered, carrying an earlier dont_remember cookie (cleared)',
+    run: async (x) =>
+      x.send({
+        path: SIGN_IN,
+        headers: { origin: x.origin, cookie: await signInForgetful(x) },
+        body: signInBody(x),
+      }),
+  },
+  {
+    name: 'sign-up with rememberMe: false, then get-session (one day)',
+    needs: ['createUsers'],
+    run: async (x) => {
+      const res = await x.send({
+        path: SIGN_UP,
+        headers: { origin: x.origin },
+        body: {
+          name: 'Forgetful',
+          email: `parity-${x.run}-forgetful@casa.test`,
+          password: 'parity-password-1',
+          rememberMe: false,
+        },
+      })
+      if (res.status !== 200) return res
+      return withLifetime(await x.send({ path: GET_SESSION, headers: { cookie: cookiePairs(res.headers) } }))
+    },
   },
   {
     name: 'sign-in with a trusted callbackURL',
@@ -578,6 +827,62 @@ export const PARITY_CASES: readonly ParityCase[] = [
         body: { email: `parity-${x.run}-noname@casa.test`, password: 'parity-password-1' },
       }),
   },
+  // The admin plugin's `input: false` user fields: a truthy one is refused before the email is
+  // looked up, a falsy one (and `banned`, which has a default) ignored.
+  ...(
+    [
+      ['role: "admin"', { role: 'admin' }],
+      ['role: "member" (the default, still refused)', { role: 'member' }],
+      ['role: "child", form-encoded', { role: 'child' }, true],
+      ['role: "" (falsy, ignored)', { role: '' }],
+      ['role: null', { role: null }],
+      ['role: false', { role: false }],
+      ['banReason', { banReason: 'spam' }],
+      ['banExpires', { banExpires: '2030-01-01T00:00:00.000Z' }],
+      ['banned: true (defaulted)', { banned: true }],
+      ['role and banReason (role first)', { banReason: 'spam', role: 'admin' }],
+    ] as const
+  ).map(
+    ([label, extra, form], i): ParityCase => ({
+      name: `sign-up with ${label}`,
+      needs: ['createUsers', 'admin'],
+      run: (x) => {
+        const body = {
+          name: 'Field',
+          email: `parity-${x.run}-field${i}@casa.test`,
+          password: 'parity-password-1',
+        }
+        return form
+          ? x.send({
+              path: SIGN_UP,
+              headers: { origin: x.origin, 'content-type': 'application/x-www-form-urlencoded' },
+              body: new URLSearchParams({ ...body, ...(extra as Record<string, string>) }).toString(),
+            })
+          : x.send({ path: SIGN_UP, headers: { origin: x.origin }, body: { ...body, ...extra } })
+      },
+    }),
+  ),
+  {
+    name: 'sign-up with role: "admin" and an existing email (refused for the role first)',
+    needs: ['createUsers', 'admin'],
+    run: (x) =>
+      x.send({ path: SIGN_UP, headers: { origin: x.origin }, body: { ...x.account, role: 'admin' } }),
+  },
+  {
+    name: 'sign-up with role: "admin" and a short password (the password first)',
+    needs: ['createUsers', 'admin'],
+    run: (x) =>
+      x.send({
+        path: SIGN_UP,
+        headers: { origin: x.origin },
+        body: {
+          name: 'Short',
+          email: `parity-${x.run}-shortrole@casa.test`,
+          password: 'short',
+          role: 'admin',
+        },
+      }),
+  },
   {
     name: 'sign-up from Node fetch without Origin',
     needs: ['createUsers'],
@@ -639,4 +944,44 @@ export const PARITY_CASES: readonly ParityCase[] = [
       }),
   },
   { name: 'an unknown auth route', run: (x) => x.send({ path: '/api/auth/no-such-route' }) },
+  { name: 'GET /api/auth (no trailing path)', run: (x) => x.send({ path: '/api/auth' }) },
+  {
+    name: 'HEAD get-session signed in',
+    run: async (x) => x.send({ method: 'HEAD', path: GET_SESSION, headers: { cookie: await x.signIn() } }),
+  },
+  { name: 'HEAD /ok', run: (x) => x.send({ method: 'HEAD', path: '/api/auth/ok' }) },
+  // Over http better-auth reads only the plain cookie name: a `__Secure-` one is no session.
+  {
+    name: 'get-session with a __Secure- session cookie over http',
+    run: async (x) => x.send({ path: GET_SESSION, headers: { cookie: `__Secure-${await x.signIn()}` } }),
+  },
+  {
+    name: 'get-session after a sign-out that sent a __Secure- cookie over http (the session survives)',
+    run: async (x) => {
+      const cookie = await x.signIn()
+      await x.send({ path: SIGN_OUT, headers: { cookie: `__Secure-${cookie}`, origin: x.origin }, body: {} })
+      return x.send({ path: GET_SESSION, headers: { cookie } })
+    },
+  },
+  // Root-relative callbackURLs a browser could read as another host (better-auth's isSafeRelativeURL).
+  ...(
+    [
+      ['a backslash after the slash', '/\\evil.example'],
+      ['an encoded backslash', '/%5Cevil.example'],
+      ['an encoded slash in the path', '/a%2Fb'],
+      ['a tab', '/\t/evil.example'],
+      ['a space, query and fragment (allowed)', '/a b?x=%2F#f'],
+    ] as const
+  ).map(
+    ([label, callbackURL]): ParityCase => ({
+      name: `sign-in with a relative callbackURL with ${label}`,
+      run: (x) =>
+        x.send({ path: SIGN_IN, headers: { origin: x.origin }, body: signInBody(x, { callbackURL }) }),
+    }),
+  ),
+  {
+    name: 'sign-out with a callbackURL with a backslash',
+    run: (x) =>
+      x.send({ path: SIGN_OUT, headers: { origin: x.origin }, body: { callbackURL: '/\\evil.example' } }),
+  },
 ]

@@ -5,11 +5,12 @@ import { randomId } from '../core/ids.ts'
 import { configOriginMatcher } from '../core/origins.ts'
 import { caughtUpWithin } from '../core/replication.ts'
 import { requestHeaders } from '../core/request-headers.ts'
-import { cookieVerifier, sessionCookieFrom, signSessionToken } from '../core/session-cookie.ts'
+import { cookieVerifier, parseCookieHeader, signSessionToken } from '../core/session-cookie.ts'
 import { DEFAULT_TENANT, tenantOf } from '../core/tenant.ts'
 import { signWsToken } from '../core/ws-token.ts'
 import { createFakeApp } from '../fake/app.ts'
 import type { FakeDeps } from '../fake/descriptor.ts'
+import { FORM_OR_JSON, JSON_ONLY, readBody, validationMessage } from './body.ts'
 import { authEnvelope } from './envelope.ts'
 import {
   type AuthState,
@@ -47,36 +48,41 @@ const MESSAGES = {
     'POST method requires deferSessionRefresh to be enabled in session config',
   PAYLOAD_TOO_LARGE: 'Request body too large',
   UNAUTHORIZED: 'Unauthorized',
+  UNSUPPORTED_MEDIA_TYPE: 'Unsupported Media Type',
+  FIELD_NOT_ALLOWED: 'Field not allowed to be set',
 } as const
 
 type Code = keyof typeof MESSAGES
 
 function fail(
   c: Context,
-  status: 400 | 401 | 403 | 405 | 413 | 422,
+  status: 400 | 401 | 403 | 405 | 413 | 415 | 422,
   code: Code,
   message: string = MESSAGES[code],
 ) {
   return c.json({ message, code }, status)
 }
 
-// As better-auth's endpoint schemas (zod 4, the same messages): sign-up checks the email
-// format in its schema (VALIDATION_ERROR), sign-in in its handler (INVALID_EMAIL).
+// better-auth's endpoint schemas (zod 4, the same keys in the same order, so the same issues in
+// the same order): sign-up checks the email format in its schema (VALIDATION_ERROR), sign-in in
+// its handler (INVALID_EMAIL); sign-up keeps unknown keys (the record) for its field checks.
 const SignInBody = z.object({
   email: z.string(),
   password: z.string(),
-  rememberMe: z.boolean().optional(),
   callbackURL: z.string().optional(),
+  rememberMe: z.boolean().default(true).optional(),
 })
 
-const SignUpBody = z.object({
-  name: z.string(),
-  email: z.email(),
-  password: z.string(),
-  image: z.string().optional(),
-  rememberMe: z.boolean().optional(),
-  callbackURL: z.string().optional(),
-})
+const SignUpBody = z
+  .object({
+    name: z.string(),
+    email: z.email(),
+    password: z.string().nonempty(),
+    image: z.string().optional(),
+    callbackURL: z.string().optional(),
+    rememberMe: z.boolean().optional(),
+  })
+  .and(z.record(z.string(), z.any()))
 
 const SignOutBody = z
   .object({
@@ -85,6 +91,17 @@ const SignOutBody = z
     state: z.string().optional(),
   })
   .optional()
+
+/**
+ * The admin plugin's user fields a sign-up body may not set (better-auth's parseUserInput, in
+ * the plugin schema's order): `input: false` without a default, refused when truthy; `banned`
+ * has a default, so a sent value is ignored, as a falsy value of the others is.
+ */
+const ADMIN_INPUT_FALSE = ['role', 'banReason', 'banExpires'] as const
+
+function adminFieldSet(body: Record<string, unknown>): string | undefined {
+  return ADMIN_INPUT_FALSE.find((key) => Boolean(body[key]))
+}
 
 /**
  * The public user object (no password) with better-auth's core fields, plus the admin plugin's
@@ -119,6 +136,10 @@ export function publicSession(s: SessionRow, adminPlugin: boolean) {
   }
 }
 
+/** better-auth's `dontRememberMe` session lifetime (internal adapter) and default `updateAge`. */
+const DONT_REMEMBER_SECONDS = 86_400
+const UPDATE_AGE_SECONDS = 86_400
+
 /** The cookies better-auth clears when a session ends or is unknown (sign-out, get-session). */
 const SESSION_COOKIES = ['session_token', 'session_data', 'dont_remember'] as const
 
@@ -148,11 +169,21 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
   const clearSessionCookies = (c: Context) => {
     for (const name of SESSION_COOKIES) setCookie(c, name, '', 0)
   }
+  /** One of better-auth's cookies from the request, by the name its scheme gives it. */
+  const requestCookie = (c: Context, name: string) =>
+    parseCookieHeader(requestHeaders(c).get('cookie')).get(cookieName(c, name))
+  /** A validly signed `dont_remember` cookie: the session is one not to be remembered. */
+  const dontRemember = (c: Context) => {
+    const value = requestCookie(c, 'dont_remember')
+    return value !== undefined && verifyCookie(value) !== null
+  }
   const setSessionCookies = (c: Context, token: string, rememberMe: boolean | undefined) => {
     const remember = rememberMe !== false
     setCookie(c, 'session_token', signSessionToken(token, secret), remember ? ttlSeconds(c) : undefined)
-    // better-auth marks a session not to be remembered with a signed `true`, a browser-session cookie.
+    // better-auth marks a session not to be remembered with a signed `true`, a browser-session
+    // cookie; a remembered sign-in clears one left by an earlier session.
     if (!remember) setCookie(c, 'dont_remember', signSessionToken('true', secret))
+    else if (dontRemember(c)) setCookie(c, 'dont_remember', '', 0)
   }
   const ttlSeconds = (c: Context) => stateOf(c).sessionTtlDays * 86_400
 
@@ -166,7 +197,9 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
   const lookup = (c: Context): Lookup => {
     // Node's parsed headers (requestHeaders), not c.req.header(): that builds a WHATWG Headers
     // on every get-session, which every chat and media request makes.
-    const value = sessionCookieFrom(requestHeaders(c).get('cookie') ?? undefined)
+    // Only the name the request's scheme gives it, as better-auth reads its one configured name:
+    // a `__Secure-` cookie sent over http (or a plain one over https) is no session.
+    const value = requestCookie(c, 'session_token')
     if (!value) return { kind: 'none' }
     const token = verifyCookie(value)
     if (!token) return { kind: 'none' }
@@ -218,43 +251,52 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
   }
 
   /** A callbackURL must be relative or on a trusted origin. */
-  const callbackProblem = (c: Context, callbackURL: string | undefined) => {
+  const callbackProblem = (c: Context, callbackURL: unknown) => {
     if (!callbackURL) return null
-    if (callbackURL.startsWith('/') && !callbackURL.startsWith('//')) return null
+    // better-auth's APIError.fromStatus here: a message and no code.
+    if (typeof callbackURL !== 'string')
+      return c.json({ message: 'Invalid callbackURL: expected a string' }, 400)
+    if (callbackURL.startsWith('/'))
+      return isSafeRelativeURL(callbackURL) ? null : fail(c, 403, 'INVALID_CALLBACK_URL')
     if (isTrusted(c, callbackURL)) return null
     return fail(c, 403, 'INVALID_CALLBACK_URL')
   }
 
-  const readJson = async <T extends z.ZodType>(c: Context, schema: T) => {
-    const text = await c.req.text()
-    let raw: unknown
-    if (text.trim()) {
-      try {
-        raw = JSON.parse(text)
-      } catch {
-        return { ok: false as const, res: fail(c, 400, 'BAD_REQUEST') }
-      }
-    }
-    const parsed = schema.safeParse(raw)
-    if (!parsed.success) {
-      const first = parsed.error.issues[0]
-      const where = first?.path.length ? `[body.${first.path.join('.')}] ` : '[body] '
+  /**
+   * A POST's body in better-auth's order: better-call reads it (415 for a Content-Type the
+   * endpoint does not allow, 400 for bad JSON); the router's origin check (a cookie-bearing
+   * request's Origin, then the raw body's or query's callbackURL); only then the zod schema.
+   */
+  const readChecked = async <T extends z.ZodType>(c: Context, schema: T, allowed: readonly string[]) => {
+    const read = await readBody(c, allowed)
+    if (!read.ok) return { ok: false as const, res: fail(c, read.status, read.code, read.message) }
+    const raw = read.body as { callbackURL?: unknown } | null | undefined
+    const problem =
+      originProblem(c, false) ?? callbackProblem(c, raw?.callbackURL || c.req.query('callbackURL'))
+    if (problem) return { ok: false as const, res: problem }
+    const parsed = schema.safeParse(read.body)
+    if (!parsed.success)
       return {
         ok: false as const,
-        res: fail(c, 400, 'VALIDATION_ERROR', `${where}${first?.message ?? MESSAGES.VALIDATION_ERROR}`),
+        res: fail(c, 400, 'VALIDATION_ERROR', validationMessage(parsed.error.issues)),
       }
-    }
     return { ok: true as const, data: parsed.data as z.infer<T> }
   }
 
-  const createSession = async (c: Context, user: UserRow, signUp = false): Promise<SessionRow> => {
-    const state = stateOf(c)
+  const createSession = async (
+    c: Context,
+    user: UserRow,
+    opts: { signUp?: boolean; rememberMe?: boolean | undefined },
+  ): Promise<SessionRow> => {
+    const signUp = opts.signUp === true
     const now = new Date()
+    // better-auth's internal adapter: a session not to be remembered lasts one day.
+    const lifetime = opts.rememberMe === false ? DONT_REMEMBER_SECONDS : ttlSeconds(c)
     const session: SessionRow = {
       id: randomId(32),
       token: randomId(32),
       userId: user.id,
-      expiresAt: new Date(now.getTime() + state.sessionTtlDays * 86_400_000).toISOString(),
+      expiresAt: new Date(now.getTime() + lifetime * 1000).toISOString(),
       ipAddress: c.req.header('x-forwarded-for')?.split(',')[0]?.trim() || '127.0.0.1',
       userAgent: c.req.header('user-agent') ?? '',
       createdAt: now.toISOString(),
@@ -273,9 +315,33 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
       )
       return session
     }
+    const state = stateOf(c)
     if (signUp) addUser(state, user)
     storeSession(state, deps.faults.forTenant(tenant), session, user)
     return session
+  }
+
+  /**
+   * better-auth's get-session refresh: a session within `sessionTtl - 1 day` of its expiry (so
+   * older than a day, or a one-day rememberMe:false one) gets a full lifetime again and a new
+   * cookie, unless the request carries the dont_remember cookie or `?disableRefresh`.
+   */
+  const refreshed = (c: Context, session: SessionRow, user: UserRow): SessionRow | Promise<SessionRow> => {
+    const ttl = ttlSeconds(c) * 1000
+    const now = Date.now()
+    // Checked first: the common case (a fresh session) reads no cookie and no query.
+    if (Date.parse(session.expiresAt) - ttl + UPDATE_AGE_SECONDS * 1000 > now) return session
+    // z.coerce.boolean in better-auth's query schema: any non-empty value disables it.
+    if (dontRemember(c) || c.req.queries('disableRefresh')?.some((v) => v !== '')) return session
+    const stamp = new Date(now).toISOString()
+    const next: SessionRow = { ...session, expiresAt: new Date(now + ttl).toISOString(), updatedAt: stamp }
+    setCookie(c, 'session_token', signSessionToken(next.token, secret), ttlSeconds(c))
+    const tenant = tenantOf(c)
+    // Replicated mode: every replica stores it from the log, as a new session is.
+    if (deps.replication)
+      return deps.replication.submit(SESSION_MADE, { tenant, session: next }).then(() => next)
+    storeSession(stateOf(c), deps.faults.forTenant(tenant), next, user)
+    return next
   }
 
   /** A trusted callbackURL: `redirect: true`, its `url`, and a Location header on the 200. */
@@ -291,7 +357,10 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
     c.header('pragma', 'no-cache')
   }
 
-  app.get('/api/auth/ok', (c) => c.json({ ok: true }))
+  // better-call routes GET alone: a HEAD is a bare 404 (Hono would answer it with the GET route).
+  const isHead = (c: Context) => c.req.method === 'HEAD'
+
+  app.get('/api/auth/ok', (c) => (isHead(c) ? c.body(null, 404) : c.json({ ok: true })))
 
   /**
    * Replicated mode: a signed cookie whose session is unknown here may be one another replica
@@ -306,13 +375,16 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
     return caughtUpWithin(log).then(() => lookup(c))
   }
 
-  const sessionAnswer = (c: Context, found: Lookup): Response => {
+  const sessionAnswer = (c: Context, found: Lookup): Response | Promise<Response> => {
     const state = stateOf(c)
     if (found.kind === 'live') {
-      return c.json({
-        session: publicSession(found.session, state.adminPlugin),
-        user: publicUser(found.user, state.adminPlugin),
-      })
+      const answer = (session: SessionRow) =>
+        c.json({
+          session: publicSession(session, state.adminPlugin),
+          user: publicUser(found.user, state.adminPlugin),
+        })
+      const session = refreshed(c, found.session, found.user)
+      return session instanceof Promise ? session.then(answer) : answer(session)
     }
     if (found.kind === 'unknown') clearSessionCookies(c)
     if (state.noSession === '200-null') return c.json(null)
@@ -320,6 +392,7 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
   }
 
   app.get('/api/auth/get-session', (c): Response | Promise<Response> => {
+    if (isHead(c)) return c.body(null, 404)
     noCache(c)
     const found = lookupSeen(c)
     // Only an unknown session in replicated mode waits (a promise): one process answers at once.
@@ -351,9 +424,9 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
   })
 
   app.post('/api/auth/sign-in/email', limit, async (c) => {
-    const body = await readJson(c, SignInBody)
+    const body = await readChecked(c, SignInBody, FORM_OR_JSON)
     if (!body.ok) return body.res
-    const problem = csrfProblem(c) ?? callbackProblem(c, body.data.callbackURL)
+    const problem = csrfProblem(c)
     if (problem) return problem
     const { email, password, rememberMe, callbackURL } = body.data
     if (!z.email().safeParse(email).success) return fail(c, 400, 'INVALID_EMAIL')
@@ -361,7 +434,7 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
     const user = userByEmail(state, email)
     if (!user || user.password !== password) return fail(c, 401, 'INVALID_EMAIL_OR_PASSWORD')
     if (user.banned && state.adminPlugin) return fail(c, 403, 'BANNED_USER')
-    const session = await createSession(c, user)
+    const session = await createSession(c, user, { rememberMe })
     setSessionCookies(c, session.token, rememberMe)
     const { redirect, url } = redirectTo(c, callbackURL)
     return c.json({
@@ -373,14 +446,16 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
   })
 
   app.post('/api/auth/sign-up/email', limit, async (c) => {
-    const body = await readJson(c, SignUpBody)
+    const body = await readChecked(c, SignUpBody, FORM_OR_JSON)
     if (!body.ok) return body.res
-    const problem = csrfProblem(c) ?? callbackProblem(c, body.data.callbackURL)
+    const problem = csrfProblem(c)
     if (problem) return problem
     const { name, email, password, image, rememberMe } = body.data
     if (password.length < 8) return fail(c, 400, 'PASSWORD_TOO_SHORT')
     if (password.length > 128) return fail(c, 400, 'PASSWORD_TOO_LONG')
     const state = stateOf(c)
+    const notAllowed = state.adminPlugin ? adminFieldSet(body.data) : undefined
+    if (notAllowed) return fail(c, 400, 'FIELD_NOT_ALLOWED', `${notAllowed} is not allowed to be set`)
     if (userByEmail(state, email)) return fail(c, 422, 'USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL')
     const now = new Date().toISOString()
     const user: UserRow = {
@@ -397,7 +472,7 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
     }
     let session: SessionRow
     try {
-      session = await createSession(c, user, true)
+      session = await createSession(c, user, { signUp: true, rememberMe })
     } catch (err) {
       // Replicated: another replica's sign-up with this email came first in the log.
       if (err instanceof EmailTakenError) return fail(c, 422, 'USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL')
@@ -408,11 +483,9 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
   })
 
   app.post('/api/auth/sign-out', limit, async (c) => {
-    const body = await readJson(c, SignOutBody)
+    const body = await readChecked(c, SignOutBody, JSON_ONLY)
     if (!body.ok) return body.res
-    const problem = originProblem(c, false) ?? callbackProblem(c, body.data?.callbackURL)
-    if (problem) return problem
-    const value = sessionCookieFrom(c.req.header('cookie'))
+    const value = requestCookie(c, 'session_token')
     const token = value ? verifyCookie(value) : null
     if (token && deps.replication)
       await deps.replication.submit(SESSION_ENDED, { tenant: tenantOf(c), token }, { everywhere: true })
@@ -421,13 +494,32 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
     return c.json({ success: true })
   })
 
-  // better-auth's router answers a path under /api/auth it does not know with a bare 404 (a
-  // notFound handler, not a catch-all route: the journal names the route that served).
+  // better-auth's router answers a path under /api/auth it does not know, and /api/auth itself,
+  // with a bare 404 (a notFound handler, not a catch-all route: the journal names the route).
   app.notFound((c) =>
-    c.req.path.startsWith('/api/auth/')
+    c.req.path === '/api/auth' || c.req.path.startsWith('/api/auth/')
       ? c.body(null, 404)
       : c.json({ message: `No route for ${c.req.method} ${c.req.path}`, code: 'NOT_FOUND' }, 404),
   )
+}
+
+/**
+ * better-auth's isSafeRelativeURL (trusted-origins): a root-relative callbackURL that no browser
+ * or router can read as another host: no `//`, no backslash, no control character, no encoded
+ * path separator, and it resolves to the same origin.
+ */
+function isSafeRelativeURL(value: string): boolean {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses.
+  if (value.startsWith('//') || value.includes('\\') || /[\u0000-\u001f\u007f-\u009f]/.test(value))
+    return false
+  const pathEnd = value.search(/[?#]/)
+  if (/%2[fF]|%5[cC]/.test(pathEnd === -1 ? value : value.slice(0, pathEnd))) return false
+  const base = 'https://better-auth.invalid'
+  try {
+    return new URL(value, base).origin === base
+  } catch {
+    return false
+  }
 }
 
 function safeOrigin(url: string): string {

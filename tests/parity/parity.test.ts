@@ -118,6 +118,7 @@ describe('parity with a real better-auth 1.7', () => {
       expect(noSession.sort(), formatDifferences(report.differences)).toEqual(
         [
           'get-session after sign-out (an unknown session)',
+          'get-session with a __Secure- session cookie over http',
           'get-session with a tampered session cookie',
           'get-session with a wrongly signed cookie',
           'get-session with an unsigned token',
