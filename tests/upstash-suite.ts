@@ -162,6 +162,17 @@ export function upstashClientSuite(label: string, env: () => Record<string, stri
           () => r.incrby('c', '9223372036854775807' as unknown as number),
           /ERR increment or decrement would overflow/,
         ],
+        // Refused before the value is read (Redis cannot negate this step), even where the sum fits.
+        [
+          'DECRBY c min',
+          () => r.decrby('c', '-9223372036854775808' as unknown as number),
+          /ERR decrement would overflow/,
+        ],
+        [
+          'DECRBY absent min',
+          () => r.decrby('absent-min', '-9223372036854775808' as unknown as number),
+          /ERR decrement would overflow/,
+        ],
         [
           'INCRBYFLOAT huge inf',
           () => r.incrbyfloat('huge', 'inf' as unknown as number),
@@ -178,6 +189,7 @@ export function upstashClientSuite(label: string, env: () => Record<string, stri
         '9223372036854775807',
         '1e308',
       ])
+      expect(await r.exists('absent-min')).toBe(0)
       expect(await r.hgetall('h')).toEqual(['word', 'abc', 'n', '5'])
       expect(await r.zscore('z', 'a')).toBe('1')
       // Valid ones still count, from the untouched values.

@@ -33,6 +33,23 @@ describe('fault pipeline', () => {
     expect(await res.json()).toEqual({ from: 'web', status: 503 })
   })
 
+  it('a status or ws-reject fault with a null body status (204, 205, 304) answers it without a body', async () => {
+    for (const status of [204, 205, 304]) {
+      const { faults, app } = setup()
+      faults.add({ service: 'web', effect: { type: 'status', status } })
+      const res = await app.request('/items/1')
+      expect(res.status).toBe(status)
+      expect(await res.text()).toBe('')
+      faults.add({ service: 'hub', effect: { type: 'ws-reject', status } })
+      const hub = new Hono()
+      hub.use('*', faults.http('hub' as never))
+      hub.get('/ws', (c) => c.text('upgraded'))
+      const refused = await hub.request('/ws', { headers: { upgrade: 'websocket', connection: 'Upgrade' } })
+      expect(refused.status).toBe(status)
+      expect(await refused.text()).toBe('')
+    }
+  })
+
   it('user and session matches use the host identify and the session directory', async () => {
     const { faults, app, journal } = setup()
     faults.add({ service: 'web', match: { user: 'ANN@x.test' }, effect: { type: 'status', status: 500 } })

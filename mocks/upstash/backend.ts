@@ -641,6 +641,9 @@ export class RedisBackend {
     }
     const step = by === undefined ? 1n : redisInteger(by)
     if (step === undefined) throw new RedisCommandError(NOT_INTEGER)
+    // Redis negates a DECRBY's step before adding it, so the one step it cannot negate is
+    // refused first, whatever the key holds.
+    if (spec.decrement && step === INT64_MIN) throw new RedisCommandError('ERR decrement would overflow')
     const old = stored === null ? 0n : redisInteger(stored)
     if (old === undefined) throw new RedisCommandError(valueError ?? NOT_INTEGER)
     const next = spec.decrement ? old - step : old + step

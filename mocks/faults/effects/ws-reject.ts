@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { defineEffect } from '../types.ts'
-import { httpStatus } from './status.ts'
+import { httpStatus, NULL_BODY } from './status.ts'
 
 // Refuse the WebSocket upgrade with an HTTP status (the handshake never completes). The body
 // is the service's own error envelope (chat: {error, code}), as its other refusals carry.
@@ -13,6 +13,7 @@ export const wsReject = defineEffect({
   does: 'refuses WebSocket handshakes',
   acts: {
     async upgrade(ctx, effect) {
+      if (NULL_BODY.has(effect.status)) return new Response(null, { status: effect.status })
       return new Response(JSON.stringify(ctx.errorBody(effect.status)), {
         status: effect.status,
         headers: { 'content-type': 'application/json' },
