@@ -136,27 +136,48 @@ describe.runIf(run)('replicas through Redis', () => {
     }
   })
 
-  it('a replica that heartbeats but never applies delays a write by the bound, never fails it', async () => {
+  it('a replica that heartbeats but never applies delays a write by the bound, never fails it; one that stops meanwhile no longer delays it', async () => {
     const client = new Redis(redis.url)
-    // Alive to the others, but no position: as a replica cut off from the log would look.
-    await client.set(`${prefix}alive:ghost~test`, '1', 'PX', 30_000)
-    try {
-      const started = performance.now()
-      const add = await fetch(`${a.url('v01t')}/__mocks/faults`, {
+    const ghost = 'ghost~test'
+    // Alive to the others, its position far behind: as a replica cut off from the log looks.
+    const haunt = () =>
+      client
+        .multi()
+        .set(`${prefix}alive:${ghost}`, '1', 'PX', 30_000)
+        .hset(`${prefix}applied`, ghost, `0-1 ${Date.now()}`)
+        .exec()
+    const addFault = (id: string) =>
+      fetch(`${a.url('v01t')}/__mocks/faults`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ id: 'ghost-503', effect: { type: 'status', status: 503 } }),
+        body: JSON.stringify({ id, effect: { type: 'status', status: 503 } }),
       })
+    try {
+      await haunt()
+      let started = performance.now()
+      const add = await addFault('ghost-503')
       const took = performance.now() - started
       expect(add.status).toBe(201)
       // The bound is CATCH_UP_MS (2 s): never answered before it, and not long after.
       expect(took).toBeGreaterThanOrEqual(1900)
       expect(took).toBeLessThan(15_000)
       expect((await fetch(`${b.url('v01t')}${V01T_PATH}`)).status).toBe(503)
+      // The ghost stops while a write waits on it (a clean stop deletes its position): the
+      // write is answered then, not at the bound.
+      await haunt()
+      started = performance.now()
+      const pending = addFault('ghost-again')
+      await new Promise((r) => setTimeout(r, 300))
+      await client.hdel(`${prefix}applied`, ghost)
+      const stoppedAt = performance.now() - started
+      expect((await pending).status).toBe(201)
+      expect(performance.now() - started - stoppedAt).toBeLessThan(1500)
     } finally {
-      await client.del(`${prefix}alive:ghost~test`)
+      await client.del(`${prefix}alive:${ghost}`)
+      await client.hdel(`${prefix}applied`, ghost)
       client.disconnect()
-      await fetch(`${a.url('v01t')}/__mocks/faults/ghost-503`, { method: 'DELETE' })
+      for (const id of ['ghost-503', 'ghost-again'])
+        await fetch(`${a.url('v01t')}/__mocks/faults/${id}`, { method: 'DELETE' })
     }
   })
 

@@ -120,7 +120,9 @@ function replicateHub(log: Replication, states: TenantStates<ChatState>): (tenan
     const epoch = log.applying?.entry ?? 'start'
     return {
       epoch,
-      message: (m) => log.submit('chat.message', { ...m, tenant }, { everywhere: true }),
+      // Not waited for everywhere: a socket's frames are handled in order, so waiting here would
+      // hold the sender's next frames (its echo has gone out already, from this replica's apply).
+      message: (m) => log.submit('chat.message', { ...m, tenant }),
       // Ephemeral: nobody waits for them (a failed append is logged by the log).
       typing: (t) => void log.submit('chat.typing', { ...t, tenant }).catch(() => undefined),
       presence: (p) =>

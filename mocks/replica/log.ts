@@ -28,9 +28,6 @@ interface Pending {
   reject(err: unknown): void
 }
 
-/** How often a write waiting for every replica re-reads their noted positions. */
-const EVERYWHERE_POLL_MS = 2
-
 /** A snapshot as stored (`<prefix>snapshot`, field `body`; field `covers` its last entry). */
 interface SnapshotBody {
   covers: string
@@ -116,6 +113,21 @@ redis.call('XTRIM', KEYS[2], 'MINID', min)
 local cur = redis.call('GET', KEYS[3])
 if not cur or less(cur, gone[1][1]) then redis.call('SET', KEYS[3], gone[1][1]) end
 return {min, gone[1][1]}`
+/**
+ * The instances, other than ARGV[3], whose noted position (KEYS[1]) is before entry ARGV[2] and
+ * whose heartbeat key (ARGV[1] .. instance) is live: what a write waits for. One round trip,
+ * whatever else the Redis holds.
+ */
+const BEHIND = `${LESS}
+local behind = {}
+local pos = redis.call('HGETALL', KEYS[1])
+for i = 1, #pos, 2 do
+  local id = string.match(pos[i + 1], '^(%S+)')
+  if pos[i] ~= ARGV[3] and id and less(id, ARGV[2]) and redis.call('EXISTS', ARGV[1] .. pos[i]) == 1 then
+    behind[#behind + 1] = pos[i]
+  end
+end
+return behind`
 /** Deletes the lock only if this instance still holds it. */
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`
 
@@ -231,9 +243,10 @@ export class RedisLog implements Replication {
   }
 
   /**
-   * Resolves once every other live instance (heartbeating now) has noted a position at or past
-   * `id`, or after `ms`: one that is cut off from Redis, or stopped without its key lapsing
-   * yet, delays an answer by the bound at most, never fails it.
+   * Resolves once every other live instance has noted a position at or past `id`, or after `ms`:
+   * one that is cut off from Redis, or frozen, delays an answer by the bound at most, never
+   * fails it. An instance counts while it heartbeats and has a position noted (both go when it
+   * stops, and its position when a trim cuts it off).
    */
   async appliedEverywhere(id: string, ms = CATCH_UP_MS): Promise<void> {
     let timer: NodeJS.Timeout | undefined
@@ -243,15 +256,18 @@ export class RedisLog implements Replication {
       timer = setTimeout(() => resolve('late'), ms)
     })
     const wait = async () => {
-      waiting = (await this.liveInstances()).filter((i) => i !== this.instance)
-      while (waiting.length > 0) {
-        const noted = await this.writer.hmget(this.key('applied'), ...waiting)
-        waiting = waiting.filter((_, i) => {
-          const at = noted[i]?.split(' ')[0]
-          return !at || compareIds(at, id) < 0
-        })
+      // Most answers come within a few milliseconds; a slow replica is polled less often.
+      for (let pause = 2; !done; pause = Math.min(pause * 2, 50)) {
+        waiting = (await this.writer.eval(
+          BEHIND,
+          1,
+          this.key('applied'),
+          this.alive(''),
+          id,
+          this.instance,
+        )) as string[]
         if (waiting.length === 0 || done) return
-        await new Promise((r) => setTimeout(r, EVERYWHERE_POLL_MS))
+        await new Promise((r) => setTimeout(r, pause))
       }
     }
     const outcome = await Promise.race([wait().catch(() => 'late' as const), bound])
@@ -259,20 +275,6 @@ export class RedisLog implements Replication {
     done = true
     if (outcome === 'late')
       this.logger.debug({ entry: id, waiting }, 'replica: answered before every replica applied the entry')
-  }
-
-  /** Instances whose heartbeat key is live now (this one included). */
-  private async liveInstances(): Promise<string[]> {
-    const prefix = this.alive('')
-    const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`
-    const found: string[] = []
-    let cursor = '0'
-    do {
-      const [next, keys] = await this.writer.scan(cursor, 'MATCH', pattern, 'COUNT', 100)
-      for (const k of keys) found.push(k.slice(prefix.length))
-      cursor = next
-    } while (cursor !== '0')
-    return found
   }
 
   count(key: string): Promise<number> {
