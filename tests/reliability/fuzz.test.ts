@@ -306,7 +306,7 @@ describe('auth (better-auth)', () => {
             'auth',
             t.url('auth'),
             { method: 'POST', path: '/api/auth/sign-in/email', headers: headersFor(ct, org), body },
-            { allowed: [200, 400, 401, 403, 413], success: SignIn },
+            { allowed: [200, 400, 401, 403, 413, 415], success: SignIn },
           )
         },
       ),
@@ -325,7 +325,7 @@ describe('auth (better-auth)', () => {
             'auth',
             t.url('auth'),
             { method: 'POST', path: '/api/auth/sign-up/email', headers: headersFor(ct, org), body },
-            { allowed: [200, 400, 403, 413, 422], success: SignUp },
+            { allowed: [200, 400, 403, 413, 415, 422], success: SignUp },
           )
           let parsed: unknown
           try {
@@ -369,7 +369,7 @@ describe('auth (better-auth)', () => {
             'auth',
             t.url('auth'),
             { method: 'POST', path: '/api/auth/sign-out', headers: headersFor(ct, org, sent), body },
-            { allowed: [200, 400, 403, 413], success: z.strictObject({ success: z.literal(true) }) },
+            { allowed: [200, 400, 403, 413, 415], success: z.strictObject({ success: z.literal(true) }) },
           )
           const after = await getSession(cookie)
           expect(after.status, `sign-out answered ${a.status} (cookie ${mode})`).toBe(
@@ -760,7 +760,7 @@ describe('chat', () => {
               path: `${path}?channel=general`,
               headers: { ...cookieOf(mode), ...(origin === undefined ? {} : { origin: headerSafe(origin) }) },
             },
-            { allowed: [200, 204, 400, 401, 403, 404, 426], success: () => [] },
+            { allowed: [200, 204, 400, 401, 403, 404, 405, 426], success: () => [] },
           )
         },
       ),

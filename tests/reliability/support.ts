@@ -74,8 +74,14 @@ export const UpstashErrorSchema = z.strictObject({
 
 export type Owner = 'auth' | 'chat' | 'media' | 'v01t' | 'upstash' | 'control'
 
+/**
+ * better-auth's one answer with a message and no code: a callbackURL that is no string (its
+ * router's APIError.fromStatus; checked against the real server in tests/parity).
+ */
+const AuthCallbackTypeError = z.strictObject({ message: z.literal('Invalid callbackURL: expected a string') })
+
 export const ENVELOPES: Record<Owner, z.ZodType> = {
-  auth: AuthErrorSchema,
+  auth: z.union([AuthErrorSchema, AuthCallbackTypeError]),
   chat: ServiceErrorSchema,
   media: ServiceErrorSchema,
   v01t: V01tErrorSchema,
