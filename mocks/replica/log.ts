@@ -581,12 +581,15 @@ export class RedisLog implements Replication {
     }
   }
 
-  /** Applies one entry here; answers whether its submitter waits for every replica (`w`). */
+  /**
+   * Applies one entry here; answers whether another replica's submitter waits for this one to
+   * have applied it (`w`; the submitter never reads its own position).
+   */
   private async apply(id: string, fields: string[]): Promise<boolean> {
     const f: Record<string, string> = {}
     for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!
     const { k: kind = '', o: origin = '', n: nonce = '', p = 'null' } = f
-    const marked = f.w === '1'
+    const marked = f.w === '1' && origin !== this.replica
     if (this.seen.has(nonce)) {
       this.last = id
       return marked

@@ -3,6 +3,7 @@ import type { ServiceName } from '../core/config.ts'
 import type { ErrorEnvelope } from '../core/envelope.ts'
 import { Journal } from '../core/journal.ts'
 import type { Logger } from '../core/logger.ts'
+import { BoundedMemo } from '../core/memo.ts'
 import { type HeaderLookup, type RequestHeaders, requestHeaders } from '../core/request-headers.ts'
 import {
   bindTenant,
@@ -218,13 +219,6 @@ function journalRefusal(
   })
 }
 
-/** Notes a token's tenant in a bounded memory, dropping the oldest past `GONE_SESSIONS`. */
-function remember(memory: Map<string, string>, token: string, tenant: string): void {
-  memory.delete(token)
-  memory.set(token, tenant)
-  if (memory.size > GONE_SESSIONS) memory.delete(memory.keys().next().value as string)
-}
-
 export class TenantRouter implements FaultPort {
   readonly tenants = new Map<string, Tenant>()
   /** Session token -> the tenant whose auth state holds it. */
@@ -244,12 +238,12 @@ export class TenantRouter implements FaultPort {
       (token, identity) => {
         if (identity) {
           this.owners.set(token, id)
-          this.ended.delete(token)
+          this.former.delete(token)
         } else if (this.owners.get(token) === id) {
           this.owners.delete(token)
           // Signed out, or its tenant reset: a client that keeps sending the cookie is still
           // that tenant's (its 401s journaled there), never the default world's.
-          if (id !== DEFAULT_TENANT) remember(this.ended, token, id)
+          if (id !== DEFAULT_TENANT) this.former.set(token, id)
         }
       },
       this.opts.cluster?.(id),
@@ -275,12 +269,7 @@ export class TenantRouter implements FaultPort {
     for (const token of tenant.engine.sessionTokens()) {
       if (this.owners.get(token) !== tenant.id) continue
       this.owners.delete(token)
-      remember(this.gone, token, tenant.id)
-    }
-    for (const [token, id] of this.ended) {
-      if (id !== tenant.id) continue
-      this.ended.delete(token)
-      remember(this.gone, token, id)
+      this.former.set(token, tenant.id)
     }
     this.goneIds.add(tenant.id)
     for (const id of this.goneIds) {
@@ -290,10 +279,11 @@ export class TenantRouter implements FaultPort {
     return true
   }
 
-  /** Session tokens of deleted tenants (oldest first), so their cookies get 404, not the default world. */
-  private readonly gone = new Map<string, string>()
-  /** Ended sessions of live tenants (oldest first, bounded), so their cookies stay in their tenant. */
-  private readonly ended = new Map<string, string>()
+  /**
+   * Sessions no longer live and their tenant (oldest first, bounded): ended ones of a live
+   * tenant keep their cookies in it, those of a deleted tenant get 404, never the default world.
+   */
+  private readonly former = new BoundedMemo<string, string>({ maxEntries: GONE_SESSIONS })
   /** Ids of deleted tenants (bounded): a service credential naming one gets 404 too. */
   private readonly goneIds = new Set<string>()
 
@@ -331,11 +321,9 @@ export class TenantRouter implements FaultPort {
       signals.push({ source: 'service', value: own })
     // Sessions place a request only when some tenant besides the default exists (or a signal
     // must be checked against the session): the single-world path reads no cookie here.
-    if (signals.length > 0 || this.tenants.size > 1 || this.gone.size > 0) {
+    if (signals.length > 0 || this.tenants.size > 1 || this.former.size > 0) {
       const token = this.opts.host.identify({ headers, search, upgrade })
-      const owner = token
-        ? (this.owners.get(token) ?? this.ended.get(token) ?? this.gone.get(token))
-        : undefined
+      const owner = token ? (this.owners.get(token) ?? this.former.get(token)) : undefined
       if (owner !== undefined) signals.push({ source: 'session', value: owner })
     }
     let chosen: TenantSignal | undefined
@@ -437,7 +425,7 @@ export class TenantRouter implements FaultPort {
         headers.get(TENANT_HEADER) === null &&
         !headers.get('baggage')?.includes(TENANT_BAGGAGE_KEY) &&
         !cookie?.includes(TENANT_COOKIE) &&
-        (this.gone.size === 0 || (cookie === null && headers.get('upgrade') === null))
+        (this.former.size === 0 || (cookie === null && headers.get('upgrade') === null))
       )
         return single(c, next)
       return routed(c, next, headers)

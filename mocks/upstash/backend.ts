@@ -279,14 +279,14 @@ const INCREMENTS: Record<string, { float?: true; decrement?: true; hash?: true }
 }
 
 /** A string Redis reads as a 64-bit integer (its string2ll: no sign '+', spaces or leading zeros). */
-export function redisInteger(s: string): bigint | undefined {
+function redisInteger(s: string): bigint | undefined {
   if (!/^(0|-?[1-9][0-9]{0,18})$/.test(s)) return undefined
   const n = BigInt(s)
   return n > INT64_MAX || n < INT64_MIN ? undefined : n
 }
 
 /** A string Redis reads as a float (its strtold, no surrounding spaces; hex floats not taken). */
-export function redisFloat(s: string): number | undefined {
+function redisFloat(s: string): number | undefined {
   if (/^[+-]?inf(inity)?$/i.test(s)) return s.startsWith('-') ? -Infinity : Infinity
   if (!/^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)(e[+-]?[0-9]+)?$/i.test(s)) return undefined
   return Number(s)
@@ -595,7 +595,7 @@ export class RedisBackend {
       throw new RedisCommandError('ERR INCR option supports a single increment-element pair')
     const [by, member] = tail as [string, string]
     const step = Number(by)
-    if (!Number.isFinite(step)) throw new RedisCommandError('ERR value is not a valid float')
+    if (!Number.isFinite(step)) throw new RedisCommandError(NOT_FLOAT)
     const before = await this.client.zscore(key, member)
     const old = before === null ? undefined : Number(before)
     if (flags.has('NX') && old !== undefined) return null
@@ -703,18 +703,13 @@ function redisMessage(err: unknown): string {
 function normalize(name: string, value: unknown): Reply {
   if (value === null || value === undefined) return null
   // ioredis-mock's INCRBYFLOAT/HINCRBYFLOAT/ZINCRBY of a non-number.
-  if (FLOAT_INCREMENTS.has(name) && String(value) === 'NaN')
-    throw new RedisCommandError('ERR value is not a valid float')
+  if (FLOAT_INCREMENTS.has(name) && String(value) === 'NaN') throw new RedisCommandError(NOT_FLOAT)
   if (Buffer.isBuffer(value)) return value
   if (typeof value === 'string') return value
   if (typeof value === 'number') {
     if (Number.isNaN(value)) {
       // ioredis-mock's INCR of a non-number.
-      throw new RedisCommandError(
-        name.endsWith('float')
-          ? 'ERR value is not a valid float'
-          : 'ERR value is not an integer or out of range',
-      )
+      throw new RedisCommandError(name.endsWith('float') ? NOT_FLOAT : NOT_INTEGER)
     }
     return BULK_NUMERIC.has(name) || !Number.isInteger(value) ? String(value) : value
   }

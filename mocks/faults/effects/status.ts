@@ -2,11 +2,14 @@ import { z } from 'zod'
 import { defineEffect, type HttpEffectContext } from '../types.ts'
 
 /** Statuses an answer never has a body with (the Fetch standard's null body statuses, 1xx aside). */
-export const NULL_BODY = new Set([204, 205, 304])
+const NULL_BODY = new Set([204, 205, 304])
 
 // Answer with a status instead of the fake; the body defaults to the service's own envelope
 // (the host's errorBody: the engine knows no service's error shape).
-async function answer(ctx: HttpEffectContext, effect: { status: number; body?: unknown }): Promise<Response> {
+export async function answer(
+  ctx: Pick<HttpEffectContext, 'errorBody'>,
+  effect: { status: number; body?: unknown },
+): Promise<Response> {
   if (NULL_BODY.has(effect.status)) return new Response(null, { status: effect.status })
   const body = effect.body === undefined ? ctx.errorBody(effect.status) : effect.body
   return new Response(typeof body === 'string' ? body : JSON.stringify(body), {

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { defineEffect } from '../types.ts'
-import { httpStatus, NULL_BODY } from './status.ts'
+import { answer, httpStatus } from './status.ts'
 
 // Refuse the WebSocket upgrade with an HTTP status (the handshake never completes). The body
 // is the service's own error envelope (chat: {error, code}), as its other refusals carry.
@@ -11,13 +11,6 @@ export const wsReject = defineEffect({
     status: httpStatus.default(503),
   }),
   does: 'refuses WebSocket handshakes',
-  acts: {
-    async upgrade(ctx, effect) {
-      if (NULL_BODY.has(effect.status)) return new Response(null, { status: effect.status })
-      return new Response(JSON.stringify(ctx.errorBody(effect.status)), {
-        status: effect.status,
-        headers: { 'content-type': 'application/json' },
-      })
-    },
-  },
+  // The service's own envelope, or no body for a status that has none (status.ts's answer).
+  acts: { upgrade: answer },
 })
