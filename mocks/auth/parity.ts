@@ -342,6 +342,26 @@ async function signInForgetful(x: CaseContext): Promise<string> {
   return cookiePairs(res.headers)
 }
 
+/** A get-session answer with the `ipAddress` its session was given. */
+function withIp(a: Answer): Answer {
+  let ip = '(no session)'
+  try {
+    const found = (JSON.parse(a.text) as { session?: { ipAddress?: unknown } } | null)?.session?.ipAddress
+    if (found !== undefined) ip = JSON.stringify(found)
+  } catch {}
+  return { ...a, facts: { ...a.facts, 'session ipAddress': ip } }
+}
+
+/** Each X-Forwarded-For a session is signed in with (absent: none sent), as a proxy may set it. */
+const FORWARDED_FOR = [
+  undefined,
+  '203.0.113.7',
+  '203.0.113.7, 10.0.0.1',
+  'not-an-ip',
+  '2001:db8:abcd:12:1:2:3:4',
+  '::ffff:198.51.100.9',
+] as const
+
 const signInBody = (ctx: CaseContext, extra: Record<string, unknown> = {}) => ({
   email: ctx.account.email,
   password: ctx.account.password,
@@ -660,6 +680,18 @@ export const PARITY_CASES: readonly ParityCase[] = [
     name: 'sign-out with invalid JSON and no Content-Type (the body is not read)',
     run: (x) => x.send({ path: SIGN_OUT, headers: { origin: x.origin }, body: '{"x":', noContentType: true }),
   },
+  ...FORWARDED_FOR.map(
+    (forwardedFor): ParityCase => ({
+      name: `get-session of a session signed in with ${forwardedFor === undefined ? 'no X-Forwarded-For' : `X-Forwarded-For: ${forwardedFor}`} (its ipAddress)`,
+      run: async (x) => {
+        const headers: Record<string, string> = { origin: x.origin }
+        if (forwardedFor !== undefined) headers['x-forwarded-for'] = forwardedFor
+        const res = await x.send({ path: SIGN_IN, headers, body: signInBody(x) })
+        if (res.status !== 200) throw new Error(`sign-in answered ${res.status} ${res.text}`)
+        return withIp(await x.send({ path: GET_SESSION, headers: { cookie: cookiePairs(res.headers) } }))
+      },
+    }),
+  ),
   {
     name: 'sign-in with rememberMe: false',
     run: (x) =>

@@ -12,6 +12,7 @@ import { createFakeApp } from '../fake/app.ts'
 import type { FakeDeps } from '../fake/descriptor.ts'
 import { FORM_OR_JSON, JSON_ONLY, readBody, validationMessage } from './body.ts'
 import { authEnvelope } from './envelope.ts'
+import { sessionIp } from './ip.ts'
 import {
   type AuthState,
   addUser,
@@ -297,7 +298,7 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
       token: randomId(32),
       userId: user.id,
       expiresAt: new Date(now.getTime() + lifetime * 1000).toISOString(),
-      ipAddress: c.req.header('x-forwarded-for')?.split(',')[0]?.trim() || '127.0.0.1',
+      ipAddress: sessionIp(c.req.header('x-forwarded-for')),
       userAgent: c.req.header('user-agent') ?? '',
       createdAt: now.toISOString(),
       updatedAt: now.toISOString(),
