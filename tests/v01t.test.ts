@@ -1,3 +1,4 @@
+import http from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { z } from 'zod'
 import {
@@ -134,6 +135,32 @@ describe('over the wire', () => {
     expect(followed.redirected).toBe(true)
     const body = ArtefactListResponseSchema.parse(await followed.json())
     expect(body.data.map((a) => a.slug)).toEqual([SKYFLOW])
+  })
+
+  it('answers HEAD with the Content-Length its GET has and no body (node:http, as Django does)', async () => {
+    const { res: got } = await nodes('?page_size=20')
+    const length = got.headers.get('content-length')
+    expect(Number(length)).toBeGreaterThan(0)
+    const head = await new Promise<{ status: number; length: string | undefined; bytes: number }>(
+      (resolve, reject) => {
+        const req = http.request(
+          `${base}/trace/devarno-ecosystem/node/?page_size=20`,
+          { method: 'HEAD' },
+          (r) => {
+            let bytes = 0
+            r.on('data', (chunk: Buffer) => {
+              bytes += chunk.length
+            })
+            r.on('end', () =>
+              resolve({ status: r.statusCode ?? 0, length: r.headers['content-length'], bytes }),
+            )
+          },
+        )
+        req.on('error', reject)
+        req.end()
+      },
+    )
+    expect(head).toEqual({ status: 200, length, bytes: 0 })
   })
 
   it('answers a browser preflight from the landing origin', async () => {

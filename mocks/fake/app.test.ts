@@ -120,4 +120,29 @@ describe('createFakeApp', () => {
     ])
     expect(journal.open.size).toBe(0)
   })
+
+  it("gives a HEAD answer its GET body's Content-Length; a fault's own answer is left as it is", async () => {
+    const { config, journal, faults } = engine()
+    const app = createFakeApp(
+      { name: 'v01t', envelope: plainEnvelope },
+      { config, logger: createLogger('t'), faults },
+    )
+    app.get('/x', (c) => c.text('héllo'))
+    app.get('/sized', (c) => c.body('abc', 200, { 'content-length': '3' }))
+    const head = await app.request('/x', { method: 'HEAD' })
+    expect(head.status).toBe(200)
+    expect(head.headers.get('content-length')).toBe('6')
+    expect(head.headers.get('content-type')).toMatch(/^text\/plain/)
+    expect(await head.text()).toBe('')
+    expect((await app.request('/sized', { method: 'HEAD' })).headers.get('content-length')).toBe('3')
+    expect((await app.request('/x')).headers.get('content-length')).toBeNull()
+    expect(journal.list({ method: 'HEAD' }).map((e) => [e.path, e.status])).toEqual([
+      ['/x', 200],
+      ['/sized', 200],
+    ])
+    faults.add({ service: 'v01t', effect: { type: 'status', status: 503 } })
+    const faulted = await app.request('/x', { method: 'HEAD' })
+    expect(faulted.status).toBe(503)
+    expect(faulted.headers.get('content-length')).toBeNull()
+  })
 })

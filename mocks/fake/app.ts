@@ -1,4 +1,4 @@
-import { type ErrorHandler, Hono } from 'hono'
+import { type Context, type ErrorHandler, Hono, type MiddlewareHandler, type Next } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ServiceName } from '../core/config.ts'
 import { type CorsOptions, corsMiddleware } from '../core/cors.ts'
@@ -10,8 +10,8 @@ import { chainRouter } from './sync-compose.ts'
 // first its `/__mocks` slice (a catch-all answers every control path, so nothing registered
 // after it ever sees one: this is where faults, journal and CORS are kept off `/__mocks/*`),
 // then CORS if the service has it, then the fault engine (which also journals) in front of
-// every route; unknown routes, bad methods and thrown errors answered in the service's own
-// envelope. A stack trace never reaches a client.
+// every route, then HEAD's Content-Length; unknown routes, bad methods and thrown errors
+// answered in the service's own envelope. A stack trace never reaches a client.
 
 export interface FakeAppOptions {
   /** CORS for browsers calling the service directly; runs first, in front of the fault engine. */
@@ -22,6 +22,23 @@ export interface FakeAppOptions {
 export interface FakeIdentity {
   readonly name: ServiceName
   readonly envelope: ErrorEnvelope
+}
+
+/**
+ * A HEAD answer's Content-Length is its GET body's, as Django, Axum and Node's own servers
+ * send it (Hono drops the body, and the length with it). Inside the fault engine: a fault's own
+ * answer to a HEAD is left as the fault made it. Any other method goes straight on.
+ */
+const headLength: MiddlewareHandler = (c, next) => (c.req.method === 'HEAD' ? withLength(c, next) : next())
+
+async function withLength(c: Context, next: Next): Promise<void> {
+  await next()
+  const res = c.res
+  if (!res.body || res.headers.has('content-length')) return
+  const body = await res.arrayBuffer()
+  const headers = new Headers(res.headers)
+  headers.set('content-length', String(body.byteLength))
+  c.res = new Response(null, { status: res.status, statusText: res.statusText, headers })
 }
 
 export function createFakeApp(service: FakeIdentity, deps: FakeDeps, opts: FakeAppOptions = {}): Hono {
@@ -43,6 +60,7 @@ export function createFakeApp(service: FakeIdentity, deps: FakeDeps, opts: FakeA
   if (deps.control) app.route('/__mocks', deps.control)
   if (opts.cors) app.use('*', corsMiddleware(opts.cors))
   app.use('*', deps.faults.http(name))
+  app.use('*', headLength)
   app.notFound((c) =>
     c.json(envelope.body(`No route for ${c.req.method} ${c.req.path}`, envelope.code(404)), 404),
   )

@@ -382,10 +382,16 @@ describe('trailing slash, HEAD and CORS', () => {
     expect(unknown.res.headers.get('location')).toBe('/trace/nope/node/')
   })
 
-  it('answers HEAD like GET without a body', async () => {
+  it('answers HEAD like GET without a body, with its Content-Length (as Django does)', async () => {
     const res = await app.request(ARTICLES, { method: 'HEAD' })
     expect(res.status).toBe(200)
     expect(await res.text()).toBe('')
+    const get = await app.request(ARTICLES)
+    expect(res.headers.get('content-length')).toBe(String((await get.arrayBuffer()).byteLength))
+    const missing = await app.request('/trace/nope/x/', { method: 'HEAD' })
+    expect(missing.status).toBe(404)
+    expect(Number(missing.headers.get('content-length'))).toBeGreaterThan(0)
+    expect(await missing.text()).toBe('')
   })
 
   it('answers preflights for any path and reflects the requested headers', async () => {
