@@ -1,6 +1,8 @@
 import { Redis as UpstashRedis } from '@upstash/redis'
+import fc from 'fast-check'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { scanCursor } from '../mocks/upstash/backend.ts'
 import { DEFAULT_UPSTASH_TOKEN } from '../mocks/upstash/settings.ts'
 import { startTestMocks } from './helpers.ts'
 import { hasRedisServer, type RedisServer, startRedisServer } from './redis-server.ts'
@@ -47,6 +49,52 @@ describe.skipIf(!available)('real Redis under a prefix', () => {
       expect(await direct.exists(`${PREFIX}mine`)).toBe(0)
     } finally {
       await t.close()
+      direct.disconnect()
+    }
+  })
+})
+
+describe.skipIf(!available)('SCAN cursors, read as redis-server reads them', () => {
+  it('accepts and refuses the cursors redis-server does, and reads the same position', async () => {
+    const direct = new Redis(redisUrl)
+    try {
+      // An empty database: any valid cursor answers "0", so only validity is compared here;
+      // the position is compared by scanning one key from the cursor's own decimal value.
+      await direct.flushdb()
+      await direct.set('only', 'x')
+      const answer = async (cursor: string) =>
+        direct.call('SCAN', cursor, 'COUNT', '1').then(
+          (r) => JSON.stringify(r),
+          (err: Error) => err.message,
+        )
+      const cursor = fc.oneof(
+        fc.bigInt({ min: -(2n ** 65n), max: 2n ** 65n }).map(String),
+        fc.bigInt({ min: 0n, max: 2n ** 64n }).map((n) => `+${n}`),
+        fc.nat().map((n) => `0000${n}`),
+        fc.constantFrom(
+          '',
+          '+',
+          '-',
+          ' 1',
+          '1 ',
+          '0x10',
+          '1e3',
+          '-0',
+          '18446744073709551615',
+          '-18446744073709551615',
+        ),
+        fc.string({ maxLength: 4 }),
+      )
+      await fc.assert(
+        fc.asyncProperty(cursor, async (text) => {
+          const read = scanCursor(text)
+          const real = await answer(text)
+          if (read === undefined) expect(real, text).toBe('ERR invalid cursor')
+          else expect(real, text).toBe(await answer(String(read)))
+        }),
+        { numRuns: 300 },
+      )
+    } finally {
       direct.disconnect()
     }
   })

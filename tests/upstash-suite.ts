@@ -237,6 +237,8 @@ export function upstashClientSuite(label: string, env: () => Record<string, stri
       // Over the wire: 400 in Upstash's envelope, never a 500.
       for (const [cmd, error] of [
         [['SCAN', 'abc'], 'ERR invalid cursor'],
+        [['SCAN', ' 1'], 'ERR invalid cursor'],
+        [['SCAN', '18446744073709551616'], 'ERR invalid cursor'],
         [['SCAN', '0', 'COUNT', 'x'], 'ERR value is not an integer or out of range'],
         [['SCAN', '0', 'TYPE'], 'ERR syntax error'],
         [['SCAN', '0', 'BOGUS', '1'], 'ERR syntax error'],
@@ -247,6 +249,25 @@ export function upstashClientSuite(label: string, env: () => Record<string, stri
           body: JSON.stringify(cmd),
         })
         expect([res.status, await res.json()], cmd.join(' ')).toEqual([400, { error }])
+      }
+      // As strtoul reads them: a sign, leading zeros, nothing at all (0); -1 is 2^64 - 1.
+      for (const cursor of ['-1', '+0', '00', '']) {
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${DEFAULT_UPSTASH_TOKEN}` },
+          body: JSON.stringify(['SCAN', cursor, 'MATCH', 'k:*', 'COUNT', '1000']),
+        })
+        const body = (await res.json()) as { result: [string, string[]] }
+        expect(res.status, `SCAN "${cursor}"`).toBe(200)
+        if (cursor !== '-1')
+          expect(body.result[1].sort(), `SCAN "${cursor}"`).toEqual([
+            'k:1',
+            'k:2',
+            'k:h',
+            'k:l',
+            'k:s',
+            'k:z',
+          ])
       }
     })
 

@@ -331,6 +331,20 @@ export interface BackendOptions {
   embeddedHost?: string
 }
 
+/**
+ * A SCAN cursor as Redis reads it (C's strtoul, base 10): an optional sign and digits, or
+ * nothing at all (0); a negative one wraps around 2^64 as strtoul's does; no leading space,
+ * nothing after the digits, nothing out of the unsigned 64-bit range. undefined: invalid.
+ */
+export function scanCursor(text: string): bigint | undefined {
+  if (text === '') return 0n
+  const m = /^([+-]?)([0-9]+)$/.exec(text)
+  if (!m) return undefined
+  const n = BigInt(m[2]!)
+  if (n >= 2n ** 64n) return undefined
+  return m[1] === '-' ? (2n ** 64n - n) % 2n ** 64n : n
+}
+
 type Invocable = Record<string, unknown>
 
 export class RedisBackend {
@@ -389,8 +403,7 @@ export class RedisBackend {
   /** Runs one command; throws RedisCommandError for Redis's error answers. */
   command(args: readonly string[]): Promise<Reply> {
     const name = checkCommand(args)
-    if (this.kind === 'embedded') return this.serial(() => this.run(name, args))
-    return this.run(name, args)
+    return this.exclusive(() => this.run(name, args))
   }
 
   /** Upstash `/pipeline`: in order, not atomic, each command its own outcome. */
@@ -460,20 +473,20 @@ export class RedisBackend {
    * before it, and nothing can write after it, so its world is empty for the next owner.
    */
   async dispose(): Promise<void> {
-    if (this.kind === 'embedded') {
-      await this.serial(async () => {
-        this.disposed = true
-        await this.clear()
-      })
-    } else {
+    await this.exclusive(async () => {
       this.disposed = true
       await this.clear()
-    }
+    })
   }
 
   async close(): Promise<void> {
     if (this.kind === 'redis') this.client.disconnect()
     else await this.client.quit().catch(() => undefined)
+  }
+
+  /** On the embedded Redis, after every command queued before it; on a real one, at once. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.kind === 'embedded' ? this.serial(fn) : fn()
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -542,10 +555,9 @@ export class RedisBackend {
    * backends take one path.
    */
   private async scan(rest: readonly string[]): Promise<Reply> {
-    const cursor = rest[0] ?? '0'
-    // Redis reads the cursor as an unsigned 64-bit integer.
-    if (!/^[0-9]{1,20}$/.test(cursor) || BigInt(cursor) >= 2n ** 64n)
-      throw new RedisCommandError('ERR invalid cursor')
+    const read = scanCursor(rest[0] ?? '0')
+    if (read === undefined) throw new RedisCommandError('ERR invalid cursor')
+    const cursor = String(read)
     const opts: string[] = []
     let match = '*'
     let type: string | undefined
