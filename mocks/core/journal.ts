@@ -397,19 +397,20 @@ export class Journal {
       closedBy === undefined &&
       this.listeners.size === 0
     ) {
-      const last = this.entries[this.entries.length - 1]
-      const head = last instanceof FrameRun ? last.head : runnable(last) ? last : undefined
-      const size = last instanceof FrameRun ? last.size : 1
+      const at = this.entries.length - 1
+      const last = this.entries[at]
+      const inRun = last instanceof FrameRun
+      const head = inRun ? last.head : runnable(last) ? last : undefined
+      const size = inRun ? last.size : 1
       if (
         head !== undefined &&
         size < this.limit &&
         continues(head, size, seq, time, service, path, frame, this.replica)
       ) {
-        if (last instanceof FrameRun) last.users.push(userId)
-        else {
-          const run = new FrameRun(head)
-          run.users.push(userId)
-          this.entries[this.entries.length - 1] = run
+        const run = inRun ? last : new FrameRun(head)
+        run.users.push(userId)
+        if (!inRun) {
+          this.entries[at] = run
           this.runs++
         }
         this.added()
