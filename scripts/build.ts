@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
-import { build, type Metafile, type Plugin } from 'esbuild'
+import { type BuildOptions, build, type Metafile, type Plugin } from 'esbuild'
 
 // Bundles the CLI into one ESM file so production runs plain `node` (Node 20 cannot strip
 // types, and tsx costs ~400 ms at start-up). Dependencies stay in node_modules (installed
@@ -17,6 +17,14 @@ export const BUNDLE_ENTRY = 'mocks/cli/index.ts'
  * also the package's `bin` (`npx devarno-mocks start`), hence the hashbang.
  */
 export const BUNDLE_OUTFILE = 'dist/mocks.mjs'
+/**
+ * PGlite's worker thread (mocks/db/pglite-thread.ts starts it): a file of its own, emitted
+ * beside the bundle and beside the library's files.
+ */
+export const PGLITE_WORKER_ENTRY = 'mocks/db/pglite-worker.ts'
+/** Its file name: the library's entry name `pglite-worker` gets the same `.mjs`. */
+export const PGLITE_WORKER_FILE = 'pglite-worker.mjs'
+const PGLITE_THREAD_SOURCE = 'mocks/db/pglite-thread.ts'
 
 /**
  * Packages the bundle loads from node_modules: native parts (sharp, ws's optional addons),
@@ -61,6 +69,18 @@ const keepSourceUrls = (outdir: string): Plugin => ({
 })
 
 /**
+ * Where pglite-thread.ts finds the built worker: relative to its own source file's URL, which
+ * is what its `import.meta.url` becomes once bundled (keepSourceUrls).
+ */
+const pgliteWorkerDefine = (outdir: string): Record<string, string> => {
+  const fromSource = path.relative(
+    path.dirname(path.join(root, PGLITE_THREAD_SOURCE)),
+    path.join(outdir, PGLITE_WORKER_FILE),
+  )
+  return { PGLITE_WORKER_FILE: JSON.stringify(fromSource.split(path.sep).join('/')) }
+}
+
+/**
  * Beside the bundle: when it was built and from which files (outside node_modules; plus what
  * decides the build itself), so `pnpm dev:mocks` (scripts/dev.mjs) can tell a stale bundle.
  */
@@ -78,37 +98,51 @@ export async function buildBundle(
   const outfile = path.resolve(root, opts.outfile ?? BUNDLE_OUTFILE)
   // Sources edited while the build runs are newer than this instant: the next start rebuilds.
   const startedAt = Date.now()
-  const result = await build({
-    absWorkingDir: root,
-    entryPoints: [path.join(root, BUNDLE_ENTRY)],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    // Pure-JS packages with many small files are bundled: @msw/data pulls in ~550 es-toolkit
-    // modules, which cost most of the cold start when Node loads them one by one.
-    external: BUNDLE_EXTERNAL,
-    // Bundled CommonJS (yaml) requires Node built-ins: give the ESM bundle a `require`.
-    banner: {
-      js: "#!/usr/bin/env node\nimport { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
-    },
-    sourcemap: true,
-    legalComments: 'none',
-    logLevel: 'warning',
-    metafile: true,
-    // Written below, each file renamed into place: a concurrent start never reads half a bundle.
-    write: false,
-    plugins: [keepSourceUrls(path.dirname(outfile))],
-  })
-  await mkdir(path.dirname(outfile), { recursive: true })
-  const files = [...result.outputFiles].sort((a) => (a.path === outfile ? 1 : -1)) // the map first
+  const outdir = path.dirname(outfile)
+  const bundle = (entry: string, file: string, extra: Pick<BuildOptions, 'define' | 'banner'> = {}) =>
+    build({
+      absWorkingDir: root,
+      entryPoints: [path.join(root, entry)],
+      outfile: file,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      // Pure-JS packages with many small files are bundled: @msw/data pulls in ~550 es-toolkit
+      // modules, which cost most of the cold start when Node loads them one by one.
+      external: BUNDLE_EXTERNAL,
+      sourcemap: true,
+      legalComments: 'none',
+      logLevel: 'warning',
+      metafile: true,
+      // Written below, each file renamed into place: a concurrent start never reads half a bundle.
+      write: false,
+      plugins: [keepSourceUrls(outdir)],
+      ...extra,
+    })
+  const [result, worker] = await Promise.all([
+    bundle(BUNDLE_ENTRY, outfile, {
+      define: pgliteWorkerDefine(outdir),
+      // Bundled CommonJS (yaml) requires Node built-ins: give the ESM bundle a `require`.
+      banner: {
+        js: "#!/usr/bin/env node\nimport { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+      },
+    }),
+    bundle(PGLITE_WORKER_ENTRY, path.join(outdir, PGLITE_WORKER_FILE)),
+  ])
+  await mkdir(outdir, { recursive: true })
+  // The worker first, the bundle's map, the bundle last.
+  const files = [...worker.outputFiles, ...[...result.outputFiles].sort((a) => (a.path === outfile ? 1 : -1))]
   for (const f of files) {
     await writeFile(`${f.path}.${process.pid}.tmp`, f.contents)
     await rename(`${f.path}.${process.pid}.tmp`, f.path)
   }
   const inputs = [
-    ...Object.keys(result.metafile.inputs).filter((f) => !f.startsWith('node_modules/')),
+    ...new Set(
+      [...Object.keys(result.metafile.inputs), ...Object.keys(worker.metafile.inputs)].filter(
+        (f) => !f.startsWith('node_modules/'),
+      ),
+    ),
     ...BUILD_INPUTS_EXTRA,
   ]
   const inputsFile = inputsFileOf(outfile)
@@ -135,7 +169,9 @@ export async function buildLibrary(
   const result = await build({
     absWorkingDir: root,
     entryPoints: Object.fromEntries(
-      Object.entries(LIBRARY_ENTRIES).map(([name, file]) => [name, path.join(root, file)]),
+      [...Object.entries(LIBRARY_ENTRIES), ['pglite-worker', PGLITE_WORKER_ENTRY] as const].map(
+        ([name, file]) => [name, path.join(root, file)],
+      ),
     ),
     outdir,
     outExtension: { '.js': '.mjs' },
@@ -145,6 +181,7 @@ export async function buildLibrary(
     format: 'esm',
     target: 'node20',
     packages: 'external',
+    define: pgliteWorkerDefine(outdir),
     sourcemap: true,
     legalComments: 'none',
     logLevel: 'warning',

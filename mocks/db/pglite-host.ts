@@ -1,8 +1,8 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { createServer, type Server, type Socket } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { PGlite } from '@electric-sql/pglite'
+import { openPglite } from './pglite-open.ts'
+import { type PgliteLike, PgliteThread } from './pglite-thread.ts'
 import {
   BackendScanner,
   COPY_FAIL,
@@ -31,6 +31,11 @@ export interface PgliteHostOptions {
   /** A directory to keep the database in; in memory when undefined. */
   dataDir?: string | undefined
   logger?: HostLogger | undefined
+  /**
+   * Run PGlite in a worker thread (the db service does): its start, seeds and queries then never
+   * stop this thread's other servers. In this thread otherwise (tests that reach into PGlite).
+   */
+  worker?: boolean | undefined
 }
 
 type Waiter = { owner: object; grant: () => void }
@@ -48,8 +53,8 @@ END $$;`
 const noopLogger: HostLogger = { info() {}, warn() {}, error() {} }
 
 export class PgliteHost {
-  private db: PGlite | undefined
-  private starting: Promise<PGlite> | undefined
+  private db: PgliteLike | undefined
+  private starting: Promise<PgliteLike> | undefined
   private owner: object | undefined
   private waiting: Waiter[] = []
   private readonly sessions = new Set<Session>()
@@ -119,18 +124,17 @@ export class PgliteHost {
   }
 
   /** The PGlite instance, created on first use (and seeded then when the database is new). */
-  instance(): Promise<PGlite> {
+  instance(): Promise<PgliteLike> {
     if (this.db) return Promise.resolve(this.db)
     this.starting ??= this.create()
     return this.starting
   }
 
-  private async create(): Promise<PGlite> {
+  private async create(): Promise<PgliteLike> {
     const started = performance.now()
-    const { PGlite } = await import('@electric-sql/pglite')
     const dir = this.opts.dataDir
     const fresh = !dir || !existsSync(join(dir, 'PG_VERSION'))
-    const db = dir ? await PGlite.create({ dataDir: dir }) : await createInMemory(PGlite)
+    const db = this.opts.worker ? await PgliteThread.start(dir) : await openPglite(dir)
     if (fresh && this.seedSql) {
       try {
         await db.exec(this.seedSql)
@@ -210,6 +214,8 @@ export class PgliteHost {
     this.db = undefined
     this.starting = undefined
     await db?.close()
+    if (db instanceof PgliteThread && db.terminated)
+      this.logger.warn({}, "PGlite's worker thread did not end after PGlite closed: it was terminated")
   }
 }
 
@@ -326,7 +332,7 @@ class Session {
     return out.bytes
   }
 
-  private async exec(db: PGlite, bytes: Uint8Array, forward: boolean, copy?: Buffer[]): Promise<void> {
+  private async exec(db: PgliteLike, bytes: Uint8Array, forward: boolean, copy?: Buffer[]): Promise<void> {
     this.scanner.expect()
     await db.execProtocolRawStream(bytes, {
       onRawData: (data) => {
@@ -380,40 +386,4 @@ function idleAnswer(answer: Buffer): Buffer {
   const out = Buffer.from(answer)
   if (out.length >= 6 && out[out.length - 6] === 0x5a) out[out.length - 1] = 0x49
   return out
-}
-
-/**
- * A fresh in-memory PGlite. Its initdb takes most of its start (7-9 s on a loaded 2-core
- * machine, against ~1.5 s to load a data directory), so the first start on a machine dumps the
- * fresh cluster to the temp folder and later starts (other processes, test files) load it.
- */
-async function createInMemory(PGliteClass: typeof PGlite): Promise<PGlite> {
-  const cache = join(tmpdir(), `devarno-mocks-pglite-${pgliteVersion()}.tar`)
-  if (existsSync(cache)) {
-    try {
-      return await PGliteClass.create({ loadDataDir: new Blob([readFileSync(cache)]) })
-    } catch {
-      // A damaged cache: start from scratch (and write it again below).
-    }
-  }
-  const db = await PGliteClass.create()
-  try {
-    const dump = await db.dumpDataDir('none')
-    const part = `${cache}.${process.pid}.part`
-    writeFileSync(part, Buffer.from(await dump.arrayBuffer()))
-    renameSync(part, cache)
-  } catch {
-    // No cache then: the next start runs initdb again.
-  }
-  return db
-}
-
-function pgliteVersion(): string {
-  try {
-    const main = new URL(import.meta.resolve('@electric-sql/pglite'))
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', main), 'utf8')) as { version: string }
-    return pkg.version
-  } catch {
-    return 'unknown'
-  }
 }
