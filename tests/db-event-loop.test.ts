@@ -52,7 +52,7 @@ afterEach(async () => {
 
 describe('db: PGlite in a worker thread leaves the event loop free', () => {
   it('the event loop is never held for long while PGlite starts, seeds, resets and answers', async () => {
-    const host = new PgliteHost({ worker: true })
+    const host = new PgliteHost()
     hosts.push(host)
     const delay = await maxLoopDelay(() => startSeedResetQuery(host))
     console.log(`db event loop: max delay ${delay} ms with PGlite in a worker thread`)
@@ -61,7 +61,7 @@ describe('db: PGlite in a worker thread leaves the event loop free', () => {
   }, 120_000)
 
   it('the same work with PGlite in this thread holds the loop for seconds (the measure sees it)', async () => {
-    const host = new PgliteHost()
+    const host = new PgliteHost({ worker: false })
     hosts.push(host)
     const delay = await maxLoopDelay(() => startSeedResetQuery(host))
     console.log(`db event loop: max delay ${delay} ms with PGlite in this thread`)

@@ -68,7 +68,8 @@ describe('db: scenario seed', () => {
   it('a reset while PGlite runs its start seed waits for the start and leaves the new seed', async () => {
     const { PgliteHost } = await import('../mocks/db/pglite-host.ts')
     const { PGlite } = await import('@electric-sql/pglite')
-    const host = new PgliteHost()
+    // In this thread: the spy reaches PGlite's own exec.
+    const host = new PgliteHost({ worker: false })
     const exec = PGlite.prototype.exec
     let reset: Promise<void> | undefined
     // The start's seed is running (the old one) when the switch to a new seed comes.

@@ -32,8 +32,8 @@ export interface PgliteHostOptions {
   dataDir?: string | undefined
   logger?: HostLogger | undefined
   /**
-   * Run PGlite in a worker thread (the db service does): its start, seeds and queries then never
-   * stop this thread's other servers. In this thread otherwise (tests that reach into PGlite).
+   * PGlite runs in a worker thread, so its start, seeds and queries never stop this thread's
+   * other servers; `false` runs it in this thread (tests that reach into PGlite's own calls).
    */
   worker?: boolean | undefined
 }
@@ -134,7 +134,7 @@ export class PgliteHost {
     const started = performance.now()
     const dir = this.opts.dataDir
     const fresh = !dir || !existsSync(join(dir, 'PG_VERSION'))
-    const db = this.opts.worker ? await PgliteThread.start(dir) : await openPglite(dir)
+    const db = this.opts.worker === false ? await openPglite(dir) : await PgliteThread.start(dir)
     if (fresh && this.seedSql) {
       try {
         await db.exec(this.seedSql)

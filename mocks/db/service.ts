@@ -83,7 +83,7 @@ export class DbService {
       )
       dataDir = undefined
     }
-    this.pglite = this.upstream ? undefined : new PgliteHost({ dataDir, logger: opts.logger, worker: true })
+    this.pglite = this.upstream ? undefined : new PgliteHost({ dataDir, logger: opts.logger })
     this.lease = opts.cluster ? this.createLease(opts.cluster) : undefined
     this.proxy = new TcpFaultProxy({
       host: opts.host,

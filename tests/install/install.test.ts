@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PORT_ENV } from '../../mocks/runtime/config.ts'
 import { commandsOf, readmeBlocks } from '../../scripts/readme-blocks.ts'
@@ -270,6 +271,16 @@ for (const pm of ['pnpm', 'npm'] as const) {
           expect(JSON.parse(health.out)).toMatchObject({ scenario: 'default' })
           const scenarios = await sh('npx devarno-mocks scenarios', app, env, 30_000)
           expect(scenarios.out).toMatch(/chat-down\s+/)
+          // The database: PGlite starts in the package's own worker file (dist/pglite-worker.mjs).
+          const db = new pg.Client({
+            connectionString: `postgres://postgres:postgres@127.0.0.1:${ports[PORT_ENV.db!]}/postgres`,
+          })
+          await db.connect()
+          try {
+            expect((await db.query<{ n: number }>('SELECT 41 + 1 AS n')).rows).toEqual([{ n: 42 }])
+          } finally {
+            await db.end()
+          }
         } finally {
           run.interrupt()
         }
