@@ -145,8 +145,13 @@ export async function buildBundle(
     ),
     ...BUILD_INPUTS_EXTRA,
   ]
+  // The files it wrote besides the bundle (the worker): a start checks they are still there.
+  const outputs = files.map((f) => path.relative(root, f.path)).filter((f) => !f.endsWith('.map'))
   const inputsFile = inputsFileOf(outfile)
-  await writeFile(`${inputsFile}.${process.pid}.tmp`, `${JSON.stringify({ startedAt, inputs }, null, 1)}\n`)
+  await writeFile(
+    `${inputsFile}.${process.pid}.tmp`,
+    `${JSON.stringify({ startedAt, inputs, outputs }, null, 1)}\n`,
+  )
   await rename(`${inputsFile}.${process.pid}.tmp`, inputsFile)
   return { outfile, metafile: result.metafile }
 }

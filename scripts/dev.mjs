@@ -27,6 +27,14 @@ export function staleReason(outfile, root = ROOT) {
   } catch {
     return `${path.relative(root, outfile)} has not been built`
   }
+  // Older records name no outputs; a missing one (the worker beside the bundle) is a rebuild.
+  for (const output of record.outputs ?? []) {
+    try {
+      statSync(path.join(root, output))
+    } catch {
+      return `${output} (written by the last build) is gone`
+    }
+  }
   for (const input of record.inputs) {
     let mtime
     try {

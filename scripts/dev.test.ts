@@ -37,6 +37,16 @@ describe('staleReason', () => {
     at(source, built - 60_000)
     rmSync(path.join(fake, 'b.ts'))
     expect(staleReason(bundle, fake)).toBe('b.ts (an input of the last build) is gone')
+    writeFileSync(path.join(fake, 'b.ts'), '')
+    at(path.join(fake, 'b.ts'), built - 60_000)
+    // A file the build wrote beside the bundle (PGlite's worker) that is gone: rebuilt too.
+    writeFileSync(
+      `${bundle}.inputs.json`,
+      JSON.stringify({ startedAt: built, inputs: ['a.ts', 'b.ts'], outputs: ['worker.mjs'] }),
+    )
+    expect(staleReason(bundle, fake)).toBe('worker.mjs (written by the last build) is gone')
+    writeFileSync(path.join(fake, 'worker.mjs'), '')
+    expect(staleReason(bundle, fake)).toBeUndefined()
   })
 })
 

@@ -83,7 +83,8 @@ describe('db: scenario seed', () => {
     })
     try {
       await host.reset(`CREATE TABLE seeded (v text); INSERT INTO seeded VALUES ('old')`)
-      const db = await host.instance()
+      // In this thread, the host's database is PGlite itself.
+      const db = (await host.instance()) as InstanceType<typeof PGlite>
       await reset
       spy.mockRestore()
       expect((await db.query('SELECT v FROM seeded')).rows).toEqual([{ v: 'new' }])

@@ -55,9 +55,15 @@ describe.skipIf(!available)('real Redis under a prefix', () => {
 })
 
 describe.skipIf(!available)('SCAN cursors, read as redis-server reads them', () => {
-  it('accepts and refuses the cursors redis-server does, and reads the same position', async () => {
+  it('accepts and refuses the cursors redis-server does, and reads the same position', async (ctx) => {
     const direct = new Redis(redisUrl)
     try {
+      // Redis up to 7.2 (Debian bookworm's) reads a cursor with strtoul, as the fake does; later
+      // ones read it differently, so the comparison means nothing there.
+      const version = /redis_version:(\d+)\.(\d+)/.exec(await direct.info('server'))
+      const [major, minor] = [Number(version?.[1]), Number(version?.[2])]
+      if (major > 7 || (major === 7 && minor >= 4))
+        ctx.skip(`redis-server ${major}.${minor} reads cursors otherwise`)
       // An empty database: any valid cursor answers "0", so only validity is compared here;
       // the position is compared by scanning one key from the cursor's own decimal value.
       await direct.flushdb()

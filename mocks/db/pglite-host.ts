@@ -126,7 +126,16 @@ export class PgliteHost {
   /** The PGlite instance, created on first use (and seeded then when the database is new). */
   instance(): Promise<PgliteLike> {
     if (this.db) return Promise.resolve(this.db)
-    this.starting ??= this.create()
+    if (!this.starting) {
+      const starting = this.create()
+      this.starting = starting
+      // A failed start is said, and the next connection tries again (never a database that
+      // stays failed with nothing in the log).
+      starting.catch((err: Error) => {
+        if (this.starting === starting) this.starting = undefined
+        this.logger.error({ err: err.message }, 'PGlite failed to start; the next connection tries again')
+      })
+    }
     return this.starting
   }
 
@@ -134,7 +143,10 @@ export class PgliteHost {
     const started = performance.now()
     const dir = this.opts.dataDir
     const fresh = !dir || !existsSync(join(dir, 'PG_VERSION'))
-    const db = this.opts.worker === false ? await openPglite(dir) : await PgliteThread.start(dir)
+    const db =
+      this.opts.worker === false
+        ? await openPglite(dir)
+        : await PgliteThread.start(dir, (thread, err) => this.lost(thread, err))
     if (fresh && this.seedSql) {
       try {
         await db.exec(this.seedSql)
@@ -142,6 +154,7 @@ export class PgliteHost {
         this.logger.error({ err: (err as Error).message }, 'db seed SQL failed; the database starts empty')
       }
     }
+    if (db instanceof PgliteThread && db.failure) throw db.failure
     this.db = db
     this.logger.info(
       { ms: Math.round(performance.now() - started), dataDir: dir ?? '(memory)' },
@@ -199,14 +212,7 @@ export class PgliteHost {
    * when this replica holds the database again.
    */
   async close(): Promise<void> {
-    this.generation++
-    for (const s of this.sessions) s.cut()
-    // Sessions queued for the old PGlite are let go: each sees it is stale and stops.
-    const waiting = this.waiting
-    this.waiting = []
-    this.owner = undefined
-    for (const w of waiting) w.grant()
-    this.startupAnswer = undefined
+    this.forget()
     const server = this.server
     this.server = undefined
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()))
@@ -215,7 +221,33 @@ export class PgliteHost {
     this.starting = undefined
     await db?.close()
     if (db instanceof PgliteThread && db.terminated)
-      this.logger.warn({}, "PGlite's worker thread did not end after PGlite closed: it was terminated")
+      this.logger.warn(
+        {},
+        "PGlite's worker thread had not ended when closing's grace ran out: it was terminated",
+      )
+  }
+
+  /** Every session of the current PGlite cut, and those queued for it let go (each sees it is stale). */
+  private forget(): void {
+    this.generation++
+    for (const s of this.sessions) s.cut()
+    const waiting = this.waiting
+    this.waiting = []
+    this.owner = undefined
+    for (const w of waiting) w.grant()
+    this.startupAnswer = undefined
+  }
+
+  /** PGlite's thread ended unasked (a crash): its sessions are cut and the next connection starts a new one. */
+  private lost(thread: PgliteThread, err: Error): void {
+    if (this.db !== thread) return
+    this.logger.error(
+      { err: err.message },
+      "PGlite's worker thread ended unexpectedly; the next connection starts the database again",
+    )
+    this.forget()
+    this.db = undefined
+    this.starting = undefined
   }
 }
 

@@ -8,7 +8,6 @@ import type { PgliteReply, PgliteRequest, PgliteWorkerData } from './pglite-work
 export interface PgliteLike {
   execProtocolRawStream(message: Uint8Array, opts: { onRawData: (data: Uint8Array) => void }): Promise<void>
   exec(sql: string): Promise<unknown>
-  query<T>(sql: string, params?: unknown[]): Promise<{ rows: T[] }>
   close(): Promise<void>
 }
 
@@ -18,36 +17,54 @@ export interface PgliteLike {
  */
 declare const PGLITE_WORKER_FILE: string | undefined
 
-/** How long a worker that was asked to close may take to end before it is terminated. */
-const EXIT_GRACE_MS = 2000
+/**
+ * How long closing may take: the calls still running (a long query), then the thread's own end.
+ * Past it the thread is terminated (the in-memory database is gone either way).
+ */
+const CLOSE_GRACE_MS = 2000
 
 type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void }
 
 export class PgliteThread implements PgliteLike {
   private nextId = 1
   private readonly pending = new Map<number, Pending>()
-  private failure: Error | undefined
+  /** Why the thread failed, once it has (calls are refused from then on). */
+  failure: Error | undefined = undefined
   private closing: Promise<void> | undefined
   private readonly exited: Promise<number>
-  /** True when the worker did not end by itself after closing and had to be terminated. */
+  /** True when the worker did not end by itself within the grace and had to be terminated. */
   terminated = false
 
-  private constructor(private readonly worker: Worker) {
+  private constructor(
+    private readonly worker: Worker,
+    /** Told once if the thread fails or ends when not asked to close (a crash, an OOM). */
+    private readonly onLost: (thread: PgliteThread, err: Error) => void,
+  ) {
     this.exited = new Promise((resolve) => worker.once('exit', resolve))
     worker.on('message', (reply: PgliteReply) => this.settle(reply))
     worker.on('error', (err) => this.fail(err))
     void this.exited.then((code) => this.fail(new Error(`PGlite's worker thread ended (exit code ${code})`)))
   }
 
-  /** Starts the worker and waits for PGlite's start in it. */
-  static async start(dataDir: string | undefined): Promise<PgliteThread> {
-    const thread = new PgliteThread(spawn({ dataDir }))
+  /**
+   * Starts the worker and waits for PGlite's start in it. `onLost` hears of a failure after the
+   * start (one before it rejects the start; one in between leaves `failure` set).
+   */
+  static async start(
+    dataDir: string | undefined,
+    onLost: (thread: PgliteThread, err: Error) => void = () => {},
+  ): Promise<PgliteThread> {
+    let started = false
+    const thread = new PgliteThread(spawn({ dataDir }), (t, err) => {
+      if (started) onLost(t, err)
+    })
     try {
       await thread.call({ op: 'start' })
     } catch (err) {
       await thread.close().catch(() => undefined)
       throw err
     }
+    started = true
     return thread
   }
 
@@ -55,41 +72,39 @@ export class PgliteThread implements PgliteLike {
     message: Uint8Array,
     opts: { onRawData: (data: Uint8Array) => void },
   ): Promise<void> {
-    // Transferred when the bytes own their buffer; a view (of Buffer's pool) is copied.
+    // Transferred when the bytes own their whole buffer; a view (most Buffers are views of
+    // Node's shared pool, which cannot be transferred) is copied first.
     const owned =
       message.byteOffset === 0 &&
       message.byteLength === message.buffer.byteLength &&
       message.buffer instanceof ArrayBuffer
-    const bytes = owned ? message : message.slice()
-    const answer = (await this.call({ op: 'raw', bytes }, [bytes.buffer as ArrayBuffer])) as Uint8Array
-    if (answer.length) opts.onRawData(answer)
+    const bytes = owned ? message : new Uint8Array(message)
+    const chunks = (await this.call({ op: 'raw', bytes }, [bytes.buffer as ArrayBuffer])) as Uint8Array[]
+    for (const chunk of chunks) opts.onRawData(chunk)
   }
 
   async exec(sql: string): Promise<void> {
     await this.call({ op: 'exec', sql })
   }
 
-  async query<T>(sql: string, params?: unknown[]): Promise<{ rows: T[] }> {
-    return (await this.call({ op: 'query', sql, params })) as { rows: T[] }
-  }
-
   /**
    * Closes PGlite after the calls already sent (the worker runs them in order), then lets the
-   * thread end by itself; one that does not is terminated.
+   * thread end by itself; one that has not ended within the grace (a query still running, a
+   * thread that will not stop) is terminated.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      let timer: NodeJS.Timeout | undefined
+      const late = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), CLOSE_GRACE_MS)
+      })
+      const closed = this.failure ? Promise.resolve() : this.call({ op: 'close' }).catch(() => undefined)
       try {
-        if (!this.failure) await this.call({ op: 'close' })
-      } finally {
-        let timer: NodeJS.Timeout | undefined
-        const late = new Promise<'late'>((resolve) => {
-          timer = setTimeout(() => resolve('late'), EXIT_GRACE_MS)
-        })
-        if ((await Promise.race([this.exited, late])) === 'late') {
+        if ((await Promise.race([closed.then(() => this.exited), late])) === 'late') {
           this.terminated = true
           await this.worker.terminate()
         }
+      } finally {
         clearTimeout(timer)
       }
     })()
@@ -104,8 +119,8 @@ export class PgliteThread implements PgliteLike {
     // 'start' is the worker's own first reply (id 0), sent once PGlite has started.
     const id = req.op === 'start' ? 0 : this.nextId++
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject })
       if (req.op !== 'start') this.worker.postMessage({ ...req, id }, transfer)
+      this.pending.set(id, { resolve, reject })
     })
   }
 
@@ -119,9 +134,11 @@ export class PgliteThread implements PgliteLike {
   }
 
   private fail(err: Error): void {
-    this.failure ??= err
+    if (this.failure) return
+    this.failure = err
     for (const p of this.pending.values()) p.reject(err)
     this.pending.clear()
+    if (!this.closing) this.onLost(this, err)
   }
 }
 
@@ -131,8 +148,17 @@ function spawn(data: PgliteWorkerData): Worker {
   const opts = { workerData: data, name: 'pglite' }
   if (typeof PGLITE_WORKER_FILE === 'string')
     return new Worker(new URL(PGLITE_WORKER_FILE, import.meta.url), opts)
-  // From sources (tsx, vitest): Node 20 loads no TypeScript by itself, so tsx loads the entry.
+  // From sources (tsx, vitest): Node 20 loads no TypeScript by itself, so tsx loads the entry;
+  // tsx is resolved here, from this file, not from wherever the process was started.
+  let tsx: string
+  try {
+    tsx = import.meta.resolve('tsx/esm/api')
+  } catch {
+    throw new Error(
+      "PGlite's worker runs from TypeScript sources here, which needs tsx: install it, or run the built bundle",
+    )
+  }
   const entry = new URL('./pglite-worker.ts', import.meta.url).href
-  const code = `import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)}))`
+  const code = `import(${JSON.stringify(tsx)}).then(({ tsImport }) => tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)}))`
   return new Worker(code, { ...opts, eval: true })
 }

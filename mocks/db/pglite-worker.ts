@@ -9,7 +9,6 @@ import { openPglite } from './pglite-open.ts'
 export type PgliteRequest =
   | { id: number; op: 'raw'; bytes: Uint8Array }
   | { id: number; op: 'exec'; sql: string }
-  | { id: number; op: 'query'; sql: string; params: unknown[] | undefined }
   | { id: number; op: 'close' }
 
 export type PgliteReply =
@@ -51,32 +50,18 @@ port.on('message', (req: PgliteRequest) => {
 async function run(db: PGlite, req: PgliteRequest): Promise<[unknown, ArrayBuffer[]]> {
   switch (req.op) {
     case 'raw': {
-      // onRawData gets views of PGlite's own buffers: copied once, into one transferable answer.
+      // onRawData gets views of PGlite's own buffers: each copied once, and handed over as is.
       const chunks: Uint8Array[] = []
-      let size = 0
       await db.execProtocolRawStream(req.bytes, {
         onRawData: (data) => {
-          chunks.push(data.slice())
-          size += data.length
+          chunks.push(new Uint8Array(data))
         },
       })
-      const out = chunks.length === 1 ? chunks[0]! : new Uint8Array(size)
-      if (chunks.length !== 1) {
-        let at = 0
-        for (const c of chunks) {
-          out.set(c, at)
-          at += c.length
-        }
-      }
-      return [out, [out.buffer as ArrayBuffer]]
+      return [chunks, chunks.map((c) => c.buffer as ArrayBuffer)]
     }
     case 'exec':
       await db.exec(req.sql)
       return [undefined, []]
-    case 'query': {
-      const { rows, fields, affectedRows } = await db.query(req.sql, req.params)
-      return [{ rows, fields, affectedRows }, []]
-    }
     case 'close':
       await db.close()
       return [undefined, []]
