@@ -54,6 +54,11 @@ describe('db: PGlite shared by many clients', () => {
       const queued = pgClient(`postgres://postgres@127.0.0.1:${first.port}/postgres`).then((c) =>
         c.query('SELECT 1').finally(() => c.end().catch(() => undefined)),
       )
+      // Judged below; until then its failure is expected, not unhandled.
+      queued.catch(() => undefined)
+      // Connected (its query then waits behind the open transaction) before the host closes.
+      await waitFor(() => own.connections === 2)
+      await new Promise((r) => setTimeout(r, 100))
       await own.close()
       await expect(old.query('SELECT 1')).rejects.toThrow()
       await expect(queued).rejects.toThrow()
