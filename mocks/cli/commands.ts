@@ -182,28 +182,48 @@ function stopWithParent(env: Env, stop: () => void, intervalMs = 500): void {
 }
 
 /**
+ * A signal delivered twice is one request to stop, not two: a process-group kill reaches the
+ * bin and the wrapper it runs under, and the wrapper forwards its copy (pnpm at once, tsx after
+ * 30 ms). Playwright stops its webServer that way. Only a signal more than `repeatMs` after the
+ * first is a second Ctrl-C, which exits without waiting (a stop that hangs can always be cut).
+ */
+export function stopSignals(repeatMs = 1000, now: () => number = () => performance.now()) {
+  let first: number | undefined
+  return (_signal: string): 'first' | 'repeat' | 'again' => {
+    const at = now()
+    if (first === undefined) {
+      first = at
+      return 'first'
+    }
+    return at - first < repeatMs ? 'repeat' : 'again'
+  }
+}
+
+/**
  * Ctrl-C is how a developer stops the mocks: it closes every server and exits 0 (a signal death
  * makes pnpm report `ELIFECYCLE ... exit code 130`). The handlers go in before the servers
- * start, so a Ctrl-C during start-up is clean too; a second one exits at once. Under npx, npx
+ * start, so a Ctrl-C during start-up is clean too; a second one (not the same one delivered twice: stopSignals) exits at once. Under npx, npx
  * itself still ends by the SIGINT (its `sh -c` re-raises it once the bin has exited, as for any
  * bin: a shell shows 130), after every port is closed.
  */
 async function startUntilSignal(args: string[], opts: CliOptions) {
   const logger = createLogger('cli')
   let started: StartedCli | undefined
-  let stopping = false
+  const stopping = stopSignals()
   const stop = async (signal: string) => {
-    if (stopping) {
+    const seen = stopping(signal)
+    if (seen === 'repeat') return
+    if (seen === 'again') {
       process.stderr.write(`\n${signal} again: exiting without waiting for the servers to close\n`)
       process.exit(0)
     }
-    stopping = true
     logger.info({ signal }, 'stopping')
     setTimeout(() => {
       process.stderr.write('servers did not close within 5 s; exiting anyway\n')
       process.exit(0)
     }, 5000).unref()
     await started?.stop()
+    logger.info({ signal }, 'stopped: every server closed')
     process.exit(0)
   }
   process.on('SIGINT', () => void stop('SIGINT'))
