@@ -8,11 +8,12 @@ import WebSocket from 'ws'
 import { freePort } from './ports.ts'
 import { type RedisServer, startRedisServer } from './redis-server.ts'
 
-// Replicas as separate processes (the CLI under tsx), each on its own free ports, all sharing
-// one Redis: the harness of tests/replicas*.test.ts and bench/replicas.ts.
+// Replicas as separate processes (the CLI from sources, tsx as node's loader), each on its own
+// free ports, all sharing one Redis: the harness of tests/replicas*.test.ts and bench/replicas.ts.
+// Not the tsx command: it relays a signal its child got too (a second copy after 30 ms, then a
+// SIGKILL when the child is slow to say it got one), so a stop would not be the one a test sent.
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const TSX = join(ROOT, 'node_modules/.bin/tsx')
 const CLI = join(ROOT, 'mocks/cli/index.ts')
 
 export const REPLICA_SERVICES = ['auth', 'chat', 'v01t'] as const
@@ -98,12 +99,16 @@ async function startOnce(opts: ReplicaOptions): Promise<ReplicaProcess> {
     env.AUTH_SERVICE_URL = `http://${opts.host}:${ports.auth}`
   }
   let out = ''
-  const child: ChildProcess = spawn(TSX, [CLI, 'start', '--only', services.join(',')], {
-    env,
-    cwd: ROOT,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--import', 'tsx', CLI, 'start', '--only', services.join(',')],
+    {
+      env,
+      cwd: ROOT,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   child.stdout?.on('data', (d: Buffer) => {
     out += d.toString()
   })
