@@ -146,7 +146,9 @@ export async function buildBundle(
     ...BUILD_INPUTS_EXTRA,
   ]
   // The files it wrote besides the bundle (the worker): a start checks they are still there.
-  const outputs = files.map((f) => path.relative(root, f.path)).filter((f) => !f.endsWith('.map'))
+  const outputs = files
+    .filter((f) => f.path !== outfile && !f.path.endsWith('.map'))
+    .map((f) => path.relative(root, f.path))
   const inputsFile = inputsFileOf(outfile)
   await writeFile(
     `${inputsFile}.${process.pid}.tmp`,

@@ -49,6 +49,26 @@ describe('db: PGlite in its worker thread, when things go wrong', () => {
     await expect(host.reset('CREATE TABLE broken (')).rejects.toMatchObject({ code: '42601' })
   }, 60_000)
 
+  it('a message that is a view of a larger buffer is copied for the worker, never its buffer moved', async () => {
+    const { logger } = recordingLogger()
+    const { host, url } = await served(logger)
+    // Started by a client (its startup answered); then a Query straight to the thread.
+    await withPg(url, (c) => c.query('SELECT 1'))
+    const thread = (await host.instance()) as PgliteThread
+    const sql = Buffer.from('SELECT 41 + 1 AS n\0')
+    const whole = new ArrayBuffer(64 * 1024)
+    const message = new Uint8Array(whole, 100, 5 + sql.length)
+    message[0] = 0x51 // 'Q'
+    new DataView(whole).setInt32(101, 4 + sql.length)
+    message.set(sql, 5)
+    const answer: Buffer[] = []
+    await thread.execProtocolRawStream(message, { onRawData: (d) => answer.push(Buffer.from(d)) })
+    // The caller's buffer (other frames may sit in it) is still whole, and the answer is the row.
+    expect(whole.byteLength).toBe(64 * 1024)
+    expect(message[0]).toBe(0x51)
+    expect(Buffer.concat(answer).includes(Buffer.from('42'))).toBe(true)
+  }, 60_000)
+
   it('a thread that dies is logged, its sessions cut, and the next connection starts from the seed', async () => {
     const { logger, errors } = recordingLogger()
     const { host, url } = await served(logger)

@@ -1,4 +1,3 @@
-import http from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { z } from 'zod'
 import {
@@ -7,6 +6,7 @@ import {
   NodeListResponseSchema,
 } from '../mocks/v01t/contract.ts'
 import { startTestMocks, type TestMocks } from './helpers.ts'
+import { http } from './reliability/support.ts'
 
 // devarno-landing's V01T calls (the matrix's call-path inventory), each over real HTTP against
 // the fake on an ephemeral port, every body checked strictly against the matrix's contract.
@@ -141,26 +141,12 @@ describe('over the wire', () => {
     const { res: got } = await nodes('?page_size=20')
     const length = got.headers.get('content-length')
     expect(Number(length)).toBeGreaterThan(0)
-    const head = await new Promise<{ status: number; length: string | undefined; bytes: number }>(
-      (resolve, reject) => {
-        const req = http.request(
-          `${base}/trace/devarno-ecosystem/node/?page_size=20`,
-          { method: 'HEAD' },
-          (r) => {
-            let bytes = 0
-            r.on('data', (chunk: Buffer) => {
-              bytes += chunk.length
-            })
-            r.on('end', () =>
-              resolve({ status: r.statusCode ?? 0, length: r.headers['content-length'], bytes }),
-            )
-          },
-        )
-        req.on('error', reject)
-        req.end()
-      },
-    )
-    expect(head).toEqual({ status: 200, length, bytes: 0 })
+    const head = await http(base, { method: 'HEAD', path: '/trace/devarno-ecosystem/node/?page_size=20' })
+    expect({ status: head.status, length: head.headers['content-length'], bytes: head.body.length }).toEqual({
+      status: 200,
+      length,
+      bytes: 0,
+    })
   })
 
   it('answers a browser preflight from the landing origin', async () => {

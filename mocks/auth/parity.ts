@@ -318,18 +318,31 @@ const BROWSER = (origin: string) => ({
 /** A token in better-auth's alphabet, signed by nobody. */
 const STRANGER = 'ParityStrangerToken0000000000001'
 
+/** A get-session answer with one fact read from its session (`read` undefined: none shown). */
+function withSessionFact(
+  a: Answer,
+  name: string,
+  read: (session: Record<string, unknown>) => string | undefined,
+): Answer {
+  let shown = '(no session)'
+  try {
+    const session = (JSON.parse(a.text) as { session?: Record<string, unknown> } | null)?.session
+    const value = session ? read(session) : undefined
+    if (value !== undefined) shown = value
+  } catch {}
+  return { ...a, facts: { ...a.facts, [name]: shown } }
+}
+
 /**
  * A get-session answer with its session's remaining lifetime in whole hours (24 for a
  * rememberMe:false session, 168 for a week): both sides are asked at the same moment.
  */
-function withLifetime(a: Answer): Answer {
-  let hours = '(no session)'
-  try {
-    const expiresAt = (JSON.parse(a.text) as { session?: { expiresAt?: string } } | null)?.session?.expiresAt
-    if (expiresAt) hours = `${Math.round((Date.parse(expiresAt) - Date.now()) / 3_600_000)}h`
-  } catch {}
-  return { ...a, facts: { ...a.facts, 'session lifetime': hours } }
-}
+const withLifetime = (a: Answer): Answer =>
+  withSessionFact(a, 'session lifetime', (s) =>
+    typeof s.expiresAt === 'string' && s.expiresAt
+      ? `${Math.round((Date.parse(s.expiresAt) - Date.now()) / 3_600_000)}h`
+      : undefined,
+  )
 
 /** Signs in with rememberMe: false; the Cookie header pairs it set (session_token, dont_remember). */
 async function signInForgetful(x: CaseContext): Promise<string> {
@@ -343,14 +356,10 @@ async function signInForgetful(x: CaseContext): Promise<string> {
 }
 
 /** A get-session answer with the `ipAddress` its session was given. */
-function withIp(a: Answer): Answer {
-  let ip = '(no session)'
-  try {
-    const found = (JSON.parse(a.text) as { session?: { ipAddress?: unknown } } | null)?.session?.ipAddress
-    if (found !== undefined) ip = JSON.stringify(found)
-  } catch {}
-  return { ...a, facts: { ...a.facts, 'session ipAddress': ip } }
-}
+const withIp = (a: Answer): Answer =>
+  withSessionFact(a, 'session ipAddress', (s) =>
+    s.ipAddress === undefined ? undefined : JSON.stringify(s.ipAddress),
+  )
 
 /** Each X-Forwarded-For a session is signed in with (absent: none sent), as a proxy may set it. */
 const FORWARDED_FOR = [

@@ -369,8 +369,10 @@ class Session {
     await db.execProtocolRawStream(bytes, {
       onRawData: (data) => {
         this.scanner.feed(data)
-        copy?.push(Buffer.from(data))
-        if (forward && !this.closed && this.socket.writable) this.socket.write(Buffer.from(data))
+        // In this thread `data` is a view of PGlite's memory, reused next: copied, once for both uses.
+        const bytes = Buffer.from(data)
+        copy?.push(bytes)
+        if (forward && !this.closed && this.socket.writable) this.socket.write(bytes)
       },
     })
   }

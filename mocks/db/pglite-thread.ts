@@ -34,12 +34,15 @@ export class PgliteThread implements PgliteLike {
   private readonly exited: Promise<number>
   /** True when the worker did not end by itself within the grace and had to be terminated. */
   terminated = false
+  /** PGlite's start in the worker: its first reply (id 0), sent unasked. */
+  private readonly ready: Promise<unknown>
 
   private constructor(
     private readonly worker: Worker,
     /** Told once if the thread fails or ends when not asked to close (a crash, an OOM). */
     private readonly onLost: (thread: PgliteThread, err: Error) => void,
   ) {
+    this.ready = new Promise((resolve, reject) => this.pending.set(0, { resolve, reject }))
     this.exited = new Promise((resolve) => worker.once('exit', resolve))
     worker.on('message', (reply: PgliteReply) => this.settle(reply))
     worker.on('error', (err) => this.fail(err))
@@ -47,24 +50,21 @@ export class PgliteThread implements PgliteLike {
   }
 
   /**
-   * Starts the worker and waits for PGlite's start in it. `onLost` hears of a failure after the
-   * start (one before it rejects the start; one in between leaves `failure` set).
+   * Starts the worker and waits for PGlite's start in it. A failure of the start rejects it (and
+   * reaches `onLost` too, which can tell the thread is not one it holds); a later one sets
+   * `failure` and reaches `onLost`.
    */
   static async start(
     dataDir: string | undefined,
     onLost: (thread: PgliteThread, err: Error) => void = () => {},
   ): Promise<PgliteThread> {
-    let started = false
-    const thread = new PgliteThread(spawn({ dataDir }), (t, err) => {
-      if (started) onLost(t, err)
-    })
+    const thread = new PgliteThread(spawn({ dataDir }), onLost)
     try {
-      await thread.call({ op: 'start' })
+      await thread.ready
     } catch (err) {
       await thread.close().catch(() => undefined)
       throw err
     }
-    started = true
     return thread
   }
 
@@ -111,15 +111,11 @@ export class PgliteThread implements PgliteLike {
     return this.closing
   }
 
-  private call(
-    req: { op: 'start' } | DistributiveOmit<PgliteRequest, 'id'>,
-    transfer: ArrayBuffer[] = [],
-  ): Promise<unknown> {
+  private call(req: DistributiveOmit<PgliteRequest, 'id'>, transfer: ArrayBuffer[] = []): Promise<unknown> {
     if (this.failure) return Promise.reject(this.failure)
-    // 'start' is the worker's own first reply (id 0), sent once PGlite has started.
-    const id = req.op === 'start' ? 0 : this.nextId++
+    const id = this.nextId++
     return new Promise((resolve, reject) => {
-      if (req.op !== 'start') this.worker.postMessage({ ...req, id }, transfer)
+      this.worker.postMessage({ ...req, id }, transfer)
       this.pending.set(id, { resolve, reject })
     })
   }
