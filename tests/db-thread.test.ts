@@ -124,4 +124,28 @@ describe('db: PGlite in its worker thread, when things go wrong', () => {
       "PGlite's worker thread had not ended when closing's grace ran out: it was terminated",
     )
   }, 60_000)
+  it('closing while PGlite starts in memory ends the start at once: no database comes up after it', async () => {
+    const { logger, lines } = recordingLogger()
+    const host = new PgliteHost({ logger })
+    hosts.push(host)
+    await host.reset(SEED)
+    const starting = host.instance()
+    starting.catch(() => undefined)
+    await new Promise((r) => setTimeout(r, 100))
+    expect(host.active).toBe(true)
+    await host.close()
+    await expect(starting).rejects.toThrow()
+    // A start left to finish would have said so (and logged it); an ended one is not a failure.
+    await new Promise((r) => setTimeout(r, 300))
+    expect(lines.map((l) => l.msg)).not.toContain('PGlite started')
+    expect(lines.filter((l) => l.level !== 'info')).toEqual([])
+    expect(host.active).toBe(false)
+    // And the host starts again afterwards, from the seed.
+    const { port } = await host.listen()
+    const rows = await withPg(
+      `postgres://postgres@127.0.0.1:${port}/postgres`,
+      async (c) => (await c.query('SELECT n FROM notes')).rows,
+    )
+    expect(rows).toEqual([{ n: 1 }])
+  }, 60_000)
 })

@@ -55,6 +55,8 @@ const noopLogger: HostLogger = { info() {}, warn() {}, error() {} }
 export class PgliteHost {
   private db: PgliteLike | undefined
   private starting: Promise<PgliteLike> | undefined
+  /** Ends the start in progress (close() while a PGlite in memory starts). */
+  private abortStart: AbortController | undefined
   private owner: object | undefined
   private waiting: Waiter[] = []
   private readonly sessions = new Set<Session>()
@@ -127,31 +129,36 @@ export class PgliteHost {
   instance(): Promise<PgliteLike> {
     if (this.db) return Promise.resolve(this.db)
     if (!this.starting) {
-      const starting = this.create()
+      const abort = new AbortController()
+      const starting = this.create(abort.signal)
       this.starting = starting
+      this.abortStart = abort
       // A failed start is said, and the next connection tries again (never a database that
-      // stays failed with nothing in the log).
+      // stays failed with nothing in the log). One ended by close() is no failure.
       starting.catch((err: Error) => {
         if (this.starting === starting) this.starting = undefined
-        this.logger.error({ err: err.message }, 'PGlite failed to start; the next connection tries again')
+        if (!abort.signal.aborted)
+          this.logger.error({ err: err.message }, 'PGlite failed to start; the next connection tries again')
       })
     }
     return this.starting
   }
 
-  private async create(): Promise<PgliteLike> {
+  private async create(abort: AbortSignal): Promise<PgliteLike> {
     const started = performance.now()
     const dir = this.opts.dataDir
     const fresh = !dir || !existsSync(join(dir, 'PG_VERSION'))
     const db =
       this.opts.worker === false
         ? await openPglite(dir)
-        : await PgliteThread.start(dir, (thread, err) => this.lost(thread, err))
+        : await PgliteThread.start(dir, (thread, err) => this.lost(thread, err), abort)
     if (fresh && this.seedSql) {
       try {
         await db.exec(this.seedSql)
       } catch (err) {
-        this.logger.error({ err: (err as Error).message }, 'db seed SQL failed; the database starts empty')
+        // Ended by close() mid-seed: the database is going away, nothing failed.
+        if (!abort.aborted)
+          this.logger.error({ err: (err as Error).message }, 'db seed SQL failed; the database starts empty')
       }
     }
     if (db instanceof PgliteThread && db.failure) throw db.failure
@@ -216,6 +223,10 @@ export class PgliteHost {
     const server = this.server
     this.server = undefined
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()))
+    // A start in progress: one in memory is ended at once (nothing in it would be kept; a
+    // replica stopping must hand its lease back now, not after a start of seconds); one on a
+    // data directory finishes writing it, then closes.
+    if (!this.db && this.starting && !this.opts.dataDir) this.abortStart?.abort()
     const db = this.db ?? (await this.starting?.catch(() => undefined))
     this.db = undefined
     this.starting = undefined

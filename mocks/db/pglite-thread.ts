@@ -57,8 +57,11 @@ export class PgliteThread implements PgliteLike {
   static async start(
     dataDir: string | undefined,
     onLost: (thread: PgliteThread, err: Error) => void = () => {},
+    /** Aborted: the thread is ended at once, whatever it is doing (its start rejects). */
+    signal?: AbortSignal,
   ): Promise<PgliteThread> {
     const thread = new PgliteThread(spawn({ dataDir }), onLost)
+    signal?.addEventListener('abort', () => void thread.terminate(), { once: true })
     try {
       await thread.ready
     } catch (err) {
@@ -108,6 +111,12 @@ export class PgliteThread implements PgliteLike {
         clearTimeout(timer)
       }
     })()
+    return this.closing
+  }
+
+  /** Ends the thread now, without closing PGlite (nothing in it is kept). */
+  terminate(): Promise<void> {
+    this.closing ??= this.worker.terminate().then(() => undefined)
     return this.closing
   }
 
