@@ -544,11 +544,11 @@ export const restBenchmark: Benchmark = {
         ),
         ...figures(`get-session alone (${g.captured.body.length} body bytes)`, gc, gb),
         pairedFigure(
-          'chat history in-process (chat\u2019s Node listener without sockets; the get-session hop over loopback), CPU per request, get-session from the fake auth',
+          'chat history in-process (chat\u2019s Node listener without sockets), CPU per request, get-session from the fake auth (served in-process, as chat asks it)',
           'µs',
           split.withFake,
           split.withBare,
-          'baseline = the same, get-session from a bare server answering the fake auth\u2019s own bytes',
+          'baseline = the same, get-session over loopback from a bare server answering the fake auth\u2019s own bytes',
         ),
       )
       const authShareUs = pairedDifference(split.withFake, split.withBare)
@@ -560,7 +560,7 @@ export const restBenchmark: Benchmark = {
         met: hr >= 0.8,
       })
       notes.push(
-        `chat history ${hr >= 0.8 ? 'meets' : 'misses'} 0.8 of its design's floor (${round(hr, 3)}). Each request is two full HTTP requests in the fake's process, chat's own (CORS, fault engine, journal, the route; the 50 messages' JSON is memoised per span) and get-session on the fake auth (the same layers and the session lookup), plus the HTTP client between them: ${round(cpuOf(hc), 1)} µs CPU per request against ${round(cpuOf(pc), 1)} µs for the floor (two bare servers and a keep-alive client, in one process) and ${round(cpuOf(hb), 1)} µs for bare node:http. get-session alone costs ${round(cpuOf(gc), 1)} µs (${round(ratioOf(gc, gb), 3)} of bare node:http serving its bytes). Split in-process (chat's own Node listener, no socket for its request; paired rounds): a chat history request costs ${round(median(split.withFake), 1)} µs with get-session from the fake auth and ${round(median(split.withBare), 1)} µs with it from a bare server answering the same bytes, so the fake auth's get-session costs a chat request ${signedUs(authShareUs)} more than a bare one would (paired difference). Sessions are never cached: the real services ask auth on every request, which is what lets an auth fault cascade. Where the time goes (profile below): ${topOf(chatProfile)}. Profiled busy time per request by layer (sampled on the wall clock: a loaded machine inflates it, so read it as shares): ${layerGap(chatProfile, 'the fake', [floorProfile, 'the floor'])}.`,
+        `chat history ${hr >= 0.8 ? 'meets' : 'misses'} 0.8 of its design's floor (${round(hr, 3)}). Each request is chat's own HTTP request (CORS, fault engine, journal, the route; the 50 messages' JSON is memoised per span) and a get-session request to the fake auth (the same layers and the session lookup), which the fake serves in-process: auth's listener is given it on an in-process socket (mocks/core/loopback.ts), so no HTTP client, kernel round trip or HTTP parser lies between them, while auth's faults, journal and Node's header limit act as over TCP (tests/loopback.test.ts compares the two ways under every kind of auth fault). ${round(cpuOf(hc), 1)} µs CPU per request against ${round(cpuOf(pc), 1)} µs for the floor (two bare servers and a keep-alive node:http client, in one process) and ${round(cpuOf(hb), 1)} µs for bare node:http. get-session alone, over sockets, costs ${round(cpuOf(gc), 1)} µs (${round(ratioOf(gc, gb), 3)} of bare node:http serving its bytes). Split in-process (chat's own Node listener, no socket for its request; paired rounds): a chat history request costs ${round(median(split.withFake), 1)} µs with get-session from the fake auth, in-process, and ${round(median(split.withBare), 1)} µs with it over loopback from a bare server answering the same bytes: ${signedUs(authShareUs)} (paired difference). Sessions are never cached: the real services ask auth on every request, which is what lets an auth fault cascade. Where the time goes (profile below): ${topOf(chatProfile)}. Profiled busy time per request by layer (sampled on the wall clock: a loaded machine inflates it, so read it as shares): ${layerGap(chatProfile, 'the fake', [floorProfile, 'the floor'])}.`,
       )
 
       if (kernelView) {
@@ -673,12 +673,14 @@ export const restBenchmark: Benchmark = {
         'answering the response captured from the fake with the same status, headers and body bytes (checked before the',
         `runs; the V01T body differs only by its \`timestamp\`, which has a fixed length).${peerText}`,
         `Chat: \`GET ${CHAT_PATH}\` with usr_member's cookie (${h.captured.body.length} body bytes); every request validates`,
-        "the session by an HTTP call to the fake auth (no session cache). Its target is judged against the design's own",
+        'the session by a get-session request to the fake auth (no session cache), which the fake serves in-process (auth\u2019s',
+        "listener given the request on an in-process socket: mocks/core/loopback.ts). Its target is judged against the design's own",
         'floor: a bare node:http server that, per request, GETs a bare server answering the captured get-session bytes',
         '(same process, keep-alive node:http agent, answer parsed), then answers the chat bytes; the bare chat baseline',
         'runs in the same rounds. get-session alone: the fake auth against bare node:http serving its bytes. Chat split:',
         'in the fake\u2019s process, chat history in-process (as the idle-faults figure below) with the get-session hop',
-        'going, in alternate rounds, to the fake auth and to a bare server there answering the fake auth\u2019s own bytes. The',
+        'going, in alternate rounds, to the fake auth (in-process, as chat asks it) and over loopback to a bare server there',
+        'answering the fake auth\u2019s own bytes. The',
         `idle-faults figure compares the fake with ${rest.idleFaults} runtime faults installed (\`{service:'v01t', match:{path:'/nothing/<i>'}, effect:{type:'status',status:500}}\`)`,
         'against the same fake with none, over sockets and in-process (the fake\u2019s app behind @hono/node-server\u2019s',
         `request listener, given Node's own IncomingMessage and ServerResponse on a socket that discards the answer: every layer`,

@@ -27,6 +27,7 @@ export function chatValidator(deps: FakeDeps, options: ChatAppOptions = {}): Ses
       authServiceUrl: () => deps.config.authServiceUrl,
       timeoutMs: deps.config.authTimeoutMs,
       logger: deps.logger,
+      loopback: deps.loopback,
       ...(options.fetch ? { fetch: options.fetch } : {}),
     })
   )

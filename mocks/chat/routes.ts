@@ -20,7 +20,8 @@ import type { ChatStore, Cursor, MessageRow } from './store.ts'
 
 // chat-service's REST API (GET /api/v1/messages, GET /api/v1/presence) and the WebSocket
 // upgrade (GET /ws?token=). Every call validates the session the way the real service does:
-// GET ${AUTH_SERVICE_URL}/api/auth/get-session with the Cookie header, no caching.
+// GET ${AUTH_SERVICE_URL}/api/auth/get-session with the Cookie header, no caching (in-process
+// when that is the fake auth beside it: core/loopback.ts).
 
 export const DEFAULT_LIMIT = 50
 export const MAX_LIMIT = 100

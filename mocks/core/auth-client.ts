@@ -2,12 +2,15 @@ import http from 'node:http'
 import https from 'node:https'
 import { z } from 'zod'
 import type { Logger } from './logger.ts'
+import { type LoopbackRegistry, loopbackGet } from './loopback.ts'
 import { DEFAULT_ROLE_MAP, mapRole, type Role, type RoleMap } from './roles.ts'
 import { DEFAULT_TENANT, TENANT_HEADER } from './tenant.ts'
 
-// How chat and media validate a session: exactly as the real services do, an HTTP call to
+// How chat and media validate a session: exactly as the real services do, an HTTP GET of
 // `${AUTH_SERVICE_URL}/api/auth/get-session` with the caller's Cookie header, no caching.
 // So an auth outage (or a fault on the fake auth) cascades the way it does in production.
+// The fake auth of the same process is asked in-process (core/loopback.ts), through the same
+// layers and with the same failures as over TCP; any other URL over the network.
 
 // Only what chat and media need is required: a user id. Every other field is read when present
 // and of the expected type, so any better-auth configuration (plugins, additional fields, a
@@ -54,6 +57,11 @@ export interface SessionValidatorOptions {
   fetch?: typeof fetch
   /** Read per call: the scenario's map can change. Default DEFAULT_ROLE_MAP. */
   roleMap?: () => RoleMap
+  /**
+   * This process's listeners: a get-session URL one of them serves (the fake auth beside chat
+   * and media) is answered in-process, through every layer a TCP request passes (core/loopback.ts).
+   */
+  loopback?: LoopbackRegistry | undefined
 }
 
 export type SessionValidator = (
@@ -151,8 +159,24 @@ const httpTransport: Transport = (url, headers, timeoutMs) =>
     req.end()
   })
 
+/** In-process when the URL is a listener of this process's, else over the network. */
+function loopbackTransport(loopback: LoopbackRegistry): Transport {
+  return (url, headers, timeoutMs) => {
+    const route = loopback.find(url)
+    if (!route) return httpTransport(url, headers, timeoutMs)
+    return loopbackGet(route, headers, timeoutMs).then((a) => {
+      if (a.body.length > MAX_BODY) throw new Error('answer over 1 MiB')
+      return { status: a.status, text: a.body.toString('utf8') }
+    })
+  }
+}
+
 export function createSessionValidator(opts: SessionValidatorOptions): SessionValidator {
-  const transport = opts.fetch ? fetchTransport(opts.fetch) : httpTransport
+  const transport = opts.fetch
+    ? fetchTransport(opts.fetch)
+    : opts.loopback
+      ? loopbackTransport(opts.loopback)
+      : httpTransport
   return async (cookieHeader, requestId, callRoleMap, tenant) => {
     const url = `${opts.authServiceUrl()}/api/auth/get-session`
     if (!cookieHeader) return { kind: 'unauthenticated' }

@@ -23,6 +23,7 @@ import type { z } from 'zod'
 import type { Env, MocksConfig, PortSpec, ServiceName } from '../core/config.ts'
 import { type ErrorEnvelope, plainEnvelope } from '../core/envelope.ts'
 import type { Logger } from '../core/logger.ts'
+import type { LoopbackRegistry } from '../core/loopback.ts'
 import type { Replication } from '../core/replication.ts'
 import type { HeaderLookup } from '../core/request-headers.ts'
 import { DEFAULT_TENANT } from '../core/tenant.ts'
@@ -48,6 +49,11 @@ export interface FakeDeps {
    * mutations through it and applies them in its handlers; absent in one process.
    */
   replication?: Replication
+  /**
+   * This process's HTTP listeners, by origin: a fake calling another's URL (chat's and media's
+   * get-session) is served in-process through them (core/loopback.ts). Absent: the network.
+   */
+  loopback?: LoopbackRegistry
 }
 
 /** The tenant a state is built for, and the fault port serving it (its WS sockets, sessions). */

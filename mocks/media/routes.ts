@@ -130,6 +130,7 @@ export function registerMediaRoutes(app: Hono, deps: FakeDeps, opts: MediaRouteO
     authServiceUrl: () => deps.config.authServiceUrl,
     timeoutMs: deps.config.authTimeoutMs,
     logger: deps.logger,
+    loopback: deps.loopback,
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
   })
   // better-auth role name -> role: the state's scenario map over MOCKS_AUTH_ROLE_MAP's.

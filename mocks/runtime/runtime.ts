@@ -10,6 +10,7 @@ import {
   requestIdReport,
 } from '../core/journal.ts'
 import { createLogger, type Logger } from '../core/logger.ts'
+import { LoopbackRegistry, loopbackOrigins } from '../core/loopback.ts'
 import { caughtUpWithin, type Replication, untouched } from '../core/replication.ts'
 import { markStartup } from '../core/startup.ts'
 import { DEFAULT_TENANT, isTenantId, TENANT_COOKIE, tenantIdProblem } from '../core/tenant.ts'
@@ -108,6 +109,8 @@ export interface TenantSettings {
 
 export class Mocks {
   readonly router: TenantRouter
+  /** Its HTTP listeners, by origin: one fake's calls to another are served in-process. */
+  readonly loopback = new LoopbackRegistry()
   readonly loader: ScenarioLoader
   readonly services = new Map<ServiceName, RunningFake>()
   readonly logger: Logger
@@ -708,6 +711,7 @@ export async function startMocks(opts: StartOptions): Promise<Mocks> {
       logger: createLogger(name),
       faults: mocks.router,
       control: createControlApp(mocks, name),
+      loopback: mocks.loopback,
       ...(replica ? { replication: replica } : {}),
     })
     if (isHttpFake(fake) === (descriptor.transport === 'tcp'))
@@ -730,9 +734,18 @@ export async function startMocks(opts: StartOptions): Promise<Mocks> {
       const port = opts.ephemeralPorts ? 0 : (config.ports[name] ?? 0)
       const logger = createLogger(name)
       const { fake } = entry
-      const server = isHttpFake(fake)
-        ? await startServer({ app: fake.app, port, host: config.host, logger, websocket: fake.websocket })
-        : await fake.listen({ port, host: config.host, logger })
+      let server: ServiceListener
+      if (isHttpFake(fake)) {
+        const http = await startServer({
+          app: fake.app,
+          port,
+          host: config.host,
+          logger,
+          websocket: fake.websocket,
+        })
+        mocks.loopback.add(loopbackOrigins(config.host, http.port), http)
+        server = http
+      } else server = await fake.listen({ port, host: config.host, logger })
       entry.server = server
       // With ephemeral ports, URLs derived from ports (AUTH_SERVICE_URL, BASE_URL) follow them.
       config.ports[name] = server.port

@@ -1,9 +1,11 @@
-import type { IncomingMessage, Server } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { createAdaptorServer } from '@hono/node-server'
 import type { Hono } from 'hono'
 import { WebSocketServer } from 'ws'
 import type { Logger } from '../core/logger.ts'
+import type { LoopbackTarget } from '../core/loopback.ts'
 import { promiseOf } from '../core/promises.ts'
 import type { ServiceListener } from '../fake/descriptor.ts'
 import { serviceListener } from '../fake/listener.ts'
@@ -115,10 +117,13 @@ function shutdown(server: Server): Promise<void> {
   })
 }
 
-export async function startServer(opts: ServeOptions): Promise<ServiceListener> {
+/** An HTTP fake's listener; `serve` takes a request from this process (core/loopback.ts). */
+export interface HttpListener extends ServiceListener, LoopbackTarget {}
+
+export async function startServer(opts: ServeOptions): Promise<HttpListener> {
   let server = build(opts)
   const port = await listen(server, opts.port, opts.host)
-  const sockets = new Set<import('node:stream').Duplex>()
+  const sockets = new Set<Duplex>()
   // Every TCP connection, upgraded ones included. Not an 'upgrade' listener: @hono/node-server
   // only writes a refused handshake (401/403/503, ws-reject) when it is the sole one.
   const track = (s: Server) =>
@@ -136,7 +141,7 @@ export async function startServer(opts: ServeOptions): Promise<ServiceListener> 
     // the port refused (ECONNREFUSED), not a reset on a connection they thought open.
     for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve))
   }
-  return serviceListener({
+  const listener = serviceListener({
     port,
     host: opts.host,
     isListening: () => server.listening,
@@ -145,6 +150,21 @@ export async function startServer(opts: ServeOptions): Promise<ServiceListener> 
       server = build(opts)
       track(server)
       await listen(server, port, opts.host)
+    },
+  })
+  return Object.assign(listener, {
+    // An in-process request on the server's own request listener, its socket counted with the
+    // TCP ones so that `down` cuts it too.
+    serve(req: IncomingMessage, res: ServerResponse) {
+      const socket = req.socket
+      sockets.add(socket)
+      const done = () => sockets.delete(socket)
+      res.once('finish', done)
+      socket.once('close', done)
+      server.emit('request', req, res)
+    },
+    refuse(err: Error, socket: Duplex) {
+      server.emit('clientError', err, socket)
     },
   })
 }

@@ -1,0 +1,236 @@
+import { IncomingMessage, maxHeaderSize, ServerResponse } from 'node:http'
+import { Duplex } from 'node:stream'
+
+// Requests from one fake to another served in this process (chat's and media's get-session
+// call to the fake auth, on every request they serve). Over loopback TCP each such call paid
+// for an HTTP client, two trips through the kernel and Node's HTTP parser on both sides: most
+// of a chat request's CPU. Here the request is given to the same listener as an
+// IncomingMessage on an in-process socket, so it passes every layer a TCP request passes (the
+// fault engine, the journal, the route), and what a fault does to a connection is seen as a
+// client sees it: a listener that is down refuses (ECONNREFUSED), a cut connection is a reset
+// (ECONNRESET), a held request holds until the caller gives up. Only URLs whose origin is a
+// listener of this process go this way: anything else (a real better-auth, a balancer, msw's
+// interception) still goes over the network.
+
+/** A listener of this process, as a caller reaching its origin would find it. */
+export interface LoopbackTarget {
+  /** False while it is down: a caller gets ECONNREFUSED, as from the closed port. */
+  readonly listening: boolean
+  /** Serves one request on an in-process socket, as it serves one read from TCP. */
+  serve(req: IncomingMessage, res: ServerResponse): void
+  /**
+   * A request Node's HTTP parser refuses before any handler sees it (a head over
+   * `http.maxHeaderSize`): the listener answers it on the raw socket, as from TCP.
+   */
+  refuse(err: Error & { code: string }, socket: Duplex): void
+}
+
+export interface LoopbackAnswer {
+  status: number
+  body: Buffer
+}
+
+/** Where a URL goes in this process: its listener, with the Host and path a client would send. */
+export interface LoopbackRoute {
+  readonly target: LoopbackTarget
+  readonly host: string
+  readonly path: string
+}
+
+/** The listeners of this process, by the origins that reach them. */
+export class LoopbackRegistry {
+  private readonly targets = new Map<string, LoopbackTarget>()
+  private last: { url: string; origin: string | undefined; host: string; path: string } | undefined
+
+  /** Registers a listener under its origins (`http://127.0.0.1:8083`); returns its removal. */
+  add(origins: readonly string[], target: LoopbackTarget): () => void {
+    for (const o of origins) this.targets.set(o, target)
+    return () => {
+      for (const o of origins) if (this.targets.get(o) === target) this.targets.delete(o)
+    }
+  }
+
+  /** Where a request to `url` goes if a listener of this process serves it; else undefined. */
+  find(url: string): LoopbackRoute | undefined {
+    // Callers ask with the same URL on every request: it is parsed once.
+    if (url !== this.last?.url) this.last = { url, ...parse(url) }
+    const { origin, host, path } = this.last
+    const target = origin === undefined ? undefined : this.targets.get(origin)
+    return target && { target, host, path }
+  }
+}
+
+function parse(url: string): { origin: string | undefined; host: string; path: string } {
+  try {
+    const u = new URL(url)
+    return {
+      origin: u.protocol === 'http:' ? u.origin : undefined,
+      host: u.host,
+      path: u.pathname + u.search,
+    }
+  } catch {
+    return { origin: undefined, host: '', path: '' }
+  }
+}
+
+/** The origins a caller may use to reach a listener bound to `host:port`. */
+export function loopbackOrigins(host: string, port: number): string[] {
+  const hostForUrl = host.includes(':') ? `[${host}]` : host
+  const origins = [`http://${hostForUrl}:${port}`]
+  // Bound to every address, or to IPv4 loopback: localhost and 127.0.0.1 reach it too (Node's
+  // client tries both of localhost's families).
+  if (host === '0.0.0.0' || host === '::' || host === '127.0.0.1')
+    origins.push(`http://127.0.0.1:${port}`, `http://localhost:${port}`)
+  return [...new Set(origins)]
+}
+
+function networkError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code })
+}
+
+/**
+ * The server's end of an in-process connection: it keeps what is written (the answer's bytes
+ * go nowhere else) and can be reset, as `cutConnection` resets a TCP socket.
+ */
+class LoopbackSocket extends Duplex {
+  readonly remoteAddress = '127.0.0.1'
+  readonly remoteFamily = 'IPv4'
+  readonly remotePort = 0
+  readonly encrypted = false
+  /** The raw bytes written, kept only for an answer written on the socket itself (`refuse`). */
+  raw: Buffer[] | undefined
+  override _read(): void {}
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.raw?.push(chunk)
+    cb()
+  }
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    for (const c of chunks) this.raw?.push(c.chunk)
+    cb()
+  }
+  /** A TCP reset: the caller sees ECONNRESET. */
+  resetAndDestroy(): this {
+    return this.destroy(networkError('ECONNRESET', 'read ECONNRESET'))
+  }
+  // What Node's HTTP server and the adapter may call on a net.Socket.
+  setTimeout(): this {
+    return this
+  }
+  setNoDelay(): this {
+    return this
+  }
+  setKeepAlive(): this {
+    return this
+  }
+  ref(): this {
+    return this
+  }
+  unref(): this {
+    return this
+  }
+}
+
+/**
+ * A GET along `route` as Node's HTTP client sends it (the headers given, then Host and
+ * Connection: keep-alive), answered whole. Rejects as the client would: ECONNREFUSED while the
+ * target is down, ECONNRESET when the connection is cut before the answer ends; after
+ * `timeoutMs` it gives up (closing the connection, which a held request sees) with an error
+ * named TimeoutError.
+ */
+export function loopbackGet(
+  route: LoopbackRoute,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<LoopbackAnswer> {
+  const { target, host, path } = route
+  if (!target.listening) return Promise.reject(networkError('ECONNREFUSED', `connect ECONNREFUSED ${host}`))
+  const socket = new LoopbackSocket()
+  // What Node's parser counts against its limit: the URL and every header's name and value.
+  let head = path.length + 'Host'.length + host.length + 'Connection'.length + 'keep-alive'.length
+  for (const k in headers) head += k.length + (headers[k] as string).length
+  if (head >= maxHeaderSize) return refused(target, socket)
+  const req = new IncomingMessage(socket as never)
+  req.method = 'GET'
+  req.url = path
+  req.httpVersionMajor = 1
+  req.httpVersionMinor = 1
+  req.httpVersion = '1.1'
+  const all: Record<string, string> = {}
+  for (const [k, v] of Object.entries(headers)) all[k.toLowerCase()] = v
+  all.host = host
+  all.connection = 'keep-alive'
+  const raw: string[] = []
+  for (const [k, v] of Object.entries(headers)) raw.push(k, v)
+  raw.push('Host', host, 'Connection', 'keep-alive')
+  req.rawHeaders = raw
+  req.headers = all
+  // A GET without a body, as Node's parser leaves it.
+  req.complete = true
+  req.push(null)
+  const res = new ServerResponse(req)
+  res.shouldKeepAlive = true
+  res.assignSocket(socket as never)
+  return new Promise<LoopbackAnswer>((resolve, reject) => {
+    const chunks: Buffer[] = []
+    const keep = (chunk: unknown, encoding?: unknown) => {
+      if (chunk === undefined || chunk === null || typeof chunk === 'function') return
+      if (typeof chunk === 'string')
+        chunks.push(Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8'))
+      else if (chunk instanceof Uint8Array) chunks.push(Buffer.from(chunk))
+    }
+    // The body as the route writes it: no HTTP framing to undo (chunked or not).
+    const write = res.write
+    const end = res.end
+    res.write = ((chunk: unknown, encoding?: unknown, cb?: unknown) => {
+      keep(chunk, encoding)
+      return (write as (...a: unknown[]) => boolean).call(res, chunk, encoding, cb)
+    }) as typeof res.write
+    res.end = ((chunk?: unknown, encoding?: unknown, cb?: unknown) => {
+      keep(chunk, encoding)
+      return (end as (...a: unknown[]) => ServerResponse).call(res, chunk, encoding, cb)
+    }) as typeof res.end
+    let settled = false
+    const settle = (outcome: () => void) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      outcome()
+    }
+    const timer = setTimeout(() => {
+      const err = new Error(`no answer within ${timeoutMs} ms`)
+      err.name = 'TimeoutError'
+      settle(() => reject(err))
+      socket.destroy()
+    }, timeoutMs)
+    res.once('finish', () =>
+      settle(() => {
+        res.detachSocket(socket as never)
+        resolve({ status: res.statusCode, body: Buffer.concat(chunks) })
+      }),
+    )
+    socket.once('close', () => {
+      const err = (socket as { errored?: Error | null }).errored
+      settle(() => reject(err ?? networkError('ECONNRESET', 'socket hang up')))
+    })
+    socket.on('error', () => undefined)
+    target.serve(req, res)
+  })
+}
+
+/** A head over the parser's limit: the listener's own answer on the raw socket, read back. */
+function refused(target: LoopbackTarget, socket: LoopbackSocket): Promise<LoopbackAnswer> {
+  socket.raw = []
+  const raw = socket.raw
+  return new Promise((resolve, reject) => {
+    socket.on('error', () => undefined)
+    socket.once('finish', () => {
+      const bytes = Buffer.concat(raw)
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(bytes.toString('latin1', 0, 12))
+      const at = bytes.indexOf('\r\n\r\n')
+      if (!status || at < 0) return reject(networkError('ECONNRESET', 'socket hang up'))
+      resolve({ status: Number(status[1]), body: bytes.subarray(at + 4) })
+    })
+    socket.once('close', () => reject(networkError('ECONNRESET', 'socket hang up')))
+    target.refuse(Object.assign(new Error('Header overflow'), { code: 'HPE_HEADER_OVERFLOW' }), socket)
+  })
+}
