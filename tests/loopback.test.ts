@@ -1,9 +1,16 @@
+import http from 'node:http'
 import * as fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createSessionValidator, type SessionResult } from '../mocks/core/auth-client.ts'
 import type { JournalEntry } from '../mocks/core/journal.ts'
 import { createLogger } from '../mocks/core/logger.ts'
-import type { LoopbackRegistry } from '../mocks/core/loopback.ts'
+import {
+  type LoopbackLimits,
+  LoopbackRegistry,
+  loopbackGet,
+  loopbackOrigins,
+} from '../mocks/core/loopback.ts'
+import { usersForControl } from '../mocks/fake/seeded.ts'
 import { startTestMocks, type TestMocks } from './helpers.ts'
 
 // Chat's and media's get-session call to the fake auth of their own process is served
@@ -47,14 +54,25 @@ function comparable(e: JournalEntry | undefined) {
   return rest
 }
 
-async function both(cookie: string | undefined, requestId?: string) {
+async function both(
+  cookie: string | undefined,
+  requestId?: string,
+  tenant?: string,
+  during?: () => Promise<void>,
+) {
   const journal = t.mocks.journal
   const call = async (validate: typeof inProcess) => {
-    const before = journal.list({ service: 'auth' }).length
-    const result: SessionResult = await validate(cookie, requestId)
+    const before = (tenant ? (t.mocks.journalOf(tenant, {}) as JournalEntry[]) : journal.list()).filter(
+      (e) => e.service === 'auth',
+    ).length
+    const pending = validate(cookie, requestId, undefined, tenant)
+    await during?.()
+    const result: SessionResult = await pending
     // A held request is journaled once it ends (the timeout closed its connection).
     await new Promise((r) => setTimeout(r, 50))
-    const entries = journal.list({ service: 'auth' }).slice(before)
+    const entries = (tenant ? (t.mocks.journalOf(tenant, {}) as JournalEntry[]) : journal.list())
+      .filter((e) => e.service === 'auth')
+      .slice(before)
     return { result, journaled: entries.map(comparable) }
   }
   const usedBefore = used
@@ -143,6 +161,80 @@ describe('get-session in-process and over TCP: the same result and the same jour
     )
   }, 60_000)
 
+  it("a tenant's session, looked up in its world (X-Mocks-Tenant)", async () => {
+    const { id } = await t.mocks.createTenant({ name: 'default' })
+    try {
+      const u = usersForControl(t.mocks.scenario, t.mocks.config.betterAuthSecret, id).find(
+        (x) => x.id === 'usr_member',
+      )!
+      const r = await both(`${u.cookieName}=${u.cookieValue}`, 'req-tenant', id)
+      expect(r.network.result.kind).toBe('ok')
+      expect(r.network.journaled).toHaveLength(1)
+      expect(r.inProcess).toEqual(r.network)
+    } finally {
+      await t.mocks.deleteTenant(id)
+    }
+  })
+
+  it('a `down` fault, and one added while a call is held', async () => {
+    const auth = t.mocks.services.get('auth')!.server!
+    /** The engine closes and reopens the listener a moment after the fault comes and goes. */
+    const listening = (up: boolean) => expect.poll(() => auth.listening).toBe(up)
+    const down = t.mocks.faults.add({ service: 'auth', effect: { type: 'down' } })
+    await listening(false)
+    try {
+      const r = await both(t.cookieFor('member'))
+      expect(r.network.result).toEqual({ kind: 'unavailable', reason: 'get-session failed: ECONNREFUSED' })
+      expect(r.inProcess).toEqual(r.network)
+    } finally {
+      t.mocks.faults.remove(down.id)
+    }
+    await listening(true)
+    const hang = t.mocks.faults.add({ service: 'auth', effect: { type: 'hang' } })
+    let later: string | undefined
+    try {
+      const r = await both(t.cookieFor('member'), undefined, undefined, async () => {
+        await new Promise((res) => setTimeout(res, 100))
+        later = t.mocks.faults.add({ service: 'auth', effect: { type: 'down' } }).id
+        await listening(false)
+        t.mocks.faults.remove(later)
+        later = undefined
+        await listening(true)
+      })
+      expect(r.network.result).toEqual({ kind: 'unavailable', reason: 'get-session failed: ECONNRESET' })
+      expect(r.inProcess).toEqual(r.network)
+    } finally {
+      t.mocks.faults.remove(hang.id)
+      if (later) t.mocks.faults.remove(later)
+      await listening(true)
+    }
+  })
+
+  it('a reset of the mocks cuts a held call', async () => {
+    const outcome = async (validate: typeof inProcess) => {
+      t.mocks.faults.add({ service: 'auth', effect: { type: 'hang' } })
+      const before = t.mocks.journal.list().length
+      const pending = validate(t.cookieFor('member'))
+      await new Promise((res) => setTimeout(res, 100))
+      // Back to the scenario: the runtime fault goes, and the request it held is cut.
+      await t.mocks.reset()
+      const result = await pending
+      await new Promise((res) => setTimeout(res, 50))
+      return {
+        result,
+        journaled: t.mocks.journal
+          .list()
+          .slice(before)
+          .filter((e) => e.service === 'auth')
+          .map(comparable),
+      }
+    }
+    const a = await outcome(inProcess)
+    const b = await outcome(network)
+    expect(b.result).toEqual({ kind: 'unavailable', reason: 'get-session failed: ECONNRESET' })
+    expect(a).toEqual(b)
+  })
+
   it('a URL of no listener of this process goes over the network', async () => {
     const before = used
     const elsewhere = createSessionValidator({
@@ -154,5 +246,134 @@ describe('get-session in-process and over TCP: the same result and the same jour
     const r = await elsewhere(t.cookieFor('member'))
     expect(r).toEqual({ kind: 'unavailable', reason: 'get-session failed: ECONNREFUSED' })
     expect(used).toBe(before)
+  })
+})
+
+// The transport itself against Node's own HTTP client, on a plain node:http server: answers,
+// failures and limits the fake auth never produces today but a route or fault might.
+describe('loopbackGet against node:http.get, on a plain server', () => {
+  let server: http.Server
+  let registry: LoopbackRegistry
+  let base: string
+  const LIMITS: LoopbackLimits = {
+    timeoutMs: 2000,
+    maxBody: 100_000,
+    bodyTooLarge: () => new Error('too large'),
+  }
+  const CHUNK = Buffer.alloc(20_000, 'a')
+
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      const path = req.url ?? '/'
+      if (path === '/streamed') {
+        // Writes of 16 KiB or more: a writer that waits for 'drain' stalls unless it comes.
+        res.writeHead(200, { 'content-type': 'text/plain' })
+        let n = 0
+        const more = () => {
+          while (n < 4) {
+            n++
+            if (!res.write(CHUNK)) return void res.once('drain', more)
+          }
+          res.end()
+        }
+        more()
+      } else if (path === '/huge') {
+        res.end(Buffer.alloc(150_000, 'b'))
+      } else if (path === '/cut') {
+        res.writeHead(200)
+        res.write('partial')
+        setTimeout(() => res.destroy(new Error('a server-side failure')), 20)
+      } else res.end(`path ${path} cookie ${req.headers.cookie?.length ?? 0}`)
+    })
+    server.on('clientError', (_err, socket) =>
+      socket.end(
+        'HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
+      ),
+    )
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const port = (server.address() as { port: number }).port
+    base = `http://127.0.0.1:${port}`
+    registry = new LoopbackRegistry()
+    registry.add(loopbackOrigins('127.0.0.1', port), {
+      get listening() {
+        return server.listening
+      },
+      serve: (req, res) => server.emit('request', req, res),
+      refuse: (err, socket) => server.emit('clientError', err, socket),
+    })
+  })
+
+  afterAll(async () => {
+    server.closeAllConnections()
+    await new Promise((r) => server.close(r))
+  })
+
+  type Outcome = { status: number; body: string } | { error: string }
+  const viaNetwork = (path: string, headers: Record<string, string>): Promise<Outcome> =>
+    new Promise((resolve) => {
+      try {
+        const req = http.get(
+          `${base}${path}`,
+          { headers, agent: new http.Agent({ keepAlive: true }) },
+          (res) => {
+            const chunks: Buffer[] = []
+            let size = 0
+            res.on('data', (c: Buffer) => {
+              size += c.length
+              if (size > LIMITS.maxBody!) req.destroy(LIMITS.bodyTooLarge!())
+              else chunks.push(c)
+            })
+            res.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message }))
+            res.on('end', () =>
+              resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
+            )
+          },
+        )
+        req.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message }))
+      } catch (e) {
+        resolve({ error: (e as NodeJS.ErrnoException).code ?? (e as Error).message })
+      }
+    })
+  const viaLoopback = (path: string, headers: Record<string, string>): Promise<Outcome> =>
+    loopbackGet(registry.find(`${base}${path}`)!, headers, LIMITS).then(
+      (a) => ({ status: a.status, body: a.body.toString() }),
+      (e: NodeJS.ErrnoException) => ({ error: e.code ?? e.message }),
+    )
+  const same = async (path: string, headers: Record<string, string> = {}) => {
+    const [a, b] = [await viaLoopback(path, headers), await viaNetwork(path, headers)]
+    expect(a).toEqual(b)
+    return b
+  }
+
+  it('a streamed answer in writes over 16 KiB', async () => {
+    expect(await same('/streamed')).toEqual({ status: 200, body: CHUNK.toString().repeat(4) })
+  })
+
+  it('an answer over the caller’s limit', async () => {
+    expect(await same('/huge')).toEqual({ error: 'too large' })
+  })
+
+  it('a connection the server cuts with an error of its own: a reset, never its error', async () => {
+    expect(await same('/cut')).toEqual({ error: 'ECONNRESET' })
+  })
+
+  it('a header value Node’s client refuses to send', async () => {
+    expect(await same('/x', { cookie: 'a=b\r\nx-evil: 1' })).toEqual({ error: 'ERR_INVALID_CHAR' })
+  })
+
+  it('a head one byte under Node’s limit, and at it (431)', async () => {
+    // What Node's parser counts: the URL, and each header's name and value (Host and
+    // Connection: keep-alive, which the client adds, included).
+    const fixed =
+      '/x'.length + 'Host'.length + base.slice(7).length + 'Connection'.length + 'keep-alive'.length
+    const pad = (n: number) => ({ cookie: 'c'.repeat(n - fixed - 'cookie'.length) })
+    expect(await same('/x', pad(http.maxHeaderSize - 1))).toMatchObject({ status: 200 })
+    expect(await same('/x', pad(http.maxHeaderSize))).toEqual({ status: 431, body: '' })
+  })
+
+  it('a URL with credentials goes over the network (they become an Authorization header)', () => {
+    expect(registry.find(`${base.replace('//', '//user:pw@')}/x`)).toBeUndefined()
+    expect(registry.find(`${base}/x`)).toBeDefined()
+    expect(registry.find(`${base.replace('127.0.0.1', 'localhost')}/x`)).toBeUndefined()
   })
 })

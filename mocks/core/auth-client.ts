@@ -84,6 +84,8 @@ type Transport = (url: string, headers: Record<string, string>, timeoutMs: numbe
 /** A get-session body larger than this is not a session: auth is misbehaving. */
 const MAX_BODY = 1024 * 1024
 
+const bodyTooLarge = () => new Error('answer over 1 MiB')
+
 function timeoutError(ms: number): Error {
   const err = new Error(`get-session took longer than ${ms} ms`)
   err.name = 'TimeoutError'
@@ -97,11 +99,12 @@ function fetchTransport(doFetch: typeof fetch): Transport {
   }
 }
 
-// Keep-alive, as a real service's HTTP client keeps its connections to auth: a new connection
-// per request would make every chat or media request pay a TCP handshake. node:http rather
-// than fetch: fetch costs ~300 µs more CPU per call here (BENCHMARKS.md), a third of a chat
-// request. Looked up per call (`http.request`, not a captured import): msw's interceptor patches
-// the module when `setupServer().listen()` runs, and must see the fakes' own get-session calls.
+// Over the network (a URL no listener of this process serves): keep-alive, as a real service's
+// HTTP client keeps its connections to auth: a new connection per request would make every
+// chat or media request pay a TCP handshake. node:http rather than fetch: fetch costs far more
+// CPU per call. Looked up per call (`http.request`, not a captured import): msw's interceptor
+// patches the module when `setupServer().listen()` runs, and must see the fakes' own
+// get-session calls (msw's fakes listen on no port, so none of their calls is in-process).
 const agents = {
   'http:': new http.Agent({ keepAlive: true }),
   'https:': new https.Agent({ keepAlive: true }),
@@ -148,7 +151,7 @@ const httpTransport: Transport = (url, headers, timeoutMs) =>
       let size = 0
       res.on('data', (chunk: Buffer) => {
         size += chunk.length
-        if (size > MAX_BODY) req.destroy(new Error('answer over 1 MiB'))
+        if (size > MAX_BODY) req.destroy(bodyTooLarge())
         else chunks.push(chunk)
       })
       res.on('error', fail)
@@ -164,10 +167,10 @@ function loopbackTransport(loopback: LoopbackRegistry): Transport {
   return (url, headers, timeoutMs) => {
     const route = loopback.find(url)
     if (!route) return httpTransport(url, headers, timeoutMs)
-    return loopbackGet(route, headers, timeoutMs).then((a) => {
-      if (a.body.length > MAX_BODY) throw new Error('answer over 1 MiB')
-      return { status: a.status, text: a.body.toString('utf8') }
-    })
+    return loopbackGet(route, headers, { timeoutMs, maxBody: MAX_BODY, bodyTooLarge }).then((a) => ({
+      status: a.status,
+      text: a.body.toString('utf8'),
+    }))
   }
 }
 

@@ -1,4 +1,10 @@
-import { IncomingMessage, maxHeaderSize, ServerResponse } from 'node:http'
+import {
+  IncomingMessage,
+  maxHeaderSize,
+  ServerResponse,
+  validateHeaderName,
+  validateHeaderValue,
+} from 'node:http'
 import { Duplex } from 'node:stream'
 
 // Requests from one fake to another served in this process (chat's and media's get-session
@@ -63,8 +69,10 @@ export class LoopbackRegistry {
 function parse(url: string): { origin: string | undefined; host: string; path: string } {
   try {
     const u = new URL(url)
+    // Credentials in the URL become an Authorization header on the network: not this path.
+    const plain = u.protocol === 'http:' && !u.username && !u.password
     return {
-      origin: u.protocol === 'http:' ? u.origin : undefined,
+      origin: plain ? u.origin : undefined,
       host: u.host,
       path: u.pathname + u.search,
     }
@@ -73,15 +81,25 @@ function parse(url: string): { origin: string | undefined; host: string; path: s
   }
 }
 
-/** The origins a caller may use to reach a listener bound to `host:port`. */
+/**
+ * The origins that reach a listener bound to `host:port` for certain: its own, and loopback's
+ * when it is bound to every address. Not `localhost`, which a client may resolve to another
+ * family where another process listens: such a URL goes over the network.
+ */
 export function loopbackOrigins(host: string, port: number): string[] {
   const hostForUrl = host.includes(':') ? `[${host}]` : host
   const origins = [`http://${hostForUrl}:${port}`]
-  // Bound to every address, or to IPv4 loopback: localhost and 127.0.0.1 reach it too (Node's
-  // client tries both of localhost's families).
-  if (host === '0.0.0.0' || host === '::' || host === '127.0.0.1')
-    origins.push(`http://127.0.0.1:${port}`, `http://localhost:${port}`)
-  return [...new Set(origins)]
+  if (host === '0.0.0.0') origins.push(`http://127.0.0.1:${port}`)
+  if (host === '::') origins.push(`http://[::1]:${port}`)
+  return origins
+}
+
+/** How long a caller waits, and how much it reads, before giving up. */
+export interface LoopbackLimits {
+  timeoutMs: number
+  /** Past this many body bytes the connection is closed and the call fails with `bodyTooLarge()`. */
+  maxBody?: number
+  bodyTooLarge?: () => Error
 }
 
 function networkError(code: string, message: string): Error {
@@ -93,6 +111,11 @@ function networkError(code: string, message: string): Error {
  * go nowhere else) and can be reset, as `cutConnection` resets a TCP socket.
  */
 class LoopbackSocket extends Duplex {
+  constructor() {
+    // Every write is taken at once: `write()` never asks a streamed answer to wait for a
+    // 'drain' that no TCP socket would send here (Node's server relays its socket's).
+    super({ writableHighWaterMark: Number.MAX_SAFE_INTEGER })
+  }
   readonly remoteAddress = '127.0.0.1'
   readonly remoteFamily = 'IPv4'
   readonly remotePort = 0
@@ -108,9 +131,9 @@ class LoopbackSocket extends Duplex {
     for (const c of chunks) this.raw?.push(c.chunk)
     cb()
   }
-  /** A TCP reset: the caller sees ECONNRESET. */
+  /** A TCP reset: the caller sees ECONNRESET (as for any cut). */
   resetAndDestroy(): this {
-    return this.destroy(networkError('ECONNRESET', 'read ECONNRESET'))
+    return this.destroy()
   }
   // What Node's HTTP server and the adapter may call on a net.Socket.
   setTimeout(): this {
@@ -132,17 +155,25 @@ class LoopbackSocket extends Duplex {
 
 /**
  * A GET along `route` as Node's HTTP client sends it (the headers given, then Host and
- * Connection: keep-alive), answered whole. Rejects as the client would: ECONNREFUSED while the
- * target is down, ECONNRESET when the connection is cut before the answer ends; after
- * `timeoutMs` it gives up (closing the connection, which a held request sees) with an error
- * named TimeoutError.
+ * Connection: keep-alive), answered whole. Fails as the client would: a header it would not
+ * send throws its error; ECONNREFUSED while the target is down; ECONNRESET when the connection
+ * is cut before the answer ends (whatever the server's side cut it with); after `timeoutMs` it
+ * gives up (closing the connection, which a held request sees) with an error named TimeoutError.
  */
 export function loopbackGet(
   route: LoopbackRoute,
   headers: Record<string, string>,
-  timeoutMs: number,
+  limits: LoopbackLimits,
 ): Promise<LoopbackAnswer> {
   const { target, host, path } = route
+  try {
+    for (const [k, v] of Object.entries(headers)) {
+      validateHeaderName(k)
+      validateHeaderValue(k, v)
+    }
+  } catch (err) {
+    return Promise.reject(err)
+  }
   if (!target.listening) return Promise.reject(networkError('ECONNREFUSED', `connect ECONNREFUSED ${host}`))
   const socket = new LoopbackSocket()
   // What Node's parser counts against its limit: the URL and every header's name and value.
@@ -172,11 +203,24 @@ export function loopbackGet(
   res.assignSocket(socket as never)
   return new Promise<LoopbackAnswer>((resolve, reject) => {
     const chunks: Buffer[] = []
+    let size = 0
     const keep = (chunk: unknown, encoding?: unknown) => {
-      if (chunk === undefined || chunk === null || typeof chunk === 'function') return
-      if (typeof chunk === 'string')
-        chunks.push(Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8'))
-      else if (chunk instanceof Uint8Array) chunks.push(Buffer.from(chunk))
+      if (chunk === undefined || chunk === null || typeof chunk === 'function' || settled) return
+      const bytes =
+        typeof chunk === 'string'
+          ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
+          : chunk instanceof Uint8Array
+            ? Buffer.from(chunk)
+            : undefined
+      if (!bytes) return
+      size += bytes.length
+      if (limits.maxBody !== undefined && size > limits.maxBody) {
+        // As a client that stops reading: the connection closed, which the server sees.
+        settle(() => reject(limits.bodyTooLarge?.() ?? new Error(`answer over ${limits.maxBody} bytes`)))
+        socket.destroy()
+        return
+      }
+      chunks.push(bytes)
     }
     // The body as the route writes it: no HTTP framing to undo (chunked or not).
     const write = res.write
@@ -197,21 +241,19 @@ export function loopbackGet(
       outcome()
     }
     const timer = setTimeout(() => {
-      const err = new Error(`no answer within ${timeoutMs} ms`)
+      const err = new Error(`no answer within ${limits.timeoutMs} ms`)
       err.name = 'TimeoutError'
       settle(() => reject(err))
       socket.destroy()
-    }, timeoutMs)
+    }, limits.timeoutMs)
     res.once('finish', () =>
       settle(() => {
         res.detachSocket(socket as never)
         resolve({ status: res.statusCode, body: Buffer.concat(chunks) })
       }),
     )
-    socket.once('close', () => {
-      const err = (socket as { errored?: Error | null }).errored
-      settle(() => reject(err ?? networkError('ECONNRESET', 'socket hang up')))
-    })
+    // A client sees a reset, never the error the server's side destroyed its socket with.
+    socket.once('close', () => settle(() => reject(networkError('ECONNRESET', 'socket hang up'))))
     socket.on('error', () => undefined)
     target.serve(req, res)
   })

@@ -136,9 +136,10 @@ export async function startServer(opts: ServeOptions): Promise<HttpListener> {
     for (const s of sockets) s.destroy()
     sockets.clear()
     await shutdown(server)
-    // A turn of the event loop for clients in this process (chat's and media's kept-alive
-    // get-session connections) to see their connection closed: their next request then finds
-    // the port refused (ECONNREFUSED), not a reset on a connection they thought open.
+    // A turn of the event loop for clients in this process (a chat or media whose get-session
+    // goes over the network, to a listener of this process it does not know as its own) to see
+    // their kept-alive connection closed: their next request then finds the port refused
+    // (ECONNREFUSED), not a reset on a connection they thought open.
     for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve))
   }
   const listener = serviceListener({
