@@ -300,6 +300,7 @@ describe('loopbackGet against node:http.get, on a plain server', () => {
       },
       serve: (req, res) => server.emit('request', req, res),
       refuse: (err, socket) => server.emit('clientError', err, socket),
+      release: () => undefined,
     })
   })
 

@@ -5,7 +5,7 @@ import { randomId } from '../core/ids.ts'
 import { configOriginMatcher } from '../core/origins.ts'
 import { caughtUpWithin } from '../core/replication.ts'
 import { requestHeaders } from '../core/request-headers.ts'
-import { cookieVerifier, parseCookieHeader, signSessionToken } from '../core/session-cookie.ts'
+import { cookieValue, cookieVerifier, signSessionToken } from '../core/session-cookie.ts'
 import { DEFAULT_TENANT, tenantOf } from '../core/tenant.ts'
 import { signWsToken } from '../core/ws-token.ts'
 import { createFakeApp } from '../fake/app.ts'
@@ -172,7 +172,7 @@ function registerAuthRoutes(app: Hono, deps: FakeDeps, stateOf: (c: Context) => 
   }
   /** One of better-auth's cookies from the request, by the name its scheme gives it. */
   const requestCookie = (c: Context, name: string) =>
-    parseCookieHeader(requestHeaders(c).get('cookie')).get(cookieName(c, name))
+    cookieValue(requestHeaders(c).get('cookie'), cookieName(c, name))
   /** A validly signed `dont_remember` cookie: the session is one not to be remembered. */
   const dontRemember = (c: Context) => {
     const value = requestCookie(c, 'dont_remember')

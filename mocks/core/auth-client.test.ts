@@ -1,7 +1,9 @@
 import http from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
+import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createSessionValidator, type SessionResult } from './auth-client.ts'
+import { z } from 'zod'
+import { createSessionValidator, readSessionBody, type SessionResult } from './auth-client.ts'
 import { createLogger } from './logger.ts'
 import { DEFAULT_ROLE_MAP, mapRole, parseRoleMap, type RoleMap } from './roles.ts'
 
@@ -249,5 +251,39 @@ describe('any get-session answer a better-auth gives for a signed-in user', () =
     expect(() => parseRoleMap('owner=boss')).toThrow(/owner=boss/)
     expect(() => parseRoleMap('owner')).toThrow(/<better-auth role>=<admin\|member\|child>/)
     expect(mapRole(undefined)).toBe('member')
+  })
+})
+
+describe('readSessionBody: the zod schema it replaced, by hand', () => {
+  // The schema chat and media read get-session with before: the oracle.
+  const Schema = z.union([
+    z.null(),
+    z.looseObject({ user: z.looseObject({ id: z.string().min(1) }), session: z.looseObject({}).nullish() }),
+  ])
+  const agree = (body: unknown) => {
+    const expected = Schema.safeParse(body)
+    const got = readSessionBody(body)
+    if (!expected.success) expect(got).toBeUndefined()
+    else if (expected.data === null) expect(got).toBeNull()
+    else expect(got).toEqual({ user: expected.data.user, session: expected.data.session ?? {} })
+  }
+
+  it('accepts and refuses the same bodies, and reads the same user and session', () => {
+    const anything = fc.jsonValue()
+    const shaped = fc.record(
+      {
+        user: fc.oneof(
+          fc.record({ id: fc.oneof(fc.string(), fc.integer(), fc.constant(null)) }, { requiredKeys: [] }),
+          fc.dictionary(fc.string(), fc.jsonValue()),
+          anything,
+        ),
+        session: fc.oneof(fc.constant(null), fc.dictionary(fc.string(), fc.jsonValue()), anything),
+        extra: anything,
+      },
+      { requiredKeys: [] },
+    )
+    fc.assert(fc.property(fc.oneof(anything, shaped), agree), { numRuns: 2000 })
+    for (const body of [null, [], {}, { user: [] }, { user: { id: '' } }, { user: { id: 'u' }, session: [] }])
+      agree(body)
   })
 })

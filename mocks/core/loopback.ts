@@ -24,6 +24,8 @@ export interface LoopbackTarget {
   readonly listening: boolean
   /** Serves one request on an in-process socket, as it serves one read from TCP. */
   serve(req: IncomingMessage, res: ServerResponse): void
+  /** The request on `socket` is over (answered or given up): the listener forgets its socket. */
+  release(socket: Duplex): void
   /**
    * A request Node's HTTP parser refuses before any handler sees it (a head over
    * `http.maxHeaderSize`): the listener answers it on the raw socket, as from TCP.
@@ -166,97 +168,122 @@ export function loopbackGet(
   limits: LoopbackLimits,
 ): Promise<LoopbackAnswer> {
   const { target, host, path } = route
+  // One pass over the headers: checked as Node's client checks them, counted as its server's
+  // parser counts them (the URL and every name and value), and laid out as the parser would.
+  let head = path.length + 'Host'.length + host.length + 'Connection'.length + 'keep-alive'.length
+  const all: Record<string, string> = {}
+  const raw: string[] = []
   try {
-    for (const [k, v] of Object.entries(headers)) {
+    for (const k in headers) {
+      const v = headers[k] as string
       validateHeaderName(k)
       validateHeaderValue(k, v)
+      head += k.length + v.length
+      all[k.toLowerCase()] = v
+      raw.push(k, v)
     }
   } catch (err) {
     return Promise.reject(err)
   }
   if (!target.listening) return Promise.reject(networkError('ECONNREFUSED', `connect ECONNREFUSED ${host}`))
   const socket = new LoopbackSocket()
-  // What Node's parser counts against its limit: the URL and every header's name and value.
-  let head = path.length + 'Host'.length + host.length + 'Connection'.length + 'keep-alive'.length
-  for (const k in headers) head += k.length + (headers[k] as string).length
   if (head >= maxHeaderSize) return refused(target, socket)
+  all.host = host
+  all.connection = 'keep-alive'
+  raw.push('Host', host, 'Connection', 'keep-alive')
   const req = new IncomingMessage(socket as never)
   req.method = 'GET'
   req.url = path
   req.httpVersionMajor = 1
   req.httpVersionMinor = 1
   req.httpVersion = '1.1'
-  const all: Record<string, string> = {}
-  for (const [k, v] of Object.entries(headers)) all[k.toLowerCase()] = v
-  all.host = host
-  all.connection = 'keep-alive'
-  const raw: string[] = []
-  for (const [k, v] of Object.entries(headers)) raw.push(k, v)
-  raw.push('Host', host, 'Connection', 'keep-alive')
   req.rawHeaders = raw
   req.headers = all
   // A GET without a body, as Node's parser leaves it.
   req.complete = true
   req.push(null)
-  const res = new ServerResponse(req)
-  res.shouldKeepAlive = true
-  res.assignSocket(socket as never)
   return new Promise<LoopbackAnswer>((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    const keep = (chunk: unknown, encoding?: unknown) => {
-      if (chunk === undefined || chunk === null || typeof chunk === 'function' || settled) return
-      const bytes =
-        typeof chunk === 'string'
-          ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
-          : chunk instanceof Uint8Array
-            ? Buffer.from(chunk)
-            : undefined
-      if (!bytes) return
-      size += bytes.length
-      if (limits.maxBody !== undefined && size > limits.maxBody) {
-        // As a client that stops reading: the connection closed, which the server sees.
-        settle(() => reject(limits.bodyTooLarge?.() ?? new Error(`answer over ${limits.maxBody} bytes`)))
-        socket.destroy()
-        return
-      }
-      chunks.push(bytes)
-    }
-    // The body as the route writes it: no HTTP framing to undo (chunked or not).
-    const write = res.write
-    const end = res.end
-    res.write = ((chunk: unknown, encoding?: unknown, cb?: unknown) => {
-      keep(chunk, encoding)
-      return (write as (...a: unknown[]) => boolean).call(res, chunk, encoding, cb)
-    }) as typeof res.write
-    res.end = ((chunk?: unknown, encoding?: unknown, cb?: unknown) => {
-      keep(chunk, encoding)
-      return (end as (...a: unknown[]) => ServerResponse).call(res, chunk, encoding, cb)
-    }) as typeof res.end
+    const res = new LoopbackResponse(req, limits.maxBody ?? Number.POSITIVE_INFINITY, () => {
+      // As a client that stops reading: the connection closed, which the server sees.
+      settle(false, limits.bodyTooLarge?.() ?? new Error(`answer over ${limits.maxBody} bytes`))
+      socket.destroy()
+    })
+    res.shouldKeepAlive = true
+    res.assignSocket(socket as never)
     let settled = false
-    const settle = (outcome: () => void) => {
+    const settle = (ok: boolean, err?: unknown) => {
       if (settled) return
       settled = true
       clearTimeout(timer)
-      outcome()
+      target.release(socket)
+      if (ok) {
+        res.detachSocket(socket as never)
+        resolve({ status: res.statusCode, body: res.body() })
+      } else reject(err)
     }
     const timer = setTimeout(() => {
       const err = new Error(`no answer within ${limits.timeoutMs} ms`)
       err.name = 'TimeoutError'
-      settle(() => reject(err))
+      settle(false, err)
       socket.destroy()
     }, limits.timeoutMs)
-    res.once('finish', () =>
-      settle(() => {
-        res.detachSocket(socket as never)
-        resolve({ status: res.statusCode, body: Buffer.concat(chunks) })
-      }),
-    )
+    res.once('finish', () => settle(true))
     // A client sees a reset, never the error the server's side destroyed its socket with.
-    socket.once('close', () => settle(() => reject(networkError('ECONNRESET', 'socket hang up'))))
-    socket.on('error', () => undefined)
+    socket.once('close', () => settle(false, networkError('ECONNRESET', 'socket hang up')))
+    socket.on('error', noop)
     target.serve(req, res)
   })
+}
+
+const noop = () => undefined
+
+/**
+ * The answer as the route writes it, kept as it goes (no HTTP framing to undo, chunked or not),
+ * up to `maxBody` bytes.
+ */
+class LoopbackResponse extends ServerResponse {
+  private readonly chunks: Buffer[] = []
+  private size = 0
+  constructor(
+    req: IncomingMessage,
+    private readonly maxBody: number,
+    private readonly overflow: () => void,
+  ) {
+    super(req)
+  }
+
+  body(): Buffer {
+    return this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks)
+  }
+
+  private keep(chunk: unknown, encoding: unknown): void {
+    if (chunk === undefined || chunk === null || typeof chunk === 'function' || this.size > this.maxBody)
+      return
+    const bytes =
+      typeof chunk === 'string'
+        ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
+        : chunk instanceof Uint8Array
+          ? chunk
+          : undefined
+    if (!bytes) return
+    this.size += bytes.length
+    if (this.size > this.maxBody) {
+      this.overflow()
+      return
+    }
+    // A copy of bytes the writer hands over (it may reuse them once written); a string's are new.
+    this.chunks.push(typeof chunk === 'string' ? (bytes as Buffer) : Buffer.from(bytes))
+  }
+
+  override write(chunk: unknown, encoding?: unknown, cb?: unknown): boolean {
+    this.keep(chunk, encoding)
+    return (super.write as (...a: unknown[]) => boolean)(chunk, encoding, cb)
+  }
+
+  override end(chunk?: unknown, encoding?: unknown, cb?: unknown): this {
+    this.keep(chunk, encoding)
+    return (super.end as (...a: unknown[]) => this)(chunk, encoding, cb)
+  }
 }
 
 /** A head over the parser's limit: the listener's own answer on the raw socket, read back. */

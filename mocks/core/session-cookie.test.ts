@@ -1,5 +1,7 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
+  cookieValue,
   cookieVerifier,
   parseCookieHeader,
   sessionCookieFrom,
@@ -67,5 +69,22 @@ describe('session cookie', () => {
       // A fourth value starts the memo over; verdicts do not change.
       expect(verify(decodeURIComponent(good))).toBe(TOKEN)
     }
+  })
+})
+
+describe('cookieValue: one cookie, read as parseCookieHeader reads every one', () => {
+  it('gives what parseCookieHeader(header).get(name) gives, for any header and name', () => {
+    const names = ['a', 'ab', 'better-auth.session_token', '__Secure-better-auth.session_token', ' a', '']
+    const piece = fc.oneof(
+      fc.constantFrom(...names, ';', '=', ' ', '\t', '"', '\u00a0', 'x', 'tok.sig%3D'),
+      fc.string({ maxLength: 3 }),
+    )
+    const header = fc.array(piece, { maxLength: 24 }).map((p) => p.join(''))
+    fc.assert(
+      fc.property(fc.option(header, { nil: undefined }), fc.constantFrom(...names), (h, name) => {
+        expect(cookieValue(h, name)).toBe(parseCookieHeader(h).get(name))
+      }),
+      { numRuns: 5000 },
+    )
   })
 })

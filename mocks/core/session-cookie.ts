@@ -71,8 +71,30 @@ export function parseCookieHeader(header: string | undefined | null): Map<string
   return out
 }
 
+/**
+ * `parseCookieHeader(header).get(name)`, without parsing the rest: every request's session
+ * cookie is read this way (a Map of every cookie per request, three times a chat request, was
+ * garbage for the collector). Same rules: first occurrence wins, name and value trimmed, a
+ * quoted value unquoted.
+ */
+export function cookieValue(header: string | undefined | null, name: string): string | undefined {
+  // A cookie never has an empty name (parseCookieHeader skips one).
+  if (!header || !name) return undefined
+  for (let start = 0; start <= header.length; ) {
+    let end = header.indexOf(';', start)
+    if (end < 0) end = header.length
+    const eq = header.indexOf('=', start)
+    // A name at least as long as the one sought (before trimming), then compared exactly.
+    if (eq > start && eq < end && eq - start >= name.length && header.slice(start, eq).trim() === name) {
+      const value = header.slice(eq + 1, end).trim()
+      return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value
+    }
+    start = end + 1
+  }
+  return undefined
+}
+
 /** The session cookie value from a Cookie header, either prefix. */
 export function sessionCookieFrom(header: string | undefined | null): string | undefined {
-  const cookies = parseCookieHeader(header)
-  return cookies.get(SESSION_COOKIE) ?? cookies.get(SECURE_SESSION_COOKIE)
+  return cookieValue(header, SESSION_COOKIE) ?? cookieValue(header, SECURE_SESSION_COOKIE)
 }

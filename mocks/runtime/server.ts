@@ -157,12 +157,11 @@ export async function startServer(opts: ServeOptions): Promise<HttpListener> {
     // An in-process request on the server's own request listener, its socket counted with the
     // TCP ones so that `down` cuts it too.
     serve(req: IncomingMessage, res: ServerResponse) {
-      const socket = req.socket
-      sockets.add(socket)
-      const done = () => sockets.delete(socket)
-      res.once('finish', done)
-      socket.once('close', done)
+      sockets.add(req.socket)
       server.emit('request', req, res)
+    },
+    release(socket: Duplex) {
+      sockets.delete(socket)
     },
     refuse(err: Error, socket: Duplex) {
       server.emit('clientError', err, socket)
