@@ -1,6 +1,7 @@
-import { IncomingMessage, ServerResponse } from 'node:http'
+import { ServerResponse } from 'node:http'
 import { Duplex } from 'node:stream'
 import { getRequestListener } from '@hono/node-server'
+import { incomingGet } from '../mocks/core/loopback.ts'
 
 // A fake's requests served in-process along the path Node serves them, without the kernel:
 // @hono/node-server's request listener (the one `pnpm dev:mocks` runs) given Node's own
@@ -40,19 +41,9 @@ export function inProcessClient(
   const listener = getRequestListener(fetch as Parameters<typeof getRequestListener>[0])
   return (path, headers = {}) => {
     const socket = new Discard()
-    const req = new IncomingMessage(socket as never)
-    req.method = 'GET'
-    req.url = path
-    req.httpVersionMajor = 1
-    req.httpVersionMinor = 1
-    req.httpVersion = '1.1'
     const all: Record<string, string> = { host, 'user-agent': 'bench', connection: 'keep-alive' }
     for (const [k, v] of Object.entries(headers)) all[k.toLowerCase()] = v
-    req.rawHeaders = Object.entries(all).flat()
-    // As Node's parser leaves it: a GET with no body, already complete.
-    req.headers = all
-    req.complete = true
-    req.push(null)
+    const req = incomingGet(socket, path, all, Object.entries(all).flat())
     const res = new ServerResponse(req)
     res.shouldKeepAlive = true
     res.assignSocket(socket as never)

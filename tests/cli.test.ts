@@ -1,11 +1,11 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { type ChildProcess, execFile } from 'node:child_process'
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ChatTestClient } from '../mocks/chat/testing.ts'
-import { connectResult } from './helpers.ts'
+import { connectResult, spawnJob } from './helpers.ts'
 import { freePort } from './ports.ts'
 
 // The CLI as a user runs it: `pnpm dev:mocks` in a child process (its own process group, as a
@@ -74,16 +74,7 @@ beforeAll(async () => {
   const inherited = { ...process.env }
   delete inherited.MOCKS_CONTROL_URL
   delete inherited.MOCKS_HOST
-  child = spawn('pnpm', ['dev:mocks'], {
-    env: { ...inherited, ...env },
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  })
-  child.stdout?.on('data', (d) => {
-    output += d
-  })
-  child.stderr?.on('data', (d) => {
+  child = spawnJob('pnpm', ['dev:mocks'], { env: { ...inherited, ...env }, cwd: ROOT }, (d) => {
     output += d
   })
   await waitFor(() => output.includes('Ctrl-C stops everything'), 30_000)

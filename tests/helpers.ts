@@ -1,3 +1,4 @@
+import { type ChildProcess, spawn } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join } from 'node:path'
@@ -91,4 +92,20 @@ export function upstashRateLimit(times: number) {
     effect: { type: 'status', status: 429, body: { error: UPSTASH_RATE_LIMITED } },
     times,
   }
+}
+
+/**
+ * A command run as a terminal runs a job: in a process group of its own (a signal to the group
+ * reaches every process in it), its stdout and stderr handed to `sink` as they come.
+ */
+export function spawnJob(
+  command: string,
+  args: string[],
+  opts: { env: NodeJS.ProcessEnv; cwd: string },
+  sink: (text: string) => void,
+): ChildProcess {
+  const child = spawn(command, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  child.stdout?.on('data', (d: Buffer) => sink(d.toString()))
+  child.stderr?.on('data', (d: Buffer) => sink(d.toString()))
+  return child
 }

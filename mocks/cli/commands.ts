@@ -210,9 +210,12 @@ async function startUntilSignal(args: string[], opts: CliOptions) {
   const logger = createLogger('cli')
   let started: StartedCli | undefined
   const stopping = stopSignals()
+  let starting: Promise<StartedCli> | undefined
   const stop = async (signal: string) => {
     const seen = stopping(signal)
-    if (seen === 'repeat') return
+    // Only a person's second Ctrl-C hurries a stop: not a repeat, nor the parent going away
+    // (a group SIGTERM often takes the parent too) while the servers close.
+    if (seen === 'repeat' || (seen === 'again' && signal === 'parent exited')) return
     if (seen === 'again') {
       process.stderr.write(`\n${signal} again: exiting without waiting for the servers to close\n`)
       process.exit(0)
@@ -222,14 +225,17 @@ async function startUntilSignal(args: string[], opts: CliOptions) {
       process.stderr.write('servers did not close within 5 s; exiting anyway\n')
       process.exit(0)
     }, 5000).unref()
-    await started?.stop()
+    // Stopped while starting: the start is let finish, then everything it opened is closed.
+    const running = started ?? (await starting?.catch(() => undefined))
+    await running?.stop()
     logger.info({ signal }, 'stopped: every server closed')
     process.exit(0)
   }
   process.on('SIGINT', () => void stop('SIGINT'))
   process.on('SIGTERM', () => void stop('SIGTERM'))
   stopWithParent(opts.env ?? process.env, () => void stop('parent exited'))
-  started = await start(args, opts)
+  starting = start(args, opts)
+  started = await starting
 }
 
 /** Runs one CLI command (`pnpm mocks <command>`). */

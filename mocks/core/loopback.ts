@@ -191,17 +191,7 @@ export function loopbackGet(
   all.host = host
   all.connection = 'keep-alive'
   raw.push('Host', host, 'Connection', 'keep-alive')
-  const req = new IncomingMessage(socket as never)
-  req.method = 'GET'
-  req.url = path
-  req.httpVersionMajor = 1
-  req.httpVersionMinor = 1
-  req.httpVersion = '1.1'
-  req.rawHeaders = raw
-  req.headers = all
-  // A GET without a body, as Node's parser leaves it.
-  req.complete = true
-  req.push(null)
+  const req = incomingGet(socket, path, all, raw)
   return new Promise<LoopbackAnswer>((resolve, reject) => {
     const res = new LoopbackResponse(req, limits.maxBody ?? Number.POSITIVE_INFINITY, () => {
       // As a client that stops reading: the connection closed, which the server sees.
@@ -238,6 +228,29 @@ export function loopbackGet(
 const noop = () => undefined
 
 /**
+ * An HTTP/1.1 GET without a body on `socket`, as Node's parser leaves it for a server's request
+ * listener: `headers` by lower-case name, `rawHeaders` as sent.
+ */
+export function incomingGet(
+  socket: Duplex,
+  path: string,
+  headers: Record<string, string>,
+  rawHeaders: string[],
+): IncomingMessage {
+  const req = new IncomingMessage(socket as never)
+  req.method = 'GET'
+  req.url = path
+  req.httpVersionMajor = 1
+  req.httpVersionMinor = 1
+  req.httpVersion = '1.1'
+  req.rawHeaders = rawHeaders
+  req.headers = headers
+  req.complete = true
+  req.push(null)
+  return req
+}
+
+/**
  * The answer as the route writes it, kept as it goes (no HTTP framing to undo, chunked or not),
  * up to `maxBody` bytes.
  */
@@ -259,6 +272,8 @@ class LoopbackResponse extends ServerResponse {
   private keep(chunk: unknown, encoding: unknown): void {
     if (chunk === undefined || chunk === null || typeof chunk === 'function' || this.size > this.maxBody)
       return
+    // What Node would not send either: a write after the end, a body on 204 or 304.
+    if (this.writableEnded || this.statusCode === 204 || this.statusCode === 304) return
     const bytes =
       typeof chunk === 'string'
         ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')

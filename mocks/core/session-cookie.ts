@@ -80,10 +80,15 @@ export function parseCookieHeader(header: string | undefined | null): Map<string
 export function cookieValue(header: string | undefined | null, name: string): string | undefined {
   // A cookie never has an empty name (parseCookieHeader skips one).
   if (!header || !name) return undefined
+  // Each '=' and ';' found once: a header of many parts is read in one pass, not one per part.
+  let eq = -1
   for (let start = 0; start <= header.length; ) {
     let end = header.indexOf(';', start)
     if (end < 0) end = header.length
-    const eq = header.indexOf('=', start)
+    if (eq < start) {
+      eq = header.indexOf('=', start)
+      if (eq < 0) return undefined
+    }
     // A name at least as long as the one sought (before trimming), then compared exactly.
     if (eq > start && eq < end && eq - start >= name.length && header.slice(start, eq).trim() === name) {
       const value = header.slice(eq + 1, end).trim()

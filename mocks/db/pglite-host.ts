@@ -225,7 +225,8 @@ export class PgliteHost {
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()))
     // A start in progress: one in memory is ended at once (nothing in it would be kept; a
     // replica stopping must hand its lease back now, not after a start of seconds); one on a
-    // data directory finishes writing it, then closes.
+    // data directory finishes writing it, then closes. (In this thread, `worker: false`, a
+    // start cannot be ended: it is waited for.)
     if (!this.db && this.starting && !this.opts.dataDir) this.abortStart?.abort()
     const db = this.db ?? (await this.starting?.catch(() => undefined))
     this.db = undefined
