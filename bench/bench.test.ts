@@ -104,7 +104,9 @@ describe('pnpm bench (tiny mode)', () => {
     expect(split?.candidate).toBeGreaterThan(0)
     expect(split?.baseline).toBeGreaterThan(0)
     expect(
-      rest.notes.some((n) => /over loopback from a bare server answering the same bytes: [+−-][\d.]+ µs/.test(n)),
+      rest.notes.some((n) =>
+        /over loopback from a bare server answering the same bytes: [+−-][\d.]+ µs/.test(n),
+      ),
     ).toBe(true)
     for (const p of [
       ...(rest.profiles ?? []),
