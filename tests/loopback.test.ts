@@ -277,6 +277,10 @@ describe('loopbackGet against node:http.get, on a plain server', () => {
           res.end()
         }
         more()
+      } else if (path === '/nocontent' || path === '/notmodified') {
+        // Node sends no body with a 204 or 304, whatever the handler writes.
+        res.writeHead(path === '/nocontent' ? 204 : 304)
+        res.end('ignored')
       } else if (path === '/huge') {
         res.end(Buffer.alloc(150_000, 'b'))
       } else if (path === '/cut') {
@@ -348,6 +352,11 @@ describe('loopbackGet against node:http.get, on a plain server', () => {
 
   it('a streamed answer in writes over 16 KiB', async () => {
     expect(await same('/streamed')).toEqual({ status: 200, body: CHUNK.toString().repeat(4) })
+  })
+
+  it('a 204 or 304 whose handler writes a body: none, as Node sends none', async () => {
+    expect(await same('/nocontent')).toEqual({ status: 204, body: '' })
+    expect(await same('/notmodified')).toEqual({ status: 304, body: '' })
   })
 
   it('an answer over the caller’s limit', async () => {

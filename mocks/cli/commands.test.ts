@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { stopSignals } from './commands.ts'
+import { PARENT_EXITED, stopSignals } from './commands.ts'
 
 describe('stopSignals: a signal delivered twice is one stop', () => {
   it('a repeat within the window is the same stop; a later one is a second Ctrl-C', () => {
@@ -14,5 +14,14 @@ describe('stopSignals: a signal delivered twice is one stop', () => {
     expect(seen('SIGINT')).toBe('again')
     now = 5000
     expect(seen('SIGTERM')).toBe('again')
+  })
+
+  it('the parent going away during a stop never hurries it', () => {
+    let now = 0
+    const seen = stopSignals(1000, () => now)
+    expect(seen('SIGTERM')).toBe('first')
+    now = 5000
+    expect(seen(PARENT_EXITED)).toBe('repeat')
+    expect(seen('SIGINT')).toBe('again')
   })
 })

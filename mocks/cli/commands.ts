@@ -189,15 +189,20 @@ function stopWithParent(env: Env, stop: () => void, intervalMs = 500): void {
  */
 export function stopSignals(repeatMs = 1000, now: () => number = () => performance.now()) {
   let first: number | undefined
-  return (_signal: string): 'first' | 'repeat' | 'again' => {
+  return (signal: string): 'first' | 'repeat' | 'again' => {
     const at = now()
     if (first === undefined) {
       first = at
       return 'first'
     }
-    return at - first < repeatMs ? 'repeat' : 'again'
+    // Only a person's second Ctrl-C hurries a stop: never the parent going away (a group
+    // SIGTERM often takes the parent too) while the servers close.
+    return at - first < repeatMs || signal === PARENT_EXITED ? 'repeat' : 'again'
   }
 }
+
+/** What `stop` is told when the bin's parent went away (stopWithParent). */
+export const PARENT_EXITED = 'parent exited'
 
 /**
  * Ctrl-C is how a developer stops the mocks: it closes every server and exits 0 (a signal death
@@ -213,9 +218,7 @@ async function startUntilSignal(args: string[], opts: CliOptions) {
   let starting: Promise<StartedCli> | undefined
   const stop = async (signal: string) => {
     const seen = stopping(signal)
-    // Only a person's second Ctrl-C hurries a stop: not a repeat, nor the parent going away
-    // (a group SIGTERM often takes the parent too) while the servers close.
-    if (seen === 'repeat' || (seen === 'again' && signal === 'parent exited')) return
+    if (seen === 'repeat') return
     if (seen === 'again') {
       process.stderr.write(`\n${signal} again: exiting without waiting for the servers to close\n`)
       process.exit(0)
@@ -233,7 +236,7 @@ async function startUntilSignal(args: string[], opts: CliOptions) {
   }
   process.on('SIGINT', () => void stop('SIGINT'))
   process.on('SIGTERM', () => void stop('SIGTERM'))
-  stopWithParent(opts.env ?? process.env, () => void stop('parent exited'))
+  stopWithParent(opts.env ?? process.env, () => void stop(PARENT_EXITED))
   starting = start(args, opts)
   started = await starting
 }

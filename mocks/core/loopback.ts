@@ -48,23 +48,33 @@ export interface LoopbackRoute {
 /** The listeners of this process, by the origins that reach them. */
 export class LoopbackRegistry {
   private readonly targets = new Map<string, LoopbackTarget>()
-  private last: { url: string; origin: string | undefined; host: string; path: string } | undefined
+  private last:
+    | {
+        url: string
+        origin: string | undefined
+        host: string
+        path: string
+        route: LoopbackRoute | undefined
+      }
+    | undefined
 
-  /** Registers a listener under its origins (`http://127.0.0.1:8083`); returns its removal. */
-  add(origins: readonly string[], target: LoopbackTarget): () => void {
+  /**
+   * Registers a listener under its origins (`http://127.0.0.1:8083`). Never removed: the
+   * registry lives as long as the process's listeners, and a closed one refuses (`listening`).
+   */
+  add(origins: readonly string[], target: LoopbackTarget): void {
     for (const o of origins) this.targets.set(o, target)
-    return () => {
-      for (const o of origins) if (this.targets.get(o) === target) this.targets.delete(o)
-    }
   }
 
   /** Where a request to `url` goes if a listener of this process serves it; else undefined. */
   find(url: string): LoopbackRoute | undefined {
     // Callers ask with the same URL on every request: it is parsed once.
-    if (url !== this.last?.url) this.last = { url, ...parse(url) }
-    const { origin, host, path } = this.last
-    const target = origin === undefined ? undefined : this.targets.get(origin)
-    return target && { target, host, path }
+    if (url !== this.last?.url) this.last = { url, ...parse(url), route: undefined }
+    const last = this.last
+    const target = last.origin === undefined ? undefined : this.targets.get(last.origin)
+    // The same route object while the origin's listener is the same one: no object per call.
+    if (last.route?.target !== target) last.route = target && { target, host: last.host, path: last.path }
+    return last.route
   }
 }
 

@@ -3,11 +3,25 @@ import { describe, expect, it } from 'vitest'
 import {
   cookieValue,
   cookieVerifier,
-  parseCookieHeader,
   sessionCookieFrom,
   signSessionToken,
   verifySessionCookie,
 } from './session-cookie.ts'
+
+/** The oracle: parses a Cookie header into name → value (first occurrence wins, as browsers send it). */
+function parseCookieHeader(header: string | undefined | null): Map<string, string> {
+  const out = new Map<string, string>()
+  if (!header) return out
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=')
+    if (eq <= 0) continue
+    const name = part.slice(0, eq).trim()
+    let value = part.slice(eq + 1).trim()
+    if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1)
+    if (name && !out.has(name)) out.set(name, value)
+  }
+  return out
+}
 
 const SECRET = 'a-secret-of-at-least-thirty-two-characters'
 const TOKEN = 'AbCdEfGhIjKlMnOpQrStUvWxYz012345'

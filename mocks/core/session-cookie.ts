@@ -56,29 +56,14 @@ export function cookieVerifier(secret: string, limit = 1024): (value: string) =>
   return (value) => memo.getOrSet(value, () => verifySessionCookie(value, secret))
 }
 
-/** Parses a Cookie header into name → value (first occurrence wins, as browsers send it). */
-export function parseCookieHeader(header: string | undefined | null): Map<string, string> {
-  const out = new Map<string, string>()
-  if (!header) return out
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=')
-    if (eq <= 0) continue
-    const name = part.slice(0, eq).trim()
-    let value = part.slice(eq + 1).trim()
-    if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1)
-    if (name && !out.has(name)) out.set(name, value)
-  }
-  return out
-}
-
 /**
- * `parseCookieHeader(header).get(name)`, without parsing the rest: every request's session
- * cookie is read this way (a Map of every cookie per request, three times a chat request, was
- * garbage for the collector). Same rules: first occurrence wins, name and value trimmed, a
- * quoted value unquoted.
+ * One cookie's value from a Cookie header, without parsing the rest (a Map of every cookie per
+ * request, three times a chat request, was garbage for the collector): the first occurrence
+ * wins, name and value trimmed, a quoted value unquoted. Its test holds it to a whole-header
+ * parse with the same rules.
  */
 export function cookieValue(header: string | undefined | null, name: string): string | undefined {
-  // A cookie never has an empty name (parseCookieHeader skips one).
+  // A cookie never has an empty name.
   if (!header || !name) return undefined
   // Each '=' and ';' found once: a header of many parts is read in one pass, not one per part.
   let eq = -1

@@ -111,8 +111,6 @@ export class Mocks {
   readonly router: TenantRouter
   /** Its HTTP listeners, by origin: one fake's calls to another are served in-process. */
   readonly loopback = new LoopbackRegistry()
-  /** Removes each listener from `loopback` (on close). */
-  readonly unregister: (() => void)[] = []
   readonly loader: ScenarioLoader
   readonly services = new Map<ServiceName, RunningFake>()
   readonly logger: Logger
@@ -672,7 +670,6 @@ export class Mocks {
   }
 
   async close(): Promise<void> {
-    for (const remove of this.unregister.splice(0)) remove()
     await this.replica?.close()
     if (this.sweeper) clearInterval(this.sweeper)
     this.sweeper = undefined
@@ -746,7 +743,7 @@ export async function startMocks(opts: StartOptions): Promise<Mocks> {
           logger,
           websocket: fake.websocket,
         })
-        mocks.unregister.push(mocks.loopback.add(loopbackOrigins(config.host, http.port), http))
+        mocks.loopback.add(loopbackOrigins(config.host, http.port), http)
         server = http
       } else server = await fake.listen({ port, host: config.host, logger })
       entry.server = server
